@@ -1,0 +1,364 @@
+//! Why a request was rejected, as stable codes and HTTP statuses.
+
+use std::error::Error;
+use std::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+
+/// Why a webhook request failed verification.
+///
+/// Every variant has a stable snake_case [`code`](VerifyError::code), which the CLI, the
+/// adapters' JSON error bodies and logs all use, and an HTTP [`status`](VerifyError::status).
+/// Messages say *why* (which header, how many seconds off, how many secrets were tried) and never
+/// contain a secret or a computed signature.
+///
+/// ```
+/// use verihook::{GithubVerifier, VerifyError};
+/// # use http::HeaderMap;
+/// let verifier = GithubVerifier::new("It's a Secret to Everybody")?;
+/// let err = verifier.verify(&HeaderMap::new(), "{}".into()).unwrap_err();
+/// assert!(matches!(err, VerifyError::MissingHeader { .. }));
+/// assert_eq!(err.code(), "missing_header");
+/// assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+/// assert_eq!(err.to_string(), "missing header X-Hub-Signature-256");
+/// # Ok::<(), verihook::VerifyError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// A header the scheme requires is absent.
+    MissingHeader {
+        /// The header's canonical name.
+        name: &'static str,
+    },
+    /// A header is present but cannot be parsed.
+    MalformedHeader {
+        /// The header's canonical name.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No configured secret produced any of the signatures in the request.
+    ///
+    /// Deliberately carries no detail beyond counts: never the expected signature.
+    SignatureMismatch {
+        /// How many secrets or keys were tried.
+        secrets: usize,
+        /// How many well-formed signatures the request carried.
+        signatures: usize,
+    },
+    /// The signed timestamp is older than the tolerance allows (a replay, or a slow queue).
+    TimestampTooOld {
+        /// How far in the past the timestamp is.
+        age: Duration,
+        /// The largest gap allowed.
+        tolerance: Duration,
+    },
+    /// The signed timestamp is further in the future than the tolerance allows.
+    TimestampInFuture {
+        /// How far in the future the timestamp is.
+        ahead: Duration,
+        /// The largest gap allowed.
+        tolerance: Duration,
+    },
+    /// The configured secret or key cannot be used.
+    BadSecret(SecretError),
+    /// The body is larger than the configured limit.
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+}
+
+impl VerifyError {
+    /// The stable code for this failure class: one of `missing_header`, `malformed_header`,
+    /// `bad_signature`, `timestamp_too_old`, `timestamp_in_future`, `bad_secret`,
+    /// `body_too_large`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingHeader { .. } => "missing_header",
+            Self::MalformedHeader { .. } => "malformed_header",
+            Self::SignatureMismatch { .. } => "bad_signature",
+            Self::TimestampTooOld { .. } => "timestamp_too_old",
+            Self::TimestampInFuture { .. } => "timestamp_in_future",
+            Self::BadSecret(_) => "bad_secret",
+            Self::BodyTooLarge { .. } => "body_too_large",
+        }
+    }
+
+    /// The HTTP status an endpoint should answer with.
+    ///
+    /// `400` for a missing or malformed header, `401` for a signature or timestamp that does not
+    /// pass, `413` for an oversized body and `500` for a misconfigured secret (the sender is not
+    /// at fault, and a retry after the fix will succeed).
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingHeader { .. } | Self::MalformedHeader { .. } => StatusCode::BAD_REQUEST,
+            Self::SignatureMismatch { .. }
+            | Self::TimestampTooOld { .. }
+            | Self::TimestampInFuture { .. } => StatusCode::UNAUTHORIZED,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadSecret(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingHeader { name } => write!(f, "missing header {name}"),
+            Self::MalformedHeader { name, reason } => {
+                write!(f, "malformed header {name}: {reason}")
+            }
+            Self::SignatureMismatch {
+                secrets,
+                signatures,
+            } => write!(
+                f,
+                "no signature matched: tried {secrets} secret{} against {signatures} signature{}",
+                plural(*secrets),
+                plural(*signatures)
+            ),
+            Self::TimestampTooOld { age, tolerance } => write!(
+                f,
+                "timestamp is {}s old, more than the {}s tolerance",
+                age.as_secs(),
+                tolerance.as_secs()
+            ),
+            Self::TimestampInFuture { ahead, tolerance } => write!(
+                f,
+                "timestamp is {}s in the future, more than the {}s tolerance",
+                ahead.as_secs(),
+                tolerance.as_secs()
+            ),
+            Self::BadSecret(e) => write!(f, "bad secret: {e}"),
+            Self::BodyTooLarge { limit } => write!(f, "body is larger than {limit} bytes"),
+        }
+    }
+}
+
+impl Error for VerifyError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            Self::BadSecret(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<SecretError> for VerifyError {
+    fn from(e: SecretError) -> Self {
+        Self::BadSecret(e)
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Why key material was refused when building a verifier or signer.
+///
+/// Its [`code`](SecretError::code) is always `bad_secret`. The message says what is wrong
+/// (empty, too short, not base64, wrong prefix) and never repeats the material itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// No key material was given.
+    Empty,
+    /// The key is shorter than the scheme allows.
+    TooShort {
+        /// The length given, in bytes (after decoding).
+        len: usize,
+        /// The smallest length allowed.
+        min: usize,
+    },
+    /// The key has the wrong length for a fixed-size key (ed25519).
+    WrongLength {
+        /// The length given, in bytes (after decoding).
+        len: usize,
+        /// The length required.
+        expected: usize,
+    },
+    /// The key is not valid in the encoding it claims.
+    Encoding {
+        /// The expected encoding, e.g. `"base64"`.
+        expected: &'static str,
+    },
+    /// The key is of a kind this use does not take (e.g. a signing key given to a verifier).
+    WrongKind {
+        /// What is wrong and what to give instead.
+        reason: &'static str,
+    },
+    /// The key needs a cargo feature that is not enabled.
+    FeatureDisabled {
+        /// The feature to enable.
+        feature: &'static str,
+    },
+}
+
+impl SecretError {
+    /// Always `"bad_secret"`, the code shared with [`VerifyError::BadSecret`].
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        "bad_secret"
+    }
+}
+
+impl fmt::Display for SecretError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("the secret is empty"),
+            Self::TooShort { len, min } => {
+                write!(
+                    f,
+                    "the secret is {len} bytes, shorter than the {min} allowed"
+                )
+            }
+            Self::WrongLength { len, expected } => {
+                write!(f, "the key is {len} bytes, it must be {expected}")
+            }
+            Self::Encoding { expected } => write!(f, "the secret is not valid {expected}"),
+            Self::WrongKind { reason } => f.write_str(reason),
+            Self::FeatureDisabled { feature } => {
+                write!(f, "this key needs the `{feature}` cargo feature")
+            }
+        }
+    }
+}
+
+impl Error for SecretError {}
+
+/// A correctly signed body that could not be deserialised into the requested type.
+///
+/// This is deliberately a different type from [`VerifyError`]: the request *was* authentic, the
+/// payload just does not fit the type the app asked for. Its code is `invalid_payload` and its
+/// status `422 Unprocessable Content`, so the provider retries after the app is fixed.
+#[derive(Debug)]
+pub struct PayloadError {
+    source: serde_json::Error,
+}
+
+impl PayloadError {
+    pub(crate) fn new(source: serde_json::Error) -> Self {
+        Self { source }
+    }
+
+    /// Always `"invalid_payload"`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        "invalid_payload"
+    }
+
+    /// `422 Unprocessable Content`.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+
+    /// The line and column (1-based) where deserialisation failed, when known.
+    #[must_use]
+    pub fn position(&self) -> (usize, usize) {
+        (self.source.line(), self.source.column())
+    }
+}
+
+impl fmt::Display for PayloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "authentic payload does not match the expected type: {}",
+            self.source
+        )
+    }
+}
+
+impl Error for PayloadError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable() {
+        let cases: [(VerifyError, &str, u16); 7] = [
+            (
+                VerifyError::MissingHeader { name: "a" },
+                "missing_header",
+                400,
+            ),
+            (
+                VerifyError::MalformedHeader {
+                    name: "a",
+                    reason: "b",
+                },
+                "malformed_header",
+                400,
+            ),
+            (
+                VerifyError::SignatureMismatch {
+                    secrets: 1,
+                    signatures: 2,
+                },
+                "bad_signature",
+                401,
+            ),
+            (
+                VerifyError::TimestampTooOld {
+                    age: Duration::from_secs(1),
+                    tolerance: Duration::ZERO,
+                },
+                "timestamp_too_old",
+                401,
+            ),
+            (
+                VerifyError::TimestampInFuture {
+                    ahead: Duration::from_secs(1),
+                    tolerance: Duration::ZERO,
+                },
+                "timestamp_in_future",
+                401,
+            ),
+            (SecretError::Empty.into(), "bad_secret", 500),
+            (
+                VerifyError::BodyTooLarge { limit: 1 },
+                "body_too_large",
+                413,
+            ),
+        ];
+        for (err, code, status) in cases {
+            assert_eq!(err.code(), code);
+            assert_eq!(err.status().as_u16(), status, "{code}");
+        }
+    }
+
+    #[test]
+    fn mismatch_message_counts_without_detail() {
+        let err = VerifyError::SignatureMismatch {
+            secrets: 2,
+            signatures: 1,
+        };
+        assert_eq!(
+            err.to_string(),
+            "no signature matched: tried 2 secrets against 1 signature"
+        );
+    }
+
+    #[test]
+    fn errors_are_send_sync() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<VerifyError>();
+        check::<SecretError>();
+        check::<PayloadError>();
+    }
+}

@@ -1,0 +1,331 @@
+//! Standard Webhooks (and Svix): `webhook-id`, `webhook-timestamp`, `webhook-signature` over
+//! `{id}.{timestamp}.{body}`; `v1` is HMAC-SHA256, `v1a` is ed25519.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use bytes::Bytes;
+use hmac::Hmac;
+use http::HeaderMap;
+use sha2::Sha256;
+
+use super::{pairs, MacKeys};
+use crate::error::{SecretError, VerifyError};
+use crate::event::{Event, Field, Provider, Signed};
+use crate::secret::{decode_base64, Secret};
+use crate::verify::{
+    check_freshness, parse_unix_seconds, verifier_options, Header, Verifier, VerifyOptions,
+};
+
+pub(crate) static ID: Header = Header::new("webhook-id", "webhook-id");
+pub(crate) static TIMESTAMP: Header = Header::new("webhook-timestamp", "webhook-timestamp");
+pub(crate) static SIGNATURE: Header = Header::new("webhook-signature", "webhook-signature");
+pub(crate) static SVIX_ID: Header = Header::new("svix-id", "svix-id");
+pub(crate) static SVIX_TIMESTAMP: Header = Header::new("svix-timestamp", "svix-timestamp");
+pub(crate) static SVIX_SIGNATURE: Header = Header::new("svix-signature", "svix-signature");
+
+/// The smallest decoded `whsec_` key accepted. The specification asks senders for 24 to 64
+/// bytes; 16 leaves room for older senders while refusing toy keys.
+pub(crate) const MIN_SYMMETRIC_KEY_LEN: usize = 16;
+
+/// Verifies [Standard Webhooks](https://www.standardwebhooks.com/) (the scheme Svix uses):
+/// `webhook-id`, `webhook-timestamp` and `webhook-signature` headers (or the same spelled
+/// `svix-*`), signed over `{id}.{timestamp}.{body}`.
+///
+/// The signature header is a space-separated list; every entry is tried against every key.
+/// `v1,<base64>` is HMAC-SHA256 under a `whsec_<base64>` secret (the prefix is optional).
+/// `v1a,<base64>` is ed25519 under a `whpk_<base64>` public key (feature `ed25519`). A verifier
+/// configured with public keys only accepts `v1a` entries, so a sender cannot downgrade it to
+/// `v1`. The timestamp must be within the tolerance (default 5 minutes) in either direction.
+/// The id is `webhook-id`; the type is the body's `type` member, read only when asked for.
+///
+/// ```
+/// use verihook::{testing::StandardSigner, FixedClock, StandardVerifier};
+/// # fn main() -> Result<(), verihook::VerifyError> {
+/// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// let body = br#"{"test": 2432232314}"#;
+/// let headers = StandardSigner::new(secret)?.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)?;
+/// assert_eq!(headers["webhook-signature"], "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+///
+/// let verifier = StandardVerifier::new(secret)?.with_clock(FixedClock::at_unix(1614265330));
+/// let event = verifier.verify(&headers, body.as_slice().into())?;
+/// assert_eq!(event.id().as_deref(), Some("msg_p5jXN8AQM9LWM0D4loKWxJek"));
+///
+/// let err = verifier.verify(&headers, br#"{"test": 2432232315}"#.as_slice().into()).unwrap_err();
+/// assert_eq!(err.code(), "bad_signature");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct StandardVerifier {
+    symmetric: MacKeys<Hmac<Sha256>>,
+    #[cfg(feature = "ed25519")]
+    public: Vec<ed25519_dalek::VerifyingKey>,
+    options: VerifyOptions,
+}
+
+impl StandardVerifier {
+    /// A verifier for one key, as the sender issues it: `whsec_<base64>` (or bare base64) for
+    /// HMAC, `whpk_<base64>` for an ed25519 public key.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when the key is empty, not base64, too short, a `whsk_`
+    /// signing key, or a public key while the `ed25519` feature is off.
+    pub fn new(secret: &str) -> Result<Self, VerifyError> {
+        Self::with_secrets([secret])
+    }
+
+    /// A verifier that accepts a signature from any of `secrets` (rotation); HMAC secrets and
+    /// public keys may be mixed.
+    ///
+    /// # Errors
+    ///
+    /// As for [`new`](Self::new), for any of the keys, or when there are none.
+    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let mut symmetric = Vec::new();
+        #[cfg(feature = "ed25519")]
+        let mut public = Vec::new();
+        for secret in secrets {
+            match Key::parse(secret.as_ref())? {
+                Key::Symmetric(bytes) => symmetric.push(bytes),
+                #[cfg(feature = "ed25519")]
+                Key::Public(key) => public.push(key),
+            }
+        }
+        #[cfg(feature = "ed25519")]
+        let none = symmetric.is_empty() && public.is_empty();
+        #[cfg(not(feature = "ed25519"))]
+        let none = symmetric.is_empty();
+        if none {
+            return Err(SecretError::Empty.into());
+        }
+        Ok(Self {
+            symmetric: MacKeys::new(
+                symmetric.iter().map(|k| k.as_slice()),
+                MIN_SYMMETRIC_KEY_LEN,
+            )?,
+            #[cfg(feature = "ed25519")]
+            public,
+            options: VerifyOptions::default(),
+        })
+    }
+
+    /// A verifier from already-decoded HMAC keys.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when there are no keys, or one is shorter than 16 bytes.
+    pub fn from_secrets(secrets: impl IntoIterator<Item = Secret>) -> Result<Self, VerifyError> {
+        let secrets: Vec<Secret> = secrets.into_iter().collect();
+        if secrets.is_empty() {
+            return Err(SecretError::Empty.into());
+        }
+        Ok(Self {
+            symmetric: MacKeys::new(secrets.iter().map(Secret::expose), MIN_SYMMETRIC_KEY_LEN)?,
+            #[cfg(feature = "ed25519")]
+            public: Vec::new(),
+            options: VerifyOptions::default(),
+        })
+    }
+
+    /// Whether a `v1` entry matches any HMAC key, and how many well-formed `v1` entries there are.
+    fn check_symmetric(&self, parts: &[&[u8]], raw: &[u8]) -> (bool, usize) {
+        if self.symmetric.is_empty() {
+            return (false, 0);
+        }
+        let signatures = || {
+            entries(raw)
+                .filter(|(version, _)| *version == b"v1")
+                .filter_map(|(_, sig)| decode::<32>(sig))
+        };
+        (
+            self.symmetric.matches_any(parts, signatures),
+            signatures().count(),
+        )
+    }
+
+    /// Whether a `v1a` entry verifies under any public key, and how many well-formed `v1a`
+    /// entries there are. The signed content is streamed into the verifier, never copied.
+    #[cfg(feature = "ed25519")]
+    fn check_ed25519(&self, parts: &[&[u8]], raw: &[u8]) -> (bool, usize) {
+        let signatures = || {
+            entries(raw)
+                .filter(|(version, _)| *version == b"v1a")
+                .filter_map(|(_, sig)| decode::<64>(sig))
+                .map(|sig| ed25519_dalek::Signature::from_bytes(&sig))
+        };
+        let matched = self.public.iter().any(|key| {
+            signatures().any(|sig| {
+                key.verify_stream(&sig).is_ok_and(|mut stream| {
+                    for part in parts {
+                        stream.update(part);
+                    }
+                    stream.finalize_and_verify().is_ok()
+                })
+            })
+        });
+        (matched, signatures().count())
+    }
+
+    fn key_count(&self) -> usize {
+        #[cfg(feature = "ed25519")]
+        return self.symmetric.len() + self.public.len();
+        #[cfg(not(feature = "ed25519"))]
+        return self.symmetric.len();
+    }
+}
+
+verifier_options!(StandardVerifier);
+
+/// One key as the sender issues it.
+pub(crate) enum Key {
+    Symmetric(zeroize::Zeroizing<Vec<u8>>),
+    #[cfg(feature = "ed25519")]
+    Public(ed25519_dalek::VerifyingKey),
+}
+
+impl Key {
+    pub(crate) fn parse(secret: &str) -> Result<Self, SecretError> {
+        let secret = secret.trim();
+        if secret.starts_with("whsk_") {
+            return Err(SecretError::WrongKind {
+                reason: "a whsk_ key signs; verify with its whpk_ public key",
+            });
+        }
+        if let Some(encoded) = secret.strip_prefix("whpk_") {
+            return Self::public(encoded);
+        }
+        let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
+        Ok(Self::Symmetric(decode_base64(encoded)?))
+    }
+
+    #[cfg(feature = "ed25519")]
+    fn public(encoded: &str) -> Result<Self, SecretError> {
+        let bytes = decode_base64(encoded)?;
+        let bytes: [u8; 32] =
+            bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| SecretError::WrongLength {
+                    len: bytes.len(),
+                    expected: 32,
+                })?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| {
+            SecretError::WrongKind {
+                reason: "not a valid ed25519 public key",
+            }
+        })?;
+        if key.is_weak() {
+            return Err(SecretError::WrongKind {
+                reason: "a weak (small-order) ed25519 public key",
+            });
+        }
+        Ok(Self::Public(key))
+    }
+
+    #[cfg(not(feature = "ed25519"))]
+    fn public(_encoded: &str) -> Result<Self, SecretError> {
+        Err(SecretError::FeatureDisabled { feature: "ed25519" })
+    }
+}
+
+/// The `webhook-*` header if present, else its `svix-*` spelling.
+fn either<'a>(
+    headers: &'a HeaderMap,
+    primary: &'static Header,
+    svix: &'static Header,
+) -> Result<(&'static Header, &'a http::HeaderValue), VerifyError> {
+    match primary.get(headers) {
+        Some(value) => Ok((primary, value)),
+        None => svix
+            .get(headers)
+            .map(|value| (svix, value))
+            .ok_or_else(|| primary.missing()),
+    }
+}
+
+/// Entries of a signature header: `(version, base64)` pairs.
+fn entries(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    pairs(raw, b' ', b',')
+}
+
+fn decode<const N: usize>(encoded: &[u8]) -> Option<[u8; N]> {
+    let mut out = [0u8; N];
+    match STANDARD.decode_slice(encoded, &mut out) {
+        Ok(n) if n == N => Some(out),
+        _ => None,
+    }
+}
+
+impl Verifier for StandardVerifier {
+    fn provider(&self) -> Provider {
+        Provider::StandardWebhooks
+    }
+
+    fn options(&self) -> &VerifyOptions {
+        &self.options
+    }
+
+    fn verify_at(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Result<Event, VerifyError> {
+        let (id_header, id_value) = either(headers, &ID, &SVIX_ID)?;
+        let id = id_header.text(id_value)?;
+        let (ts_header, ts_value) = either(headers, &TIMESTAMP, &SVIX_TIMESTAMP)?;
+        let timestamp = parse_unix_seconds(ts_value.as_bytes())
+            .ok_or_else(|| ts_header.malformed("not a Unix time in seconds"))?;
+        let (sig_header, sig_value) = either(headers, &SIGNATURE, &SVIX_SIGNATURE)?;
+        let raw = sig_value.as_bytes();
+        if entries(raw).next().is_none() {
+            return Err(sig_header.malformed("no version,signature entry"));
+        }
+        let parts: [&[u8]; 5] = [id.as_bytes(), b".", ts_value.as_bytes(), b".", &body];
+
+        let (matched, signatures) = self.check_symmetric(&parts, raw);
+        #[cfg(feature = "ed25519")]
+        let (matched, signatures) = if matched || self.public.is_empty() {
+            (matched, signatures)
+        } else {
+            let (ed_matched, ed_signatures) = self.check_ed25519(&parts, raw);
+            (ed_matched, signatures + ed_signatures)
+        };
+        if !matched {
+            return Err(VerifyError::SignatureMismatch {
+                secrets: self.key_count(),
+                signatures,
+            });
+        }
+        check_freshness(timestamp, now, self.options.tolerance)?;
+        Ok(Event {
+            provider: Provider::StandardWebhooks,
+            id: Field::Header(id_value.clone()),
+            event_type: Field::Body,
+            timestamp: Some(timestamp),
+            body,
+            signed: Signed {
+                id: true,
+                event_type: true,
+                timestamp: true,
+            },
+        })
+    }
+}
+
+impl fmt::Debug for StandardVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("StandardVerifier");
+        s.field("hmac_secrets", &self.symmetric.len());
+        #[cfg(feature = "ed25519")]
+        s.field("public_keys", &self.public.len());
+        s.field("options", &self.options).finish()
+    }
+}

@@ -1,0 +1,187 @@
+//! Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]` over `{t}.{body}`.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use hmac::Hmac;
+use http::HeaderMap;
+use sha2::Sha256;
+
+use super::{hex_array, pairs, MacKeys, MIN_RAW_SECRET_LEN};
+use crate::error::{SecretError, VerifyError};
+use crate::event::{Event, Field, Provider, Signed};
+use crate::secret::Secret;
+use crate::verify::{
+    check_freshness, parse_unix_seconds, verifier_options, Header, Verifier, VerifyOptions,
+};
+
+pub(crate) static SIGNATURE: Header = Header::new("stripe-signature", "Stripe-Signature");
+
+/// Verifies Stripe webhooks: `Stripe-Signature: t=<unix>,v1=<hex>,...`, the HMAC-SHA256 of
+/// `{t}.{body}` keyed with the endpoint's whole `whsec_...` secret as text.
+///
+/// Every `v1` entry is tried against every secret (Stripe sends several while a secret is being
+/// rolled); `v0` and unknown schemes are ignored. The signed `t` must be within the tolerance
+/// (default 5 minutes) of now, in either direction. The event id and type are the body's `id`
+/// and `type`, read only when asked for: verification itself never parses the body.
+///
+/// ```
+/// use verihook::{testing::StripeSigner, FixedClock, StripeVerifier};
+/// # fn main() -> Result<(), verihook::VerifyError> {
+/// let secret = "whsec_test_secret";
+/// let body = br#"{"id":"evt_1","type":"charge.succeeded"}"#;
+/// let headers = StripeSigner::new(secret)?.sign(1_700_000_000, body);
+///
+/// let verifier = StripeVerifier::new(secret)?.with_clock(FixedClock::at_unix(1_700_000_030));
+/// let event = verifier.verify(&headers, body.as_slice().into())?;
+/// assert_eq!(event.id().as_deref(), Some("evt_1"));
+///
+/// let late = verifier.with_clock(FixedClock::at_unix(1_700_000_301));
+/// let err = late.verify(&headers, body.as_slice().into()).unwrap_err();
+/// assert_eq!(err.code(), "timestamp_too_old");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct StripeVerifier {
+    keys: MacKeys<Hmac<Sha256>>,
+    options: VerifyOptions,
+}
+
+impl StripeVerifier {
+    /// A verifier for one endpoint secret, exactly as Stripe shows it (`whsec_...`).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
+        Self::with_secrets([secret])
+    }
+
+    /// A verifier that accepts a signature from any of `secrets` (rotation).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when there are no secrets, or one is shorter than 8 bytes.
+    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let secrets: Vec<I::Item> = secrets.into_iter().collect();
+        if secrets.is_empty() {
+            return Err(SecretError::Empty.into());
+        }
+        Ok(Self {
+            keys: MacKeys::new(secrets.iter().map(AsRef::as_ref), MIN_RAW_SECRET_LEN)?,
+            options: VerifyOptions::default(),
+        })
+    }
+
+    /// A verifier from [`Secret`]s holding the secrets' text as bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when there are no secrets, or one is shorter than 8 bytes.
+    pub fn from_secrets(secrets: impl IntoIterator<Item = Secret>) -> Result<Self, VerifyError> {
+        let secrets: Vec<Secret> = secrets.into_iter().collect();
+        Self::with_secrets(secrets.iter().map(Secret::expose))
+    }
+}
+
+verifier_options!(StripeVerifier);
+
+/// The parsed `Stripe-Signature` header: the timestamp's digits as sent, and the entries.
+pub(crate) struct StripeHeader<'a> {
+    pub(crate) timestamp: u64,
+    pub(crate) timestamp_digits: &'a [u8],
+    v1_count: usize,
+    raw: &'a [u8],
+}
+
+impl<'a> StripeHeader<'a> {
+    pub(crate) fn parse(raw: &'a [u8]) -> Result<Self, VerifyError> {
+        let mut timestamp = None;
+        let mut v1_count = 0;
+        for (key, value) in pairs(raw, b',', b'=') {
+            match key {
+                b"t" if timestamp.is_some() => {
+                    return Err(SIGNATURE.malformed("more than one t= timestamp"))
+                }
+                b"t" => {
+                    let seconds = parse_unix_seconds(value)
+                        .ok_or_else(|| SIGNATURE.malformed("t= is not a Unix time in seconds"))?;
+                    timestamp = Some((seconds, value));
+                }
+                b"v1" => v1_count += 1,
+                _ => {}
+            }
+        }
+        let (timestamp, timestamp_digits) =
+            timestamp.ok_or_else(|| SIGNATURE.malformed("no t= timestamp"))?;
+        if v1_count == 0 {
+            return Err(SIGNATURE.malformed("no v1= signature"));
+        }
+        Ok(Self {
+            timestamp,
+            timestamp_digits,
+            v1_count,
+            raw,
+        })
+    }
+
+    /// The `v1` signatures that decode to 32 bytes; the others can never match.
+    pub(crate) fn v1_signatures(&self) -> impl Iterator<Item = [u8; 32]> + 'a {
+        pairs(self.raw, b',', b'=')
+            .filter(|(key, _)| *key == b"v1")
+            .filter_map(|(_, value)| hex_array(value))
+    }
+}
+
+impl Verifier for StripeVerifier {
+    fn provider(&self) -> Provider {
+        Provider::Stripe
+    }
+
+    fn options(&self) -> &VerifyOptions {
+        &self.options
+    }
+
+    fn verify_at(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Result<Event, VerifyError> {
+        let header = StripeHeader::parse(SIGNATURE.require(headers)?.as_bytes())?;
+        let parts: [&[u8]; 3] = [header.timestamp_digits, b".", &body];
+        if !self.keys.matches_any(&parts, || header.v1_signatures()) {
+            return Err(VerifyError::SignatureMismatch {
+                secrets: self.keys.len(),
+                signatures: header.v1_count,
+            });
+        }
+        check_freshness(header.timestamp, now, self.options.tolerance)?;
+        Ok(Event {
+            provider: Provider::Stripe,
+            id: Field::Body,
+            event_type: Field::Body,
+            timestamp: Some(header.timestamp),
+            body,
+            signed: Signed {
+                id: true,
+                event_type: true,
+                timestamp: true,
+            },
+        })
+    }
+}
+
+impl fmt::Debug for StripeVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripeVerifier")
+            .field("secrets", &self.keys.len())
+            .field("options", &self.options)
+            .finish()
+    }
+}

@@ -1,0 +1,328 @@
+//! Signers that produce correctly signed requests, for testing webhook handlers.
+//!
+//! Each signer takes key material exactly as the provider issues it and returns the headers the
+//! provider would send. The verifiers accept them, and so do the providers' own SDKs. Use them
+//! to unit-test a handler without a network or a real provider:
+//!
+//! ```
+//! use verihook::testing::GithubSigner;
+//! use verihook::GithubVerifier;
+//! # fn main() -> Result<(), verihook::VerifyError> {
+//! let body = br#"{"zen":"Design for failure."}"#;
+//! let headers = GithubSigner::new("my-webhook-secret")?.sign_delivery("d-1", "ping", body)?;
+//!
+//! let verifier = GithubVerifier::new("my-webhook-secret")?;
+//! let event = verifier.verify(&headers, body.as_slice().into())?;
+//! assert_eq!(event.event_type().as_deref(), Some("ping"));
+//!
+//! // One changed byte and the signature no longer matches.
+//! let tampered = br#"{"zen":"Design for failure!"}"#;
+//! let err = verifier.verify(&headers, tampered.as_slice().into()).unwrap_err();
+//! assert_eq!(err.code(), "bad_signature");
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hmac::Hmac;
+use http::{HeaderMap, HeaderValue};
+use sha1::Sha1;
+use sha2::Sha256;
+
+use crate::error::{SecretError, VerifyError};
+use crate::providers::{github, standard, stripe, MacKeys, MIN_RAW_SECRET_LEN};
+use crate::verify::Header;
+
+/// Signs requests as GitHub does.
+#[derive(Clone)]
+pub struct GithubSigner {
+    sha256: MacKeys<Hmac<Sha256>>,
+    sha1: MacKeys<Hmac<Sha1>>,
+}
+
+impl GithubSigner {
+    /// A signer for the webhook's secret.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] when the secret is empty or shorter than 8 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, SecretError> {
+        let secret = secret.as_ref();
+        Ok(Self {
+            sha256: MacKeys::new([secret], MIN_RAW_SECRET_LEN)?,
+            sha1: MacKeys::new([secret], MIN_RAW_SECRET_LEN)?,
+        })
+    }
+
+    /// The `X-Hub-Signature-256` value: `sha256=<hex>`.
+    #[must_use]
+    pub fn signature(&self, body: &[u8]) -> String {
+        format!(
+            "sha256={}",
+            hex::encode(self.sha256.sign(&[body]).unwrap_or_default())
+        )
+    }
+
+    /// The legacy `X-Hub-Signature` value: `sha1=<hex>`.
+    #[must_use]
+    pub fn legacy_signature(&self, body: &[u8]) -> String {
+        format!(
+            "sha1={}",
+            hex::encode(self.sha1.sign(&[body]).unwrap_or_default())
+        )
+    }
+
+    /// The signature headers GitHub sends: `X-Hub-Signature-256` and the legacy
+    /// `X-Hub-Signature`.
+    #[must_use]
+    pub fn sign(&self, body: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (header, value) in [
+            (&github::SIGNATURE_256, self.signature(body)),
+            (&github::SIGNATURE_SHA1, self.legacy_signature(body)),
+        ] {
+            // Hex and ASCII prefixes are always valid header values.
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(header.wire.clone(), value);
+            }
+        }
+        headers
+    }
+
+    /// [`sign`](Self::sign) plus `X-GitHub-Delivery` and `X-GitHub-Event`.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when `delivery` or `event` cannot be a header value.
+    pub fn sign_delivery(
+        &self,
+        delivery: &str,
+        event: &str,
+        body: &[u8],
+    ) -> Result<HeaderMap, VerifyError> {
+        let mut headers = self.sign(body);
+        insert(&mut headers, &github::DELIVERY, delivery)?;
+        insert(&mut headers, &github::EVENT, event)?;
+        Ok(headers)
+    }
+}
+
+/// Signs requests as Stripe does.
+#[derive(Clone)]
+pub struct StripeSigner {
+    keys: MacKeys<Hmac<Sha256>>,
+}
+
+impl StripeSigner {
+    /// A signer for the endpoint secret (`whsec_...`, used as text).
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] when the secret is empty or shorter than 8 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, SecretError> {
+        Ok(Self {
+            keys: MacKeys::new([secret.as_ref()], MIN_RAW_SECRET_LEN)?,
+        })
+    }
+
+    /// The `Stripe-Signature` value: `t=<timestamp>,v1=<hex>`.
+    #[must_use]
+    pub fn signature(&self, timestamp: u64, body: &[u8]) -> String {
+        let t = timestamp.to_string();
+        let tag = self
+            .keys
+            .sign(&[t.as_bytes(), b".", body])
+            .unwrap_or_default();
+        format!("t={t},v1={}", hex::encode(tag))
+    }
+
+    /// The `Stripe-Signature` header for `body` signed at `timestamp` (Unix seconds).
+    #[must_use]
+    pub fn sign(&self, timestamp: u64, body: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(&self.signature(timestamp, body)) {
+            headers.insert(stripe::SIGNATURE.wire.clone(), value);
+        }
+        headers
+    }
+}
+
+/// Signs requests as a Standard Webhooks (or Svix) sender does.
+///
+/// A `whsec_` secret signs `v1` (HMAC-SHA256); a `whsk_` key signs `v1a` (ed25519, feature
+/// `ed25519`), and [`public_key`](Self::public_key) gives the `whpk_` key that verifies it.
+#[derive(Clone)]
+pub struct StandardSigner {
+    key: SigningKey,
+}
+
+#[derive(Clone)]
+enum SigningKey {
+    Symmetric(MacKeys<Hmac<Sha256>>),
+    #[cfg(feature = "ed25519")]
+    Ed25519(ed25519_dalek::SigningKey),
+}
+
+impl StandardSigner {
+    /// A signer for `whsec_<base64>` (prefix optional) or `whsk_<base64>`.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] when the key is empty, not base64, too short, a `whpk_` public key, or
+    /// a `whsk_` key while the `ed25519` feature is off.
+    pub fn new(secret: &str) -> Result<Self, SecretError> {
+        let secret = secret.trim();
+        if let Some(encoded) = secret.strip_prefix("whsk_") {
+            return Self::ed25519(encoded);
+        }
+        if secret.starts_with("whpk_") {
+            return Err(SecretError::WrongKind {
+                reason: "a whpk_ key only verifies; sign with the whsk_ key",
+            });
+        }
+        match standard::Key::parse(secret)? {
+            standard::Key::Symmetric(bytes) => Ok(Self {
+                key: SigningKey::Symmetric(MacKeys::new(
+                    [bytes.as_slice()],
+                    standard::MIN_SYMMETRIC_KEY_LEN,
+                )?),
+            }),
+            #[cfg(feature = "ed25519")]
+            standard::Key::Public(_) => Err(SecretError::WrongKind {
+                reason: "a whpk_ key only verifies; sign with the whsk_ key",
+            }),
+        }
+    }
+
+    #[cfg(feature = "ed25519")]
+    fn ed25519(encoded: &str) -> Result<Self, SecretError> {
+        let bytes = crate::secret::decode_base64(encoded)?;
+        let seed: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| SecretError::WrongLength {
+                len: bytes.len(),
+                expected: 32,
+            })?;
+        Ok(Self {
+            key: SigningKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed)),
+        })
+    }
+
+    #[cfg(not(feature = "ed25519"))]
+    fn ed25519(_encoded: &str) -> Result<Self, SecretError> {
+        Err(SecretError::FeatureDisabled { feature: "ed25519" })
+    }
+
+    /// For a `whsk_` signer, the matching `whpk_<base64>` public key to verify with.
+    #[must_use]
+    pub fn public_key(&self) -> Option<String> {
+        match &self.key {
+            SigningKey::Symmetric(_) => None,
+            #[cfg(feature = "ed25519")]
+            SigningKey::Ed25519(key) => Some(format!(
+                "whpk_{}",
+                STANDARD.encode(key.verifying_key().as_bytes())
+            )),
+        }
+    }
+
+    /// The `webhook-signature` value: `v1,<base64>` or `v1a,<base64>`.
+    #[must_use]
+    pub fn signature(&self, id: &str, timestamp: u64, body: &[u8]) -> String {
+        let t = timestamp.to_string();
+        let parts: [&[u8]; 5] = [id.as_bytes(), b".", t.as_bytes(), b".", body];
+        match &self.key {
+            SigningKey::Symmetric(keys) => {
+                format!(
+                    "v1,{}",
+                    STANDARD.encode(keys.sign(&parts).unwrap_or_default())
+                )
+            }
+            #[cfg(feature = "ed25519")]
+            SigningKey::Ed25519(key) => {
+                use ed25519_dalek::Signer as _;
+                let signature = key.sign(&parts.concat());
+                format!("v1a,{}", STANDARD.encode(signature.to_bytes()))
+            }
+        }
+    }
+
+    /// The `webhook-id`, `webhook-timestamp` and `webhook-signature` headers.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when `id` cannot be a header value.
+    pub fn sign(&self, id: &str, timestamp: u64, body: &[u8]) -> Result<HeaderMap, VerifyError> {
+        self.sign_as(
+            [&standard::ID, &standard::TIMESTAMP, &standard::SIGNATURE],
+            id,
+            timestamp,
+            body,
+        )
+    }
+
+    /// The same headers spelled as Svix sends them: `svix-id`, `svix-timestamp`,
+    /// `svix-signature`.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when `id` cannot be a header value.
+    pub fn sign_svix(
+        &self,
+        id: &str,
+        timestamp: u64,
+        body: &[u8],
+    ) -> Result<HeaderMap, VerifyError> {
+        self.sign_as(
+            [
+                &standard::SVIX_ID,
+                &standard::SVIX_TIMESTAMP,
+                &standard::SVIX_SIGNATURE,
+            ],
+            id,
+            timestamp,
+            body,
+        )
+    }
+
+    fn sign_as(
+        &self,
+        [id_header, ts_header, sig_header]: [&Header; 3],
+        id: &str,
+        timestamp: u64,
+        body: &[u8],
+    ) -> Result<HeaderMap, VerifyError> {
+        let mut headers = HeaderMap::new();
+        insert(&mut headers, id_header, id)?;
+        insert(&mut headers, ts_header, &timestamp.to_string())?;
+        insert(
+            &mut headers,
+            sig_header,
+            &self.signature(id, timestamp, body),
+        )?;
+        Ok(headers)
+    }
+}
+
+fn insert(headers: &mut HeaderMap, header: &Header, value: &str) -> Result<(), VerifyError> {
+    let value = HeaderValue::from_str(value)
+        .ok()
+        .filter(|v| !v.is_empty() && v.to_str().is_ok())
+        .ok_or_else(|| header.malformed("not a valid header value"))?;
+    headers.insert(header.wire.clone(), value);
+    Ok(())
+}
+
+macro_rules! redacted_debug {
+    ($($ty:ty),*) => {$(
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($ty), "([redacted])"))
+            }
+        }
+    )*};
+}
+redacted_debug!(GithubSigner, StripeSigner, StandardSigner);

@@ -1,0 +1,355 @@
+//! The [`Verifier`] trait, the clock it reads and the tolerance it applies.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::error::VerifyError;
+use crate::event::{Event, Provider};
+
+/// The default freshness window: a signed timestamp may be at most 5 minutes old or ahead.
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+
+/// Where a verifier reads the current time from.
+///
+/// [`SystemClock`] is the default; [`FixedClock`] pins the time for tests and replays.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> SystemTime;
+}
+
+/// The operating system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A clock stopped at one instant, for tests and for replaying a captured request.
+///
+/// ```
+/// use verihook::FixedClock;
+/// use verihook::Clock as _;
+/// let clock = FixedClock::at_unix(1_700_000_000);
+/// assert_eq!(clock.unix_seconds(), 1_700_000_000);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(SystemTime);
+
+impl FixedClock {
+    /// A clock that always answers `instant`.
+    #[must_use]
+    pub fn new(instant: SystemTime) -> Self {
+        Self(instant)
+    }
+
+    /// A clock that always answers `seconds` after the Unix epoch.
+    #[must_use]
+    pub fn at_unix(seconds: u64) -> Self {
+        Self(UNIX_EPOCH + Duration::from_secs(seconds))
+    }
+
+    /// The instant as whole seconds since the Unix epoch.
+    #[must_use]
+    pub fn unix_seconds(&self) -> u64 {
+        unix_seconds(self.0)
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> SystemTime {
+        self.0
+    }
+}
+
+/// Options shared by every verifier.
+///
+/// ```
+/// use std::time::Duration;
+/// use verihook::{StripeVerifier, VerifyOptions};
+/// let mut options = VerifyOptions::default();
+/// options.tolerance = Duration::from_secs(60);
+/// let verifier = StripeVerifier::new("whsec_test_secret")?.with_options(options);
+/// # Ok::<(), verihook::VerifyError>(())
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct VerifyOptions {
+    /// Largest gap allowed between the signed timestamp and now, in either direction.
+    /// Defaults to [`DEFAULT_TOLERANCE`] (5 minutes). Schemes without a signed timestamp
+    /// (GitHub) ignore it.
+    pub tolerance: Duration,
+    /// Where "now" comes from. Defaults to [`SystemClock`].
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self {
+            tolerance: DEFAULT_TOLERANCE,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Checks that a request really comes from one provider.
+///
+/// Implementations are pure: no I/O, no allocation on the hot path, constant-time comparisons.
+/// They check the required headers, then the signature over the exact raw body, then the
+/// signed timestamp's freshness, and hand back the [`Event`].
+pub trait Verifier: Send + Sync + fmt::Debug {
+    /// The provider (scheme) this verifier checks.
+    fn provider(&self) -> Provider;
+
+    /// Verifies `headers` and the raw `body` as of `now`.
+    ///
+    /// # Errors
+    ///
+    /// A [`VerifyError`] saying why the request is not authentic or not fresh.
+    fn verify_at(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Result<Event, VerifyError>;
+
+    /// Verifies `headers` and the raw `body` as of the verifier's clock.
+    ///
+    /// # Errors
+    ///
+    /// A [`VerifyError`] saying why the request is not authentic or not fresh.
+    fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
+        self.verify_at(headers, body, self.options().clock.now())
+    }
+
+    /// The tolerance and clock this verifier applies.
+    fn options(&self) -> &VerifyOptions;
+}
+
+impl<V: Verifier + ?Sized> Verifier for Box<V> {
+    fn provider(&self) -> Provider {
+        (**self).provider()
+    }
+    fn options(&self) -> &VerifyOptions {
+        (**self).options()
+    }
+    fn verify_at(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Result<Event, VerifyError> {
+        (**self).verify_at(headers, body, now)
+    }
+    fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
+        (**self).verify(headers, body)
+    }
+}
+
+impl<V: Verifier + ?Sized> Verifier for Arc<V> {
+    fn provider(&self) -> Provider {
+        (**self).provider()
+    }
+    fn options(&self) -> &VerifyOptions {
+        (**self).options()
+    }
+    fn verify_at(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Result<Event, VerifyError> {
+        (**self).verify_at(headers, body, now)
+    }
+    fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
+        (**self).verify(headers, body)
+    }
+}
+
+/// Adds the option builders and the clock-reading `verify` that every verifier shares.
+macro_rules! verifier_options {
+    ($ty:ty) => {
+        impl $ty {
+            /// Replaces all options at once.
+            #[must_use]
+            pub fn with_options(mut self, options: $crate::VerifyOptions) -> Self {
+                self.options = options;
+                self
+            }
+
+            /// Sets the largest gap allowed between the signed timestamp and now.
+            #[must_use]
+            pub fn with_tolerance(mut self, tolerance: std::time::Duration) -> Self {
+                self.options.tolerance = tolerance;
+                self
+            }
+
+            /// Reads "now" from `clock` instead of the system clock.
+            #[must_use]
+            pub fn with_clock(mut self, clock: impl $crate::Clock + 'static) -> Self {
+                self.options.clock = std::sync::Arc::new(clock);
+                self
+            }
+
+            /// Verifies `headers` and the raw `body` as of the verifier's clock.
+            ///
+            /// # Errors
+            ///
+            /// A [`VerifyError`](crate::VerifyError) saying why the request is not
+            /// authentic or not fresh.
+            pub fn verify(
+                &self,
+                headers: &http::HeaderMap,
+                body: bytes::Bytes,
+            ) -> Result<$crate::Event, $crate::VerifyError> {
+                <Self as $crate::Verifier>::verify(self, headers, body)
+            }
+        }
+    };
+}
+pub(crate) use verifier_options;
+
+/// A header the scheme reads: its wire name and the spelling shown in errors.
+#[derive(Debug, Clone)]
+pub(crate) struct Header {
+    pub(crate) wire: HeaderName,
+    pub(crate) display: &'static str,
+}
+
+impl Header {
+    pub(crate) const fn new(wire: &'static str, display: &'static str) -> Self {
+        Self {
+            wire: HeaderName::from_static(wire),
+            display,
+        }
+    }
+
+    pub(crate) fn get<'a>(&self, headers: &'a HeaderMap) -> Option<&'a HeaderValue> {
+        headers.get(&self.wire)
+    }
+
+    pub(crate) fn require<'a>(
+        &self,
+        headers: &'a HeaderMap,
+    ) -> Result<&'a HeaderValue, VerifyError> {
+        self.get(headers).ok_or_else(|| self.missing())
+    }
+
+    pub(crate) fn missing(&self) -> VerifyError {
+        VerifyError::MissingHeader { name: self.display }
+    }
+
+    pub(crate) fn malformed(&self, reason: &'static str) -> VerifyError {
+        VerifyError::MalformedHeader {
+            name: self.display,
+            reason,
+        }
+    }
+
+    /// The value as visible ASCII text, which ids and event types must be.
+    pub(crate) fn text<'a>(&self, value: &'a HeaderValue) -> Result<&'a str, VerifyError> {
+        match value.to_str() {
+            Ok(s) if !s.is_empty() => Ok(s),
+            Ok(_) => Err(self.malformed("value is empty")),
+            Err(_) => Err(self.malformed("value is not visible ASCII")),
+        }
+    }
+}
+
+/// Parses a Unix timestamp in seconds: ASCII digits only, no sign, no overflow.
+pub(crate) fn parse_unix_seconds(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() {
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+pub(crate) fn unix_seconds(instant: SystemTime) -> u64 {
+    instant
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// Checks that `signed` (Unix seconds) lies within `tolerance` of `now`, in either direction.
+pub(crate) fn check_freshness(
+    signed: u64,
+    now: SystemTime,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    let now = unix_seconds(now);
+    let gap = Duration::from_secs(now.abs_diff(signed));
+    if gap <= tolerance {
+        Ok(())
+    } else if signed < now {
+        Err(VerifyError::TimestampTooOld {
+            age: gap,
+            tolerance,
+        })
+    } else {
+        Err(VerifyError::TimestampInFuture {
+            ahead: gap,
+            tolerance,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_strict_digits() {
+        assert_eq!(parse_unix_seconds(b"1700000000"), Some(1_700_000_000));
+        assert_eq!(parse_unix_seconds(b"0"), Some(0));
+        assert_eq!(parse_unix_seconds(b""), None);
+        assert_eq!(parse_unix_seconds(b"-1"), None);
+        assert_eq!(parse_unix_seconds(b"+1"), None);
+        assert_eq!(parse_unix_seconds(b" 1"), None);
+        assert_eq!(parse_unix_seconds(b"1.5"), None);
+        assert_eq!(parse_unix_seconds(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_unix_seconds(b"18446744073709551616"), None);
+        assert_eq!(parse_unix_seconds("١٢".as_bytes()), None);
+    }
+
+    #[test]
+    fn freshness_boundaries() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let tol = Duration::from_secs(300);
+        assert!(check_freshness(700, now, tol).is_ok());
+        assert!(check_freshness(1_300, now, tol).is_ok());
+        assert_eq!(
+            check_freshness(699, now, tol),
+            Err(VerifyError::TimestampTooOld {
+                age: Duration::from_secs(301),
+                tolerance: tol
+            })
+        );
+        assert_eq!(
+            check_freshness(1_301, now, tol),
+            Err(VerifyError::TimestampInFuture {
+                ahead: Duration::from_secs(301),
+                tolerance: tol
+            })
+        );
+    }
+
+    #[test]
+    fn freshness_never_overflows() {
+        let tol = Duration::from_secs(300);
+        assert!(check_freshness(u64::MAX, UNIX_EPOCH, tol).is_err());
+        assert!(check_freshness(0, SystemTime::now(), tol).is_err());
+        assert!(check_freshness(0, UNIX_EPOCH - Duration::from_secs(5), tol).is_ok());
+    }
+}
