@@ -1,0 +1,157 @@
+//! The providers' own published examples, kept as data in `tests/vectors/*.json` with their
+//! sources noted in each file.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::Deserialize;
+use verihook::{FixedClock, Provider, Verifier, VerifyOptions};
+
+#[derive(Deserialize)]
+struct File {
+    source: String,
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    #[serde(default)]
+    secrets: Vec<String>,
+    #[serde(default)]
+    signing_key: Option<String>,
+    #[serde(default)]
+    ed25519: bool,
+    #[serde(default)]
+    legacy_sha1: bool,
+    headers: std::collections::BTreeMap<String, String>,
+    body: String,
+    #[serde(default)]
+    now: u64,
+    tolerance: Option<u64>,
+    expect: String,
+    id: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    timestamp: Option<u64>,
+}
+
+fn load(name: &str) -> File {
+    let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    let file: File = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(!file.source.is_empty(), "{path} must name its source");
+    file
+}
+
+fn verifier(provider: Provider, case: &Case) -> Box<dyn Verifier> {
+    let mut options = VerifyOptions::default();
+    options.tolerance = Duration::from_secs(case.tolerance.unwrap_or(300));
+    options.clock = std::sync::Arc::new(FixedClock::at_unix(case.now));
+    let secrets: Vec<String> = match &case.signing_key {
+        #[cfg(feature = "ed25519")]
+        Some(key) => vec![verihook::testing::StandardSigner::new(key)
+            .unwrap()
+            .public_key()
+            .unwrap()],
+        #[cfg(not(feature = "ed25519"))]
+        Some(_) => unreachable!("ed25519 cases are filtered out without the feature"),
+        None => case.secrets.clone(),
+    };
+    if case.legacy_sha1 {
+        let v = verihook::GithubVerifier::with_secrets(&secrets)
+            .unwrap()
+            .with_options(options);
+        return Box::new(verihook::dangerous::accept_legacy_github_sha1(v));
+    }
+    provider.verifier(&secrets, options).unwrap()
+}
+
+/// Runs every case of `file` with `ed25519` equal to `ed25519`; returns how many ran.
+fn run(provider: Provider, file: &str, ed25519: bool) -> usize {
+    let file = load(file);
+    let mut ran = 0;
+    for case in file.cases.iter().filter(|c| c.ed25519 == ed25519) {
+        let mut headers = HeaderMap::new();
+        for (name, value) in &case.headers {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        let result = verifier(provider, case).verify(&headers, Bytes::from(case.body.clone()));
+        match (&result, case.expect.as_str()) {
+            (Ok(event), "ok") => {
+                assert_eq!(event.provider(), provider, "{}", case.name);
+                assert_eq!(event.body().as_ref(), case.body.as_bytes(), "{}", case.name);
+                if let Some(id) = &case.id {
+                    assert_eq!(event.id().as_deref(), Some(id.as_str()), "{}", case.name);
+                }
+                if let Some(t) = &case.event_type {
+                    assert_eq!(event.event_type().as_deref(), Some(t.as_str()), "{}", case.name);
+                }
+                if let Some(ts) = case.timestamp {
+                    assert_eq!(event.unix_timestamp(), Some(ts), "{}", case.name);
+                }
+            }
+            (Err(err), code) if err.code() == code => {}
+            _ => panic!("{}: expected {}, got {result:?}", case.name, case.expect),
+        }
+        ran += 1;
+    }
+    ran
+}
+
+#[test]
+fn github_published_vectors() {
+    assert_eq!(run(Provider::Github, "github.json", false), 11);
+}
+
+#[test]
+fn stripe_sdk_vectors() {
+    assert_eq!(run(Provider::Stripe, "stripe.json", false), 10);
+}
+
+#[test]
+fn standard_webhooks_hmac_vectors() {
+    assert_eq!(run(Provider::StandardWebhooks, "standard.json", false), 13);
+}
+
+#[cfg(feature = "ed25519")]
+#[test]
+fn standard_webhooks_ed25519_vectors() {
+    assert_eq!(run(Provider::StandardWebhooks, "standard.json", true), 4);
+}
+
+#[test]
+fn signers_reproduce_published_signatures() {
+    use verihook::testing::{GithubSigner, StandardSigner};
+    let github = GithubSigner::new("It's a Secret to Everybody").unwrap();
+    assert_eq!(
+        github.signature(b"Hello, World!"),
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    );
+    let standard = StandardSigner::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    assert_eq!(
+        standard.signature("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#),
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    );
+    let stripe = verihook::testing::StripeSigner::new("whsec_test_secret").unwrap();
+    let body = "{\n  \"id\": \"evt_test_webhook\",\n  \"object\": \"event\",\n  \"data\": { \"object\": { \"id\": \"rdr_123\", \"object\": \"terminal.reader\" } }\n}";
+    assert_eq!(
+        stripe.signature(1614000000, body.as_bytes()),
+        "t=1614000000,v1=20fe66ec6ff590869b4e9d0b49b4d2a6e54e0c768f516f9b1eb88dc92dee4590"
+    );
+}
+
+#[cfg(feature = "ed25519")]
+#[test]
+fn ed25519_signer_reproduces_published_signature() {
+    let signer =
+        verihook::testing::StandardSigner::new("whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=")
+            .unwrap();
+    assert_eq!(
+        signer.signature("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#),
+        "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag=="
+    );
+}
