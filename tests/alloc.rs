@@ -1,0 +1,130 @@
+//! Verifying a request allocates nothing on the heap once the verifier is built.
+//!
+//! The headers are built the way an HTTP server hands them over: every value is a slice of one
+//! shared buffer (hyper parses the request head into one buffer and slices it), so cloning a
+//! value for the event's id is a reference-count increment, not a copy.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use verihook::testing::{GithubSigner, StandardSigner, StripeSigner};
+use verihook::{FixedClock, GithubVerifier, StandardVerifier, StripeVerifier, Verifier};
+
+const NOW: u64 = 1_700_000_000;
+
+/// Re-creates `signed` with every value sliced out of one shared buffer, as a server would.
+fn as_received(signed: &HeaderMap) -> HeaderMap {
+    let mut head = Vec::new();
+    let mut spans = Vec::new();
+    for (name, value) in signed {
+        let start = head.len();
+        head.extend_from_slice(value.as_bytes());
+        spans.push((name.clone(), start..head.len()));
+    }
+    let head = Bytes::from(head);
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    for (name, span) in spans {
+        let value = HeaderValue::from_maybe_shared(head.slice(span)).unwrap();
+        headers.insert::<HeaderName>(name, value);
+    }
+    headers
+}
+
+fn body(len: usize) -> Bytes {
+    Bytes::from(
+        (0..len)
+            .map(|i| b"{\"type\":\"a.b\",\"x\":1}"[i % 20])
+            .collect::<Vec<u8>>(),
+    )
+}
+
+/// Verifies `rounds` times after one warm-up and returns the allocations counted meanwhile.
+fn allocations(verifier: &dyn Verifier, headers: &HeaderMap, body: &Bytes) -> u64 {
+    verifier.verify(headers, body.clone()).unwrap();
+    let info = allocation_counter::measure(|| {
+        for _ in 0..100 {
+            let event = verifier.verify(headers, body.clone()).unwrap();
+            std::hint::black_box(&event);
+        }
+    });
+    info.count_total
+}
+
+#[test]
+fn counter_sees_allocations() {
+    // Guards the guard: if counting were broken every test below would pass vacuously.
+    let info = allocation_counter::measure(|| {
+        std::hint::black_box(vec![1u8; 16]);
+    });
+    assert_eq!(info.count_total, 1);
+}
+
+#[test]
+fn github_verify_allocates_nothing() {
+    let body = body(1024);
+    let signed = GithubSigner::new("alloc-test-secret")
+        .unwrap()
+        .sign_delivery("72d3162e-cc78-11e3-81ab-4c9367dc0958", "push", &body)
+        .unwrap();
+    let verifier = GithubVerifier::with_secrets(["another-secret", "alloc-test-secret"]).unwrap();
+    assert_eq!(allocations(&verifier, &as_received(&signed), &body), 0);
+}
+
+#[test]
+fn stripe_verify_allocates_nothing() {
+    let body = body(1024);
+    let signed = StripeSigner::new("whsec_alloc_test_secret")
+        .unwrap()
+        .sign(NOW, &body);
+    let verifier = StripeVerifier::with_secrets(["whsec_other_secret", "whsec_alloc_test_secret"])
+        .unwrap()
+        .with_clock(FixedClock::at_unix(NOW));
+    assert_eq!(allocations(&verifier, &as_received(&signed), &body), 0);
+}
+
+#[test]
+fn standard_verify_allocates_nothing() {
+    let body = body(1024);
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let signed = StandardSigner::new(secret)
+        .unwrap()
+        .sign("msg_p5jXN8AQM9LWM0D4loKWxJek", NOW, &body)
+        .unwrap();
+    let verifier = StandardVerifier::new(secret)
+        .unwrap()
+        .with_clock(FixedClock::at_unix(NOW));
+    assert_eq!(allocations(&verifier, &as_received(&signed), &body), 0);
+}
+
+#[test]
+fn rejection_allocates_nothing() {
+    let body = body(256);
+    let signed = StripeSigner::new("whsec_alloc_test_secret")
+        .unwrap()
+        .sign(NOW, &body);
+    let verifier = StripeVerifier::new("whsec_a_different_secret")
+        .unwrap()
+        .with_clock(FixedClock::at_unix(NOW));
+    let headers = as_received(&signed);
+    // The first clone of a Vec-backed `Bytes` moves it to a shared buffer (one allocation);
+    // a server's body is shared already.
+    drop(body.clone());
+    let info = allocation_counter::measure(|| {
+        for _ in 0..100 {
+            std::hint::black_box(verifier.verify(&headers, body.clone()).unwrap_err());
+        }
+    });
+    assert_eq!(info.count_total, 0);
+}
+
+#[cfg(feature = "ed25519")]
+#[test]
+fn standard_ed25519_verify_allocates_nothing() {
+    let body = body(1024);
+    let signer =
+        StandardSigner::new("whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=").unwrap();
+    let signed = signer.sign("msg_1", NOW, &body).unwrap();
+    let verifier = StandardVerifier::new(&signer.public_key().unwrap())
+        .unwrap()
+        .with_clock(FixedClock::at_unix(NOW));
+    assert_eq!(allocations(&verifier, &as_received(&signed), &body), 0);
+}
