@@ -120,8 +120,7 @@ fn rejection_allocates_nothing() {
 #[test]
 fn standard_ed25519_verify_allocates_nothing() {
     let body = body(1024);
-    let signer =
-        StandardSigner::new("whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=").unwrap();
+    let signer = StandardSigner::new("whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=").unwrap();
     let signed = signer.sign("msg_1", NOW, &body).unwrap();
     let verifier = StandardVerifier::new(&signer.public_key().unwrap())
         .unwrap()

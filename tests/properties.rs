@@ -182,12 +182,19 @@ fn rotation_accepts_any_secret() {
 #[test]
 fn stripe_header_with_several_v1_tries_each_against_each_secret() {
     let body = br#"{"id":"evt_1"}"#;
-    let a = StripeSigner::new("whsec_first_secret").unwrap().signature(NOW, body);
-    let b = StripeSigner::new("whsec_second_secret").unwrap().signature(NOW, body);
+    let a = StripeSigner::new("whsec_first_secret")
+        .unwrap()
+        .signature(NOW, body);
+    let b = StripeSigner::new("whsec_second_secret")
+        .unwrap()
+        .signature(NOW, body);
     let v1_b = b.split_once(",v1=").unwrap().1;
     let combined = format!("{a},v1={v1_b}");
     let mut headers = HeaderMap::new();
-    headers.insert("stripe-signature", HeaderValue::from_str(&combined).unwrap());
+    headers.insert(
+        "stripe-signature",
+        HeaderValue::from_str(&combined).unwrap(),
+    );
     let v = StripeVerifier::new("whsec_second_secret")
         .unwrap()
         .with_clock(FixedClock::at_unix(NOW));
@@ -218,9 +225,13 @@ fn messages_never_contain_secrets_or_expected_signatures() {
     let mut headers = HeaderMap::new();
     headers.insert(
         "x-hub-signature-256",
-        HeaderValue::from_static("sha256=0000000000000000000000000000000000000000000000000000000000000000"),
+        HeaderValue::from_static(
+            "sha256=0000000000000000000000000000000000000000000000000000000000000000",
+        ),
     );
-    let err = github().verify(&headers, Bytes::from_static(body)).unwrap_err();
+    let err = github()
+        .verify(&headers, Bytes::from_static(body))
+        .unwrap_err();
     let shown = format!("{err} {err:?} {:?}", github());
     assert!(!shown.contains(GITHUB_SECRET), "{shown}");
     assert!(!shown.contains(&good["sha256=".len()..]), "{shown}");
@@ -238,10 +249,19 @@ fn messages_never_contain_secrets_or_expected_signatures() {
 #[test]
 fn error_messages_name_header_and_seconds() {
     let body = b"{}";
-    let headers = StripeSigner::new(STRIPE_SECRET).unwrap().sign(NOW - 400, body);
-    let err = stripe().verify(&headers, Bytes::from_static(body)).unwrap_err();
-    assert_eq!(err.to_string(), "timestamp is 400s old, more than the 300s tolerance");
-    let err = stripe().verify(&HeaderMap::new(), Bytes::from_static(body)).unwrap_err();
+    let headers = StripeSigner::new(STRIPE_SECRET)
+        .unwrap()
+        .sign(NOW - 400, body);
+    let err = stripe()
+        .verify(&headers, Bytes::from_static(body))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "timestamp is 400s old, more than the 300s tolerance"
+    );
+    let err = stripe()
+        .verify(&HeaderMap::new(), Bytes::from_static(body))
+        .unwrap_err();
     assert_eq!(err.to_string(), "missing header Stripe-Signature");
 }
 
@@ -262,8 +282,7 @@ fn public_types_are_send_and_sync() {
 #[cfg(feature = "ed25519")]
 #[test]
 fn ed25519_round_trip_and_mixed_rotation() {
-    let signer =
-        StandardSigner::new("whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=").unwrap();
+    let signer = StandardSigner::new("whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=").unwrap();
     let public = signer.public_key().unwrap();
     let body = br#"{"type":"user.created"}"#;
     let headers = signer.sign("msg_ed", NOW, body).unwrap();

@@ -88,7 +88,12 @@ fn run(provider: Provider, file: &str, ed25519: bool) -> usize {
                     assert_eq!(event.id().as_deref(), Some(id.as_str()), "{}", case.name);
                 }
                 if let Some(t) = &case.event_type {
-                    assert_eq!(event.event_type().as_deref(), Some(t.as_str()), "{}", case.name);
+                    assert_eq!(
+                        event.event_type().as_deref(),
+                        Some(t.as_str()),
+                        "{}",
+                        case.name
+                    );
                 }
                 if let Some(ts) = case.timestamp {
                     assert_eq!(event.unix_timestamp(), Some(ts), "{}", case.name);
@@ -133,7 +138,11 @@ fn signers_reproduce_published_signatures() {
     );
     let standard = StandardSigner::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
     assert_eq!(
-        standard.signature("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#),
+        standard.signature(
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            br#"{"test": 2432232314}"#
+        ),
         "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
     );
     let stripe = verihook::testing::StripeSigner::new("whsec_test_secret").unwrap();

@@ -1,0 +1,357 @@
+//! The `verihook` CLI contract: `verify` prints one JSON object and exits 0 or 1, `sign`
+//! prints header lines that `verify` (and the providers' SDKs) accept, usage errors exit 2.
+#![cfg(feature = "cli")]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_verihook"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    let text = String::from_utf8(output.stdout.clone()).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "one JSON object on one line: {text}"
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Signs `body`, then verifies it with the printed headers; returns verify's output.
+fn sign_then_verify(
+    provider: &str,
+    sign_secret: &str,
+    verify_secret: &str,
+    body: &[u8],
+    extra: &[&str],
+) -> Output {
+    let mut args = vec![
+        "sign",
+        "--provider",
+        provider,
+        "--secret",
+        sign_secret,
+        "--timestamp",
+        "1700000000",
+    ];
+    args.extend_from_slice(extra);
+    let signed = run(&args, body);
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+    let lines = String::from_utf8(signed.stdout).unwrap();
+    let mut args = vec![
+        "verify".to_owned(),
+        "--provider".into(),
+        provider.into(),
+        "--secret".into(),
+        verify_secret.into(),
+        "--now".into(),
+        "1700000100".into(),
+    ];
+    for line in lines.lines() {
+        assert!(line.contains(": "), "{line}");
+        args.push("-H".into());
+        args.push(line.to_owned());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&args, body)
+}
+
+#[test]
+fn verifies_githubs_documented_example() {
+    let dir = std::env::temp_dir().join(format!("verihook-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("body");
+    std::fs::write(&file, "Hello, World!").unwrap();
+    let out = run(
+        &[
+            "verify", "--provider", "github", "--secret", "It's a Secret to Everybody",
+            "-H", "X-Hub-Signature-256: sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+            "-H", "X-GitHub-Event: push", "-H", "X-GitHub-Delivery: d-1",
+            "--body-file", file.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        json(&out),
+        serde_json::json!({"ok": true, "provider": "github", "id": "d-1", "type": "push", "timestamp": null})
+    );
+}
+
+#[test]
+fn round_trips_every_provider_name() {
+    let body = br#"{"id":"evt_42","type":"invoice.paid"}"#;
+    for (provider, secret, canonical) in [
+        ("github", "cli-github-secret", "github"),
+        ("stripe", "whsec_cli_stripe_secret", "stripe"),
+        (
+            "standard-webhooks",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "standard-webhooks",
+        ),
+        (
+            "standard",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "standard-webhooks",
+        ),
+        (
+            "standardwebhooks",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "standard-webhooks",
+        ),
+        (
+            "svix",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "standard-webhooks",
+        ),
+    ] {
+        let out = sign_then_verify(provider, secret, secret, body, &["--id", "msg_cli"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{provider}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let report = json(&out);
+        assert_eq!(report["ok"], true);
+        assert_eq!(report["provider"], canonical);
+        let expected_id = if provider == "stripe" {
+            "evt_42"
+        } else {
+            "msg_cli"
+        };
+        assert_eq!(report["id"], expected_id, "{provider}");
+        if provider != "github" {
+            assert_eq!(report["timestamp"], 1_700_000_000);
+            assert_eq!(report["type"], "invoice.paid");
+        }
+    }
+}
+
+#[test]
+fn signs_and_verifies_ed25519_with_whsk_and_whpk() {
+    let body = br#"{"type":"user.created"}"#;
+    let seed = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=";
+    let public = verihook::testing::StandardSigner::new(seed)
+        .unwrap()
+        .public_key()
+        .unwrap();
+    let out = sign_then_verify("standard", seed, &public, body, &["--id", "msg_ed"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // The public key cannot sign.
+    let refused = run(
+        &["sign", "--provider", "standard", "--secret", &public],
+        body,
+    );
+    assert_eq!(refused.status.code(), Some(2));
+}
+
+#[test]
+fn rejects_with_code_and_exit_1() {
+    let body = br#"{"id":"evt_1"}"#;
+    let out = sign_then_verify(
+        "stripe",
+        "whsec_cli_stripe_secret",
+        "whsec_another_secret",
+        body,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["error"], "bad_signature");
+    assert_eq!(
+        report["message"],
+        "no signature matched: tried 1 secret against 1 signature"
+    );
+
+    let short_signature = run(
+        &[
+            "verify",
+            "-p",
+            "stripe",
+            "-s",
+            "whsec_cli_stripe_secret",
+            "-H",
+            "Stripe-Signature: t=1,v1=00",
+            "--now",
+            "1000",
+        ],
+        b"{}",
+    );
+    assert_eq!(short_signature.status.code(), Some(1));
+    assert_eq!(json(&short_signature)["error"], "bad_signature");
+
+    let missing = run(
+        &["verify", "-p", "github", "-s", "cli-github-secret"],
+        b"{}",
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(json(&missing)["error"], "missing_header");
+    assert_eq!(
+        json(&missing)["message"],
+        "missing header X-Hub-Signature-256"
+    );
+
+    let bad_secret = run(
+        &[
+            "verify",
+            "-p",
+            "standard",
+            "-s",
+            "whsec_***",
+            "-H",
+            "webhook-id: 1",
+        ],
+        b"{}",
+    );
+    assert_eq!(bad_secret.status.code(), Some(1));
+    assert_eq!(json(&bad_secret)["error"], "bad_secret");
+}
+
+#[test]
+fn tolerance_and_now_decide_freshness() {
+    let body = br#"{"id":"evt_1"}"#;
+    let signed = run(
+        &[
+            "sign",
+            "-p",
+            "stripe",
+            "-s",
+            "whsec_cli_stripe_secret",
+            "--timestamp",
+            "1700000000",
+        ],
+        body,
+    );
+    let header = String::from_utf8(signed.stdout).unwrap();
+    let header = header.trim();
+    let at = |now: &str, tolerance: &str| {
+        run(
+            &[
+                "verify",
+                "-p",
+                "stripe",
+                "-s",
+                "whsec_cli_stripe_secret",
+                "-H",
+                header,
+                "--now",
+                now,
+                "--tolerance",
+                tolerance,
+            ],
+            body,
+        )
+    };
+    assert_eq!(at("1700000060", "60").status.code(), Some(0));
+    let old = at("1700000061", "60");
+    assert_eq!(json(&old)["error"], "timestamp_too_old");
+    assert_eq!(
+        json(&old)["message"],
+        "timestamp is 61s old, more than the 60s tolerance"
+    );
+    assert_eq!(
+        json(&at("1699999000", "60"))["error"],
+        "timestamp_in_future"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        vec!["verify", "--provider", "gitlab", "--secret", "x"],
+        vec!["verify", "--provider", "github"],
+        vec![
+            "verify",
+            "--provider",
+            "github",
+            "--secret",
+            "abcdefgh",
+            "-H",
+            "no colon",
+        ],
+        vec![
+            "verify",
+            "--provider",
+            "github",
+            "--secret",
+            "abcdefgh",
+            "--now",
+            "soon",
+        ],
+        vec![
+            "verify",
+            "--provider",
+            "github",
+            "--secret",
+            "abcdefgh",
+            "--body-file",
+            "/nonexistent/verihook",
+        ],
+        vec!["sign", "--provider", "github", "--secret", ""],
+        vec!["frobnicate"],
+    ] {
+        let out = run(&args, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn standardwebhooks_sdk_accepts_sign_output() {
+    let body = br#"{"type":"invoice.paid"}"#;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let out = run(
+        &[
+            "sign",
+            "-p",
+            "standard",
+            "-s",
+            secret,
+            "--id",
+            "msg_sdk",
+            "--timestamp",
+            &now,
+        ],
+        body,
+    );
+    assert!(out.status.success());
+    let mut map = http::HeaderMap::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let (name, value) = line.split_once(": ").unwrap();
+        map.insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    let wh = standardwebhooks::Webhook::new(secret).unwrap();
+    wh.verify(body, &map).unwrap();
+    // And it notices a changed body: the check above is not vacuous.
+    assert!(wh.verify(br#"{"type":"invoice.paid "}"#, &map).is_err());
+}
