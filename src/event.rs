@@ -140,7 +140,7 @@ pub(crate) enum Field {
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// let body = br#"{"type":"invoice.paid","data":{"amount":42}}"#;
-/// let headers = StandardSigner::new(secret)?.sign("msg_1", 1_700_000_000, body);
+/// let headers = StandardSigner::new(secret)?.sign("msg_1", 1_700_000_000, body)?;
 /// let verifier = StandardVerifier::new(secret)?.with_clock(FixedClock::at_unix(1_700_000_010));
 /// let event = verifier.verify(&headers, body.as_slice().into())?;
 /// assert_eq!(event.id().as_deref(), Some("msg_1"));
@@ -165,10 +165,15 @@ pub struct Event {
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
+    id: Option<Text<'a>>,
     #[serde(borrow, default, rename = "type")]
-    event_type: Option<Cow<'a, str>>,
+    event_type: Option<Text<'a>>,
 }
+
+/// A JSON string, borrowed from the body unless it has escapes. (serde borrows a `Cow` only
+/// when it is a field of its own, not inside an `Option`.)
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 impl Event {
     /// The scheme that verified this event.
@@ -181,13 +186,13 @@ impl Event {
     /// `webhook-id`), or `None` if the request carried none.
     #[must_use]
     pub fn id(&self) -> Option<Cow<'_, str>> {
-        self.field(&self.id, |e| e.id)
+        self.field(&self.id, |e| e.id.map(|t| t.0))
     }
 
     /// The event type (`push`, `invoice.paid`, ...), or `None` if the request carried none.
     #[must_use]
     pub fn event_type(&self) -> Option<Cow<'_, str>> {
-        self.field(&self.event_type, |e| e.event_type)
+        self.field(&self.event_type, |e| e.event_type.map(|t| t.0))
     }
 
     /// The signed timestamp, for schemes that sign one.

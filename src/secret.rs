@@ -59,8 +59,8 @@ impl Secret {
     /// [`SecretError::Empty`] when `encoded` is empty, [`SecretError::Encoding`] when it is not
     /// hexadecimal.
     pub fn from_hex(encoded: &str) -> Result<Self, SecretError> {
-        let bytes =
-            hex::decode(encoded.trim()).map_err(|_| SecretError::Encoding { expected: "hex" })?;
+        let bytes = const_hex::decode(encoded.trim())
+            .map_err(|_| SecretError::Encoding { expected: "hex" })?;
         Self::from_bytes(bytes)
     }
 

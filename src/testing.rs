@@ -61,7 +61,7 @@ impl GithubSigner {
     pub fn signature(&self, body: &[u8]) -> String {
         format!(
             "sha256={}",
-            hex::encode(self.sha256.sign(&[body]).unwrap_or_default())
+            const_hex::encode(self.sha256.sign(&[body]).unwrap_or_default())
         )
     }
 
@@ -70,7 +70,7 @@ impl GithubSigner {
     pub fn legacy_signature(&self, body: &[u8]) -> String {
         format!(
             "sha1={}",
-            hex::encode(self.sha1.sign(&[body]).unwrap_or_default())
+            const_hex::encode(self.sha1.sign(&[body]).unwrap_or_default())
         )
     }
 
@@ -135,7 +135,7 @@ impl StripeSigner {
             .keys
             .sign(&[t.as_bytes(), b".", body])
             .unwrap_or_default();
-        format!("t={t},v1={}", hex::encode(tag))
+        format!("t={t},v1={}", const_hex::encode(tag))
     }
 
     /// The `Stripe-Signature` header for `body` signed at `timestamp` (Unix seconds).

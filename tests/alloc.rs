@@ -3,6 +3,7 @@
 //! The headers are built the way an HTTP server hands them over: every value is a slice of one
 //! shared buffer (hyper parses the request head into one buffer and slices it), so cloning a
 //! value for the event's id is a reference-count increment, not a copy.
+#![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};

@@ -1,5 +1,6 @@
 //! The `verihook` CLI contract: `verify` prints one JSON object and exits 0 or 1, `sign`
 //! prints header lines that `verify` (and the providers' SDKs) accept, usage errors exit 2.
+#![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 #![cfg(feature = "cli")]
 
 use std::io::Write;

@@ -1,5 +1,6 @@
 //! The providers' own published examples, kept as data in `tests/vectors/*.json` with their
 //! sources noted in each file.
+#![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 
 use std::time::Duration;
 

@@ -7,6 +7,7 @@
 //!
 //! `verify` prints one JSON object and exits 0 (authentic) or 1 (rejected); usage errors exit 2.
 
+use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::json;
+use serde::Serialize;
 use verihook::testing::{GithubSigner, StandardSigner, StripeSigner};
 use verihook::{Provider, VerifyError, VerifyOptions};
 
@@ -133,25 +134,49 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
         .provider()
         .verifier(&args.secret, options)
         .and_then(|verifier| verifier.verify_at(&headers, body, now));
-    let (report, code) = match outcome {
+    let (report, code) = match &outcome {
         Ok(event) => (
-            json!({
-                "ok": true,
-                "provider": event.provider().as_str(),
-                "id": event.id(),
-                "type": event.event_type(),
-                "timestamp": event.unix_timestamp(),
-            }),
+            Report::Authentic {
+                ok: true,
+                provider: event.provider().as_str(),
+                id: event.id(),
+                event_type: event.event_type(),
+                timestamp: event.unix_timestamp(),
+            },
             ExitCode::SUCCESS,
         ),
-        Err(err) => (rejection(&err), ExitCode::from(1)),
+        Err(err) => (
+            Report::Rejected {
+                ok: false,
+                error: err.code(),
+                message: err.to_string(),
+            },
+            ExitCode::from(1),
+        ),
     };
-    println!("{report}");
+    let line = serde_json::to_string(&report)
+        .map_err(|e| Usage(format!("cannot encode the report: {e}")))?;
+    println!("{line}");
     Ok(code)
 }
 
-fn rejection(err: &VerifyError) -> serde_json::Value {
-    json!({ "ok": false, "error": err.code(), "message": err.to_string() })
+/// What `verify` prints, fields in the documented order.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Report<'a> {
+    Authentic {
+        ok: bool,
+        provider: &'static str,
+        id: Option<Cow<'a, str>>,
+        #[serde(rename = "type")]
+        event_type: Option<Cow<'a, str>>,
+        timestamp: Option<u64>,
+    },
+    Rejected {
+        ok: bool,
+        error: &'static str,
+        message: String,
+    },
 }
 
 fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
 use hmac::Hmac;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use sha2::Sha256;
 
 use super::{pairs, MacKeys};
@@ -134,34 +134,17 @@ impl StandardVerifier {
         })
     }
 
-    /// Whether a `v1` entry matches any HMAC key, and how many well-formed `v1` entries there are.
-    fn check_symmetric(&self, parts: &[&[u8]], raw: &[u8]) -> (bool, usize) {
-        if self.symmetric.is_empty() {
-            return (false, 0);
-        }
-        let signatures = || {
-            entries(raw)
-                .filter(|(version, _)| *version == b"v1")
-                .filter_map(|(_, sig)| decode::<32>(sig))
-        };
-        (
-            self.symmetric.matches_any(parts, signatures),
-            signatures().count(),
-        )
+    /// Whether a `v1` entry matches any HMAC key.
+    fn check_symmetric(&self, parts: &[&[u8]], raw: &[u8]) -> bool {
+        !self.symmetric.is_empty() && self.symmetric.matches_any(parts, || v1_signatures(raw))
     }
 
-    /// Whether a `v1a` entry verifies under any public key, and how many well-formed `v1a`
-    /// entries there are. The signed content is streamed into the verifier, never copied.
+    /// Whether a `v1a` entry verifies under any public key. The signed content is streamed
+    /// into the verifier, never copied.
     #[cfg(feature = "ed25519")]
-    fn check_ed25519(&self, parts: &[&[u8]], raw: &[u8]) -> (bool, usize) {
-        let signatures = || {
-            entries(raw)
-                .filter(|(version, _)| *version == b"v1a")
-                .filter_map(|(_, sig)| decode::<64>(sig))
-                .map(|sig| ed25519_dalek::Signature::from_bytes(&sig))
-        };
-        let matched = self.public.iter().any(|key| {
-            signatures().any(|sig| {
+    fn check_ed25519(&self, parts: &[&[u8]], raw: &[u8]) -> bool {
+        self.public.iter().any(|key| {
+            v1a_signatures(raw).any(|sig| {
                 key.verify_stream(&sig).is_ok_and(|mut stream| {
                     for part in parts {
                         stream.update(part);
@@ -169,8 +152,26 @@ impl StandardVerifier {
                     stream.finalize_and_verify().is_ok()
                 })
             })
-        });
-        (matched, signatures().count())
+        })
+    }
+
+    /// How many well-formed entries this verifier's keys could have matched (for the error
+    /// message only, so counted only on the failure path).
+    fn signature_count(&self, raw: &[u8]) -> usize {
+        let symmetric = if self.symmetric.is_empty() {
+            0
+        } else {
+            v1_signatures(raw).count()
+        };
+        #[cfg(feature = "ed25519")]
+        let asymmetric = if self.public.is_empty() {
+            0
+        } else {
+            v1a_signatures(raw).count()
+        };
+        #[cfg(not(feature = "ed25519"))]
+        let asymmetric = 0;
+        symmetric + asymmetric
     }
 
     fn key_count(&self) -> usize {
@@ -237,22 +238,34 @@ impl Key {
 
 /// The `webhook-*` header if present, else its `svix-*` spelling.
 fn either<'a>(
-    headers: &'a HeaderMap,
-    primary: &'static Header,
-    svix: &'static Header,
-) -> Result<(&'static Header, &'a http::HeaderValue), VerifyError> {
-    match primary.get(headers) {
-        Some(value) => Ok((primary, value)),
-        None => svix
-            .get(headers)
-            .map(|value| (svix, value))
-            .ok_or_else(|| primary.missing()),
+    primary: (&'static Header, Option<&'a HeaderValue>),
+    svix: (&'static Header, Option<&'a HeaderValue>),
+) -> Result<(&'static Header, &'a HeaderValue), VerifyError> {
+    match (primary, svix) {
+        ((header, Some(value)), _) | (_, (header, Some(value))) => Ok((header, value)),
+        ((header, None), _) => Err(header.missing()),
     }
 }
 
 /// Entries of a signature header: `(version, base64)` pairs.
 fn entries(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     pairs(raw, b' ', b',')
+}
+
+/// The `v1` (HMAC-SHA256) signatures that decode to 32 bytes.
+fn v1_signatures(raw: &[u8]) -> impl Iterator<Item = [u8; 32]> + '_ {
+    entries(raw)
+        .filter(|(version, _)| *version == b"v1")
+        .filter_map(|(_, sig)| decode::<32>(sig))
+}
+
+/// The `v1a` (ed25519) signatures that decode to 64 bytes.
+#[cfg(feature = "ed25519")]
+fn v1a_signatures(raw: &[u8]) -> impl Iterator<Item = ed25519_dalek::Signature> + '_ {
+    entries(raw)
+        .filter(|(version, _)| *version == b"v1a")
+        .filter_map(|(_, sig)| decode::<64>(sig))
+        .map(|sig| ed25519_dalek::Signature::from_bytes(&sig))
 }
 
 fn decode<const N: usize>(encoded: &[u8]) -> Option<[u8; N]> {
@@ -278,30 +291,35 @@ impl Verifier for StandardVerifier {
         body: Bytes,
         now: SystemTime,
     ) -> Result<Event, VerifyError> {
-        let (id_header, id_value) = either(headers, &ID, &SVIX_ID)?;
+        let [id, timestamp, signature] = Header::find_all(headers, [&ID, &TIMESTAMP, &SIGNATURE]);
+        // Only a request missing a `webhook-*` header pays for a second scan.
+        let [svix_id, svix_timestamp, svix_signature] =
+            if id.is_some() && timestamp.is_some() && signature.is_some() {
+                [None; 3]
+            } else {
+                Header::find_all(headers, [&SVIX_ID, &SVIX_TIMESTAMP, &SVIX_SIGNATURE])
+            };
+        let (id_header, id_value) = either((&ID, id), (&SVIX_ID, svix_id))?;
         let id = id_header.text(id_value)?;
-        let (ts_header, ts_value) = either(headers, &TIMESTAMP, &SVIX_TIMESTAMP)?;
+        let (ts_header, ts_value) =
+            either((&TIMESTAMP, timestamp), (&SVIX_TIMESTAMP, svix_timestamp))?;
         let timestamp = parse_unix_seconds(ts_value.as_bytes())
             .ok_or_else(|| ts_header.malformed("not a Unix time in seconds"))?;
-        let (sig_header, sig_value) = either(headers, &SIGNATURE, &SVIX_SIGNATURE)?;
+        let (sig_header, sig_value) =
+            either((&SIGNATURE, signature), (&SVIX_SIGNATURE, svix_signature))?;
         let raw = sig_value.as_bytes();
         if entries(raw).next().is_none() {
             return Err(sig_header.malformed("no version,signature entry"));
         }
-        let parts: [&[u8]; 5] = [id.as_bytes(), b".", ts_value.as_bytes(), b".", &body];
+        let parts: [&[u8]; 5] = [id, b".", ts_value.as_bytes(), b".", &body];
 
-        let (matched, signatures) = self.check_symmetric(&parts, raw);
+        let matched = self.check_symmetric(&parts, raw);
         #[cfg(feature = "ed25519")]
-        let (matched, signatures) = if matched || self.public.is_empty() {
-            (matched, signatures)
-        } else {
-            let (ed_matched, ed_signatures) = self.check_ed25519(&parts, raw);
-            (ed_matched, signatures + ed_signatures)
-        };
+        let matched = matched || self.check_ed25519(&parts, raw);
         if !matched {
             return Err(VerifyError::SignatureMismatch {
                 secrets: self.key_count(),
-                signatures,
+                signatures: self.signature_count(raw),
             });
         }
         check_freshness(timestamp, now, self.options.tolerance)?;

@@ -1,0 +1,126 @@
+//! Signs a webhook for each provider, verifies it, then shows every reason a request is
+//! rejected. Needs nothing installed: `cargo run --example quickstart`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+use serde::Deserialize;
+use verihook::testing::{GithubSigner, StandardSigner, StripeSigner};
+use verihook::{
+    Event, FixedClock, GithubVerifier, StandardVerifier, StripeVerifier, Verifier, VerifyError,
+};
+
+/// The app's own type for the part of the payload it cares about.
+#[derive(Debug, Deserialize)]
+struct InvoicePaid {
+    data: Invoice,
+}
+
+#[derive(Debug, Deserialize)]
+struct Invoice {
+    amount: u64,
+    currency: String,
+}
+
+const NOW: u64 = 1_700_000_000;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let body =
+        br#"{"id":"evt_1Q2w3E","type":"invoice.paid","data":{"amount":4200,"currency":"eur"}}"#;
+    let clock = FixedClock::at_unix(NOW);
+
+    println!("== authentic requests ==");
+    let github_secret = "It's a Secret to Everybody";
+    let github = GithubVerifier::new(github_secret)?;
+    let headers = GithubSigner::new(github_secret)?.sign_delivery(
+        "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        "invoice",
+        body,
+    )?;
+    show(&github.verify(&headers, Bytes::from_static(body)));
+
+    let stripe_secret = "whsec_quickstart_demo_secret";
+    let stripe = StripeVerifier::new(stripe_secret)?.with_clock(clock);
+    let stripe_headers = StripeSigner::new(stripe_secret)?.sign(NOW - 30, body);
+    let event = stripe.verify(&stripe_headers, Bytes::from_static(body))?;
+    show(&Ok(event.clone()));
+    let invoice: InvoicePaid = event.json()?;
+    println!(
+        "   typed payload: {} {} (parsed only after the signature passed)",
+        invoice.data.amount, invoice.data.currency
+    );
+
+    let standard_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let standard = StandardVerifier::new(standard_secret)?.with_clock(clock);
+    let standard_headers = StandardSigner::new(standard_secret)?.sign("msg_2Kq", NOW, body)?;
+    show(&standard.verify(&standard_headers, Bytes::from_static(body)));
+
+    println!("\n== rotation: old and new secret both accepted ==");
+    let rotating =
+        StripeVerifier::with_secrets(["whsec_the_new_secret", stripe_secret])?.with_clock(clock);
+    show(&rotating.verify(&stripe_headers, Bytes::from_static(body)));
+
+    println!("\n== every rejection reason ==");
+    let tampered =
+        br#"{"id":"evt_1Q2w3E","type":"invoice.paid","data":{"amount":9999,"currency":"eur"}}"#;
+    reject(
+        "body changed after signing",
+        &stripe,
+        &stripe_headers,
+        tampered,
+    );
+    let wrong = StripeVerifier::new("whsec_not_the_right_one")?.with_clock(clock);
+    reject("signed with another secret", &wrong, &stripe_headers, body);
+    let stale = StripeSigner::new(stripe_secret)?.sign(NOW - 3600, body);
+    reject("replayed an hour later", &stripe, &stale, body);
+    let future = StandardSigner::new(standard_secret)?.sign("msg_2Kq", NOW + 900, body)?;
+    reject("timestamp 15 minutes ahead", &standard, &future, body);
+    reject("no signature header", &github, &HeaderMap::new(), body);
+    let mut garbled = HeaderMap::new();
+    garbled.insert("stripe-signature", HeaderValue::from_static("v1=abc"));
+    reject("signature header without t=", &stripe, &garbled, body);
+    let strict = stripe.clone().with_tolerance(Duration::from_secs(10));
+    reject(
+        "30 s old with a 10 s tolerance",
+        &strict,
+        &stripe_headers,
+        body,
+    );
+    match StandardVerifier::new("whsec_this is not base64") {
+        Ok(_) => println!("unexpected: a bad secret was accepted"),
+        Err(err) => println!(
+            "{:<34} {} {:<20} {err}",
+            "secret that is not base64",
+            err.status().as_u16(),
+            err.code()
+        ),
+    }
+    Ok(())
+}
+
+fn show(result: &Result<Event, VerifyError>) {
+    match result {
+        Ok(event) => println!(
+            "ok  {:<18} id={} type={} signed(id={}, type={}, timestamp={})",
+            event.provider().as_str(),
+            event.id().as_deref().unwrap_or("-"),
+            event.event_type().as_deref().unwrap_or("-"),
+            event.signed().id(),
+            event.signed().event_type(),
+            event.signed().timestamp(),
+        ),
+        Err(err) => println!("unexpected rejection: {err}"),
+    }
+}
+
+fn reject(what: &str, verifier: &dyn Verifier, headers: &HeaderMap, body: &'static [u8]) {
+    match verifier.verify(headers, Bytes::from_static(body)) {
+        Ok(_) => println!("unexpected: {what} was accepted"),
+        Err(err) => println!(
+            "{what:<34} {} {:<20} {err}",
+            err.status().as_u16(),
+            err.code()
+        ),
+    }
+}

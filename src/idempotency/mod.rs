@@ -1,0 +1,265 @@
+//! Exactly-once processing: a claim-based idempotency store.
+//!
+//! Providers deliver each event *at least* once: they retry after a timeout or a 5xx for hours or
+//! days, and sometimes send the same event to two replicas at the same instant. A store makes the
+//! handler take effect once per event without ever losing one:
+//!
+//! 1. [`claim`](IdempotencyStore::claim) atomically answers [`Claim::Acquired`] (you process it),
+//!    [`Claim::InFlight`] (another worker holds a lease on it) or [`Claim::Done`].
+//! 2. The winner runs the handler, then calls [`complete`](IdempotencyStore::complete) on
+//!    success (the key is remembered as done for `retain`) or
+//!    [`release`](IdempotencyStore::release) on failure (the provider's retry is processed).
+//! 3. A claim is a lease: if its holder crashes, the lease expires and a redelivery is processed.
+//!    `complete` and `release` act only while the token still holds the claim, so a worker whose
+//!    lease expired can neither mark the event done nor erase a newer claim.
+//!
+//! Every operation is one atomic step on the backend, never a read followed by a write.
+//!
+//! | store | use it when | guarantees |
+//! |---|---|---|
+//! | [`MemoryStore`] | one process | exactly-once within the process; bounded memory; forgotten on restart |
+//! | `RedisStore` (feature `redis`) | several replicas share a Redis | one round trip per operation; survives app restarts as long as Redis keeps its data |
+//! | `PostgresStore` (feature `postgres`) | several replicas share a database | durable; the done mark can commit in the app's own transaction |
+//!
+//! ```
+//! use std::time::Duration;
+//! use verihook::idempotency::{Claim, IdempotencyStore, MemoryStore};
+//! # async fn demo() -> Result<(), verihook::idempotency::StoreError> {
+//! let store = MemoryStore::new();
+//! let lease = Duration::from_secs(60);
+//! let Claim::Acquired(token) = store.claim("stripe:evt_1", lease).await? else { unreachable!() };
+//! assert!(matches!(store.claim("stripe:evt_1", lease).await?, Claim::InFlight));
+//! store.complete("stripe:evt_1", &token, Duration::from_secs(3 * 86_400)).await?;
+//! assert!(matches!(store.claim("stripe:evt_1", lease).await?, Claim::Done));
+//! # Ok(()) }
+//! # futures_lite_block_on(demo()).unwrap();
+//! # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     let mut f = std::pin::pin!(f);
+//! #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+//! #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+//! # }
+//! ```
+
+mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
+
+use std::error::Error;
+use std::fmt;
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PostgresStore;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisStore;
+
+/// What [`IdempotencyStore::claim`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Claim {
+    /// The caller now holds the claim and must process the event, then `complete` or `release`.
+    Acquired(ClaimToken),
+    /// Another worker holds an unexpired lease on this event.
+    InFlight,
+    /// The event was processed and is still remembered.
+    Done,
+}
+
+/// Proof of holding a claim: `complete` and `release` act only while it still matches.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ClaimToken(String);
+
+impl ClaimToken {
+    /// A new token, unique across processes and machines (128 bits from a per-process random
+    /// seed, the time and a counter).
+    #[must_use]
+    pub fn generate() -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let random = std::collections::hash_map::RandomState::new();
+        let mut high = random.build_hasher();
+        high.write_u64(count);
+        high.write_u128(nanos);
+        high.write_u32(std::process::id());
+        let mut low = random.build_hasher();
+        low.write_u64(high.finish());
+        low.write_u64(count);
+        Self(format!("{:016x}{:016x}", high.finish(), low.finish()))
+    }
+
+    /// Rebuilds a token from its text (for example one kept in the app's own database).
+    #[must_use]
+    pub fn from_string(token: String) -> Self {
+        Self(token)
+    }
+
+    /// The token's text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClaimToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClaimToken({})", self.0)
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend could not be reached or answered with an error.
+    Unavailable {
+        /// The backend's error.
+        source: Box<dyn Error + Send + Sync>,
+    },
+    /// `complete` or `release` with a token that no longer holds the claim: the lease expired
+    /// (and perhaps another worker took the event over). Nothing was changed.
+    LeaseLost,
+    /// The memory store is full of live claims and done keys; it refuses a new claim rather
+    /// than forget one.
+    Full {
+        /// The configured maximum number of entries.
+        capacity: usize,
+    },
+}
+
+impl StoreError {
+    /// Wraps a backend error.
+    pub fn unavailable(source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        Self::Unavailable {
+            source: source.into(),
+        }
+    }
+
+    /// A stable code: `store_unavailable`, `lease_lost` or `store_full`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unavailable { .. } => "store_unavailable",
+            Self::LeaseLost => "lease_lost",
+            Self::Full { .. } => "store_full",
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unavailable { source } => write!(f, "idempotency store unavailable: {source}"),
+            Self::LeaseLost => f.write_str("the claim's lease expired before it was completed or released"),
+            Self::Full { capacity } => {
+                write!(f, "idempotency store is full ({capacity} live entries)")
+            }
+        }
+    }
+}
+
+impl Error for StoreError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            Self::Unavailable { source } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// A claim-based idempotency store. See the [module docs](self) for the protocol.
+///
+/// Implementations may write `async fn`. Every method is one atomic backend operation.
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for `lease`: [`Claim::Acquired`] if it is new, its lease expired or its done
+    /// mark was forgotten; otherwise [`Claim::InFlight`] or [`Claim::Done`].
+    fn claim(
+        &self,
+        key: &str,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+
+    /// The claimant finished: remember `key` as done for `retain`.
+    ///
+    /// Fails with [`StoreError::LeaseLost`], changing nothing, when `token` no longer holds an
+    /// unexpired claim. Completing twice with the same token succeeds.
+    fn complete(
+        &self,
+        key: &str,
+        token: &ClaimToken,
+        retain: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The claimant failed: forget the claim so the provider's retry is processed.
+    ///
+    /// Fails with [`StoreError::LeaseLost`], changing nothing, when `token` no longer holds the
+    /// claim.
+    fn release(
+        &self,
+        key: &str,
+        token: &ClaimToken,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl<T: IdempotencyStore + ?Sized> IdempotencyStore for Arc<T> {
+    fn claim(
+        &self,
+        key: &str,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send {
+        (**self).claim(key, lease)
+    }
+
+    fn complete(
+        &self,
+        key: &str,
+        token: &ClaimToken,
+        retain: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).complete(key, token, retain)
+    }
+
+    fn release(
+        &self,
+        key: &str,
+        token: &ClaimToken,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).release(key, token)
+    }
+}
+
+/// Milliseconds in `d`, at least 1 (a zero lease or retention would mean "forever" to some
+/// backends) and at most what the backends take.
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).clamp(1, i64::MAX as u64 / 1_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_unique() {
+        let tokens: std::collections::HashSet<_> = (0..10_000).map(|_| ClaimToken::generate()).collect();
+        assert_eq!(tokens.len(), 10_000);
+        assert!(tokens.iter().all(|t| t.as_str().len() == 32));
+    }
+
+    #[test]
+    fn millis_is_bounded() {
+        assert_eq!(millis(Duration::ZERO), 1);
+        assert_eq!(millis(Duration::from_secs(2)), 2_000);
+        assert!(millis(Duration::MAX) < u64::MAX);
+    }
+}
