@@ -5,7 +5,9 @@
 pub mod dangerous;
 mod error;
 mod event;
+pub mod idempotency;
 mod providers;
+mod receiver;
 mod secret;
 pub mod testing;
 mod verify;
@@ -15,5 +17,8 @@ pub use event::{Event, Provider, Signed, UnknownProvider};
 pub use providers::github::GithubVerifier;
 pub use providers::standard::StandardVerifier;
 pub use providers::stripe::StripeVerifier;
+pub use receiver::{
+    Delivery, HandlerError, Outcome, Receiver, ReceiverBuilder, DEFAULT_LEASE, DEFAULT_RETAIN,
+};
 pub use secret::Secret;
 pub use verify::{Clock, FixedClock, SystemClock, Verifier, VerifyOptions, DEFAULT_TOLERANCE};

@@ -115,7 +115,9 @@ impl Inner {
     fn lock(&self, i: usize) -> MutexGuard<'_, HashMap<Box<str>, Entry>> {
         // A panic while holding the lock cannot leave an entry half-written (every update is a
         // single assignment), so a poisoned shard is still consistent.
-        self.shards[i].lock().unwrap_or_else(PoisonError::into_inner)
+        self.shards[i]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -137,11 +139,17 @@ impl fmt::Debug for MemoryStore {
 impl IdempotencyStore for MemoryStore {
     async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
         let now = self.inner.clock.now();
-        let expires = now.checked_add(lease).unwrap_or(now + Duration::from_secs(86_400 * 365));
+        let expires = now
+            .checked_add(lease)
+            .unwrap_or(now + Duration::from_secs(86_400 * 365));
         let mut shard = self.shard(key);
         if let Some(entry) = shard.get_mut(key) {
             if entry.expires > now {
-                return Ok(if entry.done { Claim::Done } else { Claim::InFlight });
+                return Ok(if entry.done {
+                    Claim::Done
+                } else {
+                    Claim::InFlight
+                });
             }
             let token = ClaimToken::generate();
             *entry = Entry {

@@ -54,7 +54,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use memory::MemoryStore;
+pub use memory::{MemoryStore, DEFAULT_CAPACITY};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PostgresStore;
@@ -161,7 +161,9 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Unavailable { source } => write!(f, "idempotency store unavailable: {source}"),
-            Self::LeaseLost => f.write_str("the claim's lease expired before it was completed or released"),
+            Self::LeaseLost => {
+                f.write_str("the claim's lease expired before it was completed or released")
+            }
             Self::Full { capacity } => {
                 write!(f, "idempotency store is full ({capacity} live entries)")
             }
@@ -242,7 +244,9 @@ impl<T: IdempotencyStore + ?Sized> IdempotencyStore for Arc<T> {
 /// Milliseconds in `d`, at least 1 (a zero lease or retention would mean "forever" to some
 /// backends) and at most what the backends take.
 pub(crate) fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).clamp(1, i64::MAX as u64 / 1_000)
+    u64::try_from(d.as_millis())
+        .unwrap_or(u64::MAX)
+        .clamp(1, i64::MAX as u64 / 1_000)
 }
 
 #[cfg(test)]
@@ -251,7 +255,8 @@ mod tests {
 
     #[test]
     fn tokens_are_unique() {
-        let tokens: std::collections::HashSet<_> = (0..10_000).map(|_| ClaimToken::generate()).collect();
+        let tokens: std::collections::HashSet<_> =
+            (0..10_000).map(|_| ClaimToken::generate()).collect();
         assert_eq!(tokens.len(), 10_000);
         assert!(tokens.iter().all(|t| t.as_str().len() == 32));
     }

@@ -120,6 +120,33 @@ pub(crate) fn hex_array<const N: usize>(encoded: &[u8]) -> Option<[u8; N]> {
         .map(|()| out)
 }
 
+/// The signature header `provider` requires, as shown in errors.
+pub(crate) fn signature_header(provider: crate::event::Provider) -> &'static str {
+    match provider {
+        crate::event::Provider::Github => github::SIGNATURE_256.display,
+        crate::event::Provider::Stripe => stripe::SIGNATURE.display,
+        crate::event::Provider::StandardWebhooks => standard::SIGNATURE.display,
+    }
+}
+
+/// Whether `headers` carry `provider`'s signature header (to route a request to its verifier).
+pub(crate) fn carries_signature(
+    provider: crate::event::Provider,
+    headers: &http::HeaderMap,
+) -> bool {
+    match provider {
+        crate::event::Provider::Github => {
+            github::SIGNATURE_256.get(headers).is_some()
+                || github::SIGNATURE_SHA1.get(headers).is_some()
+        }
+        crate::event::Provider::Stripe => stripe::SIGNATURE.get(headers).is_some(),
+        crate::event::Provider::StandardWebhooks => {
+            standard::SIGNATURE.get(headers).is_some()
+                || standard::SVIX_SIGNATURE.get(headers).is_some()
+        }
+    }
+}
+
 impl crate::event::Provider {
     /// Builds this provider's verifier from key material exactly as the provider issues it
     /// (GitHub's secret text, Stripe's `whsec_...`, Standard Webhooks' `whsec_`/`whpk_`), for

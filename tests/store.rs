@@ -1,0 +1,428 @@
+//! One conformance suite for every idempotency store, through the `Receiver` where the
+//! behaviour is the pipeline's (exactly once, release on failure, store down) and through the
+//! store directly where it is the store's (leases, tokens, retention).
+//!
+//! The memory store always runs. The Redis and Postgres suites talk to the real servers named by
+//! `TEST_REDIS_URL` and `TEST_DATABASE_URL`; they are `#[ignore]`d so that `cargo test` passes on
+//! a machine without them, and `.ci/run` runs them with `--include-ignored`, where a missing
+//! variable or an unreachable server fails the run.
+#![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use verihook::idempotency::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError};
+use verihook::testing::StripeSigner;
+use verihook::{FixedClock, Outcome, Receiver, StripeVerifier};
+
+const SECRET: &str = "whsec_store_suite_secret";
+const NOW: u64 = 1_700_000_000;
+
+/// A fresh prefix per test, so runs against a shared server never see each other's keys.
+fn unique(label: &str) -> String {
+    format!("{label}-{}", ClaimToken::generate().as_str())
+}
+
+fn delivery(id: &str) -> (HeaderMap, Bytes) {
+    let body = Bytes::from(format!(r#"{{"id":"{id}","type":"invoice.paid"}}"#));
+    let headers = StripeSigner::new(SECRET).unwrap().sign(NOW, &body);
+    (headers, body)
+}
+
+fn verifier() -> StripeVerifier {
+    StripeVerifier::new(SECRET)
+        .unwrap()
+        .with_clock(FixedClock::at_unix(NOW))
+}
+
+/// How many times the handler ran, per event id.
+type Runs = Arc<Mutex<HashMap<String, usize>>>;
+
+/// A receiver whose handler counts runs per event id, sleeping `work` in each.
+fn counting_receiver<S: IdempotencyStore + 'static>(
+    store: S,
+    work: Duration,
+) -> (Arc<Receiver<S>>, Runs) {
+    let runs = Arc::new(Mutex::new(HashMap::new()));
+    let seen = runs.clone();
+    let receiver = Receiver::builder()
+        .verifier(verifier())
+        .store(store)
+        .handler(move |delivery| {
+            let seen = seen.clone();
+            async move {
+                if !work.is_zero() {
+                    tokio::time::sleep(work).await;
+                }
+                let id = delivery.id().unwrap().into_owned();
+                *seen.lock().unwrap().entry(id).or_insert(0) += 1;
+                Ok::<(), std::io::Error>(())
+            }
+        });
+    (Arc::new(receiver), runs)
+}
+
+async fn concurrent_deliveries_run_the_handler_once<S: IdempotencyStore + 'static>(store: S) {
+    let (receiver, runs) = counting_receiver(store, Duration::from_millis(200));
+    let id = unique("evt_concurrent");
+    let (headers, body) = delivery(&id);
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let (receiver, headers, body) = (receiver.clone(), headers.clone(), body.clone());
+            tokio::spawn(async move { receiver.handle(&headers, body).await })
+        })
+        .collect();
+    let mut codes = HashMap::new();
+    for task in tasks {
+        let outcome = task.await.unwrap();
+        *codes.entry(outcome.code()).or_insert(0) += 1;
+        assert!(matches!(outcome.status().as_u16(), 200 | 409), "{outcome}");
+    }
+    assert_eq!(runs.lock().unwrap().get(&id), Some(&1), "{codes:?}");
+    assert_eq!(codes.get("processed"), Some(&1), "{codes:?}");
+    assert_eq!(
+        codes.get("in_flight").unwrap_or(&0) + codes.get("duplicate").unwrap_or(&0),
+        63,
+        "{codes:?}"
+    );
+    // Once done, a redelivery is a duplicate.
+    assert_eq!(receiver.handle(&headers, body).await.code(), "duplicate");
+}
+
+async fn an_expired_lease_is_taken_over_and_the_stale_holder_refused<S: IdempotencyStore>(
+    store: S,
+) {
+    let key = unique("lease");
+    let Claim::Acquired(stale) = store.claim(&key, Duration::from_millis(300)).await.unwrap()
+    else {
+        panic!("first claim must be acquired")
+    };
+    assert_eq!(
+        store.claim(&key, Duration::from_secs(60)).await.unwrap(),
+        Claim::InFlight
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let Claim::Acquired(fresh) = store.claim(&key, Duration::from_secs(60)).await.unwrap() else {
+        panic!("an expired lease must be taken over")
+    };
+    assert_ne!(stale, fresh);
+    // The crashed worker wakes up: neither its complete nor its release may touch the new claim.
+    assert!(matches!(
+        store.complete(&key, &stale, Duration::from_secs(60)).await,
+        Err(StoreError::LeaseLost)
+    ));
+    assert!(matches!(
+        store.release(&key, &stale).await,
+        Err(StoreError::LeaseLost)
+    ));
+    assert_eq!(
+        store.claim(&key, Duration::from_secs(60)).await.unwrap(),
+        Claim::InFlight
+    );
+    store
+        .complete(&key, &fresh, Duration::from_secs(60))
+        .await
+        .unwrap();
+    // Completing twice with the same token is harmless.
+    store
+        .complete(&key, &fresh, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim(&key, Duration::from_secs(60)).await.unwrap(),
+        Claim::Done
+    );
+}
+
+async fn a_failed_handler_releases_the_claim<S: IdempotencyStore + 'static>(store: S) {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counter = attempts.clone();
+    let receiver = Receiver::builder()
+        .verifier(verifier())
+        .store(store)
+        .handler(move |_delivery| {
+            let counter = counter.clone();
+            async move {
+                match counter.fetch_add(1, Ordering::SeqCst) {
+                    0 => Err("database is down".into()),
+                    1 => panic!("handler bug"),
+                    _ => Ok::<(), Box<dyn std::error::Error + Send + Sync>>(()),
+                }
+            }
+        });
+    let (headers, body) = delivery(&unique("evt_retry"));
+    let first = receiver.handle(&headers, body.clone()).await;
+    assert_eq!(
+        (first.code(), first.status().as_u16()),
+        ("handler_failed", 500)
+    );
+    assert!(first.to_string().contains("database is down"), "{first}");
+    let second = receiver.handle(&headers, body.clone()).await;
+    assert_eq!(
+        (second.code(), second.status().as_u16()),
+        ("handler_failed", 500)
+    );
+    assert!(
+        second.to_string().contains("handler panicked: handler bug"),
+        "{second}"
+    );
+    let third = receiver.handle(&headers, body.clone()).await;
+    assert!(
+        matches!(third, Outcome::Processed { recorded: true, .. }),
+        "{third}"
+    );
+    assert_eq!(receiver.handle(&headers, body).await.code(), "duplicate");
+    assert_eq!(attempts.load(Ordering::SeqCst), 3);
+}
+
+async fn a_done_key_is_forgotten_after_retain<S: IdempotencyStore>(store: S) {
+    let key = unique("retain");
+    let Claim::Acquired(token) = store.claim(&key, Duration::from_secs(60)).await.unwrap() else {
+        panic!("first claim must be acquired")
+    };
+    store
+        .complete(&key, &token, Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim(&key, Duration::from_secs(60)).await.unwrap(),
+        Claim::Done
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(matches!(
+        store.claim(&key, Duration::from_secs(60)).await.unwrap(),
+        Claim::Acquired(_)
+    ));
+}
+
+async fn ten_thousand_events_delivered_twice_are_each_handled_once<
+    S: IdempotencyStore + 'static,
+>(
+    store: S,
+) {
+    let (receiver, runs) = counting_receiver(store, Duration::ZERO);
+    let run = unique("bulk");
+    let mut deliveries: Vec<(HeaderMap, Bytes)> = (0..10_000)
+        .map(|n| delivery(&format!("evt_{run}_{n}")))
+        .flat_map(|d| [d.clone(), d])
+        .collect();
+    shuffle(&mut deliveries, 0x9e37_79b9_7f4a_7c15);
+    let queue = Arc::new(Mutex::new(deliveries));
+    let workers: Vec<_> = (0..16)
+        .map(|_| {
+            let (receiver, queue) = (receiver.clone(), queue.clone());
+            tokio::spawn(async move {
+                let mut codes: HashMap<&'static str, usize> = HashMap::new();
+                loop {
+                    let Some((headers, body)) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let mut outcome = receiver.handle(&headers, body.clone()).await;
+                    // A duplicate that arrives while its twin is in flight is retried, as the
+                    // provider would after the 409.
+                    while outcome.code() == "in_flight" {
+                        tokio::task::yield_now().await;
+                        outcome = receiver.handle(&headers, body.clone()).await;
+                    }
+                    *codes.entry(outcome.code()).or_insert(0) += 1;
+                }
+                codes
+            })
+        })
+        .collect();
+    let mut totals: HashMap<&'static str, usize> = HashMap::new();
+    for worker in workers {
+        for (code, n) in worker.await.unwrap() {
+            *totals.entry(code).or_insert(0) += n;
+        }
+    }
+    let runs = runs.lock().unwrap();
+    assert_eq!(runs.len(), 10_000, "every event handled: {totals:?}");
+    assert!(runs.values().all(|&n| n == 1), "no event handled twice");
+    assert_eq!(totals.get("processed"), Some(&10_000), "{totals:?}");
+    assert_eq!(totals.get("duplicate"), Some(&10_000), "{totals:?}");
+}
+
+/// A store that cannot be reached: 503, and the handler never runs.
+async fn an_unreachable_store_answers_503<S: IdempotencyStore + 'static>(store: S) {
+    let (receiver, runs) = counting_receiver(store, Duration::ZERO);
+    let (headers, body) = delivery(&unique("evt_down"));
+    let outcome = receiver.handle(&headers, body).await;
+    assert_eq!(
+        (outcome.code(), outcome.status().as_u16()),
+        ("store_unavailable", 503),
+        "{outcome}"
+    );
+    assert!(runs.lock().unwrap().is_empty());
+}
+
+/// Fisher–Yates with xorshift64: a fixed, reproducible order.
+fn shuffle<T>(items: &mut [T], mut seed: u64) {
+    for i in (1..items.len()).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let j = usize::try_from(seed % (i as u64 + 1)).unwrap();
+        items.swap(i, j);
+    }
+}
+
+macro_rules! conformance {
+    ($store:ident, $make:expr $(, #[$attr:meta])*) => {
+        mod $store {
+            use super::*;
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_deliveries_run_the_handler_once() {
+                super::concurrent_deliveries_run_the_handler_once($make).await;
+            }
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn an_expired_lease_is_taken_over_and_the_stale_holder_refused() {
+                super::an_expired_lease_is_taken_over_and_the_stale_holder_refused($make).await;
+            }
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_failed_handler_releases_the_claim() {
+                super::a_failed_handler_releases_the_claim($make).await;
+            }
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_done_key_is_forgotten_after_retain() {
+                super::a_done_key_is_forgotten_after_retain($make).await;
+            }
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn ten_thousand_events_delivered_twice_are_each_handled_once() {
+                super::ten_thousand_events_delivered_twice_are_each_handled_once($make).await;
+            }
+        }
+    };
+}
+
+conformance!(memory, MemoryStore::new());
+
+#[tokio::test]
+async fn memory_store_full_of_live_claims_answers_503() {
+    // One entry per shard: the second live claim in any shard finds it full.
+    let store = MemoryStore::with_capacity(1);
+    for n in 0..64 {
+        store
+            .claim(&format!("k{n}"), Duration::from_secs(60))
+            .await
+            .ok();
+    }
+    an_unreachable_store_answers_503(store).await;
+}
+
+#[cfg(feature = "redis")]
+mod redis_backend {
+    use super::*;
+    use verihook::idempotency::RedisStore;
+
+    pub(super) async fn store() -> RedisStore {
+        let url = std::env::var("TEST_REDIS_URL")
+            .expect("TEST_REDIS_URL must name the Redis server these tests run against");
+        RedisStore::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("Redis at {url} is unreachable: {e}"))
+            .with_prefix(format!(
+                "verihook-test:{}:",
+                ClaimToken::generate().as_str()
+            ))
+    }
+
+    #[tokio::test]
+    #[ignore = "needs Redis at TEST_REDIS_URL; .ci/run runs it"]
+    async fn unreachable_redis_answers_503() {
+        let store = RedisStore::connect_lazy("redis://127.0.0.1:1").unwrap();
+        an_unreachable_store_answers_503(store).await;
+    }
+}
+
+#[cfg(feature = "redis")]
+conformance!(redis, redis_backend::store().await, #[ignore = "needs Redis at TEST_REDIS_URL; .ci/run runs it"]);
+
+#[cfg(feature = "postgres")]
+mod postgres_backend {
+    use super::*;
+    use verihook::idempotency::PostgresStore;
+
+    pub(super) async fn store() -> PostgresStore {
+        let url = std::env::var("TEST_DATABASE_URL")
+            .expect("TEST_DATABASE_URL must name the PostgreSQL database these tests run against");
+        let store = PostgresStore::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {url} is unreachable: {e}"))
+            .with_table("verihook_test_events")
+            .unwrap();
+        store.create_table().await.unwrap();
+        store
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+    async fn unreachable_postgres_answers_503() {
+        let store = PostgresStore::connect_lazy("postgres://postgres@127.0.0.1:1/test").unwrap();
+        an_unreachable_store_answers_503(store).await;
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+    async fn done_mark_commits_with_the_apps_transaction() {
+        let store = store().await;
+        let key = unique("tx");
+        let lease = Duration::from_secs(60);
+        let Claim::Acquired(token) = store.claim(&key, lease).await.unwrap() else {
+            panic!()
+        };
+        // Rolled back: the event is still only claimed.
+        let mut tx = store.pool().begin().await.unwrap();
+        store
+            .complete_in(&mut *tx, &key, &token, lease)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(store.claim(&key, lease).await.unwrap(), Claim::InFlight);
+        // Committed: done, and the Receiver's own complete afterwards still succeeds.
+        let mut tx = store.pool().begin().await.unwrap();
+        store
+            .complete_in(&mut *tx, &key, &token, lease)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(store.claim(&key, lease).await.unwrap(), Claim::Done);
+        store.complete(&key, &token, lease).await.unwrap();
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+    async fn create_table_is_idempotent_and_purge_removes_expired_rows() {
+        let store = store().await;
+        store.create_table().await.unwrap();
+        let key = unique("purge");
+        let Claim::Acquired(token) = store.claim(&key, Duration::from_secs(60)).await.unwrap()
+        else {
+            panic!()
+        };
+        store
+            .complete(&key, &token, Duration::from_millis(1))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(store.purge_expired().await.unwrap() >= 1);
+        assert!(store.clone().with_table("bad name; drop table x").is_err());
+    }
+}
+
+#[cfg(feature = "postgres")]
+conformance!(postgres, postgres_backend::store().await, #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]);
