@@ -65,6 +65,29 @@ impl<M: Mac + KeyInit + Clone> MacKeys<M> {
     }
 }
 
+impl MacKeys<hmac::Hmac<sha2::Sha256>> {
+    /// Like [`matches_any`](Self::matches_any), for signatures sent as standard base64: each
+    /// key's tag is encoded once (about 10 ns) and compared with the text as sent, instead of
+    /// decoding every candidate (about 40 ns). A non-canonical encoding of a right tag does not
+    /// match, as with the reference implementations, which also compare the text.
+    pub(crate) fn matches_any_base64<'a, C, I>(&self, parts: &[&[u8]], candidates: C) -> bool
+    where
+        C: Fn() -> I,
+        I: Iterator<Item = &'a [u8]>,
+    {
+        use base64::Engine as _;
+        self.0.iter().any(|keyed| {
+            let tag = mac(keyed, parts);
+            let mut text = [0u8; 44];
+            let Ok(len) = base64::engine::general_purpose::STANDARD.encode_slice(tag, &mut text)
+            else {
+                return false;
+            };
+            candidates().any(|candidate| constant_time_eq(&text[..len], candidate))
+        })
+    }
+}
+
 fn mac<M: Mac + Clone>(keyed: &M, parts: &[&[u8]]) -> hmac::digest::Output<M> {
     let mut mac = keyed.clone();
     for part in parts {
@@ -75,20 +98,23 @@ fn mac<M: Mac + Clone>(keyed: &M, parts: &[&[u8]]) -> hmac::digest::Output<M> {
 
 /// Whether `a` and `b` are equal, in time that depends only on their lengths.
 ///
-/// Compares eight bytes per `subtle` operation: byte-wise `ct_eq` costs about 85 ns for a
-/// 32-byte tag here, word-wise about 10 ns.
+/// The differences are OR-ed together eight bytes at a time without a branch, and `subtle`
+/// makes the one final comparison behind its optimisation barrier. (A `subtle` operation per
+/// byte costs about 85 ns for a 32-byte tag here; this costs a few.)
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let (a_words, b_words) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail = a_words.remainder().ct_eq(b_words.remainder());
-    let words = a_words.zip(b_words).fold(tail, |equal, (x, y)| {
-        let x = u64::from_ne_bytes(x.try_into().unwrap_or_default());
-        let y = u64::from_ne_bytes(y.try_into().unwrap_or_default());
-        equal & x.ct_eq(&y)
-    });
-    bool::from(words)
+    let word = |chunk: &[u8]| {
+        let mut bytes = [0u8; 8];
+        bytes[..chunk.len()].copy_from_slice(chunk);
+        u64::from_ne_bytes(bytes)
+    };
+    let difference = a
+        .chunks(8)
+        .zip(b.chunks(8))
+        .fold(0u64, |acc, (x, y)| acc | (word(x) ^ word(y)));
+    bool::from(difference.ct_eq(&0))
 }
 
 /// Splits `items` on `separator`, then each item at its first `pair` byte (`=` or `,`),

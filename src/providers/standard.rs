@@ -136,7 +136,12 @@ impl StandardVerifier {
 
     /// Whether a `v1` entry matches any HMAC key.
     fn check_symmetric(&self, parts: &[&[u8]], raw: &[u8]) -> bool {
-        !self.symmetric.is_empty() && self.symmetric.matches_any(parts, || v1_signatures(raw))
+        !self.symmetric.is_empty()
+            && self.symmetric.matches_any_base64(parts, || {
+                entries(raw)
+                    .filter(|(version, _)| matches!(version, [b'v', b'1']))
+                    .map(|(_, sig)| sig)
+            })
     }
 
     /// Whether a `v1a` entry verifies under any public key. The signed content is streamed
@@ -255,7 +260,7 @@ fn entries(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 /// The `v1` (HMAC-SHA256) signatures that decode to 32 bytes.
 fn v1_signatures(raw: &[u8]) -> impl Iterator<Item = [u8; 32]> + '_ {
     entries(raw)
-        .filter(|(version, _)| *version == b"v1")
+        .filter(|(version, _)| matches!(version, [b'v', b'1']))
         .filter_map(|(_, sig)| decode::<32>(sig))
 }
 
@@ -263,7 +268,7 @@ fn v1_signatures(raw: &[u8]) -> impl Iterator<Item = [u8; 32]> + '_ {
 #[cfg(feature = "ed25519")]
 fn v1a_signatures(raw: &[u8]) -> impl Iterator<Item = ed25519_dalek::Signature> + '_ {
     entries(raw)
-        .filter(|(version, _)| *version == b"v1a")
+        .filter(|(version, _)| matches!(version, [b'v', b'1', b'a']))
         .filter_map(|(_, sig)| decode::<64>(sig))
         .map(|sig| ed25519_dalek::Signature::from_bytes(&sig))
 }

@@ -133,7 +133,7 @@ impl<'a> StripeHeader<'a> {
     /// The `v1` signatures that decode to 32 bytes; the others can never match.
     pub(crate) fn v1_signatures(&self) -> impl Iterator<Item = [u8; 32]> + 'a {
         pairs(self.raw, b',', b'=')
-            .filter(|(key, _)| *key == b"v1")
+            .filter(|(key, _)| matches!(key, [b'v', b'1']))
             .filter_map(|(_, value)| hex_array(value))
     }
 }

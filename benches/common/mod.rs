@@ -1,0 +1,185 @@
+//! The requests both verification benchmarks time: one body per size, signed for each scheme,
+//! with headers as a server hands them over.
+#![allow(clippy::unwrap_used, dead_code)] // set-up that cannot fail; each bench uses a part
+
+use std::hint::black_box;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use hmac::{Hmac, KeyInit, Mac};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use sha2::Sha256;
+use verihook::testing::{GithubSigner, StandardSigner, StripeSigner};
+use verihook::{GithubVerifier, StandardVerifier, StripeVerifier};
+
+pub(crate) const SIZES: [usize; 4] = [256, 1024, 64 * 1024, 1024 * 1024];
+const GITHUB_SECRET: &str = "bench-github-secret";
+const STRIPE_SECRET: &str = "whsec_bench_stripe_secret";
+const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// Headers every delivery carries besides the signature ones, so lookups cost what they do in
+/// a real request (GitHub sends about a dozen headers).
+const COMMON: [(&str, &str); 8] = [
+    ("host", "hooks.example.com"),
+    ("user-agent", "GitHub-Hookshot/5a0b6ff"),
+    ("accept", "*/*"),
+    ("content-type", "application/json"),
+    ("content-length", "1024"),
+    ("x-github-hook-id", "292430182"),
+    ("x-github-hook-installation-target-id", "79929171"),
+    ("x-github-hook-installation-target-type", "repository"),
+];
+
+/// Who is timed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Contender {
+    /// A pre-keyed HMAC-SHA256 over the body: what any verifier must at least do.
+    Floor,
+    Github,
+    Stripe,
+    Standard,
+    /// The `standardwebhooks` crate on the identical Standard Webhooks request.
+    StandardwebhooksCrate,
+}
+
+impl Contender {
+    pub(crate) const ALL: [Contender; 5] = [
+        Self::Floor,
+        Self::Github,
+        Self::Stripe,
+        Self::Standard,
+        Self::StandardwebhooksCrate,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Floor => "floor-hmac-sha256",
+            Self::Github => "github",
+            Self::Stripe => "stripe",
+            Self::Standard => "standard-webhooks",
+            Self::StandardwebhooksCrate => "standardwebhooks-crate",
+        }
+    }
+}
+
+/// One body size, signed for every scheme at the time of construction.
+pub(crate) struct Fixture {
+    pub(crate) body: Bytes,
+    floor: Hmac<Sha256>,
+    github: (GithubVerifier, HeaderMap),
+    stripe: (StripeVerifier, HeaderMap),
+    standard: (StandardVerifier, HeaderMap),
+    theirs: standardwebhooks::Webhook,
+}
+
+impl Fixture {
+    /// Signs a `size`-byte body now; the 5-minute tolerance holds for that long.
+    pub(crate) fn new(size: usize) -> Self {
+        let unit = br#"{"type":"invoice.paid","data":{"amount":4200,"currency":"eur"}},"#;
+        let body = Bytes::from(unit.iter().copied().cycle().take(size).collect::<Vec<u8>>());
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let github = GithubSigner::new(GITHUB_SECRET)
+            .unwrap()
+            .sign_delivery("72d3162e-cc78-11e3-81ab-4c9367dc0958", "push", &body)
+            .unwrap();
+        let stripe = StripeSigner::new(STRIPE_SECRET).unwrap().sign(ts, &body);
+        let standard = StandardSigner::new(STANDARD_SECRET)
+            .unwrap()
+            .sign("msg_p5jXN8AQM9LWM0D4loKWxJek", ts, &body)
+            .unwrap();
+        let fixture = Self {
+            floor: <Hmac<Sha256> as KeyInit>::new_from_slice(b"bench-floor-secret").unwrap(),
+            github: (
+                GithubVerifier::new(GITHUB_SECRET).unwrap(),
+                as_received(&github),
+            ),
+            stripe: (
+                StripeVerifier::new(STRIPE_SECRET).unwrap(),
+                as_received(&stripe),
+            ),
+            standard: (
+                StandardVerifier::new(STANDARD_SECRET).unwrap(),
+                as_received(&standard),
+            ),
+            theirs: standardwebhooks::Webhook::new(STANDARD_SECRET).unwrap(),
+            body,
+        };
+        // Every contender must accept its request, or the timings mean nothing.
+        for contender in Contender::ALL {
+            fixture.run(contender);
+        }
+        fixture
+    }
+
+    /// One verification (or, for the floor, one MAC) of the body.
+    #[inline]
+    pub(crate) fn run(&self, contender: Contender) {
+        let body = &self.body;
+        match contender {
+            Contender::Floor => {
+                let mut mac = self.floor.clone();
+                mac.update(black_box(body));
+                black_box(mac.finalize());
+            }
+            Contender::Github => {
+                black_box(
+                    self.github
+                        .0
+                        .verify(black_box(&self.github.1), body.clone()),
+                )
+                .unwrap();
+            }
+            Contender::Stripe => {
+                black_box(
+                    self.stripe
+                        .0
+                        .verify(black_box(&self.stripe.1), body.clone()),
+                )
+                .unwrap();
+            }
+            Contender::Standard => {
+                black_box(
+                    self.standard
+                        .0
+                        .verify(black_box(&self.standard.1), body.clone()),
+                )
+                .unwrap();
+            }
+            Contender::StandardwebhooksCrate => {
+                black_box(self.theirs.verify(black_box(body), &self.standard.1)).unwrap();
+            }
+        }
+    }
+}
+
+/// Headers as a server hands them over: every value a slice of one shared buffer.
+fn as_received(signed: &HeaderMap) -> HeaderMap {
+    let common = COMMON.iter().map(|(name, value)| {
+        (
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        )
+    });
+    let signed = signed
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone()));
+    let mut head = Vec::new();
+    let mut spans = Vec::new();
+    for (name, value) in common.chain(signed) {
+        let start = head.len();
+        head.extend_from_slice(value.as_bytes());
+        spans.push((name, start..head.len()));
+    }
+    let head = Bytes::from(head);
+    let mut headers = HeaderMap::new();
+    for (name, span) in spans {
+        headers.insert(
+            name,
+            HeaderValue::from_maybe_shared(head.slice(span)).unwrap(),
+        );
+    }
+    headers
+}
