@@ -88,6 +88,7 @@ impl MacKeys<hmac::Hmac<sha2::Sha256>> {
     }
 }
 
+#[inline]
 fn mac<M: Mac + Clone>(keyed: &M, parts: &[&[u8]]) -> hmac::digest::Output<M> {
     let mut mac = keyed.clone();
     for part in parts {
