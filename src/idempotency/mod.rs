@@ -241,6 +241,15 @@ impl<T: IdempotencyStore + ?Sized> IdempotencyStore for Arc<T> {
     }
 }
 
+/// `Ok` when the token-checked operation changed its row or key, else [`StoreError::LeaseLost`].
+pub(crate) fn token_held(changed: bool) -> Result<(), StoreError> {
+    if changed {
+        Ok(())
+    } else {
+        Err(StoreError::LeaseLost)
+    }
+}
+
 /// Milliseconds in `d`, at least 1 (a zero lease or retention would mean "forever" to some
 /// backends) and at most what the backends take.
 pub(crate) fn millis(d: Duration) -> u64 {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{PgExecutor, Row};
 
-use super::{millis, Claim, ClaimToken, IdempotencyStore, StoreError};
+use super::{millis, token_held, Claim, ClaimToken, IdempotencyStore, StoreError};
 
 const DEFAULT_TABLE: &str = "verihook_events";
 
@@ -199,11 +199,7 @@ impl PostgresStore {
         .execute(executor)
         .await
         .map_err(StoreError::unavailable)?;
-        if updated.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::LeaseLost)
-        }
+        token_held(updated.rows_affected() == 1)
     }
 
     /// 16 connections; no ping before each use (that would double the round trips): a broken
@@ -274,11 +270,7 @@ impl IdempotencyStore for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(StoreError::unavailable)?;
-        if deleted.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::LeaseLost)
-        }
+        token_held(deleted.rows_affected() == 1)
     }
 }
 

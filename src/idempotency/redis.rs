@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
-use super::{millis, Claim, ClaimToken, IdempotencyStore, StoreError};
+use super::{millis, token_held, Claim, ClaimToken, IdempotencyStore, StoreError};
 
 /// Marks a completed event; a claimed one holds `IN_FLIGHT` followed by the token.
 const DONE: &str = "done:";
@@ -152,11 +152,7 @@ impl IdempotencyStore for RedisStore {
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(StoreError::unavailable)?;
-        if done == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::LeaseLost)
-        }
+        token_held(done == 1)
     }
 
     async fn release(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {
@@ -167,11 +163,7 @@ impl IdempotencyStore for RedisStore {
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(StoreError::unavailable)?;
-        if deleted == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::LeaseLost)
-        }
+        token_held(deleted == 1)
     }
 }
 
