@@ -241,6 +241,7 @@ impl<T: IdempotencyStore + ?Sized> IdempotencyStore for Arc<T> {
     }
 }
 
+#[cfg(any(feature = "redis", feature = "postgres"))]
 /// `Ok` when the token-checked operation changed its row or key, else [`StoreError::LeaseLost`].
 pub(crate) fn token_held(changed: bool) -> Result<(), StoreError> {
     if changed {
@@ -250,6 +251,7 @@ pub(crate) fn token_held(changed: bool) -> Result<(), StoreError> {
     }
 }
 
+#[cfg(any(feature = "redis", feature = "postgres"))]
 /// Milliseconds in `d`, at least 1 (a zero lease or retention would mean "forever" to some
 /// backends) and at most what the backends take.
 pub(crate) fn millis(d: Duration) -> u64 {
@@ -270,6 +272,7 @@ mod tests {
         assert!(tokens.iter().all(|t| t.as_str().len() == 32));
     }
 
+    #[cfg(any(feature = "redis", feature = "postgres"))]
     #[test]
     fn millis_is_bounded() {
         assert_eq!(millis(Duration::ZERO), 1);
