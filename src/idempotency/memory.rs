@@ -58,7 +58,8 @@ impl MemoryStore {
         Self::build(capacity, Arc::new(SystemClock))
     }
 
-    /// Reads time from `clock` instead of the system clock (for tests).
+    /// Reads time from `clock` instead of the system clock (for tests). Returns a new, empty
+    /// store: call it before claiming anything.
     #[must_use]
     pub fn with_clock(self, clock: impl Clock + 'static) -> Self {
         Self::build(self.inner.capacity, Arc::new(clock))
@@ -208,5 +209,98 @@ impl IdempotencyStore for MemoryStore {
             }
             _ => Err(StoreError::LeaseLost),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clock the test moves by hand.
+    #[derive(Debug, Clone)]
+    struct StepClock(Arc<Mutex<SystemTime>>);
+
+    impl StepClock {
+        fn advance(&self, by: Duration) {
+            let mut now = self.0.lock().unwrap();
+            *now += by;
+        }
+    }
+
+    impl Clock for StepClock {
+        fn now(&self) -> SystemTime {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_store_evicts_expired_entries_before_refusing() {
+        let clock = StepClock(Arc::new(Mutex::new(SystemTime::UNIX_EPOCH)));
+        // 16 shards of one entry each.
+        let store = MemoryStore::with_capacity(SHARDS).with_clock(clock.clone());
+        let lease = Duration::from_secs(10);
+        let keys: Vec<String> = (0..200).map(|n| format!("k{n}")).collect();
+        let held: Vec<&String> = keys
+            .iter()
+            .filter(|k| matches!(block_on(store.claim(k, lease)), Ok(Claim::Acquired(_))))
+            .collect();
+        assert_eq!(held.len(), SHARDS, "one live claim per shard");
+        assert_eq!(store.len(), SHARDS);
+        // Full of live claims: a new key is refused, never an old claim forgotten.
+        let refused = keys.iter().find(|k| !held.contains(k)).unwrap();
+        assert!(matches!(
+            block_on(store.claim(refused, lease)),
+            Err(StoreError::Full { capacity: 16 })
+        ));
+        assert_eq!(
+            block_on(store.claim(held[0], lease)).unwrap(),
+            Claim::InFlight
+        );
+        // Once the leases expire, their entries make room.
+        clock.advance(Duration::from_secs(11));
+        assert!(matches!(
+            block_on(store.claim(refused, lease)),
+            Ok(Claim::Acquired(_))
+        ));
+        store.purge_expired();
+        assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn done_keys_count_against_capacity_until_retention_ends() {
+        let clock = StepClock(Arc::new(Mutex::new(SystemTime::UNIX_EPOCH)));
+        let store = MemoryStore::with_capacity(SHARDS).with_clock(clock.clone());
+        let Claim::Acquired(token) = block_on(store.claim("a", Duration::from_secs(10))).unwrap()
+        else {
+            panic!("first claim")
+        };
+        block_on(store.complete("a", &token, Duration::from_secs(100))).unwrap();
+        clock.advance(Duration::from_secs(50));
+        assert_eq!(
+            block_on(store.claim("a", Duration::from_secs(10))).unwrap(),
+            Claim::Done
+        );
+        clock.advance(Duration::from_secs(51));
+        assert!(matches!(
+            block_on(store.claim("a", Duration::from_secs(10))),
+            Ok(Claim::Acquired(_))
+        ));
+    }
+
+    #[test]
+    fn debug_shows_no_keys() {
+        let store = MemoryStore::new();
+        block_on(store.claim("stripe:evt_secretive", Duration::from_secs(1))).unwrap();
+        assert!(!format!("{store:?}").contains("evt_secretive"));
     }
 }
