@@ -2,6 +2,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+#[path = "adapters/axum.rs"]
+pub mod axum;
 pub mod dangerous;
 mod error;
 mod event;
@@ -18,7 +22,8 @@ pub use providers::github::GithubVerifier;
 pub use providers::standard::StandardVerifier;
 pub use providers::stripe::StripeVerifier;
 pub use receiver::{
-    Delivery, HandlerError, Outcome, Receiver, ReceiverBuilder, DEFAULT_LEASE, DEFAULT_RETAIN,
+    Delivery, HandlerError, Outcome, Receiver, ReceiverBuilder, DEFAULT_BODY_LIMIT, DEFAULT_LEASE,
+    DEFAULT_RETAIN,
 };
 pub use secret::Secret;
 pub use verify::{Clock, FixedClock, SystemClock, Verifier, VerifyOptions, DEFAULT_TOLERANCE};

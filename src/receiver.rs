@@ -30,6 +30,8 @@ type Handler = Arc<dyn Fn(Delivery) -> HandlerFuture + Send + Sync>;
 
 /// The default lease: how long one worker may hold an event before another may take it over.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(5 * 60);
+/// The default body limit of the framework adapters: 32 MiB, above GitHub's 25 MB payload cap.
+pub const DEFAULT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// The default retention of done keys: Stripe retries for up to 3 days, Svix for about 1.5.
 pub const DEFAULT_RETAIN: Duration = Duration::from_secs(3 * 24 * 60 * 60);
 
@@ -142,6 +144,29 @@ impl Outcome {
         }
     }
 
+    /// The JSON body adapters answer with: `{"outcome":"processed","key":"..."}` (or
+    /// `duplicate`, `in_flight`) when the request was authentic, else
+    /// `{"error":"<code>","message":"..."}`. Handler errors are not echoed to the sender.
+    #[must_use]
+    pub fn json_body(&self) -> String {
+        let value = match self {
+            Self::Processed { key, .. } | Self::Duplicate { key } | Self::InFlight { key } => {
+                serde_json::json!({ "outcome": self.code(), "key": key })
+            }
+            Self::Rejected(err) => {
+                serde_json::json!({ "error": err.code(), "message": err.to_string() })
+            }
+            Self::HandlerFailed { .. } => serde_json::json!({
+                "error": self.code(),
+                "message": "the webhook handler failed; retry later",
+            }),
+            Self::StoreUnavailable(err) => {
+                serde_json::json!({ "error": self.code(), "message": err.to_string() })
+            }
+        };
+        value.to_string()
+    }
+
     /// The idempotency key, once the request got that far.
     #[must_use]
     pub fn key(&self) -> Option<&str> {
@@ -219,6 +244,7 @@ pub struct Receiver<S = MemoryStore> {
     handler: Handler,
     lease: Duration,
     retain: Duration,
+    body_limit: usize,
 }
 
 /// Builds a [`Receiver`]; finish with [`handler`](ReceiverBuilder::handler).
@@ -227,6 +253,7 @@ pub struct ReceiverBuilder<S = MemoryStore> {
     store: S,
     lease: Duration,
     retain: Duration,
+    body_limit: usize,
 }
 
 impl Receiver<MemoryStore> {
@@ -238,6 +265,7 @@ impl Receiver<MemoryStore> {
             store: MemoryStore::new(),
             lease: DEFAULT_LEASE,
             retain: DEFAULT_RETAIN,
+            body_limit: DEFAULT_BODY_LIMIT,
         }
     }
 }
@@ -260,7 +288,16 @@ impl<S: IdempotencyStore> ReceiverBuilder<S> {
             store,
             lease: self.lease,
             retain: self.retain,
+            body_limit: self.body_limit,
         }
+    }
+
+    /// The largest body the framework adapters read (default [`DEFAULT_BODY_LIMIT`]); a larger
+    /// one is answered `413` with `body_too_large`.
+    #[must_use]
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
     }
 
     /// How long a worker may hold an event before another may take it over (default 5
@@ -301,6 +338,7 @@ impl<S: IdempotencyStore> ReceiverBuilder<S> {
             handler,
             lease: self.lease,
             retain: self.retain,
+            body_limit: self.body_limit,
         }
     }
 }
@@ -337,6 +375,11 @@ impl<S: IdempotencyStore> Receiver<S> {
     /// The store in use.
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The largest body the framework adapters read.
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
     }
 
     fn pick(&self, headers: &HeaderMap) -> Result<&dyn Verifier, VerifyError> {

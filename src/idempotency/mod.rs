@@ -62,6 +62,79 @@ pub use postgres::PostgresStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisStore;
 
+/// One of the built-in stores, chosen at run time (from configuration, say).
+///
+/// ```
+/// use verihook::idempotency::{AnyStore, MemoryStore};
+/// let store = AnyStore::from(MemoryStore::new());
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum AnyStore {
+    /// [`MemoryStore`].
+    Memory(MemoryStore),
+    /// `RedisStore`.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    Redis(RedisStore),
+    /// `PostgresStore`.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    Postgres(PostgresStore),
+}
+
+impl From<MemoryStore> for AnyStore {
+    fn from(store: MemoryStore) -> Self {
+        Self::Memory(store)
+    }
+}
+
+#[cfg(feature = "redis")]
+impl From<RedisStore> for AnyStore {
+    fn from(store: RedisStore) -> Self {
+        Self::Redis(store)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<PostgresStore> for AnyStore {
+    fn from(store: PostgresStore) -> Self {
+        Self::Postgres(store)
+    }
+}
+
+/// Calls the same method on whichever store `AnyStore` holds.
+macro_rules! dispatch {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            AnyStore::Memory($store) => $call,
+            #[cfg(feature = "redis")]
+            AnyStore::Redis($store) => $call,
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres($store) => $call,
+        }
+    };
+}
+
+impl IdempotencyStore for AnyStore {
+    async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
+        dispatch!(self, store => store.claim(key, lease).await)
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        token: &ClaimToken,
+        retain: Duration,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, store => store.complete(key, token, retain).await)
+    }
+
+    async fn release(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {
+        dispatch!(self, store => store.release(key, token).await)
+    }
+}
+
 /// What [`IdempotencyStore::claim`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

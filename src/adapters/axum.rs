@@ -1,0 +1,289 @@
+//! Axum integration (feature `axum`): extractors that verify, and a handler that runs the whole
+//! [`Receiver`] pipeline.
+//!
+//! * [`Received`] runs verify → claim → your handler → complete/release and answers the
+//!   [`Outcome`]'s status with a JSON body. Route it with [`receive`], the receiver taken from
+//!   state through `FromRef`.
+//! * [`Webhook`] only verifies and yields the [`Event`]; [`TypedWebhook`] also deserialises the
+//!   payload (after the signature passed). Both take a [`WebhookVerifier`] from state.
+//!
+//! Bodies are read up to a limit (default [`DEFAULT_BODY_LIMIT`], 32 MiB, above GitHub's 25 MB
+//! cap): a larger one is answered `413` `body_too_large` without reading the rest. Rejections
+//! answer [`VerifyError::status`] with `{"error":"<code>","message":"..."}`.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use axum::{routing::post, Router};
+//! use verihook::{axum::receive, idempotency::MemoryStore, Receiver, GithubVerifier};
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let receiver = Arc::new(
+//!     Receiver::builder()
+//!         .verifier(GithubVerifier::new("my webhook secret")?)
+//!         .handler(|delivery| async move {
+//!             println!("{:?} {:?}", delivery.id(), delivery.event_type());
+//!             Ok::<(), std::io::Error>(())
+//!         }),
+//! );
+//! let app = Router::new()
+//!     .route("/webhooks/github", post(receive::<MemoryStore>))
+//!     .with_state(receiver);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use axum_core::extract::{FromRef, FromRequest, Request};
+use axum_core::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::de::DeserializeOwned;
+
+use crate::error::{PayloadError, VerifyError};
+use crate::event::Event;
+use crate::idempotency::{IdempotencyStore, MemoryStore};
+use crate::receiver::{Outcome, Receiver, DEFAULT_BODY_LIMIT};
+use crate::verify::Verifier;
+
+/// A verifier and a body limit, kept in the app's state for [`Webhook`] and [`TypedWebhook`].
+#[derive(Clone)]
+pub struct WebhookVerifier {
+    verifier: Arc<dyn Verifier>,
+    body_limit: usize,
+}
+
+impl WebhookVerifier {
+    /// Wraps `verifier`, with the [`DEFAULT_BODY_LIMIT`].
+    pub fn new(verifier: impl Verifier + 'static) -> Self {
+        Self {
+            verifier: Arc::new(verifier),
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Reads bodies up to `bytes`; larger ones are answered `413`.
+    #[must_use]
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+}
+
+impl fmt::Debug for WebhookVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookVerifier")
+            .field("verifier", &self.verifier)
+            .field("body_limit", &self.body_limit)
+            .finish()
+    }
+}
+
+/// A verified webhook: the extractor fails, answering the right status, unless the request is
+/// authentic and fresh.
+#[derive(Debug)]
+pub struct Webhook(pub Event);
+
+/// A verified webhook whose payload deserialised into `T` (only after the signature passed).
+#[derive(Debug)]
+pub struct TypedWebhook<T> {
+    /// The verified event, raw body included.
+    pub event: Event,
+    /// The payload as the app's type.
+    pub payload: T,
+}
+
+/// Why [`Webhook`] or [`TypedWebhook`] refused a request; answers its status with
+/// `{"error":"<code>","message":"..."}`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WebhookRejection {
+    /// Not authentic, not fresh, malformed, or too large.
+    Verify(VerifyError),
+    /// Authentic, but the payload does not fit the requested type (`422`).
+    Payload(PayloadError),
+    /// The body could not be read to its end (`400` `body_unreadable`).
+    Unreadable,
+}
+
+impl WebhookRejection {
+    /// The stable error code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Verify(err) => err.code(),
+            Self::Payload(err) => err.code(),
+            Self::Unreadable => "body_unreadable",
+        }
+    }
+
+    /// The HTTP status answered.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Verify(err) => err.status(),
+            Self::Payload(err) => err.status(),
+            Self::Unreadable => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The [`VerifyError`], for a verification failure.
+    #[must_use]
+    pub fn error(&self) -> Option<&VerifyError> {
+        match self {
+            Self::Verify(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for WebhookRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Verify(err) => err.fmt(f),
+            Self::Payload(err) => err.fmt(f),
+            Self::Unreadable => f.write_str("the request body could not be read to its end"),
+        }
+    }
+}
+
+impl std::error::Error for WebhookRejection {}
+
+impl IntoResponse for WebhookRejection {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
+        json_response(self.status(), body.to_string())
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Splits the request into headers and the body, read up to `limit` bytes.
+async fn read(request: Request, limit: usize) -> Result<(HeaderMap, Bytes), WebhookRejection> {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(WebhookRejection::Verify(VerifyError::BodyTooLarge {
+            limit,
+        }));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok((parts.headers, collected.to_bytes())),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(WebhookRejection::Verify(VerifyError::BodyTooLarge {
+                limit,
+            }))
+        }
+        Err(_) => Err(WebhookRejection::Unreadable),
+    }
+}
+
+impl<S> FromRequest<S> for Webhook
+where
+    S: Send + Sync,
+    WebhookVerifier: FromRef<S>,
+{
+    type Rejection = WebhookRejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let config = WebhookVerifier::from_ref(state);
+        let (headers, body) = read(request, config.body_limit).await?;
+        config
+            .verifier
+            .verify(&headers, body)
+            .map(Webhook)
+            .map_err(WebhookRejection::Verify)
+    }
+}
+
+impl<S, T> FromRequest<S> for TypedWebhook<T>
+where
+    S: Send + Sync,
+    WebhookVerifier: FromRef<S>,
+    T: DeserializeOwned,
+{
+    type Rejection = WebhookRejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Webhook(event) = Webhook::from_request(request, state).await?;
+        let payload = event.json().map_err(WebhookRejection::Payload)?;
+        Ok(Self { event, payload })
+    }
+}
+
+/// The [`Outcome`] of running the [`Receiver`] (from state) on the request; answers its status
+/// with [`Outcome::json_body`].
+pub struct Received<St = MemoryStore> {
+    outcome: Outcome,
+    store: PhantomData<fn() -> St>,
+}
+
+impl<St> Received<St> {
+    /// What happened.
+    #[must_use]
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+
+    /// Takes the outcome out.
+    #[must_use]
+    pub fn into_outcome(self) -> Outcome {
+        self.outcome
+    }
+}
+
+impl<St> fmt::Debug for Received<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Received").field(&self.outcome).finish()
+    }
+}
+
+impl<S, St> FromRequest<S> for Received<St>
+where
+    S: Send + Sync,
+    St: IdempotencyStore + 'static,
+    Arc<Receiver<St>>: FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let receiver = Arc::<Receiver<St>>::from_ref(state);
+        let outcome = match read(request, receiver.body_limit()).await {
+            Ok((headers, body)) => receiver.handle(&headers, body).await,
+            Err(WebhookRejection::Verify(err)) => Outcome::Rejected(err),
+            Err(_) => Outcome::Rejected(VerifyError::MalformedHeader {
+                name: "Content-Length",
+                reason: "the body ended before its declared length",
+            }),
+        };
+        Ok(Self {
+            outcome,
+            store: PhantomData,
+        })
+    }
+}
+
+impl<St> IntoResponse for Received<St> {
+    fn into_response(self) -> Response {
+        json_response(self.outcome.status(), self.outcome.json_body())
+    }
+}
+
+/// A ready handler: `post(receive::<MemoryStore>)` with an `Arc<Receiver<MemoryStore>>` state.
+pub async fn receive<St>(received: Received<St>) -> Received<St> {
+    received
+}
