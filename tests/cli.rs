@@ -356,3 +356,100 @@ fn standardwebhooks_sdk_accepts_sign_output() {
     // And it notices a changed body: the check above is not vacuous.
     assert!(wh.verify(br#"{"type":"invoice.paid "}"#, &map).is_err());
 }
+
+/// `verihook send` against a real receiver: the same delivery replayed is processed once.
+#[cfg(feature = "axum")]
+#[test]
+fn send_replays_one_delivery_and_the_receiver_processes_it_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    let base = runtime.block_on(async move {
+        let receiver = Arc::new(
+            verihook::Receiver::builder()
+                .verifier(
+                    verihook::StandardVerifier::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+                        .unwrap(),
+                )
+                .handler(move |delivery| {
+                    let counter = counter.clone();
+                    async move {
+                        assert_eq!(delivery.event_type().as_deref(), Some("user.created"));
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        Ok::<(), std::io::Error>(())
+                    }
+                }),
+        );
+        let app = axum::Router::new()
+            .route(
+                "/webhooks/standard",
+                axum::routing::post(verihook::axum::receive::<verihook::idempotency::MemoryStore>),
+            )
+            .with_state(receiver);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        base
+    });
+    let url = format!("{base}/webhooks/standard");
+    let out = run(
+        &[
+            "send",
+            "-p",
+            "standard",
+            "-s",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "--url",
+            &url,
+            "--event",
+            "user.created",
+            "--id",
+            "msg_send_test",
+            "--repeat",
+            "20",
+            "--concurrency",
+            "5",
+        ],
+        b"",
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "{stdout}");
+    assert_eq!(stdout.lines().count(), 20, "{stdout}");
+    assert_eq!(
+        stdout.matches(r#""outcome":"processed""#).count(),
+        1,
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches(r#""outcome":"duplicate""#).count()
+            + stdout.matches(r#""outcome":"in_flight""#).count(),
+        19,
+        "{stdout}"
+    );
+    // 409s for in-flight duplicates make the exit status 1; all-2xx makes it 0.
+    let in_flight = stdout.matches(" 409 ").count();
+    assert_eq!(
+        out.status.code(),
+        Some(if in_flight == 0 { 0 } else { 1 }),
+        "{stdout}"
+    );
+
+    let wrong = run(
+        &[
+            "send",
+            "-p",
+            "standard",
+            "-s",
+            "whsec_c29tZSBvdGhlciBzZWNyZXQgISEh",
+            "--url",
+            &url,
+        ],
+        b"",
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8(wrong.stdout).unwrap().contains(" 401 "));
+}

@@ -33,6 +33,9 @@ enum Command {
     Verify(VerifyArgs),
     /// Sign a body; prints the header lines (`Name: value`) to send with it.
     Sign(SignArgs),
+    /// Sign a body (or a sample event) and POST it, printing each response; exits 0 if every
+    /// answer was 2xx, 1 otherwise.
+    Send(SendArgs),
 }
 
 /// The scheme, by the names providers use.
@@ -100,6 +103,34 @@ struct SignArgs {
     body_file: Option<PathBuf>,
 }
 
+#[derive(Args, Debug)]
+struct SendArgs {
+    /// github, stripe, standard-webhooks (standard, standardwebhooks) or svix.
+    #[arg(long, short = 'p', ignore_case = true)]
+    provider: ProviderName,
+    /// Key material as the provider issues it.
+    #[arg(long, short = 's')]
+    secret: String,
+    /// Where to POST (http:// only), e.g. http://127.0.0.1:3000/webhooks/github.
+    #[arg(long)]
+    url: String,
+    /// The raw body; a realistic sample event for the provider when absent.
+    #[arg(long)]
+    body_file: Option<PathBuf>,
+    /// Event type: GitHub's `X-GitHub-Event`, the sample body's `type` for the others.
+    #[arg(long)]
+    event: Option<String>,
+    /// Event id: `X-GitHub-Delivery`, `webhook-id`, or the Stripe sample body's `id`.
+    #[arg(long)]
+    id: Option<String>,
+    /// Send the same signed delivery this many times (to watch deduplication).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    repeat: u32,
+    /// How many of the repeats are in flight at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    concurrency: u32,
+}
+
 /// A usage error: printed on standard error, exit status 2.
 struct Usage(String);
 
@@ -108,6 +139,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Verify(args) => verify(&args),
         Command::Sign(args) => sign(&args),
+        Command::Send(args) => send(&args),
     };
     match result {
         Ok(code) => code,
@@ -181,34 +213,17 @@ enum Report<'a> {
 
 fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {
     let body = read_body(args.body_file.as_ref())?;
-    let timestamp = args
-        .timestamp
-        .unwrap_or_else(|| unix_seconds(SystemTime::now()));
-    let id = args.id.clone().unwrap_or_else(generated_id);
-    let bad_secret = |e: verihook::SecretError| Usage(format!("--secret: {e}"));
-    let bad_header = |e: VerifyError| Usage(e.to_string());
-    let headers = match args.provider {
-        ProviderName::Github => GithubSigner::new(&args.secret)
-            .map_err(bad_secret)?
-            .sign_delivery(&id, &args.event, &body)
-            .map_err(bad_header)?,
-        ProviderName::Stripe => {
-            if args.id.is_some() {
-                eprintln!("verihook: note: Stripe's event id is inside the body; --id is not sent");
-            }
-            StripeSigner::new(&args.secret)
-                .map_err(bad_secret)?
-                .sign(timestamp, &body)
-        }
-        ProviderName::StandardWebhooks => StandardSigner::new(&args.secret)
-            .map_err(bad_secret)?
-            .sign(&id, timestamp, &body)
-            .map_err(bad_header)?,
-        ProviderName::Svix => StandardSigner::new(&args.secret)
-            .map_err(bad_secret)?
-            .sign_svix(&id, timestamp, &body)
-            .map_err(bad_header)?,
-    };
+    if args.provider == ProviderName::Stripe && args.id.is_some() {
+        eprintln!("verihook: note: Stripe's event id is inside the body; --id is not sent");
+    }
+    let headers = signed_headers(
+        args.provider,
+        &args.secret,
+        args.id.as_deref(),
+        &args.event,
+        args.timestamp,
+        &body,
+    )?;
     let mut out = std::io::stdout().lock();
     for (name, value) in &headers {
         let value = value.to_str().unwrap_or_default();
@@ -216,6 +231,148 @@ fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {
             .map_err(|e| Usage(format!("cannot write to standard output: {e}")))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The headers `provider` sends with `body`: signed now (or at `timestamp`) under `secret`.
+fn signed_headers(
+    provider: ProviderName,
+    secret: &str,
+    id: Option<&str>,
+    event: &str,
+    timestamp: Option<u64>,
+    body: &[u8],
+) -> Result<HeaderMap, Usage> {
+    let timestamp = timestamp.unwrap_or_else(|| unix_seconds(SystemTime::now()));
+    let id = id.map_or_else(generated_id, str::to_owned);
+    let bad_secret = |e: verihook::SecretError| Usage(format!("--secret: {e}"));
+    let bad_header = |e: VerifyError| Usage(e.to_string());
+    Ok(match provider {
+        ProviderName::Github => GithubSigner::new(secret)
+            .map_err(bad_secret)?
+            .sign_delivery(&id, event, body)
+            .map_err(bad_header)?,
+        ProviderName::Stripe => StripeSigner::new(secret)
+            .map_err(bad_secret)?
+            .sign(timestamp, body),
+        ProviderName::StandardWebhooks => StandardSigner::new(secret)
+            .map_err(bad_secret)?
+            .sign(&id, timestamp, body)
+            .map_err(bad_header)?,
+        ProviderName::Svix => StandardSigner::new(secret)
+            .map_err(bad_secret)?
+            .sign_svix(&id, timestamp, body)
+            .map_err(bad_header)?,
+    })
+}
+
+fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
+    if !args.url.starts_with("http://") {
+        return Err(Usage(format!(
+            "--url {}: only http:// URLs are supported",
+            args.url
+        )));
+    }
+    let id = args.id.clone().unwrap_or_else(generated_id);
+    let event = args.event.clone().unwrap_or_else(|| {
+        match args.provider {
+            ProviderName::Github => "push",
+            _ => "invoice.paid",
+        }
+        .to_owned()
+    });
+    let body = match &args.body_file {
+        Some(path) => read_body(Some(path))?,
+        None => Bytes::from(sample_event(args.provider, &id, &event)),
+    };
+    let mut headers = signed_headers(args.provider, &args.secret, Some(&id), &event, None, &body)?;
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let next = std::sync::atomic::AtomicU32::new(0);
+    let failures = std::sync::atomic::AtomicU32::new(0);
+    let out = std::sync::Mutex::new(std::io::stdout());
+    std::thread::scope(|scope| {
+        for _ in 0..args.concurrency.min(args.repeat) {
+            scope.spawn(|| loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= args.repeat {
+                    break;
+                }
+                let mut request = agent.post(&args.url);
+                if let Some(map) = request.headers_mut() {
+                    map.extend(headers.clone());
+                }
+                let line = match request.send(&body[..]) {
+                    Ok(mut response) => {
+                        let status = response.status().as_u16();
+                        if !(200..300).contains(&status) {
+                            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        let text = response.body_mut().read_to_string().unwrap_or_default();
+                        format!("#{} {status} {}", n + 1, text.trim_end())
+                    }
+                    Err(e) => {
+                        failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        format!("#{} error {e}", n + 1)
+                    }
+                };
+                if let Ok(mut out) = out.lock() {
+                    let _ = writeln!(out, "{line}");
+                }
+            });
+        }
+    });
+    let failed = failures.into_inner();
+    eprintln!(
+        "verihook: sent {} request{} for {} delivery id={id}: {} answered 2xx, {failed} did not",
+        args.repeat,
+        if args.repeat == 1 { "" } else { "s" },
+        args.provider.provider(),
+        args.repeat - failed,
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A small but realistic event body for `provider`, like the provider's own test events.
+fn sample_event(provider: ProviderName, id: &str, event: &str) -> String {
+    let created = unix_seconds(SystemTime::now());
+    let value = match provider {
+        ProviderName::Github => serde_json::json!({
+            "ref": "refs/heads/main",
+            "before": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+            "after": "59b20b8d5c6ff8d09518454d4dd8b7a30f095ab5",
+            "repository": { "id": 186853002, "name": "verihook-demo", "full_name": "octo-org/verihook-demo", "private": false },
+            "pusher": { "name": "octocat", "email": "octocat@github.com" },
+            "sender": { "login": "octocat", "id": 583231, "type": "User" },
+            "head_commit": { "id": "59b20b8d5c6ff8d09518454d4dd8b7a30f095ab5", "message": "Update README.md", "timestamp": "2026-11-23T12:00:00Z" }
+        }),
+        ProviderName::Stripe => serde_json::json!({
+            "id": id,
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": created,
+            "type": event,
+            "livemode": false,
+            "pending_webhooks": 1,
+            "data": { "object": { "id": "in_1QDemoInvoice", "object": "invoice", "amount_paid": 4200, "currency": "eur", "customer": "cus_Demo123", "status": "paid" } }
+        }),
+        ProviderName::StandardWebhooks | ProviderName::Svix => serde_json::json!({
+            "type": event,
+            "timestamp": created,
+            "data": { "invoice_id": "inv_2Kq9", "amount": 4200, "currency": "EUR", "customer": "cust_7Xz" }
+        }),
+    };
+    value.to_string()
 }
 
 /// `x-github-delivery` → `X-GitHub-Delivery`; Standard Webhooks names stay lower-case, as the
