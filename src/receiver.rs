@@ -377,6 +377,11 @@ impl<S: IdempotencyStore> Receiver<S> {
         &self.store
     }
 
+    /// The providers this receiver verifies, in the order they were added.
+    pub fn providers(&self) -> Vec<Provider> {
+        self.verifiers.iter().map(|v| v.provider()).collect()
+    }
+
     /// The largest body the framework adapters read.
     pub fn body_limit(&self) -> usize {
         self.body_limit
