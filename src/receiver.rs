@@ -149,22 +149,27 @@ impl Outcome {
     /// `{"error":"<code>","message":"..."}`. Handler errors are not echoed to the sender.
     #[must_use]
     pub fn json_body(&self) -> String {
-        let value = match self {
+        // Built by hand: a `serde_json::Value` map costs several allocations per request.
+        let text = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
+        match self {
             Self::Processed { key, .. } | Self::Duplicate { key } | Self::InFlight { key } => {
-                serde_json::json!({ "outcome": self.code(), "key": key })
+                format!(r#"{{"outcome":"{}","key":{}}}"#, self.code(), text(key))
             }
-            Self::Rejected(err) => {
-                serde_json::json!({ "error": err.code(), "message": err.to_string() })
-            }
-            Self::HandlerFailed { .. } => serde_json::json!({
-                "error": self.code(),
-                "message": "the webhook handler failed; retry later",
-            }),
-            Self::StoreUnavailable(err) => {
-                serde_json::json!({ "error": self.code(), "message": err.to_string() })
-            }
-        };
-        value.to_string()
+            Self::Rejected(err) => format!(
+                r#"{{"error":"{}","message":{}}}"#,
+                err.code(),
+                text(&err.to_string())
+            ),
+            Self::HandlerFailed { .. } => format!(
+                r#"{{"error":"{}","message":"the webhook handler failed; retry later"}}"#,
+                self.code()
+            ),
+            Self::StoreUnavailable(err) => format!(
+                r#"{{"error":"{}","message":{}}}"#,
+                self.code(),
+                text(&err.to_string())
+            ),
+        }
     }
 
     /// The idempotency key, once the request got that far.

@@ -51,7 +51,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use memory::{MemoryStore, DEFAULT_CAPACITY};
@@ -152,24 +152,28 @@ pub enum Claim {
 pub struct ClaimToken(String);
 
 impl ClaimToken {
-    /// A new token, unique across processes and machines (128 bits from a per-process random
-    /// seed, the time and a counter).
+    /// A new token, unique across processes and machines: 64 random bits drawn once per
+    /// process (from the OS-seeded keys of `RandomState`, the process id and the start time)
+    /// followed by a 64-bit counter. No system call per token.
     #[must_use]
     pub fn generate() -> Self {
+        static PROCESS: OnceLock<u64> = OnceLock::new();
         static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let process = *PROCESS.get_or_init(|| {
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u32(std::process::id());
+            hasher.write_u128(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos()),
+            );
+            hasher.finish()
+        });
         let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let random = std::collections::hash_map::RandomState::new();
-        let mut high = random.build_hasher();
-        high.write_u64(count);
-        high.write_u128(nanos);
-        high.write_u32(std::process::id());
-        let mut low = random.build_hasher();
-        low.write_u64(high.finish());
-        low.write_u64(count);
-        Self(format!("{:016x}{:016x}", high.finish(), low.finish()))
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&process.to_be_bytes());
+        bytes[8..].copy_from_slice(&count.to_be_bytes());
+        Self(const_hex::encode(bytes))
     }
 
     /// Rebuilds a token from its text (for example one kept in the app's own database).
