@@ -2,14 +2,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
+#[cfg(any(feature = "axum", feature = "actix"))]
+mod adapters;
 #[cfg(feature = "actix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
-#[path = "adapters/actix.rs"]
-pub mod actix;
+pub use adapters::actix;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-#[path = "adapters/axum.rs"]
-pub mod axum;
+pub use adapters::axum;
 pub mod dangerous;
 mod error;
 mod event;

@@ -37,7 +37,6 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode as ActixStatus;
@@ -47,44 +46,14 @@ use futures_core::Stream;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::error::{PayloadError, VerifyError};
+use super::declared_too_large;
+pub use super::{WebhookRejection, WebhookVerifier};
+use crate::error::VerifyError;
 use crate::event::Event;
 use crate::idempotency::{IdempotencyStore, MemoryStore};
-use crate::receiver::{Outcome, Receiver, DEFAULT_BODY_LIMIT};
-use crate::verify::Verifier;
-
-/// A verifier and a body limit, kept as `web::Data<WebhookVerifier>` for [`Webhook`].
-#[derive(Clone)]
-pub struct WebhookVerifier {
-    verifier: Arc<dyn Verifier>,
-    body_limit: usize,
-}
-
-impl WebhookVerifier {
-    /// Wraps `verifier`, with the [`DEFAULT_BODY_LIMIT`].
-    pub fn new(verifier: impl Verifier + 'static) -> Self {
-        Self {
-            verifier: Arc::new(verifier),
-            body_limit: DEFAULT_BODY_LIMIT,
-        }
-    }
-
-    /// Reads bodies up to `bytes`; larger ones are answered `413`.
-    #[must_use]
-    pub fn with_body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = bytes;
-        self
-    }
-}
-
-impl fmt::Debug for WebhookVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookVerifier")
-            .field("verifier", &self.verifier)
-            .field("body_limit", &self.body_limit)
-            .finish()
-    }
-}
+#[cfg(doc)]
+use crate::receiver::DEFAULT_BODY_LIMIT;
+use crate::receiver::{Outcome, Receiver};
 
 /// A verified webhook.
 #[derive(Debug)]
@@ -99,66 +68,13 @@ pub struct TypedWebhook<T> {
     pub payload: T,
 }
 
-/// Why an extractor refused a request; answers its status with
-/// `{"error":"<code>","message":"..."}`.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum WebhookRejection {
-    /// Not authentic, not fresh, malformed, or too large.
-    Verify(VerifyError),
-    /// Authentic, but the payload does not fit the requested type (`422`).
-    Payload(PayloadError),
-    /// The body could not be read to its end (`400` `body_unreadable`).
-    Unreadable,
-    /// The app registered no `web::Data` for the extractor (`500` `not_configured`).
-    NotConfigured(&'static str),
-}
-
-impl WebhookRejection {
-    /// The stable error code.
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Verify(err) => err.code(),
-            Self::Payload(err) => err.code(),
-            Self::Unreadable => "body_unreadable",
-            Self::NotConfigured(_) => "not_configured",
-        }
-    }
-
-    /// The HTTP status answered.
-    #[must_use]
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::Verify(err) => err.status(),
-            Self::Payload(err) => err.status(),
-            Self::Unreadable => StatusCode::BAD_REQUEST,
-            Self::NotConfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-}
-
-impl fmt::Display for WebhookRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Verify(err) => err.fmt(f),
-            Self::Payload(err) => err.fmt(f),
-            Self::Unreadable => f.write_str("the request body could not be read to its end"),
-            Self::NotConfigured(what) => write!(f, "the app registered no web::Data<{what}>"),
-        }
-    }
-}
-
-impl std::error::Error for WebhookRejection {}
-
 impl ResponseError for WebhookRejection {
     fn status_code(&self) -> ActixStatus {
         actix_status(self.status())
     }
 
     fn error_response(&self) -> HttpResponse {
-        let body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
-        json_response(self.status(), body.to_string())
+        json_response(self.status(), self.json_body())
     }
 }
 
@@ -201,13 +117,11 @@ async fn read(mut payload: Payload, limit: usize) -> Result<Bytes, WebhookReject
     Ok(body.freeze())
 }
 
-fn declared_too_large(request: &HttpRequest, limit: usize) -> bool {
+fn declared(request: &HttpRequest) -> Option<&[u8]> {
     request
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|len| len > limit as u64)
+        .map(actix_web::http::header::HeaderValue::as_bytes)
 }
 
 type Extracting<T> = Pin<Box<dyn Future<Output = Result<T, WebhookRejection>>>>;
@@ -222,9 +136,11 @@ impl FromRequest for Webhook {
         let payload = payload.take();
         let too_large = config
             .as_ref()
-            .is_some_and(|c| declared_too_large(request, c.body_limit));
+            .is_some_and(|c| declared_too_large(declared(request), c.body_limit));
         Box::pin(async move {
-            let config = config.ok_or(WebhookRejection::NotConfigured("WebhookVerifier"))?;
+            let config = config.ok_or(WebhookRejection::NotConfigured(
+                "web::Data<WebhookVerifier>",
+            ))?;
             if too_large {
                 return Err(WebhookRejection::Verify(VerifyError::BodyTooLarge {
                     limit: config.body_limit,
@@ -290,9 +206,10 @@ impl<St: IdempotencyStore + 'static> FromRequest for Received<St> {
         let payload = payload.take();
         let too_large = receiver
             .as_ref()
-            .is_some_and(|r| declared_too_large(request, r.body_limit()));
+            .is_some_and(|r| declared_too_large(declared(request), r.body_limit()));
         Box::pin(async move {
-            let receiver = receiver.ok_or(WebhookRejection::NotConfigured("Receiver"))?;
+            let receiver =
+                receiver.ok_or(WebhookRejection::NotConfigured("web::Data<Receiver>"))?;
             let limit = receiver.body_limit();
             let outcome = if too_large {
                 Outcome::Rejected(VerifyError::BodyTooLarge { limit })

@@ -43,44 +43,14 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 
-use crate::error::{PayloadError, VerifyError};
+use super::declared_too_large;
+pub use super::{WebhookRejection, WebhookVerifier};
+use crate::error::VerifyError;
 use crate::event::Event;
 use crate::idempotency::{IdempotencyStore, MemoryStore};
-use crate::receiver::{Outcome, Receiver, DEFAULT_BODY_LIMIT};
-use crate::verify::Verifier;
-
-/// A verifier and a body limit, kept in the app's state for [`Webhook`] and [`TypedWebhook`].
-#[derive(Clone)]
-pub struct WebhookVerifier {
-    verifier: Arc<dyn Verifier>,
-    body_limit: usize,
-}
-
-impl WebhookVerifier {
-    /// Wraps `verifier`, with the [`DEFAULT_BODY_LIMIT`].
-    pub fn new(verifier: impl Verifier + 'static) -> Self {
-        Self {
-            verifier: Arc::new(verifier),
-            body_limit: DEFAULT_BODY_LIMIT,
-        }
-    }
-
-    /// Reads bodies up to `bytes`; larger ones are answered `413`.
-    #[must_use]
-    pub fn with_body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = bytes;
-        self
-    }
-}
-
-impl fmt::Debug for WebhookVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookVerifier")
-            .field("verifier", &self.verifier)
-            .field("body_limit", &self.body_limit)
-            .finish()
-    }
-}
+#[cfg(doc)]
+use crate::receiver::DEFAULT_BODY_LIMIT;
+use crate::receiver::{Outcome, Receiver};
 
 /// A verified webhook: the extractor fails, answering the right status, unless the request is
 /// authentic and fresh.
@@ -96,66 +66,9 @@ pub struct TypedWebhook<T> {
     pub payload: T,
 }
 
-/// Why [`Webhook`] or [`TypedWebhook`] refused a request; answers its status with
-/// `{"error":"<code>","message":"..."}`.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum WebhookRejection {
-    /// Not authentic, not fresh, malformed, or too large.
-    Verify(VerifyError),
-    /// Authentic, but the payload does not fit the requested type (`422`).
-    Payload(PayloadError),
-    /// The body could not be read to its end (`400` `body_unreadable`).
-    Unreadable,
-}
-
-impl WebhookRejection {
-    /// The stable error code.
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Verify(err) => err.code(),
-            Self::Payload(err) => err.code(),
-            Self::Unreadable => "body_unreadable",
-        }
-    }
-
-    /// The HTTP status answered.
-    #[must_use]
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::Verify(err) => err.status(),
-            Self::Payload(err) => err.status(),
-            Self::Unreadable => StatusCode::BAD_REQUEST,
-        }
-    }
-
-    /// The [`VerifyError`], for a verification failure.
-    #[must_use]
-    pub fn error(&self) -> Option<&VerifyError> {
-        match self {
-            Self::Verify(err) => Some(err),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for WebhookRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Verify(err) => err.fmt(f),
-            Self::Payload(err) => err.fmt(f),
-            Self::Unreadable => f.write_str("the request body could not be read to its end"),
-        }
-    }
-}
-
-impl std::error::Error for WebhookRejection {}
-
 impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
-        json_response(self.status(), body.to_string())
+        json_response(self.status(), self.json_body())
     }
 }
 
@@ -174,9 +87,8 @@ async fn read(request: Request, limit: usize) -> Result<(HeaderMap, Bytes), Webh
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
+        .map(HeaderValue::as_bytes);
+    if declared_too_large(declared, limit) {
         return Err(WebhookRejection::Verify(VerifyError::BodyTooLarge {
             limit,
         }));
