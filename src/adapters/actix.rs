@@ -33,9 +33,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
@@ -47,26 +45,12 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::declared_too_large;
-pub use super::{WebhookRejection, WebhookVerifier};
+pub use super::{Received, TypedWebhook, Webhook, WebhookRejection, WebhookVerifier};
 use crate::error::VerifyError;
-use crate::event::Event;
-use crate::idempotency::{IdempotencyStore, MemoryStore};
+use crate::idempotency::IdempotencyStore;
 #[cfg(doc)]
 use crate::receiver::DEFAULT_BODY_LIMIT;
 use crate::receiver::{Outcome, Receiver};
-
-/// A verified webhook.
-#[derive(Debug)]
-pub struct Webhook(pub Event);
-
-/// A verified webhook whose payload deserialised into `T`.
-#[derive(Debug)]
-pub struct TypedWebhook<T> {
-    /// The verified event, raw body included.
-    pub event: Event,
-    /// The payload as the app's type.
-    pub payload: T,
-}
 
 impl ResponseError for WebhookRejection {
     fn status_code(&self) -> ActixStatus {
@@ -170,32 +154,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for TypedWebhook<T> {
     }
 }
 
-/// The [`Outcome`] of running the [`Receiver`] (from `web::Data<Receiver<St>>`) on the request.
-pub struct Received<St = MemoryStore> {
-    outcome: Outcome,
-    store: PhantomData<fn() -> St>,
-}
-
-impl<St> Received<St> {
-    /// What happened.
-    #[must_use]
-    pub fn outcome(&self) -> &Outcome {
-        &self.outcome
-    }
-
-    /// Takes the outcome out.
-    #[must_use]
-    pub fn into_outcome(self) -> Outcome {
-        self.outcome
-    }
-}
-
-impl<St> fmt::Debug for Received<St> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Received").field(&self.outcome).finish()
-    }
-}
-
 impl<St: IdempotencyStore + 'static> FromRequest for Received<St> {
     type Error = WebhookRejection;
     type Future = Extracting<Self>;
@@ -220,10 +178,7 @@ impl<St: IdempotencyStore + 'static> FromRequest for Received<St> {
                     Err(err) => return Err(err),
                 }
             };
-            Ok(Self {
-                outcome,
-                store: PhantomData,
-            })
+            Ok(Self::new(outcome))
         })
     }
 }

@@ -4,7 +4,7 @@
 //! * [`Received`] runs verify → claim → your handler → complete/release and answers the
 //!   [`Outcome`]'s status with a JSON body. Route it with [`receive`], the receiver taken from
 //!   state through `FromRef`.
-//! * [`Webhook`] only verifies and yields the [`Event`]; [`TypedWebhook`] also deserialises the
+//! * [`Webhook`] only verifies and yields the [`Event`](crate::Event); [`TypedWebhook`] also deserialises the
 //!   payload (after the signature passed). Both take a [`WebhookVerifier`] from state.
 //!
 //! Bodies are read up to a limit (default [`DEFAULT_BODY_LIMIT`], 32 MiB, above GitHub's 25 MB
@@ -32,8 +32,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use axum_core::extract::{FromRef, FromRequest, Request};
@@ -44,27 +42,12 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 
 use super::declared_too_large;
-pub use super::{WebhookRejection, WebhookVerifier};
+pub use super::{Received, TypedWebhook, Webhook, WebhookRejection, WebhookVerifier};
 use crate::error::VerifyError;
-use crate::event::Event;
-use crate::idempotency::{IdempotencyStore, MemoryStore};
+use crate::idempotency::IdempotencyStore;
 #[cfg(doc)]
 use crate::receiver::DEFAULT_BODY_LIMIT;
 use crate::receiver::{Outcome, Receiver};
-
-/// A verified webhook: the extractor fails, answering the right status, unless the request is
-/// authentic and fresh.
-#[derive(Debug)]
-pub struct Webhook(pub Event);
-
-/// A verified webhook whose payload deserialised into `T` (only after the signature passed).
-#[derive(Debug)]
-pub struct TypedWebhook<T> {
-    /// The verified event, raw body included.
-    pub event: Event,
-    /// The payload as the app's type.
-    pub payload: T,
-}
 
 impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
@@ -137,33 +120,6 @@ where
     }
 }
 
-/// The [`Outcome`] of running the [`Receiver`] (from state) on the request; answers its status
-/// with [`Outcome::json_body`].
-pub struct Received<St = MemoryStore> {
-    outcome: Outcome,
-    store: PhantomData<fn() -> St>,
-}
-
-impl<St> Received<St> {
-    /// What happened.
-    #[must_use]
-    pub fn outcome(&self) -> &Outcome {
-        &self.outcome
-    }
-
-    /// Takes the outcome out.
-    #[must_use]
-    pub fn into_outcome(self) -> Outcome {
-        self.outcome
-    }
-}
-
-impl<St> fmt::Debug for Received<St> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Received").field(&self.outcome).finish()
-    }
-}
-
 impl<S, St> FromRequest<S> for Received<St>
 where
     S: Send + Sync,
@@ -182,10 +138,7 @@ where
                 reason: "the body ended before its declared length",
             }),
         };
-        Ok(Self {
-            outcome,
-            store: PhantomData,
-        })
+        Ok(Self::new(outcome))
     }
 }
 

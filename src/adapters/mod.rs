@@ -2,11 +2,15 @@
 //! refused a request. Each framework module re-exports these and adds its own trait impls.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use http::StatusCode;
 
 use crate::error::{PayloadError, VerifyError};
+use crate::event::Event;
+use crate::idempotency::MemoryStore;
+use crate::receiver::Outcome;
 use crate::receiver::DEFAULT_BODY_LIMIT;
 use crate::verify::Verifier;
 
@@ -110,6 +114,54 @@ impl fmt::Display for WebhookRejection {
 }
 
 impl std::error::Error for WebhookRejection {}
+
+/// A verified webhook: the extractor fails, answering the right status, unless the request is
+/// authentic and fresh.
+#[derive(Debug)]
+pub struct Webhook(pub Event);
+
+/// A verified webhook whose payload deserialised into `T` (only after the signature passed).
+#[derive(Debug)]
+pub struct TypedWebhook<T> {
+    /// The verified event, raw body included.
+    pub event: Event,
+    /// The payload as the app's type.
+    pub payload: T,
+}
+
+/// The [`Outcome`] of running the app's `Receiver<St>` on the request; as a response, the
+/// outcome's status with [`Outcome::json_body`].
+pub struct Received<St = MemoryStore> {
+    outcome: Outcome,
+    store: PhantomData<fn() -> St>,
+}
+
+impl<St> Received<St> {
+    pub(crate) fn new(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            store: PhantomData,
+        }
+    }
+
+    /// What happened.
+    #[must_use]
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+
+    /// Takes the outcome out.
+    #[must_use]
+    pub fn into_outcome(self) -> Outcome {
+        self.outcome
+    }
+}
+
+impl<St> fmt::Debug for Received<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Received").field(&self.outcome).finish()
+    }
+}
 
 /// Whether a `Content-Length` value announces more than `limit` bytes.
 pub(crate) fn declared_too_large(content_length: Option<&[u8]>, limit: usize) -> bool {
