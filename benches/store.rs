@@ -34,7 +34,7 @@ async fn rate<S: IdempotencyStore + 'static>(
     let start = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|t| {
-            let (store, run) = (store.clone(), run.clone());
+            let (store, run) = (store.clone(), run);
             tokio::spawn(async move {
                 for n in (t..events).step_by(concurrency) {
                     claim_and_complete(&*store, &format!("bench:{}:{n}", run.as_str())).await;

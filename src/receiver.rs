@@ -420,7 +420,7 @@ impl<S: IdempotencyStore> Receiver<S> {
         let delivery = Delivery {
             event,
             key: key.clone(),
-            token: token.clone(),
+            token,
         };
         let result = match catch_unwind(AssertUnwindSafe(|| (self.handler)(delivery))) {
             Ok(future) => CatchUnwind(future)

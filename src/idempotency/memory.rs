@@ -1,6 +1,6 @@
 //! The in-process store: sharded, bounded, with lease and retention expiry.
 
-use std::collections::HashMap;
+use hashbrown::HashTable;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -31,12 +31,15 @@ pub struct MemoryStore {
 }
 
 struct Inner {
-    shards: Vec<Mutex<HashMap<Box<str>, Entry>>>,
+    shards: Vec<Mutex<Table>>,
     hasher: std::collections::hash_map::RandomState,
     capacity: usize,
     per_shard: usize,
     clock: Arc<dyn Clock>,
 }
+
+/// One shard: keys with their entries, found by a hash computed once per operation.
+type Table = HashTable<(Box<str>, Entry)>;
 
 #[derive(Debug)]
 struct Entry {
@@ -69,7 +72,7 @@ impl MemoryStore {
         let per_shard = capacity.div_ceil(SHARDS).max(1);
         Self {
             inner: Arc::new(Inner {
-                shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+                shards: (0..SHARDS).map(|_| Mutex::new(HashTable::new())).collect(),
                 hasher: std::collections::hash_map::RandomState::new(),
                 capacity: per_shard * SHARDS,
                 per_shard,
@@ -100,20 +103,24 @@ impl MemoryStore {
     pub fn purge_expired(&self) {
         let now = self.inner.clock.now();
         for i in 0..SHARDS {
-            self.inner.lock(i).retain(|_, e| e.expires > now);
+            self.inner.lock(i).retain(|(_, e)| e.expires > now);
         }
     }
 
-    fn shard(&self, key: &str) -> MutexGuard<'_, HashMap<Box<str>, Entry>> {
+    /// The key's hash (SipHash, randomly keyed: keys such as GitHub delivery ids are not
+    /// signed) and its locked shard. The middle bits pick the shard, since the table inside uses
+    /// the low bits for buckets and the top seven for tags.
+    fn shard(&self, key: &str) -> (u64, MutexGuard<'_, Table>) {
         let hash = self.inner.hasher.hash_one(key);
         // The modulus keeps the index below SHARDS, so the cast cannot truncate a valid index.
         #[allow(clippy::cast_possible_truncation)]
-        self.inner.lock((hash % SHARDS as u64) as usize)
+        let index = ((hash >> 32) % SHARDS as u64) as usize;
+        (hash, self.inner.lock(index))
     }
 }
 
 impl Inner {
-    fn lock(&self, i: usize) -> MutexGuard<'_, HashMap<Box<str>, Entry>> {
+    fn lock(&self, i: usize) -> MutexGuard<'_, Table> {
         // A panic while holding the lock cannot leave an entry half-written (every update is a
         // single assignment), so a poisoned shard is still consistent.
         self.shards[i]
@@ -143,8 +150,8 @@ impl IdempotencyStore for MemoryStore {
         let expires = now
             .checked_add(lease)
             .unwrap_or(now + Duration::from_secs(86_400 * 365));
-        let mut shard = self.shard(key);
-        if let Some(entry) = shard.get_mut(key) {
+        let (hash, mut shard) = self.shard(key);
+        if let Some((_, entry)) = shard.find_mut(hash, |(k, _)| **k == *key) {
             if entry.expires > now {
                 return Ok(if entry.done {
                     Claim::Done
@@ -154,14 +161,14 @@ impl IdempotencyStore for MemoryStore {
             }
             let token = ClaimToken::generate();
             *entry = Entry {
-                token: token.clone(),
+                token,
                 done: false,
                 expires,
             };
             return Ok(Claim::Acquired(token));
         }
         if shard.len() >= self.inner.per_shard {
-            shard.retain(|_, e| e.expires > now);
+            shard.retain(|(_, e)| e.expires > now);
             if shard.len() >= self.inner.per_shard {
                 return Err(StoreError::Full {
                     capacity: self.inner.capacity,
@@ -169,14 +176,13 @@ impl IdempotencyStore for MemoryStore {
             }
         }
         let token = ClaimToken::generate();
-        shard.insert(
-            key.into(),
-            Entry {
-                token: token.clone(),
-                done: false,
-                expires,
-            },
-        );
+        let entry = Entry {
+            token,
+            done: false,
+            expires,
+        };
+        let hasher = &self.inner.hasher;
+        shard.insert_unique(hash, (key.into(), entry), |(k, _)| hasher.hash_one(&**k));
         Ok(Claim::Acquired(token))
     }
 
@@ -187,10 +193,10 @@ impl IdempotencyStore for MemoryStore {
         retain: Duration,
     ) -> Result<(), StoreError> {
         let now = self.inner.clock.now();
-        let mut shard = self.shard(key);
-        match shard.get_mut(key) {
-            Some(entry) if entry.token == *token && entry.done => Ok(()),
-            Some(entry) if entry.token == *token && entry.expires > now => {
+        let (hash, mut shard) = self.shard(key);
+        match shard.find_mut(hash, |(k, _)| **k == *key) {
+            Some((_, entry)) if entry.token == *token && entry.done => Ok(()),
+            Some((_, entry)) if entry.token == *token && entry.expires > now => {
                 entry.done = true;
                 entry.expires = now.checked_add(retain).unwrap_or(entry.expires);
                 Ok(())
@@ -201,13 +207,18 @@ impl IdempotencyStore for MemoryStore {
 
     async fn release(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {
         let now = self.inner.clock.now();
-        let mut shard = self.shard(key);
-        match shard.get(key) {
-            Some(entry) if entry.token == *token && !entry.done && entry.expires > now => {
-                shard.remove(key);
-                Ok(())
+        let (hash, mut shard) = self.shard(key);
+        match shard.find_entry(hash, |(k, _)| **k == *key) {
+            Ok(found) => {
+                let (_, entry) = found.get();
+                if entry.token == *token && !entry.done && entry.expires > now {
+                    found.remove();
+                    Ok(())
+                } else {
+                    Err(StoreError::LeaseLost)
+                }
             }
-            _ => Err(StoreError::LeaseLost),
+            Err(_) => Err(StoreError::LeaseLost),
         }
     }
 }

@@ -147,14 +147,22 @@ pub enum Claim {
     Done,
 }
 
+/// The longest token text [`ClaimToken::parse`] takes.
+pub const MAX_TOKEN_LEN: usize = 64;
+
 /// Proof of holding a claim: `complete` and `release` act only while it still matches.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct ClaimToken(String);
+///
+/// Held inline (no heap allocation), so copying one is free.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClaimToken {
+    len: u8,
+    text: [u8; MAX_TOKEN_LEN],
+}
 
 impl ClaimToken {
     /// A new token, unique across processes and machines: 64 random bits drawn once per
     /// process (from the OS-seeded keys of `RandomState`, the process id and the start time)
-    /// followed by a 64-bit counter. No system call per token.
+    /// followed by a 64-bit counter, as 32 hex digits. No system call, no allocation.
     #[must_use]
     pub fn generate() -> Self {
         static PROCESS: OnceLock<u64> = OnceLock::new();
@@ -173,25 +181,39 @@ impl ClaimToken {
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&process.to_be_bytes());
         bytes[8..].copy_from_slice(&count.to_be_bytes());
-        Self(const_hex::encode(bytes))
+        let mut text = [0u8; MAX_TOKEN_LEN];
+        // 16 bytes always fit 32 hex digits.
+        let _ = const_hex::encode_to_slice(bytes, &mut text[..32]);
+        Self { len: 32, text }
     }
 
-    /// Rebuilds a token from its text (for example one kept in the app's own database).
+    /// Rebuilds a token from its text (for example one kept in the app's own database):
+    /// `None` unless it is 1 to [`MAX_TOKEN_LEN`] ASCII characters.
     #[must_use]
-    pub fn from_string(token: String) -> Self {
-        Self(token)
+    pub fn parse(token: &str) -> Option<Self> {
+        let bytes = token.as_bytes();
+        if bytes.is_empty() || bytes.len() > MAX_TOKEN_LEN || !token.is_ascii() {
+            return None;
+        }
+        let mut text = [0u8; MAX_TOKEN_LEN];
+        text[..bytes.len()].copy_from_slice(bytes);
+        Some(Self {
+            len: u8::try_from(bytes.len()).ok()?,
+            text,
+        })
     }
 
     /// The token's text.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII is ever stored, so this never falls back.
+        std::str::from_utf8(&self.text[..usize::from(self.len)]).unwrap_or_default()
     }
 }
 
 impl fmt::Debug for ClaimToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ClaimToken({})", self.0)
+        write!(f, "ClaimToken({})", self.as_str())
     }
 }
 
@@ -340,6 +362,19 @@ pub(crate) fn millis(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_parse_back_and_refuse_bad_text() {
+        let token = ClaimToken::generate();
+        assert_eq!(ClaimToken::parse(token.as_str()), Some(token));
+        assert_eq!(ClaimToken::parse(""), None);
+        assert_eq!(ClaimToken::parse(&"a".repeat(MAX_TOKEN_LEN + 1)), None);
+        assert_eq!(ClaimToken::parse("tök"), None);
+        assert_eq!(
+            ClaimToken::parse("abc").map(|t| t.as_str().to_owned()),
+            Some("abc".to_owned())
+        );
+    }
 
     #[test]
     fn tokens_are_unique() {
