@@ -70,16 +70,25 @@ function done(summary, latency, requests)
 end
 LUA
 
+# The server on core 0 with one Tokio worker, wrk on core 1, so they do not take each other's
+# core (this machine has two).
+server_cpu=()
+client_cpu=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  server_cpu=(taskset -c 0)
+  client_cpu=(taskset -c 1)
+fi
+
 run() {  # route -> "requests/s p99_ms requests unexpected"
-  PORT="$PORT" target/release/examples/load_target >/dev/null &
+  PORT="$PORT" TOKIO_WORKER_THREADS=1 "${server_cpu[@]}" target/release/examples/load_target >/dev/null &
   server=$!
   for _ in $(seq 1 50); do
     (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
     sleep 0.1
   done
   # A 2 s warm-up, not counted, so neither route is measured on a cold process.
-  wrk -t1 -c"$CONNECTIONS" -d2s -s "$work/load.lua" "http://127.0.0.1:$PORT/$1/github" >/dev/null
-  wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -s "$work/load.lua" "http://127.0.0.1:$PORT/$1/github" \
+  "${client_cpu[@]}" wrk -t1 -c"$CONNECTIONS" -d2s -s "$work/load.lua" "http://127.0.0.1:$PORT/$1/github" >/dev/null
+  "${client_cpu[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -s "$work/load.lua" "http://127.0.0.1:$PORT/$1/github" \
     | sed -n 's/^RESULT //p'
   kill "$server"
   wait "$server" 2>/dev/null || true
