@@ -244,18 +244,21 @@ impl fmt::Display for Outcome {
 /// # }
 /// ```
 pub struct Receiver<S = MemoryStore> {
-    verifiers: Vec<Box<dyn Verifier>>,
+    settings: Settings,
     store: S,
     handler: Handler,
-    lease: Duration,
-    retain: Duration,
-    body_limit: usize,
 }
 
 /// Builds a [`Receiver`]; finish with [`handler`](ReceiverBuilder::handler).
 pub struct ReceiverBuilder<S = MemoryStore> {
-    verifiers: Vec<Box<dyn Verifier>>,
+    settings: Settings,
     store: S,
+}
+
+/// What a builder gathers and the receiver keeps, besides the store and the handler.
+#[derive(Debug)]
+struct Settings {
+    verifiers: Vec<Box<dyn Verifier>>,
     lease: Duration,
     retain: Duration,
     body_limit: usize,
@@ -266,11 +269,13 @@ impl Receiver<MemoryStore> {
     #[must_use]
     pub fn builder() -> ReceiverBuilder<MemoryStore> {
         ReceiverBuilder {
-            verifiers: Vec::new(),
+            settings: Settings {
+                verifiers: Vec::new(),
+                lease: DEFAULT_LEASE,
+                retain: DEFAULT_RETAIN,
+                body_limit: DEFAULT_BODY_LIMIT,
+            },
             store: MemoryStore::new(),
-            lease: DEFAULT_LEASE,
-            retain: DEFAULT_RETAIN,
-            body_limit: DEFAULT_BODY_LIMIT,
         }
     }
 }
@@ -280,8 +285,9 @@ impl<S: IdempotencyStore> ReceiverBuilder<S> {
     #[must_use]
     pub fn verifier(mut self, verifier: impl Verifier + 'static) -> Self {
         let provider = verifier.provider();
-        self.verifiers.retain(|v| v.provider() != provider);
-        self.verifiers.push(Box::new(verifier));
+        let verifiers = &mut self.settings.verifiers;
+        verifiers.retain(|v| v.provider() != provider);
+        verifiers.push(Box::new(verifier));
         self
     }
 
@@ -289,11 +295,8 @@ impl<S: IdempotencyStore> ReceiverBuilder<S> {
     #[must_use]
     pub fn store<T: IdempotencyStore>(self, store: T) -> ReceiverBuilder<T> {
         ReceiverBuilder {
-            verifiers: self.verifiers,
+            settings: self.settings,
             store,
-            lease: self.lease,
-            retain: self.retain,
-            body_limit: self.body_limit,
         }
     }
 
@@ -301,7 +304,7 @@ impl<S: IdempotencyStore> ReceiverBuilder<S> {
     /// one is answered `413` with `body_too_large`.
     #[must_use]
     pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = bytes;
+        self.settings.body_limit = bytes;
         self
     }
 
@@ -310,14 +313,14 @@ impl<S: IdempotencyStore> ReceiverBuilder<S> {
     /// ends may see a redelivery processed beside it.
     #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
+        self.settings.lease = lease;
         self
     }
 
     /// How long a processed event is remembered (default 3 days, Stripe's retry horizon).
     #[must_use]
     pub fn retain(mut self, retain: Duration) -> Self {
-        self.retain = retain;
+        self.settings.retain = retain;
         self
     }
 
@@ -338,12 +341,9 @@ impl<S: IdempotencyStore> ReceiverBuilder<S> {
             Box::pin(async move { run.await.map_err(Into::into) })
         });
         Receiver {
-            verifiers: self.verifiers,
+            settings: self.settings,
             store: self.store,
             handler,
-            lease: self.lease,
-            retain: self.retain,
-            body_limit: self.body_limit,
         }
     }
 }
@@ -360,7 +360,12 @@ impl<S: IdempotencyStore> Receiver<S> {
 
     /// Handles one request with `provider`'s verifier (for a route per provider).
     pub async fn handle_as(&self, provider: Provider, headers: &HeaderMap, body: Bytes) -> Outcome {
-        match self.verifiers.iter().find(|v| v.provider() == provider) {
+        match self
+            .settings
+            .verifiers
+            .iter()
+            .find(|v| v.provider() == provider)
+        {
             Some(verifier) => self.run(verifier.as_ref(), headers, body).await,
             None => Outcome::Rejected(VerifyError::MissingHeader {
                 name: providers::signature_header(provider),
@@ -384,19 +389,24 @@ impl<S: IdempotencyStore> Receiver<S> {
 
     /// The providers this receiver verifies, in the order they were added.
     pub fn providers(&self) -> Vec<Provider> {
-        self.verifiers.iter().map(|v| v.provider()).collect()
+        self.settings
+            .verifiers
+            .iter()
+            .map(|v| v.provider())
+            .collect()
     }
 
     /// The largest body the framework adapters read.
     pub fn body_limit(&self) -> usize {
-        self.body_limit
+        self.settings.body_limit
     }
 
     fn pick(&self, headers: &HeaderMap) -> Result<&dyn Verifier, VerifyError> {
-        if let [only] = self.verifiers.as_slice() {
+        if let [only] = self.settings.verifiers.as_slice() {
             return Ok(only.as_ref());
         }
-        self.verifiers
+        self.settings
+            .verifiers
             .iter()
             .find(|v| providers::carries_signature(v.provider(), headers))
             .map(AsRef::as_ref)
@@ -411,7 +421,7 @@ impl<S: IdempotencyStore> Receiver<S> {
             Err(err) => return Outcome::Rejected(err),
         };
         let key = idempotency_key(&event);
-        let token = match self.store.claim(&key, self.lease).await {
+        let token = match self.store.claim(&key, self.settings.lease).await {
             Ok(Claim::Acquired(token)) => token,
             Ok(Claim::Done) => return Outcome::Duplicate { key },
             Ok(Claim::InFlight) => return Outcome::InFlight { key },
@@ -430,7 +440,11 @@ impl<S: IdempotencyStore> Receiver<S> {
         };
         match result {
             Ok(()) => {
-                let recorded = self.store.complete(&key, &token, self.retain).await.is_ok();
+                let recorded = self
+                    .store
+                    .complete(&key, &token, self.settings.retain)
+                    .await
+                    .is_ok();
                 Outcome::Processed { key, recorded }
             }
             Err(error) => {
@@ -445,10 +459,8 @@ impl<S: IdempotencyStore> Receiver<S> {
 impl<S: fmt::Debug> fmt::Debug for Receiver<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
-            .field("verifiers", &self.verifiers)
+            .field("settings", &self.settings)
             .field("store", &self.store)
-            .field("lease", &self.lease)
-            .field("retain", &self.retain)
             .finish_non_exhaustive()
     }
 }
@@ -456,9 +468,9 @@ impl<S: fmt::Debug> fmt::Debug for Receiver<S> {
 impl<S: fmt::Debug> fmt::Debug for ReceiverBuilder<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReceiverBuilder")
-            .field("verifiers", &self.verifiers)
+            .field("settings", &self.settings)
             .field("store", &self.store)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
