@@ -149,26 +149,20 @@ impl Outcome {
     /// `{"error":"<code>","message":"..."}`. Handler errors are not echoed to the sender.
     #[must_use]
     pub fn json_body(&self) -> String {
-        // Built by hand: a `serde_json::Value` map costs several allocations per request.
-        let text = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
         match self {
             Self::Processed { key, .. } | Self::Duplicate { key } | Self::InFlight { key } => {
-                format!(r#"{{"outcome":"{}","key":{}}}"#, self.code(), text(key))
+                json_object([("outcome", self.code()), ("key", key)])
             }
-            Self::Rejected(err) => format!(
-                r#"{{"error":"{}","message":{}}}"#,
-                err.code(),
-                text(&err.to_string())
-            ),
-            Self::HandlerFailed { .. } => format!(
-                r#"{{"error":"{}","message":"the webhook handler failed; retry later"}}"#,
-                self.code()
-            ),
-            Self::StoreUnavailable(err) => format!(
-                r#"{{"error":"{}","message":{}}}"#,
-                self.code(),
-                text(&err.to_string())
-            ),
+            Self::Rejected(err) => {
+                json_object([("error", err.code()), ("message", &err.to_string())])
+            }
+            Self::HandlerFailed { .. } => json_object([
+                ("error", self.code()),
+                ("message", "the webhook handler failed; retry later"),
+            ]),
+            Self::StoreUnavailable(err) => {
+                json_object([("error", self.code()), ("message", &err.to_string())])
+            }
         }
     }
 
@@ -478,15 +472,43 @@ impl<S: fmt::Debug> fmt::Debug for ReceiverBuilder<S> {
 /// content (timestamp and body), which is what the signature itself is derived from.
 pub(crate) fn idempotency_key(event: &Event) -> String {
     let provider = event.provider().as_str();
+    // Joined by hand: `format!` costs a few reallocations per request on this hot path.
     match event.id() {
-        Some(id) => format!("{provider}:{id}"),
+        Some(id) => [provider, ":", &id].concat(),
         None => {
             let mut hash = Sha256::new();
             hash.update(event.unix_timestamp().unwrap_or_default().to_be_bytes());
             hash.update(event.body());
-            format!("{provider}:sha256:{}", const_hex::encode(hash.finalize()))
+            let mut hex = [0u8; 2 * 32];
+            // 32 bytes always fit 64 hex digits, and hex digits are UTF-8.
+            let _ = const_hex::encode_to_slice(hash.finalize(), &mut hex);
+            let hex = std::str::from_utf8(&hex).unwrap_or_default();
+            [provider, ":sha256:", hex].concat()
         }
     }
+}
+
+/// A flat JSON object of string members, written into one allocation.
+pub(crate) fn json_object<const N: usize>(members: [(&str, &str); N]) -> String {
+    let mut json = Vec::with_capacity(
+        2 + members
+            .iter()
+            .map(|(name, value)| name.len() + value.len() + 8)
+            .sum::<usize>(),
+    );
+    json.push(b'{');
+    for (i, (name, value)) in members.into_iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut json, name);
+        json.push(b':');
+        let _ = serde_json::to_writer(&mut json, value);
+    }
+    json.push(b'}');
+    // serde_json writes UTF-8 only.
+    String::from_utf8(json).unwrap_or_default()
 }
 
 /// Polls the handler's future, turning a panic into an error instead of unwinding the server.
@@ -511,4 +533,44 @@ fn panic_error(panic: &(dyn Any + Send)) -> HandlerError {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a non-string payload".to_owned());
     format!("handler panicked: {message}").into()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_object_escapes_every_value() {
+        let awkward = "quote \" backslash \\ newline \n nul \u{0} snow ☃";
+        let json = json_object([("outcome", "processed"), ("key", awkward)]);
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({ "outcome": "processed", "key": awkward })
+        );
+        assert_eq!(json_object([("a", "b")]), r#"{"a":"b"}"#);
+    }
+
+    #[test]
+    fn keys_without_an_id_hash_the_signed_content() {
+        let body = Bytes::from_static(b"{}");
+        let event = |timestamp| Event {
+            provider: Provider::Stripe,
+            id: crate::event::Field::Absent,
+            event_type: crate::event::Field::Absent,
+            timestamp: Some(timestamp),
+            body: body.clone(),
+            signed: crate::event::Signed {
+                id: false,
+                event_type: false,
+                timestamp: true,
+            },
+        };
+        let key = idempotency_key(&event(1));
+        assert!(key.starts_with("stripe:sha256:"), "{key}");
+        assert_eq!(key.len(), "stripe:sha256:".len() + 64);
+        assert_eq!(key, idempotency_key(&event(1)));
+        assert_ne!(key, idempotency_key(&event(2)));
+    }
 }

@@ -10,8 +10,8 @@ use http::StatusCode;
 use crate::error::{PayloadError, VerifyError};
 use crate::event::Event;
 use crate::idempotency::MemoryStore;
-use crate::receiver::Outcome;
 use crate::receiver::DEFAULT_BODY_LIMIT;
+use crate::receiver::{json_object, Outcome};
 use crate::verify::Verifier;
 
 /// A verifier and a body limit, kept in the app's state for the `Webhook` and `TypedWebhook`
@@ -98,7 +98,7 @@ impl WebhookRejection {
     /// The JSON body answered.
     #[must_use]
     pub fn json_body(&self) -> String {
-        serde_json::json!({ "error": self.code(), "message": self.to_string() }).to_string()
+        json_object([("error", self.code()), ("message", &self.to_string())])
     }
 }
 

@@ -4,14 +4,17 @@ use hashbrown::HashTable;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, UNIX_EPOCH};
 
-use super::{Claim, ClaimToken, IdempotencyStore, StoreError};
+use super::{Claim, ClaimToken, IdempotencyStore, StoreError, GENERATED_LEN};
 use crate::verify::{Clock, SystemClock};
 
 /// The default bound on remembered keys (live claims plus done keys).
 pub const DEFAULT_CAPACITY: usize = 500_000;
-const SHARDS: usize = 16;
+/// Enough shards that two workers rarely want the same lock, and that a shard's table stays
+/// small: a table grows by copying itself under its lock, which stalls the requests waiting on
+/// that shard for as long as the copy takes.
+const SHARDS: usize = 64;
 
 /// An idempotency store in this process's memory.
 ///
@@ -19,9 +22,9 @@ const SHARDS: usize = 16;
 /// so the event is processed twice. Use `RedisStore` or `PostgresStore` for several replicas.
 /// Keys are also forgotten when the process restarts.
 ///
-/// The keys are spread over 16 independently locked shards, so concurrent requests for
+/// The keys are spread over 64 independently locked shards, so concurrent requests for
 /// different events rarely wait on each other. Memory is bounded by a maximum number of
-/// entries ([`DEFAULT_CAPACITY`] by default, roughly 150 bytes each): when a shard is full,
+/// entries ([`DEFAULT_CAPACITY`] by default, about 100 bytes each plus the key): when a shard is full,
 /// expired claims and done keys are evicted first, and if it is still full of live entries the
 /// claim fails with [`StoreError::Full`] rather than forget one (the adapter answers 503 and the
 /// provider retries).
@@ -38,14 +41,29 @@ struct Inner {
     clock: Arc<dyn Clock>,
 }
 
-/// One shard: keys with their entries, found by a hash computed once per operation.
-type Table = HashTable<(Box<str>, Entry)>;
+/// One shard: entries found by a hash computed once per operation.
+type Table = HashTable<Entry>;
 
-#[derive(Debug)]
+/// One remembered key. The hash is kept so that growing the table moves entries without
+/// hashing their keys again, and so that a lookup compares keys only when the hashes agree.
 struct Entry {
-    token: ClaimToken,
+    hash: u64,
+    /// When the lease or the retention ends, in milliseconds since the Unix epoch.
+    expires: u64,
+    /// The text of the [`ClaimToken`] that holds the claim (always a generated one).
+    token: [u8; GENERATED_LEN],
     done: bool,
-    expires: SystemTime,
+    key: Box<str>,
+}
+
+impl Entry {
+    fn is(&self, hash: u64, key: &str) -> bool {
+        self.hash == hash && *self.key == *key
+    }
+
+    fn held_by(&self, token: &ClaimToken) -> bool {
+        token.generated_text() == Some(self.token)
+    }
 }
 
 impl MemoryStore {
@@ -101,9 +119,9 @@ impl MemoryStore {
 
     /// Drops every expired entry now (claims also do this when a shard fills up).
     pub fn purge_expired(&self) {
-        let now = self.inner.clock.now();
+        let now = self.inner.now();
         for i in 0..SHARDS {
-            self.inner.lock(i).retain(|(_, e)| e.expires > now);
+            self.inner.lock(i).retain(|e| e.expires > now);
         }
     }
 
@@ -120,6 +138,14 @@ impl MemoryStore {
 }
 
 impl Inner {
+    /// Milliseconds since the Unix epoch (0 for a clock set before it).
+    fn now(&self) -> u64 {
+        self.clock
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| millis_after(0, d))
+    }
+
     fn lock(&self, i: usize) -> MutexGuard<'_, Table> {
         // A panic while holding the lock cannot leave an entry half-written (every update is a
         // single assignment), so a poisoned shard is still consistent.
@@ -146,12 +172,10 @@ impl fmt::Debug for MemoryStore {
 
 impl IdempotencyStore for MemoryStore {
     async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
-        let now = self.inner.clock.now();
-        let expires = now
-            .checked_add(lease)
-            .unwrap_or(now + Duration::from_secs(86_400 * 365));
+        let now = self.inner.now();
+        let expires = millis_after(now, lease);
         let (hash, mut shard) = self.shard(key);
-        if let Some((_, entry)) = shard.find_mut(hash, |(k, _)| **k == *key) {
+        if let Some(entry) = shard.find_mut(hash, |e| e.is(hash, key)) {
             if entry.expires > now {
                 return Ok(if entry.done {
                     Claim::Done
@@ -160,15 +184,13 @@ impl IdempotencyStore for MemoryStore {
                 });
             }
             let token = ClaimToken::generate();
-            *entry = Entry {
-                token,
-                done: false,
-                expires,
-            };
+            entry.token = token.generated_text().unwrap_or_default();
+            entry.done = false;
+            entry.expires = expires;
             return Ok(Claim::Acquired(token));
         }
         if shard.len() >= self.inner.per_shard {
-            shard.retain(|(_, e)| e.expires > now);
+            shard.retain(|e| e.expires > now);
             if shard.len() >= self.inner.per_shard {
                 return Err(StoreError::Full {
                     capacity: self.inner.capacity,
@@ -177,12 +199,13 @@ impl IdempotencyStore for MemoryStore {
         }
         let token = ClaimToken::generate();
         let entry = Entry {
-            token,
-            done: false,
+            hash,
             expires,
+            token: token.generated_text().unwrap_or_default(),
+            done: false,
+            key: key.into(),
         };
-        let hasher = &self.inner.hasher;
-        shard.insert_unique(hash, (key.into(), entry), |(k, _)| hasher.hash_one(&**k));
+        shard.insert_unique(hash, entry, |e| e.hash);
         Ok(Claim::Acquired(token))
     }
 
@@ -192,13 +215,13 @@ impl IdempotencyStore for MemoryStore {
         token: &ClaimToken,
         retain: Duration,
     ) -> Result<(), StoreError> {
-        let now = self.inner.clock.now();
+        let now = self.inner.now();
         let (hash, mut shard) = self.shard(key);
-        match shard.find_mut(hash, |(k, _)| **k == *key) {
-            Some((_, entry)) if entry.token == *token && entry.done => Ok(()),
-            Some((_, entry)) if entry.token == *token && entry.expires > now => {
+        match shard.find_mut(hash, |e| e.is(hash, key)) {
+            Some(entry) if entry.held_by(token) && entry.done => Ok(()),
+            Some(entry) if entry.held_by(token) && entry.expires > now => {
                 entry.done = true;
-                entry.expires = now.checked_add(retain).unwrap_or(entry.expires);
+                entry.expires = millis_after(now, retain);
                 Ok(())
             }
             _ => Err(StoreError::LeaseLost),
@@ -206,12 +229,12 @@ impl IdempotencyStore for MemoryStore {
     }
 
     async fn release(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {
-        let now = self.inner.clock.now();
+        let now = self.inner.now();
         let (hash, mut shard) = self.shard(key);
-        match shard.find_entry(hash, |(k, _)| **k == *key) {
+        match shard.find_entry(hash, |e| e.is(hash, key)) {
             Ok(found) => {
-                let (_, entry) = found.get();
-                if entry.token == *token && !entry.done && entry.expires > now {
+                let entry = found.get();
+                if entry.held_by(token) && !entry.done && entry.expires > now {
                     found.remove();
                     Ok(())
                 } else {
@@ -223,9 +246,15 @@ impl IdempotencyStore for MemoryStore {
     }
 }
 
+/// `now` plus `span` in milliseconds, saturating instead of overflowing.
+fn millis_after(now: u64, span: Duration) -> u64 {
+    now.saturating_add(u64::try_from(span.as_millis()).unwrap_or(u64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::SystemTime;
 
     /// A clock the test moves by hand.
     #[derive(Debug, Clone)]
@@ -257,10 +286,10 @@ mod tests {
     #[test]
     fn a_full_store_evicts_expired_entries_before_refusing() {
         let clock = StepClock(Arc::new(Mutex::new(SystemTime::UNIX_EPOCH)));
-        // 16 shards of one entry each.
+        // One entry per shard.
         let store = MemoryStore::with_capacity(SHARDS).with_clock(clock.clone());
         let lease = Duration::from_secs(10);
-        let keys: Vec<String> = (0..200).map(|n| format!("k{n}")).collect();
+        let keys: Vec<String> = (0..5_000).map(|n| format!("k{n}")).collect();
         let held: Vec<&String> = keys
             .iter()
             .filter(|k| matches!(block_on(store.claim(k, lease)), Ok(Claim::Acquired(_))))
@@ -271,7 +300,7 @@ mod tests {
         let refused = keys.iter().find(|k| !held.contains(k)).unwrap();
         assert!(matches!(
             block_on(store.claim(refused, lease)),
-            Err(StoreError::Full { capacity: 16 })
+            Err(StoreError::Full { capacity }) if capacity == SHARDS
         ));
         assert_eq!(
             block_on(store.claim(held[0], lease)).unwrap(),

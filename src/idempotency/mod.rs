@@ -150,6 +150,11 @@ pub enum Claim {
 /// The longest token text [`ClaimToken::parse`] takes.
 pub const MAX_TOKEN_LEN: usize = 64;
 
+/// How many random and counter bytes a generated token is written from.
+const GENERATED_BYTES: usize = 16;
+/// The length of a generated token's text: two hex digits per byte.
+pub(crate) const GENERATED_LEN: usize = 2 * GENERATED_BYTES;
+
 /// Proof of holding a claim: `complete` and `release` act only while it still matches.
 ///
 /// Held inline (no heap allocation), so copying one is free.
@@ -178,13 +183,22 @@ impl ClaimToken {
             hasher.finish()
         });
         let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let mut bytes = [0u8; 16];
+        let mut bytes = [0u8; GENERATED_BYTES];
         bytes[..8].copy_from_slice(&process.to_be_bytes());
         bytes[8..].copy_from_slice(&count.to_be_bytes());
         let mut text = [0u8; MAX_TOKEN_LEN];
         // 16 bytes always fit 32 hex digits.
-        let _ = const_hex::encode_to_slice(bytes, &mut text[..32]);
-        Self { len: 32, text }
+        let _ = const_hex::encode_to_slice(bytes, &mut text[..GENERATED_LEN]);
+        Self {
+            len: GENERATED_LEN as u8,
+            text,
+        }
+    }
+
+    /// The text of a [`generate`](Self::generate)d token, so that a store can keep it in a
+    /// fixed-size field; `None` for a token of another length (no generated token has it).
+    pub(crate) fn generated_text(&self) -> Option<[u8; GENERATED_LEN]> {
+        self.text[..usize::from(self.len)].try_into().ok()
     }
 
     /// Rebuilds a token from its text (for example one kept in the app's own database):
@@ -382,6 +396,16 @@ mod tests {
             (0..10_000).map(|_| ClaimToken::generate()).collect();
         assert_eq!(tokens.len(), 10_000);
         assert!(tokens.iter().all(|t| t.as_str().len() == 32));
+    }
+
+    #[test]
+    fn generated_tokens_give_back_their_text() {
+        let token = ClaimToken::generate();
+        let text = token.generated_text().unwrap();
+        assert_eq!(text.as_slice(), token.as_str().as_bytes());
+        assert_eq!(ClaimToken::parse("abc").unwrap().generated_text(), None);
+        let other = ClaimToken::parse(&"A".repeat(GENERATED_LEN)).unwrap();
+        assert_eq!(other.generated_text(), Some([b'A'; GENERATED_LEN]));
     }
 
     #[cfg(any(feature = "redis", feature = "postgres"))]
