@@ -488,8 +488,9 @@ pub(crate) fn idempotency_key(event: &Event) -> String {
     }
 }
 
-/// A flat JSON object of string members, written into one allocation.
-pub(crate) fn json_object<const N: usize>(members: [(&str, &str); N]) -> String {
+/// A flat JSON object of string members, written into one allocation. Member names are this
+/// crate's own plain identifiers and go in as they are; values are escaped.
+pub(crate) fn json_object<const N: usize>(members: [(&'static str, &str); N]) -> String {
     let mut json = Vec::with_capacity(
         2 + members
             .iter()
@@ -501,9 +502,11 @@ pub(crate) fn json_object<const N: usize>(members: [(&str, &str); N]) -> String 
         if i > 0 {
             json.push(b',');
         }
+        debug_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        json.push(b'"');
+        json.extend_from_slice(name.as_bytes());
+        json.extend_from_slice(b"\":");
         // Writing a string into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut json, name);
-        json.push(b':');
         let _ = serde_json::to_writer(&mut json, value);
     }
     json.push(b'}');

@@ -35,6 +35,7 @@
 use std::sync::Arc;
 
 use axum_core::extract::{FromRef, FromRequest, Request};
+use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -56,7 +57,10 @@ impl IntoResponse for WebhookRejection {
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
-    let mut response = (status, body).into_response();
+    // Built directly: `(status, body).into_response()` would set `text/plain` first, only for
+    // it to be replaced.
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
