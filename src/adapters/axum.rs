@@ -34,8 +34,8 @@
 
 use std::sync::Arc;
 
-use axum_core::extract::{FromRef, FromRequest, Request};
 use axum_core::body::Body;
+use axum_core::extract::{FromRef, FromRequest, Request};
 use axum_core::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, StatusCode};

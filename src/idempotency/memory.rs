@@ -1,12 +1,13 @@
 //! The in-process store: sharded, bounded, with lease and retention expiry.
 
 use hashbrown::HashTable;
+use siphasher::sip128::SipHasher13;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::{Claim, ClaimToken, IdempotencyStore, StoreError, GENERATED_LEN};
+use super::{Claim, ClaimToken, IdempotencyStore, StoreError, GENERATED_BYTES};
 use crate::verify::{Clock, SystemClock};
 
 /// The default bound on remembered keys (live claims plus done keys).
@@ -24,10 +25,17 @@ const SHARDS: usize = 64;
 ///
 /// The keys are spread over 64 independently locked shards, so concurrent requests for
 /// different events rarely wait on each other. Memory is bounded by a maximum number of
-/// entries ([`DEFAULT_CAPACITY`] by default, about 100 bytes each plus the key): when a shard is full,
-/// expired claims and done keys are evicted first, and if it is still full of live entries the
-/// claim fails with [`StoreError::Full`] rather than forget one (the adapter answers 503 and the
-/// provider retries).
+/// entries ([`DEFAULT_CAPACITY`] by default): when a shard is full, expired claims and done keys
+/// are evicted first, and if it is still full of live entries the claim fails with
+/// [`StoreError::Full`] rather than forget one (the adapter answers 503 and the provider
+/// retries).
+///
+/// An entry takes 48 bytes in its table (about 60 to 110 bytes per entry with the table's free
+/// room), whatever the key's length: the store keeps a 128-bit fingerprint of each key (SipHash-1-3
+/// under a key drawn at random for each store), not the key itself. Two different keys would be
+/// taken for one only if their fingerprints collided: for ten million remembered keys the chance
+/// of that happening at all is about 10⁻²⁵, and without the store's random key nobody can pick
+/// keys that collide.
 #[derive(Clone)]
 pub struct MemoryStore {
     inner: Arc<Inner>,
@@ -35,35 +43,25 @@ pub struct MemoryStore {
 
 struct Inner {
     shards: Vec<Mutex<Table>>,
-    hasher: std::collections::hash_map::RandomState,
+    fingerprints: SipHasher13,
     capacity: usize,
     per_shard: usize,
     clock: Arc<dyn Clock>,
 }
 
-/// One shard: entries found by a hash computed once per operation.
+/// One shard: entries found by the first half of their key's fingerprint.
 type Table = HashTable<Entry>;
 
-/// One remembered key. The hash is kept so that growing the table moves entries without
-/// hashing their keys again, and so that a lookup compares keys only when the hashes agree.
+/// One remembered key.
 struct Entry {
-    hash: u64,
+    /// The key's fingerprint: the first half is also its hash in the table, so growing the
+    /// table moves entries without hashing anything again.
+    fingerprint: [u64; 2],
     /// When the lease or the retention ends, in milliseconds since the Unix epoch.
     expires: u64,
-    /// The text of the [`ClaimToken`] that holds the claim (always a generated one).
-    token: [u8; GENERATED_LEN],
+    /// What the [`ClaimToken`] holding the claim was written from.
+    token: [u8; GENERATED_BYTES],
     done: bool,
-    key: Box<str>,
-}
-
-impl Entry {
-    fn is(&self, hash: u64, key: &str) -> bool {
-        self.hash == hash && *self.key == *key
-    }
-
-    fn held_by(&self, token: &ClaimToken) -> bool {
-        token.generated_text() == Some(self.token)
-    }
 }
 
 impl MemoryStore {
@@ -91,7 +89,7 @@ impl MemoryStore {
         Self {
             inner: Arc::new(Inner {
                 shards: (0..SHARDS).map(|_| Mutex::new(HashTable::new())).collect(),
-                hasher: std::collections::hash_map::RandomState::new(),
+                fingerprints: random_sip_key(),
                 capacity: per_shard * SHARDS,
                 per_shard,
                 clock,
@@ -125,16 +123,22 @@ impl MemoryStore {
         }
     }
 
-    /// The key's hash (SipHash, randomly keyed: keys such as GitHub delivery ids are not
-    /// signed) and its locked shard. The middle bits pick the shard, since the table inside uses
-    /// the low bits for buckets and the top seven for tags.
-    fn shard(&self, key: &str) -> (u64, MutexGuard<'_, Table>) {
-        let hash = self.inner.hasher.hash_one(key);
+    /// The key's fingerprint and its locked shard. Bits of the second half pick the shard,
+    /// since the table inside uses the first half's low bits for buckets and top seven for tags.
+    fn shard(&self, key: &str) -> ([u64; 2], MutexGuard<'_, Table>) {
+        let hash = self.inner.fingerprints.hash(key.as_bytes());
         // The modulus keeps the index below SHARDS, so the cast cannot truncate a valid index.
         #[allow(clippy::cast_possible_truncation)]
-        let index = ((hash >> 32) % SHARDS as u64) as usize;
-        (hash, self.inner.lock(index))
+        let index = (hash.h2 % SHARDS as u64) as usize;
+        ([hash.h1, hash.h2], self.inner.lock(index))
     }
+}
+
+/// A SipHash key drawn from the OS-seeded keys of `RandomState` (std's own source of hash-
+/// flooding protection), different for every store.
+fn random_sip_key() -> SipHasher13 {
+    let random = std::collections::hash_map::RandomState::new();
+    SipHasher13::new_with_keys(random.hash_one(0_u8), random.hash_one(1_u8))
 }
 
 impl Inner {
@@ -174,8 +178,8 @@ impl IdempotencyStore for MemoryStore {
     async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
         let now = self.inner.now();
         let expires = millis_after(now, lease);
-        let (hash, mut shard) = self.shard(key);
-        if let Some(entry) = shard.find_mut(hash, |e| e.is(hash, key)) {
+        let (fingerprint, mut shard) = self.shard(key);
+        if let Some(entry) = shard.find_mut(fingerprint[0], |e| e.fingerprint == fingerprint) {
             if entry.expires > now {
                 return Ok(if entry.done {
                     Claim::Done
@@ -183,10 +187,13 @@ impl IdempotencyStore for MemoryStore {
                     Claim::InFlight
                 });
             }
-            let token = ClaimToken::generate();
-            entry.token = token.generated_text().unwrap_or_default();
-            entry.done = false;
-            entry.expires = expires;
+            let (token, bytes) = ClaimToken::generate_with_bytes();
+            *entry = Entry {
+                fingerprint,
+                expires,
+                token: bytes,
+                done: false,
+            };
             return Ok(Claim::Acquired(token));
         }
         if shard.len() >= self.inner.per_shard {
@@ -197,15 +204,14 @@ impl IdempotencyStore for MemoryStore {
                 });
             }
         }
-        let token = ClaimToken::generate();
+        let (token, bytes) = ClaimToken::generate_with_bytes();
         let entry = Entry {
-            hash,
+            fingerprint,
             expires,
-            token: token.generated_text().unwrap_or_default(),
+            token: bytes,
             done: false,
-            key: key.into(),
         };
-        shard.insert_unique(hash, entry, |e| e.hash);
+        shard.insert_unique(fingerprint[0], entry, |e| e.fingerprint[0]);
         Ok(Claim::Acquired(token))
     }
 
@@ -216,10 +222,10 @@ impl IdempotencyStore for MemoryStore {
         retain: Duration,
     ) -> Result<(), StoreError> {
         let now = self.inner.now();
-        let (hash, mut shard) = self.shard(key);
-        match shard.find_mut(hash, |e| e.is(hash, key)) {
-            Some(entry) if entry.held_by(token) && entry.done => Ok(()),
-            Some(entry) if entry.held_by(token) && entry.expires > now => {
+        let (fingerprint, mut shard) = self.shard(key);
+        match shard.find_mut(fingerprint[0], |e| e.fingerprint == fingerprint) {
+            Some(entry) if token.is_written_from(&entry.token) && entry.done => Ok(()),
+            Some(entry) if token.is_written_from(&entry.token) && entry.expires > now => {
                 entry.done = true;
                 entry.expires = millis_after(now, retain);
                 Ok(())
@@ -230,11 +236,11 @@ impl IdempotencyStore for MemoryStore {
 
     async fn release(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {
         let now = self.inner.now();
-        let (hash, mut shard) = self.shard(key);
-        match shard.find_entry(hash, |e| e.is(hash, key)) {
+        let (fingerprint, mut shard) = self.shard(key);
+        match shard.find_entry(fingerprint[0], |e| e.fingerprint == fingerprint) {
             Ok(found) => {
                 let entry = found.get();
-                if entry.held_by(token) && !entry.done && entry.expires > now {
+                if token.is_written_from(&entry.token) && !entry.done && entry.expires > now {
                     found.remove();
                     Ok(())
                 } else {
@@ -335,6 +341,36 @@ mod tests {
             block_on(store.claim("a", Duration::from_secs(10))),
             Ok(Claim::Acquired(_))
         ));
+    }
+
+    #[test]
+    fn an_entry_is_48_bytes_whatever_the_key() {
+        assert_eq!(std::mem::size_of::<Entry>(), 48);
+        let store = MemoryStore::new();
+        let long = "k".repeat(100_000);
+        let lease = Duration::from_secs(10);
+        let Claim::Acquired(token) = block_on(store.claim(&long, lease)).unwrap() else {
+            panic!("first claim")
+        };
+        assert_eq!(block_on(store.claim(&long, lease)).unwrap(), Claim::InFlight);
+        let shorter = &long[..long.len() - 1];
+        assert!(matches!(
+            block_on(store.claim(shorter, lease)),
+            Ok(Claim::Acquired(_))
+        ));
+        block_on(store.complete(&long, &token, lease)).unwrap();
+        assert_eq!(block_on(store.claim(&long, lease)).unwrap(), Claim::Done);
+    }
+
+    #[test]
+    fn stores_fingerprint_keys_differently() {
+        // Each store draws its own SipHash key, so a colliding pair (if one were ever found)
+        // would collide in one store only.
+        let (a, b) = (MemoryStore::new(), MemoryStore::new());
+        // Each guard is dropped before the next lock of the same shard.
+        let fingerprint = |store: &MemoryStore| store.shard("github:1").0;
+        assert_ne!(fingerprint(&a), fingerprint(&b));
+        assert_eq!(fingerprint(&a), fingerprint(&a));
     }
 
     #[test]

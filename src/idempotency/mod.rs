@@ -151,9 +151,9 @@ pub enum Claim {
 pub const MAX_TOKEN_LEN: usize = 64;
 
 /// How many random and counter bytes a generated token is written from.
-const GENERATED_BYTES: usize = 16;
+pub(crate) const GENERATED_BYTES: usize = 16;
 /// The length of a generated token's text: two hex digits per byte.
-pub(crate) const GENERATED_LEN: usize = 2 * GENERATED_BYTES;
+const GENERATED_LEN: usize = 2 * GENERATED_BYTES;
 
 /// Proof of holding a claim: `complete` and `release` act only while it still matches.
 ///
@@ -170,6 +170,12 @@ impl ClaimToken {
     /// followed by a 64-bit counter, as 32 hex digits. No system call, no allocation.
     #[must_use]
     pub fn generate() -> Self {
+        Self::generate_with_bytes().0
+    }
+
+    /// A new token and the 16 bytes its text was written from, which a store may keep instead
+    /// of the text (see [`is_written_from`](Self::is_written_from)).
+    pub(crate) fn generate_with_bytes() -> (Self, [u8; GENERATED_BYTES]) {
         static PROCESS: OnceLock<u64> = OnceLock::new();
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let process = *PROCESS.get_or_init(|| {
@@ -189,16 +195,22 @@ impl ClaimToken {
         let mut text = [0u8; MAX_TOKEN_LEN];
         // 16 bytes always fit 32 hex digits.
         let _ = const_hex::encode_to_slice(bytes, &mut text[..GENERATED_LEN]);
-        Self {
+        let token = Self {
             len: GENERATED_LEN as u8,
             text,
-        }
+        };
+        (token, bytes)
     }
 
-    /// The text of a [`generate`](Self::generate)d token, so that a store can keep it in a
-    /// fixed-size field; `None` for a token of another length (no generated token has it).
-    pub(crate) fn generated_text(&self) -> Option<[u8; GENERATED_LEN]> {
-        self.text[..usize::from(self.len)].try_into().ok()
+    /// Whether this token's text is exactly the one [`generate_with_bytes`] wrote from
+    /// `bytes` (lowercase hex: `AB..` is not the token `ab..`).
+    ///
+    /// [`generate_with_bytes`]: Self::generate_with_bytes
+    pub(crate) fn is_written_from(&self, bytes: &[u8; GENERATED_BYTES]) -> bool {
+        let mut text = [0u8; GENERATED_LEN];
+        // 16 bytes always fit 32 hex digits.
+        let _ = const_hex::encode_to_slice(bytes, &mut text);
+        self.text[..usize::from(self.len)] == text
     }
 
     /// Rebuilds a token from its text (for example one kept in the app's own database):
@@ -399,13 +411,21 @@ mod tests {
     }
 
     #[test]
-    fn generated_tokens_give_back_their_text() {
-        let token = ClaimToken::generate();
-        let text = token.generated_text().unwrap();
-        assert_eq!(text.as_slice(), token.as_str().as_bytes());
-        assert_eq!(ClaimToken::parse("abc").unwrap().generated_text(), None);
-        let other = ClaimToken::parse(&"A".repeat(GENERATED_LEN)).unwrap();
-        assert_eq!(other.generated_text(), Some([b'A'; GENERATED_LEN]));
+    fn a_generated_token_matches_only_its_own_bytes() {
+        let (token, bytes) = ClaimToken::generate_with_bytes();
+        assert_eq!(const_hex::encode(bytes), token.as_str());
+        assert!(token.is_written_from(&bytes));
+        let (other, other_bytes) = ClaimToken::generate_with_bytes();
+        assert!(!token.is_written_from(&other_bytes));
+        assert!(!other.is_written_from(&bytes));
+        let parsed = ClaimToken::parse(token.as_str()).unwrap();
+        assert!(parsed.is_written_from(&bytes));
+        let lower = ClaimToken::parse(&"ab".repeat(16)).unwrap();
+        assert!(lower.is_written_from(&[0xab; 16]));
+        let upper = ClaimToken::parse(&"AB".repeat(16)).unwrap();
+        assert!(!upper.is_written_from(&[0xab; 16]));
+        let short = ClaimToken::parse(&token.as_str()[..31]).unwrap();
+        assert!(!short.is_written_from(&bytes));
     }
 
     #[cfg(any(feature = "redis", feature = "postgres"))]
