@@ -1,6 +1,6 @@
 //! The in-process store: sharded, bounded, with lease and retention expiry.
 
-use hashbrown::HashTable;
+use hashbrown::hash_table::{self, HashTable};
 use siphasher::sip128::SipHasher13;
 use std::fmt;
 use std::hash::BuildHasher;
@@ -62,6 +62,20 @@ struct Entry {
     /// What the [`ClaimToken`] holding the claim was written from.
     token: [u8; GENERATED_BYTES],
     done: bool,
+}
+
+impl Entry {
+    /// A live claim on the key until `expires`, and the token that holds it.
+    fn claimed(fingerprint: [u64; 2], expires: u64) -> (Self, ClaimToken) {
+        let (token, bytes) = ClaimToken::generate_with_bytes();
+        let entry = Self {
+            fingerprint,
+            expires,
+            token: bytes,
+            done: false,
+        };
+        (entry, token)
+    }
 }
 
 impl MemoryStore {
@@ -179,39 +193,42 @@ impl IdempotencyStore for MemoryStore {
         let now = self.inner.now();
         let expires = millis_after(now, lease);
         let (fingerprint, mut shard) = self.shard(key);
-        if let Some(entry) = shard.find_mut(fingerprint[0], |e| e.fingerprint == fingerprint) {
-            if entry.expires > now {
-                return Ok(if entry.done {
-                    Claim::Done
-                } else {
-                    Claim::InFlight
-                });
+        let room = shard.len() < self.inner.per_shard;
+        // One probe finds the key or the free slot for it.
+        match shard.entry(
+            fingerprint[0],
+            |e| e.fingerprint == fingerprint,
+            |e| e.fingerprint[0],
+        ) {
+            hash_table::Entry::Occupied(mut found) => {
+                let entry = found.get_mut();
+                if entry.expires > now {
+                    return Ok(if entry.done {
+                        Claim::Done
+                    } else {
+                        Claim::InFlight
+                    });
+                }
+                let (claimed, token) = Entry::claimed(fingerprint, expires);
+                *entry = claimed;
+                return Ok(Claim::Acquired(token));
             }
-            let (token, bytes) = ClaimToken::generate_with_bytes();
-            *entry = Entry {
-                fingerprint,
-                expires,
-                token: bytes,
-                done: false,
-            };
-            return Ok(Claim::Acquired(token));
+            hash_table::Entry::Vacant(slot) if room => {
+                let (claimed, token) = Entry::claimed(fingerprint, expires);
+                slot.insert(claimed);
+                return Ok(Claim::Acquired(token));
+            }
+            hash_table::Entry::Vacant(_) => {}
         }
+        // A new key and a full shard: make room from expired entries, or refuse.
+        shard.retain(|e| e.expires > now);
         if shard.len() >= self.inner.per_shard {
-            shard.retain(|e| e.expires > now);
-            if shard.len() >= self.inner.per_shard {
-                return Err(StoreError::Full {
-                    capacity: self.inner.capacity,
-                });
-            }
+            return Err(StoreError::Full {
+                capacity: self.inner.capacity,
+            });
         }
-        let (token, bytes) = ClaimToken::generate_with_bytes();
-        let entry = Entry {
-            fingerprint,
-            expires,
-            token: bytes,
-            done: false,
-        };
-        shard.insert_unique(fingerprint[0], entry, |e| e.fingerprint[0]);
+        let (claimed, token) = Entry::claimed(fingerprint, expires);
+        shard.insert_unique(fingerprint[0], claimed, |e| e.fingerprint[0]);
         Ok(Claim::Acquired(token))
     }
 
