@@ -369,7 +369,10 @@ mod tests {
         let Claim::Acquired(token) = block_on(store.claim(&long, lease)).unwrap() else {
             panic!("first claim")
         };
-        assert_eq!(block_on(store.claim(&long, lease)).unwrap(), Claim::InFlight);
+        assert_eq!(
+            block_on(store.claim(&long, lease)).unwrap(),
+            Claim::InFlight
+        );
         let shorter = &long[..long.len() - 1];
         assert!(matches!(
             block_on(store.claim(shorter, lease)),
