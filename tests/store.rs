@@ -313,14 +313,15 @@ conformance!(memory, MemoryStore::new());
 
 #[tokio::test]
 async fn memory_store_full_of_live_claims_answers_503() {
-    // One entry per shard: the second live claim in any shard finds it full.
+    // One entry per shard; enough keys that every shard holds a live claim.
     let store = MemoryStore::with_capacity(1);
-    for n in 0..64 {
+    for n in 0..10_000 {
         store
             .claim(&format!("k{n}"), Duration::from_secs(60))
             .await
             .ok();
     }
+    assert_eq!(store.len(), store.capacity(), "every shard full");
     an_unreachable_store_answers_503(store).await;
 }
 
