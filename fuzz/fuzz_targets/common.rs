@@ -1,0 +1,56 @@
+//! What every target does with a request built from fuzz input.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use verihook::{Event, Verifier};
+
+/// The instant every target verifies at (the signers sign at it too).
+pub const NOW: u64 = 1_700_000_000;
+
+/// Sets `name` to `value` when the bytes are a valid header value (as an HTTP server would
+/// have refused the request otherwise).
+pub fn set(headers: &mut HeaderMap, name: &'static str, value: Option<&[u8]>) {
+    if let Some(value) = value.and_then(|v| HeaderValue::from_bytes(v).ok()) {
+        headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+/// Appends `extra` to the header's value, when the result is still a valid header value.
+pub fn append_to(headers: &mut HeaderMap, name: &'static str, extra: &[u8]) {
+    let Some(current) = headers.get(name) else {
+        return;
+    };
+    let mut joined = current.as_bytes().to_vec();
+    joined.extend_from_slice(extra);
+    set(headers, name, Some(&joined));
+}
+
+/// Verifies, then reads everything an app could read from the event. Any panic is a finding.
+pub fn exercise(verifier: &dyn Verifier, headers: &HeaderMap, body: &[u8]) -> Option<Event> {
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(NOW);
+    match verifier.verify_at(headers, Bytes::copy_from_slice(body), now) {
+        Ok(event) => {
+            assert_eq!(
+                event.body().as_ref(),
+                body,
+                "the event carries the raw body"
+            );
+            let _ = (
+                event.id(),
+                event.event_type(),
+                event.timestamp(),
+                event.signed(),
+            );
+            let _ = event.json::<serde_json::Value>();
+            let _ = format!("{event:?}");
+            Some(event)
+        }
+        Err(err) => {
+            // Every rejection has a stable code, a status and a message.
+            assert!(!err.code().is_empty());
+            assert!(err.status().is_client_error());
+            let _ = err.to_string();
+            None
+        }
+    }
+}
