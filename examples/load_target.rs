@@ -1,4 +1,4 @@
-//! The server `scripts/load.sh` measures: one Axum app with two routes on the same body.
+//! The server `scripts/load.sh` measures: one Axum app with three routes on the same body.
 //!
 //! * `POST /webhooks/github`: the full pipeline (verify, memory-store dedup, a no-op handler);
 //! * `POST /verified/github`: verifies only (no idempotency store), answers 200;
