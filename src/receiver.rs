@@ -146,7 +146,8 @@ impl Outcome {
 
     /// The JSON body adapters answer with: `{"outcome":"processed","key":"..."}` (or
     /// `duplicate`, `in_flight`) when the request was authentic, else
-    /// `{"error":"<code>","message":"..."}`. Handler errors are not echoed to the sender.
+    /// `{"error":"<code>","message":"..."}`. Handler and store errors are not echoed to the
+    /// sender (they may describe the app's internals); log them from the outcome instead.
     #[must_use]
     pub fn json_body(&self) -> String {
         match self {
@@ -160,9 +161,13 @@ impl Outcome {
                 ("error", self.code()),
                 ("message", "the webhook handler failed; retry later"),
             ]),
-            Self::StoreUnavailable(err) => {
-                json_object([("error", self.code()), ("message", &err.to_string())])
-            }
+            Self::StoreUnavailable(_) => json_object([
+                ("error", self.code()),
+                (
+                    "message",
+                    "the idempotency store could not be used; retry later",
+                ),
+            ]),
         }
     }
 
@@ -348,7 +353,7 @@ impl<S: IdempotencyStore> Receiver<S> {
     pub async fn handle(&self, headers: &HeaderMap, body: Bytes) -> Outcome {
         match self.pick(headers) {
             Ok(verifier) => self.run(verifier, headers, body).await,
-            Err(err) => Outcome::Rejected(err),
+            Err(err) => traced(None, Outcome::Rejected(err)),
         }
     }
 
@@ -361,9 +366,12 @@ impl<S: IdempotencyStore> Receiver<S> {
             .find(|v| v.provider() == provider)
         {
             Some(verifier) => self.run(verifier.as_ref(), headers, body).await,
-            None => Outcome::Rejected(VerifyError::MissingHeader {
-                name: providers::signature_header(provider),
-            }),
+            None => traced(
+                Some(provider),
+                Outcome::Rejected(VerifyError::MissingHeader {
+                    name: providers::signature_header(provider),
+                }),
+            ),
         }
     }
 
@@ -410,6 +418,16 @@ impl<S: IdempotencyStore> Receiver<S> {
     }
 
     async fn run(&self, verifier: &dyn Verifier, headers: &HeaderMap, body: Bytes) -> Outcome {
+        let outcome = self.run_untraced(verifier, headers, body).await;
+        traced(Some(verifier.provider()), outcome)
+    }
+
+    async fn run_untraced(
+        &self,
+        verifier: &dyn Verifier,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Outcome {
         let event = match verifier.verify(headers, body) {
             Ok(event) => event,
             Err(err) => return Outcome::Rejected(err),
@@ -512,6 +530,44 @@ pub(crate) fn json_object<const N: usize>(members: [(&'static str, &str); N]) ->
     json.push(b'}');
     // serde_json writes UTF-8 only.
     String::from_utf8(json).unwrap_or_default()
+}
+
+/// With the `tracing` feature, records the outcome as one event (target `verihook`): `INFO`
+/// for processed, duplicate and in-flight requests, `WARN` for rejections, `ERROR` for handler
+/// and store failures. Fields: `provider`, `key`, `code`, `status`, and `error` for failures.
+/// No secret or signature is ever recorded (errors never contain them).
+fn traced(provider: Option<Provider>, outcome: Outcome) -> Outcome {
+    #[cfg(feature = "tracing")]
+    {
+        let provider = provider.map_or("unknown", Provider::as_str);
+        let code = outcome.code();
+        let status = outcome.status().as_u16();
+        match &outcome {
+            Outcome::Processed { key, recorded } => tracing::info!(
+                target: "verihook", provider, key = key.as_str(), code, status, recorded,
+                "webhook processed"
+            ),
+            Outcome::Duplicate { key } | Outcome::InFlight { key } => tracing::info!(
+                target: "verihook", provider, key = key.as_str(), code, status,
+                "webhook acknowledged without running the handler"
+            ),
+            Outcome::Rejected(error) => tracing::warn!(
+                target: "verihook", provider, code, status, error = %error,
+                "webhook rejected"
+            ),
+            Outcome::HandlerFailed { key, error } => tracing::error!(
+                target: "verihook", provider, key = key.as_str(), code, status, error = %error,
+                "webhook handler failed; the claim was released"
+            ),
+            Outcome::StoreUnavailable(error) => tracing::error!(
+                target: "verihook", provider, code, status, error = %error,
+                "idempotency store could not be used"
+            ),
+        }
+    }
+    #[cfg(not(feature = "tracing"))]
+    let _ = provider;
+    outcome
 }
 
 /// Polls the handler's future, turning a panic into an error instead of unwinding the server.

@@ -1,0 +1,105 @@
+//! With the `tracing` feature, the receiver records one event per request, and never a secret.
+#![cfg(feature = "tracing")]
+#![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::HeaderValue;
+use tracing_subscriber::util::SubscriberInitExt;
+use verihook::idempotency::MemoryStore;
+use verihook::testing::GithubSigner;
+use verihook::{GithubVerifier, Receiver};
+
+const SECRET: &str = "tracing-test-secret-do-not-log";
+
+/// Everything the subscriber writes, kept for the test to read.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+#[test]
+fn each_outcome_is_one_event_without_secrets() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let _guard = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish()
+        .set_default();
+
+    let receiver = Receiver::builder()
+        .verifier(GithubVerifier::new(SECRET).unwrap())
+        .store(MemoryStore::new())
+        .handler(|delivery| async move {
+            if delivery.event_type().as_deref() == Some("fail") {
+                return Err(std::io::Error::other("the database said no"));
+            }
+            Ok(())
+        });
+    let body = Bytes::from_static(br#"{"zen":"Keep it logically awesome."}"#);
+    let signer = GithubSigner::new(SECRET).unwrap();
+    let signed = signer.sign_delivery("d-1", "push", &body).unwrap();
+    let signature = signed["x-hub-signature-256"].to_str().unwrap().to_owned();
+
+    for _ in 0..2 {
+        block_on(receiver.handle(&signed, body.clone()));
+    }
+    let mut tampered = signed.clone();
+    tampered.insert("x-github-delivery", HeaderValue::from_static("d-2"));
+    block_on(receiver.handle(&tampered, Bytes::from_static(b"{}")));
+    let failing = signer.sign_delivery("d-3", "fail", &body).unwrap();
+    block_on(receiver.handle(&failing, body.clone()));
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 4, "one event per request:\n{log}");
+    let expect = [
+        (
+            "INFO",
+            r#"provider="github" key="github:d-1" code="processed" status=200"#,
+        ),
+        (
+            "INFO",
+            r#"provider="github" key="github:d-1" code="duplicate" status=200"#,
+        ),
+        (
+            "WARN",
+            r#"provider="github" code="bad_signature" status=401"#,
+        ),
+        (
+            "ERROR",
+            r#"provider="github" key="github:d-3" code="handler_failed" status=500"#,
+        ),
+    ];
+    for (line, (level, fields)) in lines.iter().zip(expect) {
+        assert!(line.contains(level) && line.contains(fields), "{line}");
+    }
+    assert!(lines[3].contains("error=the database said no"), "{log}");
+    assert!(!log.contains(SECRET), "the secret was logged:\n{log}");
+    assert!(
+        !log.contains(&signature[7..]),
+        "a signature was logged:\n{log}"
+    );
+}
