@@ -86,8 +86,10 @@ proptest! {
         assert_rejected(stripe().verify(&moved, Bytes::from(body.clone())));
     }
 
+    /// Short ids and ids past the verifier's 160-byte stack buffer for `id.timestamp.` (which
+    /// then feeds the pieces one by one) verify alike.
     #[test]
-    fn standard_round_trip(body in prop::collection::vec(any::<u8>(), 1..2048), id in "[a-zA-Z0-9_]{1,40}", ts in (NOW - 300)..=(NOW + 300), at in any::<usize>(), xor in any::<u8>()) {
+    fn standard_round_trip(body in prop::collection::vec(any::<u8>(), 1..2048), id in "[a-zA-Z0-9_]{1,40}|[a-zA-Z0-9_]{140,260}", ts in (NOW - 300)..=(NOW + 300), at in any::<usize>(), xor in any::<u8>()) {
         let signer = StandardSigner::new(STANDARD_SECRET).unwrap();
         for headers in [signer.sign(&id, ts, &body).unwrap(), signer.sign_svix(&id, ts, &body).unwrap()] {
             let event = standard().verify(&headers, Bytes::from(body.clone())).unwrap();

@@ -316,11 +316,28 @@ impl Verifier for StandardVerifier {
         if entries(raw).next().is_none() {
             return Err(sig_header.malformed("no version,signature entry"));
         }
-        let parts: [&[u8]; 5] = [id, b".", ts_value.as_bytes(), b".", &body];
+        // The signed content is `id.timestamp.body`: the short prefix is joined on the stack
+        // so the MAC takes two pieces instead of five (measurably cheaper for small bodies).
+        let mut joined = [0u8; 160];
+        let ts = ts_value.as_bytes();
+        let prefix_len = id.len() + ts.len() + 2;
+        let split: [&[u8]; 5];
+        let two: [&[u8]; 2];
+        let parts: &[&[u8]] = if prefix_len <= joined.len() {
+            joined[..id.len()].copy_from_slice(id);
+            joined[id.len()] = b'.';
+            joined[id.len() + 1..prefix_len - 1].copy_from_slice(ts);
+            joined[prefix_len - 1] = b'.';
+            two = [&joined[..prefix_len], &body];
+            &two
+        } else {
+            split = [id, b".", ts, b".", &body];
+            &split
+        };
 
-        let matched = self.check_symmetric(&parts, raw);
+        let matched = self.check_symmetric(parts, raw);
         #[cfg(feature = "ed25519")]
-        let matched = matched || self.check_ed25519(&parts, raw);
+        let matched = matched || self.check_ed25519(parts, raw);
         if !matched {
             return Err(VerifyError::SignatureMismatch {
                 secrets: self.key_count(),
