@@ -28,18 +28,9 @@ impl Write for Captured {
     }
 }
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-    }
-}
-
-#[test]
-fn each_outcome_is_one_event_without_secrets() {
+// A current-thread runtime: the subscriber is set for this thread only.
+#[tokio::test(flavor = "current_thread")]
+async fn each_outcome_is_one_event_without_secrets() {
     let captured = Captured::default();
     let writer = captured.clone();
     let _guard = tracing_subscriber::fmt()
@@ -64,13 +55,13 @@ fn each_outcome_is_one_event_without_secrets() {
     let signature = signed["x-hub-signature-256"].to_str().unwrap().to_owned();
 
     for _ in 0..2 {
-        block_on(receiver.handle(&signed, body.clone()));
+        receiver.handle(&signed, body.clone()).await;
     }
     let mut tampered = signed.clone();
     tampered.insert("x-github-delivery", HeaderValue::from_static("d-2"));
-    block_on(receiver.handle(&tampered, Bytes::from_static(b"{}")));
+    receiver.handle(&tampered, Bytes::from_static(b"{}")).await;
     let failing = signer.sign_delivery("d-3", "fail", &body).unwrap();
-    block_on(receiver.handle(&failing, body.clone()));
+    receiver.handle(&failing, body.clone()).await;
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<&str> = log.lines().collect();

@@ -161,7 +161,7 @@ impl Inner {
         self.clock
             .now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| millis_after(0, d))
+            .map_or(0, as_millis)
     }
 
     fn lock(&self, i: usize) -> MutexGuard<'_, Table> {
@@ -269,9 +269,14 @@ impl IdempotencyStore for MemoryStore {
     }
 }
 
+/// `span` in whole milliseconds, saturating at `u64::MAX`.
+fn as_millis(span: Duration) -> u64 {
+    u64::try_from(span.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// `now` plus `span` in milliseconds, saturating instead of overflowing.
 fn millis_after(now: u64, span: Duration) -> u64 {
-    now.saturating_add(u64::try_from(span.as_millis()).unwrap_or(u64::MAX))
+    now.saturating_add(as_millis(span))
 }
 
 #[cfg(test)]

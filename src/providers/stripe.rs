@@ -8,7 +8,7 @@ use hmac::Hmac;
 use http::HeaderMap;
 use sha2::Sha256;
 
-use super::{hex_array, pairs, MacKeys, MIN_RAW_SECRET_LEN};
+use super::{hex_array, pairs, with_signed_content, MacKeys, MIN_RAW_SECRET_LEN};
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Provider, Signed};
 use crate::secret::Secret;
@@ -154,8 +154,10 @@ impl Verifier for StripeVerifier {
         now: SystemTime,
     ) -> Result<Event, VerifyError> {
         let header = StripeHeader::parse(SIGNATURE.require(headers)?.as_bytes())?;
-        let parts: [&[u8]; 3] = [header.timestamp_digits, b".", &body];
-        if !self.keys.matches_any(&parts, || header.v1_signatures()) {
+        let matched = with_signed_content([header.timestamp_digits, b"."], &body, |parts| {
+            self.keys.matches_any(parts, || header.v1_signatures())
+        });
+        if !matched {
             return Err(VerifyError::SignatureMismatch {
                 secrets: self.keys.len(),
                 signatures: header.v1_count,
