@@ -16,24 +16,23 @@ mod common;
 
 use actix_web::{web, App, HttpServer};
 use common::Error;
-use verihook::actix::Received;
-use verihook::idempotency::AnyStore;
-use verihook::{Receiver, Verifier};
+use verihook::actix::{Received, SenderName};
 
 #[actix_web::main]
 async fn main() -> Result<(), Error> {
-    let store = common::store().await?;
-    let (github, stripe, standard) = common::verifiers()?;
-    let github = receiver(github, store.clone());
-    let stripe = receiver(stripe, store.clone());
-    let standard = receiver(standard, store);
-
+    let receiver = web::Data::new(common::receiver().await?);
     let address = common::address();
     let server = HttpServer::new(move || {
-        App::new()
-            .service(route("/webhooks/github", github.clone()))
-            .service(route("/webhooks/stripe", stripe.clone()))
-            .service(route("/webhooks/standard", standard.clone()))
+        let mut app = App::new().app_data(receiver.clone());
+        for (path, sender) in common::ROUTES {
+            app = app.service(web::resource(path).app_data(SenderName::new(sender)).route(
+                web::post().to(move |received: Received| async move {
+                    common::log(sender, received.outcome());
+                    received
+                }),
+            ));
+        }
+        app
     })
     .bind(&address)?;
     for bound in server.addrs() {
@@ -42,24 +41,4 @@ async fn main() -> Result<(), Error> {
     server.run().await?;
     println!("stopped");
     Ok(())
-}
-
-fn receiver(verifier: impl Verifier + 'static, store: AnyStore) -> web::Data<Receiver<AnyStore>> {
-    web::Data::new(
-        Receiver::builder()
-            .verifier(verifier)
-            .store(store)
-            .handler(common::handle),
-    )
-}
-
-/// One route with its own receiver, logging every outcome.
-fn route(path: &str, receiver: web::Data<Receiver<AnyStore>>) -> actix_web::Resource {
-    let provider = receiver.providers()[0];
-    web::resource(path).app_data(receiver).route(web::post().to(
-        move |received: Received<AnyStore>| async move {
-            common::log(provider, received.outcome());
-            received
-        },
-    ))
 }

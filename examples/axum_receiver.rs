@@ -20,20 +20,25 @@ mod common;
 use std::sync::Arc;
 
 use axum::routing::post;
-use axum::Router;
+use axum::{Extension, Router};
 use common::Error;
-use verihook::axum::Received;
-use verihook::idempotency::AnyStore;
-use verihook::{Receiver, Verifier};
+use verihook::axum::{Received, SenderName};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let store = common::store().await?;
-    let (github, stripe, standard) = common::verifiers()?;
-    let app = Router::new()
-        .merge(route("/webhooks/github", github, store.clone()))
-        .merge(route("/webhooks/stripe", stripe, store.clone()))
-        .merge(route("/webhooks/standard", standard, store));
+    let receiver = Arc::new(common::receiver().await?);
+    let mut app = Router::new();
+    for (path, sender) in common::ROUTES {
+        app = app.route(
+            path,
+            post(move |received: Received| async move {
+                common::log(sender, received.outcome());
+                received
+            })
+            .layer(Extension(SenderName::new(sender))),
+        );
+    }
+    let app = app.with_state(receiver);
 
     let listener = tokio::net::TcpListener::bind(common::address()).await?;
     println!("listening on http://{}", listener.local_addr()?);
@@ -42,26 +47,6 @@ async fn main() -> Result<(), Error> {
         .await?;
     println!("stopped");
     Ok(())
-}
-
-/// One route: a receiver with one verifier, logging every outcome.
-fn route(path: &str, verifier: impl Verifier + 'static, store: AnyStore) -> Router {
-    let provider = verifier.provider();
-    let receiver = Arc::new(
-        Receiver::builder()
-            .verifier(verifier)
-            .store(store)
-            .handler(common::handle),
-    );
-    Router::new()
-        .route(
-            path,
-            post(move |received: Received<AnyStore>| async move {
-                common::log(provider, received.outcome());
-                received
-            }),
-        )
-        .with_state(receiver)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -26,10 +26,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Receiver::builder()
             .verifier(GithubVerifier::new(SECRET)?)
             .store(MemoryStore::with_capacity(2_000_000))
-            .handler(|_delivery| async { Ok::<(), std::io::Error>(()) }),
+            .handler(|_delivery| async { Ok::<(), std::io::Error>(()) })
+            .build()?,
     );
     let app = Router::new()
-        .route("/webhooks/github", post(receive::<MemoryStore>))
+        .route("/webhooks/github", post(receive))
         .with_state(receiver)
         .route(
             "/verified/github",

@@ -8,7 +8,8 @@ use http::{HeaderMap, HeaderValue};
 use serde::Deserialize;
 use verihook::testing::{GithubSigner, StandardSigner, StripeSigner};
 use verihook::{
-    Event, FixedClock, GithubVerifier, StandardVerifier, StripeVerifier, Verifier, VerifyError,
+    Event, FixedClock, GithubVerifier, RequestHead, Scheme, StandardVerifier, StripeVerifier,
+    VerifyError, WebhookRequest,
 };
 
 /// The app's own type for the part of the payload it cares about.
@@ -103,7 +104,7 @@ fn show(result: &Result<Event, VerifyError>) {
     match result {
         Ok(event) => println!(
             "ok  {:<18} id={} type={} signed(id={}, type={}, timestamp={})",
-            event.provider().as_str(),
+            event.scheme(),
             event.id().as_deref().unwrap_or("-"),
             event.event_type().as_deref().unwrap_or("-"),
             event.signed().id(),
@@ -114,8 +115,10 @@ fn show(result: &Result<Event, VerifyError>) {
     }
 }
 
-fn reject(what: &str, verifier: &dyn Verifier, headers: &HeaderMap, body: &'static [u8]) {
-    match verifier.verify(headers, Bytes::from_static(body)) {
+fn reject(what: &str, verifier: &dyn Scheme, headers: &HeaderMap, body: &'static [u8]) {
+    let body = Bytes::from_static(body);
+    let request = WebhookRequest::new(RequestHead::post(headers), &body);
+    match verifier.verify_request(&request, verifier.now()) {
         Ok(_) => println!("unexpected: {what} was accepted"),
         Err(err) => println!(
             "{what:<34} {} {:<20} {err}",

@@ -1,7 +1,9 @@
 //! Switches that weaken verification. Each one is here, and only here, so a reviewer can find
 //! every use with `grep dangerous`.
 
-use crate::providers::github::GithubVerifier;
+use crate::scheme::github::GithubVerifier;
+use crate::scheme::{BuildArgs, Builtin, Scheme};
+use crate::{VerifyError, VerifyOptions};
 
 /// Also accepts GitHub's legacy `X-Hub-Signature: sha1=<hex>` header, when (and only when) the
 /// request has no `X-Hub-Signature-256` header.
@@ -23,4 +25,36 @@ use crate::providers::github::GithubVerifier;
 #[must_use]
 pub fn accept_legacy_github_sha1(verifier: GithubVerifier) -> GithubVerifier {
     verifier.set_legacy_sha1(true)
+}
+
+/// Builds a built-in scheme accepting secrets shorter than its minimum (any non-empty secret).
+///
+/// GitHub lets users pick any webhook secret, so an old endpoint may have a short one that
+/// the normal constructors refuse. A short secret can be guessed offline from one captured
+/// request: rotate it as soon as you can.
+///
+/// ```
+/// use verihook::{dangerous, scheme, testing::GithubSigner, VerifyOptions};
+/// assert!(scheme::builtin("github").unwrap().build(&["short"], None, VerifyOptions::default()).is_err());
+/// let github = dangerous::allow_short_secrets(scheme::builtin("github").unwrap(), &["short"], None, VerifyOptions::default())?;
+/// # Ok::<(), verihook::VerifyError>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`Builtin::build`], except for length: an empty secret is still refused.
+pub fn allow_short_secrets(
+    builtin: &Builtin,
+    secrets: &[&str],
+    url: Option<&str>,
+    options: VerifyOptions,
+) -> Result<Box<dyn Scheme>, VerifyError> {
+    (builtin.build)(
+        BuildArgs {
+            secrets,
+            url,
+            short_ok: true,
+        },
+        options,
+    )
 }

@@ -69,12 +69,15 @@ pub enum VerifyError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// For a scheme that signs the URL: the request's path is not the path of the sender's
+    /// configured public URL (a request meant for another endpoint, or a misconfigured URL).
+    UrlMismatch,
 }
 
 impl VerifyError {
     /// The stable code for this failure class: one of `missing_header`, `malformed_header`,
     /// `bad_signature`, `timestamp_too_old`, `timestamp_in_future`, `bad_secret`,
-    /// `body_too_large`.
+    /// `body_too_large`, `url_mismatch`.
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
@@ -85,6 +88,7 @@ impl VerifyError {
             Self::TimestampInFuture { .. } => "timestamp_in_future",
             Self::BadSecret(_) => "bad_secret",
             Self::BodyTooLarge { .. } => "body_too_large",
+            Self::UrlMismatch => "url_mismatch",
         }
     }
 
@@ -99,7 +103,8 @@ impl VerifyError {
             Self::MissingHeader { .. } | Self::MalformedHeader { .. } => StatusCode::BAD_REQUEST,
             Self::SignatureMismatch { .. }
             | Self::TimestampTooOld { .. }
-            | Self::TimestampInFuture { .. } => StatusCode::UNAUTHORIZED,
+            | Self::TimestampInFuture { .. }
+            | Self::UrlMismatch => StatusCode::UNAUTHORIZED,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadSecret(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -136,6 +141,9 @@ impl fmt::Display for VerifyError {
             ),
             Self::BadSecret(e) => write!(f, "bad secret: {e}"),
             Self::BodyTooLarge { limit } => write!(f, "body is larger than {limit} bytes"),
+            Self::UrlMismatch => f.write_str(
+                "the request's path is not the path of the sender's configured public URL",
+            ),
         }
     }
 }
@@ -218,7 +226,9 @@ impl fmt::Display for SecretError {
             Self::TooShort { len, min } => {
                 write!(
                     f,
-                    "the secret is {len} bytes, shorter than the {min} allowed"
+                    "the secret is {len} byte{}, shorter than the {min} allowed (a provider \
+                     that issues shorter secrets: see verihook::dangerous::allow_short_secrets)",
+                    plural(*len)
                 )
             }
             Self::WrongLength { len, expected } => {
@@ -291,7 +301,8 @@ mod tests {
 
     #[test]
     fn codes_are_stable() {
-        let cases: [(VerifyError, &str, u16); 7] = [
+        let cases: [(VerifyError, &str, u16); 8] = [
+            (VerifyError::UrlMismatch, "url_mismatch", 401),
             (
                 VerifyError::MissingHeader { name: "a" },
                 "missing_header",

@@ -1,93 +1,31 @@
-//! The verified event and its typed accessors.
+//! The verified event, how a scheme builds one, and a handshake answer.
 
 use std::borrow::Cow;
 use std::fmt;
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::HeaderValue;
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use http::{HeaderValue, StatusCode};
+use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use sha2::{Digest, Sha256};
 
 use crate::error::PayloadError;
 
-/// A webhook signing scheme.
-///
-/// Parses from the names the CLI takes: `github`, `stripe`, `standard-webhooks` (also
-/// `standard`, `standardwebhooks` and `svix`, which uses the same scheme).
-///
-/// ```
-/// use verihook::Provider;
-/// assert_eq!("svix".parse::<Provider>(), Ok(Provider::StandardWebhooks));
-/// assert_eq!(Provider::Github.as_str(), "github");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Provider {
-    /// GitHub: `X-Hub-Signature-256`, HMAC-SHA256 of the body.
-    Github,
-    /// Stripe: `Stripe-Signature`, HMAC-SHA256 of `{t}.{body}`.
-    Stripe,
-    /// Standard Webhooks (and Svix): `webhook-signature`, HMAC-SHA256 or ed25519 of
-    /// `{id}.{timestamp}.{body}`.
-    StandardWebhooks,
-}
+/// The longest idempotency key a [`Receiver`](crate::Receiver) uses, in bytes. A signed id that
+/// would make a longer key is replaced by its SHA-256.
+pub const MAX_KEY_LEN: usize = 64 + 1 + 128;
 
-impl Provider {
-    /// Every provider, in a stable order.
-    pub const ALL: [Provider; 3] = [Self::Github, Self::Stripe, Self::StandardWebhooks];
-
-    /// The canonical lower-case name: `github`, `stripe` or `standard-webhooks`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Github => "github",
-            Self::Stripe => "stripe",
-            Self::StandardWebhooks => "standard-webhooks",
-        }
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The name given to [`Provider::from_str`] is not a known provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownProvider;
-
-impl fmt::Display for UnknownProvider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unknown provider: expected github, stripe, standard-webhooks or svix")
-    }
-}
-
-impl std::error::Error for UnknownProvider {}
-
-impl FromStr for Provider {
-    type Err = UnknownProvider;
-
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        match name.to_ascii_lowercase().as_str() {
-            "github" => Ok(Self::Github),
-            "stripe" => Ok(Self::Stripe),
-            "standard-webhooks" | "standard" | "standardwebhooks" | "svix" => {
-                Ok(Self::StandardWebhooks)
-            }
-            _ => Err(UnknownProvider),
-        }
-    }
-}
+/// The longest event id kept in a key as it is; a longer one is hashed.
+const MAX_ID_IN_KEY: usize = 128;
 
 /// Which parts of a request the verified signature covers.
 ///
 /// An unsigned part can be changed by anyone on the path without the signature noticing; treat
 /// it as a hint. GitHub, for instance, signs only the body: its `X-GitHub-Delivery` id and
 /// `X-GitHub-Event` type travel in unsigned headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Signed {
     pub(crate) id: bool,
     pub(crate) event_type: bool,
@@ -100,7 +38,7 @@ impl Signed {
     pub fn body(self) -> bool {
         true
     }
-    /// Whether the event id is covered by the signature.
+    /// Whether the event id is covered by the signature (and so may de-duplicate).
     #[must_use]
     pub fn id(self) -> bool {
         self.id
@@ -118,13 +56,18 @@ impl Signed {
 }
 
 /// Where an event's id or type comes from.
-#[derive(Clone)]
-pub(crate) enum Field {
-    /// A header value, already checked to be visible ASCII.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub enum Field {
+    /// A header value (checked by the scheme to be visible ASCII).
     Header(HeaderValue),
-    /// The body's top-level JSON member, read only when asked for.
-    Body,
+    /// The body's top-level JSON member of this name, read only when asked for. A string or
+    /// an integer is taken; anything else counts as absent without hiding the other members.
+    Body(&'static str),
+    /// Text the scheme already has.
+    Text(Arc<str>),
     /// The scheme does not carry it, or the request did not.
+    #[default]
     Absent,
 }
 
@@ -132,7 +75,7 @@ pub(crate) enum Field {
 ///
 /// Holds the raw body exactly as received. Nothing here is parsed until asked for:
 /// [`json`](Event::json) deserialises the payload into the app's own type, and for schemes that
-/// carry the id or type inside the body ([`Provider::Stripe`]), [`id`](Event::id) and
+/// carry the id or type inside the body (Stripe), [`id`](Event::id) and
 /// [`event_type`](Event::event_type) read it lazily.
 ///
 /// ```
@@ -145,6 +88,7 @@ pub(crate) enum Field {
 /// let event = verifier.verify(&headers, body.as_slice().into())?;
 /// assert_eq!(event.id().as_deref(), Some("msg_1"));
 /// assert_eq!(event.event_type().as_deref(), Some("invoice.paid"));
+/// assert_eq!(event.idempotency_key(), "standard-webhooks:msg_1");
 /// #[derive(serde::Deserialize)]
 /// struct Invoice { data: Amount }
 /// #[derive(serde::Deserialize)]
@@ -154,45 +98,117 @@ pub(crate) enum Field {
 /// ```
 #[derive(Clone)]
 pub struct Event {
-    pub(crate) provider: Provider,
+    pub(crate) scheme: &'static str,
+    pub(crate) sender: Option<Arc<str>>,
     pub(crate) id: Field,
     pub(crate) event_type: Field,
     pub(crate) timestamp: Option<u64>,
     pub(crate) body: Bytes,
     pub(crate) signed: Signed,
+    pub(crate) digest: Option<[u8; 32]>,
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    id: Option<Text<'a>>,
-    #[serde(borrow, default, rename = "type")]
-    event_type: Option<Text<'a>>,
+/// Builds an [`Event`]: how a scheme (a built-in one or the app's own) hands back what it
+/// verified.
+///
+/// ```
+/// use verihook::{Event, Field};
+/// let event = Event::builder("acme", bytes::Bytes::from_static(br#"{"id":"a1","kind":"x"}"#))
+///     .id(Field::Body("id"), true)
+///     .event_type(Field::Body("kind"), true)
+///     .timestamp(1_700_000_000)
+///     .build();
+/// assert_eq!(event.id().as_deref(), Some("a1"));
+/// assert_eq!(event.idempotency_key(), "acme:a1");
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct EventBuilder {
+    event: Event,
 }
 
-/// A JSON string, borrowed from the body unless it has escapes. (serde borrows a `Cow` only
-/// when it is a field of its own, not inside an `Option`.)
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
-
-impl Event {
-    /// The scheme that verified this event.
-    #[must_use]
-    pub fn provider(&self) -> Provider {
-        self.provider
+impl EventBuilder {
+    /// Where the event id comes from, and whether the signature covers it. Only a signed id is
+    /// used to de-duplicate; an unsigned one is reported only.
+    pub fn id(mut self, field: Field, signed: bool) -> Self {
+        self.event.id = field;
+        self.event.signed.id = signed;
+        self
     }
 
-    /// The provider's event id (GitHub's delivery id, Stripe's `evt_...`, Standard Webhooks'
-    /// `webhook-id`), or `None` if the request carried none.
+    /// Where the event type comes from, and whether the signature covers it.
+    pub fn event_type(mut self, field: Field, signed: bool) -> Self {
+        self.event.event_type = field;
+        self.event.signed.event_type = signed;
+        self
+    }
+
+    /// The signed timestamp (Unix seconds), already checked for freshness by the scheme.
+    pub fn timestamp(mut self, unix_seconds: u64) -> Self {
+        self.event.timestamp = Some(unix_seconds);
+        self.event.signed.timestamp = true;
+        self
+    }
+
+    /// The SHA-256 of what the signature covers, for a scheme whose signed content is not the
+    /// raw body as received (Twilio signs decoded form parameters). Events without a signed id
+    /// are de-duplicated on it instead of on the body.
+    pub fn content_digest(mut self, sha256: [u8; 32]) -> Self {
+        self.event.digest = Some(sha256);
+        self
+    }
+
+    /// The event.
+    #[must_use]
+    pub fn build(self) -> Event {
+        self.event
+    }
+}
+
+impl Event {
+    /// Starts an event verified by the scheme `scheme` (its name, such as `"stripe"`) over
+    /// `body`, the raw body as received.
+    pub fn builder(scheme: &'static str, body: Bytes) -> EventBuilder {
+        EventBuilder {
+            event: Self {
+                scheme,
+                sender: None,
+                id: Field::Absent,
+                event_type: Field::Absent,
+                timestamp: None,
+                body,
+                signed: Signed::default(),
+                digest: None,
+            },
+        }
+    }
+
+    /// The name of the scheme that verified this event (`github`, `stripe`, ...).
+    #[must_use]
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+
+    /// The name of the sender it came from, as configured in the
+    /// [`Receiver`](crate::Receiver) (`"clerk"`, `"resend"`, ...); the scheme's name when the
+    /// event was verified outside a receiver.
+    #[must_use]
+    pub fn sender(&self) -> &str {
+        self.sender.as_deref().unwrap_or(self.scheme)
+    }
+
+    /// The provider's event id (Stripe's `evt_...`, Standard Webhooks' `webhook-id`, GitHub's
+    /// delivery id), or `None` if the request carried none. See [`Signed::id`] for whether the
+    /// signature covers it.
     #[must_use]
     pub fn id(&self) -> Option<Cow<'_, str>> {
-        self.field(&self.id, |e| e.id.map(|t| t.0))
+        self.field(&self.id)
     }
 
     /// The event type (`push`, `invoice.paid`, ...), or `None` if the request carried none.
     #[must_use]
     pub fn event_type(&self) -> Option<Cow<'_, str>> {
-        self.field(&self.event_type, |e| e.event_type.map(|t| t.0))
+        self.field(&self.event_type)
     }
 
     /// The signed timestamp, for schemes that sign one.
@@ -235,26 +251,208 @@ impl Event {
         serde_json::from_slice(&self.body).map_err(PayloadError::new)
     }
 
-    fn field<'a>(
-        &'a self,
-        field: &'a Field,
-        pick: impl FnOnce(Envelope<'a>) -> Option<Cow<'a, str>>,
-    ) -> Option<Cow<'a, str>> {
+    /// The key this event is de-duplicated under, built only from what the signature covers:
+    /// `<sender>:<id>` when the scheme signs the event id (an id over 128 bytes is replaced by
+    /// `sha256:<hex>` of it), else `<sender>:sha256:<hex>` of the signed timestamp and body (or
+    /// of the scheme's [content digest](EventBuilder::content_digest)). At most
+    /// [`MAX_KEY_LEN`] bytes.
+    ///
+    /// An unsigned id (GitHub's `X-GitHub-Delivery`) is never part of the key: anyone who
+    /// captured a delivery could otherwise replay it under a new id, or make a genuine event
+    /// look like a duplicate.
+    #[must_use]
+    pub fn idempotency_key(&self) -> String {
+        let sender = self.sender();
+        let id = if self.signed.id { self.id() } else { None };
+        // Joined by hand: `format!` costs a few reallocations per request on this hot path.
+        match id {
+            Some(id) if id.len() <= MAX_ID_IN_KEY => [sender, ":", &id].concat(),
+            Some(id) => digest_key(sender, [id.as_bytes()]),
+            None if self.digest.is_some() => {
+                let digest = self.digest.unwrap_or_default();
+                digest_key(sender, [&digest[..]])
+            }
+            None => {
+                let timestamp = self.timestamp.unwrap_or_default().to_be_bytes();
+                digest_key(sender, [&timestamp[..], &self.body])
+            }
+        }
+    }
+
+    /// The same event, attributed to the sender `name`.
+    pub(crate) fn with_sender(mut self, name: &Arc<str>) -> Self {
+        self.sender = Some(name.clone());
+        self
+    }
+
+    fn field<'a>(&'a self, field: &'a Field) -> Option<Cow<'a, str>> {
         match field {
-            // Checked as visible ASCII when the event was built.
+            // Checked as visible ASCII by the scheme.
             Field::Header(value) => value.to_str().ok().map(Cow::Borrowed),
-            Field::Body => serde_json::from_slice::<Envelope<'a>>(&self.body)
-                .ok()
-                .and_then(pick),
+            Field::Body(member) => body_member(&self.body, member),
+            Field::Text(text) => Some(Cow::Borrowed(text)),
             Field::Absent => None,
         }
+    }
+}
+
+/// `<sender>:sha256:<hex>` of `parts`.
+fn digest_key<const N: usize>(sender: &str, parts: [&[u8]; N]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part);
+    }
+    let mut hex = [0u8; 2 * 32];
+    // 32 bytes always fit 64 hex digits, and hex digits are UTF-8.
+    let _ = const_hex::encode_to_slice(hash.finalize(), &mut hex);
+    let hex = std::str::from_utf8(&hex).unwrap_or_default();
+    [sender, ":sha256:", hex].concat()
+}
+
+/// The top-level member `name` of a JSON object body, as text: a string (unescaped) or an
+/// integer. Any other value, a missing member or a body that is not a JSON object gives `None`;
+/// a wrongly typed *other* member does not matter.
+pub(crate) fn body_member<'a>(body: &'a [u8], name: &str) -> Option<Cow<'a, str>> {
+    member(body, name, Lenient)
+}
+
+/// The top-level member `name` of a JSON object body, when it is a non-negative integer.
+pub(crate) fn body_integer(body: &[u8], name: &str) -> Option<u64> {
+    member(body, name, Integer)
+}
+
+fn member<'de, S, T>(body: &'de [u8], name: &str, seed: S) -> Option<T>
+where
+    S: DeserializeSeed<'de, Value = Option<T>> + Copy,
+{
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    deserializer
+        .deserialize_map(MemberVisitor { name, seed })
+        .ok()
+        .flatten()
+}
+
+struct MemberVisitor<'n, S> {
+    name: &'n str,
+    seed: S,
+}
+
+impl<'de, S, T> Visitor<'de> for MemberVisitor<'_, S>
+where
+    S: DeserializeSeed<'de, Value = Option<T>> + Copy,
+{
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(wanted) = map.next_key_seed(IsKey(self.name))? {
+            if found.is_none() && wanted {
+                found = map.next_value_seed(self.seed)?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Whether a member's name is the one wanted, compared without copying it.
+#[derive(Clone, Copy)]
+struct IsKey<'n>(&'n str);
+
+impl<'de> DeserializeSeed<'de> for IsKey<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for IsKey<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+        Ok(v == self.0)
+    }
+}
+
+/// A non-negative integer; anything else as `None`.
+#[derive(Clone, Copy)]
+struct Integer;
+
+impl<'de> DeserializeSeed<'de> for Integer {
+    type Value = Option<u64>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Ok(value.as_u64())
+    }
+}
+
+/// A string or an integer as text; anything else as `None`.
+#[derive(Clone, Copy)]
+struct Lenient;
+
+impl<'de> DeserializeSeed<'de> for Lenient {
+    type Value = Option<Cow<'de, str>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Lenient {
+    type Value = Option<Cow<'de, str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v.to_string())))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v.to_string())))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
     }
 }
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Event")
-            .field("provider", &self.provider)
+            .field("scheme", &self.scheme)
+            .field("sender", &self.sender())
             .field("id", &self.id())
             .field("event_type", &self.event_type())
             .field("timestamp", &self.timestamp)
@@ -264,23 +462,91 @@ impl fmt::Debug for Event {
     }
 }
 
+/// An answer to a provider's endpoint check (Slack's `url_verification`, Discord's PING), given
+/// by the scheme itself after verifying the request where the provider signs it. The app's
+/// handler never sees it.
+///
+/// ```
+/// use verihook::Handshake;
+/// let answer = Handshake::json(r#"{"type":1}"#);
+/// assert_eq!(answer.status(), http::StatusCode::OK);
+/// assert_eq!(answer.content_type(), "application/json");
+/// assert_eq!(answer.body().as_ref(), br#"{"type":1}"#);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handshake {
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+}
+
+impl Handshake {
+    /// An answer with any status, content type and body.
+    #[must_use]
+    pub fn new(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Self {
+        Self {
+            status,
+            content_type,
+            body: body.into(),
+        }
+    }
+
+    /// A `200` answer with a JSON body.
+    #[must_use]
+    pub fn json(body: impl Into<Bytes>) -> Self {
+        Self::new(StatusCode::OK, "application/json", body)
+    }
+
+    /// The status to answer.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The `Content-Type` to answer with.
+    #[must_use]
+    pub fn content_type(&self) -> &'static str {
+        self.content_type
+    }
+
+    /// The body to answer with.
+    #[must_use]
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+}
+
+/// What a [`Scheme`](crate::Scheme) found a request to be, once it passed.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Verified {
+    /// An authentic, fresh event for the app.
+    Event(Event),
+    /// A provider's endpoint check, answered by the scheme.
+    Handshake(Handshake),
+}
+
+impl Verified {
+    /// The event, or `None` for a handshake.
+    #[must_use]
+    pub fn into_event(self) -> Option<Event> {
+        match self {
+            Self::Event(event) => Some(event),
+            Self::Handshake(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn event(body: &'static str) -> Event {
-        Event {
-            provider: Provider::Stripe,
-            id: Field::Body,
-            event_type: Field::Body,
-            timestamp: Some(1),
-            body: Bytes::from_static(body.as_bytes()),
-            signed: Signed {
-                id: true,
-                event_type: true,
-                timestamp: true,
-            },
-        }
+        Event::builder("stripe", Bytes::from_static(body.as_bytes()))
+            .id(Field::Body("id"), true)
+            .event_type(Field::Body("type"), true)
+            .timestamp(1)
+            .build()
     }
 
     #[test]
@@ -301,7 +567,68 @@ mod tests {
     #[test]
     fn non_json_body_has_no_id() {
         assert_eq!(event("not json").id(), None);
-        assert_eq!(event(r#"{"id":5}"#).id(), None);
+        assert_eq!(event("[1,2]").id(), None);
+        assert_eq!(event(r#"{"id":true}"#).id(), None);
+        assert_eq!(event(r#"{"id":{"a":1}}"#).id(), None);
+    }
+
+    #[test]
+    fn a_wrongly_typed_member_does_not_hide_the_others() {
+        let e = event(r#"{"id":"evt_1","type":[5]}"#);
+        assert_eq!(e.id().as_deref(), Some("evt_1"));
+        assert_eq!(e.event_type(), None);
+        let e = event(r#"{"type":"a.b","id":{"nested":1}}"#);
+        assert_eq!(e.event_type().as_deref(), Some("a.b"));
+        assert_eq!(e.id(), None);
+    }
+
+    #[test]
+    fn an_integer_id_is_an_id() {
+        let e = event(r#"{"id":5,"type":5}"#);
+        assert_eq!(e.id().as_deref(), Some("5"));
+        assert_eq!(e.idempotency_key(), "stripe:5");
+        assert_eq!(event(r#"{"id":-7}"#).id().as_deref(), Some("-7"));
+    }
+
+    #[test]
+    fn the_key_never_uses_an_unsigned_id() {
+        let body = Bytes::from_static(b"{}");
+        let unsigned = |id: &'static str| {
+            Event::builder("github", body.clone())
+                .id(Field::Text(id.into()), false)
+                .build()
+                .idempotency_key()
+        };
+        assert_eq!(unsigned("d-1"), unsigned("d-2"));
+        assert!(unsigned("d-1").starts_with("github:sha256:"));
+        assert_eq!(unsigned("d-1").len(), "github:sha256:".len() + 64);
+    }
+
+    #[test]
+    fn keys_without_an_id_hash_the_signed_content() {
+        let body = Bytes::from_static(b"{}");
+        let key = |timestamp| {
+            Event::builder("stripe", body.clone())
+                .timestamp(timestamp)
+                .build()
+                .idempotency_key()
+        };
+        assert!(key(1).starts_with("stripe:sha256:"));
+        assert_eq!(key(1), key(1));
+        assert_ne!(key(1), key(2));
+    }
+
+    #[test]
+    fn keys_are_bounded_and_namespaced_by_sender() {
+        let long = format!(r#"{{"id":"{}"}}"#, "x".repeat(10_000));
+        let e = Event::builder("standard-webhooks", Bytes::from(long))
+            .id(Field::Body("id"), true)
+            .build();
+        let key = e.clone().with_sender(&Arc::from("clerk")).idempotency_key();
+        assert!(key.starts_with("clerk:sha256:"), "{key}");
+        assert!(key.len() <= MAX_KEY_LEN);
+        let other = e.with_sender(&Arc::from("resend")).idempotency_key();
+        assert_ne!(key, other);
     }
 
     #[test]
@@ -314,17 +641,5 @@ mod tests {
         let err = event(r#"{"amount":"x"}"#).json::<Wanted>().unwrap_err();
         assert_eq!(err.code(), "invalid_payload");
         assert_eq!(err.status().as_u16(), 422);
-    }
-
-    #[test]
-    fn provider_names_round_trip() {
-        for p in Provider::ALL {
-            assert_eq!(p.as_str().parse::<Provider>(), Ok(p));
-        }
-        assert_eq!(
-            "Standard".parse::<Provider>(),
-            Ok(Provider::StandardWebhooks)
-        );
-        assert!("gitlab".parse::<Provider>().is_err());
     }
 }

@@ -14,20 +14,29 @@ pub mod dangerous;
 mod error;
 mod event;
 pub mod idempotency;
-mod providers;
 mod receiver;
+mod request;
+pub mod scheme;
 mod secret;
 pub mod testing;
 mod verify;
 
 pub use error::{PayloadError, SecretError, VerifyError};
-pub use event::{Event, Provider, Signed, UnknownProvider};
-pub use providers::github::GithubVerifier;
-pub use providers::standard::StandardVerifier;
-pub use providers::stripe::StripeVerifier;
+pub use event::{Event, EventBuilder, Field, Handshake, Signed, Verified, MAX_KEY_LEN};
 pub use receiver::{
-    Delivery, HandlerError, Outcome, Receiver, ReceiverBuilder, DEFAULT_BODY_LIMIT, DEFAULT_LEASE,
-    DEFAULT_RETAIN,
+    ConfigError, Delivery, HandlerError, Outcome, Receiver, ReceiverBuilder, DEFAULT_LEASE,
+    DEFAULT_RETAIN, MAX_SENDER_NAME,
 };
+pub use request::{RequestHead, WebhookRequest};
+#[cfg(feature = "ed25519")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+pub use scheme::discord::DiscordVerifier;
+pub use scheme::github::GithubVerifier;
+pub use scheme::slack::SlackVerifier;
+pub use scheme::square::SquareVerifier;
+pub use scheme::standard::StandardVerifier;
+pub use scheme::stripe::StripeVerifier;
+pub use scheme::twilio::TwilioVerifier;
+pub use scheme::{Scheme, DEFAULT_BODY_LIMIT};
 pub use secret::Secret;
-pub use verify::{Clock, FixedClock, SystemClock, Verifier, VerifyOptions, DEFAULT_TOLERANCE};
+pub use verify::{Clock, FixedClock, SystemClock, VerifyOptions, DEFAULT_TOLERANCE};

@@ -13,13 +13,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
-use sha2::{Digest, Sha256};
 
-use crate::error::VerifyError;
-use crate::event::{Event, Provider};
-use crate::idempotency::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError};
-use crate::providers;
-use crate::verify::Verifier;
+use crate::error::{SecretError, VerifyError};
+use crate::event::{Event, Handshake, Verified};
+use crate::idempotency::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError, MAX_HOLD};
+use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::Scheme;
 
 /// What a handler returns when it fails: any error. The claim is released and the provider's
 /// retry is processed.
@@ -30,8 +29,8 @@ type Handler = Arc<dyn Fn(Delivery) -> HandlerFuture + Send + Sync>;
 
 /// The default lease: how long one worker may hold an event before another may take it over.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(5 * 60);
-/// The default body limit of the framework adapters: 32 MiB, above GitHub's 25 MB payload cap.
-pub const DEFAULT_BODY_LIMIT: usize = 32 * 1024 * 1024;
+/// The longest sender name.
+pub const MAX_SENDER_NAME: usize = 64;
 /// The default retention of done keys: Stripe retries for up to 3 days, Svix for about 1.5.
 pub const DEFAULT_RETAIN: Duration = Duration::from_secs(3 * 24 * 60 * 60);
 
@@ -47,7 +46,8 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// The idempotency key this event was claimed under (`<provider>:<id>`).
+    /// The idempotency key this event was claimed under (`<sender>:<id>`, see
+    /// [`Event::idempotency_key`]).
     #[must_use]
     pub fn key(&self) -> &str {
         &self.key
@@ -114,6 +114,8 @@ pub enum Outcome {
     },
     /// The idempotency store could not be used; nothing was run or marked.
     StoreUnavailable(StoreError),
+    /// A provider's endpoint check, answered by the scheme (the handler did not run).
+    Handshake(Handshake),
 }
 
 impl Outcome {
@@ -127,6 +129,7 @@ impl Outcome {
             Self::Rejected(err) => err.status(),
             Self::HandlerFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Handshake(answer) => answer.status(),
         }
     }
 
@@ -141,16 +144,33 @@ impl Outcome {
             Self::Rejected(err) => err.code(),
             Self::HandlerFailed { .. } => "handler_failed",
             Self::StoreUnavailable(_) => "store_unavailable",
+            Self::Handshake(_) => "handshake",
+        }
+    }
+
+    /// What an adapter answers: the status, the content type and the body (the handshake's
+    /// own answer, else [`json_body`](Self::json_body)).
+    #[must_use]
+    pub fn response(&self) -> (StatusCode, &'static str, Bytes) {
+        match self {
+            Self::Handshake(answer) => (
+                answer.status(),
+                answer.content_type(),
+                answer.body().clone(),
+            ),
+            _ => (self.status(), "application/json", self.json_body().into()),
         }
     }
 
     /// The JSON body adapters answer with: `{"outcome":"processed","key":"..."}` (or
     /// `duplicate`, `in_flight`) when the request was authentic, else
     /// `{"error":"<code>","message":"..."}`. Handler and store errors are not echoed to the
-    /// sender (they may describe the app's internals); log them from the outcome instead.
+    /// sender (they may describe the app's internals); log them from the outcome instead. A
+    /// handshake's answer is its own body (see [`response`](Self::response)).
     #[must_use]
     pub fn json_body(&self) -> String {
         match self {
+            Self::Handshake(answer) => String::from_utf8_lossy(answer.body()).into_owned(),
             Self::Processed { key, .. } | Self::Duplicate { key } | Self::InFlight { key } => {
                 json_object([("outcome", self.code()), ("key", key)])
             }
@@ -179,7 +199,7 @@ impl Outcome {
             | Self::Duplicate { key }
             | Self::InFlight { key }
             | Self::HandlerFailed { key, .. } => Some(key),
-            Self::Rejected(_) | Self::StoreUnavailable(_) => None,
+            Self::Rejected(_) | Self::StoreUnavailable(_) | Self::Handshake(_) => None,
         }
     }
 }
@@ -200,23 +220,27 @@ impl fmt::Display for Outcome {
             Self::Rejected(err) => write!(f, "rejected: {err}"),
             Self::HandlerFailed { key, error } => write!(f, "handler failed for {key}: {error}"),
             Self::StoreUnavailable(err) => write!(f, "{err}"),
+            Self::Handshake(_) => f.write_str("answered the provider's handshake"),
         }
     }
 }
 
 /// Receives webhooks end to end: verify, claim, run the handler once, complete or release.
 ///
+/// A receiver holds any number of named senders (several may share a scheme: `"clerk"` and
+/// `"resend"`, both Standard Webhooks, each with its own secrets). A request is verified by the
+/// sender its route names, or else by the sender whose signature header it carries; its
+/// idempotency key is namespaced by the sender's name.
+///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::sync::Arc;
 /// use verihook::{testing::StripeSigner, Receiver, StripeVerifier};
-/// use verihook::idempotency::MemoryStore;
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let runs = Arc::new(AtomicUsize::new(0));
 /// let counter = runs.clone();
 /// let receiver = Receiver::builder()
-///     .verifier(StripeVerifier::new("whsec_test_secret")?)
-///     .store(MemoryStore::new())
+///     .sender("stripe", StripeVerifier::new("whsec_test_secret")?)
 ///     .handler(move |delivery| {
 ///         let counter = counter.clone();
 ///         async move {
@@ -224,7 +248,8 @@ impl fmt::Display for Outcome {
 ///             counter.fetch_add(1, Ordering::SeqCst);
 ///             Ok::<(), std::io::Error>(())
 ///         }
-///     });
+///     })
+///     .build()?;
 ///
 /// let body = br#"{"id":"evt_1","type":"invoice.paid"}"#;
 /// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
@@ -242,198 +267,424 @@ impl fmt::Display for Outcome {
 /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
 /// # }
 /// ```
-pub struct Receiver<S = MemoryStore> {
-    settings: Settings,
-    store: S,
+pub struct Receiver {
+    senders: Vec<Sender>,
+    store: Arc<dyn IdempotencyStore>,
     handler: Handler,
-}
-
-/// Builds a [`Receiver`]; finish with [`handler`](ReceiverBuilder::handler).
-pub struct ReceiverBuilder<S = MemoryStore> {
-    settings: Settings,
-    store: S,
-}
-
-/// What a builder gathers and the receiver keeps, besides the store and the handler.
-#[derive(Debug)]
-struct Settings {
-    verifiers: Vec<Box<dyn Verifier>>,
     lease: Duration,
     retain: Duration,
+}
+
+/// One named sender: its scheme and how much body it may send.
+#[derive(Debug)]
+struct Sender {
+    name: Arc<str>,
+    scheme: Box<dyn Scheme>,
     body_limit: usize,
 }
 
-impl Receiver<MemoryStore> {
-    /// Starts a receiver with the in-memory store, [`DEFAULT_LEASE`] and [`DEFAULT_RETAIN`].
-    #[must_use]
-    pub fn builder() -> ReceiverBuilder<MemoryStore> {
-        ReceiverBuilder {
-            settings: Settings {
-                verifiers: Vec::new(),
-                lease: DEFAULT_LEASE,
-                retain: DEFAULT_RETAIN,
-                body_limit: DEFAULT_BODY_LIMIT,
-            },
-            store: MemoryStore::new(),
+/// Builds a [`Receiver`]; finish with [`build`](ReceiverBuilder::build).
+#[must_use]
+pub struct ReceiverBuilder {
+    senders: Vec<(String, Box<dyn Scheme>)>,
+    limits: Vec<(Option<String>, usize)>,
+    store: Option<Arc<dyn IdempotencyStore>>,
+    handler: Option<Handler>,
+    lease: Duration,
+    retain: Duration,
+}
+
+/// Why a [`ReceiverBuilder`] could not build: a mistake in the app's set-up, found at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No sender was added: every request would be refused.
+    NoSender,
+    /// Two senders were added under one name.
+    DuplicateSender {
+        /// The name.
+        name: String,
+    },
+    /// A sender name is empty, longer than [`MAX_SENDER_NAME`], or not made of ASCII letters,
+    /// digits, `-`, `_` and `.`.
+    BadSenderName {
+        /// The name.
+        name: String,
+    },
+    /// A body limit names a sender that was not added.
+    UnknownSender {
+        /// The name.
+        name: String,
+    },
+    /// No handler was given.
+    NoHandler,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoSender => f.write_str(
+                "the receiver has no sender: add one with .sender(name, scheme) or .verifier(scheme)",
+            ),
+            Self::DuplicateSender { name } => {
+                write!(f, "two senders are named {name:?}: give each its own name")
+            }
+            Self::BadSenderName { name } => write!(
+                f,
+                "sender name {name:?} must be 1 to {MAX_SENDER_NAME} ASCII letters, digits, '-', '_' or '.'"
+            ),
+            Self::UnknownSender { name } => {
+                write!(f, "a body limit names sender {name:?}, which was not added")
+            }
+            Self::NoHandler => f.write_str("the receiver has no handler: add one with .handler(..)"),
         }
     }
 }
 
-impl<S: IdempotencyStore> ReceiverBuilder<S> {
-    /// Adds the verifier for one provider (a later one for the same provider replaces it).
-    #[must_use]
-    pub fn verifier(mut self, verifier: impl Verifier + 'static) -> Self {
-        let provider = verifier.provider();
-        let verifiers = &mut self.settings.verifiers;
-        verifiers.retain(|v| v.provider() != provider);
-        verifiers.push(Box::new(verifier));
+impl Error for ConfigError {}
+
+impl Receiver {
+    /// Starts a receiver with the in-memory store, [`DEFAULT_LEASE`] and [`DEFAULT_RETAIN`].
+    pub fn builder() -> ReceiverBuilder {
+        ReceiverBuilder {
+            senders: Vec::new(),
+            limits: Vec::new(),
+            store: None,
+            handler: None,
+            lease: DEFAULT_LEASE,
+            retain: DEFAULT_RETAIN,
+        }
+    }
+}
+
+impl ReceiverBuilder {
+    /// Adds a sender under `name` (`"stripe"`, `"clerk"`, ...), verified by `scheme`. Its
+    /// events' keys are namespaced by `name`; a route may name it.
+    pub fn sender(mut self, name: impl Into<String>, scheme: impl Scheme + 'static) -> Self {
+        self.senders.push((name.into(), Box::new(scheme)));
         self
     }
 
-    /// Uses `store` for idempotency.
-    #[must_use]
-    pub fn store<T: IdempotencyStore>(self, store: T) -> ReceiverBuilder<T> {
-        ReceiverBuilder {
-            settings: self.settings,
-            store,
-        }
+    /// Adds a sender named after its scheme (`github`, `stripe`, `standard-webhooks`, ...).
+    pub fn verifier(self, scheme: impl Scheme + 'static) -> Self {
+        let name = scheme.name();
+        self.sender(name, scheme)
     }
 
-    /// The largest body the framework adapters read (default [`DEFAULT_BODY_LIMIT`]); a larger
-    /// one is answered `413` with `body_too_large`.
-    #[must_use]
+    /// Adds a sender whose scheme is already boxed (built from configuration, say).
+    pub fn boxed_sender(mut self, name: impl Into<String>, scheme: Box<dyn Scheme>) -> Self {
+        self.senders.push((name.into(), scheme));
+        self
+    }
+
+    /// Uses `store` for idempotency (default: a [`MemoryStore`], this process only).
+    pub fn store(mut self, store: impl IdempotencyStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The largest body read for every sender, instead of each scheme's default (see
+    /// [`Scheme::body_limit`]); a larger one is answered `413` with `body_too_large`.
     pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.settings.body_limit = bytes;
+        self.limits.push((None, bytes));
+        self
+    }
+
+    /// The largest body read for the sender `name`.
+    pub fn sender_body_limit(mut self, name: impl Into<String>, bytes: usize) -> Self {
+        self.limits.push((Some(name.into()), bytes));
         self
     }
 
     /// How long a worker may hold an event before another may take it over (default 5
-    /// minutes). Set it above the handler's longest run: a handler still running when its lease
-    /// ends may see a redelivery processed beside it.
-    #[must_use]
+    /// minutes, at most [`MAX_HOLD`]). Set it above the handler's longest run: a handler still
+    /// running when its lease ends may see a redelivery processed beside it.
     pub fn lease(mut self, lease: Duration) -> Self {
-        self.settings.lease = lease;
+        self.lease = lease.min(MAX_HOLD);
         self
     }
 
-    /// How long a processed event is remembered (default 3 days, Stripe's retry horizon).
-    #[must_use]
+    /// How long a processed event is remembered (default 3 days, Stripe's retry horizon; at
+    /// most [`MAX_HOLD`]).
     pub fn retain(mut self, retain: Duration) -> Self {
-        self.settings.retain = retain;
+        self.retain = retain.min(MAX_HOLD);
         self
     }
 
-    /// Finishes the receiver with the app's handler, which runs once per event.
+    /// The app's handler, which runs once per event.
     ///
     /// The handler gets a [`Delivery`] (the verified [`Event`] and its claim) and returns
     /// `Ok(())` when the event took effect; an error or a panic releases the claim so that the
     /// provider's retry runs it again.
-    #[must_use]
-    pub fn handler<F, Fut, E>(self, handler: F) -> Receiver<S>
+    pub fn handler<F, Fut, E>(mut self, handler: F) -> Self
     where
         F: Fn(Delivery) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<HandlerError>,
     {
-        let handler: Handler = Arc::new(move |delivery| {
+        self.handler = Some(Arc::new(move |delivery| {
             let run = handler(delivery);
             Box::pin(async move { run.await.map_err(Into::into) })
-        });
-        Receiver {
-            settings: self.settings,
-            store: self.store,
-            handler,
-        }
-    }
-}
-
-impl<S: IdempotencyStore> Receiver<S> {
-    /// Handles one request, choosing the verifier by the signature header present (or the only
-    /// verifier, if there is one).
-    pub async fn handle(&self, headers: &HeaderMap, body: Bytes) -> Outcome {
-        match self.pick(headers) {
-            Ok(verifier) => self.run(verifier, headers, body).await,
-            Err(err) => traced(None, Outcome::Rejected(err)),
-        }
+        }));
+        self
     }
 
-    /// Handles one request with `provider`'s verifier (for a route per provider).
-    pub async fn handle_as(&self, provider: Provider, headers: &HeaderMap, body: Bytes) -> Outcome {
-        match self
-            .settings
-            .verifiers
-            .iter()
-            .find(|v| v.provider() == provider)
-        {
-            Some(verifier) => self.run(verifier.as_ref(), headers, body).await,
-            None => traced(
-                Some(provider),
-                Outcome::Rejected(VerifyError::MissingHeader {
-                    name: providers::signature_header(provider),
-                }),
-            ),
-        }
-    }
-
-    /// Verifies without claiming or handling (for adapters that only extract the event).
+    /// The receiver.
     ///
     /// # Errors
     ///
-    /// The [`VerifyError`] of the chosen verifier.
-    pub fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
-        self.pick(headers)?.verify(headers, body)
+    /// A [`ConfigError`] when there is no sender or no handler, two senders share a name, a
+    /// name is not a plain identifier, or a body limit names no sender.
+    pub fn build(self) -> Result<Receiver, ConfigError> {
+        if self.senders.is_empty() {
+            return Err(ConfigError::NoSender);
+        }
+        let mut senders: Vec<Sender> = Vec::with_capacity(self.senders.len());
+        for (name, scheme) in self.senders {
+            let valid = !name.is_empty()
+                && name.len() <= MAX_SENDER_NAME
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+            if !valid {
+                return Err(ConfigError::BadSenderName { name });
+            }
+            if senders.iter().any(|s| *s.name == *name) {
+                return Err(ConfigError::DuplicateSender { name });
+            }
+            let body_limit = scheme.body_limit();
+            senders.push(Sender {
+                name: name.into(),
+                scheme,
+                body_limit,
+            });
+        }
+        for (name, bytes) in self.limits {
+            match name {
+                None => senders.iter_mut().for_each(|s| s.body_limit = bytes),
+                Some(name) => match senders.iter_mut().find(|s| *s.name == *name) {
+                    Some(sender) => sender.body_limit = bytes,
+                    None => return Err(ConfigError::UnknownSender { name }),
+                },
+            }
+        }
+        Ok(Receiver {
+            senders,
+            store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+            handler: self.handler.ok_or(ConfigError::NoHandler)?,
+            lease: self.lease,
+            retain: self.retain,
+        })
+    }
+}
+
+/// A result and the name of the sender it came from.
+type Named<'a, T, E> = Result<(T, &'a Arc<str>), E>;
+
+/// The sender a request goes to: named by its route, or found by its headers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Chosen<'a> {
+    receiver: &'a Receiver,
+    /// A sender named by the route, or the only one.
+    only: Option<&'a Sender>,
+}
+
+impl<'a> Chosen<'a> {
+    /// The senders to try, in order.
+    fn candidates<'h>(self, headers: &'h HeaderMap) -> impl Iterator<Item = &'a Sender> + 'h
+    where
+        'a: 'h,
+    {
+        let only = self.only;
+        let by_headers = self
+            .receiver
+            .senders
+            .iter()
+            .filter(move |s| only.is_none() && s.scheme.recognizes(headers));
+        only.into_iter().chain(by_headers)
+    }
+}
+
+impl Receiver {
+    fn choose<'a>(
+        &'a self,
+        sender: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Result<Chosen<'a>, VerifyError> {
+        let only = match (sender, self.senders.as_slice()) {
+            (Some(name), _) => Some(self.senders.iter().find(|s| *s.name == *name).ok_or(
+                VerifyError::BadSecret(SecretError::WrongKind {
+                    reason: "the route names a sender this receiver does not have",
+                }),
+            )?),
+            (None, [only]) => Some(only),
+            (None, _) => None,
+        };
+        let chosen = Chosen {
+            receiver: self,
+            only,
+        };
+        if chosen.candidates(headers).next().is_none() {
+            return Err(VerifyError::MissingHeader {
+                name: "webhook signature (no configured sender's signature header is present)",
+            });
+        }
+        Ok(chosen)
+    }
+
+    /// Checks the head alone, before the body is read: the sender exists, its required headers
+    /// are present and well formed and its timestamp fresh. Returns the largest body to read.
+    ///
+    /// # Errors
+    ///
+    /// The [`VerifyError`] of the chosen sender (the first one's, when several could match).
+    pub fn precheck(
+        &self,
+        sender: Option<&str>,
+        head: &RequestHead<'_>,
+    ) -> Result<usize, VerifyError> {
+        let chosen = self.choose(sender, head.headers())?;
+        let mut first_error = None;
+        let mut limit = None;
+        for candidate in chosen.candidates(head.headers()) {
+            match candidate.scheme.precheck(head, candidate.scheme.now()) {
+                Ok(()) => limit = limit.max(Some(candidate.body_limit)),
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        match (limit, first_error) {
+            (Some(limit), _) => Ok(limit),
+            (None, Some(err)) => Err(err),
+            (None, None) => Err(VerifyError::MissingHeader {
+                name: "webhook signature",
+            }),
+        }
+    }
+
+    /// Verifies a request with the sender named `sender` (or the one whose headers it
+    /// carries), without claiming or handling it.
+    ///
+    /// # Errors
+    ///
+    /// The chosen sender's [`VerifyError`] (the first one's, when several could match).
+    pub fn verify_request(
+        &self,
+        sender: Option<&str>,
+        request: &WebhookRequest<'_>,
+    ) -> Result<Verified, VerifyError> {
+        self.verify_named(sender, request)
+            .map(|(verified, _)| verified)
+            .map_err(|(err, _)| err)
+    }
+
+    /// The verified request and its sender's name, or the error and the sender that gave it.
+    fn verify_named(
+        &self,
+        sender: Option<&str>,
+        request: &WebhookRequest<'_>,
+    ) -> Named<'_, Verified, (VerifyError, Option<&Arc<str>>)> {
+        let chosen = self
+            .choose(sender, request.headers())
+            .map_err(|err| (err, None))?;
+        let mut first_error = None;
+        for candidate in chosen.candidates(request.headers()) {
+            if request.body().len() > candidate.body_limit {
+                first_error.get_or_insert((
+                    VerifyError::BodyTooLarge {
+                        limit: candidate.body_limit,
+                    },
+                    Some(&candidate.name),
+                ));
+                continue;
+            }
+            match candidate
+                .scheme
+                .verify_request(request, candidate.scheme.now())
+            {
+                Ok(Verified::Event(event)) => {
+                    return Ok((
+                        Verified::Event(event.with_sender(&candidate.name)),
+                        &candidate.name,
+                    ))
+                }
+                Ok(other) => return Ok((other, &candidate.name)),
+                Err(err) => {
+                    first_error.get_or_insert((err, Some(&candidate.name)));
+                }
+            }
+        }
+        Err(first_error.unwrap_or((
+            VerifyError::MissingHeader {
+                name: "webhook signature",
+            },
+            None,
+        )))
+    }
+
+    /// Handles one request (as a `POST /`), choosing the sender by the signature header present
+    /// (or the only sender, if there is one). For schemes that sign the URL, use
+    /// [`handle_request`](Self::handle_request).
+    pub async fn handle(&self, headers: &HeaderMap, body: Bytes) -> Outcome {
+        self.handle_request(None, RequestHead::post(headers), body)
+            .await
+    }
+
+    /// Handles one request with the sender named `sender` (for a route per sender).
+    pub async fn handle_as(&self, sender: &str, headers: &HeaderMap, body: Bytes) -> Outcome {
+        self.handle_request(Some(sender), RequestHead::post(headers), body)
+            .await
+    }
+
+    /// Handles a whole `http::Request` whose body has been read.
+    pub async fn handle_http(
+        &self,
+        sender: Option<&str>,
+        request: http::Request<Bytes>,
+    ) -> Outcome {
+        let (parts, body) = request.into_parts();
+        let head = RequestHead::new(&parts.method, &parts.uri, &parts.headers);
+        self.handle_request(sender, head, body).await
+    }
+
+    /// Handles one request: the sender named `sender` (or found by its headers) verifies it,
+    /// then the event is claimed, handled once, and completed or released.
+    pub async fn handle_request(
+        &self,
+        sender: Option<&str>,
+        head: RequestHead<'_>,
+        body: Bytes,
+    ) -> Outcome {
+        let verified = self.verify_named(sender, &WebhookRequest::new(head, &body));
+        let (event, name) = match verified {
+            Ok((Verified::Event(event), name)) => (event, name.clone()),
+            Ok((Verified::Handshake(answer), name)) => {
+                return traced(Some(name), Outcome::Handshake(answer))
+            }
+            Err((err, name)) => {
+                return traced(name.map(|n| &**n).or(sender), Outcome::Rejected(err))
+            }
+        };
+        let outcome = self.run(event).await;
+        traced(Some(&name), outcome)
+    }
+
+    /// The sender names, in the order they were added.
+    #[must_use = "an iterator does nothing unless consumed"]
+    pub fn senders(&self) -> impl Iterator<Item = &str> {
+        self.senders.iter().map(|s| &*s.name)
     }
 
     /// The store in use.
-    pub fn store(&self) -> &S {
-        &self.store
+    #[must_use]
+    pub fn store(&self) -> &dyn IdempotencyStore {
+        &*self.store
     }
 
-    /// The providers this receiver verifies, in the order they were added.
-    pub fn providers(&self) -> Vec<Provider> {
-        self.settings
-            .verifiers
-            .iter()
-            .map(|v| v.provider())
-            .collect()
-    }
-
-    /// The largest body the framework adapters read.
-    pub fn body_limit(&self) -> usize {
-        self.settings.body_limit
-    }
-
-    fn pick(&self, headers: &HeaderMap) -> Result<&dyn Verifier, VerifyError> {
-        if let [only] = self.settings.verifiers.as_slice() {
-            return Ok(only.as_ref());
-        }
-        self.settings
-            .verifiers
-            .iter()
-            .find(|v| providers::carries_signature(v.provider(), headers))
-            .map(AsRef::as_ref)
-            .ok_or(VerifyError::MissingHeader {
-                name: "webhook signature (no configured provider's signature header is present)",
-            })
-    }
-
-    async fn run(&self, verifier: &dyn Verifier, headers: &HeaderMap, body: Bytes) -> Outcome {
-        let outcome = self.run_untraced(verifier, headers, body).await;
-        traced(Some(verifier.provider()), outcome)
-    }
-
-    async fn run_untraced(
-        &self,
-        verifier: &dyn Verifier,
-        headers: &HeaderMap,
-        body: Bytes,
-    ) -> Outcome {
-        let event = match verifier.verify(headers, body) {
-            Ok(event) => event,
-            Err(err) => return Outcome::Rejected(err),
-        };
-        let key = idempotency_key(&event);
-        let token = match self.store.claim(&key, self.settings.lease).await {
+    async fn run(&self, event: Event) -> Outcome {
+        let key = event.idempotency_key();
+        let token = match self.store.claim(&key, self.lease).await {
             Ok(Claim::Acquired(token)) => token,
             Ok(Claim::Done) => return Outcome::Duplicate { key },
             Ok(Claim::InFlight) => return Outcome::InFlight { key },
@@ -452,11 +703,7 @@ impl<S: IdempotencyStore> Receiver<S> {
         };
         match result {
             Ok(()) => {
-                let recorded = self
-                    .store
-                    .complete(&key, &token, self.settings.retain)
-                    .await
-                    .is_ok();
+                let recorded = self.store.complete(&key, &token, self.retain).await.is_ok();
                 Outcome::Processed { key, recorded }
             }
             Err(error) => {
@@ -468,41 +715,23 @@ impl<S: IdempotencyStore> Receiver<S> {
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for Receiver<S> {
+impl fmt::Debug for Receiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
-            .field("settings", &self.settings)
+            .field("senders", &self.senders)
             .field("store", &self.store)
+            .field("lease", &self.lease)
+            .field("retain", &self.retain)
             .finish_non_exhaustive()
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for ReceiverBuilder<S> {
+impl fmt::Debug for ReceiverBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReceiverBuilder")
-            .field("settings", &self.settings)
+            .field("senders", &self.senders)
             .field("store", &self.store)
-            .finish()
-    }
-}
-
-/// `<provider>:<event id>`; for an event without an id, `<provider>:sha256:<hex>` of the signed
-/// content (timestamp and body), which is what the signature itself is derived from.
-pub(crate) fn idempotency_key(event: &Event) -> String {
-    let provider = event.provider().as_str();
-    // Joined by hand: `format!` costs a few reallocations per request on this hot path.
-    match event.id() {
-        Some(id) => [provider, ":", &id].concat(),
-        None => {
-            let mut hash = Sha256::new();
-            hash.update(event.unix_timestamp().unwrap_or_default().to_be_bytes());
-            hash.update(event.body());
-            let mut hex = [0u8; 2 * 32];
-            // 32 bytes always fit 64 hex digits, and hex digits are UTF-8.
-            let _ = const_hex::encode_to_slice(hash.finalize(), &mut hex);
-            let hex = std::str::from_utf8(&hex).unwrap_or_default();
-            [provider, ":sha256:", hex].concat()
-        }
+            .finish_non_exhaustive()
     }
 }
 
@@ -534,39 +763,43 @@ pub(crate) fn json_object<const N: usize>(members: [(&'static str, &str); N]) ->
 
 /// With the `tracing` feature, records the outcome as one event (target `verihook`): `INFO`
 /// for processed, duplicate and in-flight requests, `WARN` for rejections, `ERROR` for handler
-/// and store failures. Fields: `provider`, `key`, `code`, `status`, and `error` for failures.
+/// and store failures. Fields: `sender`, `key`, `code`, `status`, and `error` for failures.
 /// No secret or signature is ever recorded (errors never contain them).
-fn traced(provider: Option<Provider>, outcome: Outcome) -> Outcome {
+fn traced(sender: Option<&str>, outcome: Outcome) -> Outcome {
     #[cfg(feature = "tracing")]
     {
-        let provider = provider.map_or("unknown", Provider::as_str);
+        let sender = sender.unwrap_or("unknown");
         let code = outcome.code();
         let status = outcome.status().as_u16();
         match &outcome {
             Outcome::Processed { key, recorded } => tracing::info!(
-                target: "verihook", provider, key = key.as_str(), code, status, recorded,
+                target: "verihook", sender, key = key.as_str(), code, status, recorded,
                 "webhook processed"
             ),
             Outcome::Duplicate { key } | Outcome::InFlight { key } => tracing::info!(
-                target: "verihook", provider, key = key.as_str(), code, status,
+                target: "verihook", sender, key = key.as_str(), code, status,
                 "webhook acknowledged without running the handler"
             ),
             Outcome::Rejected(error) => tracing::warn!(
-                target: "verihook", provider, code, status, error = %error,
+                target: "verihook", sender, code, status, error = %error,
                 "webhook rejected"
             ),
             Outcome::HandlerFailed { key, error } => tracing::error!(
-                target: "verihook", provider, key = key.as_str(), code, status, error = %error,
+                target: "verihook", sender, key = key.as_str(), code, status, error = %error,
                 "webhook handler failed; the claim was released"
             ),
             Outcome::StoreUnavailable(error) => tracing::error!(
-                target: "verihook", provider, code, status, error = %error,
+                target: "verihook", sender, code, status, error = %error,
                 "idempotency store could not be used"
+            ),
+            Outcome::Handshake(_) => tracing::info!(
+                target: "verihook", sender, code, status,
+                "answered the provider's handshake"
             ),
         }
     }
     #[cfg(not(feature = "tracing"))]
-    let _ = provider;
+    let _ = sender;
     outcome
 }
 
@@ -609,27 +842,5 @@ mod tests {
             serde_json::json!({ "outcome": "processed", "key": awkward })
         );
         assert_eq!(json_object([("a", "b")]), r#"{"a":"b"}"#);
-    }
-
-    #[test]
-    fn keys_without_an_id_hash_the_signed_content() {
-        let body = Bytes::from_static(b"{}");
-        let event = |timestamp| Event {
-            provider: Provider::Stripe,
-            id: crate::event::Field::Absent,
-            event_type: crate::event::Field::Absent,
-            timestamp: Some(timestamp),
-            body: body.clone(),
-            signed: crate::event::Signed {
-                id: false,
-                event_type: false,
-                timestamp: true,
-            },
-        };
-        let key = idempotency_key(&event(1));
-        assert!(key.starts_with("stripe:sha256:"), "{key}");
-        assert_eq!(key.len(), "stripe:sha256:".len() + 64);
-        assert_eq!(key, idempotency_key(&event(1)));
-        assert_ne!(key, idempotency_key(&event(2)));
     }
 }

@@ -32,7 +32,7 @@ use sha1::Sha1;
 use sha2::Sha256;
 
 use crate::error::{SecretError, VerifyError};
-use crate::providers::{github, standard, stripe, MacKeys, MIN_RAW_SECRET_LEN};
+use crate::scheme::{github, slack, square, standard, stripe, twilio, MacKeys, MIN_RAW_SECRET_LEN};
 use crate::verify::Header;
 
 /// Signs requests as GitHub does.
@@ -182,6 +182,10 @@ impl StandardSigner {
                 reason: "a whpk_ key only verifies; sign with the whsk_ key",
             });
         }
+        if !secret.starts_with("whsec_") {
+            // A bare base64 secret signs as the `whsec_` one would.
+            return Self::new(&format!("whsec_{secret}"));
+        }
         match standard::Key::parse(secret)? {
             standard::Key::Symmetric(bytes) => Ok(Self {
                 key: SigningKey::Symmetric(MacKeys::new(
@@ -325,4 +329,214 @@ macro_rules! redacted_debug {
         }
     )*};
 }
-redacted_debug!(GithubSigner, StripeSigner, StandardSigner);
+/// Signs requests as Slack does.
+#[derive(Clone)]
+pub struct SlackSigner {
+    keys: MacKeys<Hmac<Sha256>>,
+}
+
+impl SlackSigner {
+    /// A signer for the app's signing secret.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] when the secret is empty or shorter than 8 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, SecretError> {
+        Ok(Self {
+            keys: MacKeys::new([secret.as_ref()], MIN_RAW_SECRET_LEN)?,
+        })
+    }
+
+    /// The `X-Slack-Signature` value: `v0=<hex>`.
+    #[must_use]
+    pub fn signature(&self, timestamp: u64, body: &[u8]) -> String {
+        let t = timestamp.to_string();
+        let tag = self
+            .keys
+            .sign(&[b"v0:", t.as_bytes(), b":", body])
+            .unwrap_or_default();
+        format!("v0={}", const_hex::encode(tag))
+    }
+
+    /// `X-Slack-Signature` and `X-Slack-Request-Timestamp` for `body` sent at `timestamp`.
+    #[must_use]
+    pub fn sign(&self, timestamp: u64, body: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (header, value) in [
+            (&slack::SIGNATURE, self.signature(timestamp, body)),
+            (&slack::TIMESTAMP, timestamp.to_string()),
+        ] {
+            // Digits, hex and ASCII prefixes are always valid header values.
+            let _ = insert(&mut headers, header, &value);
+        }
+        headers
+    }
+}
+
+/// Signs requests as Square does.
+#[derive(Clone)]
+pub struct SquareSigner {
+    keys: MacKeys<Hmac<Sha256>>,
+}
+
+impl SquareSigner {
+    /// A signer for the subscription's signature key.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] when the key is empty or shorter than 8 bytes.
+    pub fn new(key: impl AsRef<[u8]>) -> Result<Self, SecretError> {
+        Ok(Self {
+            keys: MacKeys::new([key.as_ref()], MIN_RAW_SECRET_LEN)?,
+        })
+    }
+
+    /// The `x-square-hmacsha256-signature` value for `body` posted to `notification_url`.
+    #[must_use]
+    pub fn signature(&self, notification_url: &str, body: &[u8]) -> String {
+        let tag = self
+            .keys
+            .sign(&[notification_url.as_bytes(), body])
+            .unwrap_or_default();
+        STANDARD.encode(tag)
+    }
+
+    /// The `x-square-hmacsha256-signature` header.
+    ///
+    /// # Errors
+    ///
+    /// Never in practice (base64 is always a valid header value).
+    pub fn sign(&self, notification_url: &str, body: &[u8]) -> Result<HeaderMap, VerifyError> {
+        let mut headers = HeaderMap::new();
+        insert(
+            &mut headers,
+            &square::SIGNATURE,
+            &self.signature(notification_url, body),
+        )?;
+        Ok(headers)
+    }
+}
+
+/// Signs requests as Twilio does.
+#[derive(Clone)]
+pub struct TwilioSigner {
+    keys: MacKeys<Hmac<Sha1>>,
+}
+
+impl TwilioSigner {
+    /// A signer for the account's auth token.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] when the token is empty or shorter than 8 bytes.
+    pub fn new(auth_token: impl AsRef<[u8]>) -> Result<Self, SecretError> {
+        Ok(Self {
+            keys: MacKeys::new([auth_token.as_ref()], MIN_RAW_SECRET_LEN)?,
+        })
+    }
+
+    /// The `X-Twilio-Signature` value for a form `body` posted to `url` (the whole URL Twilio
+    /// requests, query included).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when the body has more form parameters than allowed.
+    pub fn form_signature(&self, url: &str, body: &[u8]) -> Result<String, VerifyError> {
+        use hmac::Mac as _;
+        let mut refused = None;
+        let tag = self.keys.sign_fed(|mac| {
+            mac.update(url.as_bytes());
+            if let Err(err) = twilio::feed_form(body, mac) {
+                refused = Some(err);
+            }
+        });
+        match refused {
+            Some(err) => Err(err),
+            None => Ok(STANDARD.encode(tag.unwrap_or_default())),
+        }
+    }
+
+    /// `X-Twilio-Signature` for a form `body` posted to `url`.
+    ///
+    /// # Errors
+    ///
+    /// As [`form_signature`](Self::form_signature).
+    pub fn sign_form(&self, url: &str, body: &[u8]) -> Result<HeaderMap, VerifyError> {
+        let mut headers = HeaderMap::new();
+        insert(
+            &mut headers,
+            &twilio::SIGNATURE,
+            &self.form_signature(url, body)?,
+        )?;
+        Ok(headers)
+    }
+
+    /// For a JSON `body` posted to `url`: the URL Twilio requests (with `bodySHA256` added to
+    /// its query) and the `X-Twilio-Signature` header.
+    ///
+    /// # Errors
+    ///
+    /// Never in practice (base64 is always a valid header value).
+    pub fn sign_json(&self, url: &str, body: &[u8]) -> Result<(String, HeaderMap), VerifyError> {
+        use sha2::Digest as _;
+        let hash = const_hex::encode(Sha256::digest(body));
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{separator}bodySHA256={hash}");
+        let tag = self.keys.sign(&[url.as_bytes()]).unwrap_or_default();
+        let mut headers = HeaderMap::new();
+        insert(&mut headers, &twilio::SIGNATURE, &STANDARD.encode(tag))?;
+        Ok((url, headers))
+    }
+}
+
+/// Signs requests as Discord does, with a key pair of the test's own (only Discord holds the
+/// real private key). Feature `ed25519`.
+#[cfg(feature = "ed25519")]
+#[derive(Clone)]
+pub struct DiscordSigner {
+    key: ed25519_dalek::SigningKey,
+}
+
+#[cfg(feature = "ed25519")]
+impl DiscordSigner {
+    /// A signer from a 32-byte seed.
+    #[must_use]
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Self {
+            key: ed25519_dalek::SigningKey::from_bytes(&seed),
+        }
+    }
+
+    /// The public key a `DiscordVerifier` takes: 64 hex digits.
+    #[must_use]
+    pub fn public_key(&self) -> String {
+        const_hex::encode(self.key.verifying_key().as_bytes())
+    }
+
+    /// `X-Signature-Ed25519` and `X-Signature-Timestamp` for `body` sent at `timestamp`.
+    #[must_use]
+    pub fn sign(&self, timestamp: u64, body: &[u8]) -> HeaderMap {
+        use ed25519_dalek::Signer as _;
+        let t = timestamp.to_string();
+        let signature = self.key.sign(&[t.as_bytes(), body].concat());
+        let mut headers = HeaderMap::new();
+        let _ = insert(
+            &mut headers,
+            &crate::scheme::discord::SIGNATURE,
+            &const_hex::encode(signature.to_bytes()),
+        );
+        let _ = insert(&mut headers, &crate::scheme::discord::TIMESTAMP, &t);
+        headers
+    }
+}
+
+redacted_debug!(
+    GithubSigner,
+    StripeSigner,
+    StandardSigner,
+    SlackSigner,
+    SquareSigner,
+    TwilioSigner
+);
+#[cfg(feature = "ed25519")]
+redacted_debug!(DiscordSigner);

@@ -1,14 +1,12 @@
-//! The [`Verifier`] trait, the clock it reads and the tolerance it applies.
+//! The clock schemes read, the tolerance they apply, and the header helpers they share.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::VerifyError;
-use crate::event::{Event, Provider};
 
 /// The default freshness window: a signed timestamp may be at most 5 minutes old or ahead.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
@@ -98,83 +96,60 @@ impl Default for VerifyOptions {
     }
 }
 
-/// Checks that a request really comes from one provider.
-///
-/// Implementations are pure: no I/O, no allocation on the hot path, constant-time comparisons.
-/// They check the required headers, then the signature over the exact raw body, then the
-/// signed timestamp's freshness, and hand back the [`Event`].
-pub trait Verifier: Send + Sync + fmt::Debug {
-    /// The provider (scheme) this verifier checks.
-    fn provider(&self) -> Provider;
-
-    /// Verifies `headers` and the raw `body` as of `now`.
-    ///
-    /// # Errors
-    ///
-    /// A [`VerifyError`] saying why the request is not authentic or not fresh.
-    fn verify_at(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        now: SystemTime,
-    ) -> Result<Event, VerifyError>;
-
-    /// Verifies `headers` and the raw `body` as of the verifier's clock.
-    ///
-    /// # Errors
-    ///
-    /// A [`VerifyError`] saying why the request is not authentic or not fresh.
-    fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
-        self.verify_at(headers, body, self.options().clock.now())
-    }
-
-    /// The tolerance and clock this verifier applies.
-    fn options(&self) -> &VerifyOptions;
-}
-
-impl<V: Verifier + ?Sized> Verifier for Box<V> {
-    fn provider(&self) -> Provider {
-        (**self).provider()
-    }
-    fn options(&self) -> &VerifyOptions {
-        (**self).options()
-    }
-    fn verify_at(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        now: SystemTime,
-    ) -> Result<Event, VerifyError> {
-        (**self).verify_at(headers, body, now)
-    }
-    fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
-        (**self).verify(headers, body)
-    }
-}
-
-impl<V: Verifier + ?Sized> Verifier for Arc<V> {
-    fn provider(&self) -> Provider {
-        (**self).provider()
-    }
-    fn options(&self) -> &VerifyOptions {
-        (**self).options()
-    }
-    fn verify_at(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        now: SystemTime,
-    ) -> Result<Event, VerifyError> {
-        (**self).verify_at(headers, body, now)
-    }
-    fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
-        (**self).verify(headers, body)
-    }
-}
-
-/// Adds the option builders and the clock-reading `verify` that every verifier shares.
+/// Adds the option builders that every built-in scheme shares, and `verify(&headers, body)`
+/// for schemes that sign no URL: returning an [`Event`](crate::Event), or a
+/// [`Verified`](crate::Verified) for schemes with handshakes.
 macro_rules! verifier_options {
     ($ty:ty) => {
+        $crate::verify::verifier_options!(@options $ty);
+        impl $ty {
+            /// Verifies `headers` and the raw `body` (as a `POST`) as of the verifier's clock.
+            ///
+            /// # Errors
+            ///
+            /// A [`VerifyError`](crate::VerifyError) saying why the request is not
+            /// authentic or not fresh.
+            pub fn verify(
+                &self,
+                headers: &http::HeaderMap,
+                body: bytes::Bytes,
+            ) -> Result<$crate::Event, $crate::VerifyError> {
+                match $crate::Scheme::verify_request(
+                    self,
+                    &$crate::WebhookRequest::new($crate::RequestHead::post(headers), &body),
+                    self.options.clock.now(),
+                )? {
+                    $crate::Verified::Event(event) => Ok(event),
+                    // This scheme answers no handshake.
+                    _ => Err($crate::VerifyError::MissingHeader { name: "event" }),
+                }
+            }
+        }
+    };
+    ($ty:ty, handshakes) => {
+        $crate::verify::verifier_options!(@options $ty);
+        impl $ty {
+            /// Verifies `headers` and the raw `body` (as a `POST`) as of the verifier's clock:
+            /// an event, or the provider's handshake with its answer.
+            ///
+            /// # Errors
+            ///
+            /// A [`VerifyError`](crate::VerifyError) saying why the request is not
+            /// authentic or not fresh.
+            pub fn verify(
+                &self,
+                headers: &http::HeaderMap,
+                body: bytes::Bytes,
+            ) -> Result<$crate::Verified, $crate::VerifyError> {
+                $crate::Scheme::verify_request(
+                    self,
+                    &$crate::WebhookRequest::new($crate::RequestHead::post(headers), &body),
+                    self.options.clock.now(),
+                )
+            }
+        }
+    };
+    (@options $ty:ty) => {
         impl $ty {
             /// Replaces all options at once.
             #[must_use]
@@ -195,20 +170,6 @@ macro_rules! verifier_options {
             pub fn with_clock(mut self, clock: impl $crate::Clock + 'static) -> Self {
                 self.options.clock = std::sync::Arc::new(clock);
                 self
-            }
-
-            /// Verifies `headers` and the raw `body` as of the verifier's clock.
-            ///
-            /// # Errors
-            ///
-            /// A [`VerifyError`](crate::VerifyError) saying why the request is not
-            /// authentic or not fresh.
-            pub fn verify(
-                &self,
-                headers: &http::HeaderMap,
-                body: bytes::Bytes,
-            ) -> Result<$crate::Event, $crate::VerifyError> {
-                <Self as $crate::Verifier>::verify(self, headers, body)
             }
         }
     };

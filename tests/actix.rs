@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use actix_web::{web, App, HttpServer};
 use common::{Invoice, Server, BODY_LIMIT};
 use verihook::actix::{receive, TypedWebhook, WebhookVerifier};
-use verihook::idempotency::MemoryStore;
 
 fn start() -> Server {
     let seen = Arc::new(Mutex::new(common::Seen::default()));
@@ -22,7 +21,7 @@ fn start() -> Server {
         App::new()
             .app_data(receiver.clone())
             .app_data(verifier.clone())
-            .route("/webhooks/stripe", web::post().to(receive::<MemoryStore>))
+            .route("/webhooks/stripe", web::post().to(receive))
             .route(
                 "/typed",
                 web::post().to(|hook: TypedWebhook<Invoice>| async move {

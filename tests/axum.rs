@@ -10,12 +10,11 @@ use axum::routing::post;
 use axum::Router;
 use common::{Invoice, Server, BODY_LIMIT};
 use verihook::axum::{receive, TypedWebhook, WebhookVerifier};
-use verihook::idempotency::MemoryStore;
 
 async fn start() -> Server {
     let seen = Arc::new(Mutex::new(common::Seen::default()));
     let pipeline = Router::new()
-        .route("/webhooks/stripe", post(receive::<MemoryStore>))
+        .route("/webhooks/stripe", post(receive))
         .with_state(Arc::new(common::receiver(seen.clone())));
     let typed = Router::new()
         .route(

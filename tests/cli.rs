@@ -193,7 +193,7 @@ fn rejects_with_code_and_exit_1() {
             "-s",
             "whsec_cli_stripe_secret",
             "-H",
-            "Stripe-Signature: t=1,v1=00",
+            "Stripe-Signature: t=1000,v1=00",
             "--now",
             "1000",
         ],
@@ -382,12 +382,14 @@ fn send_replays_one_delivery_and_the_receiver_processes_it_once() {
                         counter.fetch_add(1, Ordering::SeqCst);
                         Ok::<(), std::io::Error>(())
                     }
-                }),
+                })
+                .build()
+                .unwrap(),
         );
         let app = axum::Router::new()
             .route(
                 "/webhooks/standard",
-                axum::routing::post(verihook::axum::receive::<verihook::idempotency::MemoryStore>),
+                axum::routing::post(verihook::axum::receive),
             )
             .with_state(receiver);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

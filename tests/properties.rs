@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
 use verihook::testing::{GithubSigner, StandardSigner, StripeSigner};
 use verihook::{
-    FixedClock, GithubVerifier, Secret, StandardVerifier, StripeVerifier, Verifier, VerifyError,
+    FixedClock, GithubVerifier, Scheme, Secret, StandardVerifier, StripeVerifier, VerifyError,
 };
 
 const GITHUB_SECRET: &str = "round-trip-github-secret";
@@ -110,11 +110,13 @@ proptest! {
 
     #[test]
     fn verifiers_never_panic_on_arbitrary_headers(
-        values in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..120), 6),
+        values in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..120), 12),
         body in prop::collection::vec(any::<u8>(), 0..256),
         now in any::<u64>(),
+        target in "/[a-zA-Z0-9/?&=%+]{0,40}",
     ) {
-        let names = ["x-hub-signature-256", "x-github-delivery", "stripe-signature", "webhook-id", "webhook-timestamp", "webhook-signature"];
+        let names = ["x-hub-signature-256", "x-github-delivery", "stripe-signature", "webhook-id", "webhook-timestamp", "webhook-signature",
+            "x-slack-signature", "x-slack-request-timestamp", "x-twilio-signature", "x-square-hmacsha256-signature", "x-signature-ed25519", "x-signature-timestamp"];
         let mut headers = HeaderMap::new();
         for (name, value) in names.iter().zip(&values) {
             if let Ok(value) = HeaderValue::from_bytes(value) {
@@ -122,9 +124,19 @@ proptest! {
             }
         }
         let now = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(now)).unwrap_or(std::time::UNIX_EPOCH);
-        let verifiers: [Box<dyn Verifier>; 3] = [Box::new(github()), Box::new(stripe()), Box::new(standard())];
-        for v in verifiers {
-            let _ = v.verify_at(&headers, Bytes::from(body.clone()), now);
+        let uri: http::Uri = target.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
+        let body = Bytes::from(body);
+        let request = verihook::WebhookRequest::new(
+            verihook::RequestHead::new(&http::Method::POST, &uri, &headers),
+            &body,
+        );
+        for builtin in verihook::scheme::BUILTINS {
+            let Ok(v) = builtin.build(&["a-long-enough-secret"], Some("https://example.com"), verihook::VerifyOptions::default())
+                .or_else(|_| builtin.build(&["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], None, verihook::VerifyOptions::default()))
+                .or_else(|_| builtin.build(&["3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29"], None, verihook::VerifyOptions::default()))
+            else { panic!("{} could not be built", builtin.name) };
+            let _ = v.precheck(&request.head(), now);
+            let _ = v.verify_request(&request, now);
         }
     }
 
@@ -279,7 +291,11 @@ fn public_types_are_send_and_sync() {
     check::<StripeSigner>();
     check::<StandardSigner>();
     check::<Secret>();
-    check::<Box<dyn Verifier>>();
+    check::<Box<dyn Scheme>>();
+    check::<verihook::Receiver>();
+    check::<verihook::SlackVerifier>();
+    check::<verihook::TwilioVerifier>();
+    check::<verihook::SquareVerifier>();
 }
 
 #[cfg(feature = "ed25519")]

@@ -46,7 +46,7 @@ type Runs = Arc<Mutex<HashMap<String, usize>>>;
 fn counting_receiver<S: IdempotencyStore + 'static>(
     store: S,
     work: Duration,
-) -> (Arc<Receiver<S>>, Runs) {
+) -> (Arc<Receiver>, Runs) {
     let runs = Arc::new(Mutex::new(HashMap::new()));
     let seen = runs.clone();
     let receiver = Receiver::builder()
@@ -62,7 +62,9 @@ fn counting_receiver<S: IdempotencyStore + 'static>(
                 *seen.lock().unwrap().entry(id).or_insert(0) += 1;
                 Ok::<(), std::io::Error>(())
             }
-        });
+        })
+        .build()
+        .unwrap();
     (Arc::new(receiver), runs)
 }
 
@@ -153,7 +155,9 @@ async fn a_failed_handler_releases_the_claim<S: IdempotencyStore + 'static>(stor
                     _ => Ok::<(), Box<dyn std::error::Error + Send + Sync>>(()),
                 }
             }
-        });
+        })
+        .build()
+        .unwrap();
     let (headers, body) = delivery(&unique("evt_retry"));
     let first = receiver.handle(&headers, body.clone()).await;
     assert_eq!(

@@ -6,26 +6,31 @@
 //! * [`Webhook`] only verifies, with a [`WebhookVerifier`] kept as `web::Data`;
 //!   [`TypedWebhook`] also deserialises the payload after the signature passed.
 //!
-//! Bodies are read up to the receiver's (or verifier's) limit, default [`DEFAULT_BODY_LIMIT`];
-//! a larger one is answered `413` `body_too_large`. Actix keeps headers in its own map, so they
-//! are copied once into an `http::HeaderMap` before verifying.
+//! The head is checked before the body is read (headers present and well formed, timestamp
+//! fresh, `Content-Length` within the sender's limit); a request that fails is answered at once
+//! with `Connection: close`. The body is read up to the limit and no further. Actix keeps
+//! headers in its own map, so they are copied once into an `http::HeaderMap` before verifying.
+//! A route names its sender with [`SenderName`] route data.
 //!
 //! ```no_run
 //! use actix_web::{web, App, HttpServer};
-//! use verihook::{actix::receive, idempotency::MemoryStore, Receiver, StripeVerifier};
+//! use verihook::{actix::{receive, SenderName}, Receiver, StripeVerifier};
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let receiver = web::Data::new(
 //!     Receiver::builder()
-//!         .verifier(StripeVerifier::new("whsec_...")?)
+//!         .sender("stripe", StripeVerifier::new("whsec_test_secret")?)
 //!         .handler(|delivery| async move {
 //!             println!("{:?}", delivery.event_type());
 //!             Ok::<(), std::io::Error>(())
-//!         }),
+//!         })
+//!         .build()?,
 //! );
 //! HttpServer::new(move || {
-//!     App::new()
-//!         .app_data(receiver.clone())
-//!         .route("/webhooks/stripe", web::post().to(receive::<MemoryStore>))
+//!     App::new().app_data(receiver.clone()).service(
+//!         web::resource("/webhooks/stripe")
+//!             .app_data(SenderName::new("stripe"))
+//!             .route(web::post().to(receive)),
+//!     )
 //! })
 //! .bind(("127.0.0.1", 3000))?
 //! .run()
@@ -41,16 +46,14 @@ use actix_web::http::StatusCode as ActixStatus;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, Responder, ResponseError};
 use bytes::Bytes;
 use futures_core::Stream;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use serde::de::DeserializeOwned;
 
 use super::declared_too_large;
-pub use super::{Received, TypedWebhook, Webhook, WebhookRejection, WebhookVerifier};
+pub use super::{Received, SenderName, TypedWebhook, Webhook, WebhookRejection, WebhookVerifier};
 use crate::error::VerifyError;
-use crate::idempotency::IdempotencyStore;
-#[cfg(doc)]
-use crate::receiver::DEFAULT_BODY_LIMIT;
 use crate::receiver::{Outcome, Receiver};
+use crate::request::{RequestHead, WebhookRequest};
 
 impl ResponseError for WebhookRejection {
     fn status_code(&self) -> ActixStatus {
@@ -58,7 +61,9 @@ impl ResponseError for WebhookRejection {
     }
 
     fn error_response(&self) -> HttpResponse {
-        json_response(self.status(), self.json_body())
+        let (status, content_type, body) = self.response();
+        let early = !matches!(self, Self::Payload(_) | Self::Handshake(_));
+        response(status, content_type, body, early)
     }
 }
 
@@ -66,24 +71,61 @@ fn actix_status(status: StatusCode) -> ActixStatus {
     ActixStatus::from_u16(status.as_u16()).unwrap_or(ActixStatus::INTERNAL_SERVER_ERROR)
 }
 
-fn json_response(status: StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(actix_status(status))
-        .content_type("application/json")
-        .body(body)
+fn response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+    close: bool,
+) -> HttpResponse {
+    let mut builder = HttpResponse::build(actix_status(status));
+    builder.content_type(content_type);
+    if close {
+        // The body may not have been read: do not wait for the rest of it.
+        builder.force_close();
+    }
+    builder.body(body)
 }
 
-/// Copies Actix's headers into an `http::HeaderMap` (Actix keeps its own map type).
-fn headers(request: &HttpRequest) -> HeaderMap {
-    let mut map = HeaderMap::with_capacity(request.headers().len());
-    for (name, value) in request.headers() {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            map.append(name, value);
+/// The request's method, target and headers as `http` types (Actix keeps its own).
+struct Head {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl Head {
+    fn of(request: &HttpRequest) -> Self {
+        let mut headers = HeaderMap::with_capacity(request.headers().len());
+        for (name, value) in request.headers() {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_str().as_bytes()),
+                HeaderValue::from_bytes(value.as_bytes()),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |target| target.as_str());
+        Self {
+            method: Method::from_bytes(request.method().as_str().as_bytes())
+                .unwrap_or(Method::POST),
+            uri: Uri::try_from(target).unwrap_or_else(|_| Uri::from_static("/")),
+            headers,
         }
     }
-    map
+
+    fn view(&self) -> RequestHead<'_> {
+        RequestHead::new(&self.method, &self.uri, &self.headers)
+    }
+
+    fn content_length(&self) -> Option<u64> {
+        self.headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+    }
 }
 
 /// Reads the body up to `limit` bytes, stopping as soon as it is over.
@@ -101,13 +143,6 @@ async fn read(mut payload: Payload, limit: usize) -> Result<Bytes, WebhookReject
     Ok(body.freeze())
 }
 
-fn declared(request: &HttpRequest) -> Option<&[u8]> {
-    request
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .map(actix_web::http::header::HeaderValue::as_bytes)
-}
-
 type Extracting<T> = Pin<Box<dyn Future<Output = Result<T, WebhookRejection>>>>;
 
 impl FromRequest for Webhook {
@@ -116,26 +151,22 @@ impl FromRequest for Webhook {
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let config = request.app_data::<web::Data<WebhookVerifier>>().cloned();
-        let headers = headers(request);
+        let head = Head::of(request);
         let payload = payload.take();
-        let too_large = config
-            .as_ref()
-            .is_some_and(|c| declared_too_large(declared(request), c.body_limit));
         Box::pin(async move {
             let config = config.ok_or(WebhookRejection::NotConfigured(
                 "web::Data<WebhookVerifier>",
             ))?;
-            if too_large {
+            config.precheck(&head.view())?;
+            if declared_too_large(head.content_length(), config.body_limit) {
                 return Err(WebhookRejection::Verify(VerifyError::BodyTooLarge {
                     limit: config.body_limit,
                 }));
             }
             let body = read(payload, config.body_limit).await?;
             config
-                .verifier
-                .verify(&headers, body)
+                .verify(&WebhookRequest::new(head.view(), &body))
                 .map(Webhook)
-                .map_err(WebhookRejection::Verify)
         })
     }
 }
@@ -154,44 +185,48 @@ impl<T: DeserializeOwned + 'static> FromRequest for TypedWebhook<T> {
     }
 }
 
-impl<St: IdempotencyStore + 'static> FromRequest for Received<St> {
+impl FromRequest for Received {
     type Error = WebhookRejection;
     type Future = Extracting<Self>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let receiver = request.app_data::<web::Data<Receiver<St>>>().cloned();
-        let headers = headers(request);
+        let receiver = request.app_data::<web::Data<Receiver>>().cloned();
+        let sender = request.app_data::<SenderName>().cloned();
+        let head = Head::of(request);
         let payload = payload.take();
-        let too_large = receiver
-            .as_ref()
-            .is_some_and(|r| declared_too_large(declared(request), r.body_limit()));
         Box::pin(async move {
             let receiver =
                 receiver.ok_or(WebhookRejection::NotConfigured("web::Data<Receiver>"))?;
-            let limit = receiver.body_limit();
-            let outcome = if too_large {
-                Outcome::Rejected(VerifyError::BodyTooLarge { limit })
-            } else {
-                match read(payload, limit).await {
-                    Ok(body) => receiver.handle(&headers, body).await,
-                    Err(WebhookRejection::Verify(err)) => Outcome::Rejected(err),
-                    Err(err) => return Err(err),
-                }
+            let sender = sender.as_ref().map(SenderName::as_str);
+            let early = |err| Ok(Self::new(Outcome::Rejected(err), true));
+            let limit = match receiver.precheck(sender, &head.view()) {
+                Ok(limit) => limit,
+                Err(err) => return early(err),
             };
-            Ok(Self::new(outcome))
+            if declared_too_large(head.content_length(), limit) {
+                return early(VerifyError::BodyTooLarge { limit });
+            }
+            let body = match read(payload, limit).await {
+                Ok(body) => body,
+                Err(WebhookRejection::Verify(err)) => return early(err),
+                Err(err) => return Err(err),
+            };
+            let outcome = receiver.handle_request(sender, head.view(), body).await;
+            Ok(Self::new(outcome, false))
         })
     }
 }
 
-impl<St> Responder for Received<St> {
+impl Responder for Received {
     type Body = actix_web::body::BoxBody;
 
     fn respond_to(self, _request: &HttpRequest) -> HttpResponse {
-        json_response(self.outcome.status(), self.outcome.json_body())
+        let (status, content_type, body) = self.outcome.response();
+        response(status, content_type, body, self.early)
     }
 }
 
-/// A ready handler: `web::post().to(receive::<MemoryStore>)` with `web::Data<Receiver<_>>`.
-pub async fn receive<St>(received: Received<St>) -> Received<St> {
+/// A ready handler: `web::post().to(receive)` with `web::Data<Receiver>`.
+pub async fn receive(received: Received) -> Received {
     received
 }

@@ -13,82 +13,96 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use axum::{routing::post, Router};
-//! use verihook::{axum::receive, idempotency::MemoryStore, Receiver, GithubVerifier};
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let receiver = Arc::new(
-//!     Receiver::builder()
-//!         .verifier(GithubVerifier::new("my webhook secret")?)
-//!         .handler(|delivery| async move {
-//!             println!("{:?} {:?}", delivery.id(), delivery.event_type());
-//!             Ok::<(), std::io::Error>(())
-//!         }),
-//! );
-//! let app = Router::new()
-//!     .route("/webhooks/github", post(receive::<MemoryStore>))
-//!     .with_state(receiver);
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! axum::serve(listener, app).await?;
-//! # Ok(()) }
-//! ```
 
 use std::sync::Arc;
 
 use axum_core::body::Body;
 use axum_core::extract::{FromRef, FromRequest, Request};
 use axum_core::response::{IntoResponse, Response};
-use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use bytes::{Bytes, BytesMut};
+use http::{header, HeaderValue, StatusCode};
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
 use super::declared_too_large;
-pub use super::{Received, TypedWebhook, Webhook, WebhookRejection, WebhookVerifier};
+pub use super::{Received, SenderName, TypedWebhook, Webhook, WebhookRejection, WebhookVerifier};
 use crate::error::VerifyError;
-use crate::idempotency::IdempotencyStore;
-#[cfg(doc)]
-use crate::receiver::DEFAULT_BODY_LIMIT;
 use crate::receiver::{Outcome, Receiver};
+use crate::request::{RequestHead, WebhookRequest};
 
 impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
-        json_response(self.status(), self.json_body())
+        let (status, content_type, body) = self.response();
+        let early = !matches!(self, Self::Payload(_) | Self::Handshake(_));
+        response(status, content_type, body, early)
     }
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
+fn response(status: StatusCode, content_type: &'static str, body: Bytes, close: bool) -> Response {
     // Built directly: `(status, body).into_response()` would set `text/plain` first, only for
     // it to be replaced.
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if close {
+        // The body may not have been read: do not wait for the rest of it.
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 
-/// Splits the request into headers and the body, read up to `limit` bytes.
-async fn read(request: Request, limit: usize) -> Result<(HeaderMap, Bytes), WebhookRejection> {
-    let (parts, body) = request.into_parts();
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .map(HeaderValue::as_bytes);
-    if declared_too_large(declared, limit) {
-        return Err(WebhookRejection::Verify(VerifyError::BodyTooLarge {
-            limit,
-        }));
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok((parts.headers, collected.to_bytes())),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(WebhookRejection::Verify(VerifyError::BodyTooLarge {
-                limit,
-            }))
+/// Why a body could not be read.
+enum ReadError {
+    TooLarge,
+    Unreadable,
+}
+
+/// Reads `body` up to `limit` bytes: a body sent in one piece is kept as it is, a longer one is
+/// gathered into one buffer sized from `Content-Length` (one copy, no regrowth).
+async fn read_body(
+    mut body: Body,
+    limit: usize,
+    declared: Option<u64>,
+) -> Result<Bytes, ReadError> {
+    let mut first: Option<Bytes> = None;
+    let mut gathered: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ReadError::Unreadable)?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let so_far =
+            first.as_ref().map_or(0, Bytes::len) + gathered.as_ref().map_or(0, BytesMut::len);
+        if so_far + data.len() > limit {
+            return Err(ReadError::TooLarge);
         }
-        Err(_) => Err(WebhookRejection::Unreadable),
+        match (&mut first, &mut gathered) {
+            (None, None) => first = Some(data),
+            (Some(_), None) => {
+                let capacity = declared
+                    .and_then(|n| usize::try_from(n).ok())
+                    .unwrap_or(0)
+                    .min(limit);
+                let mut buffer = BytesMut::with_capacity(capacity);
+                buffer.extend_from_slice(&first.take().unwrap_or_default());
+                buffer.extend_from_slice(&data);
+                gathered = Some(buffer);
+            }
+            (_, Some(buffer)) => buffer.extend_from_slice(&data),
+        }
     }
+    Ok(match gathered {
+        Some(buffer) => buffer.freeze(),
+        None => first.unwrap_or_default(),
+    })
+}
+
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
 }
 
 impl<S> FromRequest<S> for Webhook
@@ -100,12 +114,24 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let config = WebhookVerifier::from_ref(state);
-        let (headers, body) = read(request, config.body_limit).await?;
+        let (parts, body) = request.into_parts();
+        let head = RequestHead::new(&parts.method, &parts.uri, &parts.headers);
+        config.precheck(&head)?;
+        let declared = content_length(&parts.headers);
+        let too_large = WebhookRejection::Verify(VerifyError::BodyTooLarge {
+            limit: config.body_limit,
+        });
+        if declared_too_large(declared, config.body_limit) {
+            return Err(too_large);
+        }
+        let body = match read_body(body, config.body_limit, declared).await {
+            Ok(body) => body,
+            Err(ReadError::TooLarge) => return Err(too_large),
+            Err(ReadError::Unreadable) => return Err(WebhookRejection::Unreadable),
+        };
         config
-            .verifier
-            .verify(&headers, body)
+            .verify(&WebhookRequest::new(head, &body))
             .map(Webhook)
-            .map_err(WebhookRejection::Verify)
     }
 }
 
@@ -124,35 +150,50 @@ where
     }
 }
 
-impl<S, St> FromRequest<S> for Received<St>
+impl<S> FromRequest<S> for Received
 where
     S: Send + Sync,
-    St: IdempotencyStore + 'static,
-    Arc<Receiver<St>>: FromRef<S>,
+    Arc<Receiver>: FromRef<S>,
 {
     type Rejection = std::convert::Infallible;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let receiver = Arc::<Receiver<St>>::from_ref(state);
-        let outcome = match read(request, receiver.body_limit()).await {
-            Ok((headers, body)) => receiver.handle(&headers, body).await,
-            Err(WebhookRejection::Verify(err)) => Outcome::Rejected(err),
-            Err(_) => Outcome::Rejected(VerifyError::MalformedHeader {
-                name: "Content-Length",
-                reason: "the body ended before its declared length",
-            }),
+        let receiver = Arc::<Receiver>::from_ref(state);
+        let (parts, body) = request.into_parts();
+        let sender = parts.extensions.get::<SenderName>().map(SenderName::as_str);
+        let head = RequestHead::new(&parts.method, &parts.uri, &parts.headers);
+        let early = |err| Ok(Self::new(Outcome::Rejected(err), true));
+        let limit = match receiver.precheck(sender, &head) {
+            Ok(limit) => limit,
+            Err(err) => return early(err),
         };
-        Ok(Self::new(outcome))
+        let declared = content_length(&parts.headers);
+        if declared_too_large(declared, limit) {
+            return early(VerifyError::BodyTooLarge { limit });
+        }
+        let body = match read_body(body, limit, declared).await {
+            Ok(body) => body,
+            Err(ReadError::TooLarge) => return early(VerifyError::BodyTooLarge { limit }),
+            Err(ReadError::Unreadable) => {
+                return early(VerifyError::MalformedHeader {
+                    name: "Content-Length",
+                    reason: "the body ended before its declared length",
+                })
+            }
+        };
+        let outcome = receiver.handle_request(sender, head, body).await;
+        Ok(Self::new(outcome, false))
     }
 }
 
-impl<St> IntoResponse for Received<St> {
+impl IntoResponse for Received {
     fn into_response(self) -> Response {
-        json_response(self.outcome.status(), self.outcome.json_body())
+        let (status, content_type, body) = self.outcome.response();
+        response(status, content_type, body, self.early)
     }
 }
 
-/// A ready handler: `post(receive::<MemoryStore>)` with an `Arc<Receiver<MemoryStore>>` state.
-pub async fn receive<St>(received: Received<St>) -> Received<St> {
+/// A ready handler: `post(receive)` with an `Arc<Receiver>` state.
+pub async fn receive(received: Received) -> Received {
     received
 }

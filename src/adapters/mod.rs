@@ -1,33 +1,69 @@
-//! What the framework adapters share: the verifier kept in app state, and why an extractor
-//! refused a request. Each framework module re-exports these and adds its own trait impls.
+//! What the framework adapters share: the verifier kept in app state, the sender a route
+//! names, and why an extractor refused a request. Each framework module re-exports these and
+//! adds its own trait impls.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use http::StatusCode;
 
 use crate::error::{PayloadError, VerifyError};
-use crate::event::Event;
-use crate::idempotency::MemoryStore;
-use crate::receiver::DEFAULT_BODY_LIMIT;
+use crate::event::{Event, Handshake, Verified};
 use crate::receiver::{json_object, Outcome};
-use crate::verify::Verifier;
+use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::Scheme;
 
-/// A verifier and a body limit, kept in the app's state for the `Webhook` and `TypedWebhook`
+/// The name of the sender a route receives from, for a [`Receiver`](crate::Receiver) with
+/// several: an Axum request extension (`.layer(Extension(SenderName::new("clerk")))`) or
+/// Actix-web route data (`.app_data(SenderName::new("clerk"))`). Without one, the sender is
+/// found by the signature header the request carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SenderName(Arc<str>);
+
+impl SenderName {
+    /// The sender called `name`.
+    pub fn new(name: impl Into<Arc<str>>) -> Self {
+        Self(name.into())
+    }
+
+    /// The name.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A scheme and a body limit, kept in the app's state for the `Webhook` and `TypedWebhook`
 /// extractors.
 #[derive(Clone)]
 pub struct WebhookVerifier {
-    pub(crate) verifier: Arc<dyn Verifier>,
+    pub(crate) verifier: Arc<dyn Scheme>,
     pub(crate) body_limit: usize,
 }
 
 impl WebhookVerifier {
-    /// Wraps `verifier`, with the [`DEFAULT_BODY_LIMIT`].
-    pub fn new(verifier: impl Verifier + 'static) -> Self {
+    /// Wraps `scheme`, reading bodies up to its own [`Scheme::body_limit`].
+    pub fn new(scheme: impl Scheme + 'static) -> Self {
+        let body_limit = scheme.body_limit();
         Self {
-            verifier: Arc::new(verifier),
-            body_limit: DEFAULT_BODY_LIMIT,
+            verifier: Arc::new(scheme),
+            body_limit,
+        }
+    }
+
+    /// Checks the head before the body is read.
+    pub(crate) fn precheck(&self, head: &RequestHead<'_>) -> Result<(), WebhookRejection> {
+        self.verifier
+            .precheck(head, self.verifier.now())
+            .map_err(WebhookRejection::Verify)
+    }
+
+    /// Verifies the whole request: an event, or a handshake answered as a "rejection".
+    pub(crate) fn verify(&self, request: &WebhookRequest<'_>) -> Result<Event, WebhookRejection> {
+        match self.verifier.verify_request(request, self.verifier.now()) {
+            Ok(Verified::Event(event)) => Ok(event),
+            Ok(Verified::Handshake(answer)) => Err(WebhookRejection::Handshake(answer)),
+            Err(err) => Err(WebhookRejection::Verify(err)),
         }
     }
 
@@ -61,6 +97,8 @@ pub enum WebhookRejection {
     Unreadable,
     /// The app registered no state for the extractor (`500` `not_configured`).
     NotConfigured(&'static str),
+    /// A provider's endpoint check: answered with the scheme's own answer, not an error.
+    Handshake(Handshake),
 }
 
 impl WebhookRejection {
@@ -72,6 +110,7 @@ impl WebhookRejection {
             Self::Payload(err) => err.code(),
             Self::Unreadable => "body_unreadable",
             Self::NotConfigured(_) => "not_configured",
+            Self::Handshake(_) => "handshake",
         }
     }
 
@@ -83,6 +122,7 @@ impl WebhookRejection {
             Self::Payload(err) => err.status(),
             Self::Unreadable => StatusCode::BAD_REQUEST,
             Self::NotConfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Handshake(answer) => answer.status(),
         }
     }
 
@@ -95,10 +135,22 @@ impl WebhookRejection {
         }
     }
 
-    /// The JSON body answered.
+    /// The JSON body answered (a handshake answers its own body instead).
     #[must_use]
     pub fn json_body(&self) -> String {
         json_object([("error", self.code()), ("message", &self.to_string())])
+    }
+
+    /// The status, content type and body answered.
+    pub(crate) fn response(&self) -> (StatusCode, &'static str, bytes::Bytes) {
+        match self {
+            Self::Handshake(answer) => (
+                answer.status(),
+                answer.content_type(),
+                answer.body().clone(),
+            ),
+            _ => (self.status(), "application/json", self.json_body().into()),
+        }
     }
 }
 
@@ -109,6 +161,7 @@ impl fmt::Display for WebhookRejection {
             Self::Payload(err) => err.fmt(f),
             Self::Unreadable => f.write_str("the request body could not be read to its end"),
             Self::NotConfigured(what) => write!(f, "the app registered no {what} for this route"),
+            Self::Handshake(_) => f.write_str("a provider's handshake, answered"),
         }
     }
 }
@@ -129,19 +182,18 @@ pub struct TypedWebhook<T> {
     pub payload: T,
 }
 
-/// The [`Outcome`] of running the app's `Receiver<St>` on the request; as a response, the
-/// outcome's status with [`Outcome::json_body`].
-pub struct Received<St = MemoryStore> {
+/// The [`Outcome`] of running the app's [`Receiver`](crate::Receiver) on the request; as a
+/// response, the outcome's status with [`Outcome::response`]. A request refused before its
+/// body was read is answered with `Connection: close`, so the rest of the body is never read.
+pub struct Received {
     outcome: Outcome,
-    store: PhantomData<fn() -> St>,
+    /// Answered before the body was read to its end.
+    pub(crate) early: bool,
 }
 
-impl<St> Received<St> {
-    pub(crate) fn new(outcome: Outcome) -> Self {
-        Self {
-            outcome,
-            store: PhantomData,
-        }
+impl Received {
+    pub(crate) fn new(outcome: Outcome, early: bool) -> Self {
+        Self { outcome, early }
     }
 
     /// What happened.
@@ -157,18 +209,15 @@ impl<St> Received<St> {
     }
 }
 
-impl<St> fmt::Debug for Received<St> {
+impl fmt::Debug for Received {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Received").field(&self.outcome).finish()
     }
 }
 
 /// Whether a `Content-Length` value announces more than `limit` bytes.
-pub(crate) fn declared_too_large(content_length: Option<&[u8]>, limit: usize) -> bool {
-    content_length
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .is_some_and(|len| len > limit as u64)
+pub(crate) fn declared_too_large(content_length: Option<u64>, limit: usize) -> bool {
+    content_length.is_some_and(|len| len > limit as u64)
 }
 
 #[cfg(feature = "actix")]

@@ -3,9 +3,13 @@
 //! ```text
 //! verihook verify --provider stripe --secret whsec_... -H 'Stripe-Signature: t=...,v1=...' --body-file event.json
 //! verihook sign   --provider github --secret 'my secret' --body-file event.json
+//! verihook verify --provider twilio --secret-file token.txt --url https://example.com/sms -H 'X-Twilio-Signature: ...' --body-file form.txt
 //! ```
 //!
 //! `verify` prints one JSON object and exits 0 (authentic) or 1 (rejected); usage errors exit 2.
+//! Secrets come from `--secret` (repeatable), `--secret-file PATH` (one per line) or the
+//! `VERIHOOK_SECRET` environment variable (several separated by white space), so they need not
+//! appear in the process list.
 
 use std::borrow::Cow;
 use std::io::{Read, Write};
@@ -17,8 +21,12 @@ use bytes::Bytes;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
-use verihook::testing::{GithubSigner, StandardSigner, StripeSigner};
-use verihook::{Provider, VerifyError, VerifyOptions};
+use verihook::testing::{
+    GithubSigner, SlackSigner, SquareSigner, StandardSigner, StripeSigner, TwilioSigner,
+};
+use verihook::{
+    dangerous, scheme, RequestHead, Verified, VerifyError, VerifyOptions, WebhookRequest,
+};
 
 #[derive(Parser, Debug)]
 #[command(name = "verihook", version, about = "Sign and verify webhook requests")]
@@ -47,26 +55,86 @@ enum ProviderName {
     StandardWebhooks,
     /// Standard Webhooks with `svix-*` header names.
     Svix,
+    Slack,
+    Twilio,
+    Discord,
+    Square,
 }
 
 impl ProviderName {
-    fn provider(self) -> Provider {
+    /// The built-in scheme's name.
+    fn scheme(self) -> &'static str {
         match self {
-            Self::Github => Provider::Github,
-            Self::Stripe => Provider::Stripe,
-            Self::StandardWebhooks | Self::Svix => Provider::StandardWebhooks,
+            Self::Github => "github",
+            Self::Stripe => "stripe",
+            Self::StandardWebhooks | Self::Svix => "standard-webhooks",
+            Self::Slack => "slack",
+            Self::Twilio => "twilio",
+            Self::Discord => "discord",
+            Self::Square => "square",
         }
+    }
+
+    fn builtin(self) -> Result<&'static scheme::Builtin, Usage> {
+        scheme::builtin(self.scheme())
+            .ok_or_else(|| Usage(format!("{} is not a built-in scheme", self.scheme())))
+    }
+}
+
+/// Where secrets come from: flags, a file, or the environment.
+#[derive(Args, Debug)]
+struct Secrets {
+    /// Key material exactly as the provider issues it; repeat for rotation. Prefer
+    /// --secret-file or VERIHOOK_SECRET: arguments show in the process list.
+    #[arg(long, short = 's')]
+    secret: Vec<String>,
+    /// A file with one secret per line (blank lines and `#` comments skipped).
+    #[arg(long, value_name = "PATH")]
+    secret_file: Option<PathBuf>,
+}
+
+impl Secrets {
+    /// Every secret given, in order: flags, then the file, then `VERIHOOK_SECRET`.
+    fn all(&self) -> Result<Vec<String>, Usage> {
+        let mut all = self.secret.clone();
+        if let Some(path) = &self.secret_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Usage(format!("--secret-file {}: {e}", path.display())))?;
+            all.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                    .map(str::to_owned),
+            );
+        }
+        if let Ok(value) = std::env::var("VERIHOOK_SECRET") {
+            all.extend(value.split_whitespace().map(str::to_owned));
+        }
+        if all.is_empty() {
+            return Err(Usage(
+                "no secret: give --secret, --secret-file PATH or the VERIHOOK_SECRET variable"
+                    .to_owned(),
+            ));
+        }
+        Ok(all)
+    }
+
+    fn first(&self) -> Result<String, Usage> {
+        Ok(self.all()?.swap_remove(0))
     }
 }
 
 #[derive(Args, Debug)]
 struct VerifyArgs {
-    /// github, stripe, standard-webhooks (standard, standardwebhooks) or svix.
+    /// github, stripe, standard-webhooks (standard, standardwebhooks), svix, slack, twilio,
+    /// discord or square.
     #[arg(long, short = 'p', ignore_case = true)]
     provider: ProviderName,
-    /// Key material exactly as the provider issues it; repeat for rotation.
-    #[arg(long, short = 's', required = true)]
-    secret: Vec<String>,
+    #[command(flatten)]
+    secrets: Secrets,
+    /// The public URL the provider posted to (required for twilio and square, which sign it).
+    #[arg(long)]
+    url: Option<String>,
     /// A request header, `Name: value`; repeat for each.
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     headers: Vec<String>,
@@ -83,12 +151,16 @@ struct VerifyArgs {
 
 #[derive(Args, Debug)]
 struct SignArgs {
-    /// github, stripe, standard-webhooks (standard, standardwebhooks) or svix.
+    /// github, stripe, standard-webhooks (standard, standardwebhooks), svix, slack, twilio or
+    /// square (discord cannot be signed: only Discord holds the private key).
     #[arg(long, short = 'p', ignore_case = true)]
     provider: ProviderName,
     /// Key material as the provider issues it (`whsk_...` signs Standard Webhooks `v1a`).
-    #[arg(long, short = 's')]
-    secret: String,
+    #[command(flatten)]
+    secrets: Secrets,
+    /// The URL the provider posts to (twilio and square sign it).
+    #[arg(long)]
+    url: Option<String>,
     /// Event id: `X-GitHub-Delivery` or `webhook-id` (Stripe's id is inside the body).
     #[arg(long)]
     id: Option<String>,
@@ -105,12 +177,13 @@ struct SignArgs {
 
 #[derive(Args, Debug)]
 struct SendArgs {
-    /// github, stripe, standard-webhooks (standard, standardwebhooks) or svix.
+    /// github, stripe, standard-webhooks (standard, standardwebhooks), svix, slack, twilio or
+    /// square.
     #[arg(long, short = 'p', ignore_case = true)]
     provider: ProviderName,
     /// Key material as the provider issues it.
-    #[arg(long, short = 's')]
-    secret: String,
+    #[command(flatten)]
+    secrets: Secrets,
     /// Where to POST (http:// only), e.g. http://127.0.0.1:3000/webhooks/github.
     #[arg(long)]
     url: String,
@@ -153,6 +226,14 @@ fn main() -> ExitCode {
 fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
     let headers = parse_headers(&args.headers)?;
     let body = read_body(args.body_file.as_ref())?;
+    let secrets = args.secrets.all()?;
+    let builtin = args.provider.builtin()?;
+    if builtin.signs_url && args.url.is_none() {
+        return Err(Usage(format!(
+            "--provider {} signs the URL: give --url, the public URL it posted to",
+            builtin.name
+        )));
+    }
     let mut options = VerifyOptions::default();
     options.tolerance = Duration::from_secs(args.tolerance);
     let now = match args.now {
@@ -161,27 +242,70 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
             .ok_or_else(|| Usage(format!("--now {seconds} is out of range")))?,
         None => SystemTime::now(),
     };
-    let outcome = args
-        .provider
-        .provider()
-        .verifier(&args.secret, options)
-        .and_then(|verifier| verifier.verify_at(&headers, body, now));
+    let uri: http::Uri = match &args.url {
+        Some(url) => {
+            let parsed: http::Uri = url
+                .parse()
+                .map_err(|_| Usage(format!("--url {url}: not a valid URL")))?;
+            let target = parsed
+                .path_and_query()
+                .map_or("/", |target| target.as_str());
+            target
+                .parse()
+                .map_err(|_| Usage(format!("--url {url}: not a valid URL")))?
+        }
+        None => http::Uri::from_static("/"),
+    };
+    let texts: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    // A diagnostic tool verifies with any non-empty secret, and warns when one is weak.
+    let mut warnings = Vec::new();
+    for secret in &texts {
+        if let Err(VerifyError::BadSecret(err)) =
+            builtin.build(&[secret], args.url.as_deref(), VerifyOptions::default())
+        {
+            if matches!(err, verihook::SecretError::TooShort { .. }) {
+                warnings.push(format!("weak secret: {err}"));
+            }
+        }
+    }
+    let method = http::Method::POST;
+    let outcome = dangerous::allow_short_secrets(builtin, &texts, args.url.as_deref(), options)
+        .and_then(|scheme| {
+            let head = RequestHead::new(&method, &uri, &headers);
+            scheme.verify_request(&WebhookRequest::new(head, &body), now)
+        });
     let (report, code) = match &outcome {
-        Ok(event) => (
+        Ok(Verified::Event(event)) => (
             Report::Authentic {
                 ok: true,
-                provider: event.provider().as_str(),
+                provider: event.scheme(),
                 id: event.id(),
                 event_type: event.event_type(),
                 timestamp: event.unix_timestamp(),
+                handshake: None,
+                warnings: &warnings,
             },
             ExitCode::SUCCESS,
         ),
+        Ok(Verified::Handshake(answer)) => (
+            Report::Authentic {
+                ok: true,
+                provider: builtin.name,
+                id: None,
+                event_type: None,
+                timestamp: None,
+                handshake: Some(String::from_utf8_lossy(answer.body())),
+                warnings: &warnings,
+            },
+            ExitCode::SUCCESS,
+        ),
+        Ok(_) => return Err(Usage("an unknown verification result".to_owned())),
         Err(err) => (
             Report::Rejected {
                 ok: false,
                 error: err.code(),
                 message: err.to_string(),
+                warnings: &warnings,
             },
             ExitCode::from(1),
         ),
@@ -203,11 +327,18 @@ enum Report<'a> {
         #[serde(rename = "type")]
         event_type: Option<Cow<'a, str>>,
         timestamp: Option<u64>,
+        /// The answer a handshake (Slack url_verification, Discord PING) gets.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        handshake: Option<Cow<'a, str>>,
+        #[serde(skip_serializing_if = "<[String]>::is_empty")]
+        warnings: &'a [String],
     },
     Rejected {
         ok: bool,
         error: &'static str,
         message: String,
+        #[serde(skip_serializing_if = "<[String]>::is_empty")]
+        warnings: &'a [String],
     },
 }
 
@@ -218,7 +349,8 @@ fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {
     }
     let headers = signed_headers(
         args.provider,
-        &args.secret,
+        &args.secrets.first()?,
+        args.url.as_deref(),
         args.id.as_deref(),
         &args.event,
         args.timestamp,
@@ -237,6 +369,7 @@ fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {
 fn signed_headers(
     provider: ProviderName,
     secret: &str,
+    url: Option<&str>,
     id: Option<&str>,
     event: &str,
     timestamp: Option<u64>,
@@ -262,6 +395,40 @@ fn signed_headers(
             .map_err(bad_secret)?
             .sign_svix(&id, timestamp, body)
             .map_err(bad_header)?,
+        ProviderName::Slack => SlackSigner::new(secret)
+            .map_err(bad_secret)?
+            .sign(timestamp, body),
+        ProviderName::Square => SquareSigner::new(secret)
+            .map_err(bad_secret)?
+            .sign(need_url(provider, url)?, body)
+            .map_err(bad_header)?,
+        ProviderName::Twilio => {
+            let signer = TwilioSigner::new(secret).map_err(bad_secret)?;
+            let url = need_url(provider, url)?;
+            if body.trim_ascii_start().starts_with(b"{") {
+                let (signed_url, headers) = signer.sign_json(url, body).map_err(bad_header)?;
+                eprintln!("verihook: note: a JSON body is signed through the URL: post it to {signed_url}");
+                headers
+            } else {
+                signer.sign_form(url, body).map_err(bad_header)?
+            }
+        }
+        ProviderName::Discord => {
+            return Err(Usage(
+                "discord cannot be signed here: only Discord holds the private key \
+                 (verihook::testing::DiscordSigner signs with a test key pair)"
+                    .to_owned(),
+            ))
+        }
+    })
+}
+
+fn need_url(provider: ProviderName, url: Option<&str>) -> Result<&str, Usage> {
+    url.ok_or_else(|| {
+        Usage(format!(
+            "--provider {} signs the URL: give --url",
+            provider.scheme()
+        ))
     })
 }
 
@@ -284,10 +451,23 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
         Some(path) => read_body(Some(path))?,
         None => Bytes::from(sample_event(args.provider, &id, &event)),
     };
-    let mut headers = signed_headers(args.provider, &args.secret, Some(&id), &event, None, &body)?;
+    let form = args.provider == ProviderName::Twilio && !body.trim_ascii_start().starts_with(b"{");
+    let mut headers = signed_headers(
+        args.provider,
+        &args.secrets.first()?,
+        Some(&args.url),
+        Some(&id),
+        &event,
+        None,
+        &body,
+    )?;
     headers.insert(
         http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+        HeaderValue::from_static(if form {
+            "application/x-www-form-urlencoded"
+        } else {
+            "application/json"
+        }),
     );
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -333,7 +513,7 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
         "verihook: sent {} request{} for {} delivery id={id}: {} answered 2xx, {failed} did not",
         args.repeat,
         if args.repeat == 1 { "" } else { "s" },
-        args.provider.provider(),
+        args.provider.scheme(),
         args.repeat - failed,
     );
     Ok(if failed == 0 {
@@ -354,7 +534,7 @@ fn sample_event(provider: ProviderName, id: &str, event: &str) -> String {
             "repository": { "id": 186853002, "name": "verihook-demo", "full_name": "octo-org/verihook-demo", "private": false },
             "pusher": { "name": "octocat", "email": "octocat@github.com" },
             "sender": { "login": "octocat", "id": 583231, "type": "User" },
-            "head_commit": { "id": "59b20b8d5c6ff8d09518454d4dd8b7a30f095ab5", "message": "Update README.md", "timestamp": "2026-11-23T12:00:00Z" }
+            "head_commit": { "id": "59b20b8d5c6ff8d09518454d4dd8b7a30f095ab5", "message": format!("Update README.md ({id})"), "timestamp": "2026-11-23T12:00:00Z" }
         }),
         ProviderName::Stripe => serde_json::json!({
             "id": id,
@@ -371,6 +551,26 @@ fn sample_event(provider: ProviderName, id: &str, event: &str) -> String {
             "timestamp": created,
             "data": { "invoice_id": "inv_2Kq9", "amount": 4200, "currency": "EUR", "customer": "cust_7Xz" }
         }),
+        ProviderName::Slack => serde_json::json!({
+            "type": "event_callback",
+            "event_id": id,
+            "event_time": created,
+            "team_id": "T061EG9R6",
+            "event": { "type": event, "channel": "C2147483705", "user": "U2147483697", "text": "Hello world" }
+        }),
+        ProviderName::Square => serde_json::json!({
+            "merchant_id": "MLEFBHHSJGVHD",
+            "type": event,
+            "event_id": id,
+            "created_at": "2026-11-30T12:00:00Z",
+            "data": { "type": "payment", "id": "KkAkhdMsgzn59SM8A89WgKwekxLZY" }
+        }),
+        ProviderName::Twilio => {
+            return format!(
+                "AccountSid=AC00000000000000000000000000000000&MessageSid={id}&From=%2B14155550100&To=%2B14155550199&Body=Hello+from+verihook"
+            )
+        }
+        ProviderName::Discord => serde_json::json!({ "id": id, "type": 2 }),
     };
     value.to_string()
 }
@@ -378,7 +578,7 @@ fn sample_event(provider: ProviderName, id: &str, event: &str) -> String {
 /// `x-github-delivery` → `X-GitHub-Delivery`; Standard Webhooks names stay lower-case, as the
 /// specification writes them.
 fn display_name(name: &str) -> String {
-    if name.starts_with("webhook-") || name.starts_with("svix-") {
+    if name.starts_with("webhook-") || name.starts_with("svix-") || name.starts_with("x-square-") {
         return name.to_owned();
     }
     name.split('-')

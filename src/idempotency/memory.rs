@@ -7,7 +7,9 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::{Claim, ClaimToken, IdempotencyStore, StoreError, GENERATED_BYTES};
+use super::{
+    BoxFuture, Claim, ClaimToken, IdempotencyStore, StoreError, GENERATED_BYTES, MAX_HOLD,
+};
 use crate::verify::{Clock, SystemClock};
 
 /// The default bound on remembered keys (live claims plus done keys).
@@ -188,8 +190,9 @@ impl fmt::Debug for MemoryStore {
     }
 }
 
-impl IdempotencyStore for MemoryStore {
-    async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
+impl MemoryStore {
+    fn claim_now(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
+        let lease = lease.min(MAX_HOLD);
         let now = self.inner.now();
         let expires = millis_after(now, lease);
         let (fingerprint, mut shard) = self.shard(key);
@@ -232,12 +235,13 @@ impl IdempotencyStore for MemoryStore {
         Ok(Claim::Acquired(token))
     }
 
-    async fn complete(
+    fn complete_now(
         &self,
         key: &str,
         token: &ClaimToken,
         retain: Duration,
     ) -> Result<(), StoreError> {
+        let retain = retain.min(MAX_HOLD);
         let now = self.inner.now();
         let (fingerprint, mut shard) = self.shard(key);
         match shard.find_mut(fingerprint[0], |e| e.fingerprint == fingerprint) {
@@ -251,7 +255,7 @@ impl IdempotencyStore for MemoryStore {
         }
     }
 
-    async fn release(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {
+    fn release_now(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {
         let now = self.inner.now();
         let (fingerprint, mut shard) = self.shard(key);
         match shard.find_entry(fingerprint[0], |e| e.fingerprint == fingerprint) {
@@ -277,6 +281,33 @@ fn as_millis(span: Duration) -> u64 {
 /// `now` plus `span` in milliseconds, saturating instead of overflowing.
 fn millis_after(now: u64, span: Duration) -> u64 {
     now.saturating_add(as_millis(span))
+}
+
+impl IdempotencyStore for MemoryStore {
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
+        Box::pin(std::future::ready(self.claim_now(key, lease)))
+    }
+
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+        retain: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(std::future::ready(self.complete_now(key, token, retain)))
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(std::future::ready(self.release_now(key, token)))
+    }
 }
 
 #[cfg(test)]

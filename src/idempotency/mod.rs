@@ -62,79 +62,6 @@ pub use postgres::PostgresStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisStore;
 
-/// One of the built-in stores, chosen at run time (from configuration, say).
-///
-/// ```
-/// use verihook::idempotency::{AnyStore, MemoryStore};
-/// let store = AnyStore::from(MemoryStore::new());
-/// ```
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum AnyStore {
-    /// [`MemoryStore`].
-    Memory(MemoryStore),
-    /// `RedisStore`.
-    #[cfg(feature = "redis")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-    Redis(RedisStore),
-    /// `PostgresStore`.
-    #[cfg(feature = "postgres")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-    Postgres(PostgresStore),
-}
-
-impl From<MemoryStore> for AnyStore {
-    fn from(store: MemoryStore) -> Self {
-        Self::Memory(store)
-    }
-}
-
-#[cfg(feature = "redis")]
-impl From<RedisStore> for AnyStore {
-    fn from(store: RedisStore) -> Self {
-        Self::Redis(store)
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl From<PostgresStore> for AnyStore {
-    fn from(store: PostgresStore) -> Self {
-        Self::Postgres(store)
-    }
-}
-
-/// Calls the same method on whichever store `AnyStore` holds.
-macro_rules! dispatch {
-    ($self:ident, $store:ident => $call:expr) => {
-        match $self {
-            AnyStore::Memory($store) => $call,
-            #[cfg(feature = "redis")]
-            AnyStore::Redis($store) => $call,
-            #[cfg(feature = "postgres")]
-            AnyStore::Postgres($store) => $call,
-        }
-    };
-}
-
-impl IdempotencyStore for AnyStore {
-    async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
-        dispatch!(self, store => store.claim(key, lease).await)
-    }
-
-    async fn complete(
-        &self,
-        key: &str,
-        token: &ClaimToken,
-        retain: Duration,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, store => store.complete(key, token, retain).await)
-    }
-
-    async fn release(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {
-        dispatch!(self, store => store.release(key, token).await)
-    }
-}
-
 /// What [`IdempotencyStore::claim`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -305,66 +232,136 @@ impl Error for StoreError {
     }
 }
 
+/// A boxed future, as the object-safe [`IdempotencyStore`] returns.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The longest lease or retention any store keeps: 10 years. Longer ones are shortened to it,
+/// the same way by every store (PostgreSQL cannot add much more to `now()`).
+pub const MAX_HOLD: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+
 /// A claim-based idempotency store. See the [module docs](self) for the protocol.
 ///
-/// Implementations may write `async fn`. Every method is one atomic backend operation.
-pub trait IdempotencyStore: Send + Sync {
+/// Object-safe: a [`Receiver`](crate::Receiver) holds an `Arc<dyn IdempotencyStore>`, so no
+/// store type appears in routes or handlers. Every method is one atomic backend operation.
+/// Leases and retentions longer than [`MAX_HOLD`] are shortened to it.
+///
+/// A store of your own returns boxed futures:
+///
+/// ```
+/// use std::time::Duration;
+/// use verihook::idempotency::{BoxFuture, Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError};
+///
+/// /// Counts claims, and keeps them in a memory store.
+/// #[derive(Debug, Default)]
+/// struct Counting { inner: MemoryStore, claims: std::sync::atomic::AtomicUsize }
+///
+/// impl IdempotencyStore for Counting {
+///     fn claim<'a>(&'a self, key: &'a str, lease: Duration) -> BoxFuture<'a, Result<Claim, StoreError>> {
+///         self.claims.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+///         self.inner.claim(key, lease)
+///     }
+///     fn complete<'a>(&'a self, key: &'a str, token: &'a ClaimToken, retain: Duration) -> BoxFuture<'a, Result<(), StoreError>> {
+///         self.inner.complete(key, token, retain)
+///     }
+///     fn release<'a>(&'a self, key: &'a str, token: &'a ClaimToken) -> BoxFuture<'a, Result<(), StoreError>> {
+///         self.inner.release(key, token)
+///     }
+/// }
+/// let store: std::sync::Arc<dyn IdempotencyStore> = std::sync::Arc::new(Counting::default());
+/// ```
+pub trait IdempotencyStore: Send + Sync + fmt::Debug {
     /// Claims `key` for `lease`: [`Claim::Acquired`] if it is new, its lease expired or its done
     /// mark was forgotten; otherwise [`Claim::InFlight`] or [`Claim::Done`].
-    fn claim(
-        &self,
-        key: &str,
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
         lease: Duration,
-    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+    ) -> BoxFuture<'a, Result<Claim, StoreError>>;
 
     /// The claimant finished: remember `key` as done for `retain`.
     ///
     /// Fails with [`StoreError::LeaseLost`], changing nothing, when `token` no longer holds an
     /// unexpired claim. Completing twice with the same token succeeds.
-    fn complete(
-        &self,
-        key: &str,
-        token: &ClaimToken,
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
         retain: Duration,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// The claimant failed: forget the claim so the provider's retry is processed.
     ///
     /// Fails with [`StoreError::LeaseLost`], changing nothing, when `token` no longer holds the
     /// claim.
-    fn release(
-        &self,
-        key: &str,
-        token: &ClaimToken,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 impl<T: IdempotencyStore + ?Sized> IdempotencyStore for Arc<T> {
-    fn claim(
-        &self,
-        key: &str,
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
         lease: Duration,
-    ) -> impl Future<Output = Result<Claim, StoreError>> + Send {
+    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
         (**self).claim(key, lease)
     }
 
-    fn complete(
-        &self,
-        key: &str,
-        token: &ClaimToken,
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
         retain: Duration,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         (**self).complete(key, token, retain)
     }
 
-    fn release(
-        &self,
-        key: &str,
-        token: &ClaimToken,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         (**self).release(key, token)
     }
 }
+
+/// Implements [`IdempotencyStore`] for a store whose inherent `claim_async`, `complete_async`
+/// and `release_async` do the work.
+#[cfg(any(feature = "redis", feature = "postgres"))]
+macro_rules! boxed_store {
+    ($store:ty) => {
+        impl IdempotencyStore for $store {
+            fn claim<'a>(
+                &'a self,
+                key: &'a str,
+                lease: Duration,
+            ) -> super::BoxFuture<'a, Result<Claim, StoreError>> {
+                Box::pin(self.claim_async(key, lease))
+            }
+
+            fn complete<'a>(
+                &'a self,
+                key: &'a str,
+                token: &'a ClaimToken,
+                retain: Duration,
+            ) -> super::BoxFuture<'a, Result<(), StoreError>> {
+                Box::pin(self.complete_async(key, token, retain))
+            }
+
+            fn release<'a>(
+                &'a self,
+                key: &'a str,
+                token: &'a ClaimToken,
+            ) -> super::BoxFuture<'a, Result<(), StoreError>> {
+                Box::pin(self.release_async(key, token))
+            }
+        }
+    };
+}
+#[cfg(any(feature = "redis", feature = "postgres"))]
+use boxed_store;
 
 #[cfg(any(feature = "redis", feature = "postgres"))]
 /// `Ok` when the token-checked operation changed its row or key, else [`StoreError::LeaseLost`].
@@ -378,11 +375,11 @@ pub(crate) fn token_held(changed: bool) -> Result<(), StoreError> {
 
 #[cfg(any(feature = "redis", feature = "postgres"))]
 /// Milliseconds in `d`, at least 1 (a zero lease or retention would mean "forever" to some
-/// backends) and at most what the backends take.
+/// backends) and at most [`MAX_HOLD`].
 pub(crate) fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis())
+    u64::try_from(d.min(MAX_HOLD).as_millis())
         .unwrap_or(u64::MAX)
-        .clamp(1, i64::MAX as u64 / 1_000)
+        .max(1)
 }
 
 #[cfg(test)]
@@ -433,6 +430,6 @@ mod tests {
     fn millis_is_bounded() {
         assert_eq!(millis(Duration::ZERO), 1);
         assert_eq!(millis(Duration::from_secs(2)), 2_000);
-        assert!(millis(Duration::MAX) < u64::MAX);
+        assert_eq!(u128::from(millis(Duration::MAX)), MAX_HOLD.as_millis());
     }
 }

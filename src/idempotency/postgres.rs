@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{PgExecutor, Row};
 
-use super::{millis, token_held, Claim, ClaimToken, IdempotencyStore, StoreError};
+use super::{boxed_store, millis, token_held, Claim, ClaimToken, IdempotencyStore, StoreError};
 
 const DEFAULT_TABLE: &str = "verihook_events";
 
@@ -216,8 +216,8 @@ fn millis_i64(d: Duration) -> i64 {
     i64::try_from(millis(d)).unwrap_or(i64::MAX)
 }
 
-impl IdempotencyStore for PostgresStore {
-    async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
+impl PostgresStore {
+    async fn claim_async(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
         let t = &self.table;
         let token = ClaimToken::generate();
         // A row another transaction inserts concurrently is not in this statement's snapshot:
@@ -251,7 +251,7 @@ impl IdempotencyStore for PostgresStore {
         })
     }
 
-    async fn complete(
+    async fn complete_async(
         &self,
         key: &str,
         token: &ClaimToken,
@@ -260,7 +260,7 @@ impl IdempotencyStore for PostgresStore {
         self.complete_in(&self.pool, key, token, retain).await
     }
 
-    async fn release(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {
+    async fn release_async(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {
         let deleted = sqlx::query(&format!(
             "DELETE FROM {} WHERE key = $1 AND token = $2 AND NOT done AND expires_at > now()",
             self.table
@@ -273,6 +273,8 @@ impl IdempotencyStore for PostgresStore {
         token_held(deleted.rows_affected() == 1)
     }
 }
+
+boxed_store!(PostgresStore);
 
 impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
-use super::{millis, token_held, Claim, ClaimToken, IdempotencyStore, StoreError};
+use super::{boxed_store, millis, token_held, Claim, ClaimToken, IdempotencyStore, StoreError};
 
 /// Marks a completed event; a claimed one holds `IN_FLIGHT` followed by the token.
 const DONE: &str = "done:";
@@ -117,8 +117,8 @@ impl RedisStore {
     }
 }
 
-impl IdempotencyStore for RedisStore {
-    async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
+impl RedisStore {
+    async fn claim_async(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
         let token = ClaimToken::generate();
         let previous: Option<String> = redis::cmd("SET")
             .arg(self.key(key))
@@ -137,7 +137,7 @@ impl IdempotencyStore for RedisStore {
         })
     }
 
-    async fn complete(
+    async fn complete_async(
         &self,
         key: &str,
         token: &ClaimToken,
@@ -155,7 +155,7 @@ impl IdempotencyStore for RedisStore {
         token_held(done == 1)
     }
 
-    async fn release(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {
+    async fn release_async(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {
         let deleted: i64 = self
             .release
             .key(self.key(key))
@@ -166,6 +166,8 @@ impl IdempotencyStore for RedisStore {
         token_held(deleted == 1)
     }
 }
+
+boxed_store!(RedisStore);
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

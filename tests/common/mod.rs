@@ -9,7 +9,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderMap;
 use serde::Deserialize;
-use verihook::idempotency::MemoryStore;
 use verihook::testing::StripeSigner;
 use verihook::{FixedClock, Receiver, StripeVerifier};
 
@@ -41,7 +40,7 @@ pub fn verifier() -> StripeVerifier {
 
 /// The receiver under test: its handler parses the typed invoice, takes 100 ms, and fails the
 /// first attempt of any event whose id starts with `evt_fail`.
-pub fn receiver(seen: Arc<Mutex<Seen>>) -> Receiver<MemoryStore> {
+pub fn receiver(seen: Arc<Mutex<Seen>>) -> Receiver {
     Receiver::builder()
         .verifier(verifier())
         .body_limit(BODY_LIMIT)
@@ -60,6 +59,8 @@ pub fn receiver(seen: Arc<Mutex<Seen>>) -> Receiver<MemoryStore> {
                 Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
             }
         })
+        .build()
+        .unwrap()
 }
 
 /// A running server: `POST /webhooks/stripe` runs the receiver, `POST /typed` answers

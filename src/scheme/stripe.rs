@@ -3,18 +3,19 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use bytes::Bytes;
 use hmac::Hmac;
 use http::HeaderMap;
 use sha2::Sha256;
 
-use super::{hex_array, pairs, with_signed_content, MacKeys, MIN_RAW_SECRET_LEN};
-use crate::error::{SecretError, VerifyError};
-use crate::event::{Event, Field, Provider, Signed};
-use crate::secret::Secret;
-use crate::verify::{
-    check_freshness, parse_unix_seconds, verifier_options, Header, Verifier, VerifyOptions,
+use super::{
+    cap_entries, hex_array, pairs, with_signed_content, Builtin, MacKeys, Scheme,
+    MIN_RAW_SECRET_LEN,
 };
+use crate::error::{SecretError, VerifyError};
+use crate::event::{Event, Field, Verified};
+use crate::request::{RequestHead, WebhookRequest};
+use crate::secret::{require_len, Secret};
+use crate::verify::{check_freshness, parse_unix_seconds, verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE: Header = Header::new("stripe-signature", "Stripe-Signature");
 
@@ -22,8 +23,10 @@ pub(crate) static SIGNATURE: Header = Header::new("stripe-signature", "Stripe-Si
 /// `{t}.{body}` keyed with the endpoint's whole `whsec_...` secret as text.
 ///
 /// Every `v1` entry is tried against every secret (Stripe sends several while a secret is being
-/// rolled); `v0` and unknown schemes are ignored. The signed `t` must be within the tolerance
-/// (default 5 minutes) of now, in either direction. The event id and type are the body's `id`
+/// rolled); `v0` and unknown schemes are ignored; a header of more than
+/// [`MAX_SIGNATURES`](crate::scheme::MAX_SIGNATURES) entries is refused. The signed `t` must be
+/// within the tolerance (default 5 minutes) of now, in either direction, and is checked before
+/// any signature work. The event id and type are the body's `id`
 /// and `type`, read only when asked for: verification itself never parses the body.
 ///
 /// ```
@@ -53,7 +56,8 @@ impl StripeVerifier {
     ///
     /// # Errors
     ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
+    /// [`VerifyError::BadSecret`] when the secret is empty or has fewer than 8 bytes after its
+    /// `whsec_` prefix.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
         Self::with_secrets([secret])
     }
@@ -68,12 +72,25 @@ impl StripeVerifier {
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
     {
+        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
+    }
+
+    pub(crate) fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
         let secrets: Vec<I::Item> = secrets.into_iter().collect();
         if secrets.is_empty() {
             return Err(SecretError::Empty.into());
         }
+        for secret in &secrets {
+            // The whole text keys the MAC, but only what follows the public prefix is secret.
+            let secret = secret.as_ref();
+            require_len(secret.strip_prefix(b"whsec_").unwrap_or(secret), min)?;
+        }
         Ok(Self {
-            keys: MacKeys::new(secrets.iter().map(AsRef::as_ref), MIN_RAW_SECRET_LEN)?,
+            keys: MacKeys::new(secrets.iter().map(AsRef::as_ref), 1)?,
             options: VerifyOptions::default(),
         })
     }
@@ -103,7 +120,10 @@ impl<'a> StripeHeader<'a> {
     pub(crate) fn parse(raw: &'a [u8]) -> Result<Self, VerifyError> {
         let mut timestamp = None;
         let mut v1_count = 0;
+        let mut entries = 0;
         for (key, value) in pairs(raw, b',', b'=') {
+            entries += 1;
+            cap_entries(entries, &SIGNATURE)?;
             match key {
                 b"t" if timestamp.is_some() => {
                     return Err(SIGNATURE.malformed("more than one t= timestamp"))
@@ -138,23 +158,57 @@ impl<'a> StripeHeader<'a> {
     }
 }
 
-impl Verifier for StripeVerifier {
-    fn provider(&self) -> Provider {
-        Provider::Stripe
-    }
+pub(crate) static BUILTIN: Builtin = Builtin {
+    name: "stripe",
+    aliases: &[],
+    signs_url: false,
+    key: "the endpoint secret, whsec_...",
+    build: |args, options| {
+        let secrets = args.secrets.iter().map(|s| s.as_bytes());
+        Ok(Box::new(
+            StripeVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?.with_options(options),
+        ))
+    },
+};
 
-    fn options(&self) -> &VerifyOptions {
-        &self.options
-    }
-
-    fn verify_at(
+impl StripeVerifier {
+    /// The parsed header, once its timestamp is known to be fresh.
+    fn fresh_header<'a>(
         &self,
-        headers: &HeaderMap,
-        body: Bytes,
+        headers: &'a HeaderMap,
         now: SystemTime,
-    ) -> Result<Event, VerifyError> {
+    ) -> Result<StripeHeader<'a>, VerifyError> {
         let header = StripeHeader::parse(SIGNATURE.require(headers)?.as_bytes())?;
-        let matched = with_signed_content([header.timestamp_digits, b"."], &body, |parts| {
+        check_freshness(header.timestamp, now, self.options.tolerance)?;
+        Ok(header)
+    }
+}
+
+impl Scheme for StripeVerifier {
+    fn name(&self) -> &'static str {
+        "stripe"
+    }
+
+    fn recognizes(&self, headers: &HeaderMap) -> bool {
+        SIGNATURE.get(headers).is_some()
+    }
+
+    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
+        self.fresh_header(head.headers(), now).map(|_| ())
+    }
+
+    fn now(&self) -> SystemTime {
+        self.options.clock.now()
+    }
+
+    fn verify_request(
+        &self,
+        request: &WebhookRequest<'_>,
+        now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
+        let header = self.fresh_header(request.headers(), now)?;
+        let body = request.body();
+        let matched = with_signed_content([header.timestamp_digits, b"."], body, |parts| {
             self.keys.matches_any(parts, || header.v1_signatures())
         });
         if !matched {
@@ -163,19 +217,13 @@ impl Verifier for StripeVerifier {
                 signatures: header.v1_count,
             });
         }
-        check_freshness(header.timestamp, now, self.options.tolerance)?;
-        Ok(Event {
-            provider: Provider::Stripe,
-            id: Field::Body,
-            event_type: Field::Body,
-            timestamp: Some(header.timestamp),
-            body,
-            signed: Signed {
-                id: true,
-                event_type: true,
-                timestamp: true,
-            },
-        })
+        Ok(Verified::Event(
+            Event::builder("stripe", body.clone())
+                .id(Field::Body("id"), true)
+                .event_type(Field::Body("type"), true)
+                .timestamp(header.timestamp)
+                .build(),
+        ))
     }
 }
 

@@ -3,17 +3,17 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use bytes::Bytes;
 use hmac::Hmac;
 use http::{HeaderMap, HeaderValue};
 use sha1::Sha1;
 use sha2::Sha256;
 
-use super::{hex_array, MacKeys, MIN_RAW_SECRET_LEN};
+use super::{hex_array, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
 use crate::error::{SecretError, VerifyError};
-use crate::event::{Event, Field, Provider, Signed};
+use crate::event::{Event, Field, Verified};
+use crate::request::{RequestHead, WebhookRequest};
 use crate::secret::Secret;
-use crate::verify::{verifier_options, Header, Verifier, VerifyOptions};
+use crate::verify::{verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE_256: Header = Header::new("x-hub-signature-256", "X-Hub-Signature-256");
 pub(crate) static SIGNATURE_SHA1: Header = Header::new("x-hub-signature", "X-Hub-Signature");
@@ -27,8 +27,11 @@ pub(crate) static EVENT: Header = Header::new("x-github-event", "X-GitHub-Event"
 ///
 /// **GitHub signs no timestamp and not these headers**: only the body. A captured request can
 /// be replayed at any time and its id or type header changed without the signature noticing.
-/// The idempotency store (keyed by delivery id) stops straight replays; treat the type header
-/// as a hint and route on the body where it matters. [`Event::signed`] says so at run time.
+/// So the delivery id is reported but never trusted: the idempotency key is a digest of the
+/// body, and a replay (under any delivery id) is a duplicate for as long as the store retains
+/// the key; after that it is processed again. Treat the type header as a hint and route on the
+/// body where it matters. [`Event::signed`] says so at run time. Bodies up to 25 MiB (GitHub's
+/// cap) are read.
 ///
 /// The legacy `X-Hub-Signature: sha1=<hex>` header is ignored unless
 /// [`dangerous::accept_legacy_github_sha1`](crate::dangerous::accept_legacy_github_sha1) turns
@@ -63,7 +66,9 @@ impl GithubVerifier {
     ///
     /// # Errors
     ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
+    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes (GitHub
+    /// allows any secret; for an old short one see
+    /// [`dangerous::allow_short_secrets`](crate::dangerous::allow_short_secrets)).
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
         Self::with_secrets([secret])
     }
@@ -78,14 +83,22 @@ impl GithubVerifier {
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
     {
+        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
+    }
+
+    pub(crate) fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
         let secrets: Vec<I::Item> = secrets.into_iter().collect();
         if secrets.is_empty() {
             return Err(SecretError::Empty.into());
         }
         let raw = || secrets.iter().map(AsRef::as_ref);
         Ok(Self {
-            sha256: MacKeys::new(raw(), MIN_RAW_SECRET_LEN)?,
-            sha1: MacKeys::new(raw(), MIN_RAW_SECRET_LEN)?,
+            sha256: MacKeys::new(raw(), min)?,
+            sha1: MacKeys::new(raw(), min)?,
             legacy_sha1: false,
             options: VerifyOptions::default(),
         })
@@ -105,55 +118,88 @@ impl GithubVerifier {
         self.legacy_sha1 = on;
         self
     }
+
+    /// The signature the headers carry, parsed.
+    fn signature(&self, headers: &HeaderMap) -> Result<Signature, VerifyError> {
+        if let Some(value) = SIGNATURE_256.get(headers) {
+            return value
+                .as_bytes()
+                .strip_prefix(b"sha256=")
+                .and_then(hex_array)
+                .map(Signature::Sha256)
+                .ok_or_else(|| SIGNATURE_256.malformed("expected sha256= and 64 hex digits"));
+        }
+        match SIGNATURE_SHA1.get(headers) {
+            Some(value) if self.legacy_sha1 => value
+                .as_bytes()
+                .strip_prefix(b"sha1=")
+                .and_then(hex_array)
+                .map(Signature::Sha1)
+                .ok_or_else(|| SIGNATURE_SHA1.malformed("expected sha1= and 40 hex digits")),
+            _ => Err(SIGNATURE_256.missing()),
+        }
+    }
+}
+
+enum Signature {
+    Sha256([u8; 32]),
+    Sha1([u8; 20]),
 }
 
 verifier_options!(GithubVerifier);
 
-impl Verifier for GithubVerifier {
-    fn provider(&self) -> Provider {
-        Provider::Github
+/// GitHub caps webhook payloads at 25 MB.
+pub(crate) const BODY_LIMIT: usize = 25 * 1024 * 1024;
+
+pub(crate) static BUILTIN: Builtin = Builtin {
+    name: "github",
+    aliases: &[],
+    signs_url: false,
+    key: "the webhook secret, as entered in GitHub",
+    build: |args, options| {
+        let secrets = args.secrets.iter().map(|s| s.as_bytes());
+        Ok(Box::new(
+            GithubVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?.with_options(options),
+        ))
+    },
+};
+
+impl Scheme for GithubVerifier {
+    fn name(&self) -> &'static str {
+        "github"
     }
 
-    fn options(&self) -> &VerifyOptions {
-        &self.options
+    fn recognizes(&self, headers: &HeaderMap) -> bool {
+        SIGNATURE_256.get(headers).is_some() || SIGNATURE_SHA1.get(headers).is_some()
     }
 
-    /// GitHub signs no timestamp, so verifying never reads the clock.
-    fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
-        self.verify_at(headers, body, SystemTime::UNIX_EPOCH)
+    fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
+        self.signature(head.headers()).map(|_| ())
     }
 
-    fn verify_at(
+    fn now(&self) -> SystemTime {
+        self.options.clock.now()
+    }
+
+    fn body_limit(&self) -> usize {
+        BODY_LIMIT
+    }
+
+    /// GitHub signs no timestamp, so `now` is not read.
+    fn verify_request(
         &self,
-        headers: &HeaderMap,
-        body: Bytes,
+        request: &WebhookRequest<'_>,
         _now: SystemTime,
-    ) -> Result<Event, VerifyError> {
-        let [signature, delivery, event] =
-            Header::find_all(headers, [&SIGNATURE_256, &DELIVERY, &EVENT]);
+    ) -> Result<Verified, VerifyError> {
+        let headers = request.headers();
+        let body = request.body();
+        let [delivery, event] = Header::find_all(headers, [&DELIVERY, &EVENT]);
         let id = optional_text(&DELIVERY, delivery)?;
         let event_type = optional_text(&EVENT, event)?;
-        let parts: [&[u8]; 1] = [&body];
-        let matched = match signature {
-            Some(value) => {
-                let sig: [u8; 32] = value
-                    .as_bytes()
-                    .strip_prefix(b"sha256=")
-                    .and_then(hex_array)
-                    .ok_or_else(|| SIGNATURE_256.malformed("expected sha256= and 64 hex digits"))?;
-                self.sha256.matches_any(&parts, || std::iter::once(sig))
-            }
-            None if self.legacy_sha1 => {
-                let sig: [u8; 20] = SIGNATURE_SHA1
-                    .get(headers)
-                    .ok_or_else(|| SIGNATURE_256.missing())?
-                    .as_bytes()
-                    .strip_prefix(b"sha1=")
-                    .and_then(hex_array)
-                    .ok_or_else(|| SIGNATURE_SHA1.malformed("expected sha1= and 40 hex digits"))?;
-                self.sha1.matches_any(&parts, || std::iter::once(sig))
-            }
-            None => return Err(SIGNATURE_256.missing()),
+        let parts: [&[u8]; 1] = [body];
+        let matched = match self.signature(headers)? {
+            Signature::Sha256(sig) => self.sha256.matches_any(&parts, || std::iter::once(sig)),
+            Signature::Sha1(sig) => self.sha1.matches_any(&parts, || std::iter::once(sig)),
         };
         if !matched {
             return Err(VerifyError::SignatureMismatch {
@@ -161,18 +207,13 @@ impl Verifier for GithubVerifier {
                 signatures: 1,
             });
         }
-        Ok(Event {
-            provider: Provider::Github,
-            id,
-            event_type,
-            timestamp: None,
-            body,
-            signed: Signed {
-                id: false,
-                event_type: false,
-                timestamp: false,
-            },
-        })
+        // Only the body is signed: the delivery id is reported, never used to de-duplicate.
+        Ok(Verified::Event(
+            Event::builder("github", body.clone())
+                .id(id, false)
+                .event_type(event_type, false)
+                .build(),
+        ))
     }
 }
 

@@ -6,18 +6,16 @@ use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use bytes::Bytes;
 use hmac::Hmac;
 use http::{HeaderMap, HeaderValue};
 use sha2::Sha256;
 
-use super::{pairs, with_signed_content, MacKeys};
+use super::{cap_entries, pairs, with_signed_content, Builtin, MacKeys, Scheme};
 use crate::error::{SecretError, VerifyError};
-use crate::event::{Event, Field, Provider, Signed};
+use crate::event::{Event, Field, Verified};
+use crate::request::{RequestHead, WebhookRequest};
 use crate::secret::{decode_base64, Secret};
-use crate::verify::{
-    check_freshness, parse_unix_seconds, verifier_options, Header, Verifier, VerifyOptions,
-};
+use crate::verify::{check_freshness, parse_unix_seconds, verifier_options, Header, VerifyOptions};
 
 pub(crate) static ID: Header = Header::new("webhook-id", "webhook-id");
 pub(crate) static TIMESTAMP: Header = Header::new("webhook-timestamp", "webhook-timestamp");
@@ -34,11 +32,17 @@ pub(crate) const MIN_SYMMETRIC_KEY_LEN: usize = 16;
 /// `webhook-id`, `webhook-timestamp` and `webhook-signature` headers (or the same spelled
 /// `svix-*`), signed over `{id}.{timestamp}.{body}`.
 ///
-/// The signature header is a space-separated list; every entry is tried against every key.
-/// `v1,<base64>` is HMAC-SHA256 under a `whsec_<base64>` secret (the prefix is optional).
-/// `v1a,<base64>` is ed25519 under a `whpk_<base64>` public key (feature `ed25519`). A verifier
-/// configured with public keys only accepts `v1a` entries, so a sender cannot downgrade it to
-/// `v1`. The timestamp must be within the tolerance (default 5 minutes) in either direction.
+/// The signature header is a space-separated list of at most
+/// [`MAX_SIGNATURES`](crate::scheme::MAX_SIGNATURES) entries (more is refused before any
+/// signature work; a repeated entry is tried once); every entry is tried against every key.
+/// `v1,<base64>` is HMAC-SHA256 under a `whsec_<base64>` secret. `v1a,<base64>` is ed25519
+/// under a `whpk_<base64>` public key (feature `ed25519`). The prefix says which kind a key is
+/// and is required: bare base64 could be either, and a public key taken as an HMAC secret
+/// would let anyone who knows it sign (use [`Secret::from_base64`] with
+/// [`from_secrets`](Self::from_secrets) for a bare HMAC key). A verifier configured with
+/// public keys only accepts `v1a` entries, so a sender cannot downgrade it to `v1`. The
+/// timestamp must be within the tolerance (default 5 minutes) in either direction, and is
+/// checked before any signature work.
 /// The id is `webhook-id`; the type is the body's `type` member, read only when asked for.
 ///
 /// ```
@@ -66,13 +70,13 @@ pub struct StandardVerifier {
 }
 
 impl StandardVerifier {
-    /// A verifier for one key, as the sender issues it: `whsec_<base64>` (or bare base64) for
-    /// HMAC, `whpk_<base64>` for an ed25519 public key.
+    /// A verifier for one key, as the sender issues it: `whsec_<base64>` for HMAC,
+    /// `whpk_<base64>` for an ed25519 public key.
     ///
     /// # Errors
     ///
-    /// [`VerifyError::BadSecret`] when the key is empty, not base64, too short, a `whsk_`
-    /// signing key, or a public key while the `ed25519` feature is off.
+    /// [`VerifyError::BadSecret`] when the key has neither prefix, is empty, not base64, too
+    /// short, a `whsk_` signing key, or a public key while the `ed25519` feature is off.
     pub fn new(secret: &str) -> Result<Self, VerifyError> {
         Self::with_secrets([secret])
     }
@@ -84,6 +88,14 @@ impl StandardVerifier {
     ///
     /// As for [`new`](Self::new), for any of the keys, or when there are none.
     pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        Self::with_min(secrets, MIN_SYMMETRIC_KEY_LEN)
+    }
+
+    pub(crate) fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
     where
         I: IntoIterator,
         I::Item: AsRef<str>,
@@ -106,10 +118,7 @@ impl StandardVerifier {
             return Err(SecretError::Empty.into());
         }
         Ok(Self {
-            symmetric: MacKeys::new(
-                symmetric.iter().map(|k| k.as_slice()),
-                MIN_SYMMETRIC_KEY_LEN,
-            )?,
+            symmetric: MacKeys::new(symmetric.iter().map(|k| k.as_slice()), min)?,
             #[cfg(feature = "ed25519")]
             public,
             options: VerifyOptions::default(),
@@ -149,13 +158,16 @@ impl StandardVerifier {
     #[cfg(feature = "ed25519")]
     fn check_ed25519(&self, parts: &[&[u8]], raw: &[u8]) -> bool {
         self.public.iter().any(|key| {
-            v1a_signatures(raw).any(|sig| {
-                key.verify_stream(&sig).is_ok_and(|mut stream| {
-                    for part in parts {
-                        stream.update(part);
-                    }
-                    stream.finalize_and_verify().is_ok()
-                })
+            v1a_signatures(raw).enumerate().any(|(at, sig)| {
+                // A repeated entry is verified once.
+                let repeated = v1a_signatures(raw).take(at).any(|earlier| earlier == sig);
+                !repeated
+                    && key.verify_stream(&sig).is_ok_and(|mut stream| {
+                        for part in parts {
+                            stream.update(part);
+                        }
+                        stream.finalize_and_verify().is_ok()
+                    })
             })
         })
     }
@@ -207,8 +219,13 @@ impl Key {
         if let Some(encoded) = secret.strip_prefix("whpk_") {
             return Self::public(encoded);
         }
-        let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
-        Ok(Self::Symmetric(decode_base64(encoded)?))
+        match secret.strip_prefix("whsec_") {
+            Some(encoded) => Ok(Self::Symmetric(decode_base64(encoded)?)),
+            None => Err(SecretError::WrongKind {
+                reason: "a Standard Webhooks key needs its prefix: whsec_ for an HMAC secret, \
+                         whpk_ for an ed25519 public key (bare base64 could be either)",
+            }),
+        }
     }
 
     #[cfg(feature = "ed25519")]
@@ -281,21 +298,34 @@ fn decode<const N: usize>(encoded: &[u8]) -> Option<[u8; N]> {
     }
 }
 
-impl Verifier for StandardVerifier {
-    fn provider(&self) -> Provider {
-        Provider::StandardWebhooks
-    }
+pub(crate) static BUILTIN: Builtin = Builtin {
+    name: "standard-webhooks",
+    aliases: &["standard", "standardwebhooks", "svix"],
+    signs_url: false,
+    key: "whsec_<base64> (HMAC) or whpk_<base64> (ed25519 public key)",
+    build: |args, options| {
+        Ok(Box::new(
+            StandardVerifier::with_min(args.secrets, args.min(MIN_SYMMETRIC_KEY_LEN))?
+                .with_options(options),
+        ))
+    },
+};
 
-    fn options(&self) -> &VerifyOptions {
-        &self.options
-    }
+/// The three headers of a request, found and checked (the timestamp fresh).
+struct Parsed<'a> {
+    id: &'a HeaderValue,
+    id_text: &'a [u8],
+    timestamp: u64,
+    timestamp_digits: &'a [u8],
+    signatures: &'a [u8],
+}
 
-    fn verify_at(
+impl StandardVerifier {
+    fn parse<'a>(
         &self,
-        headers: &HeaderMap,
-        body: Bytes,
+        headers: &'a HeaderMap,
         now: SystemTime,
-    ) -> Result<Event, VerifyError> {
+    ) -> Result<Parsed<'a>, VerifyError> {
         let [id, timestamp, signature] = Header::find_all(headers, [&ID, &TIMESTAMP, &SIGNATURE]);
         // Only a request missing a `webhook-*` header pays for a second scan.
         let [svix_id, svix_timestamp, svix_signature] =
@@ -305,19 +335,56 @@ impl Verifier for StandardVerifier {
                 Header::find_all(headers, [&SVIX_ID, &SVIX_TIMESTAMP, &SVIX_SIGNATURE])
             };
         let (id_header, id_value) = either((&ID, id), (&SVIX_ID, svix_id))?;
-        let id = id_header.text(id_value)?;
+        let id_text = id_header.text(id_value)?;
         let (ts_header, ts_value) =
             either((&TIMESTAMP, timestamp), (&SVIX_TIMESTAMP, svix_timestamp))?;
-        let timestamp = parse_unix_seconds(ts_value.as_bytes())
+        let seconds = parse_unix_seconds(ts_value.as_bytes())
             .ok_or_else(|| ts_header.malformed("not a Unix time in seconds"))?;
         let (sig_header, sig_value) =
             either((&SIGNATURE, signature), (&SVIX_SIGNATURE, svix_signature))?;
         let raw = sig_value.as_bytes();
-        if entries(raw).next().is_none() {
-            return Err(sig_header.malformed("no version,signature entry"));
+        match entries(raw).count() {
+            0 => return Err(sig_header.malformed("no version,signature entry")),
+            count => cap_entries(count, sig_header)?,
         }
-        let ts = ts_value.as_bytes();
-        let matched = with_signed_content([id, b".", ts, b"."], &body, |parts| {
+        check_freshness(seconds, now, self.options.tolerance)?;
+        Ok(Parsed {
+            id: id_value,
+            id_text,
+            timestamp: seconds,
+            timestamp_digits: ts_value.as_bytes(),
+            signatures: raw,
+        })
+    }
+}
+
+impl Scheme for StandardVerifier {
+    fn name(&self) -> &'static str {
+        "standard-webhooks"
+    }
+
+    fn recognizes(&self, headers: &HeaderMap) -> bool {
+        SIGNATURE.get(headers).is_some() || SVIX_SIGNATURE.get(headers).is_some()
+    }
+
+    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
+        self.parse(head.headers(), now).map(|_| ())
+    }
+
+    fn now(&self) -> SystemTime {
+        self.options.clock.now()
+    }
+
+    fn verify_request(
+        &self,
+        request: &WebhookRequest<'_>,
+        now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
+        let parsed = self.parse(request.headers(), now)?;
+        let body = request.body();
+        let raw = parsed.signatures;
+        let prefix = [parsed.id_text, b".", parsed.timestamp_digits, b"."];
+        let matched = with_signed_content(prefix, body, |parts| {
             let matched = self.check_symmetric(parts, raw);
             #[cfg(feature = "ed25519")]
             let matched = matched || self.check_ed25519(parts, raw);
@@ -329,19 +396,13 @@ impl Verifier for StandardVerifier {
                 signatures: self.signature_count(raw),
             });
         }
-        check_freshness(timestamp, now, self.options.tolerance)?;
-        Ok(Event {
-            provider: Provider::StandardWebhooks,
-            id: Field::Header(id_value.clone()),
-            event_type: Field::Body,
-            timestamp: Some(timestamp),
-            body,
-            signed: Signed {
-                id: true,
-                event_type: true,
-                timestamp: true,
-            },
-        })
+        Ok(Verified::Event(
+            Event::builder("standard-webhooks", body.clone())
+                .id(Field::Header(parsed.id.clone()), true)
+                .event_type(Field::Body("type"), true)
+                .timestamp(parsed.timestamp)
+                .build(),
+        ))
     }
 }
 

@@ -1,0 +1,178 @@
+//! Square: `x-square-hmacsha256-signature`, base64 HMAC-SHA256 of the notification URL followed
+//! by the body.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use hmac::Hmac;
+use http::HeaderMap;
+use sha2::Sha256;
+
+use super::{Builtin, MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN};
+use crate::error::{SecretError, VerifyError};
+use crate::event::{Event, Field, Verified};
+use crate::request::{RequestHead, WebhookRequest};
+use crate::verify::{verifier_options, Header, VerifyOptions};
+
+pub(crate) static SIGNATURE: Header = Header::new(
+    "x-square-hmacsha256-signature",
+    "x-square-hmacsha256-signature",
+);
+
+/// Verifies Square webhooks: `x-square-hmacsha256-signature`, the base64 HMAC-SHA256 of the
+/// notification URL followed by the raw body, under the subscription's signature key.
+///
+/// Square signs the URL it posted to, so the verifier is built with the notification URL
+/// exactly as configured in Square; the request's path must be that URL's path (behind a
+/// proxy, the scheme and host come from the configured URL). Square signs no timestamp: the
+/// body's `event_id` (signed) de-duplicates, so a replay is a duplicate for as long as the
+/// store retains the key. The type is the body's `type`.
+///
+/// ```
+/// use verihook::{testing::SquareSigner, SquareVerifier};
+/// # fn main() -> Result<(), verihook::VerifyError> {
+/// let url = "https://example.com/webhooks/square";
+/// let body = br#"{"event_id":"e-1","type":"payment.updated"}"#;
+/// let headers = SquareSigner::new("signature-key")?.sign(url, body)?;
+/// let request = http::Request::post("/webhooks/square").body(bytes::Bytes::from_static(body)).unwrap();
+/// let (mut parts, body) = request.into_parts();
+/// parts.headers = headers;
+/// let request = http::Request::from_parts(parts, body);
+/// let verifier = SquareVerifier::new("signature-key", url)?;
+/// let event = verifier.verify_http(&request)?;
+/// assert_eq!(event.id().as_deref(), Some("e-1"));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SquareVerifier {
+    keys: MacKeys<Hmac<Sha256>>,
+    url: PublicUrl,
+    options: VerifyOptions,
+}
+
+impl SquareVerifier {
+    /// A verifier for the signature key and the notification URL, both as Square shows them.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when the key is empty or shorter than 8 bytes, or the URL is
+    /// not an absolute `https://` or `http://` URL.
+    pub fn new(key: impl AsRef<[u8]>, notification_url: &str) -> Result<Self, VerifyError> {
+        Self::with_secrets([key], notification_url)
+    }
+
+    /// A verifier that accepts a signature from any of `keys` (rotation).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), or when there are no keys.
+    pub fn with_secrets<I>(keys: I, notification_url: &str) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        Self::with_min(keys, notification_url, MIN_RAW_SECRET_LEN)
+    }
+
+    fn with_min<I>(keys: I, notification_url: &str, min: usize) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let keys: Vec<I::Item> = keys.into_iter().collect();
+        if keys.is_empty() {
+            return Err(SecretError::Empty.into());
+        }
+        Ok(Self {
+            keys: MacKeys::new(keys.iter().map(AsRef::as_ref), min)?,
+            url: PublicUrl::parse(notification_url)?,
+            options: VerifyOptions::default(),
+        })
+    }
+
+    /// Verifies a whole request (the URL is signed), as of the verifier's clock.
+    ///
+    /// # Errors
+    ///
+    /// A [`VerifyError`] saying why the request is not authentic.
+    pub fn verify_http(&self, request: &http::Request<bytes::Bytes>) -> Result<Event, VerifyError> {
+        match Scheme::verify_http(self, request)? {
+            Verified::Event(event) => Ok(event),
+            Verified::Handshake(_) => Err(SIGNATURE.missing()),
+        }
+    }
+}
+
+verifier_options!(@options SquareVerifier);
+
+pub(crate) static BUILTIN: Builtin = Builtin {
+    name: "square",
+    aliases: &[],
+    signs_url: true,
+    key: "the subscription's signature key",
+    build: |args, options| {
+        let url = args.require_url("square")?;
+        let keys = args.secrets.iter().map(|s| s.as_bytes());
+        Ok(Box::new(
+            SquareVerifier::with_min(keys, url, args.min(MIN_RAW_SECRET_LEN))?
+                .with_options(options),
+        ))
+    },
+};
+
+impl Scheme for SquareVerifier {
+    fn name(&self) -> &'static str {
+        "square"
+    }
+
+    fn recognizes(&self, headers: &HeaderMap) -> bool {
+        SIGNATURE.get(headers).is_some()
+    }
+
+    fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
+        SIGNATURE.require(head.headers())?;
+        self.url.signed(head.uri()).map(|_| ())
+    }
+
+    fn now(&self) -> SystemTime {
+        self.options.clock.now()
+    }
+
+    /// Square signs no timestamp, so `now` is not read.
+    fn verify_request(
+        &self,
+        request: &WebhookRequest<'_>,
+        _now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
+        let signature = SIGNATURE.require(request.headers())?.as_bytes();
+        let [url, _] = self.url.signed(request.head().uri())?;
+        let body = request.body();
+        let [origin, path, mark, query] = url;
+        let parts: [&[u8]; 5] = [origin, path, mark, query, body];
+        if !self
+            .keys
+            .matches_any_base64(&parts, || std::iter::once(signature))
+        {
+            return Err(VerifyError::SignatureMismatch {
+                secrets: self.keys.len(),
+                signatures: 1,
+            });
+        }
+        Ok(Verified::Event(
+            Event::builder("square", body.clone())
+                .id(Field::Body("event_id"), true)
+                .event_type(Field::Body("type"), true)
+                .build(),
+        ))
+    }
+}
+
+impl fmt::Debug for SquareVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SquareVerifier")
+            .field("secrets", &self.keys.len())
+            .field("url", &self.url)
+            .field("options", &self.options)
+            .finish()
+    }
+}

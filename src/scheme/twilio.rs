@@ -1,0 +1,400 @@
+//! Twilio: `X-Twilio-Signature`, base64 HMAC-SHA1 of the URL followed by the POST parameters
+//! sorted by name; JSON bodies through the `bodySHA256` query parameter.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::time::SystemTime;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use http::HeaderMap;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+use super::{constant_time_eq, hex_array, Builtin, MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN};
+use crate::error::{SecretError, VerifyError};
+use crate::event::{Event, Field, Verified};
+use crate::request::{RequestHead, WebhookRequest};
+use crate::verify::{verifier_options, Header, VerifyOptions};
+
+pub(crate) static SIGNATURE: Header = Header::new("x-twilio-signature", "X-Twilio-Signature");
+pub(crate) static IDEMPOTENCY: Header =
+    Header::new("i-twilio-idempotency-token", "I-Twilio-Idempotency-Token");
+
+/// The most form parameters a request may carry (Twilio sends a few dozen).
+pub(crate) const MAX_PARAMS: usize = 256;
+
+/// Verifies Twilio webhooks: `X-Twilio-Signature`, the base64 HMAC-SHA1 of the URL Twilio
+/// requested followed by each POST parameter's name and value, sorted by name (then value,
+/// repeated pairs once), under the account's auth token.
+///
+/// Twilio signs the URL, so the verifier is built with the public URL configured in Twilio; the
+/// request's path must be its path, and the query the request arrived with is signed too. As
+/// Twilio's SDKs do, the URL is tried as configured and with the default port added (or a
+/// given port removed). A JSON body is signed through the URL's `bodySHA256` query parameter,
+/// which must equal the body's SHA-256. Without `bodySHA256`, the body is read as form
+/// parameters: their decoded names and values are signed, not the raw bytes, so the key that
+/// de-duplicates is a digest of those signed parameters and the URL path, not of the raw body.
+/// Twilio signs no timestamp: a replay is a duplicate for as long as the store retains the key.
+/// `I-Twilio-Idempotency-Token` is unsigned and reported as the id only.
+///
+/// ```
+/// use verihook::{testing::TwilioSigner, TwilioVerifier};
+/// # fn main() -> Result<(), verihook::VerifyError> {
+/// let url = "https://example.com/webhooks/twilio";
+/// let body = b"CallSid=CA123&From=%2B14158675309";
+/// let headers = TwilioSigner::new("auth-token-12345")?.sign_form(url, body)?;
+/// let mut request = http::Request::post("/webhooks/twilio").body(bytes::Bytes::from_static(body)).unwrap();
+/// *request.headers_mut() = headers;
+/// let verifier = TwilioVerifier::new("auth-token-12345", url)?;
+/// assert!(verifier.verify_http(&request).is_ok());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TwilioVerifier {
+    keys: MacKeys<Hmac<Sha1>>,
+    url: PublicUrl,
+    options: VerifyOptions,
+}
+
+impl TwilioVerifier {
+    /// A verifier for the auth token and the public URL Twilio posts to.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when the token is empty or shorter than 8 bytes, or the URL
+    /// is not an absolute `https://` or `http://` URL.
+    pub fn new(auth_token: impl AsRef<[u8]>, url: &str) -> Result<Self, VerifyError> {
+        Self::with_secrets([auth_token], url)
+    }
+
+    /// A verifier that accepts a signature from any of `auth_tokens` (primary and secondary).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), or when there are no tokens.
+    pub fn with_secrets<I>(auth_tokens: I, url: &str) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        Self::with_min(auth_tokens, url, MIN_RAW_SECRET_LEN)
+    }
+
+    fn with_min<I>(auth_tokens: I, url: &str, min: usize) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let tokens: Vec<I::Item> = auth_tokens.into_iter().collect();
+        if tokens.is_empty() {
+            return Err(SecretError::Empty.into());
+        }
+        Ok(Self {
+            keys: MacKeys::new(tokens.iter().map(AsRef::as_ref), min)?,
+            url: PublicUrl::parse(url)?,
+            options: VerifyOptions::default(),
+        })
+    }
+
+    /// Verifies a whole request (the URL is signed), as of the verifier's clock.
+    ///
+    /// # Errors
+    ///
+    /// A [`VerifyError`] saying why the request is not authentic.
+    pub fn verify_http(&self, request: &http::Request<bytes::Bytes>) -> Result<Event, VerifyError> {
+        match Scheme::verify_http(self, request)? {
+            Verified::Event(event) => Ok(event),
+            Verified::Handshake(_) => Err(SIGNATURE.missing()),
+        }
+    }
+
+    fn signature(headers: &HeaderMap) -> Result<[u8; 20], VerifyError> {
+        let value = SIGNATURE.require(headers)?.as_bytes();
+        let mut signature = [0u8; 20];
+        match STANDARD.decode_slice(value, &mut signature) {
+            Ok(20) => Ok(signature),
+            _ => Err(SIGNATURE.malformed("expected the base64 of 20 bytes")),
+        }
+    }
+}
+
+verifier_options!(@options TwilioVerifier);
+
+pub(crate) static BUILTIN: Builtin = Builtin {
+    name: "twilio",
+    aliases: &[],
+    signs_url: true,
+    key: "the account's auth token",
+    build: |args, options| {
+        let url = args.require_url("twilio")?;
+        let tokens = args.secrets.iter().map(|s| s.as_bytes());
+        Ok(Box::new(
+            TwilioVerifier::with_min(tokens, url, args.min(MIN_RAW_SECRET_LEN))?
+                .with_options(options),
+        ))
+    },
+};
+
+/// The `bodySHA256` query parameter's value, if the query has one.
+fn body_sha256(query: Option<&str>) -> Option<&[u8]> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("bodySHA256="))
+        .map(str::as_bytes)
+}
+
+impl Scheme for TwilioVerifier {
+    fn name(&self) -> &'static str {
+        "twilio"
+    }
+
+    fn recognizes(&self, headers: &HeaderMap) -> bool {
+        SIGNATURE.get(headers).is_some()
+    }
+
+    fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
+        Self::signature(head.headers())?;
+        self.url.signed(head.uri()).map(|_| ())
+    }
+
+    fn now(&self) -> SystemTime {
+        self.options.clock.now()
+    }
+
+    /// Twilio signs no timestamp, so `now` is not read.
+    fn verify_request(
+        &self,
+        request: &WebhookRequest<'_>,
+        _now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
+        let head = request.head();
+        let signature = Self::signature(head.headers())?;
+        let urls = self.url.signed(head.uri())?;
+        let body = request.body();
+        let json_hash = body_sha256(head.uri().query());
+        let mut params = Params::EMPTY;
+        if json_hash.is_none() {
+            params.parse(body)?;
+        }
+        let matched = urls.iter().any(|url| {
+            self.keys.matches_any_fed(
+                |mac| {
+                    for piece in url {
+                        mac.update(piece);
+                    }
+                    params.feed(mac);
+                },
+                || std::iter::once(signature),
+            )
+        });
+        if !matched {
+            return Err(VerifyError::SignatureMismatch {
+                secrets: self.keys.len(),
+                signatures: 1,
+            });
+        }
+        if let Some(expected) = json_hash {
+            let expected: [u8; 32] = hex_array(expected)
+                .ok_or_else(|| SIGNATURE.malformed("bodySHA256 is not 64 hex digits"))?;
+            if !constant_time_eq(&Sha256::digest(body), &expected) {
+                return Err(VerifyError::SignatureMismatch {
+                    secrets: self.keys.len(),
+                    signatures: 1,
+                });
+            }
+        }
+        let id = match IDEMPOTENCY.get(head.headers()) {
+            Some(value) if IDEMPOTENCY.text(value).is_ok() => Field::Header(value.clone()),
+            _ => Field::Absent,
+        };
+        let mut event = Event::builder("twilio", body.clone()).id(id, false);
+        if json_hash.is_none() {
+            // The raw form bytes are not what is signed: de-duplicate on what is.
+            let mut digest = Sha256::new();
+            digest.update(head.uri().path());
+            digest.update(head.uri().query().unwrap_or_default());
+            params.feed(&mut DigestSink(&mut digest));
+            event = event.content_digest(digest.finalize().into());
+        }
+        Ok(Verified::Event(event.build()))
+    }
+}
+
+/// Writes the form parameters of `body` into `mac` as Twilio signs them (for the signer).
+pub(crate) fn feed_form<M: Mac>(body: &[u8], mac: &mut M) -> Result<(), VerifyError> {
+    let mut params = Params::EMPTY;
+    params.parse(body)?;
+    params.feed(mac);
+    Ok(())
+}
+
+/// Lets the parameter feed write into a SHA-256 as into a MAC.
+struct DigestSink<'a>(&'a mut Sha256);
+
+/// Something the signed parameters are written into.
+trait Sink {
+    fn write(&mut self, bytes: &[u8]);
+}
+
+impl<M: Mac> Sink for M {
+    fn write(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+impl Sink for DigestSink<'_> {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+/// The form parameters of a body, sorted as Twilio signs them, without copying: each is the
+/// raw (still percent-encoded) name and value.
+struct Params<'a> {
+    items: [(&'a [u8], &'a [u8]); MAX_PARAMS],
+    len: usize,
+}
+
+impl<'a> Params<'a> {
+    const EMPTY: Self = Self {
+        items: [(&[], &[]); MAX_PARAMS],
+        len: 0,
+    };
+
+    fn parse(&mut self, body: &'a [u8]) -> Result<(), VerifyError> {
+        for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+            if self.len == MAX_PARAMS {
+                return Err(SIGNATURE.malformed("the body has more than 256 form parameters"));
+            }
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &b""[..]),
+            };
+            self.items[self.len] = (name, value);
+            self.len += 1;
+        }
+        self.items[..self.len].sort_unstable_by(|a, b| compare(*a, *b));
+        Ok(())
+    }
+
+    /// Writes each distinct (name, value), decoded, in order.
+    fn feed(&self, sink: &mut impl Sink) {
+        let items = &self.items[..self.len];
+        for (at, &(name, value)) in items.iter().enumerate() {
+            if at > 0 && compare(items[at - 1], (name, value)) == Ordering::Equal {
+                continue;
+            }
+            write_decoded(sink, name);
+            write_decoded(sink, value);
+        }
+    }
+}
+
+fn compare(a: (&[u8], &[u8]), b: (&[u8], &[u8])) -> Ordering {
+    Decoded::new(a.0)
+        .cmp(Decoded::new(b.0))
+        .then_with(|| Decoded::new(a.1).cmp(Decoded::new(b.1)))
+}
+
+/// Writes `raw` form-decoded, through a small stack buffer.
+fn write_decoded(sink: &mut impl Sink, raw: &[u8]) {
+    let mut buffer = [0u8; 64];
+    let mut len = 0;
+    for byte in Decoded::new(raw) {
+        buffer[len] = byte;
+        len += 1;
+        if len == buffer.len() {
+            sink.write(&buffer);
+            len = 0;
+        }
+    }
+    sink.write(&buffer[..len]);
+}
+
+/// The bytes of a form-encoded name or value, decoded: `+` is a space and `%XX` a byte; a `%`
+/// not followed by two hex digits stands for itself.
+#[derive(Clone)]
+struct Decoded<'a> {
+    raw: &'a [u8],
+}
+
+impl<'a> Decoded<'a> {
+    fn new(raw: &'a [u8]) -> Self {
+        Self { raw }
+    }
+}
+
+impl Iterator for Decoded<'_> {
+    type Item = u8;
+
+    fn next(&mut self) -> Option<u8> {
+        let (&first, rest) = self.raw.split_first()?;
+        match first {
+            b'+' => {
+                self.raw = rest;
+                Some(b' ')
+            }
+            b'%' => match rest.get(..2).and_then(hex_array::<1>) {
+                Some([byte]) => {
+                    self.raw = &rest[2..];
+                    Some(byte)
+                }
+                None => {
+                    self.raw = rest;
+                    Some(b'%')
+                }
+            },
+            other => {
+                self.raw = rest;
+                Some(other)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for TwilioVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwilioVerifier")
+            .field("secrets", &self.keys.len())
+            .field("url", &self.url)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_form_bytes() {
+        let decoded: Vec<u8> = Decoded::new(b"a+b%2Bc%zz%4").collect();
+        assert_eq!(decoded, b"a b+c%zz%4");
+    }
+
+    #[test]
+    fn sorts_and_skips_repeated_pairs() {
+        struct Collect(Vec<u8>);
+        impl Sink for Collect {
+            fn write(&mut self, bytes: &[u8]) {
+                self.0.extend_from_slice(bytes);
+            }
+        }
+        let mut params = Params::EMPTY;
+        params
+            .parse(b"Sid=CA123&SidAccount=AC123&Digits=5678&Digits=1234&Digits=1234")
+            .unwrap();
+        let mut out = Collect(Vec::new());
+        params.feed(&mut out);
+        assert_eq!(out.0, b"Digits1234Digits5678SidCA123SidAccountAC123");
+    }
+
+    #[test]
+    fn too_many_parameters_are_refused() {
+        let body = "a=1&".repeat(MAX_PARAMS + 1);
+        let mut params = Params::EMPTY;
+        assert!(params.parse(body.as_bytes()).is_err());
+    }
+}
