@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::Deserializer;
 use sha2::{Digest, Sha256};
 
 use crate::error::PayloadError;
@@ -317,6 +317,7 @@ pub(crate) fn body_member<'a>(body: &'a [u8], name: &str) -> Option<Cow<'a, str>
 }
 
 /// The top-level member `name` of a JSON object body, when it is a non-negative integer.
+#[cfg(feature = "ed25519")]
 pub(crate) fn body_integer(body: &[u8], name: &str) -> Option<u64> {
     member(body, name, Integer)
 }
@@ -384,14 +385,16 @@ impl Visitor<'_> for IsKey<'_> {
 }
 
 /// A non-negative integer; anything else as `None`.
+#[cfg(feature = "ed25519")]
 #[derive(Clone, Copy)]
 struct Integer;
 
+#[cfg(feature = "ed25519")]
 impl<'de> DeserializeSeed<'de> for Integer {
     type Value = Option<u64>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        let value = serde_json::Value::deserialize(deserializer)?;
+        let value = <serde_json::Value as serde::Deserialize>::deserialize(deserializer)?;
         Ok(value.as_u64())
     }
 }

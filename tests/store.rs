@@ -275,6 +275,27 @@ fn shuffle<T>(items: &mut [T], mut seed: u64) {
     }
 }
 
+/// A lease or retention longer than any store can hold (hole: PostgreSQL answered "interval out
+/// of range" to every request) is shortened to `MAX_HOLD`, the same way by every store.
+async fn the_longest_lease_and_retention_are_held<S: IdempotencyStore>(store: S) {
+    let key = unique("evt_forever");
+    let Claim::Acquired(token) = store.claim(&key, Duration::MAX).await.unwrap() else {
+        panic!("a new key is acquired")
+    };
+    assert_eq!(store.claim(&key, Duration::MAX).await.unwrap(), Claim::InFlight);
+    store.complete(&key, &token, Duration::MAX).await.unwrap();
+    assert_eq!(store.claim(&key, Duration::MAX).await.unwrap(), Claim::Done);
+    let other = unique("evt_forever_released");
+    let Claim::Acquired(token) = store
+        .claim(&other, verihook::idempotency::MAX_HOLD * 2)
+        .await
+        .unwrap()
+    else {
+        panic!("a new key is acquired")
+    };
+    store.release(&other, &token).await.unwrap();
+}
+
 macro_rules! conformance {
     ($store:ident, $make:expr $(, #[$attr:meta])*) => {
         mod $store {
@@ -302,6 +323,12 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_done_key_is_forgotten_after_retain() {
                 super::a_done_key_is_forgotten_after_retain($make).await;
+            }
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_longest_lease_and_retention_are_held() {
+                super::the_longest_lease_and_retention_are_held($make).await;
             }
 
             $(#[$attr])*
