@@ -282,7 +282,10 @@ async fn the_longest_lease_and_retention_are_held<S: IdempotencyStore>(store: S)
     let Claim::Acquired(token) = store.claim(&key, Duration::MAX).await.unwrap() else {
         panic!("a new key is acquired")
     };
-    assert_eq!(store.claim(&key, Duration::MAX).await.unwrap(), Claim::InFlight);
+    assert_eq!(
+        store.claim(&key, Duration::MAX).await.unwrap(),
+        Claim::InFlight
+    );
     store.complete(&key, &token, Duration::MAX).await.unwrap();
     assert_eq!(store.claim(&key, Duration::MAX).await.unwrap(), Claim::Done);
     let other = unique("evt_forever_released");

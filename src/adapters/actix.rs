@@ -43,7 +43,9 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode as ActixStatus;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse, Responder, ResponseError};
+use actix_web::{
+    web, FromRequest, HttpMessage, HttpRequest, HttpResponse, Responder, ResponseError,
+};
 use bytes::Bytes;
 use futures_core::Stream;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
@@ -129,9 +131,9 @@ impl Head {
 }
 
 /// Reads the body up to `limit` bytes, stopping as soon as it is over.
-async fn read(mut payload: Payload, limit: usize) -> Result<Bytes, WebhookRejection> {
+async fn read(payload: &mut Payload, limit: usize) -> Result<Bytes, WebhookRejection> {
     let mut body = bytes::BytesMut::new();
-    while let Some(chunk) = std::future::poll_fn(|cx| Pin::new(&mut payload).poll_next(cx)).await {
+    while let Some(chunk) = std::future::poll_fn(|cx| Pin::new(&mut *payload).poll_next(cx)).await {
         let chunk = chunk.map_err(|_| WebhookRejection::Unreadable)?;
         if body.len() + chunk.len() > limit {
             return Err(WebhookRejection::Verify(VerifyError::BodyTooLarge {
@@ -143,6 +145,9 @@ async fn read(mut payload: Payload, limit: usize) -> Result<Bytes, WebhookReject
     Ok(body.freeze())
 }
 
+/// The payload of a request answered before its body was read, held by the answer.
+struct Unread(#[allow(dead_code)] Payload);
+
 type Extracting<T> = Pin<Box<dyn Future<Output = Result<T, WebhookRejection>>>>;
 
 impl FromRequest for Webhook {
@@ -152,7 +157,7 @@ impl FromRequest for Webhook {
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let config = request.app_data::<web::Data<WebhookVerifier>>().cloned();
         let head = Head::of(request);
-        let payload = payload.take();
+        let mut payload = payload.take();
         Box::pin(async move {
             let config = config.ok_or(WebhookRejection::NotConfigured(
                 "web::Data<WebhookVerifier>",
@@ -163,7 +168,7 @@ impl FromRequest for Webhook {
                     limit: config.body_limit,
                 }));
             }
-            let body = read(payload, config.body_limit).await?;
+            let body = read(&mut payload, config.body_limit).await?;
             config
                 .verify(&WebhookRequest::new(head.view(), &body))
                 .map(Webhook)
@@ -193,22 +198,28 @@ impl FromRequest for Received {
         let receiver = request.app_data::<web::Data<Receiver>>().cloned();
         let sender = request.app_data::<SenderName>().cloned();
         let head = Head::of(request);
-        let payload = payload.take();
+        let mut payload = payload.take();
+        let request = request.clone();
         Box::pin(async move {
             let receiver =
                 receiver.ok_or(WebhookRejection::NotConfigured("web::Data<Receiver>"))?;
             let sender = sender.as_ref().map(SenderName::as_str);
-            let early = |err| Ok(Self::new(Outcome::Rejected(err), true));
+            let early = |err, payload| {
+                // Kept until the answer is written: Actix then closes the connection instead of
+                // reading (draining) the rest of a body nobody wants.
+                request.extensions_mut().insert(Unread(payload));
+                Ok(Self::new(Outcome::Rejected(err), true))
+            };
             let limit = match receiver.precheck(sender, &head.view()) {
                 Ok(limit) => limit,
-                Err(err) => return early(err),
+                Err(err) => return early(err, payload),
             };
             if declared_too_large(head.content_length(), limit) {
-                return early(VerifyError::BodyTooLarge { limit });
+                return early(VerifyError::BodyTooLarge { limit }, payload);
             }
-            let body = match read(payload, limit).await {
+            let body = match read(&mut payload, limit).await {
                 Ok(body) => body,
-                Err(WebhookRejection::Verify(err)) => return early(err),
+                Err(WebhookRejection::Verify(err)) => return early(err, payload),
                 Err(err) => return Err(err),
             };
             let outcome = receiver.handle_request(sender, head.view(), body).await;
@@ -220,9 +231,13 @@ impl FromRequest for Received {
 impl Responder for Received {
     type Body = actix_web::body::BoxBody;
 
-    fn respond_to(self, _request: &HttpRequest) -> HttpResponse {
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
         let (status, content_type, body) = self.outcome.response();
-        response(status, content_type, body, self.early)
+        let mut answer = response(status, content_type, body, self.early);
+        if let Some(unread) = request.extensions_mut().remove::<Unread>() {
+            answer.extensions_mut().insert(unread);
+        }
+        answer
     }
 }
 

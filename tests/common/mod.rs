@@ -235,3 +235,88 @@ pub async fn a_failing_handler_answers_500_and_the_retry_succeeds(server: &Serve
         Some(&2)
     );
 }
+
+/// A scheme written with the public API alone, as an app with an in-house sender would:
+/// `X-Signature: sha512=<hex>`, HMAC-SHA512 of the body; the body's `id` is the (signed) event
+/// id.
+pub mod acme {
+    use std::time::SystemTime;
+
+    use hmac::{Hmac, KeyInit, Mac};
+    use http::{HeaderMap, HeaderValue};
+    use verihook::{Event, Field, RequestHead, Scheme, Verified, VerifyError, WebhookRequest};
+
+    const HEADER: &str = "x-signature";
+    const SHOWN: &str = "X-Signature";
+
+    #[derive(Debug)]
+    pub struct Acme {
+        pub key: Vec<u8>,
+    }
+
+    fn signature(headers: &HeaderMap) -> Result<[u8; 64], VerifyError> {
+        let value = headers
+            .get(HEADER)
+            .ok_or(VerifyError::MissingHeader { name: SHOWN })?;
+        let malformed = VerifyError::MalformedHeader {
+            name: SHOWN,
+            reason: "expected sha512= and 128 hex digits",
+        };
+        let hex = value
+            .as_bytes()
+            .strip_prefix(b"sha512=")
+            .ok_or(malformed.clone())?;
+        let mut signature = [0u8; 64];
+        const_hex::decode_to_slice(hex, &mut signature).map_err(|_| malformed)?;
+        Ok(signature)
+    }
+
+    impl Scheme for Acme {
+        fn name(&self) -> &'static str {
+            "acme"
+        }
+
+        fn recognizes(&self, headers: &HeaderMap) -> bool {
+            headers.contains_key(HEADER)
+        }
+
+        fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
+            signature(head.headers()).map(|_| ())
+        }
+
+        fn body_limit(&self) -> usize {
+            64 * 1024
+        }
+
+        fn verify_request(
+            &self,
+            request: &WebhookRequest<'_>,
+            _now: SystemTime,
+        ) -> Result<Verified, VerifyError> {
+            let signature = signature(request.headers())?;
+            let mut mac = Hmac::<sha2::Sha512>::new_from_slice(&self.key).unwrap();
+            mac.update(request.body());
+            mac.verify_slice(&signature)
+                .map_err(|_| VerifyError::SignatureMismatch {
+                    secrets: 1,
+                    signatures: 1,
+                })?;
+            Ok(Verified::Event(
+                Event::builder("acme", request.body().clone())
+                    .id(Field::Body("id"), true)
+                    .event_type(Field::Body("kind"), true)
+                    .build(),
+            ))
+        }
+    }
+
+    /// The headers an Acme sender would send with `body`.
+    pub fn sign(key: &[u8], body: &[u8]) -> HeaderMap {
+        let mut mac = Hmac::<sha2::Sha512>::new_from_slice(key).unwrap();
+        mac.update(body);
+        let value = format!("sha512={}", const_hex::encode(mac.finalize().into_bytes()));
+        let mut headers = HeaderMap::new();
+        headers.insert(HEADER, HeaderValue::from_str(&value).unwrap());
+        headers
+    }
+}
