@@ -34,14 +34,15 @@ fn target(size: usize, contender: Contender) -> Option<f64> {
         (1024, Contender::Github) => Some(1.15),
         (1024, Contender::Stripe | Contender::Standard) => Some(1.30),
         (65536, Contender::Github | Contender::Stripe | Contender::Standard) => Some(1.03),
+        (1024, Contender::Slack | Contender::Square) => Some(1.30),
         _ => None,
     }
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is read.
-    println!("| body | floor | github | stripe | standard-webhooks | standardwebhooks crate | verihook standard vs crate |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| body | floor | github | stripe | standard-webhooks | slack | twilio (JSON) | square | discord (ed25519) | standardwebhooks crate | verihook standard vs crate |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut misses = Vec::new();
     for size in SIZES {
         let fixture = Fixture::new(size);
@@ -74,7 +75,15 @@ fn main() {
                 .map_or((0.0, 0.0), |r| (r.1, r.2))
         };
         let mut cells = vec![format!("{size} B"), fmt(median(&mut floor_ns))];
-        for contender in [Contender::Github, Contender::Stripe, Contender::Standard] {
+        for contender in [
+            Contender::Github,
+            Contender::Stripe,
+            Contender::Standard,
+            Contender::Slack,
+            Contender::Twilio,
+            Contender::Square,
+            Contender::Discord,
+        ] {
             let (ns, ratio) = find(contender);
             let mark = match target(size, contender) {
                 Some(limit) if ratio <= limit => " ✓".to_owned(),

@@ -1,6 +1,9 @@
 //! The server `scripts/load.sh` measures: one Axum app with three routes on the same body.
 //!
 //! * `POST /webhooks/github`: the full pipeline (verify, memory-store dedup, a no-op handler);
+//!   the store is `MemoryStore::preallocated(2_000_000)` (steady state: its tables allocated and
+//!   their pages touched at start-up), or, with `STORE=lazy`, `MemoryStore::with_capacity`
+//!   (first touch: tables grow and pages fault in on the request path);
 //! * `POST /verified/github`: verifies only (no idempotency store), answers 200;
 //! * `POST /unverified/github`: reads the same body and answers 200, verifying nothing.
 //!
@@ -17,6 +20,14 @@ use verihook::axum::{receive, Webhook, WebhookVerifier};
 use verihook::idempotency::MemoryStore;
 use verihook::{GithubVerifier, Receiver};
 
+/// The store `STORE` asks for (`lazy`, or preallocated by default).
+fn store() -> MemoryStore {
+    match std::env::var("STORE").as_deref() {
+        Ok("lazy") => MemoryStore::with_capacity(2_000_000),
+        _ => MemoryStore::preallocated(2_000_000),
+    }
+}
+
 /// The secret `scripts/load.sh` signs with.
 const SECRET: &str = "load-test-github-secret";
 
@@ -25,7 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let receiver = Arc::new(
         Receiver::builder()
             .verifier(GithubVerifier::new(SECRET)?)
-            .store(MemoryStore::with_capacity(2_000_000))
+            .store(store())
             .handler(|_delivery| async { Ok::<(), std::io::Error>(()) })
             .build()?,
     );

@@ -455,3 +455,158 @@ fn send_replays_one_delivery_and_the_receiver_processes_it_once() {
     assert_eq!(wrong.status.code(), Some(1));
     assert!(String::from_utf8(wrong.stdout).unwrap().contains(" 401 "));
 }
+
+/// Runs the CLI with `VERIHOOK_SECRET` set to `secrets`.
+fn run_with_secret_env(args: &[&str], stdin: &[u8], secrets: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_verihook"))
+        .args(args)
+        .env("VERIHOOK_SECRET", secrets)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Signs with `sign_args`, then verifies with the printed headers and `verify_args`.
+fn signed_headers(sign_args: &[&str], body: &[u8]) -> Vec<String> {
+    let signed = run(sign_args, body);
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+    String::from_utf8(signed.stdout)
+        .unwrap()
+        .lines()
+        .flat_map(|line| ["-H".to_owned(), line.to_owned()])
+        .collect()
+}
+
+#[test]
+fn signs_and_verifies_the_new_senders() {
+    let json_body = br#"{"type":"event_callback","event_id":"Ev1"}"#;
+    for (provider, secret, url, body) in [
+        ("slack", "slack-cli-secret", None, &json_body[..]),
+        (
+            "square",
+            "square-cli-key",
+            Some("https://example.com/webhooks/square"),
+            &json_body[..],
+        ),
+        (
+            "twilio",
+            "twilio-cli-token",
+            Some("https://example.com/webhooks/twilio?x=1"),
+            &b"From=%2B1415&Body=hi+there"[..],
+        ),
+    ] {
+        let mut sign = vec![
+            "sign",
+            "-p",
+            provider,
+            "-s",
+            secret,
+            "--timestamp",
+            "1700000000",
+        ];
+        let mut verify = vec![
+            "verify",
+            "-p",
+            provider,
+            "-s",
+            secret,
+            "--now",
+            "1700000010",
+        ];
+        if let Some(url) = url {
+            sign.extend(["--url", url]);
+            verify.extend(["--url", url]);
+        }
+        let headers = signed_headers(&sign, body);
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        verify.extend(headers.iter().copied());
+        let out = run(&verify, body);
+        assert_eq!(out.status.code(), Some(0), "{provider}: {:?}", json(&out));
+        assert_eq!(json(&out)["provider"], provider);
+        let tampered = run(&verify, b"{}");
+        assert_eq!(json(&tampered)["error"], "bad_signature", "{provider}");
+    }
+}
+
+#[test]
+fn url_signing_senders_need_the_url_and_discord_cannot_be_signed() {
+    let out = run(
+        &["verify", "-p", "twilio", "-s", "twilio-cli-token"],
+        b"a=1",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--url"));
+    let out = run(&["sign", "-p", "discord", "-s", "00"], b"{}");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("private key"));
+}
+
+#[test]
+fn secrets_come_from_a_file_or_the_environment() {
+    let body = br#"{"zen":"Half measures are as bad as nothing at all."}"#;
+    let headers = signed_headers(&["sign", "-p", "github", "-s", "file-or-env-secret"], body);
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let dir = std::env::temp_dir().join(format!("verihook-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("secrets");
+    std::fs::write(&file, "# rotation\nan-older-secret\n\nfile-or-env-secret\n").unwrap();
+    let mut args = vec![
+        "verify",
+        "-p",
+        "github",
+        "--secret-file",
+        file.to_str().unwrap(),
+    ];
+    args.extend(headers.iter().copied());
+    let out = run(&args, body);
+    assert_eq!(json(&out)["ok"], true, "{:?}", json(&out));
+    let mut args = vec!["verify", "-p", "github"];
+    args.extend(headers.iter().copied());
+    let out = run_with_secret_env(&args, body, "an-older-secret  file-or-env-secret");
+    assert_eq!(json(&out)["ok"], true, "{:?}", json(&out));
+    let none = run(&args, body);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("VERIHOOK_SECRET"));
+}
+
+#[test]
+fn a_short_secret_verifies_with_a_warning() {
+    let body = b"{}";
+    let short = "abc";
+    // The library refuses to sign with it; sign the GitHub way by hand.
+    let signature = {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(short.as_bytes()).unwrap();
+        mac.update(body);
+        format!(
+            "X-Hub-Signature-256: sha256={}",
+            const_hex::encode(mac.finalize().into_bytes())
+        )
+    };
+    let out = run(
+        &["verify", "-p", "github", "-s", short, "-H", &signature],
+        body,
+    );
+    let report = json(&out);
+    assert_eq!(
+        (out.status.code(), &report["ok"]),
+        (Some(0), &serde_json::json!(true))
+    );
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(
+        warnings[0].as_str().unwrap().contains("weak secret"),
+        "{report}"
+    );
+    assert!(
+        !report.to_string().contains(short),
+        "the secret is not echoed: {report}"
+    );
+}

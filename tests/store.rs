@@ -461,3 +461,21 @@ mod postgres_backend {
 
 #[cfg(feature = "postgres")]
 conformance!(postgres, postgres_backend::store().await, #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]);
+
+#[tokio::test]
+async fn a_preallocated_memory_store_starts_empty_and_holds_its_capacity() {
+    let store = MemoryStore::preallocated(6_400);
+    assert!(store.is_empty());
+    assert_eq!(store.capacity(), 6_400);
+    let lease = Duration::from_secs(60);
+    // Half the capacity: keys spread unevenly over the shards, each bounded on its own.
+    for n in 0..3_200 {
+        let key = format!("evt_{n}");
+        assert!(
+            matches!(store.claim(&key, lease).await, Ok(Claim::Acquired(_))),
+            "{key}"
+        );
+    }
+    assert_eq!(store.len(), 3_200);
+    assert_eq!(store.claim("evt_0", lease).await.unwrap(), Claim::InFlight);
+}

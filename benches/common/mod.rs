@@ -9,8 +9,14 @@ use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
-use verihook::testing::{GithubSigner, StandardSigner, StripeSigner};
-use verihook::{GithubVerifier, StandardVerifier, StripeVerifier};
+use verihook::testing::{
+    DiscordSigner, GithubSigner, SlackSigner, SquareSigner, StandardSigner, StripeSigner,
+    TwilioSigner,
+};
+use verihook::{
+    DiscordVerifier, GithubVerifier, RequestHead, Scheme, SlackVerifier, SquareVerifier,
+    StandardVerifier, StripeVerifier, TwilioVerifier, WebhookRequest,
+};
 
 pub(crate) const SIZES: [usize; 4] = [256, 1024, 64 * 1024, 1024 * 1024];
 const GITHUB_SECRET: &str = "bench-github-secret";
@@ -40,15 +46,25 @@ pub(crate) enum Contender {
     Standard,
     /// The `standardwebhooks` crate on the identical Standard Webhooks request.
     StandardwebhooksCrate,
+    Slack,
+    /// Twilio's JSON form: the URL (with `bodySHA256`) is MACed, the body hashed.
+    Twilio,
+    Square,
+    /// ed25519: a public-key signature, not a MAC; its ratio to the floor says little.
+    Discord,
 }
 
 impl Contender {
-    pub(crate) const ALL: [Contender; 5] = [
+    pub(crate) const ALL: [Contender; 9] = [
         Self::Floor,
         Self::Github,
         Self::Stripe,
         Self::Standard,
         Self::StandardwebhooksCrate,
+        Self::Slack,
+        Self::Twilio,
+        Self::Square,
+        Self::Discord,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -58,6 +74,10 @@ impl Contender {
             Self::Stripe => "stripe",
             Self::Standard => "standard-webhooks",
             Self::StandardwebhooksCrate => "standardwebhooks-crate",
+            Self::Slack => "slack",
+            Self::Twilio => "twilio",
+            Self::Square => "square",
+            Self::Discord => "discord",
         }
     }
 }
@@ -70,7 +90,14 @@ pub(crate) struct Fixture {
     stripe: (StripeVerifier, HeaderMap),
     standard: (StandardVerifier, HeaderMap),
     theirs: standardwebhooks::Webhook,
+    slack: (SlackVerifier, HeaderMap),
+    twilio: (TwilioVerifier, HeaderMap, http::Uri),
+    square: (SquareVerifier, HeaderMap, http::Uri),
+    discord: (DiscordVerifier, HeaderMap),
 }
+
+const TWILIO_URL: &str = "https://hooks.example.com/webhooks/twilio";
+const SQUARE_URL: &str = "https://hooks.example.com/webhooks/square";
 
 impl Fixture {
     /// Signs a `size`-byte body now; the 5-minute tolerance holds for that long.
@@ -90,7 +117,42 @@ impl Fixture {
             .unwrap()
             .sign("msg_p5jXN8AQM9LWM0D4loKWxJek", ts, &body)
             .unwrap();
+        let slack = SlackSigner::new("bench-slack-secret")
+            .unwrap()
+            .sign(ts, &body);
+        let (twilio_url, twilio) = TwilioSigner::new("bench-twilio-token")
+            .unwrap()
+            .sign_json(TWILIO_URL, &body)
+            .unwrap();
+        let twilio_target: http::Uri = twilio_url
+            .trim_start_matches("https://hooks.example.com")
+            .parse()
+            .unwrap();
+        let square = SquareSigner::new("bench-square-key")
+            .unwrap()
+            .sign(SQUARE_URL, &body)
+            .unwrap();
+        let discord_signer = DiscordSigner::from_seed([5; 32]);
+        let discord = discord_signer.sign(ts, &body);
         let fixture = Self {
+            slack: (
+                SlackVerifier::new("bench-slack-secret").unwrap(),
+                as_received(&slack),
+            ),
+            twilio: (
+                TwilioVerifier::new("bench-twilio-token", TWILIO_URL).unwrap(),
+                as_received(&twilio),
+                twilio_target,
+            ),
+            square: (
+                SquareVerifier::new("bench-square-key", SQUARE_URL).unwrap(),
+                as_received(&square),
+                http::Uri::from_static("/webhooks/square"),
+            ),
+            discord: (
+                DiscordVerifier::new(&discord_signer.public_key()).unwrap(),
+                as_received(&discord),
+            ),
             floor: <Hmac<Sha256> as KeyInit>::new_from_slice(b"bench-floor-secret").unwrap(),
             github: (
                 GithubVerifier::new(GITHUB_SECRET).unwrap(),
@@ -151,8 +213,28 @@ impl Fixture {
             Contender::StandardwebhooksCrate => {
                 black_box(self.theirs.verify(black_box(body), &self.standard.1)).unwrap();
             }
+            Contender::Slack => {
+                black_box(self.slack.0.verify(black_box(&self.slack.1), body.clone())).unwrap();
+            }
+            Contender::Twilio => verify_at(&self.twilio.0, &self.twilio.2, &self.twilio.1, body),
+            Contender::Square => verify_at(&self.square.0, &self.square.2, &self.square.1, body),
+            Contender::Discord => {
+                black_box(
+                    self.discord
+                        .0
+                        .verify(black_box(&self.discord.1), body.clone()),
+                )
+                .unwrap();
+            }
         }
     }
+}
+
+/// Verifies a request to `target` (schemes that sign the URL).
+#[inline]
+fn verify_at(scheme: &dyn Scheme, target: &http::Uri, headers: &HeaderMap, body: &Bytes) {
+    let head = RequestHead::new(&http::Method::POST, target, black_box(headers));
+    black_box(scheme.verify_request(&WebhookRequest::new(head, body), scheme.now())).unwrap();
 }
 
 /// Headers as a server hands them over: every value a slice of one shared buffer.

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use verihook::{Event, Verifier};
+use verihook::{Event, RequestHead, Scheme, Verified, WebhookRequest};
 
 /// The instant every target verifies at (the signers sign at it too).
 pub const NOW: u64 = 1_700_000_000;
@@ -25,11 +25,39 @@ pub fn append_to(headers: &mut HeaderMap, name: &'static str, extra: &[u8]) {
     set(headers, name, Some(&joined));
 }
 
-/// Verifies, then reads everything an app could read from the event. Any panic is a finding.
-pub fn exercise(verifier: &dyn Verifier, headers: &HeaderMap, body: &[u8]) -> Option<Event> {
+/// Verifies a `POST /`, then reads everything an app could read from the event. Any panic is a
+/// finding.
+pub fn exercise(verifier: &dyn Scheme, headers: &HeaderMap, body: &[u8]) -> Option<Event> {
+    exercise_at(verifier, "/", headers, body)
+}
+
+/// [`exercise`] for a request to `target` (path and query; invalid ones become `/`).
+pub fn exercise_at(
+    verifier: &dyn Scheme,
+    target: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Event> {
     let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(NOW);
-    match verifier.verify_at(headers, Bytes::copy_from_slice(body), now) {
-        Ok(event) => {
+    let uri: http::Uri = target
+        .parse()
+        .unwrap_or_else(|_| http::Uri::from_static("/"));
+    let body = Bytes::copy_from_slice(body);
+    let head = RequestHead::new(&http::Method::POST, &uri, headers);
+    let precheck = verifier.precheck(&head, now);
+    let verified = verifier.verify_request(&WebhookRequest::new(head, &body), now);
+    if verified.is_ok() {
+        assert!(
+            precheck.is_ok(),
+            "a request that verifies passes its precheck"
+        );
+    }
+    match verified {
+        Ok(Verified::Handshake(answer)) => {
+            let _ = (answer.status(), answer.body());
+            None
+        }
+        Ok(Verified::Event(event)) => {
             assert_eq!(
                 event.body().as_ref(),
                 body,
@@ -43,8 +71,10 @@ pub fn exercise(verifier: &dyn Verifier, headers: &HeaderMap, body: &[u8]) -> Op
             );
             let _ = event.json::<serde_json::Value>();
             let _ = format!("{event:?}");
+            assert!(event.idempotency_key().len() <= verihook::MAX_KEY_LEN);
             Some(event)
         }
+        Ok(_) => None,
         Err(err) => {
             // Every rejection has a stable code, a status and a message.
             assert!(!err.code().is_empty());

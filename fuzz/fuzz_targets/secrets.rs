@@ -17,6 +17,15 @@ fuzz_target!(|text: &str| {
             assert_eq!(err.code(), "bad_secret");
         }
     }
+    // Every built-in scheme by name, with the text as its key and as its public URL.
+    for builtin in verihook::scheme::BUILTINS {
+        let options = verihook::VerifyOptions::default();
+        for url in [None, Some(text), Some("https://example.com/hook")] {
+            if let Err(err) = builtin.build(&[text], url, options.clone()) {
+                assert_eq!(err.code(), "bad_secret");
+            }
+        }
+    }
     let _ = GithubSigner::new(text).map(|s| s.sign(b"{}"));
     let _ = StripeSigner::new(text).map(|s| s.sign(1, b"{}"));
     if let Ok(signer) = StandardSigner::new(text) {

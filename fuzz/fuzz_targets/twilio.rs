@@ -1,0 +1,44 @@
+//! Twilio: `X-Twilio-Signature` over the URL and the sorted form parameters of any body, and
+//! `bodySHA256` in any query.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use http::HeaderMap;
+use libfuzzer_sys::fuzz_target;
+use verihook::testing::TwilioSigner;
+use verihook::TwilioVerifier;
+
+mod common;
+
+#[derive(Arbitrary, Debug)]
+struct Request<'a> {
+    signed: bool,
+    signature: Option<&'a [u8]>,
+    query: &'a str,
+    body: &'a [u8],
+}
+
+const TOKEN: &str = "fuzz-twilio-auth-token";
+const URL: &str = "https://example.com/webhooks/twilio";
+
+fuzz_target!(|request: Request<'_>| {
+    let mut headers = HeaderMap::new();
+    let target = format!("/webhooks/twilio?{}", request.query);
+    if request.signed {
+        if let Ok(signed) = TwilioSigner::new(TOKEN)
+            .unwrap()
+            .sign_form(&format!("{URL}?{}", request.query), request.body)
+        {
+            headers = signed;
+        }
+        common::append_to(
+            &mut headers,
+            "x-twilio-signature",
+            request.signature.unwrap_or_default(),
+        );
+    } else {
+        common::set(&mut headers, "x-twilio-signature", request.signature);
+    }
+    let verifier = TwilioVerifier::with_secrets(["another-twilio-token", TOKEN], URL).unwrap();
+    common::exercise_at(&verifier, &target, &headers, request.body);
+});
