@@ -149,6 +149,26 @@ macro_rules! verifier_options {
             }
         }
     };
+    ($ty:ty, url) => {
+        $crate::verify::verifier_options!(@options $ty);
+        impl $ty {
+            /// Verifies a whole request (this scheme signs its URL), as of the verifier's clock.
+            ///
+            /// # Errors
+            ///
+            /// A [`VerifyError`](crate::VerifyError) saying why the request is not authentic.
+            pub fn verify_http(
+                &self,
+                request: &http::Request<bytes::Bytes>,
+            ) -> Result<$crate::Event, $crate::VerifyError> {
+                match $crate::Scheme::verify_http(self, request)? {
+                    $crate::Verified::Event(event) => Ok(event),
+                    // This scheme answers no handshake.
+                    _ => Err($crate::VerifyError::MissingHeader { name: "event" }),
+                }
+            }
+        }
+    };
     (@options $ty:ty) => {
         impl $ty {
             /// Replaces all options at once.

@@ -66,6 +66,7 @@ async fn an_external_scheme_runs_through_the_receiver() {
     assert_eq!(runs.lock().unwrap().get("acme:ord_1"), Some(&1));
 }
 
+#[cfg(any(feature = "axum", feature = "actix"))]
 async fn post(
     client: &reqwest::Client,
     url: &str,
@@ -82,6 +83,7 @@ async fn post(
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+#[cfg(any(feature = "axum", feature = "actix"))]
 /// The same four requests against a server at `base`: processed, duplicate, tampered, missing.
 async fn through_http(base: &str, runs: &Arc<Mutex<HashMap<String, usize>>>) {
     let client = reqwest::Client::new();

@@ -2,17 +2,47 @@
 //! [`Receiver`] pipeline.
 //!
 //! * [`Received`] runs verify → claim → your handler → complete/release and answers the
-//!   [`Outcome`]'s status with a JSON body. Route it with [`receive`], the receiver taken from
-//!   state through `FromRef`.
-//! * [`Webhook`] only verifies and yields the [`Event`](crate::Event); [`TypedWebhook`] also deserialises the
-//!   payload (after the signature passed). Both take a [`WebhookVerifier`] from state.
+//!   [`Outcome`]'s status with a JSON body (or a handshake's own answer). Route it with
+//!   [`receive`], the receiver taken from state through `FromRef`.
+//! * [`Webhook`] only verifies and yields the [`Event`](crate::Event); [`TypedWebhook`] also
+//!   deserialises the payload (after the signature passed). Both take a [`WebhookVerifier`] from
+//!   state.
 //!
-//! Bodies are read up to a limit (default [`DEFAULT_BODY_LIMIT`], 32 MiB, above GitHub's 25 MB
-//! cap): a larger one is answered `413` `body_too_large` without reading the rest. Rejections
-//! answer [`VerifyError::status`] with `{"error":"<code>","message":"..."}`.
+//! The head is checked first: the sender's required headers present and well formed, its
+//! timestamp fresh, the announced `Content-Length` within the sender's body limit (each
+//! scheme's default, e.g. 25 MiB for GitHub, 1 MiB for most others). A request that fails is
+//! answered at once with `Connection: close`, without reading its body. The body is then read
+//! up to the limit, collected without a second copy. Rejections answer
+//! [`VerifyError::status`] with `{"error":"<code>","message":"..."}`.
+//!
+//! A route names its sender with a [`SenderName`] extension; without one, the sender is found by
+//! the signature header present.
 //!
 //! ```no_run
 //! use std::sync::Arc;
+//! use axum::{routing::post, Extension, Router};
+//! use verihook::{axum::{receive, SenderName}, Receiver, GithubVerifier, StandardVerifier};
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let receiver = Arc::new(
+//!     Receiver::builder()
+//!         .verifier(GithubVerifier::new("my webhook secret")?)
+//!         .sender("clerk", StandardVerifier::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?)
+//!         .sender("resend", StandardVerifier::new("whsec_c2VuZGVyLXR3by1zZWNyZXQtMTIzNDU2")?)
+//!         .handler(|delivery| async move {
+//!             println!("{} {:?} {:?}", delivery.sender(), delivery.id(), delivery.event_type());
+//!             Ok::<(), std::io::Error>(())
+//!         })
+//!         .build()?,
+//! );
+//! let app = Router::new()
+//!     .route("/webhooks/github", post(receive))
+//!     .route("/webhooks/clerk", post(receive).layer(Extension(SenderName::new("clerk"))))
+//!     .route("/webhooks/resend", post(receive).layer(Extension(SenderName::new("resend"))))
+//!     .with_state(receiver);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
 
 use std::sync::Arc;
 

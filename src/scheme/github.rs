@@ -9,7 +9,7 @@ use sha1::Sha1;
 use sha2::Sha256;
 
 use super::{hex_array, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
-use crate::error::{SecretError, VerifyError};
+use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::secret::Secret;
@@ -92,13 +92,10 @@ impl GithubVerifier {
         I::Item: AsRef<[u8]>,
     {
         let secrets: Vec<I::Item> = secrets.into_iter().collect();
-        if secrets.is_empty() {
-            return Err(SecretError::Empty.into());
-        }
         let raw = || secrets.iter().map(AsRef::as_ref);
         Ok(Self {
-            sha256: MacKeys::new(raw(), min)?,
-            sha1: MacKeys::new(raw(), min)?,
+            sha256: MacKeys::from_secrets(raw(), min)?,
+            sha1: MacKeys::from_secrets(raw(), min)?,
             legacy_sha1: false,
             options: VerifyOptions::default(),
         })

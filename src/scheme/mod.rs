@@ -58,6 +58,20 @@ impl<M: Mac + KeyInit + Clone> MacKeys<M> {
         Ok(Self(keys))
     }
 
+    /// [`new`](Self::new) for key material given as the provider issues it (several for
+    /// rotation), refusing an empty list.
+    pub(crate) fn from_secrets<I>(secrets: I, min: usize) -> Result<Self, crate::VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let secrets: Vec<I::Item> = secrets.into_iter().collect();
+        if secrets.is_empty() {
+            return Err(SecretError::Empty.into());
+        }
+        Ok(Self::new(secrets.iter().map(AsRef::as_ref), min)?)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.0.len()
     }

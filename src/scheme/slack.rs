@@ -8,7 +8,7 @@ use http::HeaderMap;
 use sha2::Sha256;
 
 use super::{hex_array, with_signed_content, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
-use crate::error::{SecretError, VerifyError};
+use crate::error::VerifyError;
 use crate::event::{body_member, Event, Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::verify::{check_freshness, parse_unix_seconds, verifier_options, Header, VerifyOptions};
@@ -73,12 +73,8 @@ impl SlackVerifier {
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
     {
-        let secrets: Vec<I::Item> = secrets.into_iter().collect();
-        if secrets.is_empty() {
-            return Err(SecretError::Empty.into());
-        }
         Ok(Self {
-            keys: MacKeys::new(secrets.iter().map(AsRef::as_ref), min)?,
+            keys: MacKeys::from_secrets(secrets, min)?,
             options: VerifyOptions::default(),
         })
     }

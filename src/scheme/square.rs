@@ -9,7 +9,7 @@ use http::HeaderMap;
 use sha2::Sha256;
 
 use super::{Builtin, MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN};
-use crate::error::{SecretError, VerifyError};
+use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::verify::{verifier_options, Header, VerifyOptions};
@@ -79,31 +79,15 @@ impl SquareVerifier {
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
     {
-        let keys: Vec<I::Item> = keys.into_iter().collect();
-        if keys.is_empty() {
-            return Err(SecretError::Empty.into());
-        }
         Ok(Self {
-            keys: MacKeys::new(keys.iter().map(AsRef::as_ref), min)?,
+            keys: MacKeys::from_secrets(keys, min)?,
             url: PublicUrl::parse(notification_url)?,
             options: VerifyOptions::default(),
         })
     }
-
-    /// Verifies a whole request (the URL is signed), as of the verifier's clock.
-    ///
-    /// # Errors
-    ///
-    /// A [`VerifyError`] saying why the request is not authentic.
-    pub fn verify_http(&self, request: &http::Request<bytes::Bytes>) -> Result<Event, VerifyError> {
-        match Scheme::verify_http(self, request)? {
-            Verified::Event(event) => Ok(event),
-            Verified::Handshake(_) => Err(SIGNATURE.missing()),
-        }
-    }
 }
 
-verifier_options!(@options SquareVerifier);
+verifier_options!(SquareVerifier, url);
 
 pub(crate) static BUILTIN: Builtin = Builtin {
     name: "square",

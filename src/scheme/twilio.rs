@@ -13,7 +13,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::{constant_time_eq, hex_array, Builtin, MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN};
-use crate::error::{SecretError, VerifyError};
+use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::verify::{verifier_options, Header, VerifyOptions};
@@ -87,27 +87,11 @@ impl TwilioVerifier {
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
     {
-        let tokens: Vec<I::Item> = auth_tokens.into_iter().collect();
-        if tokens.is_empty() {
-            return Err(SecretError::Empty.into());
-        }
         Ok(Self {
-            keys: MacKeys::new(tokens.iter().map(AsRef::as_ref), min)?,
+            keys: MacKeys::from_secrets(auth_tokens, min)?,
             url: PublicUrl::parse(url)?,
             options: VerifyOptions::default(),
         })
-    }
-
-    /// Verifies a whole request (the URL is signed), as of the verifier's clock.
-    ///
-    /// # Errors
-    ///
-    /// A [`VerifyError`] saying why the request is not authentic.
-    pub fn verify_http(&self, request: &http::Request<bytes::Bytes>) -> Result<Event, VerifyError> {
-        match Scheme::verify_http(self, request)? {
-            Verified::Event(event) => Ok(event),
-            Verified::Handshake(_) => Err(SIGNATURE.missing()),
-        }
     }
 
     fn signature(headers: &HeaderMap) -> Result<[u8; 20], VerifyError> {
@@ -120,7 +104,7 @@ impl TwilioVerifier {
     }
 }
 
-verifier_options!(@options TwilioVerifier);
+verifier_options!(TwilioVerifier, url);
 
 pub(crate) static BUILTIN: Builtin = Builtin {
     name: "twilio",
