@@ -66,6 +66,9 @@ pub enum Field {
     Body(&'static str),
     /// Text the scheme already has.
     Text(Arc<str>),
+    /// No id, but the SHA-256 of what the signature covers, to de-duplicate on (set by
+    /// [`EventBuilder::content_digest`]).
+    Digest([u8; 32]),
     /// The scheme does not carry it, or the request did not.
     #[default]
     Absent,
@@ -99,13 +102,14 @@ pub enum Field {
 #[derive(Clone)]
 pub struct Event {
     pub(crate) scheme: &'static str,
-    pub(crate) sender: Option<Arc<str>>,
+    /// Thin (one pointer) to keep the event small: apps move events around.
+    pub(crate) sender: Option<Arc<String>>,
     pub(crate) id: Field,
     pub(crate) event_type: Field,
-    pub(crate) timestamp: Option<u64>,
+    /// Meaningful only when `signed.timestamp` is set.
+    pub(crate) timestamp: u64,
     pub(crate) body: Bytes,
     pub(crate) signed: Signed,
-    pub(crate) digest: Option<[u8; 32]>,
 }
 
 /// Builds an [`Event`]: how a scheme (a built-in one or the app's own) hands back what it
@@ -145,16 +149,18 @@ impl EventBuilder {
 
     /// The signed timestamp (Unix seconds), already checked for freshness by the scheme.
     pub fn timestamp(mut self, unix_seconds: u64) -> Self {
-        self.event.timestamp = Some(unix_seconds);
+        self.event.timestamp = unix_seconds;
         self.event.signed.timestamp = true;
         self
     }
 
     /// The SHA-256 of what the signature covers, for a scheme whose signed content is not the
-    /// raw body as received (Twilio signs decoded form parameters). Events without a signed id
-    /// are de-duplicated on it instead of on the body.
+    /// raw body as received (Twilio signs decoded form parameters) and that signs no event id:
+    /// the event is de-duplicated on it instead of on the body. It takes the id's place (the
+    /// event then has no [`id`](Event::id)).
     pub fn content_digest(mut self, sha256: [u8; 32]) -> Self {
-        self.event.digest = Some(sha256);
+        self.event.id = Field::Digest(sha256);
+        self.event.signed.id = true;
         self
     }
 
@@ -175,10 +181,9 @@ impl Event {
                 sender: None,
                 id: Field::Absent,
                 event_type: Field::Absent,
-                timestamp: None,
+                timestamp: 0,
                 body,
                 signed: Signed::default(),
-                digest: None,
             },
         }
     }
@@ -194,7 +199,7 @@ impl Event {
     /// event was verified outside a receiver.
     #[must_use]
     pub fn sender(&self) -> &str {
-        self.sender.as_deref().unwrap_or(self.scheme)
+        self.sender.as_deref().map_or(self.scheme, String::as_str)
     }
 
     /// The provider's event id (Stripe's `evt_...`, Standard Webhooks' `webhook-id`, GitHub's
@@ -214,14 +219,14 @@ impl Event {
     /// The signed timestamp, for schemes that sign one.
     #[must_use]
     pub fn timestamp(&self) -> Option<SystemTime> {
-        self.timestamp
+        self.unix_timestamp()
             .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)))
     }
 
     /// The signed timestamp as seconds since the Unix epoch.
     #[must_use]
     pub fn unix_timestamp(&self) -> Option<u64> {
-        self.timestamp
+        self.signed.timestamp.then_some(self.timestamp)
     }
 
     /// The raw body, exactly as received and verified.
@@ -263,24 +268,23 @@ impl Event {
     #[must_use]
     pub fn idempotency_key(&self) -> String {
         let sender = self.sender();
+        if let (Field::Digest(digest), true) = (&self.id, self.signed.id) {
+            return hex_key(sender, digest);
+        }
         let id = if self.signed.id { self.id() } else { None };
         // Joined by hand: `format!` costs a few reallocations per request on this hot path.
         match id {
             Some(id) if id.len() <= MAX_ID_IN_KEY => [sender, ":", &id].concat(),
             Some(id) => digest_key(sender, [id.as_bytes()]),
-            None if self.digest.is_some() => {
-                let digest = self.digest.unwrap_or_default();
-                digest_key(sender, [&digest[..]])
-            }
             None => {
-                let timestamp = self.timestamp.unwrap_or_default().to_be_bytes();
+                let timestamp = self.unix_timestamp().unwrap_or_default().to_be_bytes();
                 digest_key(sender, [&timestamp[..], &self.body])
             }
         }
     }
 
     /// The same event, attributed to the sender `name`.
-    pub(crate) fn with_sender(mut self, name: &Arc<str>) -> Self {
+    pub(crate) fn with_sender(mut self, name: &Arc<String>) -> Self {
         self.sender = Some(name.clone());
         self
     }
@@ -291,7 +295,7 @@ impl Event {
             Field::Header(value) => value.to_str().ok().map(Cow::Borrowed),
             Field::Body(member) => body_member(&self.body, member),
             Field::Text(text) => Some(Cow::Borrowed(text)),
-            Field::Absent => None,
+            Field::Digest(_) | Field::Absent => None,
         }
     }
 }
@@ -302,9 +306,14 @@ fn digest_key<const N: usize>(sender: &str, parts: [&[u8]; N]) -> String {
     for part in parts {
         hash.update(part);
     }
+    hex_key(sender, &hash.finalize().into())
+}
+
+/// `<sender>:sha256:<hex>` of a SHA-256 already computed.
+fn hex_key(sender: &str, sha256: &[u8; 32]) -> String {
     let mut hex = [0u8; 2 * 32];
     // 32 bytes always fit 64 hex digits, and hex digits are UTF-8.
-    let _ = const_hex::encode_to_slice(hash.finalize(), &mut hex);
+    let _ = const_hex::encode_to_slice(sha256, &mut hex);
     let hex = std::str::from_utf8(&hex).unwrap_or_default();
     [sender, ":sha256:", hex].concat()
 }
@@ -458,7 +467,7 @@ impl fmt::Debug for Event {
             .field("sender", &self.sender())
             .field("id", &self.id())
             .field("event_type", &self.event_type())
-            .field("timestamp", &self.timestamp)
+            .field("timestamp", &self.unix_timestamp())
             .field("body_len", &self.body.len())
             .field("signed", &self.signed)
             .finish()
@@ -622,15 +631,45 @@ mod tests {
     }
 
     #[test]
+    fn a_content_digest_keys_the_event() {
+        let event = |body: &'static [u8]| {
+            Event::builder("twilio", Bytes::from_static(body))
+                .content_digest([7; 32])
+                .build()
+        };
+        assert_eq!(
+            event(b"a=1").idempotency_key(),
+            event(b"a=%31").idempotency_key()
+        );
+        assert!(event(b"a=1")
+            .idempotency_key()
+            .starts_with("twilio:sha256:0707"));
+        assert_eq!(event(b"a=1").id(), None);
+    }
+
+    #[test]
+    fn events_stay_small() {
+        // Apps move events around; every byte here is copied on each move.
+        assert!(
+            std::mem::size_of::<Event>() <= 152,
+            "{}",
+            std::mem::size_of::<Event>()
+        );
+    }
+
+    #[test]
     fn keys_are_bounded_and_namespaced_by_sender() {
         let long = format!(r#"{{"id":"{}"}}"#, "x".repeat(10_000));
         let e = Event::builder("standard-webhooks", Bytes::from(long))
             .id(Field::Body("id"), true)
             .build();
-        let key = e.clone().with_sender(&Arc::from("clerk")).idempotency_key();
+        let key = e
+            .clone()
+            .with_sender(&Arc::new("clerk".into()))
+            .idempotency_key();
         assert!(key.starts_with("clerk:sha256:"), "{key}");
         assert!(key.len() <= MAX_KEY_LEN);
-        let other = e.with_sender(&Arc::from("resend")).idempotency_key();
+        let other = e.with_sender(&Arc::new("resend".into())).idempotency_key();
         assert_ne!(key, other);
     }
 

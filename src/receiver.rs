@@ -279,6 +279,8 @@ pub struct Receiver {
 #[derive(Debug)]
 struct Sender {
     name: Arc<str>,
+    /// The same name, as events carry it (a thin pointer keeps events small).
+    label: Arc<String>,
     scheme: Box<dyn Scheme>,
     body_limit: usize,
 }
@@ -454,6 +456,7 @@ impl ReceiverBuilder {
             }
             let body_limit = scheme.body_limit();
             senders.push(Sender {
+                label: Arc::new(name.clone()),
                 name: name.into(),
                 scheme,
                 body_limit,
@@ -605,7 +608,7 @@ impl Receiver {
             {
                 Ok(Verified::Event(event)) => {
                     return Ok((
-                        Verified::Event(event.with_sender(&candidate.name)),
+                        Verified::Event(event.with_sender(&candidate.label)),
                         &candidate.name,
                     ))
                 }

@@ -114,15 +114,7 @@ macro_rules! verifier_options {
                 headers: &http::HeaderMap,
                 body: bytes::Bytes,
             ) -> Result<$crate::Event, $crate::VerifyError> {
-                match $crate::Scheme::verify_request(
-                    self,
-                    &$crate::WebhookRequest::new($crate::RequestHead::post(headers), &body),
-                    self.options.clock.now(),
-                )? {
-                    $crate::Verified::Event(event) => Ok(event),
-                    // This scheme answers no handshake.
-                    _ => Err($crate::VerifyError::MissingHeader { name: "event" }),
-                }
+                self.check(headers, body, $crate::Scheme::now(self))
             }
         }
     };
@@ -144,7 +136,7 @@ macro_rules! verifier_options {
                 $crate::Scheme::verify_request(
                     self,
                     &$crate::WebhookRequest::new($crate::RequestHead::post(headers), &body),
-                    self.options.clock.now(),
+                    $crate::Scheme::now(self),
                 )
             }
         }

@@ -350,7 +350,8 @@ pub trait Scheme: Send + Sync + fmt::Debug {
         now: SystemTime,
     ) -> Result<Verified, VerifyError>;
 
-    /// The current time as this scheme's clock reads it (the system clock by default).
+    /// The current time as this scheme's clock reads it (the system clock by default). A scheme
+    /// that signs no timestamp may answer any instant without reading a clock.
     fn now(&self) -> SystemTime {
         SystemTime::now()
     }

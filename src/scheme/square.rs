@@ -118,8 +118,9 @@ impl Scheme for SquareVerifier {
         self.url.signed(head.uri()).map(|_| ())
     }
 
+    /// This scheme signs no timestamp: verifying never needs the time, so no clock is read.
     fn now(&self) -> SystemTime {
-        self.options.clock.now()
+        SystemTime::UNIX_EPOCH
     }
 
     /// Square signs no timestamp, so `now` is not read.

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use bytes::Bytes;
 use hmac::Hmac;
 use http::{HeaderMap, HeaderValue};
 use sha2::Sha256;
@@ -380,11 +381,22 @@ impl Scheme for StandardVerifier {
         request: &WebhookRequest<'_>,
         now: SystemTime,
     ) -> Result<Verified, VerifyError> {
-        let parsed = self.parse(request.headers(), now)?;
-        let body = request.body();
+        self.check(request.headers(), request.body().clone(), now)
+            .map(Verified::Event)
+    }
+}
+
+impl StandardVerifier {
+    fn check(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Result<Event, VerifyError> {
+        let parsed = self.parse(headers, now)?;
         let raw = parsed.signatures;
         let prefix = [parsed.id_text, b".", parsed.timestamp_digits, b"."];
-        let matched = with_signed_content(prefix, body, |parts| {
+        let matched = with_signed_content(prefix, &body, |parts| {
             let matched = self.check_symmetric(parts, raw);
             #[cfg(feature = "ed25519")]
             let matched = matched || self.check_ed25519(parts, raw);
@@ -396,13 +408,11 @@ impl Scheme for StandardVerifier {
                 signatures: self.signature_count(raw),
             });
         }
-        Ok(Verified::Event(
-            Event::builder("standard-webhooks", body.clone())
-                .id(Field::Header(parsed.id.clone()), true)
-                .event_type(Field::Body("type"), true)
-                .timestamp(parsed.timestamp)
-                .build(),
-        ))
+        Ok(Event::builder("standard-webhooks", body)
+            .id(Field::Header(parsed.id.clone()), true)
+            .event_type(Field::Body("type"), true)
+            .timestamp(parsed.timestamp)
+            .build())
     }
 }
 

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use hmac::Hmac;
 use http::HeaderMap;
 use sha2::Sha256;
@@ -206,9 +207,20 @@ impl Scheme for StripeVerifier {
         request: &WebhookRequest<'_>,
         now: SystemTime,
     ) -> Result<Verified, VerifyError> {
-        let header = self.fresh_header(request.headers(), now)?;
-        let body = request.body();
-        let matched = with_signed_content([header.timestamp_digits, b"."], body, |parts| {
+        self.check(request.headers(), request.body().clone(), now)
+            .map(Verified::Event)
+    }
+}
+
+impl StripeVerifier {
+    fn check(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Result<Event, VerifyError> {
+        let header = self.fresh_header(headers, now)?;
+        let matched = with_signed_content([header.timestamp_digits, b"."], &body, |parts| {
             self.keys.matches_any(parts, || header.v1_signatures())
         });
         if !matched {
@@ -217,13 +229,11 @@ impl Scheme for StripeVerifier {
                 signatures: header.v1_count,
             });
         }
-        Ok(Verified::Event(
-            Event::builder("stripe", body.clone())
-                .id(Field::Body("id"), true)
-                .event_type(Field::Body("type"), true)
-                .timestamp(header.timestamp)
-                .build(),
-        ))
+        Ok(Event::builder("stripe", body)
+            .id(Field::Body("id"), true)
+            .event_type(Field::Body("type"), true)
+            .timestamp(header.timestamp)
+            .build())
     }
 }
 
