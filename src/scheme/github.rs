@@ -225,10 +225,13 @@ impl GithubVerifier {
             });
         }
         // Only the body is signed: the delivery id is reported, never used to de-duplicate.
-        Ok(Event::builder("github", body)
-            .id(id, false)
-            .event_type(event_type, false)
-            .build())
+        Ok(Event::verified(
+            "github",
+            body,
+            (id, false),
+            (event_type, false),
+            None,
+        ))
     }
 }
 

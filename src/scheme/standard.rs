@@ -408,11 +408,13 @@ impl StandardVerifier {
                 signatures: self.signature_count(raw),
             });
         }
-        Ok(Event::builder("standard-webhooks", body)
-            .id(Field::Header(parsed.id.clone()), true)
-            .event_type(Field::Body("type"), true)
-            .timestamp(parsed.timestamp)
-            .build())
+        Ok(Event::verified(
+            "standard-webhooks",
+            body,
+            (Field::Header(parsed.id.clone()), true),
+            (Field::Body("type"), true),
+            Some(parsed.timestamp),
+        ))
     }
 }
 

@@ -118,6 +118,7 @@ pub(crate) struct StripeHeader<'a> {
 }
 
 impl<'a> StripeHeader<'a> {
+    #[inline]
     pub(crate) fn parse(raw: &'a [u8]) -> Result<Self, VerifyError> {
         let mut timestamp = None;
         let mut v1_count = 0;
@@ -174,6 +175,7 @@ pub(crate) static BUILTIN: Builtin = Builtin {
 
 impl StripeVerifier {
     /// The parsed header, once its timestamp is known to be fresh.
+    #[inline]
     fn fresh_header<'a>(
         &self,
         headers: &'a HeaderMap,
@@ -229,11 +231,13 @@ impl StripeVerifier {
                 signatures: header.v1_count,
             });
         }
-        Ok(Event::builder("stripe", body)
-            .id(Field::Body("id"), true)
-            .event_type(Field::Body("type"), true)
-            .timestamp(header.timestamp)
-            .build())
+        Ok(Event::verified(
+            "stripe",
+            body,
+            (Field::Body("id"), true),
+            (Field::Body("type"), true),
+            Some(header.timestamp),
+        ))
     }
 }
 
