@@ -1,11 +1,12 @@
-//! The server `scripts/load.sh` measures: one Axum app with three routes on the same body.
+//! The server `scripts/load.sh` measures: one Axum app with three routes per scheme (`github`
+//! and `standard`, as `{scheme}` below) on the same body.
 //!
-//! * `POST /webhooks/github`: the full pipeline (verify, memory-store dedup, a no-op handler);
+//! * `POST /webhooks/{scheme}`: the full pipeline (verify, memory-store dedup, a no-op handler);
 //!   the store is `MemoryStore::preallocated(2_000_000)` (steady state: its tables allocated and
 //!   their pages touched at start-up), or, with `STORE=lazy`, `MemoryStore::with_capacity`
 //!   (first touch: tables grow and pages fault in on the request path);
-//! * `POST /verified/github`: verifies only (no idempotency store), answers 200;
-//! * `POST /unverified/github`: reads the same body and answers 200, verifying nothing.
+//! * `POST /verified/{scheme}`: verifies only (no idempotency store), answers 200;
+//! * `POST /unverified/{scheme}`: reads the same body and answers 200, verifying nothing.
 //!
 //! ```sh
 //! cargo run --release --example load_target --features axum   # listens on 127.0.0.1:$PORT (3000)
@@ -14,11 +15,11 @@
 use std::sync::Arc;
 
 use axum::routing::post;
-use axum::Router;
+use axum::{Extension, Router};
 use bytes::Bytes;
-use verihook::axum::{receive, Webhook, WebhookVerifier};
+use verihook::axum::{receive, SenderName, Webhook, WebhookVerifier};
 use verihook::idempotency::MemoryStore;
-use verihook::{GithubVerifier, Receiver};
+use verihook::{GithubVerifier, Receiver, StandardVerifier};
 
 /// The store `STORE` asks for (`lazy`, or preallocated by default).
 fn store() -> MemoryStore {
@@ -28,21 +29,52 @@ fn store() -> MemoryStore {
     }
 }
 
-/// The secret `scripts/load.sh` signs with.
+/// The secrets `scripts/load.sh` signs with.
 const SECRET: &str = "load-test-github-secret";
+const STANDARD_SECRET: &str = "whsec_bG9hZC10ZXN0LXN0YW5kYXJkLXNlY3JldA==";
+
+/// The Standard Webhooks verifier: `scripts/load.sh` signs all its requests at start-up, and a
+/// run of several rounds lasts longer than the default 5-minute tolerance.
+fn standard() -> Result<StandardVerifier, verihook::VerifyError> {
+    Ok(
+        StandardVerifier::new(STANDARD_SECRET)?
+            .with_tolerance(std::time::Duration::from_secs(3600)),
+    )
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let receiver = Arc::new(
         Receiver::builder()
             .verifier(GithubVerifier::new(SECRET)?)
+            .sender("standard", standard()?)
             .store(store())
             .handler(|_delivery| async { Ok::<(), std::io::Error>(()) })
             .build()?,
     );
     let app = Router::new()
-        .route("/webhooks/github", post(receive))
+        .route(
+            "/webhooks/github",
+            post(receive).layer(Extension(SenderName::new("github"))),
+        )
+        .route(
+            "/webhooks/standard",
+            post(receive).layer(Extension(SenderName::new("standard"))),
+        )
         .with_state(receiver)
+        .route(
+            "/verified/standard",
+            post(|Webhook(event): Webhook| async move {
+                format!(r#"{{"outcome":"accepted","bytes":{}}}"#, event.body().len())
+            })
+            .with_state(WebhookVerifier::new(standard()?)),
+        )
+        .route(
+            "/unverified/standard",
+            post(|body: Bytes| async move {
+                format!(r#"{{"outcome":"accepted","bytes":{}}}"#, body.len())
+            }),
+        )
         .route(
             "/verified/github",
             post(|Webhook(event): Webhook| async move {
