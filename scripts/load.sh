@@ -64,7 +64,7 @@ with open(f"{work}/signatures", "w") as out:
         key = base64.b64decode("bG9hZC10ZXN0LXN0YW5kYXJkLXNlY3JldA==")
         body = (prefix + "%012d" % 0 + suffix).encode()
         for n in range(pool):
-            signed = b"msg_%012d.%s." % (n, timestamp.encode()) + body
+            signed = b"msg_%d.%s." % (n, timestamp.encode()) + body
             tag = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
             out.write("v1," + tag + "\n")
 PY
@@ -103,7 +103,7 @@ function request()
   end
   return wrk.format("POST", nil, {
     ["Content-Type"] = "application/json",
-    ["webhook-id"] = "msg_" .. string.format("%012d", n),
+    ["webhook-id"] = "msg_" .. n,
     ["webhook-timestamp"] = timestamp,
     ["webhook-signature"] = signature,
   }, fixed_body)
