@@ -558,6 +558,11 @@ impl Handshake {
     pub fn body(&self) -> &Bytes {
         &self.body
     }
+
+    /// The status, content type and body, as the adapters answer them.
+    pub(crate) fn response(&self) -> (StatusCode, &'static str, Bytes) {
+        (self.status, self.content_type, self.body.clone())
+    }
 }
 
 /// What a [`Scheme`](crate::Scheme) found a request to be, once it passed.

@@ -153,11 +153,7 @@ impl Outcome {
     #[must_use]
     pub fn response(&self) -> (StatusCode, &'static str, Bytes) {
         match self {
-            Self::Handshake(answer) => (
-                answer.status(),
-                answer.content_type(),
-                answer.body().clone(),
-            ),
+            Self::Handshake(answer) => answer.response(),
             _ => (self.status(), "application/json", self.json_body().into()),
         }
     }
@@ -278,9 +274,8 @@ pub struct Receiver {
 /// One named sender: its scheme and how much body it may send.
 #[derive(Debug)]
 struct Sender {
-    name: Arc<str>,
-    /// The same name, as events carry it (a thin pointer keeps events small).
-    label: Arc<String>,
+    /// Shared with the events it verifies (a thin pointer keeps events small).
+    name: Arc<String>,
     scheme: Box<dyn Scheme>,
     body_limit: usize,
 }
@@ -451,13 +446,12 @@ impl ReceiverBuilder {
             if !valid {
                 return Err(ConfigError::BadSenderName { name });
             }
-            if senders.iter().any(|s| *s.name == *name) {
+            if senders.iter().any(|s| s.name.as_str() == name) {
                 return Err(ConfigError::DuplicateSender { name });
             }
             let body_limit = scheme.body_limit();
             senders.push(Sender {
-                label: Arc::new(name.clone()),
-                name: name.into(),
+                name: Arc::new(name),
                 scheme,
                 body_limit,
             });
@@ -465,7 +459,7 @@ impl ReceiverBuilder {
         for (name, bytes) in self.limits {
             match name {
                 None => senders.iter_mut().for_each(|s| s.body_limit = bytes),
-                Some(name) => match senders.iter_mut().find(|s| *s.name == *name) {
+                Some(name) => match senders.iter_mut().find(|s| s.name.as_str() == name) {
                     Some(sender) => sender.body_limit = bytes,
                     None => return Err(ConfigError::UnknownSender { name }),
                 },
@@ -482,7 +476,7 @@ impl ReceiverBuilder {
 }
 
 /// A result and the name of the sender it came from.
-type Named<'a, T, E> = Result<(T, &'a Arc<str>), E>;
+type Named<'a, T, E> = Result<(T, &'a Arc<String>), E>;
 
 /// The sender a request goes to: named by its route, or found by its headers.
 #[derive(Debug, Clone, Copy)]
@@ -515,11 +509,14 @@ impl Receiver {
         headers: &HeaderMap,
     ) -> Result<Chosen<'a>, VerifyError> {
         let only = match (sender, self.senders.as_slice()) {
-            (Some(name), _) => Some(self.senders.iter().find(|s| *s.name == *name).ok_or(
-                VerifyError::BadSecret(SecretError::WrongKind {
-                    reason: "the route names a sender this receiver does not have",
-                }),
-            )?),
+            (Some(name), _) => Some(
+                self.senders
+                    .iter()
+                    .find(|s| s.name.as_str() == name)
+                    .ok_or(VerifyError::BadSecret(SecretError::WrongKind {
+                        reason: "the route names a sender this receiver does not have",
+                    }))?,
+            ),
             (None, [only]) => Some(only),
             (None, _) => None,
         };
@@ -587,7 +584,7 @@ impl Receiver {
         &self,
         sender: Option<&str>,
         request: &WebhookRequest<'_>,
-    ) -> Named<'_, Verified, (VerifyError, Option<&Arc<str>>)> {
+    ) -> Named<'_, Verified, (VerifyError, Option<&Arc<String>>)> {
         let chosen = self
             .choose(sender, request.headers())
             .map_err(|err| (err, None))?;
@@ -608,7 +605,7 @@ impl Receiver {
             {
                 Ok(Verified::Event(event)) => {
                     return Ok((
-                        Verified::Event(event.with_sender(&candidate.label)),
+                        Verified::Event(event.with_sender(&candidate.name)),
                         &candidate.name,
                     ))
                 }
@@ -666,7 +663,7 @@ impl Receiver {
                 return traced(Some(name), Outcome::Handshake(answer))
             }
             Err((err, name)) => {
-                return traced(name.map(|n| &**n).or(sender), Outcome::Rejected(err))
+                return traced(name.map(|n| n.as_str()).or(sender), Outcome::Rejected(err))
             }
         };
         let outcome = self.run(event).await;
@@ -676,7 +673,7 @@ impl Receiver {
     /// The sender names, in the order they were added.
     #[must_use = "an iterator does nothing unless consumed"]
     pub fn senders(&self) -> impl Iterator<Item = &str> {
-        self.senders.iter().map(|s| &*s.name)
+        self.senders.iter().map(|s| s.name.as_str())
     }
 
     /// The store in use.

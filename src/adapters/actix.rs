@@ -51,7 +51,7 @@ use futures_core::Stream;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use serde::de::DeserializeOwned;
 
-use super::declared_too_large;
+use super::{content_length, declared_too_large};
 pub use super::{Received, SenderName, TypedWebhook, Webhook, WebhookRejection, WebhookVerifier};
 use crate::error::VerifyError;
 use crate::receiver::{Outcome, Receiver};
@@ -123,10 +123,7 @@ impl Head {
     }
 
     fn content_length(&self) -> Option<u64> {
-        self.headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok())
+        content_length(&self.headers)
     }
 }
 

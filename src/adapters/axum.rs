@@ -54,7 +54,7 @@ use http::{header, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
-use super::declared_too_large;
+use super::{content_length, declared_too_large};
 pub use super::{Received, SenderName, TypedWebhook, Webhook, WebhookRejection, WebhookVerifier};
 use crate::error::VerifyError;
 use crate::receiver::{Outcome, Receiver};
@@ -88,8 +88,14 @@ enum ReadError {
     Unreadable,
 }
 
+/// The most reserved up front from an announced `Content-Length`: the announcement is
+/// unauthenticated, and a client that announces the limit and then stalls must not make us hold
+/// the limit in memory. A larger body grows the buffer as its bytes actually arrive.
+const RESERVE_MAX: usize = 64 * 1024;
+
 /// Reads `body` up to `limit` bytes: a body sent in one piece is kept as it is, a longer one is
-/// gathered into one buffer sized from `Content-Length` (one copy, no regrowth).
+/// gathered into one buffer sized from `Content-Length` up to [`RESERVE_MAX`] (one copy, and no
+/// regrowth for bodies up to that size).
 async fn read_body(
     mut body: Body,
     limit: usize,
@@ -113,7 +119,8 @@ async fn read_body(
                 let capacity = declared
                     .and_then(|n| usize::try_from(n).ok())
                     .unwrap_or(0)
-                    .min(limit);
+                    .min(limit)
+                    .min(RESERVE_MAX);
                 let mut buffer = BytesMut::with_capacity(capacity);
                 buffer.extend_from_slice(&first.take().unwrap_or_default());
                 buffer.extend_from_slice(&data);
@@ -126,13 +133,6 @@ async fn read_body(
         Some(buffer) => buffer.freeze(),
         None => first.unwrap_or_default(),
     })
-}
-
-fn content_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
 }
 
 impl<S> FromRequest<S> for Webhook

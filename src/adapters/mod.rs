@@ -144,11 +144,7 @@ impl WebhookRejection {
     /// The status, content type and body answered.
     pub(crate) fn response(&self) -> (StatusCode, &'static str, bytes::Bytes) {
         match self {
-            Self::Handshake(answer) => (
-                answer.status(),
-                answer.content_type(),
-                answer.body().clone(),
-            ),
+            Self::Handshake(answer) => answer.response(),
             _ => (self.status(), "application/json", self.json_body().into()),
         }
     }
@@ -213,6 +209,14 @@ impl fmt::Debug for Received {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Received").field(&self.outcome).finish()
     }
+}
+
+/// The body length the request announces, if it announces a valid one.
+pub(crate) fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Whether a `Content-Length` value announces more than `limit` bytes.

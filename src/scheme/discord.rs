@@ -12,7 +12,6 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     name: "discord",
     aliases: &[],
     signs_url: false,
-    key: "the application's public key, 64 hex digits",
     #[cfg(feature = "ed25519")]
     build: |args, options| {
         Ok(Box::new(

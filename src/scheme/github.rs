@@ -158,7 +158,6 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     name: "github",
     aliases: &[],
     signs_url: false,
-    key: "the webhook secret, as entered in GitHub",
     build: |args, options| {
         let secrets = args.secrets.iter().map(|s| s.as_bytes());
         Ok(Box::new(

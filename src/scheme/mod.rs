@@ -88,10 +88,7 @@ impl<M: Mac + KeyInit + Clone> MacKeys<M> {
         I: Iterator,
         I::Item: AsRef<[u8]>,
     {
-        self.0.iter().any(|keyed| {
-            let tag = mac(keyed, parts);
-            candidates().any(|candidate| constant_time_eq(&tag, candidate.as_ref()))
-        })
+        self.matches_any_fed(|mac| feed_parts(mac, parts), candidates)
     }
 
     /// Like [`matches_any`](Self::matches_any), for signed content that `feed` writes into
@@ -121,7 +118,7 @@ impl<M: Mac + KeyInit + Clone> MacKeys<M> {
 
     /// The MAC of `parts` under the first key (signers hold exactly one).
     pub(crate) fn sign(&self, parts: &[&[u8]]) -> Option<Vec<u8>> {
-        self.0.first().map(|keyed| mac(keyed, parts).to_vec())
+        self.sign_fed(|mac| feed_parts(mac, parts))
     }
 }
 
@@ -248,10 +245,16 @@ impl PublicUrl {
 #[inline]
 fn mac<M: Mac + Clone>(keyed: &M, parts: &[&[u8]]) -> hmac::digest::Output<M> {
     let mut mac = keyed.clone();
+    feed_parts(&mut mac, parts);
+    mac.finalize().into_bytes()
+}
+
+/// Writes `parts` into `mac` in order, never concatenated.
+#[inline]
+fn feed_parts<M: Mac>(mac: &mut M, parts: &[&[u8]]) {
     for part in parts {
         mac.update(part);
     }
-    mac.finalize().into_bytes()
 }
 
 /// Whether `a` and `b` are equal, in time that depends only on their lengths.
@@ -424,15 +427,10 @@ impl BuildArgs<'_> {
     }
 
     /// The URL, or the error that says this scheme needs one.
-    pub(crate) fn require_url(&self, scheme: &'static str) -> Result<&str, VerifyError> {
+    pub(crate) fn require_url(&self) -> Result<&str, VerifyError> {
         self.url
             .ok_or(VerifyError::BadSecret(crate::SecretError::WrongKind {
-                reason: match scheme {
-                    "square" => "square signs the notification URL: configure the public URL",
-                    _ => {
-                        "this scheme signs the URL: configure the public URL the provider posts to"
-                    }
-                },
+                reason: "this scheme signs the URL: configure the public URL the provider posts to",
             }))
     }
 }
@@ -446,8 +444,6 @@ pub struct Builtin {
     pub aliases: &'static [&'static str],
     /// Whether it signs the URL (so needs the public URL configured).
     pub signs_url: bool,
-    /// What key material it takes, for help texts.
-    pub key: &'static str,
     pub(crate) build: fn(BuildArgs<'_>, VerifyOptions) -> Result<Box<dyn Scheme>, VerifyError>,
 }
 

@@ -109,7 +109,6 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     name: "slack",
     aliases: &[],
     signs_url: false,
-    key: "the app's signing secret",
     build: |args, options| {
         let secrets = args.secrets.iter().map(|s| s.as_bytes());
         Ok(Box::new(

@@ -93,9 +93,8 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     name: "square",
     aliases: &[],
     signs_url: true,
-    key: "the subscription's signature key",
     build: |args, options| {
-        let url = args.require_url("square")?;
+        let url = args.require_url()?;
         let keys = args.secrets.iter().map(|s| s.as_bytes());
         Ok(Box::new(
             SquareVerifier::with_min(keys, url, args.min(MIN_RAW_SECRET_LEN))?

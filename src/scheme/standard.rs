@@ -303,7 +303,6 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     name: "standard-webhooks",
     aliases: &["standard", "standardwebhooks", "svix"],
     signs_url: false,
-    key: "whsec_<base64> (HMAC) or whpk_<base64> (ed25519 public key)",
     build: |args, options| {
         Ok(Box::new(
             StandardVerifier::with_min(args.secrets, args.min(MIN_SYMMETRIC_KEY_LEN))?

@@ -164,7 +164,6 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     name: "stripe",
     aliases: &[],
     signs_url: false,
-    key: "the endpoint secret, whsec_...",
     build: |args, options| {
         let secrets = args.secrets.iter().map(|s| s.as_bytes());
         Ok(Box::new(

@@ -111,9 +111,8 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     name: "twilio",
     aliases: &[],
     signs_url: true,
-    key: "the account's auth token",
     build: |args, options| {
-        let url = args.require_url("twilio")?;
+        let url = args.require_url()?;
         let tokens = args.secrets.iter().map(|s| s.as_bytes());
         Ok(Box::new(
             TwilioVerifier::with_min(tokens, url, args.min(MIN_RAW_SECRET_LEN))?
