@@ -8,35 +8,45 @@
 //! Same contract as `axum_receiver`: `127.0.0.1:$PORT` (default 3000); `POST /webhooks/github`,
 //! `/webhooks/stripe`, `/webhooks/standard`; secrets from `GITHUB_WEBHOOK_SECRET`,
 //! `STRIPE_WEBHOOK_SECRET`, `STANDARD_WEBHOOK_SECRET` (demo defaults when unset); memory, Redis
-//! (`REDIS_URL`) or PostgreSQL (`DATABASE_URL`) idempotency; `processed provider=.. id=..
-//! type=..` and `rejected provider=.. error=..` log lines; Actix-web finishes requests in flight
-//! on Ctrl-C or SIGTERM.
+//! (`REDIS_URL`) or PostgreSQL (`DATABASE_URL`) idempotency; the same start-up banner, log lines
+//! and one-line start-up errors; Actix-web finishes requests in flight on Ctrl-C or SIGTERM.
 
 mod common;
 
+use std::process::ExitCode;
+
 use actix_web::{web, App, HttpServer};
-use common::Error;
+use common::StartError;
 use verihook::actix::{Received, SenderName};
 
 #[actix_web::main]
-async fn main() -> Result<(), Error> {
-    let receiver = web::Data::new(common::receiver().await?);
-    let address = common::address();
+async fn main() -> ExitCode {
+    common::exit(run().await)
+}
+
+async fn run() -> Result<(), StartError> {
+    let port = common::port()?;
+    let (receiver, store) = common::receiver().await?;
+    let receiver = web::Data::new(receiver);
     let server = HttpServer::new(move || {
         let mut app = App::new().app_data(receiver.clone());
-        for (path, sender) in common::ROUTES {
-            app = app.service(web::resource(path).app_data(SenderName::new(sender)).route(
-                web::post().to(move |received: Received| async move {
-                    common::log(sender, received.outcome());
-                    received
-                }),
-            ));
+        for route in &common::ROUTES {
+            let sender = route.sender;
+            app = app.service(
+                web::resource(route.path)
+                    .app_data(SenderName::new(sender))
+                    .route(web::post().to(move |received: Received| async move {
+                        common::log(sender, received.outcome());
+                        received
+                    })),
+            );
         }
         app
     })
-    .bind(&address)?;
+    .bind(("127.0.0.1", port))
+    .map_err(|err| common::bind_error(port, &err))?;
     for bound in server.addrs() {
-        println!("listening on http://{bound}");
+        common::banner("actix-web", bound, &store);
     }
     server.run().await?;
     println!("stopped");

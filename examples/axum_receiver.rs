@@ -11,26 +11,36 @@
 //! * idempotency in memory, or in Redis when `REDIS_URL` is set (feature `redis`), or in
 //!   PostgreSQL when `DATABASE_URL` is set (feature `postgres`): receivers pointed at the same
 //!   Redis or database share their dedup state;
-//! * one log line per processed event (`processed provider=.. id=.. type=..`) and per rejection
-//!   (`rejected provider=.. error=..`);
+//! * prints its routes, its store and a `verihook send` command to try on start-up, then one
+//!   log line per request (`processed sender=.. id=.. type=..`, `duplicate sender=.. (..)`,
+//!   `rejected sender=.. error=.. (..)`);
+//! * a start-up failure (port taken, store unreachable, bad secret) is one `error: ..` line and
+//!   exit status 1;
 //! * stops on Ctrl-C or SIGTERM after finishing the requests in flight.
 
 mod common;
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::routing::post;
 use axum::{Extension, Router};
-use common::Error;
+use common::StartError;
 use verihook::axum::{Received, SenderName};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let receiver = Arc::new(common::receiver().await?);
+async fn main() -> ExitCode {
+    common::exit(run().await)
+}
+
+async fn run() -> Result<(), StartError> {
+    let port = common::port()?;
+    let (receiver, store) = common::receiver().await?;
     let mut app = Router::new();
-    for (path, sender) in common::ROUTES {
+    for route in &common::ROUTES {
+        let sender = route.sender;
         app = app.route(
-            path,
+            route.path,
             post(move |received: Received| async move {
                 common::log(sender, received.outcome());
                 received
@@ -38,10 +48,12 @@ async fn main() -> Result<(), Error> {
             .layer(Extension(SenderName::new(sender))),
         );
     }
-    let app = app.with_state(receiver);
+    let app = app.with_state(Arc::new(receiver));
 
-    let listener = tokio::net::TcpListener::bind(common::address()).await?;
-    println!("listening on http://{}", listener.local_addr()?);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|err| common::bind_error(port, &err))?;
+    common::banner("axum", listener.local_addr()?, &store);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;

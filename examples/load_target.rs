@@ -49,7 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .verifier(GithubVerifier::new(SECRET)?)
             .sender("standard", standard()?)
             .store(store())
-            .handler(|_delivery| async { Ok::<(), std::io::Error>(()) })
+            .handler(|_delivery| async { Ok(()) })
             .build()?,
     );
     let app = Router::new()

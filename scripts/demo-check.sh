@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 redis_url="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 cargo build --quiet --all-features --examples --bin verihook
-send=target/debug/verihook
+# Wherever cargo puts its builds (CARGO_TARGET_DIR, a config file, or ./target).
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+send="$target_dir/debug/verihook"
 work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -15,7 +18,7 @@ trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 start() {  # name port [VAR=value ...]
   local name=$1 port=$2
   shift 2
-  env PORT="$port" "$@" "target/debug/examples/$name" >"$work/$name-$port.log" 2>&1 &
+  env PORT="$port" "$@" "$target_dir/debug/examples/$name" >"$work/$name-$port.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do
     grep -q "listening on" "$work/$name-$port.log" 2>/dev/null && return 0
@@ -27,7 +30,7 @@ start() {  # name port [VAR=value ...]
 }
 
 expect() {  # file pattern
-  grep -q -- "$2" "$1" || { echo "missing in $1: $2"; cat "$1"; exit 1; }
+  grep -qF -- "$2" "$1" || { echo "missing in $1: $2"; cat "$1"; exit 1; }
 }
 
 # 1. Each receiver alone, in memory: every route, a rejection, duplicates.
@@ -44,11 +47,14 @@ for name in axum_receiver actix_receiver; do
   log="$work/$name-3931.log"
   expect "$work/out" '"outcome":"duplicate"'
   expect "$work/out" ' 401 {"error":"bad_signature"'
-  expect "$log" "processed provider=github id=gh-$name type=push"
-  expect "$log" "processed provider=stripe id=evt_$name type=invoice.paid"
-  expect "$log" "processed provider=standard-webhooks id=msg_$name type=user.created"
-  expect "$log" "rejected provider=stripe error=bad_signature"
-  [ "$(grep -c "processed provider=github" "$log")" = 1 ] || { echo "github delivery processed twice"; exit 1; }
+  expect "$log" "processed sender=github id=gh-$name type=push"
+  expect "$log" "processed sender=stripe id=evt_$name type=invoice.paid"
+  expect "$log" "processed sender=standard-webhooks id=msg_$name type=user.created"
+  expect "$log" "rejected sender=stripe error=bad_signature"
+  expect "$log" "duplicate sender=github"
+  expect "$log" "idempotency: in memory"
+  expect "$log" "POST /webhooks/standard"
+  [ "$(grep -c "processed sender=github" "$log")" = 1 ] || { echo "github delivery processed twice"; exit 1; }
   kill -TERM "${pids[-1]}"
   wait "${pids[-1]}" || true
   expect "$log" "stopped"
@@ -66,3 +72,22 @@ expect "$work/shared" '"outcome":"processed"'
 expect "$work/shared" '"outcome":"duplicate"'
 expect "$work/axum_receiver-3932.log" "idempotency: Redis"
 echo "axum_receiver and actix_receiver share deduplication through Redis"
+
+# 3. Start-up failures: one readable line naming what to change, exit status 1.
+fails() {  # name expected-line [VAR=value ...]
+  local name=$1 line=$2
+  shift 2
+  if env "$@" "$target_dir/debug/examples/$name" >"$work/fail.out" 2>&1; then
+    echo "$name started with $*"; exit 1
+  fi
+  [ "$(wc -l <"$work/fail.out")" = 1 ] || { echo "$name: more than one line"; cat "$work/fail.out"; exit 1; }
+  expect "$work/fail.out" "$line"
+}
+fails axum_receiver "error: cannot listen on 127.0.0.1:3932 (PORT=3932): " PORT=3932
+fails actix_receiver "error: cannot listen on 127.0.0.1:3933 (PORT=3933): " PORT=3933
+fails axum_receiver "error: cannot connect to Redis at redis://:***@127.0.0.1:1: " REDIS_URL=redis://:hunter2@127.0.0.1:1
+fails actix_receiver "error: cannot connect to PostgreSQL at postgres://postgres@127.0.0.1:1/test: " DATABASE_URL=postgres://postgres@127.0.0.1:1/test
+fails axum_receiver "error: STRIPE_WEBHOOK_SECRET: bad secret: the secret is 5 bytes" STRIPE_WEBHOOK_SECRET=short
+fails axum_receiver 'error: PORT="eighty" is not a port number' PORT=eighty
+if grep -q hunter2 "$work/fail.out"; then echo "a password was printed"; exit 1; fi
+echo "start-up failures are one readable line each"

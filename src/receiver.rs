@@ -242,7 +242,7 @@ impl fmt::Display for Outcome {
 ///         async move {
 ///             assert_eq!(delivery.event_type().as_deref(), Some("invoice.paid"));
 ///             counter.fetch_add(1, Ordering::SeqCst);
-///             Ok::<(), std::io::Error>(())
+///             Ok(())
 ///         }
 ///     })
 ///     .build()?;
@@ -413,16 +413,34 @@ impl ReceiverBuilder {
     /// The handler gets a [`Delivery`] (the verified [`Event`] and its claim) and returns
     /// `Ok(())` when the event took effect; an error or a panic releases the claim so that the
     /// provider's retry runs it again.
-    pub fn handler<F, Fut, E>(mut self, handler: F) -> Self
+    ///
+    /// Its error type is [`HandlerError`] (any error), so a closure's `Ok(())` needs no
+    /// annotation and `?` works on any error, [`Event::json`]'s included:
+    ///
+    /// ```
+    /// # fn main() -> Result<(), verihook::ConfigError> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Push { after: String }
+    ///
+    /// let receiver = verihook::Receiver::builder()
+    ///     .sender("github", verihook::GithubVerifier::new("a long webhook secret").unwrap())
+    ///     .handler(|delivery| async move {
+    ///         let push: Push = delivery.json()?;
+    ///         println!("pushed {}", push.after);
+    ///         Ok(())
+    ///     })
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// A named function returns `Result<(), HandlerError>`:
+    /// `async fn handle(delivery: Delivery) -> Result<(), HandlerError>`.
+    pub fn handler<F, Fut>(mut self, handler: F) -> Self
     where
         F: Fn(Delivery) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<HandlerError>,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
-        self.handler = Some(Arc::new(move |delivery| {
-            let run = handler(delivery);
-            Box::pin(async move { run.await.map_err(Into::into) })
-        }));
+        self.handler = Some(Arc::new(move |delivery| Box::pin(handler(delivery))));
         self
     }
 

@@ -268,7 +268,7 @@ fn a_processed_event_allocates_six_times() {
     let receiver = Receiver::builder()
         .verifier(GithubVerifier::new("alloc-test-secret").unwrap())
         .store(MemoryStore::new())
-        .handler(|_delivery| async { Ok::<(), std::io::Error>(()) })
+        .handler(|_delivery| async { Ok(()) })
         .build()
         .unwrap();
     let answer = |(headers, body): &(HeaderMap, Bytes)| {

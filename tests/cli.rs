@@ -380,7 +380,7 @@ fn send_replays_one_delivery_and_the_receiver_processes_it_once() {
                         assert_eq!(delivery.event_type().as_deref(), Some("user.created"));
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                         counter.fetch_add(1, Ordering::SeqCst);
-                        Ok::<(), std::io::Error>(())
+                        Ok(())
                     }
                 })
                 .build()

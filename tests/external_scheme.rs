@@ -33,7 +33,7 @@ fn receiver() -> (Receiver, Arc<Mutex<HashMap<String, usize>>>) {
                     .unwrap()
                     .entry(delivery.key().to_owned())
                     .or_insert(0) += 1;
-                Ok::<(), std::io::Error>(())
+                Ok(())
             }
         })
         .build()

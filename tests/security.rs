@@ -59,7 +59,7 @@ fn receiver(store: MemoryStore) -> (Receiver, Runs) {
                     .unwrap()
                     .entry(delivery.key().to_owned())
                     .or_insert(0) += 1;
-                Ok::<(), std::io::Error>(())
+                Ok(())
             }
         })
         .build()
@@ -472,7 +472,7 @@ fn two_senders_under_one_name_fail_at_start_up() {
     let built = Receiver::builder()
         .sender("clerk", StandardVerifier::new(CLERK_SECRET).unwrap())
         .sender("clerk", StandardVerifier::new(RESEND_SECRET).unwrap())
-        .handler(|_| async { Ok::<(), std::io::Error>(()) })
+        .handler(|_| async { Ok(()) })
         .build();
     assert_eq!(
         built.unwrap_err(),
@@ -480,9 +480,7 @@ fn two_senders_under_one_name_fail_at_start_up() {
             name: "clerk".into()
         }
     );
-    let nameless = Receiver::builder()
-        .handler(|_| async { Ok::<(), std::io::Error>(()) })
-        .build();
+    let nameless = Receiver::builder().handler(|_| async { Ok(()) }).build();
     assert_eq!(nameless.unwrap_err(), ConfigError::NoSender);
 }
 

@@ -60,7 +60,7 @@ fn counting_receiver<S: IdempotencyStore + 'static>(
                 }
                 let id = delivery.id().unwrap().into_owned();
                 *seen.lock().unwrap().entry(id).or_insert(0) += 1;
-                Ok::<(), std::io::Error>(())
+                Ok(())
             }
         })
         .build()
@@ -152,7 +152,7 @@ async fn a_failed_handler_releases_the_claim<S: IdempotencyStore + 'static>(stor
                 match counter.fetch_add(1, Ordering::SeqCst) {
                     0 => Err("database is down".into()),
                     1 => panic!("handler bug"),
-                    _ => Ok::<(), Box<dyn std::error::Error + Send + Sync>>(()),
+                    _ => Ok(()),
                 }
             }
         })

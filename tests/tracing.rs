@@ -45,7 +45,7 @@ async fn each_outcome_is_one_event_without_secrets() {
         .store(MemoryStore::new())
         .handler(|delivery| async move {
             if delivery.event_type().as_deref() == Some("fail") {
-                return Err(std::io::Error::other("the database said no"));
+                return Err(std::io::Error::other("the database said no").into());
             }
             Ok(())
         })

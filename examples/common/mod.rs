@@ -1,58 +1,169 @@
 //! What both example receivers share: configuration from the environment, the app's handler,
-//! and the log lines.
+//! the start-up banner, start-up errors, and the log lines.
 #![allow(dead_code)] // each example uses what it needs
 
+use std::fmt;
 use std::sync::Arc;
 
 use verihook::idempotency::{IdempotencyStore, MemoryStore};
-use verihook::{Delivery, GithubVerifier, Outcome, Receiver, StandardVerifier, StripeVerifier};
+use verihook::{
+    Delivery, GithubVerifier, HandlerError, Outcome, Receiver, StandardVerifier, StripeVerifier,
+};
 
 /// Demo secrets, used when the environment sets none. Never use these in production.
 pub(crate) const DEMO_GITHUB_SECRET: &str = "demo-github-secret";
 pub(crate) const DEMO_STRIPE_SECRET: &str = "whsec_demo_stripe_secret";
 pub(crate) const DEMO_STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
+/// One route: its path, the sender it receives from, the `verihook send --provider` name, the
+/// variable holding its secret and the demo secret used when the variable is unset.
+pub(crate) struct Route {
+    pub(crate) path: &'static str,
+    pub(crate) sender: &'static str,
+    pub(crate) provider: &'static str,
+    pub(crate) variable: &'static str,
+    pub(crate) demo_secret: &'static str,
+}
 
 /// The routes and the sender each receives from.
-pub(crate) const ROUTES: [(&str, &str); 3] = [
-    ("/webhooks/github", "github"),
-    ("/webhooks/stripe", "stripe"),
-    ("/webhooks/standard", "standard-webhooks"),
+pub(crate) const ROUTES: [Route; 3] = [
+    Route {
+        path: "/webhooks/github",
+        sender: "github",
+        provider: "github",
+        variable: "GITHUB_WEBHOOK_SECRET",
+        demo_secret: DEMO_GITHUB_SECRET,
+    },
+    Route {
+        path: "/webhooks/stripe",
+        sender: "stripe",
+        provider: "stripe",
+        variable: "STRIPE_WEBHOOK_SECRET",
+        demo_secret: DEMO_STRIPE_SECRET,
+    },
+    Route {
+        path: "/webhooks/standard",
+        sender: "standard-webhooks",
+        provider: "standard-webhooks",
+        variable: "STANDARD_WEBHOOK_SECRET",
+        demo_secret: DEMO_STANDARD_SECRET,
+    },
 ];
+
+/// A start-up failure, as one line that names what to change.
+#[derive(Debug)]
+pub(crate) struct StartError(String);
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: std::error::Error> From<E> for StartError {
+    fn from(err: E) -> Self {
+        Self(err.to_string())
+    }
+}
+
+/// Prints a start-up failure as one line and gives the exit status.
+pub(crate) fn exit(result: Result<(), StartError>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
 /// One receiver for the three senders, with secrets from `GITHUB_WEBHOOK_SECRET`,
 /// `STRIPE_WEBHOOK_SECRET` and `STANDARD_WEBHOOK_SECRET` (or the demo secrets), and the store
-/// chosen by [`store`].
-pub(crate) async fn receiver() -> Result<Receiver, Error> {
-    Ok(Receiver::builder()
+/// chosen by [`store`]; with the store's description.
+pub(crate) async fn receiver() -> Result<(Receiver, String), StartError> {
+    let [github, stripe, standard] = &ROUTES;
+    let (store, described) = store().await?;
+    let receiver = Receiver::builder()
+        .sender(github.sender, verifier(github, GithubVerifier::new)?)
+        .sender(stripe.sender, verifier(stripe, StripeVerifier::new)?)
         .sender(
-            "github",
-            GithubVerifier::new(secret("GITHUB_WEBHOOK_SECRET", DEMO_GITHUB_SECRET))?,
+            standard.sender,
+            verifier(standard, |secret| StandardVerifier::new(&secret))?,
         )
-        .sender(
-            "stripe",
-            StripeVerifier::new(secret("STRIPE_WEBHOOK_SECRET", DEMO_STRIPE_SECRET))?,
-        )
-        .sender(
-            "standard-webhooks",
-            StandardVerifier::new(&secret("STANDARD_WEBHOOK_SECRET", DEMO_STANDARD_SECRET))?,
-        )
-        .store(store().await?)
+        .store(store)
         .handler(handle)
-        .build()?)
+        .build()?;
+    Ok((receiver, described))
 }
 
-/// `127.0.0.1:$PORT`, port 3000 unless set.
-pub(crate) fn address() -> String {
-    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
-    format!("127.0.0.1:{port}")
+/// The verifier for `route`, built from its secret; a refused secret names its variable.
+fn verifier<S>(
+    route: &Route,
+    build: impl FnOnce(String) -> Result<S, verihook::VerifyError>,
+) -> Result<S, StartError> {
+    build(secret(route)?).map_err(|err| StartError(format!("{}: {err}", route.variable)))
+}
+
+/// The port from `PORT` (default 3000).
+pub(crate) fn port() -> Result<u16, StartError> {
+    match std::env::var("PORT") {
+        Err(std::env::VarError::NotPresent) => Ok(3000),
+        Ok(text) => text
+            .parse()
+            .map_err(|_| StartError(format!("PORT={text:?} is not a port number (1 to 65535)"))),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(StartError("PORT is not a port number (1 to 65535)".into()))
+        }
+    }
+}
+
+/// Why the listener could not be opened, naming the address and the variable that moves it.
+pub(crate) fn bind_error(port: u16, err: &std::io::Error) -> StartError {
+    let hint = match err.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            " (another program listens there: stop it, or set PORT to a free port)"
+        }
+        std::io::ErrorKind::PermissionDenied => " (set PORT to a port above 1023)",
+        _ => "",
+    };
+    StartError(format!(
+        "cannot listen on 127.0.0.1:{port} (PORT={port}): {err}{hint}"
+    ))
+}
+
+/// Prints the routes, the store and a `verihook send` command to paste into another terminal.
+pub(crate) fn banner(framework: &str, address: std::net::SocketAddr, store: &str) {
+    println!("verihook demo receiver ({framework}) listening on http://{address}");
+    for route in &ROUTES {
+        let from = match std::env::var(route.variable) {
+            Ok(_) => route.variable.to_owned(),
+            Err(_) => format!(
+                "the demo secret, {variable} unset",
+                variable = route.variable
+            ),
+        };
+        println!(
+            "  POST {:<20} sender {:<18} secret: {from}",
+            route.path, route.sender
+        );
+    }
+    println!("idempotency: {store}");
+    let stripe = &ROUTES[1];
+    let secret = match std::env::var(stripe.variable) {
+        Ok(_) => format!("\"${}\"", stripe.variable),
+        Err(_) => stripe.demo_secret.to_owned(),
+    };
+    println!("try, from another terminal (the first run builds the CLI, about a minute):");
+    println!(
+        "  cargo run --features cli -- send --provider {} --secret {secret} --url http://{address}{} --id evt_demo_1 --repeat 2",
+        stripe.provider, stripe.path
+    );
 }
 
 /// The app's own handler: runs once per event.
-pub(crate) async fn handle(delivery: Delivery) -> Result<(), Error> {
+pub(crate) async fn handle(delivery: Delivery) -> Result<(), HandlerError> {
     println!(
-        "processed provider={} id={} type={}",
+        "processed sender={} id={} type={}",
         delivery.sender(),
         delivery.id().as_deref().unwrap_or("-"),
         delivery.event_type().as_deref().unwrap_or("-"),
@@ -60,47 +171,68 @@ pub(crate) async fn handle(delivery: Delivery) -> Result<(), Error> {
     Ok(())
 }
 
-/// One line per outcome that is not a success (those are logged by [`handle`]).
-pub(crate) fn log(provider: &str, outcome: &Outcome) {
+/// One line per request that did not reach the handler (the handler logs those it processes).
+pub(crate) fn log(sender: &str, outcome: &Outcome) {
     match outcome {
         Outcome::Processed { .. } => {}
         Outcome::Rejected(err) => {
-            println!("rejected provider={provider} error={} ({err})", err.code());
+            println!("rejected sender={sender} error={} ({err})", err.code());
         }
-        other => println!("{} provider={provider} ({other})", other.code()),
+        other => println!("{} sender={sender} ({other})", other.code()),
     }
 }
 
-fn secret(variable: &str, demo: &str) -> String {
-    std::env::var(variable).unwrap_or_else(|_| {
-        eprintln!("{variable} is not set: using the demo secret");
-        demo.to_owned()
-    })
+/// The secret for `route` from its variable, or the demo secret when the variable is unset.
+fn secret(route: &Route) -> Result<String, StartError> {
+    match std::env::var(route.variable) {
+        Ok(secret) => Ok(secret),
+        Err(std::env::VarError::NotPresent) => Ok(route.demo_secret.to_owned()),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(StartError(format!("{} is not valid UTF-8", route.variable)))
+        }
+    }
 }
 
-/// PostgreSQL when `DATABASE_URL` is set, Redis when `REDIS_URL` is, else memory.
-pub(crate) async fn store() -> Result<Arc<dyn IdempotencyStore>, Error> {
+/// PostgreSQL when `DATABASE_URL` is set, Redis when `REDIS_URL` is, else memory; with the
+/// store's description for the banner.
+pub(crate) async fn store() -> Result<(Arc<dyn IdempotencyStore>, String), StartError> {
     if let Ok(url) = std::env::var("DATABASE_URL") {
         #[cfg(feature = "postgres")]
         {
             let store = verihook::idempotency::PostgresStore::connect(&url).await?;
-            store.create_table().await?;
-            println!("idempotency: PostgreSQL");
-            return Ok(Arc::new(store));
+            store.create_table().await.map_err(|err| {
+                StartError(format!("DATABASE_URL: cannot create the table: {err}"))
+            })?;
+            return Ok((Arc::new(store), "PostgreSQL (DATABASE_URL)".to_owned()));
         }
         #[cfg(not(feature = "postgres"))]
-        return Err(format!("DATABASE_URL={url} needs --features postgres").into());
+        {
+            let _ = url;
+            return Err(StartError(
+                "DATABASE_URL is set, but this build has no PostgreSQL store: add the \
+                 `postgres` feature (--features axum,postgres or actix,postgres)"
+                    .into(),
+            ));
+        }
     }
     if let Ok(url) = std::env::var("REDIS_URL") {
         #[cfg(feature = "redis")]
         {
             let store = verihook::idempotency::RedisStore::connect(&url).await?;
-            println!("idempotency: Redis");
-            return Ok(Arc::new(store));
+            return Ok((Arc::new(store), "Redis (REDIS_URL)".to_owned()));
         }
         #[cfg(not(feature = "redis"))]
-        return Err(format!("REDIS_URL={url} needs --features redis").into());
+        {
+            let _ = url;
+            return Err(StartError(
+                "REDIS_URL is set, but this build has no Redis store: add the `redis` feature \
+                 (--features axum,redis or actix,redis)"
+                    .into(),
+            ));
+        }
     }
-    println!("idempotency: in memory (this process only)");
-    Ok(Arc::new(MemoryStore::new()))
+    Ok((
+        Arc::new(MemoryStore::new()),
+        "in memory (this process only)".to_owned(),
+    ))
 }

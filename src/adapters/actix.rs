@@ -21,7 +21,7 @@
 //!         .sender("stripe", StripeVerifier::new("whsec_test_secret")?)
 //!         .handler(|delivery| async move {
 //!             println!("{:?}", delivery.event_type());
-//!             Ok::<(), std::io::Error>(())
+//!             Ok(())
 //!         })
 //!         .build()?,
 //! );

@@ -30,7 +30,7 @@
 //!         .sender("resend", StandardVerifier::new("whsec_c2VuZGVyLXR3by1zZWNyZXQtMTIzNDU2")?)
 //!         .handler(|delivery| async move {
 //!             println!("{} {:?} {:?}", delivery.sender(), delivery.id(), delivery.event_type());
-//!             Ok::<(), std::io::Error>(())
+//!             Ok(())
 //!         })
 //!         .build()?,
 //! );

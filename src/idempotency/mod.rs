@@ -188,6 +188,17 @@ pub enum StoreError {
         /// The configured maximum number of entries.
         capacity: usize,
     },
+    /// A store connector could not reach its server at start-up (`RedisStore::connect`,
+    /// `PostgresStore::connect`). The message names the server and the cause, e.g. `cannot
+    /// connect to PostgreSQL at postgres://app:***@db:5433/app: Connection refused`.
+    Connect {
+        /// `"Redis"` or `"PostgreSQL"`.
+        backend: &'static str,
+        /// The URL it was given, with any password replaced by `***`.
+        address: String,
+        /// Why, as the driver said it.
+        source: Box<dyn Error + Send + Sync>,
+    },
 }
 
 impl StoreError {
@@ -198,11 +209,25 @@ impl StoreError {
         }
     }
 
+    /// A connector's failure to reach `url`, naming it without its password.
+    #[cfg(any(feature = "redis", feature = "postgres"))]
+    pub(crate) fn connect(
+        backend: &'static str,
+        url: &str,
+        source: impl Into<Box<dyn Error + Send + Sync>>,
+    ) -> Self {
+        Self::Connect {
+            backend,
+            address: redact_password(url),
+            source: source.into(),
+        }
+    }
+
     /// A stable code: `store_unavailable`, `lease_lost` or `store_full`.
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unavailable { .. } => "store_unavailable",
+            Self::Unavailable { .. } | Self::Connect { .. } => "store_unavailable",
             Self::LeaseLost => "lease_lost",
             Self::Full { .. } => "store_full",
         }
@@ -219,6 +244,26 @@ impl fmt::Display for StoreError {
             Self::Full { capacity } => {
                 write!(f, "idempotency store is full ({capacity} live entries)")
             }
+            Self::Connect {
+                backend,
+                address,
+                source,
+            } => {
+                // The driver's own chain ("connection refused" is often a few levels down),
+                // each cause once, on one line.
+                let mut line = source.to_string();
+                let mut cause = source.source();
+                while let Some(err) = cause {
+                    let text = err.to_string();
+                    if !line.contains(&text) {
+                        line.push_str(": ");
+                        line.push_str(&text);
+                    }
+                    cause = err.source();
+                }
+                let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+                write!(f, "cannot connect to {backend} at {address}: {line}")
+            }
         }
     }
 }
@@ -226,14 +271,68 @@ impl fmt::Display for StoreError {
 impl Error for StoreError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
-            Self::Unavailable { source } => Some(source.as_ref()),
+            Self::Unavailable { source } | Self::Connect { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }
 }
 
+/// `url` with the password of its user part (`user:password@`) and any `password=` query
+/// parameter replaced by `***`, so that it can be shown in an error.
+#[cfg(any(feature = "redis", feature = "postgres", test))]
+fn redact_password(url: &str) -> String {
+    let mut shown = String::with_capacity(url.len());
+    let rest = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            shown.push_str(scheme);
+            shown.push_str("://");
+            rest
+        }
+        None => url,
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user, host)) => {
+            match user.split_once(':') {
+                Some((name, _password)) => {
+                    shown.push_str(name);
+                    shown.push_str(":***");
+                }
+                None => shown.push_str(user),
+            }
+            shown.push('@');
+            shown.push_str(host);
+        }
+        None => shown.push_str(authority),
+    }
+    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+    shown.push_str(path);
+    if !tail.contains('?') {
+        return shown;
+    }
+    shown.push('?');
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            shown.push('&');
+        }
+        match pair.split_once('=') {
+            Some((name, _)) if name.eq_ignore_ascii_case("password") => {
+                shown.push_str(name);
+                shown.push_str("=***");
+            }
+            _ => shown.push_str(pair),
+        }
+    }
+    shown
+}
+
 /// A boxed future, as the object-safe [`IdempotencyStore`] returns.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How long the Redis and PostgreSQL connectors wait for their server to answer a connection.
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The longest lease or retention any store keeps: 10 years. Longer ones are shortened to it,
 /// the same way by every store (PostgreSQL cannot add much more to `now()`).
@@ -385,6 +484,35 @@ pub(crate) fn millis(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_errors_never_show_a_password() {
+        for (url, shown) in [
+            (
+                "postgres://app:s3cr3t@db:5433/app",
+                "postgres://app:***@db:5433/app",
+            ),
+            ("redis://:s3cr3t@cache:6379/0", "redis://:***@cache:6379/0"),
+            ("redis://cache:6379", "redis://cache:6379"),
+            ("postgres://app@db/app", "postgres://app@db/app"),
+            (
+                "postgres://db/app?user=app&password=s3cr3t&sslmode=require",
+                "postgres://db/app?user=app&password=***&sslmode=require",
+            ),
+            ("postgres://a:b:c@d@host/x", "postgres://a:***@host/x"),
+            ("not a url", "not a url"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_password(url), shown, "{url}");
+            let err = StoreError::Connect {
+                backend: "PostgreSQL",
+                address: redact_password(url),
+                source: "Connection refused (os error 111)".into(),
+            };
+            assert!(!err.to_string().contains("s3cr3t"), "{err}");
+            assert_eq!(err.code(), "store_unavailable");
+        }
+    }
 
     #[test]
     fn tokens_parse_back_and_refuse_bad_text() {

@@ -1,12 +1,16 @@
 //! The PostgreSQL store: durable, shared by every replica, transactional with the app's writes.
 
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{PgExecutor, Row};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgExecutor, Row};
 
-use super::{boxed_store, millis, token_held, Claim, ClaimToken, IdempotencyStore, StoreError};
+use super::{
+    boxed_store, millis, token_held, Claim, ClaimToken, IdempotencyStore, StoreError,
+    CONNECT_TIMEOUT,
+};
 
 const DEFAULT_TABLE: &str = "verihook_events";
 
@@ -40,17 +44,44 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects a pool to `url` and checks one connection.
+    /// Connects a pool to `url` (`postgres://user:password@host:port/database`) and checks one
+    /// connection, waiting at most [`CONNECT_TIMEOUT`].
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] when the URL is invalid or the database does not answer.
+    /// [`StoreError::Connect`] when the URL is invalid or the database cannot be reached; its
+    /// message names the URL (password hidden) and the driver's cause:
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use verihook::idempotency::PostgresStore;
+    /// // Port 1 refuses connections.
+    /// let err = PostgresStore::connect("postgres://app:s3cr3t@127.0.0.1:1/app").await.unwrap_err();
+    /// let message = err.to_string();
+    /// assert!(message.starts_with("cannot connect to PostgreSQL at postgres://app:***@127.0.0.1:1/app: "));
+    /// assert!(message.to_lowercase().contains("refused"), "{message}");
+    /// # });
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = Self::pool_options()
-            .connect(url)
-            .await
-            .map_err(StoreError::unavailable)?;
-        Ok(Self::from_pool(pool))
+        let fail = |source: Box<dyn std::error::Error + Send + Sync>| {
+            StoreError::connect("PostgreSQL", url, source)
+        };
+        let options = PgConnectOptions::from_str(url).map_err(|e| fail(e.into()))?;
+        // One direct connection first: a pool would retry until its timeout and then report
+        // only "pool timed out", losing the cause ("connection refused", "password
+        // authentication failed", "database does not exist").
+        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+            Ok(Ok(connection)) => drop(connection.close().await),
+            Ok(Err(err)) => return Err(fail(err.into())),
+            Err(_) => {
+                return Err(fail(
+                    format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()).into(),
+                ))
+            }
+        }
+        Ok(Self::from_pool(
+            Self::pool_options().connect_lazy_with(options),
+        ))
     }
 
     /// Like [`connect`](Self::connect), but connects on first use: each operation fails with
@@ -59,12 +90,13 @@ impl PostgresStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] when the URL is invalid.
+    /// [`StoreError::Connect`] when the URL is invalid.
     pub fn connect_lazy(url: &str) -> Result<Self, StoreError> {
-        let pool = Self::pool_options()
-            .connect_lazy(url)
-            .map_err(StoreError::unavailable)?;
-        Ok(Self::from_pool(pool))
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::connect("PostgreSQL", url, e))?;
+        Ok(Self::from_pool(
+            Self::pool_options().connect_lazy_with(options),
+        ))
     }
 
     /// Uses the app's existing pool.
@@ -207,7 +239,7 @@ impl PostgresStore {
     fn pool_options() -> PgPoolOptions {
         PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(3))
+            .acquire_timeout(CONNECT_TIMEOUT)
             .test_before_acquire(false)
     }
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
-use super::{boxed_store, millis, token_held, Claim, ClaimToken, IdempotencyStore, StoreError};
+use super::{
+    boxed_store, millis, token_held, Claim, ClaimToken, IdempotencyStore, StoreError,
+    CONNECT_TIMEOUT,
+};
 
 /// Marks a completed event; a claimed one holds `IN_FLIGHT` followed by the token.
 const DONE: &str = "done:";
@@ -60,16 +63,30 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://host:port/db`) and checks the connection once.
+    /// Connects to `url` (`redis://[:password@]host:port[/db]`, `rediss://` for TLS when the
+    /// `redis` crate has it) and checks the connection once, waiting at most
+    /// [`CONNECT_TIMEOUT`].
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] when the URL is invalid or Redis does not answer.
+    /// [`StoreError::Connect`] when the URL is invalid or Redis cannot be reached; its message
+    /// names the URL (password hidden) and the cause:
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use verihook::idempotency::RedisStore;
+    /// // Port 1 refuses connections.
+    /// let err = RedisStore::connect("redis://:s3cr3t@127.0.0.1:1").await.unwrap_err();
+    /// let message = err.to_string();
+    /// assert!(message.starts_with("cannot connect to Redis at redis://:***@127.0.0.1:1: "));
+    /// assert!(message.to_lowercase().contains("refused"), "{message}");
+    /// # });
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(StoreError::unavailable)?;
+        let client = redis::Client::open(url).map_err(|e| StoreError::connect("Redis", url, e))?;
         let connection = ConnectionManager::new_with_config(client, Self::config())
             .await
-            .map_err(StoreError::unavailable)?;
+            .map_err(|e| StoreError::connect("Redis", url, e))?;
         Ok(Self::from_connection(connection))
     }
 
@@ -79,11 +96,11 @@ impl RedisStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] when the URL is invalid.
+    /// [`StoreError::Connect`] when the URL is invalid.
     pub fn connect_lazy(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(StoreError::unavailable)?;
+        let client = redis::Client::open(url).map_err(|e| StoreError::connect("Redis", url, e))?;
         let connection = ConnectionManager::new_lazy_with_config(client, Self::config())
-            .map_err(StoreError::unavailable)?;
+            .map_err(|e| StoreError::connect("Redis", url, e))?;
         Ok(Self::from_connection(connection))
     }
 
@@ -107,7 +124,7 @@ impl RedisStore {
 
     fn config() -> ConnectionManagerConfig {
         ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(1)
     }

@@ -56,7 +56,7 @@ pub fn receiver(seen: Arc<Mutex<Seen>>) -> Receiver {
                     return Err("the first attempt fails".into());
                 }
                 seen.invoices.push(invoice);
-                Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+                Ok(())
             }
         })
         .build()
