@@ -32,8 +32,13 @@ use sha1::Sha1;
 use sha2::Sha256;
 
 use crate::error::{SecretError, VerifyError};
-use crate::scheme::{github, slack, square, standard, stripe, twilio, MacKeys, MIN_RAW_SECRET_LEN};
+use crate::scheme::{github, slack, square, standard, stripe, twilio, MacKeys};
 use crate::verify::Header;
+
+/// Signers take any non-empty secret: they sign what the provider would, and some providers
+/// (GitHub) let users pick any secret. The verifiers keep their minimum lengths, which
+/// [`dangerous::allow_short_secrets`](crate::dangerous::allow_short_secrets) lifts.
+const ANY_LENGTH: usize = 1;
 
 /// Signs requests as GitHub does.
 #[derive(Clone)]
@@ -47,12 +52,12 @@ impl GithubSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`] when the secret is empty or shorter than 8 bytes.
+    /// [`SecretError`] when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, SecretError> {
         let secret = secret.as_ref();
         Ok(Self {
-            sha256: MacKeys::new([secret], MIN_RAW_SECRET_LEN)?,
-            sha1: MacKeys::new([secret], MIN_RAW_SECRET_LEN)?,
+            sha256: MacKeys::new([secret], ANY_LENGTH)?,
+            sha1: MacKeys::new([secret], ANY_LENGTH)?,
         })
     }
 
@@ -120,10 +125,10 @@ impl StripeSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`] when the secret is empty or shorter than 8 bytes.
+    /// [`SecretError`] when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, SecretError> {
         Ok(Self {
-            keys: MacKeys::new([secret.as_ref()], MIN_RAW_SECRET_LEN)?,
+            keys: MacKeys::new([secret.as_ref()], ANY_LENGTH)?,
         })
     }
 
@@ -170,7 +175,7 @@ impl StandardSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`] when the key is empty, not base64, too short, a `whpk_` public key, or
+    /// [`SecretError`] when the key is empty, not base64, a `whpk_` public key, or
     /// a `whsk_` key while the `ed25519` feature is off.
     pub fn new(secret: &str) -> Result<Self, SecretError> {
         let secret = secret.trim();
@@ -188,10 +193,7 @@ impl StandardSigner {
         }
         match standard::Key::parse(secret)? {
             standard::Key::Symmetric(bytes) => Ok(Self {
-                key: SigningKey::Symmetric(MacKeys::new(
-                    [bytes.as_slice()],
-                    standard::MIN_SYMMETRIC_KEY_LEN,
-                )?),
+                key: SigningKey::Symmetric(MacKeys::new([bytes.as_slice()], ANY_LENGTH)?),
             }),
             #[cfg(feature = "ed25519")]
             standard::Key::Public(_) => Err(SecretError::WrongKind {
@@ -340,10 +342,10 @@ impl SlackSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`] when the secret is empty or shorter than 8 bytes.
+    /// [`SecretError`] when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, SecretError> {
         Ok(Self {
-            keys: MacKeys::new([secret.as_ref()], MIN_RAW_SECRET_LEN)?,
+            keys: MacKeys::new([secret.as_ref()], ANY_LENGTH)?,
         })
     }
 
@@ -384,10 +386,10 @@ impl SquareSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`] when the key is empty or shorter than 8 bytes.
+    /// [`SecretError`] when the key is empty.
     pub fn new(key: impl AsRef<[u8]>) -> Result<Self, SecretError> {
         Ok(Self {
-            keys: MacKeys::new([key.as_ref()], MIN_RAW_SECRET_LEN)?,
+            keys: MacKeys::new([key.as_ref()], ANY_LENGTH)?,
         })
     }
 
@@ -428,10 +430,10 @@ impl TwilioSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`] when the token is empty or shorter than 8 bytes.
+    /// [`SecretError`] when the token is empty.
     pub fn new(auth_token: impl AsRef<[u8]>) -> Result<Self, SecretError> {
         Ok(Self {
-            keys: MacKeys::new([auth_token.as_ref()], MIN_RAW_SECRET_LEN)?,
+            keys: MacKeys::new([auth_token.as_ref()], ANY_LENGTH)?,
         })
     }
 

@@ -581,7 +581,7 @@ fn secrets_come_from_a_file_or_the_environment() {
 fn a_short_secret_verifies_with_a_warning() {
     let body = b"{}";
     let short = "abc";
-    // The library refuses to sign with it; sign the GitHub way by hand.
+    // Signed by hand, the GitHub way, independently of the signers.
     let signature = {
         use hmac::{Hmac, KeyInit, Mac};
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(short.as_bytes()).unwrap();
@@ -608,5 +608,51 @@ fn a_short_secret_verifies_with_a_warning() {
     assert!(
         !report.to_string().contains(short),
         "the secret is not echoed: {report}"
+    );
+}
+
+#[test]
+fn a_short_secret_signs_and_sends_with_the_same_warning_as_verify() {
+    // GitHub lets users pick any secret: every subcommand works with it, and says it is weak.
+    let body = b"{}";
+    let signed = run(
+        &[
+            "sign",
+            "-p",
+            "github",
+            "-s",
+            "abc",
+            "--timestamp",
+            "1700000000",
+        ],
+        body,
+    );
+    assert_eq!(signed.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&signed.stderr);
+    assert!(
+        stderr.contains("warning: weak secret: the secret is 3 bytes"),
+        "{stderr}"
+    );
+    let header = String::from_utf8(signed.stdout)
+        .unwrap()
+        .lines()
+        .find(|line| line.starts_with("X-Hub-Signature-256"))
+        .unwrap()
+        .to_owned();
+    let out = run(
+        &["verify", "-p", "github", "-s", "abc", "-H", &header],
+        body,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", json(&out));
+    // One byte is one byte.
+    let one = run(&["verify", "-p", "github", "-s", "a", "-H", &header], body);
+    let report = json(&one);
+    assert_eq!(one.status.code(), Some(1));
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("the secret is 1 byte,"),
+        "{report}"
     );
 }

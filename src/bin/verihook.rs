@@ -258,16 +258,10 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
     };
     let texts: Vec<&str> = secrets.iter().map(String::as_str).collect();
     // A diagnostic tool verifies with any non-empty secret, and warns when one is weak.
-    let mut warnings = Vec::new();
-    for secret in &texts {
-        if let Err(VerifyError::BadSecret(err)) =
-            builtin.build(&[secret], args.url.as_deref(), VerifyOptions::default())
-        {
-            if matches!(err, verihook::SecretError::TooShort { .. }) {
-                warnings.push(format!("weak secret: {err}"));
-            }
-        }
-    }
+    let warnings: Vec<String> = texts
+        .iter()
+        .filter_map(|secret| weak_secret(builtin, secret, args.url.as_deref()))
+        .collect();
     let method = http::Method::POST;
     let outcome = dangerous::allow_short_secrets(builtin, &texts, args.url.as_deref(), options)
         .and_then(|scheme| {
@@ -314,6 +308,17 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
         .map_err(|e| Usage(format!("cannot encode the report: {e}")))?;
     println!("{line}");
     Ok(code)
+}
+
+/// A warning when `secret` is shorter than the library accepts: the CLI still signs and
+/// verifies with it (it may be what the provider really uses; GitHub lets users pick any).
+fn weak_secret(builtin: &scheme::Builtin, secret: &str, url: Option<&str>) -> Option<String> {
+    match builtin.build(&[secret], url, VerifyOptions::default()) {
+        Err(VerifyError::BadSecret(err @ verihook::SecretError::TooShort { .. })) => {
+            Some(format!("weak secret: {err}"))
+        }
+        _ => None,
+    }
 }
 
 /// What `verify` prints, fields in the documented order.
@@ -375,6 +380,11 @@ fn signed_headers(
     timestamp: Option<u64>,
     body: &[u8],
 ) -> Result<HeaderMap, Usage> {
+    if provider != ProviderName::Discord {
+        if let Some(warning) = weak_secret(provider.builtin()?, secret, url) {
+            eprintln!("verihook: warning: {warning}");
+        }
+    }
     let timestamp = timestamp.unwrap_or_else(|| unix_seconds(SystemTime::now()));
     let id = id.map_or_else(generated_id, str::to_owned);
     let bad_secret = |e: verihook::SecretError| Usage(format!("--secret: {e}"));
