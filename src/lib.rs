@@ -1,6 +1,59 @@
-#![doc = include_str!("../README.md")]
+//! Receive webhooks safely: verify the sender's signature over the raw body in constant time,
+//! reject stale and replayed requests, accept several secrets during rotation, and run the
+//! app's handler once per event, with de-duplication in memory, Redis or PostgreSQL.
+//!
+//! * **Verify one request:** a verifier per scheme ([`GithubVerifier`], [`StripeVerifier`],
+//!   [`StandardVerifier`], [`SlackVerifier`], [`TwilioVerifier`], [`SquareVerifier`], and
+//!   `DiscordVerifier` with the `ed25519` feature), or your own [`Scheme`]; each hands back an
+//!   [`Event`] or a [`VerifyError`] with a stable code and HTTP status.
+//! * **Exactly once:** a [`Receiver`] verifies, claims the event in an
+//!   [`idempotency`] store, runs the handler, and gives an [`Outcome`] with the status to answer.
+//! * **Frameworks:** `verihook::axum` and `verihook::actix` (features `axum`, `actix`) check the
+//!   head before reading the body and answer each outcome.
+//! * **Tests:** [`testing`] signs requests the way each provider does.
+//!
+//! ```
+//! use verihook::{testing::GithubSigner, GithubVerifier, Receiver};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let receiver = Receiver::builder()
+//!     .sender("github", GithubVerifier::new("a long webhook secret")?)
+//!     .handler(|delivery| async move {
+//!         println!("{:?} {}", delivery.event_type(), delivery.key());
+//!         Ok(())
+//!     })
+//!     .build()?;
+//!
+//! let body = br#"{"zen":"Design for failure."}"#;
+//! let headers = GithubSigner::new("a long webhook secret")?.sign_delivery("d-1", "ping", body)?;
+//! let first = receiver.handle(&headers, body.as_slice().into()).await;
+//! let again = receiver.handle(&headers, body.as_slice().into()).await;
+//! assert_eq!((first.code(), again.code()), ("processed", "duplicate"));
+//! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+//! ```
+//!
+//! The README (this crate's page on crates.io) has a complete Axum receiver with a Redis store,
+//! the demo, every store constructed, both frameworks, the scheme table and the CLI.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
+
+/// The README's Rust blocks, compiled and run as doctests (with every feature they use on).
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "actix",
+    feature = "redis",
+    feature = "postgres"
+))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// The `bytes` crate verihook takes bodies as ([`bytes::Bytes`]), so an app needs no version
+/// of its own to match.
+pub use bytes;
+/// The `http` crate verihook takes headers and requests as ([`http::HeaderMap`]), so an app
+/// needs no version of its own to match.
+pub use http;
 
 #[cfg(any(feature = "axum", feature = "actix"))]
 mod adapters;
