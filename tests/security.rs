@@ -484,6 +484,47 @@ fn two_senders_under_one_name_fail_at_start_up() {
     assert_eq!(nameless.unwrap_err(), ConfigError::NoSender);
 }
 
+#[test]
+fn every_receiver_that_cannot_work_fails_at_build_with_a_message() {
+    let stripe = || StripeVerifier::new("whsec_test_secret").unwrap();
+    let cases = [
+        (
+            Receiver::builder().sender("stripe", stripe()).build(),
+            "the receiver has no handler: add one with .handler(..)",
+        ),
+        (
+            Receiver::builder().handler(|_| async { Ok(()) }).build(),
+            "the receiver has no sender: add one with .sender(name, scheme) or .verifier(scheme)",
+        ),
+        (
+            Receiver::builder()
+                .sender("stripe webhooks", stripe())
+                .handler(|_| async { Ok(()) })
+                .build(),
+            "sender name \"stripe webhooks\" must be 1 to 64 ASCII letters, digits, '-', '_' or '.'",
+        ),
+        (
+            Receiver::builder()
+                .sender("stripe", stripe())
+                .sender_body_limit("strpie", 1024)
+                .handler(|_| async { Ok(()) })
+                .build(),
+            "a body limit names sender \"strpie\", which was not added",
+        ),
+    ];
+    for (built, message) in cases {
+        assert_eq!(built.unwrap_err().to_string(), message);
+    }
+    // The store, lease and body limits may come after the handler: the builder has no order.
+    let built = Receiver::builder()
+        .handler(|_| async { Ok(()) })
+        .store(MemoryStore::new())
+        .sender("stripe", stripe())
+        .lease(std::time::Duration::from_secs(60))
+        .build();
+    assert!(built.is_ok());
+}
+
 // Point 4: handshakes.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
