@@ -618,3 +618,55 @@ async fn a_wrongly_typed_type_keeps_the_id_stable_across_retries() {
     assert_eq!(retry.code(), "duplicate");
     assert_eq!(runs.lock().unwrap().len(), 1);
 }
+
+// Found in review after the reshape: the cost of sorting a forged Twilio form.
+
+/// Verifies `body` (signed with another token, so it is refused) `rounds` times and gives the
+/// fastest run.
+fn fastest_twilio_refusal(body: &Bytes, rounds: usize) -> Duration {
+    let url = "https://example.com/webhooks/twilio";
+    let verifier = verihook::TwilioVerifier::new("the-real-auth-token", url).unwrap();
+    let headers = verihook::testing::TwilioSigner::new("an-attackers-token")
+        .unwrap()
+        .sign_form(url, body)
+        .unwrap();
+    let uri = http::Uri::from_static("/webhooks/twilio");
+    let head = verihook::RequestHead::new(&http::Method::POST, &uri, &headers);
+    let request = verihook::WebhookRequest::new(head, body);
+    (0..rounds)
+        .map(|_| {
+            let started = Instant::now();
+            let refused = verihook::Scheme::verify_request(&verifier, &request, SystemTime::now());
+            assert_eq!(refused.unwrap_err().code(), "bad_signature");
+            started.elapsed()
+        })
+        .min()
+        .unwrap()
+}
+
+#[test]
+fn a_forged_twilio_form_costs_little_more_than_hashing_its_body() {
+    // 256 parameters (the most allowed) of 4 KiB that share all but their last bytes, with
+    // percent-escapes throughout: every comparison of the sort walks the whole shared prefix.
+    let prefix = "a%41".repeat(1000);
+    let forged: String = (0..256)
+        .map(|i| format!("{prefix}{i:05}=v&"))
+        .collect::<String>();
+    // The same size in one parameter: what hashing and decoding the body costs anyway.
+    let plain = format!("Body={}", "a%41".repeat(forged.len() / 4));
+    let forged = Bytes::from(forged);
+    let plain = Bytes::from(plain);
+    assert!(forged.len() > 1_000_000 && plain.len() > 1_000_000);
+    // Interleaved, fastest of several, so that a busy machine slows both alike.
+    let mut ratios = Vec::new();
+    for _ in 0..3 {
+        let attack = fastest_twilio_refusal(&forged, 3);
+        let baseline = fastest_twilio_refusal(&plain, 3);
+        ratios.push(attack.as_secs_f64() / baseline.as_secs_f64());
+    }
+    let ratio = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(
+        ratio < 4.0,
+        "a forged 1 MiB form costs {ratio:.1}x hashing a plain one ({ratios:?})"
+    );
+}

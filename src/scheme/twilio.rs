@@ -1,7 +1,6 @@
 //! Twilio: `X-Twilio-Signature`, base64 HMAC-SHA1 of the URL followed by the POST parameters
 //! sorted by name; JSON bodies through the `bodySHA256` query parameter.
 
-use std::cmp::Ordering;
 use std::fmt;
 use std::time::SystemTime;
 
@@ -159,10 +158,14 @@ impl Scheme for TwilioVerifier {
         let urls = self.url.signed(head.uri())?;
         let body = request.body();
         let json_hash = body_sha256(head.uri().query());
-        let mut params = Params::EMPTY;
-        if json_hash.is_none() {
-            params.parse(body)?;
-        }
+        let mut scratch;
+        let params = match json_hash {
+            Some(_) => Params::EMPTY,
+            None => {
+                scratch = Scratch::new();
+                Params::parse(body, scratch.for_body(body))?
+            }
+        };
         let matched = urls.iter().any(|url| {
             self.keys.matches_any_fed(
                 |mac| {
@@ -209,9 +212,8 @@ impl Scheme for TwilioVerifier {
 
 /// Writes the form parameters of `body` into `mac` as Twilio signs them (for the signer).
 pub(crate) fn feed_form<M: Mac>(body: &[u8], mac: &mut M) -> Result<(), VerifyError> {
-    let mut params = Params::EMPTY;
-    params.parse(body)?;
-    params.feed(mac);
+    let mut scratch = Scratch::new();
+    Params::parse(body, scratch.for_body(body))?.feed(mac);
     Ok(())
 }
 
@@ -235,67 +237,106 @@ impl Sink for DigestSink<'_> {
     }
 }
 
-/// The form parameters of a body, sorted as Twilio signs them, without copying: each is the
-/// raw (still percent-encoded) name and value.
-struct Params<'a> {
-    items: [(&'a [u8], &'a [u8]); MAX_PARAMS],
+/// Bodies up to this size are decoded on the stack; larger ones into one heap buffer.
+const STACK_SCRATCH: usize = 8 * 1024;
+
+/// Where a form body is decoded: the stack for the bodies Twilio really sends (a few KiB, no
+/// allocation), one buffer of the body's size for larger ones.
+struct Scratch {
+    stack: [u8; STACK_SCRATCH],
+    heap: Vec<u8>,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Self {
+            stack: [0; STACK_SCRATCH],
+            heap: Vec::new(),
+        }
+    }
+
+    /// Room for `body` decoded (never longer than `body`).
+    fn for_body(&mut self, body: &[u8]) -> &mut [u8] {
+        if body.len() <= STACK_SCRATCH {
+            &mut self.stack[..body.len()]
+        } else {
+            self.heap.resize(body.len(), 0);
+            &mut self.heap
+        }
+    }
+}
+
+/// The form parameters of a body, decoded once and sorted as Twilio signs them (by name, then
+/// value). Decoding first keeps sorting to plain byte comparisons: comparing encoded parameters
+/// decoded on the fly cost a forged 1 MiB form several times its hashing.
+struct Params<'s> {
+    decoded: &'s [u8],
+    /// Each parameter as (start, end of name, end of value) in `decoded`.
+    items: [(usize, usize, usize); MAX_PARAMS],
     len: usize,
 }
 
-impl<'a> Params<'a> {
+impl<'s> Params<'s> {
     const EMPTY: Self = Self {
-        items: [(&[], &[]); MAX_PARAMS],
+        decoded: &[],
+        items: [(0, 0, 0); MAX_PARAMS],
         len: 0,
     };
 
-    fn parse(&mut self, body: &'a [u8]) -> Result<(), VerifyError> {
+    /// Decodes the parameters of `body` into `scratch` (at least `body.len()` bytes) and sorts
+    /// them.
+    fn parse(body: &[u8], scratch: &'s mut [u8]) -> Result<Self, VerifyError> {
+        let mut params = Self::EMPTY;
+        let mut end = 0;
         for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-            if self.len == MAX_PARAMS {
+            if params.len == MAX_PARAMS {
                 return Err(SIGNATURE.malformed("the body has more than 256 form parameters"));
             }
             let (name, value) = match pair.iter().position(|&b| b == b'=') {
                 Some(at) => (&pair[..at], &pair[at + 1..]),
                 None => (pair, &b""[..]),
             };
-            self.items[self.len] = (name, value);
-            self.len += 1;
+            let start = end;
+            end = decode_into(scratch, end, name);
+            let name_end = end;
+            end = decode_into(scratch, end, value);
+            params.items[params.len] = (start, name_end, end);
+            params.len += 1;
         }
-        self.items[..self.len].sort_unstable_by(|a, b| compare(*a, *b));
-        Ok(())
+        let decoded: &'s [u8] = &scratch[..end];
+        params.decoded = decoded;
+        params.items[..params.len]
+            .sort_unstable_by(|a, b| Self::pair(decoded, *a).cmp(&Self::pair(decoded, *b)));
+        Ok(params)
     }
 
-    /// Writes each distinct (name, value), decoded, in order.
+    fn pair(decoded: &[u8], (start, name_end, end): (usize, usize, usize)) -> (&[u8], &[u8]) {
+        (&decoded[start..name_end], &decoded[name_end..end])
+    }
+
+    /// Writes each distinct (name, value) in order.
     fn feed(&self, sink: &mut impl Sink) {
-        let items = &self.items[..self.len];
-        for (at, &(name, value)) in items.iter().enumerate() {
-            if at > 0 && compare(items[at - 1], (name, value)) == Ordering::Equal {
+        let mut previous = None;
+        for &item in &self.items[..self.len] {
+            let (name, value) = Self::pair(self.decoded, item);
+            if previous == Some((name, value)) {
                 continue;
             }
-            write_decoded(sink, name);
-            write_decoded(sink, value);
+            sink.write(name);
+            sink.write(value);
+            previous = Some((name, value));
         }
     }
 }
 
-fn compare(a: (&[u8], &[u8]), b: (&[u8], &[u8])) -> Ordering {
-    Decoded::new(a.0)
-        .cmp(Decoded::new(b.0))
-        .then_with(|| Decoded::new(a.1).cmp(Decoded::new(b.1)))
-}
-
-/// Writes `raw` form-decoded, through a small stack buffer.
-fn write_decoded(sink: &mut impl Sink, raw: &[u8]) {
-    let mut buffer = [0u8; 64];
-    let mut len = 0;
+/// Writes `raw` form-decoded into `scratch` from `at`; gives where it ended. `scratch` has room:
+/// decoding never lengthens, and the whole body fits.
+fn decode_into(scratch: &mut [u8], mut at: usize, raw: &[u8]) -> usize {
     for byte in Decoded::new(raw) {
-        buffer[len] = byte;
-        len += 1;
-        if len == buffer.len() {
-            sink.write(&buffer);
-            len = 0;
-        }
+        scratch[at] = byte;
+        at += 1;
     }
-    sink.write(&buffer[..len]);
+    at
 }
 
 /// The bytes of a form-encoded name or value, decoded: `+` is a space and `%XX` a byte; a `%`
@@ -367,10 +408,9 @@ mod tests {
                 self.0.extend_from_slice(bytes);
             }
         }
-        let mut params = Params::EMPTY;
-        params
-            .parse(b"Sid=CA123&SidAccount=AC123&Digits=5678&Digits=1234&Digits=1234")
-            .unwrap();
+        let body = b"Sid=CA123&SidAccount=AC123&Digits=5678&Digits=1234&Digits=1234";
+        let mut scratch = Scratch::new();
+        let params = Params::parse(body, scratch.for_body(body)).unwrap();
         let mut out = Collect(Vec::new());
         params.feed(&mut out);
         assert_eq!(out.0, b"Digits1234Digits5678SidCA123SidAccountAC123");
@@ -379,7 +419,7 @@ mod tests {
     #[test]
     fn too_many_parameters_are_refused() {
         let body = "a=1&".repeat(MAX_PARAMS + 1);
-        let mut params = Params::EMPTY;
-        assert!(params.parse(body.as_bytes()).is_err());
+        let mut scratch = Scratch::new();
+        assert!(Params::parse(body.as_bytes(), scratch.for_body(body.as_bytes())).is_err());
     }
 }
