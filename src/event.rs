@@ -53,6 +53,22 @@ impl Signed {
     pub fn timestamp(self) -> bool {
         self.timestamp
     }
+
+    /// The flags as bits (id 1, type 2, timestamp 4), for an inbox backend to store.
+    #[must_use]
+    pub fn bits(self) -> u8 {
+        u8::from(self.id) | u8::from(self.event_type) << 1 | u8::from(self.timestamp) << 2
+    }
+
+    /// The flags an inbox backend stored with [`bits`](Self::bits).
+    #[must_use]
+    pub fn from_bits(bits: u8) -> Self {
+        Self {
+            id: bits & 1 != 0,
+            event_type: bits & 2 != 0,
+            timestamp: bits & 4 != 0,
+        }
+    }
 }
 
 /// Where an event's id or type comes from.

@@ -67,6 +67,9 @@ pub mod dangerous;
 mod error;
 mod event;
 pub mod idempotency;
+#[cfg(feature = "inbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
+pub mod inbox;
 mod receiver;
 mod request;
 pub mod scheme;

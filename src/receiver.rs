@@ -17,6 +17,8 @@ use http::{HeaderMap, StatusCode};
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Handshake, Verified};
 use crate::idempotency::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError, MAX_HOLD};
+#[cfg(feature = "inbox")]
+use crate::inbox::Inbox;
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::Scheme;
 
@@ -25,7 +27,7 @@ use crate::scheme::Scheme;
 pub type HandlerError = Box<dyn Error + Send + Sync>;
 
 type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>;
-type Handler = Arc<dyn Fn(Delivery) -> HandlerFuture + Send + Sync>;
+pub(crate) type Handler = Arc<dyn Fn(Delivery) -> HandlerFuture + Send + Sync>;
 
 /// The default lease: how long one worker may hold an event before another may take it over.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(5 * 60);
@@ -43,9 +45,26 @@ pub struct Delivery {
     event: Event,
     key: String,
     token: ClaimToken,
+    attempt: u32,
 }
 
 impl Delivery {
+    pub(crate) fn new(event: Event, key: String, token: ClaimToken, attempt: u32) -> Self {
+        Self {
+            event,
+            key,
+            token,
+            attempt,
+        }
+    }
+
+    /// Which attempt this is: always 1 inline (the provider's redelivery is a new request);
+    /// counted by the inbox for its [`Worker`](crate::inbox::Worker)s, 1 for the first.
+    #[must_use]
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
     /// The idempotency key this event was claimed under (`<sender>:<id>`, see
     /// [`Event::idempotency_key`]).
     #[must_use]
@@ -98,6 +117,11 @@ pub enum Outcome {
         /// The idempotency key.
         key: String,
     },
+    /// Written into the inbox: a worker will process it.
+    Queued {
+        /// The idempotency key.
+        key: String,
+    },
     /// Another worker is processing this event now; the provider should retry later.
     InFlight {
         /// The idempotency key.
@@ -119,12 +143,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// `200` processed or duplicate, `409` in flight, `400`/`401`/`413` rejected (from
+    /// `200` processed, queued or duplicate, `409` in flight, `400`/`401`/`413` rejected (from
     /// [`VerifyError::status`]), `500` handler failed, `503` store unavailable.
     #[must_use]
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Processed { .. } | Self::Duplicate { .. } => StatusCode::OK,
+            Self::Processed { .. } | Self::Queued { .. } | Self::Duplicate { .. } => StatusCode::OK,
             Self::InFlight { .. } => StatusCode::CONFLICT,
             Self::Rejected(err) => err.status(),
             Self::HandlerFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -133,12 +157,13 @@ impl Outcome {
         }
     }
 
-    /// A stable code: `processed`, `duplicate`, `in_flight`, the [`VerifyError::code`],
+    /// A stable code: `processed`, `queued`, `duplicate`, `in_flight`, the [`VerifyError::code`],
     /// `handler_failed` or `store_unavailable`.
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
             Self::Processed { .. } => "processed",
+            Self::Queued { .. } => "queued",
             Self::Duplicate { .. } => "duplicate",
             Self::InFlight { .. } => "in_flight",
             Self::Rejected(err) => err.code(),
@@ -159,7 +184,7 @@ impl Outcome {
     }
 
     /// The JSON body adapters answer with: `{"outcome":"processed","key":"..."}` (or
-    /// `duplicate`, `in_flight`) when the request was authentic, else
+    /// `queued`, `duplicate`, `in_flight`) when the request was authentic, else
     /// `{"error":"<code>","message":"..."}`. Handler and store errors are not echoed to the
     /// sender (they may describe the app's internals); log them from the outcome instead. A
     /// handshake's answer is its own body (see [`response`](Self::response)).
@@ -167,9 +192,10 @@ impl Outcome {
     pub fn json_body(&self) -> String {
         match self {
             Self::Handshake(answer) => String::from_utf8_lossy(answer.body()).into_owned(),
-            Self::Processed { key, .. } | Self::Duplicate { key } | Self::InFlight { key } => {
-                json_object([("outcome", self.code()), ("key", key)])
-            }
+            Self::Processed { key, .. }
+            | Self::Queued { key }
+            | Self::Duplicate { key }
+            | Self::InFlight { key } => json_object([("outcome", self.code()), ("key", key)]),
             Self::Rejected(err) => {
                 json_object([("error", err.code()), ("message", &err.to_string())])
             }
@@ -181,7 +207,7 @@ impl Outcome {
                 ("error", self.code()),
                 (
                     "message",
-                    "the idempotency store could not be used; retry later",
+                    "the idempotency store or inbox could not be used; retry later",
                 ),
             ]),
         }
@@ -192,6 +218,7 @@ impl Outcome {
     pub fn key(&self) -> Option<&str> {
         match self {
             Self::Processed { key, .. }
+            | Self::Queued { key }
             | Self::Duplicate { key }
             | Self::InFlight { key }
             | Self::HandlerFailed { key, .. } => Some(key),
@@ -211,6 +238,7 @@ impl fmt::Display for Outcome {
                 key,
                 recorded: false,
             } => write!(f, "processed {key}, but the done mark was not recorded"),
+            Self::Queued { key } => write!(f, "queued {key} in the inbox"),
             Self::Duplicate { key } => write!(f, "duplicate {key}: already processed"),
             Self::InFlight { key } => write!(f, "{key} is being processed by another worker"),
             Self::Rejected(err) => write!(f, "rejected: {err}"),
@@ -266,9 +294,18 @@ impl fmt::Display for Outcome {
 pub struct Receiver {
     senders: Vec<Sender>,
     store: Arc<dyn IdempotencyStore>,
-    handler: Handler,
+    mode: Mode,
     lease: Duration,
     retain: Duration,
+}
+
+/// What a receiver does with a verified event.
+enum Mode {
+    /// Claims it in the store and runs the handler in the request.
+    Inline(Handler),
+    /// Writes it into the inbox for the workers.
+    #[cfg(feature = "inbox")]
+    Inbox(Arc<dyn Inbox>),
 }
 
 /// One named sender: its scheme and how much body it may send.
@@ -287,6 +324,8 @@ pub struct ReceiverBuilder {
     limits: Vec<(Option<String>, usize)>,
     store: Option<Arc<dyn IdempotencyStore>>,
     handler: Option<Handler>,
+    #[cfg(feature = "inbox")]
+    inbox: Option<Arc<dyn Inbox>>,
     lease: Duration,
     retain: Duration,
 }
@@ -315,6 +354,8 @@ pub enum ConfigError {
     },
     /// No handler was given.
     NoHandler,
+    /// A receiver with an inbox was also given a handler: in inbox mode the workers run it.
+    HandlerWithInbox,
 }
 
 impl fmt::Display for ConfigError {
@@ -334,6 +375,9 @@ impl fmt::Display for ConfigError {
                 write!(f, "a body limit names sender {name:?}, which was not added")
             }
             Self::NoHandler => f.write_str("the receiver has no handler: add one with .handler(..)"),
+            Self::HandlerWithInbox => f.write_str(
+                "a receiver with an inbox runs no handler: give the handler to an inbox::Worker",
+            ),
         }
     }
 }
@@ -348,6 +392,8 @@ impl Receiver {
             limits: Vec::new(),
             store: None,
             handler: None,
+            #[cfg(feature = "inbox")]
+            inbox: None,
             lease: DEFAULT_LEASE,
             retain: DEFAULT_RETAIN,
         }
@@ -377,6 +423,17 @@ impl ReceiverBuilder {
     /// Uses `store` for idempotency (default: a [`MemoryStore`], this process only).
     pub fn store(mut self, store: impl IdempotencyStore + 'static) -> Self {
         self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Runs in inbox mode: each verified event is written into `inbox` and answered `200
+    /// queued` once the write is durable (`503` when it cannot be written, `200 duplicate`
+    /// when its key is already there); [`inbox::Worker`](crate::inbox::Worker)s run the
+    /// handler. No [`handler`](Self::handler) is given to such a receiver.
+    #[cfg(feature = "inbox")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
+    pub fn inbox(mut self, inbox: impl Inbox + 'static) -> Self {
+        self.inbox = Some(Arc::new(inbox));
         self
     }
 
@@ -483,10 +540,18 @@ impl ReceiverBuilder {
                 },
             }
         }
+        #[cfg(feature = "inbox")]
+        let mode = match (self.inbox, self.handler) {
+            (Some(_), Some(_)) => return Err(ConfigError::HandlerWithInbox),
+            (Some(inbox), None) => Mode::Inbox(inbox),
+            (None, handler) => Mode::Inline(handler.ok_or(ConfigError::NoHandler)?),
+        };
+        #[cfg(not(feature = "inbox"))]
+        let mode = Mode::Inline(self.handler.ok_or(ConfigError::NoHandler)?);
         Ok(Receiver {
             senders,
             store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
-            handler: self.handler.ok_or(ConfigError::NoHandler)?,
+            mode,
             lease: self.lease,
             retain: self.retain,
         })
@@ -702,24 +767,27 @@ impl Receiver {
 
     async fn run(&self, event: Event) -> Outcome {
         let key = event.idempotency_key();
+        #[allow(clippy::infallible_destructuring_match)] // one arm without the inbox feature
+        let handler = match &self.mode {
+            Mode::Inline(handler) => handler,
+            #[cfg(feature = "inbox")]
+            Mode::Inbox(inbox) => {
+                let entry = crate::inbox::Entry::new(&event, key);
+                return match inbox.enqueue(&entry).await {
+                    Ok(crate::inbox::Enqueued::New) => Outcome::Queued { key: entry.key },
+                    Ok(crate::inbox::Enqueued::Duplicate) => Outcome::Duplicate { key: entry.key },
+                    Err(err) => Outcome::StoreUnavailable(err),
+                };
+            }
+        };
         let token = match self.store.claim(&key, self.lease).await {
             Ok(Claim::Acquired(token)) => token,
             Ok(Claim::Done) => return Outcome::Duplicate { key },
             Ok(Claim::InFlight) => return Outcome::InFlight { key },
             Err(err) => return Outcome::StoreUnavailable(err),
         };
-        let delivery = Delivery {
-            event,
-            key: key.clone(),
-            token,
-        };
-        let result = match catch_unwind(AssertUnwindSafe(|| (self.handler)(delivery))) {
-            Ok(future) => CatchUnwind(future)
-                .await
-                .unwrap_or_else(|panic| Err(panic_error(&*panic))),
-            Err(panic) => Err(panic_error(&*panic)),
-        };
-        match result {
+        let delivery = Delivery::new(event, key.clone(), token, 1);
+        match run_handler(handler, delivery).await {
             Ok(()) => {
                 let recorded = self.store.complete(&key, &token, self.retain).await.is_ok();
                 Outcome::Processed { key, recorded }
@@ -735,9 +803,14 @@ impl Receiver {
 
 impl fmt::Debug for Receiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Receiver")
-            .field("senders", &self.senders)
-            .field("store", &self.store)
+        let mut debug = f.debug_struct("Receiver");
+        debug.field("senders", &self.senders);
+        match &self.mode {
+            Mode::Inline(_) => debug.field("store", &self.store),
+            #[cfg(feature = "inbox")]
+            Mode::Inbox(inbox) => debug.field("inbox", inbox),
+        };
+        debug
             .field("lease", &self.lease)
             .field("retain", &self.retain)
             .finish_non_exhaustive()
@@ -794,6 +867,10 @@ fn traced(sender: Option<&str>, outcome: Outcome) -> Outcome {
                 target: "verihook", sender, key = key.as_str(), code, status, recorded,
                 "webhook processed"
             ),
+            Outcome::Queued { key } => tracing::info!(
+                target: "verihook", sender, key = key.as_str(), code, status,
+                "webhook queued in the inbox"
+            ),
             Outcome::Duplicate { key } | Outcome::InFlight { key } => tracing::info!(
                 target: "verihook", sender, key = key.as_str(), code, status,
                 "webhook acknowledged without running the handler"
@@ -819,6 +896,17 @@ fn traced(sender: Option<&str>, outcome: Outcome) -> Outcome {
     #[cfg(not(feature = "tracing"))]
     let _ = sender;
     outcome
+}
+
+/// Runs `handler` on `delivery`, a panic (while building its future or polling it) becoming
+/// an error instead of unwinding the server or worker.
+pub(crate) async fn run_handler(handler: &Handler, delivery: Delivery) -> Result<(), HandlerError> {
+    match catch_unwind(AssertUnwindSafe(|| handler(delivery))) {
+        Ok(future) => CatchUnwind(future)
+            .await
+            .unwrap_or_else(|panic| Err(panic_error(&*panic))),
+        Err(panic) => Err(panic_error(&*panic)),
+    }
 }
 
 /// Polls the handler's future, turning a panic into an error instead of unwinding the server.

@@ -1,0 +1,352 @@
+//! Acknowledge fast, process later: a durable inbox for verified events, and the workers that
+//! run the app's handler on them with retries, backoff and dead letters.
+//!
+//! A [`Receiver`](crate::Receiver) built with [`inbox`](crate::ReceiverBuilder::inbox) verifies
+//! each request, writes the event into the inbox and answers `200 queued` once the write is
+//! durable (`503` when it cannot be written: never a 2xx for an event that is not stored). A
+//! duplicate delivery of a stored event is answered `200 duplicate` without a second entry.
+//! [`Worker`]s, in the same process or any number of others on the same backend, lease due
+//! events, run the handler, and mark each done, schedule its retry, or make it a dead letter.
+//!
+//! | backend | feature | survives | use it when |
+//! |---|---|---|---|
+//! | [`MemoryInbox`] | `inbox` | nothing: lost on restart | development and tests |
+//! | `PostgresInbox` | `inbox`, `postgres` | everything committed (the 2xx follows the commit) | production: one table, many receivers and workers |
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use verihook::inbox::{MemoryInbox, Worker};
+//! use verihook::{testing::StripeSigner, Receiver, StripeVerifier};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let inbox = Arc::new(MemoryInbox::new());
+//! let receiver = Receiver::builder()
+//!     .sender("stripe", StripeVerifier::new("whsec_test_secret")?)
+//!     .inbox(inbox.clone())
+//!     .build()?;
+//! let worker = Worker::builder(inbox)
+//!     .handler(|delivery| async move {
+//!         println!("{} attempt {}", delivery.key(), delivery.attempt());
+//!         Ok(())
+//!     })
+//!     .build()?;
+//!
+//! let body = br#"{"id":"evt_1","type":"invoice.paid"}"#;
+//! let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+//! let headers = StripeSigner::new("whsec_test_secret")?.sign(unix, body);
+//! let answer = receiver.handle(&headers, body.as_slice().into()).await;
+//! assert_eq!((answer.code(), answer.status().as_u16()), ("queued", 200));
+//! assert_eq!(worker.run_once().await?, 1); // processed by the worker
+//! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+//! ```
+
+mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod worker;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+
+use crate::event::{Event, Field, Signed};
+use crate::idempotency::{BoxFuture, ClaimToken, StoreError};
+
+pub use memory::MemoryInbox;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PostgresInbox;
+pub use worker::{Backoff, Worker, WorkerBuilder};
+
+/// A verified event as the inbox keeps it: everything a worker needs to hand the handler the
+/// same [`Event`] the receiver verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Entry {
+    /// The idempotency key (`<sender>:<id>` or a digest): unique in the inbox.
+    pub key: String,
+    /// The sender's name in the receiver.
+    pub sender: String,
+    /// The scheme that verified it (`stripe`, ...).
+    pub scheme: String,
+    /// The event id, when the request carried one.
+    pub id: Option<String>,
+    /// The event type, when the request carried one.
+    pub event_type: Option<String>,
+    /// The signed timestamp (Unix seconds), when the scheme signs one.
+    pub timestamp: Option<u64>,
+    /// Which parts the signature covered.
+    pub signed: Signed,
+    /// The raw body, exactly as received.
+    pub body: Bytes,
+}
+
+impl Entry {
+    /// The entry for a verified `event`, stored under `key`.
+    #[must_use]
+    pub fn new(event: &Event, key: String) -> Self {
+        Self {
+            key,
+            sender: event.sender().to_owned(),
+            scheme: event.scheme().to_owned(),
+            id: event.id().map(Into::into),
+            event_type: event.event_type().map(Into::into),
+            timestamp: event.unix_timestamp(),
+            signed: event.signed(),
+            body: event.body().clone(),
+        }
+    }
+
+    /// The event, as the receiver verified it.
+    #[must_use]
+    pub fn to_event(&self) -> Event {
+        let text = |value: &Option<String>| match value {
+            Some(text) => Field::Text(Arc::from(text.as_str())),
+            None => Field::Absent,
+        };
+        let mut event = Event::builder(scheme_name(&self.scheme), self.body.clone())
+            .id(text(&self.id), self.signed.id())
+            .event_type(text(&self.event_type), self.signed.event_type());
+        if let (Some(timestamp), true) = (self.timestamp, self.signed.timestamp()) {
+            event = event.timestamp(timestamp);
+        }
+        let mut event = event.build();
+        event.sender = Some(Arc::new(self.sender.clone()));
+        event
+    }
+}
+
+/// The scheme names events carry are `&'static str`: built-in names are used as they are, and
+/// the first few other names read back from an inbox are kept for the life of the process.
+fn scheme_name(name: &str) -> &'static str {
+    if let Some(builtin) = crate::scheme::builtin(name) {
+        return builtin.name;
+    }
+    const MAX_KEPT: usize = 64;
+    static KEPT: OnceLock<Mutex<Vec<&'static str>>> = OnceLock::new();
+    let mut kept = KEPT
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(known) = kept.iter().find(|known| **known == name) {
+        return known;
+    }
+    if kept.len() == MAX_KEPT || name.len() > 64 {
+        return "custom";
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    kept.push(leaked);
+    leaked
+}
+
+/// An entry a worker holds under a lease.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Leased {
+    /// The event.
+    pub entry: Entry,
+    /// The token that holds the lease: only it completes, retries or buries the entry.
+    pub token: ClaimToken,
+    /// Which attempt this is (1 for the first; a lease that expired counts as an attempt).
+    pub attempt: u32,
+    /// When the receiver stored it.
+    pub enqueued_at: SystemTime,
+}
+
+/// What [`Inbox::enqueue`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Stored durably; a worker will process it.
+    New,
+    /// An entry with this key is already there (pending, in flight, done or dead): nothing
+    /// was written.
+    Duplicate,
+}
+
+/// Counts of the inbox's entries, for operators.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct InboxStats {
+    /// Waiting for a worker (new, or waiting for a retry).
+    pub pending: u64,
+    /// Held by a worker's unexpired lease.
+    pub in_flight: u64,
+    /// Processed, kept to answer redeliveries `duplicate` until purged.
+    pub done: u64,
+    /// Out of attempts or too old: kept with their last error until retried or purged.
+    pub dead: u64,
+    /// How long the oldest entry not yet done or dead has waited, in seconds.
+    pub oldest_pending_secs: Option<u64>,
+}
+
+/// A dead letter: an event that ran out of attempts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct DeadLetter {
+    /// Its key.
+    pub key: String,
+    /// Its sender.
+    #[serde(rename = "provider")]
+    pub sender: String,
+    /// How many attempts it had.
+    pub attempts: u32,
+    /// What the handler said the last time.
+    pub last_error: String,
+}
+
+/// The durable inbox, object-safe so that a receiver and its workers hold `Arc<dyn Inbox>`.
+///
+/// Every backend passes the same conformance suite (`tests/inbox.rs`) on the real servers.
+/// Operations that act on a leased entry take its [`ClaimToken`] and fail with
+/// [`StoreError::LeaseLost`], changing nothing, when the token no longer holds it.
+pub trait Inbox: Send + Sync + fmt::Debug {
+    /// Stores `entry` unless an entry with its key exists. Returns only once the write is
+    /// durable, and wakes a waiting worker.
+    fn enqueue<'a>(&'a self, entry: &'a Entry) -> BoxFuture<'a, Result<Enqueued, StoreError>>;
+
+    /// Leases up to `max` due entries (new, retry time reached, or lease expired) for `lease`,
+    /// oldest due first; each counts an attempt.
+    fn lease<'a>(
+        &'a self,
+        max: usize,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Vec<Leased>, StoreError>>;
+
+    /// Extends the lease `token` holds by `lease` from now (the worker's heartbeat).
+    fn extend<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Marks the entry done: kept so that redeliveries are duplicates, until purged.
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Gives the entry back, due again after `delay`, with the handler's `error`.
+    fn retry<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+        delay: Duration,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Makes the entry a dead letter with the handler's last `error`.
+    fn bury<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Resolves when new entries may be due, or after `timeout`: a worker waits here between
+    /// batches instead of polling.
+    fn wait<'a>(&'a self, timeout: Duration) -> BoxFuture<'a, ()>;
+
+    /// Counts of entries by state.
+    fn stats(&self) -> BoxFuture<'_, Result<InboxStats, StoreError>>;
+
+    /// Up to `limit` dead letters, oldest first.
+    fn dead_letters(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>>;
+
+    /// Puts the dead letter `key` back in the queue, due now, with its attempts reset. `false`
+    /// when there is no dead letter of that key.
+    fn requeue<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Removes done entries older than `age`; gives how many. Their keys are no longer
+    /// duplicates.
+    fn purge_done(&self, age: Duration) -> BoxFuture<'_, Result<u64, StoreError>>;
+}
+
+impl<T: Inbox + ?Sized> Inbox for Arc<T> {
+    fn enqueue<'a>(&'a self, entry: &'a Entry) -> BoxFuture<'a, Result<Enqueued, StoreError>> {
+        (**self).enqueue(entry)
+    }
+
+    fn lease<'a>(
+        &'a self,
+        max: usize,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Vec<Leased>, StoreError>> {
+        (**self).lease(max, lease)
+    }
+
+    fn extend<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).extend(key, token, lease)
+    }
+
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).complete(key, token)
+    }
+
+    fn retry<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+        delay: Duration,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).retry(key, token, delay, error)
+    }
+
+    fn bury<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).bury(key, token, error)
+    }
+
+    fn wait<'a>(&'a self, timeout: Duration) -> BoxFuture<'a, ()> {
+        (**self).wait(timeout)
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Result<InboxStats, StoreError>> {
+        (**self).stats()
+    }
+
+    fn dead_letters(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>> {
+        (**self).dead_letters(limit)
+    }
+
+    fn requeue<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        (**self).requeue(key)
+    }
+
+    fn purge_done(&self, age: Duration) -> BoxFuture<'_, Result<u64, StoreError>> {
+        (**self).purge_done(age)
+    }
+}
+
+/// Error messages stored with a retry or a dead letter are cut to this many bytes.
+pub const MAX_ERROR_LEN: usize = 1024;
+
+/// `error` cut to [`MAX_ERROR_LEN`] bytes at a character boundary.
+pub(crate) fn bounded_error(error: &str) -> &str {
+    if error.len() <= MAX_ERROR_LEN {
+        return error;
+    }
+    let mut end = MAX_ERROR_LEN;
+    while !error.is_char_boundary(end) {
+        end -= 1;
+    }
+    &error[..end]
+}

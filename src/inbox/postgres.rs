@@ -1,0 +1,509 @@
+//! The PostgreSQL inbox: one table; leases with `FOR UPDATE SKIP LOCKED`; wake-ups through
+//! `LISTEN/NOTIFY`.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, UNIX_EPOCH};
+
+use bytes::Bytes;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::Postgres;
+use sqlx::{Connection, PgConnection, Row};
+use tokio::sync::Mutex;
+
+use super::{
+    bounded_error, BoxFuture, ClaimToken, DeadLetter, Enqueued, Entry, Inbox, InboxStats, Leased,
+    StoreError,
+};
+use crate::event::Signed;
+use crate::idempotency::{token_held, CONNECT_TIMEOUT};
+
+type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+
+const DEFAULT_TABLE: &str = "verihook_inbox";
+
+/// An inbox in one PostgreSQL table, shared by every receiver and worker on the database.
+///
+/// * `enqueue` is one `INSERT .. ON CONFLICT (key) DO NOTHING` that also notifies the workers;
+///   it returns after the commit, so the receiver's 2xx follows a durable write.
+/// * `lease` picks due rows with `FOR UPDATE SKIP LOCKED` (workers never wait on each other or
+///   take the same row) and gives each a fresh token, an attempt and a lease end.
+/// * `complete`, `retry`, `bury` and `extend` are one `UPDATE` each, matching the token.
+/// * Workers wait on `LISTEN` for new rows, and wake at least every second for retries that
+///   came due.
+/// * Times come from the database's clock (`now()`), so machines with skewed clocks agree.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), verihook::idempotency::StoreError> {
+/// use verihook::inbox::PostgresInbox;
+/// let inbox = PostgresInbox::connect("postgres://postgres@127.0.0.1/app").await?;
+/// inbox.create_table().await?;
+/// # Ok(()) }
+/// ```
+pub struct PostgresInbox {
+    pool: PgPool,
+    options: PgConnectOptions,
+    table: String,
+    listener: Mutex<Option<PgListener>>,
+}
+
+impl PostgresInbox {
+    /// Connects to `url` and checks one connection, waiting at most [`CONNECT_TIMEOUT`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Connect`] naming the URL (password hidden) and the driver's cause.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let fail = |source: Box<dyn std::error::Error + Send + Sync>| {
+            StoreError::connect("PostgreSQL", url, source)
+        };
+        let options = PgConnectOptions::from_str(url).map_err(|e| fail(e.into()))?;
+        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+            Ok(Ok(connection)) => drop(connection.close().await),
+            Ok(Err(err)) => return Err(fail(err.into())),
+            Err(_) => {
+                return Err(fail(
+                    format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()).into(),
+                ))
+            }
+        }
+        Ok(Self::from_options(options))
+    }
+
+    /// Like [`connect`](Self::connect), but connects on first use: each operation fails with
+    /// [`StoreError::Unavailable`] while the database is down (the receiver answers 503). Must
+    /// be called inside a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Connect`] when the URL is invalid.
+    pub fn connect_lazy(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::connect("PostgreSQL", url, e))?;
+        Ok(Self::from_options(options))
+    }
+
+    fn from_options(options: PgConnectOptions) -> Self {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_lazy_with(options.clone());
+        Self {
+            pool,
+            options,
+            table: DEFAULT_TABLE.to_owned(),
+            listener: Mutex::new(None),
+        }
+    }
+
+    /// Uses table `name` (default `verihook_inbox`): `[A-Za-z_][A-Za-z0-9_]*`, at most 48
+    /// bytes (its index and notification channel are named after it).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] when `name` is not such an identifier.
+    pub fn with_table(mut self, name: &str) -> Result<Self, StoreError> {
+        let plain = !name.is_empty()
+            && name.len() <= 48
+            && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !plain {
+            return Err(StoreError::unavailable(format!(
+                "inbox table name {name:?} is not a plain identifier of at most 48 bytes"
+            )));
+        }
+        self.table = name.to_owned();
+        Ok(self)
+    }
+
+    /// The pool, for the app's own queries.
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Creates the table and its index if they do not exist; safe from every replica at
+    /// start-up (an advisory lock serialises them).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] when the database refuses.
+    pub async fn create_table(&self) -> Result<(), StoreError> {
+        let t = &self.table;
+        let mut tx = self.pool.begin().await.map_err(StoreError::unavailable)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(t)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::unavailable)?;
+        for statement in [
+            format!(
+                "CREATE TABLE IF NOT EXISTS {t} (
+                    key text PRIMARY KEY,
+                    sender text NOT NULL,
+                    scheme text NOT NULL,
+                    event_id text,
+                    event_type text,
+                    event_timestamp bigint,
+                    signed smallint NOT NULL,
+                    body bytea NOT NULL,
+                    state text NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'leased', 'done', 'dead')),
+                    attempts integer NOT NULL DEFAULT 0,
+                    token text,
+                    due_at timestamptz NOT NULL DEFAULT now(),
+                    enqueued_at timestamptz NOT NULL DEFAULT now(),
+                    finished_at timestamptz,
+                    last_error text
+                )"
+            ),
+            format!(
+                "CREATE INDEX IF NOT EXISTS {t}_due ON {t} (due_at)
+                 WHERE state IN ('pending', 'leased')"
+            ),
+        ] {
+            sqlx::query(&statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::unavailable)?;
+        }
+        tx.commit().await.map_err(StoreError::unavailable)
+    }
+
+    fn channel(&self) -> String {
+        format!("{}_due", self.table)
+    }
+
+    /// Runs `query`, an `UPDATE` of the row `key` that matches its token: `LeaseLost` when
+    /// it matched nothing.
+    async fn held(&self, query: Query<'_>) -> Result<(), StoreError> {
+        let updated = query
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::unavailable)?;
+        token_held(updated.rows_affected() == 1)
+    }
+
+    async fn wait_async(&self, timeout: Duration) {
+        let mut listener = self.listener.lock().await;
+        if listener.is_none() {
+            match PgListener::connect_with(&self.pool).await {
+                Ok(mut fresh) => {
+                    if fresh.listen(&self.channel()).await.is_ok() {
+                        *listener = Some(fresh);
+                    }
+                }
+                Err(_) => {
+                    drop(listener);
+                    tokio::time::sleep(timeout).await;
+                    return;
+                }
+            }
+        }
+        let Some(active) = listener.as_mut() else {
+            drop(listener);
+            tokio::time::sleep(timeout).await;
+            return;
+        };
+        match tokio::time::timeout(timeout, active.recv()).await {
+            Ok(Ok(_)) | Err(_) => {}
+            // A broken listening connection is replaced at the next wait.
+            Ok(Err(_)) => *listener = None,
+        }
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn leased(row: &PgRow) -> Result<Leased, sqlx::Error> {
+    let token: String = row.try_get("token")?;
+    let enqueued_ms: i64 = row.try_get("enqueued_ms")?;
+    let timestamp: Option<i64> = row.try_get("event_timestamp")?;
+    let signed: i16 = row.try_get("signed")?;
+    let attempts: i32 = row.try_get("attempts")?;
+    let body: Vec<u8> = row.try_get("body")?;
+    Ok(Leased {
+        entry: Entry {
+            key: row.try_get("key")?,
+            sender: row.try_get("sender")?,
+            scheme: row.try_get("scheme")?,
+            id: row.try_get("event_id")?,
+            event_type: row.try_get("event_type")?,
+            timestamp: timestamp.and_then(|t| u64::try_from(t).ok()),
+            signed: Signed::from_bits(u8::try_from(signed).unwrap_or_default()),
+            body: Bytes::from(body),
+        },
+        token: ClaimToken::parse(&token).ok_or_else(|| {
+            sqlx::Error::Decode("the inbox row's token is not a claim token".into())
+        })?,
+        attempt: u32::try_from(attempts).unwrap_or_default(),
+        enqueued_at: UNIX_EPOCH
+            + Duration::from_millis(u64::try_from(enqueued_ms).unwrap_or_default()),
+    })
+}
+
+impl Inbox for PostgresInbox {
+    fn enqueue<'a>(&'a self, entry: &'a Entry) -> BoxFuture<'a, Result<Enqueued, StoreError>> {
+        Box::pin(async move {
+            let t = &self.table;
+            // The notification is sent at commit, with the row.
+            let inserted = sqlx::query(&format!(
+                "WITH inserted AS (
+                    INSERT INTO {t} (key, sender, scheme, event_id, event_type, event_timestamp,
+                                     signed, body)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    ON CONFLICT (key) DO NOTHING
+                    RETURNING 1
+                 )
+                 SELECT pg_notify($9, '') FROM inserted"
+            ))
+            .bind(&entry.key)
+            .bind(&entry.sender)
+            .bind(&entry.scheme)
+            .bind(&entry.id)
+            .bind(&entry.event_type)
+            .bind(entry.timestamp.and_then(|t| i64::try_from(t).ok()))
+            .bind(i16::from(entry.signed.bits()))
+            .bind(entry.body.as_ref())
+            .bind(self.channel())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::unavailable)?;
+            Ok(if inserted.is_some() {
+                Enqueued::New
+            } else {
+                Enqueued::Duplicate
+            })
+        })
+    }
+
+    fn lease<'a>(
+        &'a self,
+        max: usize,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Vec<Leased>, StoreError>> {
+        Box::pin(async move {
+            let t = &self.table;
+            let rows = sqlx::query(&format!(
+                "WITH due AS (
+                    SELECT key FROM {t}
+                    WHERE state IN ('pending', 'leased') AND due_at <= now()
+                    ORDER BY due_at
+                    LIMIT $1
+                    FOR UPDATE SKIP LOCKED
+                 )
+                 UPDATE {t} SET state = 'leased',
+                                token = md5(random()::text || clock_timestamp()::text),
+                                attempts = {t}.attempts + 1,
+                                due_at = now() + $2 * interval '1 millisecond'
+                 FROM due WHERE {t}.key = due.key
+                 RETURNING {t}.key, sender, scheme, event_id, event_type, event_timestamp,
+                           signed, body, token, attempts,
+                           (extract(epoch FROM enqueued_at) * 1000)::bigint AS enqueued_ms"
+            ))
+            .bind(i64::try_from(max).unwrap_or(i64::MAX))
+            .bind(millis(lease))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::unavailable)?;
+            rows.iter()
+                .map(leased)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(StoreError::unavailable)
+        })
+    }
+
+    fn extend<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let statement = format!(
+                "UPDATE {t} SET due_at = now() + $3 * interval '1 millisecond'
+                 WHERE key = $1 AND token = $2 AND state = 'leased'",
+                t = self.table
+            );
+            self.held(
+                sqlx::query(&statement)
+                    .bind(key)
+                    .bind(token.as_str())
+                    .bind(millis(lease)),
+            )
+            .await
+        })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let statement = format!(
+                "UPDATE {t} SET state = 'done', token = NULL, finished_at = now()
+                 WHERE key = $1 AND token = $2 AND state = 'leased'",
+                t = self.table
+            );
+            self.held(sqlx::query(&statement).bind(key).bind(token.as_str()))
+                .await
+        })
+    }
+
+    fn retry<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+        delay: Duration,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let statement = format!(
+                "UPDATE {t} SET state = 'pending', token = NULL, last_error = $4,
+                                due_at = now() + $3 * interval '1 millisecond'
+                 WHERE key = $1 AND token = $2 AND state = 'leased'",
+                t = self.table
+            );
+            self.held(
+                sqlx::query(&statement)
+                    .bind(key)
+                    .bind(token.as_str())
+                    .bind(millis(delay))
+                    .bind(bounded_error(error)),
+            )
+            .await
+        })
+    }
+
+    fn bury<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let statement = format!(
+                "UPDATE {t} SET state = 'dead', token = NULL, last_error = $3, finished_at = now()
+                 WHERE key = $1 AND token = $2 AND state = 'leased'",
+                t = self.table
+            );
+            self.held(
+                sqlx::query(&statement)
+                    .bind(key)
+                    .bind(token.as_str())
+                    .bind(bounded_error(error)),
+            )
+            .await
+        })
+    }
+
+    fn wait<'a>(&'a self, timeout: Duration) -> BoxFuture<'a, ()> {
+        Box::pin(self.wait_async(timeout))
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Result<InboxStats, StoreError>> {
+        Box::pin(async move {
+            let t = &self.table;
+            let row = sqlx::query(&format!(
+                "SELECT
+                    count(*) FILTER (WHERE state = 'pending'
+                                        OR (state = 'leased' AND due_at <= now())) AS pending,
+                    count(*) FILTER (WHERE state = 'leased' AND due_at > now()) AS in_flight,
+                    count(*) FILTER (WHERE state = 'done') AS done,
+                    count(*) FILTER (WHERE state = 'dead') AS dead,
+                    (extract(epoch FROM now() - min(enqueued_at)
+                        FILTER (WHERE state IN ('pending', 'leased'))))::bigint AS oldest
+                 FROM {t}"
+            ))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::unavailable)?;
+            let count = |name: &str| -> Result<u64, StoreError> {
+                let value: i64 = row.try_get(name).map_err(StoreError::unavailable)?;
+                Ok(u64::try_from(value).unwrap_or_default())
+            };
+            let oldest: Option<i64> = row.try_get("oldest").map_err(StoreError::unavailable)?;
+            Ok(InboxStats {
+                pending: count("pending")?,
+                in_flight: count("in_flight")?,
+                done: count("done")?,
+                dead: count("dead")?,
+                oldest_pending_secs: oldest.map(|s| u64::try_from(s).unwrap_or_default()),
+            })
+        })
+    }
+
+    fn dead_letters(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>> {
+        Box::pin(async move {
+            let t = &self.table;
+            let rows = sqlx::query(&format!(
+                "SELECT key, sender, attempts, coalesce(last_error, '') AS last_error
+                 FROM {t} WHERE state = 'dead' ORDER BY finished_at LIMIT $1"
+            ))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::unavailable)?;
+            rows.iter()
+                .map(|row| {
+                    let attempts: i32 = row.try_get("attempts")?;
+                    Ok(DeadLetter {
+                        key: row.try_get("key")?,
+                        sender: row.try_get("sender")?,
+                        attempts: u32::try_from(attempts).unwrap_or_default(),
+                        last_error: row.try_get("last_error")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(StoreError::unavailable)
+        })
+    }
+
+    fn requeue<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let t = &self.table;
+            let updated = sqlx::query(&format!(
+                "WITH requeued AS (
+                    UPDATE {t} SET state = 'pending', attempts = 0, due_at = now(),
+                                   finished_at = NULL
+                    WHERE key = $1 AND state = 'dead'
+                    RETURNING 1
+                 )
+                 SELECT pg_notify($2, '') FROM requeued"
+            ))
+            .bind(key)
+            .bind(self.channel())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::unavailable)?;
+            Ok(updated.is_some())
+        })
+    }
+
+    fn purge_done(&self, age: Duration) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let t = &self.table;
+            let deleted = sqlx::query(&format!(
+                "DELETE FROM {t}
+                 WHERE state = 'done' AND finished_at <= now() - $1 * interval '1 millisecond'"
+            ))
+            .bind(millis(age))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::unavailable)?;
+            Ok(deleted.rows_affected())
+        })
+    }
+}
+
+impl fmt::Debug for PostgresInbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresInbox")
+            .field("table", &self.table)
+            .field("host", &self.options.get_host())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,401 @@
+//! Workers: lease due events, run the app's handler, and mark each done, retry it with
+//! backoff, or make it a dead letter.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::task::JoinSet;
+
+use super::{Inbox, Leased};
+use crate::idempotency::{ClaimToken, StoreError, MAX_HOLD};
+use crate::receiver::{run_handler, ConfigError, Delivery, Handler, HandlerError};
+
+/// Exponential backoff with full jitter: the delay before retry `n` is drawn uniformly from
+/// `0 ..= min(cap, base × 2^(n-1))`, so that retries of many failed events spread out instead of
+/// arriving together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The ceiling of the first retry's delay.
+    pub base: Duration,
+    /// The largest delay.
+    pub cap: Duration,
+}
+
+impl Default for Backoff {
+    /// 1 second, doubling, up to 1 hour.
+    fn default() -> Self {
+        Self {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+impl Backoff {
+    /// The ceiling of the delay after failed attempt `attempt` (1-based).
+    #[must_use]
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(63);
+        self.base
+            .checked_mul(1u32.checked_shl(doublings.min(31)).unwrap_or(u32::MAX))
+            .unwrap_or(self.cap)
+            .min(self.cap)
+    }
+
+    /// The delay after failed attempt `attempt`: uniform in `0 ..= ceiling(attempt)`, drawn
+    /// from `jitter` (any well-mixed 64-bit value).
+    #[must_use]
+    pub fn delay(&self, attempt: u32, jitter: u64) -> Duration {
+        let ceiling = self.ceiling(attempt).as_millis();
+        let ceiling = u64::try_from(ceiling).unwrap_or(u64::MAX);
+        Duration::from_millis(jitter % ceiling.saturating_add(1))
+    }
+}
+
+/// Runs the app's handler on the inbox's events: any number of workers, in any number of
+/// processes, share one inbox; a leased event runs in one worker at a time.
+///
+/// While a handler runs, its worker extends the lease every third of it (a heartbeat), so a
+/// handler slower than the lease never runs twice at once; a worker that dies stops extending,
+/// and its events come back when their lease ends. Each failure (an error, a panic, or a lease
+/// that ran out) is an attempt: the event is retried after [`Backoff`] until
+/// [`max_attempts`](WorkerBuilder::max_attempts) or [`max_age`](WorkerBuilder::max_age), then
+/// becomes a dead letter with its last error.
+pub struct Worker {
+    inbox: Arc<dyn Inbox>,
+    handler: Handler,
+    concurrency: usize,
+    lease: Duration,
+    backoff: Backoff,
+    max_attempts: u32,
+    max_age: Duration,
+    retain: Duration,
+    idle_wait: Duration,
+}
+
+/// Builds a [`Worker`]; finish with [`build`](Self::build).
+#[must_use]
+pub struct WorkerBuilder {
+    inbox: Arc<dyn Inbox>,
+    handler: Option<Handler>,
+    concurrency: usize,
+    lease: Duration,
+    backoff: Backoff,
+    max_attempts: u32,
+    max_age: Duration,
+    retain: Duration,
+    poll: Duration,
+}
+
+/// What became of one leased event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Done,
+    Retried,
+    Dead,
+    /// The lease was lost before the result could be recorded (it ran out, and another worker
+    /// may have the event): it will run again.
+    Lost,
+}
+
+impl Worker {
+    /// Starts a worker on `inbox`: 4 handlers at once, 5-minute leases, [`Backoff::default`],
+    /// 8 attempts, 3 days of age, done entries kept 3 days.
+    pub fn builder(inbox: impl Inbox + 'static) -> WorkerBuilder {
+        WorkerBuilder {
+            inbox: Arc::new(inbox),
+            handler: None,
+            concurrency: 4,
+            lease: crate::DEFAULT_LEASE,
+            backoff: Backoff::default(),
+            max_attempts: 8,
+            max_age: crate::DEFAULT_RETAIN,
+            retain: crate::DEFAULT_RETAIN,
+            poll: Duration::from_secs(1),
+        }
+    }
+
+    /// Leases the events due now (at most the concurrency), runs them all, and gives how many
+    /// ran. For tests and for apps that drive the worker themselves.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the inbox cannot be read.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let leased = self.inbox.lease(self.concurrency, self.lease).await?;
+        let count = leased.len();
+        let mut running = JoinSet::new();
+        for entry in leased {
+            running.spawn(self.process(entry));
+        }
+        while running.join_next().await.is_some() {}
+        Ok(count)
+    }
+
+    /// Runs until `shutdown` resolves: leases due events as handlers free up, waits for new
+    /// ones without polling (the inbox wakes it), purges done entries past their retention now
+    /// and then. On shutdown it stops leasing, gives the running handlers `grace` to finish,
+    /// and hands the rest back to the inbox (due again at once, for another worker).
+    ///
+    /// A failing inbox is retried every second; the worker never gives up on its own.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>, grace: Duration) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut running: JoinSet<(String, Fate)> = JoinSet::new();
+        // The leases this worker holds, to hand back what is still running at shutdown.
+        let mut held: HashMap<String, ClaimToken> = HashMap::new();
+        let mut last_purge = Instant::now();
+        loop {
+            let free = self.concurrency.saturating_sub(running.len());
+            let mut leased_any = false;
+            if free > 0 {
+                match self.inbox.lease(free, self.lease).await {
+                    Ok(batch) => {
+                        leased_any = !batch.is_empty();
+                        for entry in batch {
+                            held.insert(entry.entry.key.clone(), entry.token);
+                            running.spawn(self.process(entry));
+                        }
+                    }
+                    Err(_) => {
+                        tokio::select! {
+                            () = &mut shutdown => break,
+                            () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        }
+                    }
+                }
+            }
+            if last_purge.elapsed() >= Duration::from_secs(60) {
+                let _ = self.inbox.purge_done(self.retain).await;
+                last_purge = Instant::now();
+            }
+            if leased_any && running.len() < self.concurrency {
+                continue; // more may be due
+            }
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(finished) = running.join_next(), if !running.is_empty() => {
+                    if let Ok((key, _)) = finished {
+                        held.remove(&key);
+                    }
+                }
+                () = self.inbox.wait(self.idle_wait), if running.len() < self.concurrency => {}
+            }
+        }
+        // Shutdown: no new leases; the running handlers get `grace`.
+        let deadline = tokio::time::sleep(grace);
+        tokio::pin!(deadline);
+        while !running.is_empty() {
+            tokio::select! {
+                () = &mut deadline => break,
+                Some(finished) = running.join_next() => {
+                    if let Ok((key, _)) = finished {
+                        held.remove(&key);
+                    }
+                }
+            }
+        }
+        running.abort_all();
+        while let Some(finished) = running.join_next().await {
+            if let Ok((key, _)) = finished {
+                held.remove(&key);
+            }
+        }
+        // What did not finish goes back, due now, for another worker.
+        for (key, token) in held {
+            let _ = self
+                .inbox
+                .retry(
+                    &key,
+                    &token,
+                    Duration::ZERO,
+                    "the worker shut down before the handler finished",
+                )
+                .await;
+        }
+    }
+
+    /// Runs one leased event and records its fate.
+    fn process(&self, leased: Leased) -> impl Future<Output = (String, Fate)> + Send + 'static {
+        let inbox = self.inbox.clone();
+        let handler = self.handler.clone();
+        let lease = self.lease;
+        let backoff = self.backoff;
+        let max_attempts = self.max_attempts;
+        let max_age = self.max_age;
+        async move {
+            let Leased {
+                entry,
+                token,
+                attempt,
+                enqueued_at,
+            } = leased;
+            let key = entry.key.clone();
+            let delivery = Delivery::new(entry.to_event(), key.clone(), token, attempt);
+            let run = run_handler(&handler, delivery);
+            tokio::pin!(run);
+            // The heartbeat: extend the lease every third of it while the handler runs.
+            let beat = (lease / 3).max(Duration::from_millis(10));
+            let result = loop {
+                tokio::select! {
+                    result = &mut run => break result,
+                    () = tokio::time::sleep(beat) => {
+                        let _ = inbox.extend(&key, &token, lease).await;
+                    }
+                }
+            };
+            let recorded = match result {
+                Ok(()) => inbox.complete(&key, &token).await.map(|()| Fate::Done),
+                Err(error) => {
+                    let error = error.to_string();
+                    let age = SystemTime::now()
+                        .duration_since(enqueued_at)
+                        .unwrap_or_default();
+                    if attempt >= max_attempts || age >= max_age {
+                        inbox.bury(&key, &token, &error).await.map(|()| Fate::Dead)
+                    } else {
+                        let delay = backoff.delay(attempt, jitter(&key, attempt));
+                        inbox
+                            .retry(&key, &token, delay, &error)
+                            .await
+                            .map(|()| Fate::Retried)
+                    }
+                }
+            };
+            (key, recorded.unwrap_or(Fate::Lost))
+        }
+    }
+}
+
+/// A well-mixed 64-bit value for the backoff's jitter (not a secret: it only spreads retries).
+fn jitter(key: &str, attempt: u32) -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write(key.as_bytes());
+    hasher.write_u32(attempt);
+    hasher.finish()
+}
+
+impl WorkerBuilder {
+    /// The app's handler: the same signature as the inline [`Receiver`](crate::Receiver)'s, so
+    /// moving to the inbox changes no handler. [`Delivery::attempt`] says which attempt this is.
+    pub fn handler<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(Delivery) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        self.handler = Some(Arc::new(move |delivery| Box::pin(handler(delivery))));
+        self
+    }
+
+    /// How many handlers run at once in this worker (default 4, at least 1).
+    pub fn concurrency(mut self, handlers: usize) -> Self {
+        self.concurrency = handlers.max(1);
+        self
+    }
+
+    /// How long a leased event is held before another worker may take it (default 5 minutes,
+    /// at least 30 ms); the heartbeat extends it every third while the handler runs.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.clamp(Duration::from_millis(30), MAX_HOLD);
+        self
+    }
+
+    /// The retry delays (default: 1 s doubling up to 1 hour, full jitter).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// How many attempts an event gets before it becomes a dead letter (default 8, at least 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// How old an event may get and still be retried (default 3 days): a failure after that
+    /// makes it a dead letter.
+    pub fn max_age(mut self, age: Duration) -> Self {
+        self.max_age = age;
+        self
+    }
+
+    /// How long done entries are kept to answer redeliveries `duplicate` (default 3 days).
+    pub fn retain(mut self, retain: Duration) -> Self {
+        self.retain = retain.min(MAX_HOLD);
+        self
+    }
+
+    /// How often an idle worker looks for retries that came due and leases that ran out
+    /// (default 1 second, at least 1 ms). New events wake it at once, whatever this is.
+    pub fn poll_interval(mut self, every: Duration) -> Self {
+        self.poll = every.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The worker.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NoHandler`] without a handler.
+    pub fn build(self) -> Result<Worker, ConfigError> {
+        Ok(Worker {
+            inbox: self.inbox,
+            handler: self.handler.ok_or(ConfigError::NoHandler)?,
+            concurrency: self.concurrency,
+            lease: self.lease,
+            backoff: self.backoff,
+            max_attempts: self.max_attempts,
+            max_age: self.max_age,
+            retain: self.retain,
+            idle_wait: self.poll,
+        })
+    }
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("inbox", &self.inbox)
+            .field("concurrency", &self.concurrency)
+            .field("lease", &self.lease)
+            .field("backoff", &self.backoff)
+            .field("max_attempts", &self.max_attempts)
+            .field("max_age", &self.max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for WorkerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerBuilder")
+            .field("inbox", &self.inbox)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_jitters_below_the_ceiling() {
+        let backoff = Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+        };
+        let ceilings: Vec<u128> = (1..=6).map(|n| backoff.ceiling(n).as_millis()).collect();
+        assert_eq!(ceilings, [100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(backoff.ceiling(u32::MAX), Duration::from_secs(1));
+        for attempt in 1..=40 {
+            for jitter in [0, 1, 99, 100, 101, u64::MAX] {
+                assert!(backoff.delay(attempt, jitter) <= backoff.ceiling(attempt));
+            }
+        }
+        assert_eq!(backoff.delay(1, 100), Duration::from_millis(100));
+        assert_eq!(backoff.delay(1, 101), Duration::ZERO);
+    }
+}

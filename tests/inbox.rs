@@ -1,0 +1,494 @@
+//! One conformance suite for every inbox backend: the receiver in inbox mode, the workers, and
+//! the inbox's own contract (leases, tokens, retries, dead letters).
+//!
+//! The memory inbox always runs. The PostgreSQL suite talks to the real server named by
+//! `TEST_DATABASE_URL`, each test in a table of its own (dropped at the end); it is `#[ignore]`d
+//! so that `cargo test` passes without the server, and `.ci/run` runs it with `--ignored`.
+#![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
+#![cfg(feature = "inbox")]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use verihook::idempotency::{ClaimToken, StoreError};
+use verihook::inbox::{Backoff, Enqueued, Entry, Inbox, MemoryInbox, Worker};
+use verihook::testing::StripeSigner;
+use verihook::{FixedClock, HandlerError, Receiver, StripeVerifier};
+
+const SECRET: &str = "whsec_inbox_suite_secret";
+const NOW: u64 = 1_700_000_000;
+
+fn delivery(id: &str) -> (HeaderMap, Bytes) {
+    let body = Bytes::from(format!(r#"{{"id":"{id}","type":"invoice.paid"}}"#));
+    let headers = StripeSigner::new(SECRET).unwrap().sign(NOW, &body);
+    (headers, body)
+}
+
+fn receiver(inbox: Arc<dyn Inbox>) -> Arc<Receiver> {
+    Arc::new(
+        Receiver::builder()
+            .sender(
+                "stripe",
+                StripeVerifier::new(SECRET)
+                    .unwrap()
+                    .with_clock(FixedClock::at_unix(NOW)),
+            )
+            .inbox(inbox)
+            .build()
+            .unwrap(),
+    )
+}
+
+/// How many times the handler ran, per event id.
+type Runs = Arc<Mutex<HashMap<String, usize>>>;
+
+/// A worker whose handler counts runs per event id, sleeping `work` in each, and failing
+/// while `fail` says so.
+fn worker(
+    inbox: Arc<dyn Inbox>,
+    work: Duration,
+    fail: impl Fn(&str, u32) -> Option<&'static str> + Send + Sync + 'static,
+) -> (Worker, Runs) {
+    let runs: Runs = Arc::default();
+    let seen = runs.clone();
+    let fail = Arc::new(fail);
+    let worker = Worker::builder(inbox)
+        .concurrency(8)
+        .lease(Duration::from_millis(300))
+        .backoff(Backoff {
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(80),
+        })
+        .max_attempts(3)
+        .poll_interval(Duration::from_millis(50))
+        .handler(move |delivery| {
+            let seen = seen.clone();
+            let fail = fail.clone();
+            async move {
+                let id = delivery.id().unwrap_or_default().into_owned();
+                *seen.lock().unwrap().entry(id.clone()).or_default() += 1;
+                if !work.is_zero() {
+                    tokio::time::sleep(work).await;
+                }
+                match fail(&id, delivery.attempt()) {
+                    Some("panic") => panic!("the handler panicked on {id}"),
+                    Some(message) => Err(HandlerError::from(message)),
+                    None => Ok(()),
+                }
+            }
+        })
+        .build()
+        .unwrap();
+    (worker, runs)
+}
+
+/// Runs the worker until nothing is due, or `within` passes.
+async fn drain(worker: &Worker, inbox: &dyn Inbox, within: Duration) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        let stats = inbox.stats().await.unwrap();
+        if stats.pending == 0 && stats.in_flight == 0 {
+            return;
+        }
+        if worker.run_once().await.unwrap() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+async fn sixty_four_concurrent_duplicates_enqueue_one_entry(inbox: Arc<dyn Inbox>) {
+    let receiver = receiver(inbox.clone());
+    let (headers, body) = delivery("evt_dup");
+    let answers: Vec<_> = futures_join(
+        (0..64)
+            .map(|_| {
+                let receiver = receiver.clone();
+                let (headers, body) = (headers.clone(), body.clone());
+                tokio::spawn(async move { receiver.handle(&headers, body).await })
+            })
+            .collect(),
+    )
+    .await;
+    let mut codes: HashMap<&str, usize> = HashMap::new();
+    for answer in &answers {
+        assert_eq!(answer.status(), 200, "{answer}");
+        *codes.entry(answer.code()).or_default() += 1;
+    }
+    assert_eq!(codes.get("queued"), Some(&1), "{codes:?}");
+    assert_eq!(codes.get("duplicate"), Some(&63), "{codes:?}");
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.in_flight, stats.done), (1, 0, 0));
+}
+
+async fn each_event_is_processed_once_and_then_a_duplicate(inbox: Arc<dyn Inbox>) {
+    let receiver = receiver(inbox.clone());
+    for i in 0..50 {
+        let (headers, body) = delivery(&format!("evt_{i}"));
+        assert_eq!(receiver.handle(&headers, body).await.code(), "queued");
+    }
+    let (worker, runs) = worker(inbox.clone(), Duration::ZERO, |_, _| None);
+    drain(&worker, &*inbox, Duration::from_secs(10)).await;
+    let runs = runs.lock().unwrap().clone();
+    assert_eq!(runs.len(), 50);
+    assert!(runs.values().all(|&n| n == 1), "{runs:?}");
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.in_flight, stats.done), (0, 0, 50));
+    assert_eq!(stats.oldest_pending_secs, None);
+    // A redelivery after processing is acknowledged without a second entry.
+    let (headers, body) = delivery("evt_7");
+    assert_eq!(receiver.handle(&headers, body).await.code(), "duplicate");
+    assert_eq!(inbox.stats().await.unwrap().done, 50);
+}
+
+async fn failures_are_retried_with_backoff_then_dead_then_requeued(inbox: Arc<dyn Inbox>) {
+    let receiver = receiver(inbox.clone());
+    for id in ["evt_fails", "evt_panics", "evt_twice"] {
+        let (headers, body) = delivery(id);
+        assert_eq!(receiver.handle(&headers, body).await.code(), "queued");
+    }
+    let healed = Arc::new(AtomicUsize::new(0));
+    let healed_seen = healed.clone();
+    let (worker, runs) = worker(inbox.clone(), Duration::ZERO, move |id, attempt| {
+        match id {
+            _ if healed_seen.load(Ordering::SeqCst) == 1 => None,
+            "evt_fails" => Some("the payment API said no"),
+            "evt_panics" => Some("panic"),
+            // Fails its first attempt only: retried, then done.
+            _ if attempt == 1 => Some("a passing hiccup"),
+            _ => None,
+        }
+    });
+    let started = Instant::now();
+    drain(&worker, &*inbox, Duration::from_secs(10)).await;
+    let elapsed = started.elapsed();
+    assert_eq!(runs.lock().unwrap()["evt_twice"], 2);
+    assert_eq!(runs.lock().unwrap()["evt_fails"], 3, "max_attempts is 3");
+    assert_eq!(runs.lock().unwrap()["evt_panics"], 3);
+    // Two backoffs of at most 20 and 40 ms: retries came back, but not all at once forever.
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.done, stats.dead), (0, 1, 2));
+    let mut dead = inbox.dead_letters(10).await.unwrap();
+    dead.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(dead[0].key, "stripe:evt_fails");
+    assert_eq!(dead[0].sender, "stripe");
+    assert_eq!(dead[0].attempts, 3);
+    assert_eq!(dead[0].last_error, "the payment API said no");
+    assert_eq!(
+        dead[1].last_error,
+        "handler panicked: the handler panicked on evt_panics"
+    );
+    // A dead letter brought back runs again from attempt 1.
+    healed.store(1, Ordering::SeqCst);
+    assert!(inbox.requeue("stripe:evt_fails").await.unwrap());
+    assert!(
+        !inbox.requeue("stripe:evt_twice").await.unwrap(),
+        "not dead"
+    );
+    assert!(!inbox.requeue("stripe:nothing").await.unwrap());
+    drain(&worker, &*inbox, Duration::from_secs(10)).await;
+    assert_eq!(runs.lock().unwrap()["evt_fails"], 4);
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!((stats.done, stats.dead), (2, 1));
+}
+
+async fn an_expired_lease_is_leased_again_and_the_stale_token_refused(inbox: Arc<dyn Inbox>) {
+    let receiver = receiver(inbox.clone());
+    let (headers, body) = delivery("evt_lease");
+    receiver.handle(&headers, body).await;
+    let first = inbox.lease(10, Duration::from_millis(100)).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].attempt, 1);
+    assert_eq!(first[0].entry.key, "stripe:evt_lease");
+    assert!(inbox
+        .lease(10, Duration::from_millis(100))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(inbox.stats().await.unwrap().in_flight, 1);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let second = inbox.lease(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(
+        second[0].attempt, 2,
+        "an expired lease counts as an attempt"
+    );
+    let stale = &first[0].token;
+    for refused in [
+        inbox.complete("stripe:evt_lease", stale).await,
+        inbox
+            .retry("stripe:evt_lease", stale, Duration::ZERO, "late")
+            .await,
+        inbox.bury("stripe:evt_lease", stale, "late").await,
+        inbox
+            .extend("stripe:evt_lease", stale, Duration::from_secs(1))
+            .await,
+        inbox
+            .complete("stripe:evt_lease", &ClaimToken::generate())
+            .await,
+    ] {
+        assert!(matches!(refused, Err(StoreError::LeaseLost)), "{refused:?}");
+    }
+    // The event as the receiver verified it.
+    let event = second[0].entry.to_event();
+    assert_eq!(event.sender(), "stripe");
+    assert_eq!(event.scheme(), "stripe");
+    assert_eq!(event.id().as_deref(), Some("evt_lease"));
+    assert_eq!(event.event_type().as_deref(), Some("invoice.paid"));
+    assert_eq!(event.unix_timestamp(), Some(NOW));
+    assert!(event.signed().id() && event.signed().timestamp());
+    assert_eq!(event.idempotency_key(), "stripe:evt_lease");
+    inbox
+        .complete("stripe:evt_lease", &second[0].token)
+        .await
+        .unwrap();
+    assert_eq!(inbox.stats().await.unwrap().done, 1);
+}
+
+async fn a_handler_three_times_slower_than_its_lease_runs_once(inbox: Arc<dyn Inbox>) {
+    let receiver = receiver(inbox.clone());
+    let (headers, body) = delivery("evt_slow");
+    receiver.handle(&headers, body).await;
+    // Two workers on one inbox; the lease is 300 ms and the handler takes 900 ms.
+    let (first, runs) = worker(inbox.clone(), Duration::from_millis(900), |_, _| None);
+    let (second, second_runs) = worker(inbox.clone(), Duration::from_millis(900), |_, _| None);
+    let stop = tokio::time::sleep(Duration::from_millis(2500));
+    tokio::join!(
+        first.run(
+            tokio::time::sleep(Duration::from_millis(2500)),
+            Duration::from_secs(2)
+        ),
+        second.run(stop, Duration::from_secs(2)),
+    );
+    let total = runs.lock().unwrap().get("evt_slow").copied().unwrap_or(0)
+        + second_runs
+            .lock()
+            .unwrap()
+            .get("evt_slow")
+            .copied()
+            .unwrap_or(0);
+    assert_eq!(total, 1, "the heartbeat kept the lease");
+    assert_eq!(inbox.stats().await.unwrap().done, 1);
+}
+
+async fn a_waiting_worker_starts_a_new_event_at_once(inbox: Arc<dyn Inbox>) {
+    let receiver = receiver(inbox.clone());
+    let started: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let seen = started.clone();
+    let worker = Worker::builder(inbox.clone())
+        .handler(move |_| {
+            seen.lock().unwrap().get_or_insert_with(Instant::now);
+            async { Ok(()) }
+        })
+        .build()
+        .unwrap();
+    let run = tokio::spawn(async move {
+        worker
+            .run(
+                tokio::time::sleep(Duration::from_secs(3)),
+                Duration::from_secs(1),
+            )
+            .await;
+    });
+    // Let the worker find the inbox empty and start waiting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (headers, body) = delivery("evt_wake");
+    let sent = Instant::now();
+    assert_eq!(receiver.handle(&headers, body).await.code(), "queued");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while started.lock().unwrap().is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let latency = started.lock().unwrap().map(|at| at - sent);
+    run.await.unwrap();
+    let latency = latency.expect("the worker ran the event");
+    // Woken by the inbox, not by its one-second poll.
+    assert!(latency < Duration::from_millis(500), "{latency:?}");
+}
+
+async fn shutdown_hands_unfinished_events_back(inbox: Arc<dyn Inbox>) {
+    let receiver = receiver(inbox.clone());
+    let (headers, body) = delivery("evt_unfinished");
+    receiver.handle(&headers, body).await;
+    let (worker, runs) = worker(inbox.clone(), Duration::from_secs(30), |_, _| None);
+    worker
+        .run(
+            tokio::time::sleep(Duration::from_millis(300)),
+            Duration::from_millis(100),
+        )
+        .await;
+    assert_eq!(runs.lock().unwrap()["evt_unfinished"], 1);
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.in_flight, stats.done), (1, 0, 0));
+    // Due again at once, for another worker.
+    let again = inbox.lease(1, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempt, 2);
+}
+
+async fn entries_round_trip_and_done_ones_are_purged(inbox: Arc<dyn Inbox>) {
+    let body = Bytes::from_static(b"\x00\xffnot utf-8 \r\n");
+    let event = verihook::Event::builder("acme", body.clone()).build();
+    let mut entry = Entry::new(&event, "acme:sha256:00".to_owned());
+    entry.sender = "acme-prod".to_owned();
+    assert_eq!(inbox.enqueue(&entry).await.unwrap(), Enqueued::New);
+    assert_eq!(inbox.enqueue(&entry).await.unwrap(), Enqueued::Duplicate);
+    let leased = inbox.lease(5, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].entry, entry, "stored and read back unchanged");
+    let event = leased[0].entry.to_event();
+    assert_eq!(
+        (event.sender(), event.scheme(), event.body()),
+        ("acme-prod", "acme", &body)
+    );
+    let long_error = "é".repeat(5000);
+    inbox
+        .bury(&entry.key, &leased[0].token, &long_error)
+        .await
+        .unwrap();
+    let dead = inbox.dead_letters(5).await.unwrap();
+    assert_eq!(dead[0].last_error.len(), verihook::inbox::MAX_ERROR_LEN);
+    assert!(inbox.requeue(&entry.key).await.unwrap());
+    let leased = inbox.lease(5, Duration::from_secs(60)).await.unwrap();
+    inbox.complete(&entry.key, &leased[0].token).await.unwrap();
+    assert_eq!(
+        inbox.purge_done(Duration::from_secs(3600)).await.unwrap(),
+        0
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        inbox.purge_done(Duration::from_millis(10)).await.unwrap(),
+        1
+    );
+    // Purged: the key is new again.
+    assert_eq!(inbox.enqueue(&entry).await.unwrap(), Enqueued::New);
+}
+
+/// Awaits every task, in order.
+async fn futures_join<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut results = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
+macro_rules! conformance {
+    ($backend:ident, $make:expr $(, #[$attr:meta])*) => {
+        mod $backend {
+            use super::*;
+
+            macro_rules! case {
+                ($name:ident) => {
+                    $(#[$attr])*
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $name() {
+                        let (inbox, cleanup) = $make;
+                        super::$name(inbox).await;
+                        cleanup.await;
+                    }
+                };
+            }
+
+            case!(sixty_four_concurrent_duplicates_enqueue_one_entry);
+            case!(each_event_is_processed_once_and_then_a_duplicate);
+            case!(failures_are_retried_with_backoff_then_dead_then_requeued);
+            case!(an_expired_lease_is_leased_again_and_the_stale_token_refused);
+            case!(a_handler_three_times_slower_than_its_lease_runs_once);
+            case!(a_waiting_worker_starts_a_new_event_at_once);
+            case!(shutdown_hands_unfinished_events_back);
+            case!(entries_round_trip_and_done_ones_are_purged);
+        }
+    };
+}
+
+fn memory() -> (Arc<dyn Inbox>, std::future::Ready<()>) {
+    (Arc::new(MemoryInbox::new()), std::future::ready(()))
+}
+
+conformance!(memory, memory());
+
+#[cfg(feature = "postgres")]
+mod postgres_backend {
+    use super::*;
+    use std::future::Future;
+    use std::pin::Pin;
+    use verihook::inbox::PostgresInbox;
+
+    /// An inbox in a table of its own, and the future that drops it.
+    pub(super) async fn inbox() -> (Arc<dyn Inbox>, Pin<Box<dyn Future<Output = ()> + Send>>) {
+        let url = std::env::var("TEST_DATABASE_URL")
+            .expect("TEST_DATABASE_URL must name the PostgreSQL database these tests run against");
+        let table = format!("inbox_test_{}", ClaimToken::generate().as_str());
+        let inbox = PostgresInbox::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {url} is unreachable: {e}"))
+            .with_table(&table)
+            .unwrap();
+        inbox.create_table().await.unwrap();
+        inbox.create_table().await.unwrap(); // idempotent
+        let pool = inbox.pool().clone();
+        let cleanup = Box::pin(async move {
+            sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
+                .execute(&pool)
+                .await
+                .unwrap();
+        });
+        (Arc::new(inbox), cleanup)
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+    async fn an_unreachable_inbox_answers_503_and_acknowledges_nothing() {
+        let inbox = PostgresInbox::connect_lazy("postgres://postgres@127.0.0.1:1/test").unwrap();
+        let receiver = receiver(Arc::new(inbox));
+        let (headers, body) = delivery("evt_down");
+        let answer = receiver.handle(&headers, body).await;
+        assert_eq!(
+            (answer.code(), answer.status().as_u16()),
+            ("store_unavailable", 503)
+        );
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+    async fn connect_names_the_server_and_the_cause() {
+        let err = PostgresInbox::connect("postgres://app:s3cr3t@127.0.0.1:1/test")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "cannot connect to PostgreSQL at postgres://app:***@127.0.0.1:1/test: "
+            ),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t"));
+    }
+}
+
+#[cfg(feature = "postgres")]
+conformance!(
+    postgres,
+    postgres_backend::inbox().await,
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+);
+
+#[tokio::test]
+async fn a_receiver_with_an_inbox_takes_no_handler() {
+    let built = Receiver::builder()
+        .sender("stripe", StripeVerifier::new(SECRET).unwrap())
+        .inbox(MemoryInbox::new())
+        .handler(|_| async { Ok(()) })
+        .build();
+    assert_eq!(
+        built.unwrap_err().to_string(),
+        "a receiver with an inbox runs no handler: give the handler to an inbox::Worker"
+    );
+    let worker = Worker::builder(MemoryInbox::new()).build();
+    assert_eq!(worker.unwrap_err(), verihook::ConfigError::NoHandler);
+}
