@@ -441,6 +441,113 @@ mod postgres_backend {
         (Arc::new(inbox), cleanup)
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+    async fn effects_commit_with_the_completion_exactly_once() {
+        let url = std::env::var("TEST_DATABASE_URL").unwrap();
+        let table = format!("inbox_test_{}", ClaimToken::generate().as_str());
+        let effects = format!("{table}_effects");
+        let inbox = Arc::new(
+            PostgresInbox::connect(&url)
+                .await
+                .unwrap()
+                .with_table(&table)
+                .unwrap(),
+        );
+        inbox.create_table().await.unwrap();
+        let pool = inbox.pool().clone();
+        sqlx::query(&format!("CREATE TABLE {effects} (key text NOT NULL)"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let receiver = receiver(inbox.clone());
+        for i in 0..100 {
+            let (headers, body) = delivery(&format!("evt_{i}"));
+            assert_eq!(receiver.handle(&headers, body).await.code(), "queued");
+        }
+        let workers: Vec<Worker> = (0..2)
+            .map(|_| {
+                let handle = inbox.clone();
+                let effects = effects.clone();
+                Worker::builder(inbox.clone())
+                    .concurrency(8)
+                    .handler(move |delivery| {
+                        let inbox = handle.clone();
+                        let effects = effects.clone();
+                        async move {
+                            let mut tx = inbox.pool().begin().await?;
+                            sqlx::query(&format!("INSERT INTO {effects} (key) VALUES ($1)"))
+                                .bind(delivery.key())
+                                .execute(&mut *tx)
+                                .await?;
+                            inbox
+                                .complete_in(&mut *tx, delivery.key(), delivery.token())
+                                .await?;
+                            tx.commit().await?;
+                            Ok(())
+                        }
+                    })
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let [first, second] = &workers[..] else {
+            unreachable!()
+        };
+        tokio::join!(
+            drain(first, &*inbox, Duration::from_secs(20)),
+            drain(second, &*inbox, Duration::from_secs(20)),
+        );
+        let stats = inbox.stats().await.unwrap();
+        assert_eq!((stats.pending, stats.in_flight, stats.done), (0, 0, 100));
+        let (rows, distinct): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT count(*), count(DISTINCT key) FROM {effects}"
+        ))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!((rows, distinct), (100, 100));
+
+        // A holder whose lease was lost cannot commit its effect.
+        let (headers, body) = delivery("evt_stale");
+        receiver.handle(&headers, body).await;
+        let stale = inbox.lease(1, Duration::from_millis(50)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let fresh = inbox.lease(1, Duration::from_secs(60)).await.unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query(&format!("INSERT INTO {effects} (key) VALUES ('stale')"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let refused = inbox
+            .complete_in(&mut *tx, "stripe:evt_stale", &stale[0].token)
+            .await;
+        assert!(matches!(refused, Err(StoreError::LeaseLost)), "{refused:?}");
+        tx.rollback().await.unwrap();
+        inbox
+            .complete_in(&pool, "stripe:evt_stale", &fresh[0].token)
+            .await
+            .unwrap();
+        // The worker's own completion after the handler's: the same token, still fine.
+        inbox
+            .complete("stripe:evt_stale", &fresh[0].token)
+            .await
+            .unwrap();
+        let (stale_rows,): (i64,) = sqlx::query_as(&format!(
+            "SELECT count(*) FROM {effects} WHERE key = 'stale'"
+        ))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(stale_rows, 0);
+        for dropped in [&effects, &table] {
+            sqlx::query(&format!("DROP TABLE {dropped}"))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    }
+
     #[tokio::test]
     #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
     async fn an_unreachable_inbox_answers_503_and_acknowledges_nothing() {

@@ -151,11 +151,22 @@ impl Inbox for MemoryInbox {
         key: &'a str,
         token: &'a ClaimToken,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let result = self.with_held(key, token, |slot| {
-            slot.state = State::Done;
-            slot.token = None;
-            slot.finished = Some(Instant::now());
-        });
+        let mut entries = self.lock();
+        let result = match entries.get_mut(key) {
+            // Completing twice with the same token succeeds (the token stays on a done entry).
+            Some(slot)
+                if matches!(slot.state, State::Leased | State::Done)
+                    && slot.token.as_ref().map(ClaimToken::as_str) == Some(token.as_str()) =>
+            {
+                if slot.state == State::Leased {
+                    slot.state = State::Done;
+                    slot.finished = Some(Instant::now());
+                }
+                Ok(())
+            }
+            _ => Err(StoreError::LeaseLost),
+        };
+        drop(entries);
         Box::pin(std::future::ready(result))
     }
 

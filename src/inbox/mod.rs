@@ -224,6 +224,7 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Marks the entry done: kept so that redeliveries are duplicates, until purged.
+    /// Completing twice with the same token succeeds.
     fn complete<'a>(
         &'a self,
         key: &'a str,

@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use bytes::Bytes;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::Postgres;
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{Connection, PgConnection, PgExecutor, Row};
 use tokio::sync::Mutex;
 
 use super::{
@@ -168,6 +168,62 @@ impl PostgresInbox {
                 .map_err(StoreError::unavailable)?;
         }
         tx.commit().await.map_err(StoreError::unavailable)
+    }
+
+    /// Marks the event done **inside the app's own transaction**: the handler's writes and
+    /// the completion commit together or not at all, so the event's effect happens exactly
+    /// once. When the handler's lease was lost (another worker has the event), this fails with
+    /// [`StoreError::LeaseLost`] and the app's transaction should roll back. The worker's own
+    /// completion afterwards finds the event done by the same token and succeeds.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use verihook::inbox::{PostgresInbox, Worker};
+    ///
+    /// let inbox = Arc::new(PostgresInbox::connect("postgres://postgres@127.0.0.1/app").await?);
+    /// let handle = inbox.clone();
+    /// let worker = Worker::builder(inbox)
+    ///     .handler(move |delivery| {
+    ///         let inbox = handle.clone();
+    ///         async move {
+    ///             let mut tx = inbox.pool().begin().await?;
+    ///             sqlx::query("INSERT INTO payments (event_id) VALUES ($1)")
+    ///                 .bind(delivery.id().as_deref())
+    ///                 .execute(&mut *tx)
+    ///                 .await?;
+    ///             inbox.complete_in(&mut *tx, delivery.key(), delivery.token()).await?;
+    ///             tx.commit().await?;
+    ///             Ok(())
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::LeaseLost`] when the token no longer holds the event,
+    /// [`StoreError::Unavailable`] when the database refuses.
+    pub async fn complete_in<'c>(
+        &self,
+        executor: impl PgExecutor<'c>,
+        key: &str,
+        token: &ClaimToken,
+    ) -> Result<(), StoreError> {
+        // The token stays on a done row, so completing twice with it succeeds.
+        let updated = sqlx::query(&format!(
+            "UPDATE {t} SET state = 'done',
+                            finished_at = CASE WHEN state = 'done' THEN finished_at ELSE now() END
+             WHERE key = $1 AND token = $2 AND state IN ('leased', 'done')",
+            t = self.table
+        ))
+        .bind(key)
+        .bind(token.as_str())
+        .execute(executor)
+        .await
+        .map_err(StoreError::unavailable)?;
+        token_held(updated.rows_affected() == 1)
     }
 
     fn channel(&self) -> String {
@@ -342,15 +398,7 @@ impl Inbox for PostgresInbox {
         key: &'a str,
         token: &'a ClaimToken,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let statement = format!(
-                "UPDATE {t} SET state = 'done', token = NULL, finished_at = now()
-                 WHERE key = $1 AND token = $2 AND state = 'leased'",
-                t = self.table
-            );
-            self.held(sqlx::query(&statement).bind(key).bind(token.as_str()))
-                .await
-        })
+        Box::pin(async move { self.complete_in(&self.pool, key, token).await })
     }
 
     fn retry<'a>(
