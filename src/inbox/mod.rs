@@ -59,7 +59,7 @@ pub use memory::MemoryInbox;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PostgresInbox;
-pub use worker::{Backoff, Worker, WorkerBuilder};
+pub use worker::{Attempt, Backoff, Fate, Worker, WorkerBuilder};
 
 /// A verified event as the inbox keeps it: everything a worker needs to hand the handler the
 /// same [`Event`] the receiver verified.

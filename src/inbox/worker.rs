@@ -68,6 +68,7 @@ impl Backoff {
 pub struct Worker {
     inbox: Arc<dyn Inbox>,
     handler: Handler,
+    observer: Option<Observer>,
     concurrency: usize,
     lease: Duration,
     backoff: Backoff,
@@ -82,6 +83,7 @@ pub struct Worker {
 pub struct WorkerBuilder {
     inbox: Arc<dyn Inbox>,
     handler: Option<Handler>,
+    observer: Option<Observer>,
     concurrency: usize,
     lease: Duration,
     backoff: Backoff,
@@ -91,16 +93,48 @@ pub struct WorkerBuilder {
     poll: Duration,
 }
 
-/// What became of one leased event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fate {
+/// What became of one attempt at an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fate {
+    /// The handler succeeded; the event is done.
     Done,
-    Retried,
-    Dead,
-    /// The lease was lost before the result could be recorded (it ran out, and another worker
-    /// may have the event): it will run again.
+    /// The handler failed; the event runs again after `delay`.
+    Retry {
+        /// How long until it is due again.
+        delay: Duration,
+        /// What the handler said.
+        error: String,
+    },
+    /// The handler failed on the last attempt allowed (or the event is too old): the event is
+    /// a dead letter.
+    Dead {
+        /// What the handler said.
+        error: String,
+    },
+    /// The result could not be recorded: the lease ran out and another worker may have the
+    /// event, or the inbox could not be reached. The event runs again when its lease ends.
     Lost,
 }
+
+/// One attempt at an event, as a worker reports it to
+/// [`on_attempt`](WorkerBuilder::on_attempt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Attempt {
+    /// The event's key.
+    pub key: String,
+    /// Its sender.
+    pub sender: String,
+    /// Its id, when it has one.
+    pub id: Option<String>,
+    /// Which attempt this was (1 for the first).
+    pub number: u32,
+    /// What became of it.
+    pub fate: Fate,
+}
+
+type Observer = Arc<dyn Fn(&Attempt) + Send + Sync>;
 
 impl Worker {
     /// Starts a worker on `inbox`: 4 handlers at once, 5-minute leases, [`Backoff::default`],
@@ -109,6 +143,7 @@ impl Worker {
         WorkerBuilder {
             inbox: Arc::new(inbox),
             handler: None,
+            observer: None,
             concurrency: 4,
             lease: crate::DEFAULT_LEASE,
             backoff: Backoff::default(),
@@ -144,7 +179,7 @@ impl Worker {
     /// A failing inbox is retried every second; the worker never gives up on its own.
     pub async fn run(&self, shutdown: impl Future<Output = ()>, grace: Duration) {
         let mut shutdown = std::pin::pin!(shutdown);
-        let mut running: JoinSet<(String, Fate)> = JoinSet::new();
+        let mut running: JoinSet<String> = JoinSet::new();
         // The leases this worker holds, to hand back what is still running at shutdown.
         let mut held: HashMap<String, ClaimToken> = HashMap::new();
         let mut last_purge = Instant::now();
@@ -178,7 +213,7 @@ impl Worker {
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(finished) = running.join_next(), if !running.is_empty() => {
-                    if let Ok((key, _)) = finished {
+                    if let Ok(key) = finished {
                         held.remove(&key);
                     }
                 }
@@ -192,7 +227,7 @@ impl Worker {
             tokio::select! {
                 () = &mut deadline => break,
                 Some(finished) = running.join_next() => {
-                    if let Ok((key, _)) = finished {
+                    if let Ok(key) = finished {
                         held.remove(&key);
                     }
                 }
@@ -200,7 +235,7 @@ impl Worker {
         }
         running.abort_all();
         while let Some(finished) = running.join_next().await {
-            if let Ok((key, _)) = finished {
+            if let Ok(key) = finished {
                 held.remove(&key);
             }
         }
@@ -219,13 +254,14 @@ impl Worker {
     }
 
     /// Runs one leased event and records its fate.
-    fn process(&self, leased: Leased) -> impl Future<Output = (String, Fate)> + Send + 'static {
+    fn process(&self, leased: Leased) -> impl Future<Output = String> + Send + 'static {
         let inbox = self.inbox.clone();
         let handler = self.handler.clone();
         let lease = self.lease;
         let backoff = self.backoff;
         let max_attempts = self.max_attempts;
         let max_age = self.max_age;
+        let observer = self.observer.clone();
         async move {
             let Leased {
                 entry,
@@ -234,6 +270,13 @@ impl Worker {
                 enqueued_at,
             } = leased;
             let key = entry.key.clone();
+            let sender = entry.sender.clone();
+            let id = entry.id.clone();
+            #[cfg(feature = "tracing")]
+            tracing::info!(
+                target: "verihook", key = key.as_str(), sender = sender.as_str(), attempt,
+                "inbox event started"
+            );
             let delivery = Delivery::new(entry.to_event(), key.clone(), token, attempt);
             let run = run_handler(&handler, delivery);
             tokio::pin!(run);
@@ -247,27 +290,70 @@ impl Worker {
                     }
                 }
             };
-            let recorded = match result {
+            let fate = match result {
                 Ok(()) => inbox.complete(&key, &token).await.map(|()| Fate::Done),
                 Err(error) => {
-                    let error = error.to_string();
+                    let error = super::bounded_error(&error.to_string()).to_owned();
                     let age = SystemTime::now()
                         .duration_since(enqueued_at)
                         .unwrap_or_default();
                     if attempt >= max_attempts || age >= max_age {
-                        inbox.bury(&key, &token, &error).await.map(|()| Fate::Dead)
+                        let buried = inbox.bury(&key, &token, &error).await;
+                        buried.map(|()| Fate::Dead { error })
                     } else {
                         let delay = backoff.delay(attempt, jitter(&key, attempt));
-                        inbox
-                            .retry(&key, &token, delay, &error)
-                            .await
-                            .map(|()| Fate::Retried)
+                        let retried = inbox.retry(&key, &token, delay, &error).await;
+                        retried.map(|()| Fate::Retry { delay, error })
                     }
                 }
+            }
+            .unwrap_or(Fate::Lost);
+            let report = Attempt {
+                key,
+                sender,
+                id,
+                number: attempt,
+                fate,
             };
-            (key, recorded.unwrap_or(Fate::Lost))
+            trace(&report);
+            if let Some(observe) = &observer {
+                observe(&report);
+            }
+            report.key
         }
     }
+}
+
+/// Records one attempt as a `tracing` event (with the `tracing` feature).
+fn trace(attempt: &Attempt) {
+    #[cfg(feature = "tracing")]
+    {
+        let (key, sender, number) = (
+            attempt.key.as_str(),
+            attempt.sender.as_str(),
+            attempt.number,
+        );
+        match &attempt.fate {
+            Fate::Done => tracing::info!(
+                target: "verihook", key, sender, attempt = number, "inbox event processed"
+            ),
+            Fate::Retry { delay, error } => tracing::warn!(
+                target: "verihook", key, sender, attempt = number,
+                next_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                error = error.as_str(), "inbox event failed; retry scheduled"
+            ),
+            Fate::Dead { error } => tracing::error!(
+                target: "verihook", key, sender, attempt = number, error = error.as_str(),
+                "inbox event failed its last attempt; now a dead letter"
+            ),
+            Fate::Lost => tracing::warn!(
+                target: "verihook", key, sender, attempt = number,
+                "inbox event's lease was lost before its result was recorded; it runs again"
+            ),
+        }
+    }
+    #[cfg(not(feature = "tracing"))]
+    let _ = attempt;
 }
 
 /// A well-mixed 64-bit value for the backoff's jitter (not a secret: it only spreads retries).
@@ -287,6 +373,14 @@ impl WorkerBuilder {
         Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
         self.handler = Some(Arc::new(move |delivery| Box::pin(handler(delivery))));
+        self
+    }
+
+    /// Calls `observe` after each attempt with what became of it (done, retry and when, dead
+    /// letter, lost lease): for the app's logs and metrics. With the `tracing` feature the
+    /// worker also records each as a `tracing` event (target `verihook`).
+    pub fn on_attempt(mut self, observe: impl Fn(&Attempt) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observe));
         self
     }
 
@@ -344,6 +438,7 @@ impl WorkerBuilder {
         Ok(Worker {
             inbox: self.inbox,
             handler: self.handler.ok_or(ConfigError::NoHandler)?,
+            observer: self.observer,
             concurrency: self.concurrency,
             lease: self.lease,
             backoff: self.backoff,
