@@ -63,22 +63,6 @@ async fn run() -> Result<(), StartError> {
 
 /// Resolves on Ctrl-C or SIGTERM.
 async fn shutdown() {
-    let ctrl_c = async {
-        tokio::signal::ctrl_c().await.ok();
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut signal) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            signal.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+    common::shutdown_signal().await;
     println!("shutting down: finishing requests in flight");
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use verihook::idempotency::{IdempotencyStore, MemoryStore};
 use verihook::{
-    Delivery, GithubVerifier, HandlerError, Outcome, Receiver, StandardVerifier, StripeVerifier,
+    Delivery, GithubVerifier, HandlerError, Outcome, Receiver, ReceiverBuilder, StandardVerifier,
+    StripeVerifier,
 };
 
 /// Demo secrets, used when the environment sets none. Never use these in production.
@@ -60,6 +61,13 @@ impl fmt::Display for StartError {
     }
 }
 
+impl StartError {
+    /// A start-up failure described in words.
+    pub(crate) fn from_message(message: String) -> Self {
+        Self(message)
+    }
+}
+
 impl<E: std::error::Error> From<E> for StartError {
     fn from(err: E) -> Self {
         Self(err.to_string())
@@ -81,19 +89,25 @@ pub(crate) fn exit(result: Result<(), StartError>) -> std::process::ExitCode {
 /// `STRIPE_WEBHOOK_SECRET` and `STANDARD_WEBHOOK_SECRET` (or the demo secrets), and the store
 /// chosen by [`store`]; with the store's description.
 pub(crate) async fn receiver() -> Result<(Receiver, String), StartError> {
-    let [github, stripe, standard] = &ROUTES;
     let (store, described) = store().await?;
-    let receiver = Receiver::builder()
+    let receiver = with_senders(Receiver::builder())?
+        .store(store)
+        .handler(handle)
+        .build()?;
+    Ok((receiver, described))
+}
+
+/// The three senders, with secrets from `GITHUB_WEBHOOK_SECRET`, `STRIPE_WEBHOOK_SECRET` and
+/// `STANDARD_WEBHOOK_SECRET` (or the demo secrets).
+pub(crate) fn with_senders(builder: ReceiverBuilder) -> Result<ReceiverBuilder, StartError> {
+    let [github, stripe, standard] = &ROUTES;
+    Ok(builder
         .sender(github.sender, verifier(github, GithubVerifier::new)?)
         .sender(stripe.sender, verifier(stripe, StripeVerifier::new)?)
         .sender(
             standard.sender,
             verifier(standard, |secret| StandardVerifier::new(&secret))?,
-        )
-        .store(store)
-        .handler(handle)
-        .build()?;
-    Ok((receiver, described))
+        ))
 }
 
 /// The verifier for `route`, built from its secret; a refused secret names its variable.
@@ -134,6 +148,11 @@ pub(crate) fn bind_error(port: u16, err: &std::io::Error) -> StartError {
 /// Prints the routes, the store and a `verihook send` command to paste into another terminal.
 pub(crate) fn banner(framework: &str, address: std::net::SocketAddr, store: &str) {
     println!("verihook demo receiver ({framework}) listening on http://{address}");
+    routes_and_try(address, &format!("idempotency: {store}"));
+}
+
+/// The routes, `store_line`, and a `verihook send` command to try.
+pub(crate) fn routes_and_try(address: std::net::SocketAddr, store_line: &str) {
     for route in &ROUTES {
         let from = match std::env::var(route.variable) {
             Ok(_) => route.variable.to_owned(),
@@ -147,7 +166,7 @@ pub(crate) fn banner(framework: &str, address: std::net::SocketAddr, store: &str
             route.path, route.sender
         );
     }
-    println!("idempotency: {store}");
+    println!("{store_line}");
     let stripe = &ROUTES[1];
     let secret = match std::env::var(stripe.variable) {
         Ok(_) => format!("\"${}\"", stripe.variable),
@@ -235,4 +254,25 @@ pub(crate) async fn store() -> Result<(Arc<dyn IdempotencyStore>, String), Start
         Arc::new(MemoryStore::new()),
         "in memory (this process only)".to_owned(),
     ))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
 }
