@@ -561,6 +561,90 @@ mod postgres_backend {
         );
     }
 
+    /// `verihook inbox ...` against the table of `inbox`; its exit status and lines.
+    #[cfg(feature = "cli")]
+    fn cli(table: &str, args: &[&str]) -> (Option<i32>, Vec<serde_json::Value>) {
+        let url = std::env::var("TEST_DATABASE_URL").unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_verihook"))
+            .args(["inbox", "--database-url", &url, "--table", table])
+            .args(args)
+            .output()
+            .unwrap();
+        let lines = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        (out.status.code(), lines)
+    }
+
+    #[cfg(feature = "cli")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+    async fn operators_see_stats_and_dead_letters_retry_and_purge() {
+        let url = std::env::var("TEST_DATABASE_URL").unwrap();
+        let table = format!("inbox_test_{}", ClaimToken::generate().as_str());
+        let inbox = Arc::new(
+            PostgresInbox::connect(&url)
+                .await
+                .unwrap()
+                .with_table(&table)
+                .unwrap(),
+        );
+        inbox.create_table().await.unwrap();
+        let receiver = receiver(inbox.clone());
+        for id in ["evt_a", "evt_b", "evt_dead"] {
+            let (headers, body) = delivery(id);
+            receiver.handle(&headers, body).await;
+        }
+        let (worker, _) = worker(inbox.clone(), Duration::ZERO, |id, _| {
+            (id == "evt_dead").then_some("the ledger is closed")
+        });
+        drain(&worker, &*inbox, Duration::from_secs(10)).await;
+
+        let (code, stats) = cli(&table, &["stats"]);
+        assert_eq!(code, Some(0));
+        assert_eq!(
+            stats,
+            [
+                serde_json::json!({"pending": 0, "in_flight": 0, "done": 2, "dead": 1,
+                                "oldest_pending_secs": null})
+            ]
+        );
+        let (code, dead) = cli(&table, &["list", "--dead"]);
+        assert_eq!(code, Some(0));
+        assert_eq!(
+            dead,
+            [
+                serde_json::json!({"key": "stripe:evt_dead", "provider": "stripe", "attempts": 3,
+                                "last_error": "the ledger is closed"})
+            ]
+        );
+        assert_eq!(
+            cli(&table, &["retry", "stripe:evt_a"]).0,
+            Some(1),
+            "not dead"
+        );
+        assert_eq!(cli(&table, &["retry", "stripe:evt_dead"]).0, Some(0));
+        let (_, stats) = cli(&table, &["stats"]);
+        assert_eq!(
+            (stats[0]["pending"].as_u64(), stats[0]["dead"].as_u64()),
+            (Some(1), Some(0))
+        );
+        assert!(stats[0]["oldest_pending_secs"].is_u64());
+        let (code, purged) = cli(&table, &["purge", "--done-before", "3600"]);
+        assert_eq!(
+            (code, &purged[0]["purged"]),
+            (Some(0), &serde_json::json!(0))
+        );
+        let (_, purged) = cli(&table, &["purge", "--done-before", "0"]);
+        assert_eq!(purged[0]["purged"], 2);
+        sqlx::query(&format!("DROP TABLE {table}"))
+            .execute(inbox.pool())
+            .await
+            .unwrap();
+    }
+
     #[tokio::test]
     #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
     async fn connect_names_the_server_and_the_cause() {

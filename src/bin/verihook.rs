@@ -44,6 +44,10 @@ enum Command {
     /// Sign a body (or a sample event) and POST it, printing each response; exits 0 if every
     /// answer was 2xx, 1 otherwise.
     Send(SendArgs),
+    /// Look into a durable inbox and act on it: stats, dead letters, retry, purge (built with
+    /// the `inbox` feature and `postgres` for --database-url).
+    #[cfg(feature = "inbox")]
+    Inbox(inbox_command::InboxArgs),
 }
 
 /// The scheme, by the names providers use.
@@ -213,6 +217,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify(&args),
         Command::Sign(args) => sign(&args),
         Command::Send(args) => send(&args),
+        #[cfg(feature = "inbox")]
+        Command::Inbox(args) => inbox_command::run(&args).map_err(Usage),
     };
     match result {
         Ok(code) => code,
@@ -648,4 +654,122 @@ fn generated_id() -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos());
     format!("msg_{nanos:x}")
+}
+
+/// `verihook inbox stats|list|retry|purge`.
+#[cfg(feature = "inbox")]
+mod inbox_command {
+    use std::process::ExitCode;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use clap::{Args, Subcommand};
+    use verihook::inbox::Inbox;
+
+    #[derive(Args, Debug)]
+    pub(super) struct InboxArgs {
+        /// The PostgreSQL inbox: postgres://user:password@host:port/database (or the
+        /// DATABASE_URL variable).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+        database_url: Option<String>,
+        /// The inbox table (default verihook_inbox).
+        #[arg(long, global = true)]
+        table: Option<String>,
+        #[command(subcommand)]
+        action: Action,
+    }
+
+    #[derive(Subcommand, Debug)]
+    enum Action {
+        /// One JSON object: pending, in_flight, done, dead, oldest_pending_secs.
+        Stats,
+        /// One JSON object per line for each dead letter: key, provider, attempts, last_error.
+        List {
+            /// List dead letters (the only list there is; the flag says so in scripts).
+            #[arg(long)]
+            dead: bool,
+            /// At most this many, oldest first.
+            #[arg(long, default_value_t = 100)]
+            limit: usize,
+        },
+        /// Put the dead letter KEY back in the queue; exits 1 when there is none.
+        Retry {
+            /// The event's key, as `list --dead` prints it.
+            key: String,
+        },
+        /// Remove done events older than SECONDS; prints {"purged":N}.
+        Purge {
+            /// How old a done event must be to go.
+            #[arg(long)]
+            done_before: u64,
+        },
+    }
+
+    pub(super) fn run(args: &InboxArgs) -> Result<ExitCode, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        runtime.block_on(act(args))
+    }
+
+    async fn open(args: &InboxArgs) -> Result<Arc<dyn Inbox>, String> {
+        let Some(url) = &args.database_url else {
+            return Err("give the inbox: --database-url URL (or DATABASE_URL)".to_owned());
+        };
+        #[cfg(feature = "postgres")]
+        {
+            let mut inbox = verihook::inbox::PostgresInbox::connect(url)
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(table) = &args.table {
+                inbox = inbox.with_table(table).map_err(|e| e.to_string())?;
+            }
+            Ok(Arc::new(inbox))
+        }
+        #[cfg(not(feature = "postgres"))]
+        {
+            let _ = (url, &args.table);
+            Err("--database-url needs a build with the postgres feature \
+                 (cargo run --features cli,inbox,postgres -- inbox ...)"
+                .to_owned())
+        }
+    }
+
+    async fn act(args: &InboxArgs) -> Result<ExitCode, String> {
+        let inbox = open(args).await?;
+        let failed = |e: verihook::idempotency::StoreError| e.to_string();
+        match &args.action {
+            Action::Stats => {
+                let stats = inbox.stats().await.map_err(failed)?;
+                print_json(&stats)?;
+            }
+            Action::List { dead: _, limit } => {
+                for letter in inbox.dead_letters(*limit).await.map_err(failed)? {
+                    print_json(&letter)?;
+                }
+            }
+            Action::Retry { key } => {
+                if !inbox.requeue(key).await.map_err(failed)? {
+                    eprintln!("verihook: no dead letter has the key {key:?}");
+                    return Ok(ExitCode::from(1));
+                }
+                print_json(&serde_json::json!({ "requeued": key }))?;
+            }
+            Action::Purge { done_before } => {
+                let purged = inbox
+                    .purge_done(Duration::from_secs(*done_before))
+                    .await
+                    .map_err(failed)?;
+                print_json(&serde_json::json!({ "purged": purged }))?;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
+        let line = serde_json::to_string(value).map_err(|e| format!("cannot encode: {e}"))?;
+        println!("{line}");
+        Ok(())
+    }
 }
