@@ -5,13 +5,16 @@
 //! cargo run --example inbox --features axum,inbox                 # memory (lost on restart)
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
 //!   cargo run --example inbox --features axum,inbox,postgres      # PostgreSQL
+//! REDIS_URL=redis://127.0.0.1:6379 \
+//!   cargo run --example inbox --features axum,inbox,redis         # Redis
 //! ```
 //!
-//! * `DATABASE_URL`: a PostgreSQL inbox (table `verihook_inbox`), else memory;
+//! * `DATABASE_URL`: a PostgreSQL inbox (table `verihook_inbox`), or `REDIS_URL`: a Redis
+//!   inbox (feature `redis`), else memory;
 //! * `PORT` (default 3000), the routes and secret variables of the example receivers
 //!   (`/webhooks/github|stripe|standard`, `GITHUB_WEBHOOK_SECRET`, ...);
 //! * `INBOX_ROLE`: `both` (default), `receiver` (HTTP only) or `worker` (no HTTP); with
-//!   PostgreSQL any number of each run side by side on one database;
+//!   PostgreSQL or Redis any number of each run side by side;
 //! * `WORKERS` (handlers at once, default 4), `HANDLER_DELAY_MS` (a sleep in the handler,
 //!   default 0), `INBOX_BACKOFF_MS` (backoff base, default 1000), `INBOX_MAX_ATTEMPTS` (default
 //!   8), `INBOX_LEASE_MS` (default 30000);
@@ -60,9 +63,10 @@ async fn run() -> Result<(), StartError> {
         }
     };
     let (inbox, described, effects) = inbox().await?;
-    if role != Role::Both && effects.is_none() {
+    if role != Role::Both && described.starts_with("in memory") {
         return Err(StartError::from_message(
-            "INBOX_ROLE=receiver or worker needs a shared inbox: set DATABASE_URL".to_owned(),
+            "INBOX_ROLE=receiver or worker needs a shared inbox: set DATABASE_URL or REDIS_URL"
+                .to_owned(),
         ));
     }
     let shutdown = Shutdown::new();
@@ -123,8 +127,8 @@ async fn run() -> Result<(), StartError> {
     Ok(())
 }
 
-/// PostgreSQL when `DATABASE_URL` is set, else memory; with its description and, on
-/// PostgreSQL, the inbox to complete events in the handler's transaction.
+/// PostgreSQL when `DATABASE_URL` is set, Redis when `REDIS_URL` is, else memory; with its
+/// description and, on PostgreSQL, the inbox to complete events in the handler's transaction.
 async fn inbox() -> Result<(Arc<dyn Inbox>, String, Option<Effects>), StartError> {
     if let Ok(url) = std::env::var("DATABASE_URL") {
         #[cfg(feature = "postgres")]
@@ -156,6 +160,22 @@ async fn inbox() -> Result<(Arc<dyn Inbox>, String, Option<Effects>), StartError
             return Err(StartError::from_message(
                 "DATABASE_URL is set, but this build has no PostgreSQL inbox: add the \
                  `postgres` feature (--features axum,inbox,postgres)"
+                    .to_owned(),
+            ));
+        }
+    }
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        #[cfg(feature = "redis")]
+        {
+            let inbox = verihook::inbox::RedisInbox::connect(&url).await?;
+            return Ok((Arc::new(inbox), "Redis (REDIS_URL)".to_owned(), None));
+        }
+        #[cfg(not(feature = "redis"))]
+        {
+            let _ = url;
+            return Err(StartError::from_message(
+                "REDIS_URL is set, but this build has no Redis inbox: add the `redis` feature \
+                 (--features axum,inbox,redis)"
                     .to_owned(),
             ));
         }

@@ -669,6 +669,65 @@ conformance!(
     #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
 );
 
+#[cfg(feature = "redis")]
+mod redis_backend {
+    use super::*;
+    use std::future::Future;
+    use std::pin::Pin;
+    use verihook::inbox::RedisInbox;
+
+    fn url() -> String {
+        std::env::var("TEST_REDIS_URL")
+            .expect("TEST_REDIS_URL must name the Redis server these tests run against")
+    }
+
+    /// An inbox under a prefix of its own, and the future that deletes its keys.
+    pub(super) async fn inbox() -> (Arc<dyn Inbox>, Pin<Box<dyn Future<Output = ()> + Send>>) {
+        let url = url();
+        let prefix = format!("verihook-test:{{{}}}:", ClaimToken::generate().as_str());
+        let inbox = RedisInbox::connect_with_prefix(&url, &prefix)
+            .await
+            .unwrap_or_else(|e| panic!("Redis at {url} is unreachable: {e}"));
+        let cleanup = Box::pin(async move {
+            let client = ::redis::Client::open(url.as_str()).unwrap();
+            let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+            let keys: Vec<String> = ::redis::cmd("KEYS")
+                .arg(format!("{prefix}*"))
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            for key in keys {
+                let _: () = ::redis::cmd("DEL")
+                    .arg(key)
+                    .query_async(&mut connection)
+                    .await
+                    .unwrap();
+            }
+        });
+        (Arc::new(inbox), cleanup)
+    }
+
+    #[tokio::test]
+    #[ignore = "needs Redis at TEST_REDIS_URL; .ci/run runs it"]
+    async fn connect_names_the_server_and_the_cause() {
+        let err = RedisInbox::connect("redis://:s3cr3t@127.0.0.1:1")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cannot connect to Redis at redis://:***@127.0.0.1:1: "),
+            "{err}"
+        );
+    }
+}
+
+#[cfg(feature = "redis")]
+conformance!(
+    redis,
+    redis_backend::inbox().await,
+    #[ignore = "needs Redis at TEST_REDIS_URL; .ci/run runs it"]
+);
+
 #[tokio::test]
 async fn a_receiver_with_an_inbox_takes_no_handler() {
     let built = Receiver::builder()

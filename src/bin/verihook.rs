@@ -45,7 +45,7 @@ enum Command {
     /// answer was 2xx, 1 otherwise.
     Send(SendArgs),
     /// Look into a durable inbox and act on it: stats, dead letters, retry, purge (built with
-    /// the `inbox` feature and `postgres` for --database-url).
+    /// the `inbox` feature, and `postgres` for --database-url, `redis` for --redis-url).
     #[cfg(feature = "inbox")]
     Inbox(inbox_command::InboxArgs),
 }
@@ -672,6 +672,15 @@ mod inbox_command {
         /// DATABASE_URL variable).
         #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
         database_url: Option<String>,
+        /// The Redis inbox: redis://[:password@]host:port[/db] (or the REDIS_URL variable).
+        #[arg(
+            long,
+            env = "REDIS_URL",
+            hide_env_values = true,
+            global = true,
+            conflicts_with = "database_url"
+        )]
+        redis_url: Option<String>,
         /// The inbox table (default verihook_inbox).
         #[arg(long, global = true)]
         table: Option<String>,
@@ -714,8 +723,24 @@ mod inbox_command {
     }
 
     async fn open(args: &InboxArgs) -> Result<Arc<dyn Inbox>, String> {
+        if let Some(url) = &args.redis_url {
+            #[cfg(feature = "redis")]
+            return verihook::inbox::RedisInbox::connect(url)
+                .await
+                .map(|inbox| Arc::new(inbox) as Arc<dyn Inbox>)
+                .map_err(|e| e.to_string());
+            #[cfg(not(feature = "redis"))]
+            return Err(format!(
+                "--redis-url {url}: this build has no Redis inbox \
+                 (cargo run --features cli,inbox,redis -- inbox ...)"
+            ));
+        }
         let Some(url) = &args.database_url else {
-            return Err("give the inbox: --database-url URL (or DATABASE_URL)".to_owned());
+            return Err(
+                "give the inbox: --database-url URL or --redis-url URL (or DATABASE_URL, \
+                 REDIS_URL)"
+                    .to_owned(),
+            );
         };
         #[cfg(feature = "postgres")]
         {

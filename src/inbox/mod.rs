@@ -12,6 +12,7 @@
 //! |---|---|---|---|
 //! | [`MemoryInbox`] | `inbox` | nothing: lost on restart | development and tests |
 //! | `PostgresInbox` | `inbox`, `postgres` | everything committed (the 2xx follows the commit) | production: one table, many receivers and workers |
+//! | `RedisInbox` | `inbox`, `redis` | what Redis persisted: every acknowledged event with `appendfsync always`, up to a second less with `everysec`, nothing without persistence | apps that run Redis, not PostgreSQL |
 //!
 //! ```
 //! use std::sync::Arc;
@@ -44,6 +45,8 @@
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
 mod worker;
 
 use std::fmt;
@@ -59,6 +62,9 @@ pub use memory::MemoryInbox;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PostgresInbox;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisInbox;
 pub use worker::{Attempt, Backoff, Fate, Worker, WorkerBuilder};
 
 /// A verified event as the inbox keeps it: everything a worker needs to hand the handler the
