@@ -66,6 +66,7 @@ pub use adapters::axum;
 pub mod dangerous;
 mod error;
 mod event;
+mod heartbeat;
 pub mod idempotency;
 #[cfg(feature = "inbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]

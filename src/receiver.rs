@@ -16,6 +16,7 @@ use http::{HeaderMap, StatusCode};
 
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Handshake, Verified};
+use crate::heartbeat::{beat_interval, with_heartbeat};
 use crate::idempotency::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError, MAX_HOLD};
 #[cfg(feature = "inbox")]
 use crate::inbox::Inbox;
@@ -787,7 +788,19 @@ impl Receiver {
             Err(err) => return Outcome::StoreUnavailable(err),
         };
         let delivery = Delivery::new(event, key.clone(), token, 1);
-        match run_handler(handler, delivery).await {
+        // While the handler runs, its claim is extended every third of the lease, so a
+        // redelivery never runs beside a slow handler.
+        let store = &self.store;
+        let (lease, beat_key) = (self.lease, key.as_str());
+        let result = with_heartbeat(
+            run_handler(handler, delivery),
+            beat_interval(lease),
+            || async move {
+                let _ = store.extend(beat_key, &token, lease).await;
+            },
+        )
+        .await;
+        match result {
             Ok(()) => {
                 let recorded = self.store.complete(&key, &token, self.retain).await.is_ok();
                 Outcome::Processed { key, recorded }

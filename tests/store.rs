@@ -47,11 +47,21 @@ fn counting_receiver<S: IdempotencyStore + 'static>(
     store: S,
     work: Duration,
 ) -> (Arc<Receiver>, Runs) {
+    counting_receiver_with_lease(store, work, verihook::DEFAULT_LEASE)
+}
+
+/// [`counting_receiver`] with its own lease.
+fn counting_receiver_with_lease<S: IdempotencyStore + 'static>(
+    store: S,
+    work: Duration,
+    lease: Duration,
+) -> (Arc<Receiver>, Runs) {
     let runs = Arc::new(Mutex::new(HashMap::new()));
     let seen = runs.clone();
     let receiver = Receiver::builder()
         .verifier(verifier())
         .store(store)
+        .lease(lease)
         .handler(move |delivery| {
             let seen = seen.clone();
             async move {
@@ -93,6 +103,37 @@ async fn concurrent_deliveries_run_the_handler_once<S: IdempotencyStore + 'stati
     );
     // Once done, a redelivery is a duplicate.
     assert_eq!(receiver.handle(&headers, body).await.code(), "duplicate");
+}
+
+async fn a_handler_three_times_slower_than_its_lease_runs_once<S: IdempotencyStore + 'static>(
+    store: S,
+) {
+    // The lease is 300 ms, the handler takes 900 ms; redeliveries keep arriving meanwhile.
+    let (receiver, runs) = counting_receiver_with_lease(
+        store,
+        Duration::from_millis(900),
+        Duration::from_millis(300),
+    );
+    let id = unique("evt_slow");
+    let (headers, body) = delivery(&id);
+    let first = {
+        let (receiver, headers, body) = (receiver.clone(), headers.clone(), body.clone());
+        tokio::spawn(async move { receiver.handle(&headers, body).await })
+    };
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        answers.push(receiver.handle(&headers, body.clone()).await.code());
+    }
+    assert_eq!(first.await.unwrap().code(), "processed");
+    assert_eq!(runs.lock().unwrap().get(&id), Some(&1), "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|code| *code == "in_flight" || *code == "duplicate"),
+        "{answers:?}"
+    );
+    assert!(answers.contains(&"in_flight"), "{answers:?}");
 }
 
 async fn an_expired_lease_is_taken_over_and_the_stale_holder_refused<S: IdempotencyStore>(
@@ -314,6 +355,12 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn an_expired_lease_is_taken_over_and_the_stale_holder_refused() {
                 super::an_expired_lease_is_taken_over_and_the_stale_holder_refused($make).await;
+            }
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_handler_three_times_slower_than_its_lease_runs_once() {
+                super::a_handler_three_times_slower_than_its_lease_runs_once($make).await;
             }
 
             $(#[$attr])*

@@ -289,6 +289,21 @@ impl MemoryStore {
         }
     }
 
+    fn extend_now(&self, key: &str, token: &ClaimToken, lease: Duration) -> Result<(), StoreError> {
+        let lease = lease.min(MAX_HOLD);
+        let now = self.inner.now();
+        let (fingerprint, mut shard) = self.shard(key);
+        match shard.find_mut(fingerprint[0], |e| e.fingerprint == fingerprint) {
+            Some(entry)
+                if token.is_written_from(&entry.token) && !entry.done && entry.expires > now =>
+            {
+                entry.expires = millis_after(now, lease);
+                Ok(())
+            }
+            _ => Err(StoreError::LeaseLost),
+        }
+    }
+
     fn release_now(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {
         let now = self.inner.now();
         let (fingerprint, mut shard) = self.shard(key);
@@ -341,6 +356,15 @@ impl IdempotencyStore for MemoryStore {
         token: &'a ClaimToken,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(std::future::ready(self.release_now(key, token)))
+    }
+
+    fn extend<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(std::future::ready(self.extend_now(key, token, lease)))
     }
 }
 

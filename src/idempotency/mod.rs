@@ -365,6 +365,9 @@ pub const MAX_HOLD: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
 ///     fn release<'a>(&'a self, key: &'a str, token: &'a ClaimToken) -> BoxFuture<'a, Result<(), StoreError>> {
 ///         self.inner.release(key, token)
 ///     }
+///     fn extend<'a>(&'a self, key: &'a str, token: &'a ClaimToken, lease: Duration) -> BoxFuture<'a, Result<(), StoreError>> {
+///         self.inner.extend(key, token, lease)
+///     }
 /// }
 /// let store: std::sync::Arc<dyn IdempotencyStore> = std::sync::Arc::new(Counting::default());
 /// ```
@@ -397,6 +400,19 @@ pub trait IdempotencyStore: Send + Sync + fmt::Debug {
         key: &'a str,
         token: &'a ClaimToken,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The claimant is still working: its lease now ends `lease` from now. The
+    /// [`Receiver`](crate::Receiver) calls this every third of the lease while the handler runs
+    /// (a heartbeat), so a handler slower than the lease never runs beside a redelivery.
+    ///
+    /// Fails with [`StoreError::LeaseLost`], changing nothing, when `token` no longer holds an
+    /// unexpired claim.
+    fn extend<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 impl<T: IdempotencyStore + ?Sized> IdempotencyStore for Arc<T> {
@@ -424,10 +440,19 @@ impl<T: IdempotencyStore + ?Sized> IdempotencyStore for Arc<T> {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         (**self).release(key, token)
     }
+
+    fn extend<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).extend(key, token, lease)
+    }
 }
 
-/// Implements [`IdempotencyStore`] for a store whose inherent `claim_async`, `complete_async`
-/// and `release_async` do the work.
+/// Implements [`IdempotencyStore`] for a store whose inherent `claim_async`, `complete_async`,
+/// `release_async` and `extend_async` do the work.
 #[cfg(any(feature = "redis", feature = "postgres"))]
 macro_rules! boxed_store {
     ($store:ty) => {
@@ -455,6 +480,15 @@ macro_rules! boxed_store {
                 token: &'a ClaimToken,
             ) -> super::BoxFuture<'a, Result<(), StoreError>> {
                 Box::pin(self.release_async(key, token))
+            }
+
+            fn extend<'a>(
+                &'a self,
+                key: &'a str,
+                token: &'a ClaimToken,
+                lease: Duration,
+            ) -> super::BoxFuture<'a, Result<(), StoreError>> {
+                Box::pin(self.extend_async(key, token, lease))
             }
         }
     };

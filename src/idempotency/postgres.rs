@@ -9,7 +9,7 @@ use sqlx::{Connection, PgConnection, PgExecutor, Row};
 
 use super::{
     boxed_store, millis, token_held, Claim, ClaimToken, IdempotencyStore, StoreError,
-    CONNECT_TIMEOUT,
+    CONNECT_TIMEOUT, MAX_HOLD,
 };
 
 const DEFAULT_TABLE: &str = "verihook_events";
@@ -290,6 +290,26 @@ impl PostgresStore {
         retain: Duration,
     ) -> Result<(), StoreError> {
         self.complete_in(&self.pool, key, token, retain).await
+    }
+
+    async fn extend_async(
+        &self,
+        key: &str,
+        token: &ClaimToken,
+        lease: Duration,
+    ) -> Result<(), StoreError> {
+        let extended = sqlx::query(&format!(
+            "UPDATE {} SET expires_at = now() + ($3::bigint * interval '1 millisecond')
+             WHERE key = $1 AND token = $2 AND NOT done AND expires_at > now()",
+            self.table
+        ))
+        .bind(key)
+        .bind(token.as_str())
+        .bind(millis_i64(lease.min(MAX_HOLD)))
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::unavailable)?;
+        token_held(extended.rows_affected() == 1)
     }
 
     async fn release_async(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {

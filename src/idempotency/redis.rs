@@ -8,7 +8,7 @@ use redis::Script;
 
 use super::{
     boxed_store, millis, token_held, Claim, ClaimToken, IdempotencyStore, StoreError,
-    CONNECT_TIMEOUT,
+    CONNECT_TIMEOUT, MAX_HOLD,
 };
 
 /// Marks a completed event; a claimed one holds `IN_FLIGHT` followed by the token.
@@ -32,6 +32,13 @@ return 0";
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
+end
+return 0";
+
+/// Moves the claim's expiry if, and only if, it still holds this token's claim.
+const EXTEND: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0";
 
@@ -60,6 +67,7 @@ pub struct RedisStore {
     prefix: String,
     complete: Script,
     release: Script,
+    extend: Script,
 }
 
 impl RedisStore {
@@ -112,6 +120,7 @@ impl RedisStore {
             prefix: DEFAULT_PREFIX.to_owned(),
             complete: Script::new(COMPLETE),
             release: Script::new(RELEASE),
+            extend: Script::new(EXTEND),
         }
     }
 
@@ -170,6 +179,23 @@ impl RedisStore {
             .await
             .map_err(StoreError::unavailable)?;
         token_held(done == 1)
+    }
+
+    async fn extend_async(
+        &self,
+        key: &str,
+        token: &ClaimToken,
+        lease: Duration,
+    ) -> Result<(), StoreError> {
+        let extended: i64 = self
+            .extend
+            .key(self.key(key))
+            .arg(format!("{IN_FLIGHT}{}", token.as_str()))
+            .arg(millis(lease.min(MAX_HOLD)).max(1))
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        token_held(extended == 1)
     }
 
     async fn release_async(&self, key: &str, token: &ClaimToken) -> Result<(), StoreError> {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinSet;
 
 use super::{Inbox, Leased};
+use crate::heartbeat::{beat_interval, with_heartbeat};
 use crate::idempotency::{ClaimToken, StoreError, MAX_HOLD};
 use crate::receiver::{run_handler, ConfigError, Delivery, Handler, HandlerError};
 
@@ -278,18 +279,15 @@ impl Worker {
                 "inbox event started"
             );
             let delivery = Delivery::new(entry.to_event(), key.clone(), token, attempt);
-            let run = run_handler(&handler, delivery);
-            tokio::pin!(run);
             // The heartbeat: extend the lease every third of it while the handler runs.
-            let beat = (lease / 3).max(Duration::from_millis(10));
-            let result = loop {
-                tokio::select! {
-                    result = &mut run => break result,
-                    () = tokio::time::sleep(beat) => {
-                        let _ = inbox.extend(&key, &token, lease).await;
-                    }
-                }
-            };
+            let result = with_heartbeat(
+                run_handler(&handler, delivery),
+                beat_interval(lease),
+                || async {
+                    let _ = inbox.extend(&key, &token, lease).await;
+                },
+            )
+            .await;
             let fate = match result {
                 Ok(()) => inbox.complete(&key, &token).await.map(|()| Fate::Done),
                 Err(error) => {
