@@ -196,6 +196,82 @@ async fn failures_are_retried_with_backoff_then_dead_then_requeued(inbox: Arc<dy
     assert_eq!((stats.done, stats.dead), (2, 1));
 }
 
+async fn retries_follow_the_backoff_schedule(inbox: Arc<dyn Inbox>) {
+    let receiver = receiver(inbox.clone());
+    let (headers, body) = delivery("evt_backoff");
+    receiver.handle(&headers, body).await;
+    let backoff = Backoff {
+        base: Duration::from_millis(100),
+        cap: Duration::from_millis(300),
+    };
+    // When each attempt started, and what the worker reported after it.
+    let starts: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let reports: Arc<Mutex<Vec<(u32, verihook::inbox::Fate, Instant)>>> = Arc::default();
+    let (started, reported) = (starts.clone(), reports.clone());
+    let worker = Worker::builder(inbox.clone())
+        .backoff(backoff)
+        .max_attempts(5)
+        .poll_interval(Duration::from_millis(10))
+        .on_attempt(move |attempt| {
+            reported
+                .lock()
+                .unwrap()
+                .push((attempt.number, attempt.fate.clone(), Instant::now()));
+        })
+        .handler(move |_| {
+            started.lock().unwrap().push(Instant::now());
+            async { Err(HandlerError::from("still failing")) }
+        })
+        .build()
+        .unwrap();
+    drain(&worker, &*inbox, Duration::from_secs(10)).await;
+    let starts = starts.lock().unwrap().clone();
+    let reports = reports.lock().unwrap().clone();
+    assert_eq!(starts.len(), 5, "max_attempts");
+    for (i, (number, fate, at)) in reports.iter().enumerate() {
+        assert_eq!(*number, u32::try_from(i).unwrap() + 1);
+        match fate {
+            verihook::inbox::Fate::Retry { delay, error } => {
+                assert_eq!(error, "still failing");
+                assert!(
+                    *delay <= backoff.ceiling(*number),
+                    "{delay:?} for attempt {number}"
+                );
+                // Not before the delay, and not long after it.
+                let gap = starts[i + 1] - *at;
+                assert!(
+                    gap + Duration::from_millis(5) >= *delay,
+                    "{gap:?} < {delay:?}"
+                );
+                assert!(
+                    gap <= *delay + Duration::from_millis(400),
+                    "{gap:?} >> {delay:?}"
+                );
+            }
+            verihook::inbox::Fate::Dead { error } => {
+                assert_eq!((i, error.as_str()), (4, "still failing"));
+            }
+            other => panic!("attempt {number}: {other:?}"),
+        }
+    }
+    // Full jitter: the five delays are not all the ceiling.
+    let delays: Vec<Duration> = reports
+        .iter()
+        .filter_map(|(_, fate, _)| match fate {
+            verihook::inbox::Fate::Retry { delay, .. } => Some(*delay),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delays.len(), 4);
+    assert!(
+        delays
+            .iter()
+            .zip(1..)
+            .any(|(delay, n)| *delay != backoff.ceiling(n)),
+        "{delays:?}"
+    );
+}
+
 async fn an_expired_lease_is_leased_again_and_the_stale_token_refused(inbox: Arc<dyn Inbox>) {
     let receiver = receiver(inbox.clone());
     let (headers, body) = delivery("evt_lease");
@@ -398,6 +474,7 @@ macro_rules! conformance {
             case!(each_event_is_processed_once_and_then_a_duplicate);
             case!(failures_are_retried_with_backoff_then_dead_then_requeued);
             case!(an_expired_lease_is_leased_again_and_the_stale_token_refused);
+            case!(retries_follow_the_backoff_schedule);
             case!(a_handler_three_times_slower_than_its_lease_runs_once);
             case!(a_waiting_worker_starts_a_new_event_at_once);
             case!(shutdown_hands_unfinished_events_back);
@@ -741,4 +818,177 @@ async fn a_receiver_with_an_inbox_takes_no_handler() {
     );
     let worker = Worker::builder(MemoryInbox::new()).build();
     assert_eq!(worker.unwrap_err(), verihook::ConfigError::NoHandler);
+}
+
+/// An inbox whose backend is down: every operation fails.
+#[derive(Debug)]
+struct DownInbox;
+
+impl Inbox for DownInbox {
+    fn enqueue<'a>(
+        &'a self,
+        _: &'a Entry,
+    ) -> verihook::idempotency::BoxFuture<'a, Result<Enqueued, StoreError>> {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+    fn lease<'a>(
+        &'a self,
+        _: usize,
+        _: Duration,
+    ) -> verihook::idempotency::BoxFuture<'a, Result<Vec<verihook::inbox::Leased>, StoreError>>
+    {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+    fn extend<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a ClaimToken,
+        _: Duration,
+    ) -> verihook::idempotency::BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+    fn complete<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a ClaimToken,
+    ) -> verihook::idempotency::BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+    fn retry<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a ClaimToken,
+        _: Duration,
+        _: &'a str,
+    ) -> verihook::idempotency::BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+    fn bury<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a ClaimToken,
+        _: &'a str,
+    ) -> verihook::idempotency::BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+    fn wait<'a>(&'a self, timeout: Duration) -> verihook::idempotency::BoxFuture<'a, ()> {
+        Box::pin(tokio::time::sleep(timeout))
+    }
+    fn stats(
+        &self,
+    ) -> verihook::idempotency::BoxFuture<'_, Result<verihook::inbox::InboxStats, StoreError>> {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+    fn dead_letters(
+        &self,
+        _: usize,
+    ) -> verihook::idempotency::BoxFuture<'_, Result<Vec<verihook::inbox::DeadLetter>, StoreError>>
+    {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+    fn requeue<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> verihook::idempotency::BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+    fn purge_done(
+        &self,
+        _: Duration,
+    ) -> verihook::idempotency::BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+}
+
+/// Axum on a port of its own with `/webhooks/stripe` answered from `inbox`; the base URL.
+#[cfg(feature = "axum")]
+async fn axum_inbox_server(inbox: Arc<dyn Inbox>) -> String {
+    use axum::{routing::post, Extension, Router};
+    use verihook::axum::{receive, SenderName};
+    let app = Router::new()
+        .route(
+            "/webhooks/stripe",
+            post(receive).layer(Extension(SenderName::new("stripe"))),
+        )
+        .with_state(receiver(inbox));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+/// The same route on Actix-web, on a thread of its own; the base URL.
+#[cfg(feature = "actix")]
+fn actix_inbox_server(inbox: Arc<dyn Inbox>) -> String {
+    use actix_web::{web, App, HttpServer};
+    use verihook::actix::{receive, SenderName};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let receiver = receiver(inbox);
+    std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let receiver = web::Data::from(receiver);
+            HttpServer::new(move || {
+                App::new().app_data(receiver.clone()).service(
+                    web::resource("/webhooks/stripe")
+                        .app_data(SenderName::new("stripe"))
+                        .route(web::post().to(receive)),
+                )
+            })
+            .workers(1)
+            .listen(listener)
+            .unwrap()
+            .run()
+            .await
+            .unwrap();
+        });
+    });
+    base
+}
+
+#[cfg(all(feature = "axum", feature = "actix"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_adapters_queue_answer_duplicates_and_refuse_when_the_inbox_is_down() {
+    async fn post(base: &str, id: &str) -> (u16, serde_json::Value) {
+        let (headers, body) = delivery(id);
+        let response = reqwest::Client::new()
+            .post(format!("{base}/webhooks/stripe"))
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            serde_json::from_str(&response.text().await.unwrap()).unwrap(),
+        )
+    }
+    let inbox: Arc<dyn Inbox> = Arc::new(MemoryInbox::new());
+    let axum = axum_inbox_server(inbox.clone()).await;
+    let actix = actix_inbox_server(inbox.clone());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, json) = post(&axum, "evt_http").await;
+    assert_eq!((status, json["outcome"].as_str()), (200, Some("queued")));
+    assert_eq!(json["key"], "stripe:evt_http");
+    // The other framework, the same inbox: one entry.
+    let (status, json) = post(&actix, "evt_http").await;
+    assert_eq!((status, json["outcome"].as_str()), (200, Some("duplicate")));
+    let (status, json) = post(&actix, "evt_http_2").await;
+    assert_eq!((status, json["outcome"].as_str()), (200, Some("queued")));
+    assert_eq!(inbox.stats().await.unwrap().pending, 2);
+
+    // Down: 503, never a 2xx for an event that is not stored.
+    let down: Arc<dyn Inbox> = Arc::new(DownInbox);
+    for base in [
+        axum_inbox_server(down.clone()).await,
+        actix_inbox_server(down),
+    ] {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (status, json) = post(&base, "evt_lost").await;
+        assert_eq!(
+            (status, json["error"].as_str()),
+            (503, Some("store_unavailable"))
+        );
+    }
 }
