@@ -821,9 +821,11 @@ async fn a_receiver_with_an_inbox_takes_no_handler() {
 }
 
 /// An inbox whose backend is down: every operation fails.
+#[cfg(all(feature = "axum", feature = "actix"))]
 #[derive(Debug)]
 struct DownInbox;
 
+#[cfg(all(feature = "axum", feature = "actix"))]
 impl Inbox for DownInbox {
     fn enqueue<'a>(
         &'a self,
@@ -901,7 +903,7 @@ impl Inbox for DownInbox {
 }
 
 /// Axum on a port of its own with `/webhooks/stripe` answered from `inbox`; the base URL.
-#[cfg(feature = "axum")]
+#[cfg(all(feature = "axum", feature = "actix"))]
 async fn axum_inbox_server(inbox: Arc<dyn Inbox>) -> String {
     use axum::{routing::post, Extension, Router};
     use verihook::axum::{receive, SenderName};
@@ -918,7 +920,7 @@ async fn axum_inbox_server(inbox: Arc<dyn Inbox>) -> String {
 }
 
 /// The same route on Actix-web, on a thread of its own; the base URL.
-#[cfg(feature = "actix")]
+#[cfg(all(feature = "axum", feature = "actix"))]
 fn actix_inbox_server(inbox: Arc<dyn Inbox>) -> String {
     use actix_web::{web, App, HttpServer};
     use verihook::actix::{receive, SenderName};

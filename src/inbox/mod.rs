@@ -42,6 +42,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
 
+#[cfg(feature = "postgres")]
+mod group;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;

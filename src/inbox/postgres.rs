@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -11,6 +12,7 @@ use sqlx::Postgres;
 use sqlx::{Connection, PgConnection, PgExecutor, Row};
 use tokio::sync::Mutex;
 
+use super::group::{answer, GroupCommit, Job, WriteGroup};
 use super::{
     bounded_error, BoxFuture, ClaimToken, DeadLetter, Enqueued, Entry, Inbox, InboxStats, Leased,
     StoreError,
@@ -24,8 +26,11 @@ const DEFAULT_TABLE: &str = "verihook_inbox";
 
 /// An inbox in one PostgreSQL table, shared by every receiver and worker on the database.
 ///
-/// * `enqueue` is one `INSERT .. ON CONFLICT (key) DO NOTHING` that also notifies the workers;
-///   it returns after the commit, so the receiver's 2xx follows a durable write.
+/// * `enqueue` is an `INSERT .. ON CONFLICT (key) DO NOTHING` that also notifies the workers;
+///   it returns after the commit, so the receiver's 2xx follows a durable write. Concurrent
+///   enqueues share commits (group commit: one statement of up to 256 rows while the previous
+///   ones are being written), which is what lets the inbox keep up with plain single-row
+///   inserts (see BENCHMARKS.md).
 /// * `lease` picks due rows with `FOR UPDATE SKIP LOCKED` (workers never wait on each other or
 ///   take the same row) and gives each a fresh token, an attempt and a lease end.
 /// * `complete`, `retry`, `bury` and `extend` are one `UPDATE` each, matching the token.
@@ -45,7 +50,14 @@ pub struct PostgresInbox {
     options: PgConnectOptions,
     table: String,
     listener: Mutex<Option<PgListener>>,
+    group: GroupCommit,
+    /// The single-row statement, for the table.
+    single: String,
 }
+
+/// How many group commits may be in flight at once: more only split the groups, since
+/// committing a notification takes a database-wide lock.
+const COMMITS_IN_FLIGHT: usize = 2;
 
 impl PostgresInbox {
     /// Connects to `url` and checks one connection, waiting at most [`CONNECT_TIMEOUT`].
@@ -93,7 +105,16 @@ impl PostgresInbox {
             options,
             table: DEFAULT_TABLE.to_owned(),
             listener: Mutex::new(None),
+            group: GroupCommit::default(),
+            single: String::new(),
         }
+        .with_statements()
+    }
+
+    /// Writes the statement text for the table.
+    fn with_statements(mut self) -> Self {
+        self.single = self.single_statement();
+        self
     }
 
     /// Uses table `name` (default `verihook_inbox`): `[A-Za-z_][A-Za-z0-9_]*`, at most 48
@@ -113,7 +134,7 @@ impl PostgresInbox {
             )));
         }
         self.table = name.to_owned();
-        Ok(self)
+        Ok(self.with_statements())
     }
 
     /// The pool, for the app's own queries.
@@ -226,6 +247,60 @@ impl PostgresInbox {
         token_held(updated.rows_affected() == 1)
     }
 
+    /// Writes a group of enqueues in one statement (a lone one with the single-row one).
+    fn group_writer(&self) -> WriteGroup {
+        let pool = self.pool.clone();
+        let statements = Arc::new((self.single_statement(), self.batch_statement()));
+        let channel: Arc<str> = Arc::from(self.channel());
+        Arc::new(move |mut group: Vec<Job>| {
+            let (pool, statements, channel) = (pool.clone(), statements.clone(), channel.clone());
+            Box::pin(async move {
+                if group.len() == 1 {
+                    if let Some((entry, reply)) = group.pop() {
+                        let stored = insert_one(&pool, &statements.0, &channel, &entry).await;
+                        let _ = reply.send(stored);
+                    }
+                } else {
+                    let stored = insert_group(&pool, &statements.1, &channel, &group).await;
+                    answer(group, stored);
+                }
+            })
+        })
+    }
+
+    fn single_statement(&self) -> String {
+        let t = &self.table;
+        format!(
+            "WITH inserted AS (
+                INSERT INTO {t} (key, sender, scheme, event_id, event_type, event_timestamp,
+                                 signed, body)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                ON CONFLICT (key) DO NOTHING
+                RETURNING 1
+             )
+             SELECT pg_notify($9, '') FROM inserted"
+        )
+    }
+
+    fn batch_statement(&self) -> String {
+        let t = &self.table;
+        // The notification is sent at commit, once per statement that stored anything.
+        format!(
+            "WITH inserted AS (
+                INSERT INTO {t} (key, sender, scheme, event_id, event_type, event_timestamp,
+                                 signed, body)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                     $6::bigint[], $7::smallint[], $8::bytea[])
+                ON CONFLICT (key) DO NOTHING
+                RETURNING key
+             )
+             SELECT key FROM inserted
+             UNION ALL
+             SELECT NULL FROM (SELECT pg_notify($9, '')) AS notified
+             WHERE EXISTS (SELECT 1 FROM inserted)"
+        )
+    }
+
     fn channel(&self) -> String {
         format!("{}_due", self.table)
     }
@@ -303,35 +378,14 @@ fn leased(row: &PgRow) -> Result<Leased, sqlx::Error> {
 impl Inbox for PostgresInbox {
     fn enqueue<'a>(&'a self, entry: &'a Entry) -> BoxFuture<'a, Result<Enqueued, StoreError>> {
         Box::pin(async move {
-            let t = &self.table;
-            // The notification is sent at commit, with the row.
-            let inserted = sqlx::query(&format!(
-                "WITH inserted AS (
-                    INSERT INTO {t} (key, sender, scheme, event_id, event_type, event_timestamp,
-                                     signed, body)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                    ON CONFLICT (key) DO NOTHING
-                    RETURNING 1
-                 )
-                 SELECT pg_notify($9, '') FROM inserted"
-            ))
-            .bind(&entry.key)
-            .bind(&entry.sender)
-            .bind(&entry.scheme)
-            .bind(&entry.id)
-            .bind(&entry.event_type)
-            .bind(entry.timestamp.and_then(|t| i64::try_from(t).ok()))
-            .bind(i16::from(entry.signed.bits()))
-            .bind(entry.body.as_ref())
-            .bind(self.channel())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::unavailable)?;
-            Ok(if inserted.is_some() {
-                Enqueued::New
+            let counted = self.group.enter();
+            if counted.alone {
+                insert_one(&self.pool, &self.single, &self.channel(), entry).await
             } else {
-                Enqueued::Duplicate
-            })
+                self.group
+                    .submit(entry, || self.group_writer(), COMMITS_IN_FLIGHT)
+                    .await
+            }
         })
     }
 
@@ -554,4 +608,67 @@ impl fmt::Debug for PostgresInbox {
             .field("host", &self.options.get_host())
             .finish_non_exhaustive()
     }
+}
+
+/// Inserts one entry and notifies the workers, in one statement.
+async fn insert_one(
+    pool: &PgPool,
+    statement: &str,
+    channel: &str,
+    entry: &Entry,
+) -> Result<Enqueued, StoreError> {
+    let inserted = sqlx::query(statement)
+        .bind(&entry.key)
+        .bind(&entry.sender)
+        .bind(&entry.scheme)
+        .bind(&entry.id)
+        .bind(&entry.event_type)
+        .bind(entry.timestamp.and_then(|t| i64::try_from(t).ok()))
+        .bind(i16::from(entry.signed.bits()))
+        .bind(entry.body.as_ref())
+        .bind(channel)
+        .fetch_optional(pool)
+        .await;
+    match inserted {
+        Ok(Some(_)) => Ok(Enqueued::New),
+        Ok(None) => Ok(Enqueued::Duplicate),
+        Err(err) => Err(StoreError::unavailable(err)),
+    }
+}
+
+/// Inserts a group of entries and notifies the workers, in one statement; gives the keys
+/// stored (those not already there).
+async fn insert_group(
+    pool: &PgPool,
+    statement: &str,
+    channel: &str,
+    group: &[Job],
+) -> Result<Vec<String>, StoreError> {
+    let column = |get: fn(&Entry) -> Option<String>| -> Vec<Option<String>> {
+        group.iter().map(|(entry, _)| get(entry)).collect()
+    };
+    let keys: Vec<&str> = group.iter().map(|(e, _)| e.key.as_str()).collect();
+    let timestamps: Vec<Option<i64>> = group
+        .iter()
+        .map(|(e, _)| e.timestamp.and_then(|t| i64::try_from(t).ok()))
+        .collect();
+    let signed: Vec<i16> = group
+        .iter()
+        .map(|(e, _)| i16::from(e.signed.bits()))
+        .collect();
+    let bodies: Vec<&[u8]> = group.iter().map(|(e, _)| e.body.as_ref()).collect();
+    let stored = sqlx::query_scalar::<_, Option<String>>(statement)
+        .bind(&keys)
+        .bind(column(|e| Some(e.sender.clone())))
+        .bind(column(|e| Some(e.scheme.clone())))
+        .bind(column(|e| e.id.clone()))
+        .bind(column(|e| e.event_type.clone()))
+        .bind(&timestamps)
+        .bind(&signed)
+        .bind(&bodies)
+        .bind(channel)
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::unavailable)?;
+    Ok(stored.into_iter().flatten().collect())
 }

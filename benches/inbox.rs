@@ -1,0 +1,463 @@
+//! The inbox against its floor: how fast a receiver acknowledges webhooks in inbox mode, next
+//! to the inline receiver and next to the plainest durable write the backend can do, from 1 to
+//! 32 concurrent requests; and how fast workers drain it with a no-op handler.
+//!
+//! Per backend and concurrency, interleaved in rounds so that a busy machine slows all alike:
+//!
+//! * `floor`: PostgreSQL, one `INSERT .. ON CONFLICT DO NOTHING` of the same row (key and body)
+//!   committed per request from a pool of the same size; Redis, one `XADD` per request,
+//!   pipelined by the multiplexed connection;
+//! * `inbox`: `Receiver::handle` in inbox mode: verify the Stripe signature, enqueue, answer;
+//! * `inline`: `Receiver::handle` with the backend's idempotency store and a no-op handler:
+//!   verify, claim, run, complete.
+//!
+//! * `memory`: the inbox receiver on a `MemoryInbox`: what verifying and enqueueing cost on
+//!   this machine without a backend (its ceiling here).
+//!
+//! Each prints requests per second and the p50 / p99 latency of one request (its
+//! acknowledgement), then worker throughput: events per second for 1 and 4 workers of 32
+//! handlers each, draining a full inbox.
+//!
+//! Run: `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
+//!   TEST_REDIS_URL=redis://127.0.0.1:6379 cargo bench --bench inbox --all-features`
+//! (`INBOX_BENCH_SECONDS`, default 2, per measurement).
+#![allow(clippy::unwrap_used)] // a benchmark that cannot set up should fail loudly
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use verihook::idempotency::{ClaimToken, IdempotencyStore, PostgresStore, RedisStore};
+use verihook::inbox::{Inbox, PostgresInbox, RedisInbox, Worker};
+use verihook::testing::StripeSigner;
+use verihook::{FixedClock, Receiver, StripeVerifier};
+
+const SECRET: &str = "whsec_inbox_bench_secret";
+const NOW: u64 = 1_700_000_000;
+const CONCURRENCY: [usize; 4] = [1, 4, 16, 32];
+
+type Request = (HeaderMap, Bytes);
+type Op = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// A body the size of a small real event, with a unique id.
+fn body(run: &str, n: usize) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"id":"evt_{run}_{n}","object":"event","type":"invoice.paid","data":{{"object":{{"id":"in_1QDemoInvoice","amount_paid":4200,"currency":"eur","customer":"cus_Demo123","status":"paid","lines":{{"total_count":1}}}}}}}}"#
+    ))
+}
+
+fn signed(run: &str, count: usize) -> Arc<Vec<Request>> {
+    let signer = StripeSigner::new(SECRET).unwrap();
+    Arc::new(
+        (0..count)
+            .map(|n| {
+                let body = body(run, n);
+                (signer.sign(NOW, &body), body)
+            })
+            .collect(),
+    )
+}
+
+fn verifier() -> StripeVerifier {
+    StripeVerifier::new(SECRET)
+        .unwrap()
+        .with_clock(FixedClock::at_unix(NOW))
+}
+
+struct Measured {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// Runs `op(n)` for n = 0, 1, ... from `concurrency` tasks for `seconds`.
+async fn measure(op: Op, concurrency: usize, seconds: f64, limit: usize) -> Measured {
+    let next = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (op, next) = (op.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= limit {
+                        break;
+                    }
+                    let at = Instant::now();
+                    op(n).await;
+                    latencies.push(at.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Measured {
+        rate: latencies.len() as f64 / elapsed,
+        p50: at(0.5),
+        p99: at(0.99),
+    }
+}
+
+fn receiver_op(receiver: Arc<Receiver>, requests: Arc<Vec<Request>>, expect: &'static str) -> Op {
+    Arc::new(move |n| {
+        let (receiver, requests) = (receiver.clone(), requests.clone());
+        Box::pin(async move {
+            let (headers, body) = &requests[n];
+            let outcome = receiver.handle(headers, body.clone()).await;
+            assert_eq!(outcome.code(), expect, "{outcome}");
+        })
+    })
+}
+
+fn print_row(backend: &str, concurrency: usize, name: &str, m: &Measured, floor: f64) {
+    println!(
+        "{backend:<9} {concurrency:>2} clients  {name:<7} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  {:>4.0}% of floor",
+        m.rate,
+        m.p50.as_secs_f64() * 1e3,
+        m.p99.as_secs_f64() * 1e3,
+        100.0 * m.rate / floor
+    );
+}
+
+/// Events per second for `workers` workers of 32 handlers draining `events` enqueued events.
+async fn drain_rate(inbox: Arc<dyn Inbox>, workers: usize, events: usize, run: &str) -> f64 {
+    let requests = signed(run, events);
+    let receiver = Arc::new(
+        Receiver::builder()
+            .verifier(verifier())
+            .inbox(inbox.clone())
+            .build()
+            .unwrap(),
+    );
+    measure(receiver_op(receiver, requests, "queued"), 32, 600.0, events).await;
+    let started = Instant::now();
+    let done = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (inbox, done) = (inbox.clone(), done.clone());
+            tokio::spawn(async move {
+                let counter = done.clone();
+                let worker = Worker::builder(inbox)
+                    .concurrency(32)
+                    .handler(move |_| {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        async { Ok(()) }
+                    })
+                    .build()
+                    .unwrap();
+                while done.load(Ordering::Relaxed) < events {
+                    if worker.run_once().await.unwrap() == 0 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    events as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn postgres(url: &str, seconds: f64) {
+    let run = ClaimToken::generate();
+    let run = &run.as_str()[16..];
+    let table = format!("bench_inbox_{run}");
+    let inbox = Arc::new(
+        PostgresInbox::connect(url)
+            .await
+            .unwrap()
+            .with_table(&table)
+            .unwrap(),
+    );
+    inbox.create_table().await.unwrap();
+    let pool = inbox.pool().clone();
+    let floor_table = format!("bench_floor_{run}");
+    sqlx::query(&format!(
+        "CREATE TABLE {floor_table} (key text PRIMARY KEY, body bytea NOT NULL)"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let store = PostgresStore::connect(url)
+        .await
+        .unwrap()
+        .with_table(&format!("bench_store_{run}"))
+        .unwrap();
+    store.create_table().await.unwrap();
+    let store: Arc<dyn IdempotencyStore> = Arc::new(store);
+    for concurrency in CONCURRENCY {
+        let mut rows: [(f64, Option<Measured>); 3] = [(0.0, None), (0.0, None), (0.0, None)];
+        for round in 0..2 {
+            let tag = format!("{run}_{concurrency}_{round}");
+            let requests = signed(&tag, 60_000);
+            let floor: Op = {
+                let (pool, requests, tag, statement) = (
+                    pool.clone(),
+                    requests.clone(),
+                    tag.clone(),
+                    format!(
+                        "INSERT INTO {floor_table} (key, body) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+                    ),
+                );
+                Arc::new(move |n| {
+                    let (pool, requests, statement) =
+                        (pool.clone(), requests.clone(), statement.clone());
+                    let key = format!("stripe:evt_{tag}_{n}");
+                    Box::pin(async move {
+                        sqlx::query(&statement)
+                            .bind(key)
+                            .bind(requests[n].1.as_ref())
+                            .execute(&pool)
+                            .await
+                            .unwrap();
+                    })
+                })
+            };
+            let floor = measure(floor, concurrency, seconds, requests.len()).await;
+            let inbox_receiver = Arc::new(
+                Receiver::builder()
+                    .verifier(verifier())
+                    .inbox(inbox.clone())
+                    .build()
+                    .unwrap(),
+            );
+            let queued = measure(
+                receiver_op(inbox_receiver, requests.clone(), "queued"),
+                concurrency,
+                seconds,
+                requests.len(),
+            )
+            .await;
+            let inline_receiver = Arc::new(
+                Receiver::builder()
+                    .verifier(verifier())
+                    .store(store.clone())
+                    .handler(|_| async { Ok(()) })
+                    .build()
+                    .unwrap(),
+            );
+            let inline_requests = signed(&format!("{tag}_inline"), 60_000);
+            let inline = measure(
+                receiver_op(inline_receiver, inline_requests, "processed"),
+                concurrency,
+                seconds,
+                60_000,
+            )
+            .await;
+            for (slot, m) in rows.iter_mut().zip([floor, queued, inline]) {
+                if slot.1.as_ref().is_none_or(|best| m.rate > best.rate) {
+                    *slot = (m.rate, Some(m));
+                }
+            }
+        }
+        let floor = rows[0].0;
+        for ((_, m), name) in rows.iter().zip(["floor", "inbox", "inline"]) {
+            print_row("postgres", concurrency, name, m.as_ref().unwrap(), floor);
+        }
+    }
+    sqlx::query(&format!("TRUNCATE {table}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    for workers in [1, 4] {
+        let rate = drain_rate(
+            inbox.clone(),
+            workers,
+            20_000,
+            &format!("{run}_drain_{workers}"),
+        )
+        .await;
+        println!(
+            "postgres  worker throughput, {workers} worker(s) x 32 handlers: {rate:.0} events/s"
+        );
+    }
+    for dropped in [table, floor_table, format!("bench_store_{run}")] {
+        sqlx::query(&format!("DROP TABLE {dropped}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+}
+
+async fn redis(url: &str, seconds: f64) {
+    let run = ClaimToken::generate();
+    let run = &run.as_str()[16..];
+    let prefix = format!("bench:{{{run}}}:");
+    let inbox = Arc::new(RedisInbox::connect_with_prefix(url, &prefix).await.unwrap());
+    let client = ::redis::Client::open(url).unwrap();
+    let connection = ::redis::aio::ConnectionManager::new(client).await.unwrap();
+    let store: Arc<dyn IdempotencyStore> = Arc::new(
+        RedisStore::connect(url)
+            .await
+            .unwrap()
+            .with_prefix(format!("{prefix}store:")),
+    );
+    let floor_stream = format!("{prefix}floor");
+    for concurrency in CONCURRENCY {
+        let mut rows: [(f64, Option<Measured>); 3] = [(0.0, None), (0.0, None), (0.0, None)];
+        for round in 0..2 {
+            let tag = format!("{run}_{concurrency}_{round}");
+            let requests = signed(&tag, 100_000);
+            let floor: Op = {
+                let (connection, requests, stream) =
+                    (connection.clone(), requests.clone(), floor_stream.clone());
+                Arc::new(move |n| {
+                    let (mut connection, requests, stream) =
+                        (connection.clone(), requests.clone(), stream.clone());
+                    Box::pin(async move {
+                        let _: String = ::redis::cmd("XADD")
+                            .arg(&stream)
+                            .arg("*")
+                            .arg("key")
+                            .arg(format!("stripe:evt_{n}"))
+                            .arg("body")
+                            .arg(requests[n].1.as_ref())
+                            .query_async(&mut connection)
+                            .await
+                            .unwrap();
+                    })
+                })
+            };
+            let floor = measure(floor, concurrency, seconds, requests.len()).await;
+            let inbox_receiver = Arc::new(
+                Receiver::builder()
+                    .verifier(verifier())
+                    .inbox(inbox.clone())
+                    .build()
+                    .unwrap(),
+            );
+            let queued = measure(
+                receiver_op(inbox_receiver, requests.clone(), "queued"),
+                concurrency,
+                seconds,
+                requests.len(),
+            )
+            .await;
+            let inline_receiver = Arc::new(
+                Receiver::builder()
+                    .verifier(verifier())
+                    .store(store.clone())
+                    .handler(|_| async { Ok(()) })
+                    .build()
+                    .unwrap(),
+            );
+            let inline_requests = signed(&format!("{tag}_inline"), 100_000);
+            let inline = measure(
+                receiver_op(inline_receiver, inline_requests, "processed"),
+                concurrency,
+                seconds,
+                100_000,
+            )
+            .await;
+            for (slot, m) in rows.iter_mut().zip([floor, queued, inline]) {
+                if slot.1.as_ref().is_none_or(|best| m.rate > best.rate) {
+                    *slot = (m.rate, Some(m));
+                }
+            }
+        }
+        let floor = rows[0].0;
+        for ((_, m), name) in rows.iter().zip(["floor", "inbox", "inline"]) {
+            print_row("redis", concurrency, name, m.as_ref().unwrap(), floor);
+        }
+    }
+    for workers in [1, 4] {
+        let rate = drain_rate(
+            inbox.clone(),
+            workers,
+            20_000,
+            &format!("{run}_drain_{workers}"),
+        )
+        .await;
+        println!(
+            "redis     worker throughput, {workers} worker(s) x 32 handlers: {rate:.0} events/s"
+        );
+    }
+    // Remove the run's keys, a SCAN page at a time.
+    let mut connection = connection.clone();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(5000)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            let _: () = ::redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+}
+
+/// What verifying and enqueueing cost without a backend: the receiver's own ceiling.
+async fn memory(seconds: f64) {
+    for concurrency in CONCURRENCY {
+        let run = ClaimToken::generate();
+        let requests = signed(&format!("{}_{concurrency}", &run.as_str()[16..]), 400_000);
+        let receiver = Arc::new(
+            Receiver::builder()
+                .verifier(verifier())
+                .inbox(verihook::inbox::MemoryInbox::new())
+                .build()
+                .unwrap(),
+        );
+        let m = measure(
+            receiver_op(receiver, requests.clone(), "queued"),
+            concurrency,
+            seconds,
+            requests.len(),
+        )
+        .await;
+        print_row("memory", concurrency, "inbox", &m, m.rate);
+    }
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` passes nothing and should be quick.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let seconds: f64 = std::env::var("INBOX_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2.0);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        memory(seconds).await;
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) => postgres(&url, seconds).await,
+            Err(_) => println!("postgres: skipped (set TEST_DATABASE_URL)"),
+        }
+        match std::env::var("TEST_REDIS_URL") {
+            Ok(url) => redis(&url, seconds).await,
+            Err(_) => println!("redis: skipped (set TEST_REDIS_URL)"),
+        }
+    });
+}
