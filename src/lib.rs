@@ -43,7 +43,8 @@
     feature = "axum",
     feature = "actix",
     feature = "redis",
-    feature = "postgres"
+    feature = "postgres",
+    feature = "inbox"
 ))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
