@@ -172,6 +172,75 @@ async fn drain_rate(inbox: Arc<dyn Inbox>, workers: usize, events: usize, run: &
     events as f64 / started.elapsed().as_secs_f64()
 }
 
+/// For each concurrency, interleaves the floor, the inbox receiver and the inline receiver in
+/// two rounds of `count` pre-signed requests each, and prints the better round of each.
+async fn compare(
+    backend: &str,
+    run: &str,
+    seconds: f64,
+    count: usize,
+    floor: &dyn Fn(String, Arc<Vec<Request>>) -> Op,
+    inbox: &Arc<dyn Inbox>,
+    store: &Arc<dyn IdempotencyStore>,
+) {
+    for concurrency in CONCURRENCY {
+        let mut best: [Option<Measured>; 3] = [None, None, None];
+        for round in 0..2 {
+            let tag = format!("{run}_{concurrency}_{round}");
+            let requests = signed(&tag, count);
+            let floor = measure(
+                floor(tag.clone(), requests.clone()),
+                concurrency,
+                seconds,
+                count,
+            )
+            .await;
+            let inbox_receiver = Arc::new(
+                Receiver::builder()
+                    .verifier(verifier())
+                    .inbox(inbox.clone())
+                    .build()
+                    .unwrap(),
+            );
+            let queued = measure(
+                receiver_op(inbox_receiver, requests, "queued"),
+                concurrency,
+                seconds,
+                count,
+            )
+            .await;
+            let inline_receiver = Arc::new(
+                Receiver::builder()
+                    .verifier(verifier())
+                    .store(store.clone())
+                    .handler(|_| async { Ok(()) })
+                    .build()
+                    .unwrap(),
+            );
+            let inline = measure(
+                receiver_op(
+                    inline_receiver,
+                    signed(&format!("{tag}_inline"), count),
+                    "processed",
+                ),
+                concurrency,
+                seconds,
+                count,
+            )
+            .await;
+            for (slot, m) in best.iter_mut().zip([floor, queued, inline]) {
+                if slot.as_ref().is_none_or(|kept| m.rate > kept.rate) {
+                    *slot = Some(m);
+                }
+            }
+        }
+        let floor = best[0].as_ref().map_or(1.0, |m| m.rate);
+        for (m, name) in best.iter().zip(["floor", "inbox", "inline"]) {
+            print_row(backend, concurrency, name, m.as_ref().unwrap(), floor);
+        }
+    }
+}
+
 async fn postgres(url: &str, seconds: f64) {
     let run = ClaimToken::generate();
     let run = &run.as_str()[16..];
@@ -199,76 +268,27 @@ async fn postgres(url: &str, seconds: f64) {
         .unwrap();
     store.create_table().await.unwrap();
     let store: Arc<dyn IdempotencyStore> = Arc::new(store);
-    for concurrency in CONCURRENCY {
-        let mut rows: [(f64, Option<Measured>); 3] = [(0.0, None), (0.0, None), (0.0, None)];
-        for round in 0..2 {
-            let tag = format!("{run}_{concurrency}_{round}");
-            let requests = signed(&tag, 60_000);
-            let floor: Op = {
-                let (pool, requests, tag, statement) = (
-                    pool.clone(),
-                    requests.clone(),
-                    tag.clone(),
-                    format!(
-                        "INSERT INTO {floor_table} (key, body) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-                    ),
-                );
-                Arc::new(move |n| {
-                    let (pool, requests, statement) =
-                        (pool.clone(), requests.clone(), statement.clone());
-                    let key = format!("stripe:evt_{tag}_{n}");
-                    Box::pin(async move {
-                        sqlx::query(&statement)
-                            .bind(key)
-                            .bind(requests[n].1.as_ref())
-                            .execute(&pool)
-                            .await
-                            .unwrap();
-                    })
-                })
-            };
-            let floor = measure(floor, concurrency, seconds, requests.len()).await;
-            let inbox_receiver = Arc::new(
-                Receiver::builder()
-                    .verifier(verifier())
-                    .inbox(inbox.clone())
-                    .build()
-                    .unwrap(),
-            );
-            let queued = measure(
-                receiver_op(inbox_receiver, requests.clone(), "queued"),
-                concurrency,
-                seconds,
-                requests.len(),
-            )
-            .await;
-            let inline_receiver = Arc::new(
-                Receiver::builder()
-                    .verifier(verifier())
-                    .store(store.clone())
-                    .handler(|_| async { Ok(()) })
-                    .build()
-                    .unwrap(),
-            );
-            let inline_requests = signed(&format!("{tag}_inline"), 60_000);
-            let inline = measure(
-                receiver_op(inline_receiver, inline_requests, "processed"),
-                concurrency,
-                seconds,
-                60_000,
-            )
-            .await;
-            for (slot, m) in rows.iter_mut().zip([floor, queued, inline]) {
-                if slot.1.as_ref().is_none_or(|best| m.rate > best.rate) {
-                    *slot = (m.rate, Some(m));
-                }
-            }
-        }
-        let floor = rows[0].0;
-        for ((_, m), name) in rows.iter().zip(["floor", "inbox", "inline"]) {
-            print_row("postgres", concurrency, name, m.as_ref().unwrap(), floor);
-        }
-    }
+    let floor_statement: Arc<str> = Arc::from(format!(
+        "INSERT INTO {floor_table} (key, body) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    ));
+    let floor = move |tag: String, requests: Arc<Vec<Request>>| -> Op {
+        let (pool, statement) = (pool.clone(), floor_statement.clone());
+        Arc::new(move |n| {
+            let (pool, requests, statement) = (pool.clone(), requests.clone(), statement.clone());
+            let key = format!("stripe:evt_{tag}_{n}");
+            Box::pin(async move {
+                sqlx::query(&statement)
+                    .bind(key)
+                    .bind(requests[n].1.as_ref())
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            })
+        })
+    };
+    let inbox_dyn: Arc<dyn Inbox> = inbox.clone();
+    compare("postgres", run, seconds, 60_000, &floor, &inbox_dyn, &store).await;
+    let pool = inbox.pool().clone();
     sqlx::query(&format!("TRUNCATE {table}"))
         .execute(&pool)
         .await
@@ -307,73 +327,29 @@ async fn redis(url: &str, seconds: f64) {
             .with_prefix(format!("{prefix}store:")),
     );
     let floor_stream = format!("{prefix}floor");
-    for concurrency in CONCURRENCY {
-        let mut rows: [(f64, Option<Measured>); 3] = [(0.0, None), (0.0, None), (0.0, None)];
-        for round in 0..2 {
-            let tag = format!("{run}_{concurrency}_{round}");
-            let requests = signed(&tag, 100_000);
-            let floor: Op = {
-                let (connection, requests, stream) =
-                    (connection.clone(), requests.clone(), floor_stream.clone());
-                Arc::new(move |n| {
-                    let (mut connection, requests, stream) =
-                        (connection.clone(), requests.clone(), stream.clone());
-                    Box::pin(async move {
-                        let _: String = ::redis::cmd("XADD")
-                            .arg(&stream)
-                            .arg("*")
-                            .arg("key")
-                            .arg(format!("stripe:evt_{n}"))
-                            .arg("body")
-                            .arg(requests[n].1.as_ref())
-                            .query_async(&mut connection)
-                            .await
-                            .unwrap();
-                    })
-                })
-            };
-            let floor = measure(floor, concurrency, seconds, requests.len()).await;
-            let inbox_receiver = Arc::new(
-                Receiver::builder()
-                    .verifier(verifier())
-                    .inbox(inbox.clone())
-                    .build()
-                    .unwrap(),
-            );
-            let queued = measure(
-                receiver_op(inbox_receiver, requests.clone(), "queued"),
-                concurrency,
-                seconds,
-                requests.len(),
-            )
-            .await;
-            let inline_receiver = Arc::new(
-                Receiver::builder()
-                    .verifier(verifier())
-                    .store(store.clone())
-                    .handler(|_| async { Ok(()) })
-                    .build()
-                    .unwrap(),
-            );
-            let inline_requests = signed(&format!("{tag}_inline"), 100_000);
-            let inline = measure(
-                receiver_op(inline_receiver, inline_requests, "processed"),
-                concurrency,
-                seconds,
-                100_000,
-            )
-            .await;
-            for (slot, m) in rows.iter_mut().zip([floor, queued, inline]) {
-                if slot.1.as_ref().is_none_or(|best| m.rate > best.rate) {
-                    *slot = (m.rate, Some(m));
-                }
-            }
-        }
-        let floor = rows[0].0;
-        for ((_, m), name) in rows.iter().zip(["floor", "inbox", "inline"]) {
-            print_row("redis", concurrency, name, m.as_ref().unwrap(), floor);
-        }
-    }
+    let floor_connection = connection.clone();
+    let floor = move |tag: String, requests: Arc<Vec<Request>>| -> Op {
+        let (connection, stream) = (floor_connection.clone(), floor_stream.clone());
+        Arc::new(move |n| {
+            let (mut connection, requests, stream) =
+                (connection.clone(), requests.clone(), stream.clone());
+            let key = format!("stripe:evt_{tag}_{n}");
+            Box::pin(async move {
+                let _: String = ::redis::cmd("XADD")
+                    .arg(&stream)
+                    .arg("*")
+                    .arg("key")
+                    .arg(key)
+                    .arg("body")
+                    .arg(requests[n].1.as_ref())
+                    .query_async(&mut connection)
+                    .await
+                    .unwrap();
+            })
+        })
+    };
+    let inbox_dyn: Arc<dyn Inbox> = inbox.clone();
+    compare("redis", run, seconds, 100_000, &floor, &inbox_dyn, &store).await;
     for workers in [1, 4] {
         let rate = drain_rate(
             inbox.clone(),

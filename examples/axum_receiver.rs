@@ -21,12 +21,8 @@
 mod common;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use axum::routing::post;
-use axum::{Extension, Router};
 use common::StartError;
-use verihook::axum::{Received, SenderName};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -36,19 +32,7 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), StartError> {
     let port = common::port()?;
     let (receiver, store) = common::receiver().await?;
-    let mut app = Router::new();
-    for route in &common::ROUTES {
-        let sender = route.sender;
-        app = app.route(
-            route.path,
-            post(move |received: Received| async move {
-                common::log(sender, received.outcome());
-                received
-            })
-            .layer(Extension(SenderName::new(sender))),
-        );
-    }
-    let app = app.with_state(Arc::new(receiver));
+    let app = common::axum_app(receiver);
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await

@@ -31,10 +31,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::post;
-use axum::{Extension, Router};
 use common::StartError;
-use verihook::axum::{Received, SenderName};
 use verihook::inbox::{Attempt, Backoff, Fate, Inbox, MemoryInbox, Worker};
 use verihook::{Delivery, HandlerError, Receiver};
 
@@ -85,19 +82,7 @@ async fn run() -> Result<(), StartError> {
         let receiver = common::with_senders(Receiver::builder())?
             .inbox(inbox.clone())
             .build()?;
-        let mut app = Router::new();
-        for route in &common::ROUTES {
-            let sender = route.sender;
-            app = app.route(
-                route.path,
-                post(move |received: Received| async move {
-                    common::log(sender, received.outcome());
-                    received
-                })
-                .layer(Extension(SenderName::new(sender))),
-            );
-        }
-        let app = app.with_state(Arc::new(receiver));
+        let app = common::axum_app(receiver);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .map_err(|err| common::bind_error(port, &err))?;

@@ -496,8 +496,8 @@ mod postgres_backend {
     use std::pin::Pin;
     use verihook::inbox::PostgresInbox;
 
-    /// An inbox in a table of its own, and the future that drops it.
-    pub(super) async fn inbox() -> (Arc<dyn Inbox>, Pin<Box<dyn Future<Output = ()> + Send>>) {
+    /// An inbox in a table of its own (created twice: idempotent), and the table's name.
+    pub(super) async fn own_inbox() -> (Arc<PostgresInbox>, String) {
         let url = std::env::var("TEST_DATABASE_URL")
             .expect("TEST_DATABASE_URL must name the PostgreSQL database these tests run against");
         let table = format!("inbox_test_{}", ClaimToken::generate().as_str());
@@ -507,7 +507,13 @@ mod postgres_backend {
             .with_table(&table)
             .unwrap();
         inbox.create_table().await.unwrap();
-        inbox.create_table().await.unwrap(); // idempotent
+        inbox.create_table().await.unwrap();
+        (Arc::new(inbox), table)
+    }
+
+    /// [`own_inbox`], and the future that drops its table.
+    pub(super) async fn inbox() -> (Arc<dyn Inbox>, Pin<Box<dyn Future<Output = ()> + Send>>) {
+        let (inbox, table) = own_inbox().await;
         let pool = inbox.pool().clone();
         let cleanup = Box::pin(async move {
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
@@ -515,23 +521,14 @@ mod postgres_backend {
                 .await
                 .unwrap();
         });
-        (Arc::new(inbox), cleanup)
+        (inbox, cleanup)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
     async fn effects_commit_with_the_completion_exactly_once() {
-        let url = std::env::var("TEST_DATABASE_URL").unwrap();
-        let table = format!("inbox_test_{}", ClaimToken::generate().as_str());
+        let (inbox, table) = own_inbox().await;
         let effects = format!("{table}_effects");
-        let inbox = Arc::new(
-            PostgresInbox::connect(&url)
-                .await
-                .unwrap()
-                .with_table(&table)
-                .unwrap(),
-        );
-        inbox.create_table().await.unwrap();
         let pool = inbox.pool().clone();
         sqlx::query(&format!("CREATE TABLE {effects} (key text NOT NULL)"))
             .execute(&pool)
@@ -659,16 +656,7 @@ mod postgres_backend {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
     async fn operators_see_stats_and_dead_letters_retry_and_purge() {
-        let url = std::env::var("TEST_DATABASE_URL").unwrap();
-        let table = format!("inbox_test_{}", ClaimToken::generate().as_str());
-        let inbox = Arc::new(
-            PostgresInbox::connect(&url)
-                .await
-                .unwrap()
-                .with_table(&table)
-                .unwrap(),
-        );
-        inbox.create_table().await.unwrap();
+        let (inbox, table) = own_inbox().await;
         let receiver = receiver(inbox.clone());
         for id in ["evt_a", "evt_b", "evt_dead"] {
             let (headers, body) = delivery(id);

@@ -276,3 +276,24 @@ pub(crate) async fn shutdown_signal() {
         () = terminate => {},
     }
 }
+
+/// The routes on Axum, each answering from `receiver` and logging its outcome.
+#[cfg(feature = "axum")]
+pub(crate) fn axum_app(receiver: Receiver) -> axum::Router {
+    use axum::routing::post;
+    use axum::Extension;
+    use verihook::axum::{Received, SenderName};
+    let mut app = axum::Router::new();
+    for route in &ROUTES {
+        let sender = route.sender;
+        app = app.route(
+            route.path,
+            post(move |received: Received| async move {
+                log(sender, received.outcome());
+                received
+            })
+            .layer(Extension(SenderName::new(sender))),
+        );
+    }
+    app.with_state(Arc::new(receiver))
+}

@@ -63,25 +63,8 @@ impl PostgresStore {
     /// # });
     /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let fail = |source: Box<dyn std::error::Error + Send + Sync>| {
-            StoreError::connect("PostgreSQL", url, source)
-        };
-        let options = PgConnectOptions::from_str(url).map_err(|e| fail(e.into()))?;
-        // One direct connection first: a pool would retry until its timeout and then report
-        // only "pool timed out", losing the cause ("connection refused", "password
-        // authentication failed", "database does not exist").
-        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
-            Ok(Ok(connection)) => drop(connection.close().await),
-            Ok(Err(err)) => return Err(fail(err.into())),
-            Err(_) => {
-                return Err(fail(
-                    format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()).into(),
-                ))
-            }
-        }
-        Ok(Self::from_pool(
-            Self::pool_options().connect_lazy_with(options),
-        ))
+        let options = checked_options(url).await?;
+        Ok(Self::from_pool(pool_options().connect_lazy_with(options)))
     }
 
     /// Like [`connect`](Self::connect), but connects on first use: each operation fails with
@@ -94,9 +77,7 @@ impl PostgresStore {
     pub fn connect_lazy(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::connect("PostgreSQL", url, e))?;
-        Ok(Self::from_pool(
-            Self::pool_options().connect_lazy_with(options),
-        ))
+        Ok(Self::from_pool(pool_options().connect_lazy_with(options)))
     }
 
     /// Uses the app's existing pool.
@@ -233,15 +214,35 @@ impl PostgresStore {
         .map_err(StoreError::unavailable)?;
         token_held(updated.rows_affected() == 1)
     }
+}
 
-    /// 16 connections; no ping before each use (that would double the round trips): a broken
-    /// connection fails its one operation (503, the provider retries) and is replaced.
-    fn pool_options() -> PgPoolOptions {
-        PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(CONNECT_TIMEOUT)
-            .test_before_acquire(false)
+/// Parses `url` and checks one direct connection to it, waiting at most [`CONNECT_TIMEOUT`]. A
+/// pool would retry until its timeout and then report only "pool timed out", losing the cause
+/// ("connection refused", "password authentication failed", "database does not exist").
+pub(crate) async fn checked_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    let fail = |source: Box<dyn std::error::Error + Send + Sync>| {
+        StoreError::connect("PostgreSQL", url, source)
+    };
+    let options = PgConnectOptions::from_str(url).map_err(|e| fail(e.into()))?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+        Ok(Ok(connection)) => drop(connection.close().await),
+        Ok(Err(err)) => return Err(fail(err.into())),
+        Err(_) => {
+            return Err(fail(
+                format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()).into(),
+            ))
+        }
     }
+    Ok(options)
+}
+
+/// 16 connections; no ping before each use (that would double the round trips): a broken
+/// connection fails its one operation (503, the provider retries) and is replaced.
+pub(crate) fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .test_before_acquire(false)
 }
 
 fn millis_i64(d: Duration) -> i64 {

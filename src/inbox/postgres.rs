@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgListener, PgPool, PgRow};
 use sqlx::Postgres;
-use sqlx::{Connection, PgConnection, PgExecutor, Row};
+use sqlx::{PgExecutor, Row};
 use tokio::sync::Mutex;
 
 use super::group::{answer, GroupCommit, Job, WriteGroup};
@@ -18,7 +18,8 @@ use super::{
     StoreError,
 };
 use crate::event::Signed;
-use crate::idempotency::{token_held, CONNECT_TIMEOUT};
+use crate::idempotency::postgres::{checked_options, pool_options};
+use crate::idempotency::token_held;
 
 type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
@@ -60,26 +61,13 @@ pub struct PostgresInbox {
 const COMMITS_IN_FLIGHT: usize = 2;
 
 impl PostgresInbox {
-    /// Connects to `url` and checks one connection, waiting at most [`CONNECT_TIMEOUT`].
+    /// Connects to `url` and checks one connection, waiting at most [`CONNECT_TIMEOUT`](crate::idempotency::CONNECT_TIMEOUT).
     ///
     /// # Errors
     ///
     /// [`StoreError::Connect`] naming the URL (password hidden) and the driver's cause.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let fail = |source: Box<dyn std::error::Error + Send + Sync>| {
-            StoreError::connect("PostgreSQL", url, source)
-        };
-        let options = PgConnectOptions::from_str(url).map_err(|e| fail(e.into()))?;
-        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
-            Ok(Ok(connection)) => drop(connection.close().await),
-            Ok(Err(err)) => return Err(fail(err.into())),
-            Err(_) => {
-                return Err(fail(
-                    format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()).into(),
-                ))
-            }
-        }
-        Ok(Self::from_options(options))
+        Ok(Self::from_options(checked_options(url).await?))
     }
 
     /// Like [`connect`](Self::connect), but connects on first use: each operation fails with
@@ -96,10 +84,7 @@ impl PostgresInbox {
     }
 
     fn from_options(options: PgConnectOptions) -> Self {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_lazy_with(options.clone());
+        let pool = pool_options().connect_lazy_with(options.clone());
         Self {
             pool,
             options,
