@@ -32,7 +32,7 @@ use sha1::Sha1;
 use sha2::Sha256;
 
 use crate::error::{SecretError, VerifyError};
-use crate::scheme::{github, slack, square, standard, stripe, twilio, MacKeys};
+use crate::scheme::{github, shopify, slack, square, standard, stripe, twilio, MacKeys};
 use crate::verify::Header;
 
 /// Signers take any non-empty secret: they sign what the provider would, and some providers
@@ -419,6 +419,82 @@ impl SquareSigner {
     }
 }
 
+/// Signs requests as Shopify does, with every header Shopify sends (its own libraries refuse a
+/// request without the topic, shop domain, API version and webhook id).
+#[derive(Clone)]
+pub struct ShopifySigner {
+    keys: MacKeys<Hmac<Sha256>>,
+}
+
+/// The API version [`ShopifySigner`] writes in `X-Shopify-API-Version`.
+pub const SHOPIFY_API_VERSION: &str = "2025-10";
+
+impl ShopifySigner {
+    /// A signer for the app's client secret.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] when the secret is empty.
+    pub fn new(client_secret: impl AsRef<[u8]>) -> Result<Self, SecretError> {
+        Ok(Self {
+            keys: MacKeys::new([client_secret.as_ref()], ANY_LENGTH)?,
+        })
+    }
+
+    /// The `X-Shopify-Hmac-Sha256` value for `body`.
+    #[must_use]
+    pub fn signature(&self, body: &[u8]) -> String {
+        STANDARD.encode(self.keys.sign(&[body]).unwrap_or_default())
+    }
+
+    /// The headers of a delivery of `body` for `topic` (`orders/create`) from `shop_domain`,
+    /// with a generated webhook id and event id.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when the topic or domain cannot be a header value.
+    pub fn sign(
+        &self,
+        topic: &str,
+        shop_domain: &str,
+        body: &[u8],
+    ) -> Result<HeaderMap, VerifyError> {
+        let token = crate::idempotency::ClaimToken::generate();
+        let id = token.as_str();
+        let webhook_id = format!(
+            "{}-{}-{}-{}-{}",
+            &id[0..8],
+            &id[8..12],
+            &id[12..16],
+            &id[16..20],
+            &id[20..32]
+        );
+        self.sign_delivery(topic, shop_domain, &webhook_id, body)
+    }
+
+    /// [`sign`](Self::sign) with a given webhook id (also used as the event id).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when a value cannot be a header value.
+    pub fn sign_delivery(
+        &self,
+        topic: &str,
+        shop_domain: &str,
+        webhook_id: &str,
+        body: &[u8],
+    ) -> Result<HeaderMap, VerifyError> {
+        let mut headers = HeaderMap::new();
+        insert(&mut headers, &shopify::SIGNATURE, &self.signature(body))?;
+        insert(&mut headers, &shopify::TOPIC, topic)?;
+        insert(&mut headers, &shopify::SHOP_DOMAIN, shop_domain)?;
+        insert(&mut headers, &shopify::API_VERSION, SHOPIFY_API_VERSION)?;
+        insert(&mut headers, &shopify::WEBHOOK_ID, webhook_id)?;
+        insert(&mut headers, &shopify::EVENT_ID, webhook_id)?;
+        Ok(headers)
+    }
+}
+
 /// Signs requests as Twilio does.
 #[derive(Clone)]
 pub struct TwilioSigner {
@@ -538,6 +614,7 @@ redacted_debug!(
     StandardSigner,
     SlackSigner,
     SquareSigner,
+    ShopifySigner,
     TwilioSigner
 );
 #[cfg(feature = "ed25519")]

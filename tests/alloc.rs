@@ -204,6 +204,22 @@ fn square_verify_allocates_nothing() {
 }
 
 #[test]
+fn shopify_verify_allocates_nothing() {
+    let body = body(1024);
+    let signed = verihook::testing::ShopifySigner::new("shopify-client-secret")
+        .unwrap()
+        .sign("orders/create", "verihook-demo.myshopify.com", &body)
+        .unwrap();
+    let verifier =
+        verihook::ShopifyVerifier::with_secrets(["another-secret", "shopify-client-secret"])
+            .unwrap();
+    assert_eq!(
+        allocations(&verifier, &as_received(&signed), &body, true),
+        0
+    );
+}
+
+#[test]
 fn twilio_verify_allocates_nothing() {
     let body = Bytes::from(
         "AccountSid=AC123&Body=Hello+there%21&From=%2B14155550100&MessageSid=SM1&To=%2B14155550199"

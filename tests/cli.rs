@@ -502,6 +502,7 @@ fn signs_and_verifies_the_new_senders() {
             Some("https://example.com/webhooks/twilio?x=1"),
             &b"From=%2B1415&Body=hi+there"[..],
         ),
+        ("shopify", "shopify-cli-secret", None, &json_body[..]),
     ] {
         let mut sign = vec![
             "sign",
@@ -655,4 +656,41 @@ fn a_short_secret_signs_and_sends_with_the_same_warning_as_verify() {
             .contains("the secret is 1 byte,"),
         "{report}"
     );
+}
+
+#[test]
+fn shopify_sign_prints_every_header_shopify_sends() {
+    // Shopify's own library refuses a request without these (shopify-api-js validate.ts).
+    let headers = signed_headers(
+        &[
+            "sign",
+            "-p",
+            "shopify",
+            "-s",
+            "test-webhook-secret",
+            "--id",
+            "w-1",
+        ],
+        br#"{"id":1234567890,"email":"customer@example.com","total_price":"123.45"}"#,
+    );
+    let names: Vec<String> = headers
+        .chunks(2)
+        .map(|pair| pair[1].split(':').next().unwrap().to_ascii_lowercase())
+        .collect();
+    for required in [
+        "x-shopify-hmac-sha256",
+        "x-shopify-topic",
+        "x-shopify-shop-domain",
+        "x-shopify-api-version",
+        "x-shopify-webhook-id",
+    ] {
+        assert!(
+            names.iter().any(|n| n == required),
+            "{required} in {names:?}"
+        );
+    }
+    // The signature of a published example (see tests/vectors/shopify.json).
+    assert!(headers
+        .iter()
+        .any(|h| h == "X-Shopify-Hmac-Sha256: QNyObTlKbMx2qDlPF/ZOZcBqg5OgPg+2oky3zldc0Gw="));
 }

@@ -179,6 +179,11 @@ fn square_sdk_vectors() {
     assert_eq!(run("square", "square.json", false), 5);
 }
 
+#[test]
+fn shopify_vectors() {
+    assert_eq!(run("shopify", "shopify.json", false), 11);
+}
+
 #[cfg(feature = "ed25519")]
 #[test]
 fn discord_vectors() {

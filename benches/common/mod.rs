@@ -10,12 +10,12 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 use verihook::testing::{
-    DiscordSigner, GithubSigner, SlackSigner, SquareSigner, StandardSigner, StripeSigner,
-    TwilioSigner,
+    DiscordSigner, GithubSigner, ShopifySigner, SlackSigner, SquareSigner, StandardSigner,
+    StripeSigner, TwilioSigner,
 };
 use verihook::{
-    DiscordVerifier, GithubVerifier, RequestHead, Scheme, SlackVerifier, SquareVerifier,
-    StandardVerifier, StripeVerifier, TwilioVerifier, WebhookRequest,
+    DiscordVerifier, GithubVerifier, RequestHead, Scheme, ShopifyVerifier, SlackVerifier,
+    SquareVerifier, StandardVerifier, StripeVerifier, TwilioVerifier, WebhookRequest,
 };
 
 pub(crate) const SIZES: [usize; 4] = [256, 1024, 64 * 1024, 1024 * 1024];
@@ -52,10 +52,11 @@ pub(crate) enum Contender {
     Square,
     /// ed25519: a public-key signature, not a MAC; its ratio to the floor says little.
     Discord,
+    Shopify,
 }
 
 impl Contender {
-    pub(crate) const ALL: [Contender; 9] = [
+    pub(crate) const ALL: [Contender; 10] = [
         Self::Floor,
         Self::Github,
         Self::Stripe,
@@ -65,6 +66,7 @@ impl Contender {
         Self::Twilio,
         Self::Square,
         Self::Discord,
+        Self::Shopify,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -78,6 +80,7 @@ impl Contender {
             Self::Twilio => "twilio",
             Self::Square => "square",
             Self::Discord => "discord",
+            Self::Shopify => "shopify",
         }
     }
 }
@@ -94,6 +97,7 @@ pub(crate) struct Fixture {
     twilio: (TwilioVerifier, HeaderMap, http::Uri),
     square: (SquareVerifier, HeaderMap, http::Uri),
     discord: (DiscordVerifier, HeaderMap),
+    shopify: (ShopifyVerifier, HeaderMap),
 }
 
 const TWILIO_URL: &str = "https://hooks.example.com/webhooks/twilio";
@@ -132,6 +136,10 @@ impl Fixture {
             .unwrap()
             .sign(SQUARE_URL, &body)
             .unwrap();
+        let shopify = ShopifySigner::new("bench-shopify-secret")
+            .unwrap()
+            .sign_delivery("orders/create", "bench.myshopify.com", "w-1", &body)
+            .unwrap();
         let discord_signer = DiscordSigner::from_seed([5; 32]);
         let discord = discord_signer.sign(ts, &body);
         let fixture = Self {
@@ -152,6 +160,10 @@ impl Fixture {
             discord: (
                 DiscordVerifier::new(&discord_signer.public_key()).unwrap(),
                 as_received(&discord),
+            ),
+            shopify: (
+                ShopifyVerifier::new("bench-shopify-secret").unwrap(),
+                as_received(&shopify),
             ),
             floor: <Hmac<Sha256> as KeyInit>::new_from_slice(b"bench-floor-secret").unwrap(),
             github: (
@@ -223,6 +235,14 @@ impl Fixture {
                     self.discord
                         .0
                         .verify(black_box(&self.discord.1), body.clone()),
+                )
+                .unwrap();
+            }
+            Contender::Shopify => {
+                black_box(
+                    self.shopify
+                        .0
+                        .verify(black_box(&self.shopify.1), body.clone()),
                 )
                 .unwrap();
             }

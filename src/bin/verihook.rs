@@ -22,8 +22,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use verihook::testing::{
-    GithubSigner, SlackSigner, SquareSigner, StandardSigner, StripeSigner, TwilioSigner,
+    GithubSigner, ShopifySigner, SlackSigner, SquareSigner, StandardSigner, StripeSigner,
+    TwilioSigner,
 };
+
+/// The shop a signed Shopify sample comes from.
+const SAMPLE_SHOP: &str = "verihook-demo.myshopify.com";
 use verihook::{
     dangerous, scheme, RequestHead, Verified, VerifyError, VerifyOptions, WebhookRequest,
 };
@@ -63,6 +67,7 @@ enum ProviderName {
     Twilio,
     Discord,
     Square,
+    Shopify,
 }
 
 impl ProviderName {
@@ -76,6 +81,7 @@ impl ProviderName {
             Self::Twilio => "twilio",
             Self::Discord => "discord",
             Self::Square => "square",
+            Self::Shopify => "shopify",
         }
     }
 
@@ -168,9 +174,10 @@ struct SignArgs {
     /// Event id: `X-GitHub-Delivery` or `webhook-id` (Stripe's id is inside the body).
     #[arg(long)]
     id: Option<String>,
-    /// GitHub's `X-GitHub-Event` (other schemes carry the type inside the body).
-    #[arg(long, default_value = "ping")]
-    event: String,
+    /// GitHub's `X-GitHub-Event` (default `ping`) or Shopify's `X-Shopify-Topic` (default
+    /// `orders/create`); other schemes carry the type inside the body.
+    #[arg(long)]
+    event: Option<String>,
     /// Signing time, Unix seconds; defaults to now.
     #[arg(long, value_name = "UNIX")]
     timestamp: Option<u64>,
@@ -358,12 +365,19 @@ fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {
     if args.provider == ProviderName::Stripe && args.id.is_some() {
         eprintln!("verihook: note: Stripe's event id is inside the body; --id is not sent");
     }
+    let event = args.event.clone().unwrap_or_else(|| {
+        match args.provider {
+            ProviderName::Shopify => "orders/create",
+            _ => "ping",
+        }
+        .to_owned()
+    });
     let headers = signed_headers(
         args.provider,
         &args.secrets.first()?,
         args.url.as_deref(),
         args.id.as_deref(),
-        &args.event,
+        &event,
         args.timestamp,
         &body,
     )?;
@@ -414,6 +428,10 @@ fn signed_headers(
         ProviderName::Slack => SlackSigner::new(secret)
             .map_err(bad_secret)?
             .sign(timestamp, body),
+        ProviderName::Shopify => ShopifySigner::new(secret)
+            .map_err(bad_secret)?
+            .sign_delivery(event, SAMPLE_SHOP, &id, body)
+            .map_err(bad_header)?,
         ProviderName::Square => SquareSigner::new(secret)
             .map_err(bad_secret)?
             .sign(need_url(provider, url)?, body)
@@ -459,6 +477,7 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
     let event = args.event.clone().unwrap_or_else(|| {
         match args.provider {
             ProviderName::Github => "push",
+            ProviderName::Shopify => "orders/create",
             _ => "invoice.paid",
         }
         .to_owned()
@@ -573,6 +592,17 @@ fn sample_event(provider: ProviderName, id: &str, event: &str) -> String {
             "event_time": created,
             "team_id": "T061EG9R6",
             "event": { "type": event, "channel": "C2147483705", "user": "U2147483697", "text": "Hello world" }
+        }),
+        ProviderName::Shopify => serde_json::json!({
+            "id": 820982911946154508_u64,
+            "admin_graphql_api_id": "gid://shopify/Order/820982911946154508",
+            "email": "jon@example.com",
+            "created_at": "2026-11-30T12:00:00-05:00",
+            "currency": "USD",
+            "total_price": "403.00",
+            "financial_status": "paid",
+            "note": format!("verihook sample {id}"),
+            "line_items": [{ "id": 866550311766439020_u64, "title": "IPod Nano - 8GB", "quantity": 1, "price": "199.00" }]
         }),
         ProviderName::Square => serde_json::json!({
             "merchant_id": "MLEFBHHSJGVHD",

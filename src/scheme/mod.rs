@@ -8,6 +8,7 @@
 
 pub(crate) mod discord;
 pub(crate) mod github;
+pub(crate) mod shopify;
 pub(crate) mod slack;
 pub(crate) mod square;
 pub(crate) mod standard;
@@ -497,6 +498,7 @@ pub static BUILTINS: &[&Builtin] = &[
     &twilio::BUILTIN,
     &discord::BUILTIN,
     &square::BUILTIN,
+    &shopify::BUILTIN,
 ];
 
 /// The built-in scheme called `name` (or one of its aliases), ignoring case.

@@ -1,0 +1,198 @@
+//! Shopify: `X-Shopify-Hmac-Sha256`, base64 HMAC-SHA256 of the body under the app's client
+//! secret.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use hmac::Hmac;
+use http::{HeaderMap, HeaderValue};
+use sha2::Sha256;
+
+use super::{Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
+use crate::error::VerifyError;
+use crate::event::{Event, Field, Verified};
+use crate::request::{RequestHead, WebhookRequest};
+use crate::verify::{verifier_options, Header, VerifyOptions};
+
+pub(crate) static SIGNATURE: Header = Header::new("x-shopify-hmac-sha256", "X-Shopify-Hmac-Sha256");
+pub(crate) static TOPIC: Header = Header::new("x-shopify-topic", "X-Shopify-Topic");
+pub(crate) static EVENT_ID: Header = Header::new("x-shopify-event-id", "X-Shopify-Event-Id");
+pub(crate) static WEBHOOK_ID: Header = Header::new("x-shopify-webhook-id", "X-Shopify-Webhook-Id");
+pub(crate) static SHOP_DOMAIN: Header =
+    Header::new("x-shopify-shop-domain", "X-Shopify-Shop-Domain");
+pub(crate) static API_VERSION: Header =
+    Header::new("x-shopify-api-version", "X-Shopify-API-Version");
+
+/// The length of a base64 HMAC-SHA256 (32 bytes, padded).
+const SIGNATURE_LEN: usize = 44;
+
+/// Verifies Shopify webhooks: `X-Shopify-Hmac-Sha256`, the base64 HMAC-SHA256 of the raw body
+/// under the app's client secret (the "API secret key"), as Shopify's own libraries check it.
+///
+/// Only the body is signed. The event id (`X-Shopify-Event-Id`, else `X-Shopify-Webhook-Id`) and
+/// the type (`X-Shopify-Topic`) are reported, never trusted: anyone who captured a request can
+/// resend its body under other headers, so de-duplication uses a digest of the body (a replay is
+/// a `duplicate` while the store retains it, and Shopify signs no timestamp). The shop
+/// (`X-Shopify-Shop-Domain`) and API version headers are equally unsigned: read them from the
+/// request, as hints.
+///
+/// ```
+/// use verihook::{testing::ShopifySigner, ShopifyVerifier};
+/// # fn main() -> Result<(), verihook::VerifyError> {
+/// let body = br#"{"id":820982911946154508,"email":"jon@example.com"}"#;
+/// let headers = ShopifySigner::new("a-client-secret")?.sign("orders/create", "shop.myshopify.com", body)?;
+/// let event = ShopifyVerifier::new("a-client-secret")?.verify(&headers, body.as_slice().into())?;
+/// assert_eq!(event.event_type().as_deref(), Some("orders/create"));
+/// assert!(!event.signed().id() && !event.signed().event_type());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ShopifyVerifier {
+    keys: MacKeys<Hmac<Sha256>>,
+    options: VerifyOptions,
+}
+
+impl ShopifyVerifier {
+    /// A verifier for the app's client secret, as the Partner Dashboard (or the app's
+    /// settings) shows it.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
+    pub fn new(client_secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
+        Self::with_secrets([client_secret])
+    }
+
+    /// A verifier that accepts a signature from any of `secrets` (rotation: Shopify signs with
+    /// the new secret as soon as it is rotated).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), or when there are no secrets.
+    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
+    }
+
+    fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        Ok(Self {
+            keys: MacKeys::from_secrets(secrets, min)?,
+            options: VerifyOptions::default(),
+        })
+    }
+
+    /// The signature header, present and the shape of a base64 HMAC-SHA256.
+    fn signature(headers: &HeaderMap) -> Result<&[u8], VerifyError> {
+        let value = SIGNATURE.require(headers)?.as_bytes();
+        let well_formed = value.len() == SIGNATURE_LEN
+            && value[..SIGNATURE_LEN - 1]
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/'))
+            && value[SIGNATURE_LEN - 1] == b'=';
+        if well_formed {
+            Ok(value)
+        } else {
+            Err(SIGNATURE.malformed("expected the 44-character base64 HMAC-SHA256"))
+        }
+    }
+
+    /// Checks one request: the headers and the raw body as received.
+    fn check(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        _now: SystemTime,
+    ) -> Result<Event, VerifyError> {
+        let signature = Self::signature(headers)?;
+        let id = match EVENT_ID.get(headers) {
+            Some(value) => optional_text(&EVENT_ID, Some(value))?,
+            None => optional_text(&WEBHOOK_ID, WEBHOOK_ID.get(headers))?,
+        };
+        let topic = optional_text(&TOPIC, TOPIC.get(headers))?;
+        let parts: [&[u8]; 1] = [&body];
+        if !self
+            .keys
+            .matches_any_base64(&parts, || std::iter::once(signature))
+        {
+            return Err(VerifyError::SignatureMismatch {
+                secrets: self.keys.len(),
+                signatures: 1,
+            });
+        }
+        // Only the body is signed: the id and topic are reported, never used to de-duplicate.
+        Ok(Event::verified(
+            "shopify",
+            body,
+            (id, false),
+            (topic, false),
+            None,
+        ))
+    }
+}
+
+fn optional_text(header: &Header, value: Option<&HeaderValue>) -> Result<Field, VerifyError> {
+    match value {
+        Some(value) => header.text(value).map(|_| Field::Header(value.clone())),
+        None => Ok(Field::Absent),
+    }
+}
+
+verifier_options!(ShopifyVerifier);
+
+pub(crate) static BUILTIN: Builtin = Builtin {
+    name: "shopify",
+    aliases: &[],
+    signs_url: false,
+    build: |args, options| {
+        let secrets = args.secrets.iter().map(|s| s.as_bytes());
+        Ok(Box::new(
+            ShopifyVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?.with_options(options),
+        ))
+    },
+};
+
+impl Scheme for ShopifyVerifier {
+    fn name(&self) -> &'static str {
+        "shopify"
+    }
+
+    fn recognizes(&self, headers: &HeaderMap) -> bool {
+        SIGNATURE.get(headers).is_some()
+    }
+
+    fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
+        Self::signature(head.headers()).map(|_| ())
+    }
+
+    /// This scheme signs no timestamp: verifying never needs the time, so no clock is read.
+    fn now(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH
+    }
+
+    /// Shopify signs no timestamp, so `now` is not read.
+    fn verify_request(
+        &self,
+        request: &WebhookRequest<'_>,
+        now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
+        self.check(request.headers(), request.body().clone(), now)
+            .map(Verified::Event)
+    }
+}
+
+impl fmt::Debug for ShopifyVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShopifyVerifier")
+            .field("secrets", &self.keys.len())
+            .field("options", &self.options)
+            .finish()
+    }
+}
