@@ -41,8 +41,8 @@ fn target(size: usize, contender: Contender) -> Option<f64> {
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is read.
-    println!("| body | floor | github | stripe | standard-webhooks | slack | twilio (JSON) | square | discord (ed25519) | shopify | standardwebhooks crate | verihook standard vs crate |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| body | floor | github | stripe | standard-webhooks | slack | twilio (JSON) | square | discord (ed25519) | shopify | gitlab (token) | standardwebhooks crate | verihook standard vs crate |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut misses = Vec::new();
     for size in SIZES {
         let fixture = Fixture::new(size);
@@ -84,6 +84,7 @@ fn main() {
             Contender::Square,
             Contender::Discord,
             Contender::Shopify,
+            Contender::Gitlab,
         ] {
             let (ns, ratio) = find(contender);
             let mark = match target(size, contender) {

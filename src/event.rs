@@ -30,13 +30,17 @@ pub struct Signed {
     pub(crate) id: bool,
     pub(crate) event_type: bool,
     pub(crate) timestamp: bool,
+    /// Only for schemes that sign nothing (GitLab's token): the body is not covered either.
+    pub(crate) body_unsigned: bool,
 }
 
 impl Signed {
-    /// The body is always signed.
+    /// Whether the body is covered by a signature: for every scheme but those that only
+    /// authenticate the sender with a shared token (GitLab's `X-Gitlab-Token`), which sign
+    /// nothing.
     #[must_use]
     pub fn body(self) -> bool {
-        true
+        !self.body_unsigned
     }
     /// Whether the event id is covered by the signature (and so may de-duplicate).
     #[must_use]
@@ -54,10 +58,14 @@ impl Signed {
         self.timestamp
     }
 
-    /// The flags as bits (id 1, type 2, timestamp 4), for an inbox backend to store.
+    /// The flags as bits (id 1, type 2, timestamp 4, body *not* signed 8), for an inbox
+    /// backend to store.
     #[must_use]
     pub fn bits(self) -> u8 {
-        u8::from(self.id) | u8::from(self.event_type) << 1 | u8::from(self.timestamp) << 2
+        u8::from(self.id)
+            | u8::from(self.event_type) << 1
+            | u8::from(self.timestamp) << 2
+            | u8::from(self.body_unsigned) << 3
     }
 
     /// The flags an inbox backend stored with [`bits`](Self::bits).
@@ -67,6 +75,7 @@ impl Signed {
             id: bits & 1 != 0,
             event_type: bits & 2 != 0,
             timestamp: bits & 4 != 0,
+            body_unsigned: bits & 8 != 0,
         }
     }
 }
@@ -231,6 +240,7 @@ impl Event {
                 id: id_signed,
                 event_type: type_signed,
                 timestamp: timestamp.is_some(),
+                body_unsigned: false,
             },
         }
     }

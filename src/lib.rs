@@ -4,7 +4,7 @@
 //!
 //! * **Verify one request:** a verifier per scheme ([`GithubVerifier`], [`StripeVerifier`],
 //!   [`StandardVerifier`], [`SlackVerifier`], [`TwilioVerifier`], [`SquareVerifier`],
-//!   [`ShopifyVerifier`], and
+//!   [`ShopifyVerifier`], [`GitlabVerifier`] (a shared token: it signs nothing), and
 //!   `DiscordVerifier` with the `ed25519` feature), or your own [`Scheme`]; each hands back an
 //!   [`Event`] or a [`VerifyError`] with a stable code and HTTP status.
 //! * **Exactly once:** a [`Receiver`] verifies, claims the event in an
@@ -94,6 +94,7 @@ pub use request::{RequestHead, WebhookRequest};
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
 pub use scheme::discord::DiscordVerifier;
 pub use scheme::github::GithubVerifier;
+pub use scheme::gitlab::GitlabVerifier;
 pub use scheme::shopify::ShopifyVerifier;
 pub use scheme::slack::SlackVerifier;
 pub use scheme::square::SquareVerifier;

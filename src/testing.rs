@@ -30,9 +30,10 @@ use hmac::Hmac;
 use http::{HeaderMap, HeaderValue};
 use sha1::Sha1;
 use sha2::Sha256;
+use zeroize::Zeroizing;
 
 use crate::error::{SecretError, VerifyError};
-use crate::scheme::{github, shopify, slack, square, standard, stripe, twilio, MacKeys};
+use crate::scheme::{github, gitlab, shopify, slack, square, standard, stripe, twilio, MacKeys};
 use crate::verify::Header;
 
 /// Signers take any non-empty secret: they sign what the provider would, and some providers
@@ -495,6 +496,47 @@ impl ShopifySigner {
     }
 }
 
+/// Sends requests as GitLab does: the webhook's secret token in `X-Gitlab-Token` (GitLab signs
+/// nothing), with the event name, event UUID and idempotency key headers.
+#[derive(Clone)]
+pub struct GitlabSigner {
+    token: Zeroizing<Vec<u8>>,
+}
+
+impl GitlabSigner {
+    /// A signer for the webhook's secret token.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] when the token is empty.
+    pub fn new(token: impl AsRef<[u8]>) -> Result<Self, SecretError> {
+        if token.as_ref().is_empty() {
+            return Err(SecretError::Empty);
+        }
+        Ok(Self {
+            token: Zeroizing::new(token.as_ref().to_vec()),
+        })
+    }
+
+    /// The headers of a delivery of `body` for `event` (`Push Hook`), with `uuid` as its event
+    /// UUID and idempotency key.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when the token, event or uuid cannot be a header value.
+    pub fn sign(&self, event: &str, uuid: &str, body: &[u8]) -> Result<HeaderMap, VerifyError> {
+        let _ = body; // GitLab signs nothing: the body travels as it is.
+        let mut headers = HeaderMap::new();
+        let token = HeaderValue::from_bytes(&self.token)
+            .map_err(|_| gitlab::TOKEN.malformed("the token is not a valid header value"))?;
+        headers.insert(gitlab::TOKEN.wire.clone(), token);
+        insert(&mut headers, &gitlab::EVENT, event)?;
+        insert(&mut headers, &gitlab::EVENT_UUID, uuid)?;
+        insert(&mut headers, &gitlab::IDEMPOTENCY_KEY, uuid)?;
+        Ok(headers)
+    }
+}
+
 /// Signs requests as Twilio does.
 #[derive(Clone)]
 pub struct TwilioSigner {
@@ -615,6 +657,7 @@ redacted_debug!(
     SlackSigner,
     SquareSigner,
     ShopifySigner,
+    GitlabSigner,
     TwilioSigner
 );
 #[cfg(feature = "ed25519")]

@@ -220,6 +220,21 @@ fn shopify_verify_allocates_nothing() {
 }
 
 #[test]
+fn gitlab_verify_allocates_nothing() {
+    let body = body(1024);
+    let signed = verihook::testing::GitlabSigner::new("gitlab-webhook-token")
+        .unwrap()
+        .sign("Push Hook", "13792a34-cac6-4fda-95a8-c58e00a3954e", &body)
+        .unwrap();
+    let verifier =
+        verihook::GitlabVerifier::with_secrets(["another-token", "gitlab-webhook-token"]).unwrap();
+    assert_eq!(
+        allocations(&verifier, &as_received(&signed), &body, true),
+        0
+    );
+}
+
+#[test]
 fn twilio_verify_allocates_nothing() {
     let body = Bytes::from(
         "AccountSid=AC123&Body=Hello+there%21&From=%2B14155550100&MessageSid=SM1&To=%2B14155550199"

@@ -110,14 +110,14 @@ proptest! {
 
     #[test]
     fn verifiers_never_panic_on_arbitrary_headers(
-        values in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..120), 15),
+        values in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..120), 17),
         body in prop::collection::vec(any::<u8>(), 0..256),
         now in any::<u64>(),
         target in "/[a-zA-Z0-9/?&=%+]{0,40}",
     ) {
         let names = ["x-hub-signature-256", "x-github-delivery", "stripe-signature", "webhook-id", "webhook-timestamp", "webhook-signature",
             "x-slack-signature", "x-slack-request-timestamp", "x-twilio-signature", "x-square-hmacsha256-signature", "x-signature-ed25519", "x-signature-timestamp",
-            "x-shopify-hmac-sha256", "x-shopify-topic", "x-shopify-event-id"];
+            "x-shopify-hmac-sha256", "x-shopify-topic", "x-shopify-event-id", "x-gitlab-token", "x-gitlab-event"];
         let mut headers = HeaderMap::new();
         for (name, value) in names.iter().zip(&values) {
             if let Ok(value) = HeaderValue::from_bytes(value) {
@@ -301,6 +301,7 @@ fn public_types_are_send_and_sync() {
     check::<verihook::TwilioVerifier>();
     check::<verihook::SquareVerifier>();
     check::<verihook::ShopifyVerifier>();
+    check::<verihook::GitlabVerifier>();
 }
 
 #[cfg(feature = "ed25519")]

@@ -180,6 +180,11 @@ fn square_sdk_vectors() {
 }
 
 #[test]
+fn gitlab_vectors() {
+    assert_eq!(run("gitlab", "gitlab.json", false), 9);
+}
+
+#[test]
 fn shopify_vectors() {
     assert_eq!(run("shopify", "shopify.json", false), 11);
 }

@@ -10,12 +10,13 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 use verihook::testing::{
-    DiscordSigner, GithubSigner, ShopifySigner, SlackSigner, SquareSigner, StandardSigner,
-    StripeSigner, TwilioSigner,
+    DiscordSigner, GithubSigner, GitlabSigner, ShopifySigner, SlackSigner, SquareSigner,
+    StandardSigner, StripeSigner, TwilioSigner,
 };
 use verihook::{
-    DiscordVerifier, GithubVerifier, RequestHead, Scheme, ShopifyVerifier, SlackVerifier,
-    SquareVerifier, StandardVerifier, StripeVerifier, TwilioVerifier, WebhookRequest,
+    DiscordVerifier, GithubVerifier, GitlabVerifier, RequestHead, Scheme, ShopifyVerifier,
+    SlackVerifier, SquareVerifier, StandardVerifier, StripeVerifier, TwilioVerifier,
+    WebhookRequest,
 };
 
 pub(crate) const SIZES: [usize; 4] = [256, 1024, 64 * 1024, 1024 * 1024];
@@ -53,10 +54,12 @@ pub(crate) enum Contender {
     /// ed25519: a public-key signature, not a MAC; its ratio to the floor says little.
     Discord,
     Shopify,
+    /// A shared token compared through SHA-256 digests; no MAC over the body at all.
+    Gitlab,
 }
 
 impl Contender {
-    pub(crate) const ALL: [Contender; 10] = [
+    pub(crate) const ALL: [Contender; 11] = [
         Self::Floor,
         Self::Github,
         Self::Stripe,
@@ -67,6 +70,7 @@ impl Contender {
         Self::Square,
         Self::Discord,
         Self::Shopify,
+        Self::Gitlab,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -81,6 +85,7 @@ impl Contender {
             Self::Square => "square",
             Self::Discord => "discord",
             Self::Shopify => "shopify",
+            Self::Gitlab => "gitlab",
         }
     }
 }
@@ -98,6 +103,7 @@ pub(crate) struct Fixture {
     square: (SquareVerifier, HeaderMap, http::Uri),
     discord: (DiscordVerifier, HeaderMap),
     shopify: (ShopifyVerifier, HeaderMap),
+    gitlab: (GitlabVerifier, HeaderMap),
 }
 
 const TWILIO_URL: &str = "https://hooks.example.com/webhooks/twilio";
@@ -140,6 +146,10 @@ impl Fixture {
             .unwrap()
             .sign_delivery("orders/create", "bench.myshopify.com", "w-1", &body)
             .unwrap();
+        let gitlab = GitlabSigner::new("bench-gitlab-token")
+            .unwrap()
+            .sign("Push Hook", "13792a34-cac6-4fda-95a8-c58e00a3954e", &body)
+            .unwrap();
         let discord_signer = DiscordSigner::from_seed([5; 32]);
         let discord = discord_signer.sign(ts, &body);
         let fixture = Self {
@@ -164,6 +174,10 @@ impl Fixture {
             shopify: (
                 ShopifyVerifier::new("bench-shopify-secret").unwrap(),
                 as_received(&shopify),
+            ),
+            gitlab: (
+                GitlabVerifier::new("bench-gitlab-token").unwrap(),
+                as_received(&gitlab),
             ),
             floor: <Hmac<Sha256> as KeyInit>::new_from_slice(b"bench-floor-secret").unwrap(),
             github: (
@@ -243,6 +257,14 @@ impl Fixture {
                     self.shopify
                         .0
                         .verify(black_box(&self.shopify.1), body.clone()),
+                )
+                .unwrap();
+            }
+            Contender::Gitlab => {
+                black_box(
+                    self.gitlab
+                        .0
+                        .verify(black_box(&self.gitlab.1), body.clone()),
                 )
                 .unwrap();
             }

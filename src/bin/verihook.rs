@@ -22,8 +22,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use verihook::testing::{
-    GithubSigner, ShopifySigner, SlackSigner, SquareSigner, StandardSigner, StripeSigner,
-    TwilioSigner,
+    GithubSigner, GitlabSigner, ShopifySigner, SlackSigner, SquareSigner, StandardSigner,
+    StripeSigner, TwilioSigner,
 };
 
 /// The shop a signed Shopify sample comes from.
@@ -68,6 +68,7 @@ enum ProviderName {
     Discord,
     Square,
     Shopify,
+    Gitlab,
 }
 
 impl ProviderName {
@@ -82,6 +83,7 @@ impl ProviderName {
             Self::Discord => "discord",
             Self::Square => "square",
             Self::Shopify => "shopify",
+            Self::Gitlab => "gitlab",
         }
     }
 
@@ -174,8 +176,9 @@ struct SignArgs {
     /// Event id: `X-GitHub-Delivery` or `webhook-id` (Stripe's id is inside the body).
     #[arg(long)]
     id: Option<String>,
-    /// GitHub's `X-GitHub-Event` (default `ping`) or Shopify's `X-Shopify-Topic` (default
-    /// `orders/create`); other schemes carry the type inside the body.
+    /// GitHub's `X-GitHub-Event` (default `ping`), Shopify's `X-Shopify-Topic` (default
+    /// `orders/create`) or GitLab's `X-Gitlab-Event` (default `Push Hook`); other schemes carry
+    /// the type inside the body.
     #[arg(long)]
     event: Option<String>,
     /// Signing time, Unix seconds; defaults to now.
@@ -368,6 +371,7 @@ fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {
     let event = args.event.clone().unwrap_or_else(|| {
         match args.provider {
             ProviderName::Shopify => "orders/create",
+            ProviderName::Gitlab => "Push Hook",
             _ => "ping",
         }
         .to_owned()
@@ -428,6 +432,10 @@ fn signed_headers(
         ProviderName::Slack => SlackSigner::new(secret)
             .map_err(bad_secret)?
             .sign(timestamp, body),
+        ProviderName::Gitlab => GitlabSigner::new(secret)
+            .map_err(bad_secret)?
+            .sign(event, &id, body)
+            .map_err(bad_header)?,
         ProviderName::Shopify => ShopifySigner::new(secret)
             .map_err(bad_secret)?
             .sign_delivery(event, SAMPLE_SHOP, &id, body)
@@ -478,6 +486,7 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
         match args.provider {
             ProviderName::Github => "push",
             ProviderName::Shopify => "orders/create",
+            ProviderName::Gitlab => "Push Hook",
             _ => "invoice.paid",
         }
         .to_owned()
@@ -592,6 +601,18 @@ fn sample_event(provider: ProviderName, id: &str, event: &str) -> String {
             "event_time": created,
             "team_id": "T061EG9R6",
             "event": { "type": event, "channel": "C2147483705", "user": "U2147483697", "text": "Hello world" }
+        }),
+        ProviderName::Gitlab => serde_json::json!({
+            "object_kind": "push",
+            "event_name": "push",
+            "before": "95790bf891e76fee5e1747ab589903a6a1f80f22",
+            "after": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+            "ref": "refs/heads/main",
+            "user_name": "John Smith",
+            "project_id": 15,
+            "project": { "name": "verihook-demo", "path_with_namespace": "octo-org/verihook-demo" },
+            "commits": [{ "id": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", "message": format!("Update README.md ({id})") }],
+            "total_commits_count": 1
         }),
         ProviderName::Shopify => serde_json::json!({
             "id": 820982911946154508_u64,

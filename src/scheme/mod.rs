@@ -8,6 +8,7 @@
 
 pub(crate) mod discord;
 pub(crate) mod github;
+pub(crate) mod gitlab;
 pub(crate) mod shopify;
 pub(crate) mod slack;
 pub(crate) mod square;
@@ -499,6 +500,7 @@ pub static BUILTINS: &[&Builtin] = &[
     &discord::BUILTIN,
     &square::BUILTIN,
     &shopify::BUILTIN,
+    &gitlab::BUILTIN,
 ];
 
 /// The built-in scheme called `name` (or one of its aliases), ignoring case.
