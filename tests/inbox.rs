@@ -411,6 +411,9 @@ async fn entries_round_trip_and_done_ones_are_purged(inbox: Arc<dyn Inbox>) {
     let event = verihook::Event::builder("acme", body.clone()).build();
     let mut entry = Entry::new(&event, "acme:sha256:00".to_owned());
     entry.sender = "acme-prod".to_owned();
+    // A scheme that signs nothing (GitLab's token): the flag survives the inbox.
+    entry.signed = verihook::Signed::from_bits(8);
+    assert!(!entry.signed.body());
     assert_eq!(inbox.enqueue(&entry).await.unwrap(), Enqueued::New);
     assert_eq!(inbox.enqueue(&entry).await.unwrap(), Enqueued::Duplicate);
     let leased = inbox.lease(5, Duration::from_secs(60)).await.unwrap();
@@ -420,6 +423,10 @@ async fn entries_round_trip_and_done_ones_are_purged(inbox: Arc<dyn Inbox>) {
     assert_eq!(
         (event.sender(), event.scheme(), event.body()),
         ("acme-prod", "acme", &body)
+    );
+    assert!(
+        !event.signed().body(),
+        "stored as not signed, read back as not signed"
     );
     let long_error = "é".repeat(5000);
     inbox

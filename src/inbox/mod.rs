@@ -123,6 +123,8 @@ impl Entry {
         }
         let mut event = event.build();
         event.sender = Some(Arc::new(self.sender.clone()));
+        // As stored, the body's flag included (a token scheme signs nothing).
+        event.signed = self.signed;
         event
     }
 }
