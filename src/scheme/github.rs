@@ -9,9 +9,9 @@ use http::{HeaderMap, HeaderValue};
 use sha1::Sha1;
 use sha2::Sha256;
 
-use super::{hex_array, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
+use super::{hex_array, reported, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
 use crate::error::VerifyError;
-use crate::event::{Event, Field, Verified};
+use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::secret::Secret;
 use crate::verify::{verifier_options, Header, VerifyOptions};
@@ -210,8 +210,8 @@ impl GithubVerifier {
     ) -> Result<Event, VerifyError> {
         let [sha256, delivery, event] =
             Header::find_all(headers, [&SIGNATURE_256, &DELIVERY, &EVENT]);
-        let id = optional_text(&DELIVERY, delivery)?;
-        let event_type = optional_text(&EVENT, event)?;
+        let id = reported(&DELIVERY, delivery)?;
+        let event_type = reported(&EVENT, event)?;
         let parts: [&[u8]; 1] = [&body];
         let matched = match self.signature(headers, sha256)? {
             Signature::Sha256(sig) => self.sha256.matches_any(&parts, || std::iter::once(sig)),
@@ -231,13 +231,6 @@ impl GithubVerifier {
             (event_type, false),
             None,
         ))
-    }
-}
-
-fn optional_text(header: &Header, value: Option<&HeaderValue>) -> Result<Field, VerifyError> {
-    match value {
-        Some(value) => header.text(value).map(|_| Field::Header(value.clone())),
-        None => Ok(Field::Absent),
     }
 }
 

@@ -4,13 +4,13 @@ use std::fmt;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::{constant_time_eq, Builtin, Scheme, MIN_RAW_SECRET_LEN};
+use super::{constant_time_eq, reported, Builtin, Scheme, MIN_RAW_SECRET_LEN};
 use crate::error::{SecretError, VerifyError};
-use crate::event::{Event, Field, Verified};
+use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::secret::require_len;
 use crate::verify::{verifier_options, Header, VerifyOptions};
@@ -122,20 +122,13 @@ impl GitlabVerifier {
     ) -> Result<Event, VerifyError> {
         self.authenticate(headers)?;
         let id = match IDEMPOTENCY_KEY.get(headers) {
-            Some(value) => optional_text(&IDEMPOTENCY_KEY, Some(value))?,
-            None => optional_text(&EVENT_UUID, EVENT_UUID.get(headers))?,
+            Some(value) => reported(&IDEMPOTENCY_KEY, Some(value))?,
+            None => reported(&EVENT_UUID, EVENT_UUID.get(headers))?,
         };
-        let event_type = optional_text(&EVENT, EVENT.get(headers))?;
+        let event_type = reported(&EVENT, EVENT.get(headers))?;
         let mut event = Event::verified("gitlab", body, (id, false), (event_type, false), None);
         event.signed.body_unsigned = true;
         Ok(event)
-    }
-}
-
-fn optional_text(header: &Header, value: Option<&HeaderValue>) -> Result<Field, VerifyError> {
-    match value {
-        Some(value) => header.text(value).map(|_| Field::Header(value.clone())),
-        None => Ok(Field::Absent),
     }
 }
 

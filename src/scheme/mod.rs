@@ -259,6 +259,20 @@ fn feed_parts<M: Mac>(mac: &mut M, parts: &[&[u8]]) {
     }
 }
 
+/// An unsigned header the scheme reports (an id, a type): absent, or visible text that is kept as
+/// it is; an empty or non-text value is malformed.
+pub(crate) fn reported(
+    header: &crate::verify::Header,
+    value: Option<&http::HeaderValue>,
+) -> Result<crate::event::Field, VerifyError> {
+    match value {
+        Some(value) => header
+            .text(value)
+            .map(|_| crate::event::Field::Header(value.clone())),
+        None => Ok(crate::event::Field::Absent),
+    }
+}
+
 /// Whether `a` and `b` are equal, in time that depends only on their lengths.
 ///
 /// The differences are OR-ed together eight bytes at a time without a branch, and `subtle`

@@ -6,12 +6,12 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use hmac::Hmac;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 use sha2::Sha256;
 
-use super::{Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
+use super::{reported, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
 use crate::error::VerifyError;
-use crate::event::{Event, Field, Verified};
+use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::verify::{verifier_options, Header, VerifyOptions};
 
@@ -113,10 +113,10 @@ impl ShopifyVerifier {
     ) -> Result<Event, VerifyError> {
         let signature = Self::signature(headers)?;
         let id = match EVENT_ID.get(headers) {
-            Some(value) => optional_text(&EVENT_ID, Some(value))?,
-            None => optional_text(&WEBHOOK_ID, WEBHOOK_ID.get(headers))?,
+            Some(value) => reported(&EVENT_ID, Some(value))?,
+            None => reported(&WEBHOOK_ID, WEBHOOK_ID.get(headers))?,
         };
-        let topic = optional_text(&TOPIC, TOPIC.get(headers))?;
+        let topic = reported(&TOPIC, TOPIC.get(headers))?;
         let parts: [&[u8]; 1] = [&body];
         if !self
             .keys
@@ -135,13 +135,6 @@ impl ShopifyVerifier {
             (topic, false),
             None,
         ))
-    }
-}
-
-fn optional_text(header: &Header, value: Option<&HeaderValue>) -> Result<Field, VerifyError> {
-    match value {
-        Some(value) => header.text(value).map(|_| Field::Header(value.clone())),
-        None => Ok(Field::Absent),
     }
 }
 
