@@ -241,6 +241,22 @@ async fn compare(
     }
 }
 
+/// Worker throughput for 1 and 4 workers of 32 handlers, 20,000 events each time.
+async fn print_drain_rates(backend: &str, inbox: Arc<dyn Inbox>, run: &str) {
+    for workers in [1, 4] {
+        let rate = drain_rate(
+            inbox.clone(),
+            workers,
+            20_000,
+            &format!("{run}_drain_{workers}"),
+        )
+        .await;
+        println!(
+            "{backend:<9} worker throughput, {workers} worker(s) x 32 handlers: {rate:.0} events/s"
+        );
+    }
+}
+
 async fn postgres(url: &str, seconds: f64) {
     let run = ClaimToken::generate();
     let run = &run.as_str()[16..];
@@ -293,18 +309,7 @@ async fn postgres(url: &str, seconds: f64) {
         .execute(&pool)
         .await
         .unwrap();
-    for workers in [1, 4] {
-        let rate = drain_rate(
-            inbox.clone(),
-            workers,
-            20_000,
-            &format!("{run}_drain_{workers}"),
-        )
-        .await;
-        println!(
-            "postgres  worker throughput, {workers} worker(s) x 32 handlers: {rate:.0} events/s"
-        );
-    }
+    print_drain_rates("postgres", inbox.clone(), run).await;
     for dropped in [table, floor_table, format!("bench_store_{run}")] {
         sqlx::query(&format!("DROP TABLE {dropped}"))
             .execute(&pool)
@@ -350,18 +355,7 @@ async fn redis(url: &str, seconds: f64) {
     };
     let inbox_dyn: Arc<dyn Inbox> = inbox.clone();
     compare("redis", run, seconds, 100_000, &floor, &inbox_dyn, &store).await;
-    for workers in [1, 4] {
-        let rate = drain_rate(
-            inbox.clone(),
-            workers,
-            20_000,
-            &format!("{run}_drain_{workers}"),
-        )
-        .await;
-        println!(
-            "redis     worker throughput, {workers} worker(s) x 32 handlers: {rate:.0} events/s"
-        );
-    }
+    print_drain_rates("redis", inbox.clone(), run).await;
     // Remove the run's keys, a SCAN page at a time.
     let mut connection = connection.clone();
     let mut cursor: u64 = 0;

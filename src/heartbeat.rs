@@ -19,6 +19,10 @@ where
     BeatFuture: Future<Output = ()>,
 {
     let mut work = pin!(work);
+    // Most handlers finish at their first poll (or soon after): look before setting a timer.
+    if let Poll::Ready(output) = poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await {
+        return output;
+    }
     if tokio::runtime::Handle::try_current().is_err() {
         return work.await;
     }
