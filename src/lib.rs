@@ -4,7 +4,8 @@
 //!
 //! * **Verify one request:** a verifier per scheme ([`GithubVerifier`], [`StripeVerifier`],
 //!   [`StandardVerifier`], [`SlackVerifier`], [`TwilioVerifier`], [`SquareVerifier`],
-//!   [`ShopifyVerifier`], [`GitlabVerifier`] (a shared token: it signs nothing), and
+//!   [`ShopifyVerifier`], [`GitlabVerifier`] (a shared token: it signs nothing),
+//!   [`PaddleVerifier`], [`LinearVerifier`], [`ZoomVerifier`], and
 //!   `DiscordVerifier` with the `ed25519` feature), or your own [`Scheme`]; each hands back an
 //!   [`Event`] or a [`VerifyError`] with a stable code and HTTP status.
 //! * **Exactly once:** a [`Receiver`] verifies, claims the event in an
@@ -95,12 +96,15 @@ pub use request::{RequestHead, WebhookRequest};
 pub use scheme::discord::DiscordVerifier;
 pub use scheme::github::GithubVerifier;
 pub use scheme::gitlab::GitlabVerifier;
+pub use scheme::linear::{LinearVerifier, LINEAR_TOLERANCE};
+pub use scheme::paddle::{PaddleVerifier, PADDLE_TOLERANCE};
 pub use scheme::shopify::ShopifyVerifier;
 pub use scheme::slack::SlackVerifier;
 pub use scheme::square::SquareVerifier;
 pub use scheme::standard::StandardVerifier;
 pub use scheme::stripe::StripeVerifier;
 pub use scheme::twilio::TwilioVerifier;
+pub use scheme::zoom::ZoomVerifier;
 pub use scheme::{Scheme, DEFAULT_BODY_LIMIT};
 pub use secret::Secret;
 pub use verify::{Clock, FixedClock, SystemClock, VerifyOptions, DEFAULT_TOLERANCE};

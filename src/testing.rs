@@ -33,7 +33,9 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::{SecretError, VerifyError};
-use crate::scheme::{github, gitlab, shopify, slack, square, standard, stripe, twilio, MacKeys};
+use crate::scheme::{
+    github, gitlab, linear, paddle, shopify, slack, square, standard, stripe, twilio, zoom, MacKeys,
+};
 use crate::verify::Header;
 
 /// Signers take any non-empty secret: they sign what the provider would, and some providers
@@ -650,6 +652,133 @@ impl DiscordSigner {
     }
 }
 
+/// Signs requests as Paddle Billing does.
+#[derive(Clone)]
+pub struct PaddleSigner {
+    keys: MacKeys<Hmac<Sha256>>,
+}
+
+impl PaddleSigner {
+    /// A signer for the notification destination's secret key (used as text).
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] when the secret is empty.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, SecretError> {
+        Ok(Self {
+            keys: MacKeys::new([secret.as_ref()], ANY_LENGTH)?,
+        })
+    }
+
+    /// The `Paddle-Signature` value: `ts=<timestamp>;h1=<hex>`.
+    #[must_use]
+    pub fn signature(&self, timestamp: u64, body: &[u8]) -> String {
+        let t = timestamp.to_string();
+        let tag = self
+            .keys
+            .sign(&[t.as_bytes(), b":", body])
+            .unwrap_or_default();
+        format!("ts={t};h1={}", const_hex::encode(tag))
+    }
+
+    /// The `Paddle-Signature` header for `body` sent at `timestamp` (Unix seconds).
+    #[must_use]
+    pub fn sign(&self, timestamp: u64, body: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        // Digits, hex and ASCII are always a valid header value.
+        let _ = insert(
+            &mut headers,
+            &paddle::SIGNATURE,
+            &self.signature(timestamp, body),
+        );
+        headers
+    }
+}
+
+/// Signs requests as Linear does. Linear's timestamp is inside the body (`webhookTimestamp`,
+/// Unix milliseconds): the body you sign must carry it.
+#[derive(Clone)]
+pub struct LinearSigner {
+    keys: MacKeys<Hmac<Sha256>>,
+}
+
+impl LinearSigner {
+    /// A signer for the webhook's signing secret.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] when the secret is empty.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, SecretError> {
+        Ok(Self {
+            keys: MacKeys::new([secret.as_ref()], ANY_LENGTH)?,
+        })
+    }
+
+    /// The `Linear-Signature` value: the hex HMAC-SHA256 of the body.
+    #[must_use]
+    pub fn signature(&self, body: &[u8]) -> String {
+        const_hex::encode(self.keys.sign(&[body]).unwrap_or_default())
+    }
+
+    /// The headers of a delivery of `body` for `event` (`Issue`): `Linear-Signature`,
+    /// `Linear-Event` and `Linear-Delivery` (`delivery`, a UUID).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when `event` or `delivery` cannot be a header value.
+    pub fn sign(&self, event: &str, delivery: &str, body: &[u8]) -> Result<HeaderMap, VerifyError> {
+        let mut headers = HeaderMap::new();
+        insert(&mut headers, &linear::SIGNATURE, &self.signature(body))?;
+        insert(&mut headers, &linear::EVENT, event)?;
+        insert(&mut headers, &linear::DELIVERY, delivery)?;
+        Ok(headers)
+    }
+}
+
+/// Signs requests as Zoom does.
+#[derive(Clone)]
+pub struct ZoomSigner {
+    keys: MacKeys<Hmac<Sha256>>,
+}
+
+impl ZoomSigner {
+    /// A signer for the app's secret token.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] when the secret is empty.
+    pub fn new(secret_token: impl AsRef<[u8]>) -> Result<Self, SecretError> {
+        Ok(Self {
+            keys: MacKeys::new([secret_token.as_ref()], ANY_LENGTH)?,
+        })
+    }
+
+    /// The `x-zm-signature` value: `v0=<hex>`.
+    #[must_use]
+    pub fn signature(&self, timestamp: u64, body: &[u8]) -> String {
+        let t = timestamp.to_string();
+        let tag = self
+            .keys
+            .sign(&[b"v0:", t.as_bytes(), b":", body])
+            .unwrap_or_default();
+        format!("v0={}", const_hex::encode(tag))
+    }
+
+    /// `x-zm-signature` and `x-zm-request-timestamp` for `body` sent at `timestamp`.
+    #[must_use]
+    pub fn sign(&self, timestamp: u64, body: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (header, value) in [
+            (&zoom::SIGNATURE, self.signature(timestamp, body)),
+            (&zoom::TIMESTAMP, timestamp.to_string()),
+        ] {
+            // Digits, hex and ASCII prefixes are always valid header values.
+            let _ = insert(&mut headers, header, &value);
+        }
+        headers
+    }
+}
+
 redacted_debug!(
     GithubSigner,
     StripeSigner,
@@ -658,7 +787,10 @@ redacted_debug!(
     SquareSigner,
     ShopifySigner,
     GitlabSigner,
-    TwilioSigner
+    TwilioSigner,
+    PaddleSigner,
+    LinearSigner,
+    ZoomSigner
 );
 #[cfg(feature = "ed25519")]
 redacted_debug!(DiscordSigner);

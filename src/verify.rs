@@ -9,6 +9,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::error::VerifyError;
 
 /// The default freshness window: a signed timestamp may be at most 5 minutes old or ahead.
+/// Schemes whose provider's own SDK applies another window use that one instead (Paddle 5 s,
+/// Linear 60 s) unless [`VerifyOptions::tolerance`] is set.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
 /// Where a verifier reads the current time from.
@@ -72,7 +74,7 @@ impl Clock for FixedClock {
 /// use std::time::Duration;
 /// use verihook::{StripeVerifier, VerifyOptions};
 /// let mut options = VerifyOptions::default();
-/// options.tolerance = Duration::from_secs(60);
+/// options.tolerance = Some(Duration::from_secs(60));
 /// let verifier = StripeVerifier::new("whsec_test_secret")?.with_options(options);
 /// # Ok::<(), verihook::VerifyError>(())
 /// ```
@@ -80,17 +82,30 @@ impl Clock for FixedClock {
 #[non_exhaustive]
 pub struct VerifyOptions {
     /// Largest gap allowed between the signed timestamp and now, in either direction.
-    /// Defaults to [`DEFAULT_TOLERANCE`] (5 minutes). Schemes without a signed timestamp
-    /// (GitHub) ignore it.
-    pub tolerance: Duration,
+    /// `None` (the default) applies the scheme's own window: [`DEFAULT_TOLERANCE`] (5 minutes)
+    /// for most, the window the provider's SDK applies where it differs (Paddle 5 s, Linear
+    /// 60 s). Schemes without a signed timestamp (GitHub) ignore it.
+    pub tolerance: Option<Duration>,
     /// Where "now" comes from. Defaults to [`SystemClock`].
     pub clock: Arc<dyn Clock>,
+}
+
+impl VerifyOptions {
+    /// The tolerance set, else the scheme's own `default`.
+    pub(crate) fn tolerance_or(&self, default: Duration) -> Duration {
+        self.tolerance.unwrap_or(default)
+    }
+
+    /// The tolerance set, else [`DEFAULT_TOLERANCE`].
+    pub(crate) fn tolerance(&self) -> Duration {
+        self.tolerance_or(DEFAULT_TOLERANCE)
+    }
 }
 
 impl Default for VerifyOptions {
     fn default() -> Self {
         Self {
-            tolerance: DEFAULT_TOLERANCE,
+            tolerance: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -173,7 +188,7 @@ macro_rules! verifier_options {
             /// Sets the largest gap allowed between the signed timestamp and now.
             #[must_use]
             pub fn with_tolerance(mut self, tolerance: std::time::Duration) -> Self {
-                self.options.tolerance = tolerance;
+                self.options.tolerance = Some(tolerance);
                 self
             }
 

@@ -56,7 +56,7 @@ fn load(name: &str) -> File {
 
 fn verifier(provider: &str, case: &Case) -> Box<dyn Scheme> {
     let mut options = VerifyOptions::default();
-    options.tolerance = Duration::from_secs(case.tolerance.unwrap_or(300));
+    options.tolerance = case.tolerance.map(Duration::from_secs);
     options.clock = std::sync::Arc::new(FixedClock::at_unix(case.now));
     let secrets: Vec<String> = match &case.signing_key {
         #[cfg(feature = "ed25519")]
@@ -230,4 +230,19 @@ fn ed25519_signer_reproduces_published_signature() {
         signer.signature("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#),
         "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag=="
     );
+}
+
+#[test]
+fn paddle_sdk_vectors() {
+    assert_eq!(run("paddle", "paddle.json", false), 16);
+}
+
+#[test]
+fn linear_vectors() {
+    assert_eq!(run("linear", "linear.json", false), 14);
+}
+
+#[test]
+fn zoom_vectors() {
+    assert_eq!(run("zoom", "zoom.json", false), 13);
 }

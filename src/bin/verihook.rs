@@ -156,9 +156,10 @@ struct VerifyArgs {
     /// Verify as of this Unix time (seconds) instead of now.
     #[arg(long, value_name = "UNIX")]
     now: Option<u64>,
-    /// Largest gap allowed between the signed timestamp and now, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = verihook::DEFAULT_TOLERANCE.as_secs())]
-    tolerance: u64,
+    /// Largest gap allowed between the signed timestamp and now, in seconds; default: the
+    /// scheme's own (300 for most, Paddle 5, Linear 60, as their SDKs apply).
+    #[arg(long, value_name = "SECS")]
+    tolerance: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -251,7 +252,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
         )));
     }
     let mut options = VerifyOptions::default();
-    options.tolerance = Duration::from_secs(args.tolerance);
+    options.tolerance = args.tolerance.map(Duration::from_secs);
     let now = match args.now {
         Some(seconds) => UNIX_EPOCH
             .checked_add(Duration::from_secs(seconds))

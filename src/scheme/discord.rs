@@ -115,7 +115,7 @@ mod imp {
                 .ok_or_else(|| TIMESTAMP.malformed("not a Unix time in seconds"))?;
             let signature: [u8; 64] = hex_array(signature.as_bytes())
                 .ok_or_else(|| SIGNATURE.malformed("expected 128 hex digits"))?;
-            check_freshness(seconds, now, self.options.tolerance)?;
+            check_freshness(seconds, now, self.options.tolerance())?;
             Ok((digits, seconds, Signature::from_bytes(&signature)))
         }
     }

@@ -9,12 +9,15 @@
 pub(crate) mod discord;
 pub(crate) mod github;
 pub(crate) mod gitlab;
+pub(crate) mod linear;
+pub(crate) mod paddle;
 pub(crate) mod shopify;
 pub(crate) mod slack;
 pub(crate) mod square;
 pub(crate) mod standard;
 pub(crate) mod stripe;
 pub(crate) mod twilio;
+pub(crate) mod zoom;
 
 use std::fmt;
 use std::sync::Arc;
@@ -105,6 +108,20 @@ impl<M: Mac + KeyInit + Clone> MacKeys<M> {
             let mut mac = keyed.clone();
             feed(&mut mac);
             let tag = mac.finalize().into_bytes();
+            candidates().any(|candidate| constant_time_eq(&tag, candidate.as_ref()))
+        })
+    }
+
+    /// Like [`matches_any`](Self::matches_any), answering which key matched (a handshake is
+    /// answered with the key that signed it).
+    pub(crate) fn matching_key<C, I>(&self, parts: &[&[u8]], candidates: C) -> Option<&M>
+    where
+        C: Fn() -> I,
+        I: Iterator,
+        I::Item: AsRef<[u8]>,
+    {
+        self.0.iter().find(|keyed| {
+            let tag = mac(*keyed, parts);
             candidates().any(|candidate| constant_time_eq(&tag, candidate.as_ref()))
         })
     }
@@ -454,7 +471,7 @@ impl BuildArgs<'_> {
 /// A built-in scheme, as configuration and the CLI name it.
 pub struct Builtin {
     /// The canonical name: `github`, `stripe`, `standard-webhooks`, `slack`, `twilio`,
-    /// `discord`, `square`.
+    /// `discord`, `square`, `shopify`, `gitlab`, `paddle`, `linear`, `zoom`.
     pub name: &'static str,
     /// Other names accepted for it (`svix`, `standard`).
     pub aliases: &'static [&'static str],
@@ -515,6 +532,9 @@ pub static BUILTINS: &[&Builtin] = &[
     &square::BUILTIN,
     &shopify::BUILTIN,
     &gitlab::BUILTIN,
+    &paddle::BUILTIN,
+    &linear::BUILTIN,
+    &zoom::BUILTIN,
 ];
 
 /// The built-in scheme called `name` (or one of its aliases), ignoring case.
@@ -528,6 +548,78 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().copied().find(|b| {
         b.name.eq_ignore_ascii_case(name) || b.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
     })
+}
+
+/// A header that lists a timestamp and one or more signatures as `key=value` entries
+/// (`Stripe-Signature: t=..,v1=..,v1=..`, `Paddle-Signature: ts=..;h1=..`).
+pub(crate) struct SignatureList {
+    pub(crate) header: &'static crate::verify::Header,
+    /// Between entries: `,` or `;`.
+    pub(crate) separator: u8,
+    /// The timestamp's key (`t`, `ts`): Unix seconds, exactly once.
+    pub(crate) timestamp: &'static [u8],
+    /// The signatures' key (`v1`, `h1`), hex; other keys are ignored.
+    pub(crate) signature: &'static [u8],
+}
+
+/// A parsed [`SignatureList`]: the timestamp (its digits as sent, which are signed) and the
+/// signature entries, read again when compared rather than copied.
+pub(crate) struct ListedSignatures<'a> {
+    pub(crate) timestamp: u64,
+    pub(crate) digits: &'a [u8],
+    pub(crate) count: usize,
+    raw: &'a [u8],
+    list: &'static SignatureList,
+}
+
+impl SignatureList {
+    /// The header's entries; at most [`MAX_SIGNATURES`], one timestamp, at least one signature.
+    #[inline]
+    pub(crate) fn parse<'a>(
+        &'static self,
+        headers: &'a HeaderMap,
+    ) -> Result<ListedSignatures<'a>, VerifyError> {
+        let raw = self.header.require(headers)?.as_bytes();
+        let mut timestamp = None;
+        let mut count = 0;
+        let mut entries = 0;
+        for (key, value) in pairs(raw, self.separator, b'=') {
+            entries += 1;
+            if key == self.timestamp {
+                if timestamp.is_some() {
+                    return Err(self.header.malformed("more than one timestamp"));
+                }
+                let seconds = crate::verify::parse_unix_seconds(value)
+                    .ok_or_else(|| self.header.malformed("the timestamp is not Unix seconds"))?;
+                timestamp = Some((seconds, value));
+            } else if key == self.signature {
+                count += 1;
+            }
+        }
+        cap_entries(entries, self.header)?;
+        let (timestamp, digits) =
+            timestamp.ok_or_else(|| self.header.malformed("no timestamp entry"))?;
+        if count == 0 {
+            return Err(self.header.malformed("no signature entry"));
+        }
+        Ok(ListedSignatures {
+            timestamp,
+            digits,
+            count,
+            raw,
+            list: self,
+        })
+    }
+}
+
+impl<'a> ListedSignatures<'a> {
+    /// The signatures that decode to `N` bytes of hex; the others can never match.
+    pub(crate) fn signatures<const N: usize>(&self) -> impl Iterator<Item = [u8; N]> + 'a {
+        let key = self.list.signature;
+        pairs(self.raw, self.list.separator, b'=')
+            .filter(move |(k, _)| *k == key)
+            .filter_map(|(_, value)| hex_array(value))
+    }
 }
 
 /// Refuses a signature list of more than [`MAX_SIGNATURES`] entries.

@@ -98,7 +98,7 @@ impl SlackVerifier {
             .strip_prefix(b"v0=")
             .and_then(hex_array)
             .ok_or_else(|| SIGNATURE.malformed("expected v0= and 64 hex digits"))?;
-        check_freshness(seconds, now, self.options.tolerance)?;
+        check_freshness(seconds, now, self.options.tolerance())?;
         Ok((digits, seconds, signature))
     }
 }

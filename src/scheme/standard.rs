@@ -347,7 +347,7 @@ impl StandardVerifier {
             0 => return Err(sig_header.malformed("no version,signature entry")),
             count => cap_entries(count, sig_header)?,
         }
-        check_freshness(seconds, now, self.options.tolerance)?;
+        check_freshness(seconds, now, self.options.tolerance())?;
         Ok(Parsed {
             id: id_value,
             id_text,

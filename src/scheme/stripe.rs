@@ -9,14 +9,14 @@ use http::HeaderMap;
 use sha2::Sha256;
 
 use super::{
-    cap_entries, hex_array, pairs, with_signed_content, Builtin, MacKeys, Scheme,
+    with_signed_content, Builtin, ListedSignatures, MacKeys, Scheme, SignatureList,
     MIN_RAW_SECRET_LEN,
 };
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::secret::{require_len, Secret};
-use crate::verify::{check_freshness, parse_unix_seconds, verifier_options, Header, VerifyOptions};
+use crate::verify::{check_freshness, verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE: Header = Header::new("stripe-signature", "Stripe-Signature");
 
@@ -109,56 +109,13 @@ impl StripeVerifier {
 
 verifier_options!(StripeVerifier);
 
-/// The parsed `Stripe-Signature` header: the timestamp's digits as sent, and the entries.
-pub(crate) struct StripeHeader<'a> {
-    pub(crate) timestamp: u64,
-    pub(crate) timestamp_digits: &'a [u8],
-    v1_count: usize,
-    raw: &'a [u8],
-}
-
-impl<'a> StripeHeader<'a> {
-    #[inline]
-    pub(crate) fn parse(raw: &'a [u8]) -> Result<Self, VerifyError> {
-        let mut timestamp = None;
-        let mut v1_count = 0;
-        let mut entries = 0;
-        for (key, value) in pairs(raw, b',', b'=') {
-            entries += 1;
-            match key {
-                b"t" if timestamp.is_some() => {
-                    return Err(SIGNATURE.malformed("more than one t= timestamp"))
-                }
-                b"t" => {
-                    let seconds = parse_unix_seconds(value)
-                        .ok_or_else(|| SIGNATURE.malformed("t= is not a Unix time in seconds"))?;
-                    timestamp = Some((seconds, value));
-                }
-                b"v1" => v1_count += 1,
-                _ => {}
-            }
-        }
-        cap_entries(entries, &SIGNATURE)?;
-        let (timestamp, timestamp_digits) =
-            timestamp.ok_or_else(|| SIGNATURE.malformed("no t= timestamp"))?;
-        if v1_count == 0 {
-            return Err(SIGNATURE.malformed("no v1= signature"));
-        }
-        Ok(Self {
-            timestamp,
-            timestamp_digits,
-            v1_count,
-            raw,
-        })
-    }
-
-    /// The `v1` signatures that decode to 32 bytes; the others can never match.
-    pub(crate) fn v1_signatures(&self) -> impl Iterator<Item = [u8; 32]> + 'a {
-        pairs(self.raw, b',', b'=')
-            .filter(|(key, _)| matches!(key, [b'v', b'1']))
-            .filter_map(|(_, value)| hex_array(value))
-    }
-}
+/// How `Stripe-Signature` lists its timestamp and signatures.
+pub(crate) static FORMAT: SignatureList = SignatureList {
+    header: &SIGNATURE,
+    separator: b',',
+    timestamp: b"t",
+    signature: b"v1",
+};
 
 pub(crate) static BUILTIN: Builtin = Builtin {
     name: "stripe",
@@ -179,9 +136,9 @@ impl StripeVerifier {
         &self,
         headers: &'a HeaderMap,
         now: SystemTime,
-    ) -> Result<StripeHeader<'a>, VerifyError> {
-        let header = StripeHeader::parse(SIGNATURE.require(headers)?.as_bytes())?;
-        check_freshness(header.timestamp, now, self.options.tolerance)?;
+    ) -> Result<ListedSignatures<'a>, VerifyError> {
+        let header = FORMAT.parse(headers)?;
+        check_freshness(header.timestamp, now, self.options.tolerance())?;
         Ok(header)
     }
 }
@@ -220,15 +177,15 @@ impl StripeVerifier {
         body: Bytes,
         now: SystemTime,
     ) -> Result<Event, VerifyError> {
-        let header = StripeHeader::parse(SIGNATURE.require(headers)?.as_bytes())?;
-        check_freshness(header.timestamp, now, self.options.tolerance)?;
-        let matched = with_signed_content([header.timestamp_digits, b"."], &body, |parts| {
-            self.keys.matches_any(parts, || header.v1_signatures())
+        let header = FORMAT.parse(headers)?;
+        check_freshness(header.timestamp, now, self.options.tolerance())?;
+        let matched = with_signed_content([header.digits, b"."], &body, |parts| {
+            self.keys.matches_any(parts, || header.signatures::<32>())
         });
         if !matched {
             return Err(VerifyError::SignatureMismatch {
                 secrets: self.keys.len(),
-                signatures: header.v1_count,
+                signatures: header.count,
             });
         }
         Ok(Event::verified(

@@ -1,0 +1,199 @@
+//! Linear: `Linear-Signature`, hex HMAC-SHA256 of the body, and the body's signed
+//! `webhookTimestamp` (milliseconds) within a minute.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use hmac::Hmac;
+use http::HeaderMap;
+use sha2::Sha256;
+
+use super::{hex_array, reported, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
+use crate::error::VerifyError;
+use crate::event::{body_integer, Event, Field, Verified};
+use crate::request::{RequestHead, WebhookRequest};
+use crate::verify::{verifier_options, Header, VerifyOptions};
+
+pub(crate) static SIGNATURE: Header = Header::new("linear-signature", "Linear-Signature");
+pub(crate) static DELIVERY: Header = Header::new("linear-delivery", "Linear-Delivery");
+pub(crate) static EVENT: Header = Header::new("linear-event", "Linear-Event");
+
+/// The window Linear's SDK applies to `webhookTimestamp`: one minute.
+pub const LINEAR_TOLERANCE: Duration = Duration::from_secs(60);
+
+/// The signed body member that carries the send time, in Unix milliseconds.
+const TIMESTAMP_MEMBER: &str = "webhookTimestamp";
+
+/// Verifies Linear webhooks: `Linear-Signature`, the hex HMAC-SHA256 of the raw body under the
+/// webhook's signing secret, then the body's `webhookTimestamp` (Unix milliseconds, so signed)
+/// within the tolerance of now — by default [`LINEAR_TOLERANCE`], the minute Linear's SDK
+/// allows — in either direction, as `LinearWebhookClient.verify` checks it.
+///
+/// The timestamp lives in the body, so it is read after the signature passed (as Linear's SDK
+/// does): a stale request costs one MAC. A body without it is refused (`malformed_header`),
+/// where Linear's SDK would skip the check. The type is the body's `type` (`Issue`,
+/// `Comment`, ...), signed; its `action` (`create`, `update`, `remove`) is in the payload.
+/// `Linear-Delivery` is reported as the id, unsigned, so a digest of the signed body
+/// de-duplicates.
+///
+/// ```
+/// use verihook::{testing::LinearSigner, FixedClock, LinearVerifier};
+/// # fn main() -> Result<(), verihook::VerifyError> {
+/// let secret = "lin_wh_verihook_signing_secret";
+/// let body = br#"{"action":"create","type":"Issue","data":{"id":"ISS-1"},"webhookTimestamp":1700000000000}"#;
+/// let headers = LinearSigner::new(secret)?.sign("Issue", "0d8d6b4c-5a4e-4a7e-8f0e-3c1f2b9d7a10", body)?;
+///
+/// let verifier = LinearVerifier::new(secret)?.with_clock(FixedClock::at_unix(1_700_000_030));
+/// let event = verifier.verify(&headers, body.as_slice().into())?;
+/// assert_eq!(event.event_type().as_deref(), Some("Issue"));
+/// assert_eq!(event.unix_timestamp(), Some(1_700_000_000));
+///
+/// let late = verifier.with_clock(FixedClock::at_unix(1_700_000_061));
+/// assert_eq!(late.verify(&headers, body.as_slice().into()).unwrap_err().code(), "timestamp_too_old");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct LinearVerifier {
+    keys: MacKeys<Hmac<Sha256>>,
+    options: VerifyOptions,
+}
+
+impl LinearVerifier {
+    /// A verifier for the webhook's signing secret, as Linear shows it.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
+        Self::with_secrets([secret])
+    }
+
+    /// A verifier that accepts a signature from any of `secrets` (rotation).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), or when there are no secrets.
+    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
+    }
+
+    fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        Ok(Self {
+            keys: MacKeys::from_secrets(secrets, min)?,
+            options: VerifyOptions::default(),
+        })
+    }
+
+    /// The signature header: 64 hex digits.
+    fn signature(headers: &HeaderMap) -> Result<[u8; 32], VerifyError> {
+        hex_array(SIGNATURE.require(headers)?.as_bytes())
+            .ok_or_else(|| SIGNATURE.malformed("expected 64 hex digits"))
+    }
+
+    fn check(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Result<Event, VerifyError> {
+        let signature = Self::signature(headers)?;
+        let id = reported(&DELIVERY, DELIVERY.get(headers))?;
+        if !self
+            .keys
+            .matches_any(&[&body], || std::iter::once(signature))
+        {
+            return Err(VerifyError::SignatureMismatch {
+                secrets: self.keys.len(),
+                signatures: 1,
+            });
+        }
+        let millis = body_integer(&body, TIMESTAMP_MEMBER).ok_or_else(|| {
+            SIGNATURE.malformed("the signed body has no webhookTimestamp in milliseconds")
+        })?;
+        check_millis(millis, now, self.options.tolerance_or(LINEAR_TOLERANCE))?;
+        Ok(Event::builder("linear", body)
+            .id(id, false)
+            .event_type(Field::Body("type"), true)
+            .timestamp(millis / 1000)
+            .build())
+    }
+}
+
+/// Whether `millis` (Unix milliseconds) is within `tolerance` of `now`, to the millisecond.
+fn check_millis(millis: u64, now: SystemTime, tolerance: Duration) -> Result<(), VerifyError> {
+    // Far beyond any clock (an attacker cannot sign, but a buggy sender can): in the future.
+    let Some(signed) = UNIX_EPOCH.checked_add(Duration::from_millis(millis)) else {
+        return Err(VerifyError::TimestampInFuture {
+            ahead: Duration::MAX,
+            tolerance,
+        });
+    };
+    match now.duration_since(signed) {
+        Ok(age) if age > tolerance => Err(VerifyError::TimestampTooOld { age, tolerance }),
+        Ok(_) => Ok(()),
+        Err(ahead) if ahead.duration() > tolerance => Err(VerifyError::TimestampInFuture {
+            ahead: ahead.duration(),
+            tolerance,
+        }),
+        Err(_) => Ok(()),
+    }
+}
+
+verifier_options!(LinearVerifier);
+
+pub(crate) static BUILTIN: Builtin = Builtin {
+    name: "linear",
+    aliases: &[],
+    signs_url: false,
+    build: |args, options| {
+        let secrets = args.secrets.iter().map(|s| s.as_bytes());
+        Ok(Box::new(
+            LinearVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?.with_options(options),
+        ))
+    },
+};
+
+impl Scheme for LinearVerifier {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn recognizes(&self, headers: &HeaderMap) -> bool {
+        SIGNATURE.get(headers).is_some()
+    }
+
+    fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
+        Self::signature(head.headers()).map(|_| ())
+    }
+
+    fn now(&self) -> SystemTime {
+        self.options.clock.now()
+    }
+
+    fn verify_request(
+        &self,
+        request: &WebhookRequest<'_>,
+        now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
+        self.check(request.headers(), request.body().clone(), now)
+            .map(Verified::Event)
+    }
+}
+
+impl fmt::Debug for LinearVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinearVerifier")
+            .field("secrets", &self.keys.len())
+            .field("options", &self.options)
+            .finish()
+    }
+}
