@@ -34,15 +34,23 @@ fn target(size: usize, contender: Contender) -> Option<f64> {
         (1024, Contender::Github) => Some(1.15),
         (1024, Contender::Stripe | Contender::Standard) => Some(1.30),
         (65536, Contender::Github | Contender::Stripe | Contender::Standard) => Some(1.03),
-        (1024, Contender::Slack | Contender::Square | Contender::Shopify) => Some(1.30),
+        (
+            1024,
+            Contender::Slack
+            | Contender::Square
+            | Contender::Shopify
+            | Contender::Paddle
+            | Contender::Linear
+            | Contender::Zoom,
+        ) => Some(1.30),
         _ => None,
     }
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is read.
-    println!("| body | floor | github | stripe | standard-webhooks | slack | twilio (JSON) | square | discord (ed25519) | shopify | gitlab (token) | standardwebhooks crate | verihook standard vs crate |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| body | floor | github | stripe | standard-webhooks | slack | twilio (JSON) | square | discord (ed25519) | shopify | gitlab (token) | paddle | linear | zoom | standardwebhooks crate | verihook standard vs crate |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut misses = Vec::new();
     for size in SIZES {
         let fixture = Fixture::new(size);
@@ -85,6 +93,9 @@ fn main() {
             Contender::Discord,
             Contender::Shopify,
             Contender::Gitlab,
+            Contender::Paddle,
+            Contender::Linear,
+            Contender::Zoom,
         ] {
             let (ns, ratio) = find(contender);
             let mark = match target(size, contender) {

@@ -384,6 +384,7 @@ pub(crate) fn body_member<'a>(body: &'a [u8], name: &str) -> Option<Cow<'a, str>
 }
 
 /// The top-level member `name` of a JSON object body, when it is a non-negative integer.
+#[cfg(feature = "ed25519")]
 pub(crate) fn body_integer(body: &[u8], name: &str) -> Option<u64> {
     member(body, name, Integer)
 }

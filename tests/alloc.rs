@@ -319,3 +319,56 @@ fn a_processed_event_allocates_six_times() {
     });
     assert_eq!(info.count_total, 6 * MEASURED as u64, "{info:?}");
 }
+
+#[test]
+fn paddle_verify_allocates_nothing() {
+    let body = body(1024);
+    let signed = verihook::testing::PaddleSigner::new("pdl_ntfset_alloc_secret")
+        .unwrap()
+        .sign(1_700_000_000, &body);
+    let verifier = verihook::PaddleVerifier::with_secrets([
+        "pdl_ntfset_other_secret",
+        "pdl_ntfset_alloc_secret",
+    ])
+    .unwrap()
+    .with_clock(verihook::FixedClock::at_unix(1_700_000_002));
+    assert_eq!(
+        allocations(&verifier, &as_received(&signed), &body, true),
+        0
+    );
+}
+
+#[test]
+fn linear_verify_allocates_nothing() {
+    // The timestamp is read from the signed body: a realistic 1 KiB JSON object.
+    let filler = "x".repeat(900);
+    let body = Bytes::from(format!(
+        r#"{{"action":"update","type":"Issue","data":{{"id":"ISS-1","description":"{filler}"}},"webhookTimestamp":1700000000000}}"#
+    ));
+    let signed = verihook::testing::LinearSigner::new("lin_wh_alloc_secret")
+        .unwrap()
+        .sign("Issue", "234d1a4e-b617-4388-90fe-adc3633d6b72", &body)
+        .unwrap();
+    let verifier = verihook::LinearVerifier::with_secrets(["lin_wh_other", "lin_wh_alloc_secret"])
+        .unwrap()
+        .with_clock(verihook::FixedClock::at_unix(1_700_000_010));
+    assert_eq!(
+        allocations(&verifier, &as_received(&signed), &body, true),
+        0
+    );
+}
+
+#[test]
+fn zoom_verify_allocates_nothing() {
+    let body = body(1024);
+    let signed = verihook::testing::ZoomSigner::new("zoom_alloc_secret")
+        .unwrap()
+        .sign(1_700_000_000, &body);
+    let verifier = verihook::ZoomVerifier::with_secrets(["zoom_other_secret", "zoom_alloc_secret"])
+        .unwrap()
+        .with_clock(verihook::FixedClock::at_unix(1_700_000_010));
+    assert_eq!(
+        allocations(&verifier, &as_received(&signed), &body, true),
+        0
+    );
+}

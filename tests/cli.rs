@@ -488,7 +488,11 @@ fn signed_headers(sign_args: &[&str], body: &[u8]) -> Vec<String> {
 #[test]
 fn signs_and_verifies_the_new_senders() {
     let json_body = br#"{"type":"event_callback","event_id":"Ev1"}"#;
+    let linear_body = br#"{"type":"Issue","action":"create","webhookTimestamp":1700000000000}"#;
     for (provider, secret, url, body) in [
+        ("paddle", "pdl_ntfset_cli_secret", None, &json_body[..]),
+        ("linear", "lin_wh_cli_secret", None, &linear_body[..]),
+        ("zoom", "zoom-cli-secret-token", None, &json_body[..]),
         ("slack", "slack-cli-secret", None, &json_body[..]),
         (
             "square",
@@ -521,7 +525,7 @@ fn signs_and_verifies_the_new_senders() {
             "-s",
             secret,
             "--now",
-            "1700000010",
+            "1700000003",
         ];
         if let Some(url) = url {
             sign.extend(["--url", url]);
@@ -541,6 +545,47 @@ fn signs_and_verifies_the_new_senders() {
             assert_eq!(json(&tampered)["error"], "bad_signature", "{provider}");
         }
     }
+}
+
+#[test]
+fn each_scheme_applies_its_providers_window_unless_told_otherwise() {
+    let body = br#"{"event_id":"evt_1","event_type":"transaction.completed"}"#;
+    let headers = signed_headers(
+        &[
+            "sign",
+            "-p",
+            "paddle",
+            "-s",
+            "pdl_ntfset_cli_secret",
+            "--timestamp",
+            "1700000000",
+        ],
+        body,
+    );
+    let verify = |now: &str, tolerance: Option<&str>| {
+        let mut args = vec![
+            "verify",
+            "-p",
+            "paddle",
+            "-s",
+            "pdl_ntfset_cli_secret",
+            "--now",
+            now,
+        ];
+        if let Some(tolerance) = tolerance {
+            args.extend(["--tolerance", tolerance]);
+        }
+        args.extend(headers.iter().map(String::as_str));
+        json(&run(&args, body))
+    };
+    assert_eq!(verify("1700000005", None)["ok"], true);
+    let late = verify("1700000006", None);
+    assert_eq!(late["error"], "timestamp_too_old");
+    assert_eq!(
+        late["message"],
+        "timestamp is 6s old, more than the 5s tolerance"
+    );
+    assert_eq!(verify("1700000200", Some("300"))["ok"], true);
 }
 
 #[test]

@@ -110,14 +110,15 @@ proptest! {
 
     #[test]
     fn verifiers_never_panic_on_arbitrary_headers(
-        values in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..120), 17),
+        values in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..120), 21),
         body in prop::collection::vec(any::<u8>(), 0..256),
         now in any::<u64>(),
         target in "/[a-zA-Z0-9/?&=%+]{0,40}",
     ) {
         let names = ["x-hub-signature-256", "x-github-delivery", "stripe-signature", "webhook-id", "webhook-timestamp", "webhook-signature",
             "x-slack-signature", "x-slack-request-timestamp", "x-twilio-signature", "x-square-hmacsha256-signature", "x-signature-ed25519", "x-signature-timestamp",
-            "x-shopify-hmac-sha256", "x-shopify-topic", "x-shopify-event-id", "x-gitlab-token", "x-gitlab-event"];
+            "x-shopify-hmac-sha256", "x-shopify-topic", "x-shopify-event-id", "x-gitlab-token", "x-gitlab-event",
+            "paddle-signature", "linear-signature", "x-zm-signature", "x-zm-request-timestamp"];
         let mut headers = HeaderMap::new();
         for (name, value) in names.iter().zip(&values) {
             if let Ok(value) = HeaderValue::from_bytes(value) {
@@ -302,6 +303,9 @@ fn public_types_are_send_and_sync() {
     check::<verihook::SquareVerifier>();
     check::<verihook::ShopifyVerifier>();
     check::<verihook::GitlabVerifier>();
+    check::<verihook::PaddleVerifier>();
+    check::<verihook::LinearVerifier>();
+    check::<verihook::ZoomVerifier>();
 }
 
 #[cfg(feature = "ed25519")]

@@ -10,13 +10,13 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 use verihook::testing::{
-    DiscordSigner, GithubSigner, GitlabSigner, ShopifySigner, SlackSigner, SquareSigner,
-    StandardSigner, StripeSigner, TwilioSigner,
+    DiscordSigner, GithubSigner, GitlabSigner, LinearSigner, PaddleSigner, ShopifySigner,
+    SlackSigner, SquareSigner, StandardSigner, StripeSigner, TwilioSigner, ZoomSigner,
 };
 use verihook::{
-    DiscordVerifier, GithubVerifier, GitlabVerifier, RequestHead, Scheme, ShopifyVerifier,
-    SlackVerifier, SquareVerifier, StandardVerifier, StripeVerifier, TwilioVerifier,
-    WebhookRequest,
+    DiscordVerifier, GithubVerifier, GitlabVerifier, LinearVerifier, PaddleVerifier, RequestHead,
+    Scheme, ShopifyVerifier, SlackVerifier, SquareVerifier, StandardVerifier, StripeVerifier,
+    TwilioVerifier, WebhookRequest, ZoomVerifier,
 };
 
 pub(crate) const SIZES: [usize; 4] = [256, 1024, 64 * 1024, 1024 * 1024];
@@ -56,10 +56,14 @@ pub(crate) enum Contender {
     Shopify,
     /// A shared token compared through SHA-256 digests; no MAC over the body at all.
     Gitlab,
+    Paddle,
+    /// A MAC of the body, then its signed `webhookTimestamp` found from the end.
+    Linear,
+    Zoom,
 }
 
 impl Contender {
-    pub(crate) const ALL: [Contender; 11] = [
+    pub(crate) const ALL: [Contender; 14] = [
         Self::Floor,
         Self::Github,
         Self::Stripe,
@@ -71,6 +75,9 @@ impl Contender {
         Self::Discord,
         Self::Shopify,
         Self::Gitlab,
+        Self::Paddle,
+        Self::Linear,
+        Self::Zoom,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -86,6 +93,9 @@ impl Contender {
             Self::Discord => "discord",
             Self::Shopify => "shopify",
             Self::Gitlab => "gitlab",
+            Self::Paddle => "paddle",
+            Self::Linear => "linear",
+            Self::Zoom => "zoom",
         }
     }
 }
@@ -104,6 +114,10 @@ pub(crate) struct Fixture {
     discord: (DiscordVerifier, HeaderMap),
     shopify: (ShopifyVerifier, HeaderMap),
     gitlab: (GitlabVerifier, HeaderMap),
+    paddle: (PaddleVerifier, HeaderMap),
+    /// Linear signs its timestamp inside the body: its own body of the same size.
+    linear: (LinearVerifier, HeaderMap, Bytes),
+    zoom: (ZoomVerifier, HeaderMap),
 }
 
 const TWILIO_URL: &str = "https://hooks.example.com/webhooks/twilio";
@@ -150,6 +164,38 @@ impl Fixture {
             .unwrap()
             .sign("Push Hook", "13792a34-cac6-4fda-95a8-c58e00a3954e", &body)
             .unwrap();
+        let paddle = PaddleSigner::new("bench-paddle-secret")
+            .unwrap()
+            .sign(ts, &body);
+        let zoom = ZoomSigner::new("bench-zoom-secret")
+            .unwrap()
+            .sign(ts, &body);
+        // A Linear body: the same units as a string member, the timestamp last, as Linear
+        // writes it.
+        let tail = format!(r#"","webhookTimestamp":{}000}}"#, ts);
+        let head = r#"{"type":"Issue","action":"update","data":""#;
+        let filler = size.saturating_sub(head.len() + tail.len());
+        let linear_body = Bytes::from(
+            [
+                head.as_bytes(),
+                &b"invoice paid "
+                    .iter()
+                    .copied()
+                    .cycle()
+                    .take(filler)
+                    .collect::<Vec<u8>>(),
+                tail.as_bytes(),
+            ]
+            .concat(),
+        );
+        let linear = LinearSigner::new("bench-linear-secret")
+            .unwrap()
+            .sign(
+                "Issue",
+                "234d1a4e-b617-4388-90fe-adc3633d6b72",
+                &linear_body,
+            )
+            .unwrap();
         let discord_signer = DiscordSigner::from_seed([5; 32]);
         let discord = discord_signer.sign(ts, &body);
         let fixture = Self {
@@ -178,6 +224,24 @@ impl Fixture {
             gitlab: (
                 GitlabVerifier::new("bench-gitlab-token").unwrap(),
                 as_received(&gitlab),
+            ),
+            // Paddle's 5 s and Linear's 60 s windows would close during a run.
+            paddle: (
+                PaddleVerifier::new("bench-paddle-secret")
+                    .unwrap()
+                    .with_tolerance(std::time::Duration::from_secs(3600)),
+                as_received(&paddle),
+            ),
+            linear: (
+                LinearVerifier::new("bench-linear-secret")
+                    .unwrap()
+                    .with_tolerance(std::time::Duration::from_secs(3600)),
+                as_received(&linear),
+                linear_body,
+            ),
+            zoom: (
+                ZoomVerifier::new("bench-zoom-secret").unwrap(),
+                as_received(&zoom),
             ),
             floor: <Hmac<Sha256> as KeyInit>::new_from_slice(b"bench-floor-secret").unwrap(),
             github: (
@@ -267,6 +331,25 @@ impl Fixture {
                         .verify(black_box(&self.gitlab.1), body.clone()),
                 )
                 .unwrap();
+            }
+            Contender::Paddle => {
+                black_box(
+                    self.paddle
+                        .0
+                        .verify(black_box(&self.paddle.1), body.clone()),
+                )
+                .unwrap();
+            }
+            Contender::Linear => {
+                black_box(
+                    self.linear
+                        .0
+                        .verify(black_box(&self.linear.1), self.linear.2.clone()),
+                )
+                .unwrap();
+            }
+            Contender::Zoom => {
+                black_box(self.zoom.0.verify(black_box(&self.zoom.1), body.clone())).unwrap();
             }
         }
     }

@@ -22,8 +22,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use verihook::testing::{
-    GithubSigner, GitlabSigner, ShopifySigner, SlackSigner, SquareSigner, StandardSigner,
-    StripeSigner, TwilioSigner,
+    GithubSigner, GitlabSigner, LinearSigner, PaddleSigner, ShopifySigner, SlackSigner,
+    SquareSigner, StandardSigner, StripeSigner, TwilioSigner, ZoomSigner,
 };
 
 /// The shop a signed Shopify sample comes from.
@@ -69,6 +69,9 @@ enum ProviderName {
     Square,
     Shopify,
     Gitlab,
+    Paddle,
+    Linear,
+    Zoom,
 }
 
 impl ProviderName {
@@ -84,6 +87,9 @@ impl ProviderName {
             Self::Square => "square",
             Self::Shopify => "shopify",
             Self::Gitlab => "gitlab",
+            Self::Paddle => "paddle",
+            Self::Linear => "linear",
+            Self::Zoom => "zoom",
         }
     }
 
@@ -178,8 +184,8 @@ struct SignArgs {
     #[arg(long)]
     id: Option<String>,
     /// GitHub's `X-GitHub-Event` (default `ping`), Shopify's `X-Shopify-Topic` (default
-    /// `orders/create`) or GitLab's `X-Gitlab-Event` (default `Push Hook`); other schemes carry
-    /// the type inside the body.
+    /// `orders/create`), GitLab's `X-Gitlab-Event` (default `Push Hook`) or Linear's
+    /// `Linear-Event` (default `Issue`); other schemes carry the type inside the body.
     #[arg(long)]
     event: Option<String>,
     /// Signing time, Unix seconds; defaults to now.
@@ -373,6 +379,7 @@ fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {
         match args.provider {
             ProviderName::Shopify => "orders/create",
             ProviderName::Gitlab => "Push Hook",
+            ProviderName::Linear => "Issue",
             _ => "ping",
         }
         .to_owned()
@@ -433,6 +440,24 @@ fn signed_headers(
         ProviderName::Slack => SlackSigner::new(secret)
             .map_err(bad_secret)?
             .sign(timestamp, body),
+        ProviderName::Paddle => PaddleSigner::new(secret)
+            .map_err(bad_secret)?
+            .sign(timestamp, body),
+        ProviderName::Zoom => ZoomSigner::new(secret)
+            .map_err(bad_secret)?
+            .sign(timestamp, body),
+        ProviderName::Linear => {
+            if linear_body_millis(body).is_none() {
+                eprintln!(
+                    "verihook: note: Linear signs its timestamp inside the body: a body without \
+                     \"webhookTimestamp\" (Unix milliseconds) is refused by the receiver"
+                );
+            }
+            LinearSigner::new(secret)
+                .map_err(bad_secret)?
+                .sign(event, &id, body)
+                .map_err(bad_header)?
+        }
         ProviderName::Gitlab => GitlabSigner::new(secret)
             .map_err(bad_secret)?
             .sign(event, &id, body)
@@ -488,6 +513,9 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
             ProviderName::Github => "push",
             ProviderName::Shopify => "orders/create",
             ProviderName::Gitlab => "Push Hook",
+            ProviderName::Paddle => "transaction.completed",
+            ProviderName::Linear => "Issue",
+            ProviderName::Zoom => "meeting.started",
             _ => "invoice.paid",
         }
         .to_owned()
@@ -639,6 +667,30 @@ fn sample_event(provider: ProviderName, id: &str, event: &str) -> String {
             )
         }
         ProviderName::Discord => serde_json::json!({ "id": id, "type": 2 }),
+        ProviderName::Paddle => serde_json::json!({
+            "event_id": format!("evt_{id}"),
+            "event_type": event,
+            "occurred_at": "2026-11-30T12:00:00.000000Z",
+            "notification_id": format!("ntf_{id}"),
+            "data": { "id": "txn_01hv8wptq8987qeep44cyrewp9", "status": "completed", "currency_code": "EUR", "details": { "totals": { "total": "4200" } } }
+        }),
+        ProviderName::Linear => serde_json::json!({
+            "action": "create",
+            "type": event,
+            "data": { "id": "2174add1-f7c8-44e3-bbf3-2d60b5ea8bc9", "title": format!("verihook sample {id}"), "identifier": "VH-1" },
+            "url": "https://linear.app/verihook/issue/VH-1",
+            "createdAt": "2026-11-30T12:00:00.000Z",
+            "organizationId": "4e8ea3a0-d4d1-4e7e-a5be-8b1e7b4e0f1c",
+            "webhookTimestamp": u64::try_from(
+                SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis())
+            ).unwrap_or(u64::MAX),
+            "webhookId": "000042e3-d123-4980-b49f-8e140eef9329"
+        }),
+        ProviderName::Zoom => serde_json::json!({
+            "event": event,
+            "event_ts": created * 1000,
+            "payload": { "account_id": "AAAAAABBBB", "object": { "id": "1234567890", "uuid": id, "topic": "verihook demo", "type": 2, "duration": 60 } }
+        }),
     };
     value.to_string()
 }
@@ -646,7 +698,10 @@ fn sample_event(provider: ProviderName, id: &str, event: &str) -> String {
 /// `x-github-delivery` → `X-GitHub-Delivery`; Standard Webhooks names stay lower-case, as the
 /// specification writes them.
 fn display_name(name: &str) -> String {
-    if name.starts_with("webhook-") || name.starts_with("svix-") || name.starts_with("x-square-") {
+    if ["webhook-", "svix-", "x-square-", "x-zm-"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+    {
         return name.to_owned();
     }
     name.split('-')
@@ -701,6 +756,14 @@ fn unix_seconds(instant: SystemTime) -> u64 {
 }
 
 /// A unique-enough id for a test delivery: `msg_` and the current time in nanoseconds.
+/// The `webhookTimestamp` a Linear body carries, if any.
+fn linear_body_millis(body: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()?
+        .get("webhookTimestamp")?
+        .as_u64()
+}
+
 fn generated_id() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
