@@ -331,6 +331,30 @@ pub(crate) fn check_freshness(
     }
 }
 
+/// Whether `millis` (Unix milliseconds) is within `tolerance` of `now`, to the millisecond.
+pub(crate) fn check_freshness_millis(
+    millis: u64,
+    now: SystemTime,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    // Far beyond any clock (an attacker cannot sign, but a buggy sender can): in the future.
+    let Some(signed) = UNIX_EPOCH.checked_add(Duration::from_millis(millis)) else {
+        return Err(VerifyError::TimestampInFuture {
+            ahead: Duration::MAX,
+            tolerance,
+        });
+    };
+    match now.duration_since(signed) {
+        Ok(age) if age > tolerance => Err(VerifyError::TimestampTooOld { age, tolerance }),
+        Ok(_) => Ok(()),
+        Err(ahead) if ahead.duration() > tolerance => Err(VerifyError::TimestampInFuture {
+            ahead: ahead.duration(),
+            tolerance,
+        }),
+        Err(_) => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,18 +2,20 @@
 //! `webhookTimestamp` (milliseconds) within a minute.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use hmac::Hmac;
 use http::HeaderMap;
 use sha2::Sha256;
 
-use super::{hex_array, reported, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
+use super::{
+    hex_array, last_member_integer, reported, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN,
+};
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::verify::{verifier_options, Header, VerifyOptions};
+use crate::verify::{check_freshness_millis, verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE: Header = Header::new("linear-signature", "Linear-Signature");
 pub(crate) static DELIVERY: Header = Header::new("linear-delivery", "Linear-Delivery");
@@ -119,90 +121,12 @@ impl LinearVerifier {
         let millis = last_member_integer(&body, TIMESTAMP_MEMBER).ok_or_else(|| {
             SIGNATURE.malformed("the signed body has no webhookTimestamp in milliseconds")
         })?;
-        check_millis(millis, now, self.options.tolerance_or(LINEAR_TOLERANCE))?;
+        check_freshness_millis(millis, now, self.options.tolerance_or(LINEAR_TOLERANCE))?;
         Ok(Event::builder("linear", body)
             .id(id, false)
             .event_type(Field::Body("type"), true)
             .timestamp(millis / 1000)
             .build())
-    }
-}
-
-/// The integer value of the last member named `quoted_name` (quotes included) in a JSON body
-/// whose signature has passed.
-///
-/// Parsing the whole body to find one member costs about as much as the MAC itself; this
-/// finds the name with one SIMD search from the end. It is exact for Linear's bodies: a quoted
-/// name followed by `:` cannot occur inside a JSON string (its quotes would be escaped), and
-/// Linear writes `webhookTimestamp` among the last top-level members, after `data`, so the
-/// last occurrence is the top-level one even if `data` held a member of that name. The body
-/// is authentic by then: only Linear could have written it.
-fn last_member_integer(body: &[u8], quoted_name: &[u8]) -> Option<u64> {
-    let at = memchr::memmem::rfind(body, quoted_name)?;
-    let rest = body[at + quoted_name.len()..].trim_ascii_start();
-    let rest = rest.strip_prefix(b":")?.trim_ascii_start();
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    let after = rest.get(digits).copied();
-    if !matches!(after, Some(b',' | b'}' | b' ' | b'\t' | b'\r' | b'\n')) {
-        return None;
-    }
-    crate::verify::parse_unix_seconds(&rest[..digits])
-}
-
-/// Whether `millis` (Unix milliseconds) is within `tolerance` of `now`, to the millisecond.
-fn check_millis(millis: u64, now: SystemTime, tolerance: Duration) -> Result<(), VerifyError> {
-    // Far beyond any clock (an attacker cannot sign, but a buggy sender can): in the future.
-    let Some(signed) = UNIX_EPOCH.checked_add(Duration::from_millis(millis)) else {
-        return Err(VerifyError::TimestampInFuture {
-            ahead: Duration::MAX,
-            tolerance,
-        });
-    };
-    match now.duration_since(signed) {
-        Ok(age) if age > tolerance => Err(VerifyError::TimestampTooOld { age, tolerance }),
-        Ok(_) => Ok(()),
-        Err(ahead) if ahead.duration() > tolerance => Err(VerifyError::TimestampInFuture {
-            ahead: ahead.duration(),
-            tolerance,
-        }),
-        Err(_) => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_last_member_is_read_and_only_an_integer() {
-        let read = |body: &str| last_member_integer(body.as_bytes(), TIMESTAMP_MEMBER);
-        assert_eq!(
-            read(r#"{"webhookTimestamp":1700000000000}"#),
-            Some(1_700_000_000_000)
-        );
-        assert_eq!(
-            read(r#"{"webhookTimestamp" : 17 ,"webhookId":"w"}"#),
-            Some(17)
-        );
-        // A member of that name inside `data` precedes the top-level one.
-        assert_eq!(
-            read(r#"{"data":{"webhookTimestamp":1},"webhookTimestamp":2}"#),
-            Some(2)
-        );
-        // Inside a string the quotes are escaped: no match.
-        assert_eq!(read(r#"{"text":""webhookTimestamp":5"}"#), None);
-        for bad in [
-            r#"{"webhookTimestamp":"1700000000000"}"#,
-            r#"{"webhookTimestamp":-1}"#,
-            r#"{"webhookTimestamp":1.5}"#,
-            r#"{"webhookTimestamp":1e3}"#,
-            r#"{"webhookTimestamp":}"#,
-            r#"{"webhookTimestamp":12"#,
-            r#"{"webhookTimestamp"}"#,
-            r#"{"webhookTimestamp":99999999999999999999999}"#,
-        ] {
-            assert_eq!(read(bad), None, "{bad}");
-        }
     }
 }
 
@@ -253,5 +177,42 @@ impl fmt::Debug for LinearVerifier {
             .field("secrets", &self.keys.len())
             .field("options", &self.options)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_member_is_read_and_only_an_integer() {
+        let read = |body: &str| last_member_integer(body.as_bytes(), TIMESTAMP_MEMBER);
+        assert_eq!(
+            read(r#"{"webhookTimestamp":1700000000000}"#),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(
+            read(r#"{"webhookTimestamp" : 17 ,"webhookId":"w"}"#),
+            Some(17)
+        );
+        // A member of that name inside `data` precedes the top-level one.
+        assert_eq!(
+            read(r#"{"data":{"webhookTimestamp":1},"webhookTimestamp":2}"#),
+            Some(2)
+        );
+        // Inside a string the quotes are escaped: no match.
+        assert_eq!(read(r#"{"text":""webhookTimestamp":5"}"#), None);
+        for bad in [
+            r#"{"webhookTimestamp":"1700000000000"}"#,
+            r#"{"webhookTimestamp":-1}"#,
+            r#"{"webhookTimestamp":1.5}"#,
+            r#"{"webhookTimestamp":1e3}"#,
+            r#"{"webhookTimestamp":}"#,
+            r#"{"webhookTimestamp":12"#,
+            r#"{"webhookTimestamp"}"#,
+            r#"{"webhookTimestamp":99999999999999999999999}"#,
+        ] {
+            assert_eq!(read(bad), None, "{bad}");
+        }
     }
 }
