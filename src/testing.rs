@@ -779,7 +779,79 @@ impl ZoomSigner {
     }
 }
 
+/// Signs requests as a sender described by a [`SchemeSpec`](crate::scheme::declared::SchemeSpec)
+/// does: the signature header in the declared format, and the timestamp and id headers the
+/// specification reads. (A timestamp declared inside the body must already be in `body`.)
+///
+/// ```
+/// use verihook::scheme::declared::SchemeSpec;
+/// use verihook::testing::DeclaredSigner;
+/// use verihook::{FixedClock, Scheme};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let spec: SchemeSpec = serde_json::from_str(r#"{
+///   "name": "mux",
+///   "signature": { "header": "Mux-Signature", "encoding": "hex", "separator": ",", "key": "v1" },
+///   "signed": ["timestamp", { "literal": "." }, "body"],
+///   "timestamp": { "source": { "entry": "t" } }
+/// }"#)?;
+/// let headers = DeclaredSigner::new(&spec, "SuperSecret123", None)?.sign(1_565_125_718, None, br#"{"test":"body"}"#)?;
+/// assert_eq!(
+///     headers["mux-signature"],
+///     "t=1565125718,v1=854ece4c22acef7c66b57d4e504153bc512595e8e9c772ece2a68150548c19a7"
+/// );
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct DeclaredSigner {
+    scheme: crate::scheme::declared::DeclaredScheme,
+    target: http::Uri,
+}
+
+impl DeclaredSigner {
+    /// A signer for `spec` with `secret` (any non-empty length) and, for a specification that
+    /// signs the URL, the public URL requests are posted to.
+    ///
+    /// # Errors
+    ///
+    /// [`SpecError`](crate::scheme::declared::SpecError) when the specification or the secret
+    /// cannot be used.
+    pub fn new(
+        spec: &crate::scheme::declared::SchemeSpec,
+        secret: &str,
+        url: Option<&str>,
+    ) -> Result<Self, crate::scheme::declared::SpecError> {
+        let mut spec = spec.clone();
+        spec.secret.min_len = 1;
+        let target = url
+            .and_then(|url| url.parse::<http::Uri>().ok())
+            .and_then(|uri| uri.path_and_query().and_then(|pq| pq.as_str().parse().ok()))
+            .unwrap_or_else(|| http::Uri::from_static("/"));
+        Ok(Self {
+            scheme: spec.build(&[secret], url)?,
+            target,
+        })
+    }
+
+    /// The headers for a `POST` of `body` at `timestamp` (Unix seconds), with `id` where the
+    /// specification reads the id from a header.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError`] when the specification signs something not given (an id) or a value
+    /// cannot be a header.
+    pub fn sign(
+        &self,
+        timestamp: u64,
+        id: Option<&str>,
+        body: &[u8],
+    ) -> Result<HeaderMap, VerifyError> {
+        self.scheme
+            .sign_request(&http::Method::POST, &self.target, timestamp, id, body)
+    }
+}
+
 redacted_debug!(
+    DeclaredSigner,
     GithubSigner,
     StripeSigner,
     StandardSigner,

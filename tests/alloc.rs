@@ -372,3 +372,31 @@ fn zoom_verify_allocates_nothing() {
         0
     );
 }
+
+#[test]
+fn declared_verify_allocates_nothing() {
+    use verihook::scheme::declared::SchemeSpec;
+    let body = body(1024);
+    // Mux's published vector format, as a user would declare it.
+    let spec: SchemeSpec = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/schemes/mux.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let signed = verihook::testing::StripeSigner::new("mux-alloc-secret")
+        .unwrap()
+        .signature(1_700_000_000, &body);
+    let mut headers = HeaderMap::new();
+    headers.insert("mux-signature", HeaderValue::from_str(&signed).unwrap());
+    let verifier = spec
+        .build(&["mux-other-secret", "mux-alloc-secret"], None)
+        .unwrap()
+        .with_clock(verihook::FixedClock::at_unix(1_700_000_010));
+    assert_eq!(
+        allocations(&verifier, &as_received(&headers), &body, true),
+        0
+    );
+}

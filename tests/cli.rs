@@ -745,3 +745,79 @@ fn shopify_sign_prints_every_header_shopify_sends() {
         .iter()
         .any(|h| h == "X-Shopify-Hmac-Sha256: QNyObTlKbMx2qDlPF/ZOZcBqg5OgPg+2oky3zldc0Gw="));
 }
+
+#[test]
+fn a_declared_scheme_file_signs_and_verifies_and_a_bad_one_is_a_usage_error() {
+    let spec = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/schemes/hubspot-v3.json"
+    );
+    let url = "https://hooks.example.com/webhooks/hubspot";
+    let body = br#"[{"eventId":1,"subscriptionType":"contact.creation"}]"#;
+    let headers = signed_headers(
+        &[
+            "sign",
+            "--scheme-file",
+            spec,
+            "-s",
+            "hubspot-client-secret",
+            "--url",
+            url,
+            "--timestamp",
+            "1700000000",
+        ],
+        body,
+    );
+    assert!(
+        headers
+            .iter()
+            .any(|h| h == "X-Hubspot-Request-Timestamp: 1700000000000"),
+        "{headers:?}"
+    );
+    let mut verify = vec![
+        "verify",
+        "--scheme-file",
+        spec,
+        "-s",
+        "hubspot-client-secret",
+        "--url",
+        url,
+        "--now",
+        "1700000010",
+    ];
+    verify.extend(headers.iter().map(String::as_str));
+    let out = run(&verify, body);
+    assert_eq!(json(&out)["ok"], true, "{:?}", json(&out));
+    assert_eq!(json(&out)["provider"], "hubspot");
+    assert_eq!(json(&out)["timestamp"], 1_700_000_000);
+    assert_eq!(json(&run(&verify, b"[]"))["error"], "bad_signature");
+
+    // Both a provider and a file, or a specification that would accept any body: exit 2.
+    let both = run(
+        &["verify", "-p", "github", "--scheme-file", spec, "-s", "x"],
+        b"",
+    );
+    assert_eq!(both.status.code(), Some(2));
+    let dir = std::env::temp_dir().join(format!("verihook-cli-spec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("no-body.json");
+    std::fs::write(
+        &bad,
+        r#"{"name":"acme","signature":{"header":"X-Sig","encoding":"hex"},"signed":[{"literal":"x"}]}"#,
+    )
+    .unwrap();
+    let out = run(
+        &[
+            "verify",
+            "--scheme-file",
+            bad.to_str().unwrap(),
+            "-s",
+            "acme-secret",
+        ],
+        b"{}",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no \"body\" piece"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -237,3 +237,41 @@ fn a_declared_scheme_verifies_rotates_caps_and_checks_freshness_first() {
     );
     assert!(!debug.contains("acme-new-secret") && !debug.contains("acme-old-secret"));
 }
+
+#[test]
+fn every_example_specification_verifies_what_its_signer_signs() {
+    let url = "https://hooks.example.com/webhooks/acme?x=1";
+    let target: http::Uri = "/webhooks/acme?x=1".parse().unwrap();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/schemes");
+    let mut checked = 0;
+    for file in std::fs::read_dir(dir).unwrap() {
+        let path = file.unwrap().path();
+        let spec: SchemeSpec =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let signer =
+            verihook::testing::DeclaredSigner::new(&spec, "example-secret-1", Some(url)).unwrap();
+        let body = Bytes::from_static(br#"{"id":"evt_1","type":"invoice.paid"}"#);
+        let headers = signer
+            .sign(1_700_000_000, Some("delivery-1"), &body)
+            .unwrap();
+        let scheme = spec
+            .build(&["example-secret-1"], Some(url))
+            .unwrap()
+            .with_clock(FixedClock::at_unix(1_700_000_001));
+        let head = RequestHead::new(&http::Method::POST, &target, &headers);
+        let verified = scheme.verify_request(&WebhookRequest::new(head, &body), scheme.now());
+        assert!(
+            verified.is_ok(),
+            "{}: {verified:?} with {headers:?}",
+            path.display()
+        );
+        let tampered = Bytes::from_static(br#"{"id":"evt_2","type":"invoice.paid"}"#);
+        let head = RequestHead::new(&http::Method::POST, &target, &headers);
+        let err = scheme
+            .verify_request(&WebhookRequest::new(head, &tampered), scheme.now())
+            .unwrap_err();
+        assert_eq!(err.code(), "bad_signature", "{}", path.display());
+        checked += 1;
+    }
+    assert_eq!(checked, 9);
+}

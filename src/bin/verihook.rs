@@ -21,9 +21,10 @@ use bytes::Bytes;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
+use verihook::scheme::declared::{SchemeSpec, Source, TimeUnit, TimestampSpec};
 use verihook::testing::{
-    GithubSigner, GitlabSigner, LinearSigner, PaddleSigner, ShopifySigner, SlackSigner,
-    SquareSigner, StandardSigner, StripeSigner, TwilioSigner, ZoomSigner,
+    DeclaredSigner, GithubSigner, GitlabSigner, LinearSigner, PaddleSigner, ShopifySigner,
+    SlackSigner, SquareSigner, StandardSigner, StripeSigner, TwilioSigner, ZoomSigner,
 };
 
 /// The shop a signed Shopify sample comes from.
@@ -146,8 +147,18 @@ impl Secrets {
 struct VerifyArgs {
     /// github, stripe, standard-webhooks (standard, standardwebhooks), svix, slack, twilio,
     /// discord or square.
-    #[arg(long, short = 'p', ignore_case = true)]
-    provider: ProviderName,
+    #[arg(
+        long,
+        short = 'p',
+        ignore_case = true,
+        required_unless_present = "scheme_file",
+        conflicts_with = "scheme_file"
+    )]
+    provider: Option<ProviderName>,
+    /// A declared scheme (JSON, as `verihook::scheme::declared::SchemeSpec` reads it) for a
+    /// sender without a built-in, instead of --provider; see examples/schemes/.
+    #[arg(long, value_name = "PATH")]
+    scheme_file: Option<PathBuf>,
     #[command(flatten)]
     secrets: Secrets,
     /// The public URL the provider posted to (required for twilio and square, which sign it).
@@ -172,8 +183,18 @@ struct VerifyArgs {
 struct SignArgs {
     /// github, stripe, standard-webhooks (standard, standardwebhooks), svix, slack, twilio or
     /// square (discord cannot be signed: only Discord holds the private key).
-    #[arg(long, short = 'p', ignore_case = true)]
-    provider: ProviderName,
+    #[arg(
+        long,
+        short = 'p',
+        ignore_case = true,
+        required_unless_present = "scheme_file",
+        conflicts_with = "scheme_file"
+    )]
+    provider: Option<ProviderName>,
+    /// A declared scheme (JSON, as `verihook::scheme::declared::SchemeSpec` reads it) for a
+    /// sender without a built-in, instead of --provider; see examples/schemes/.
+    #[arg(long, value_name = "PATH")]
+    scheme_file: Option<PathBuf>,
     /// Key material as the provider issues it (`whsk_...` signs Standard Webhooks `v1a`).
     #[command(flatten)]
     secrets: Secrets,
@@ -200,8 +221,18 @@ struct SignArgs {
 struct SendArgs {
     /// github, stripe, standard-webhooks (standard, standardwebhooks), svix, slack, twilio or
     /// square.
-    #[arg(long, short = 'p', ignore_case = true)]
-    provider: ProviderName,
+    #[arg(
+        long,
+        short = 'p',
+        ignore_case = true,
+        required_unless_present = "scheme_file",
+        conflicts_with = "scheme_file"
+    )]
+    provider: Option<ProviderName>,
+    /// A declared scheme (JSON, as `verihook::scheme::declared::SchemeSpec` reads it) for a
+    /// sender without a built-in, instead of --provider; see examples/schemes/.
+    #[arg(long, value_name = "PATH")]
+    scheme_file: Option<PathBuf>,
     /// Key material as the provider issues it.
     #[command(flatten)]
     secrets: Secrets,
@@ -250,12 +281,15 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
     let headers = parse_headers(&args.headers)?;
     let body = read_body(args.body_file.as_ref())?;
     let secrets = args.secrets.all()?;
-    let builtin = args.provider.builtin()?;
-    if builtin.signs_url && args.url.is_none() {
-        return Err(Usage(format!(
-            "--provider {} signs the URL: give --url, the public URL it posted to",
-            builtin.name
-        )));
+    let sender = Sender::from_args(args.provider, args.scheme_file.as_ref())?;
+    if let Sender::Builtin(provider) = &sender {
+        let builtin = provider.builtin()?;
+        if builtin.signs_url && args.url.is_none() {
+            return Err(Usage(format!(
+                "--provider {} signs the URL: give --url, the public URL it posted to",
+                builtin.name
+            )));
+        }
     }
     let mut options = VerifyOptions::default();
     options.tolerance = args.tolerance.map(Duration::from_secs);
@@ -281,16 +315,47 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
     };
     let texts: Vec<&str> = secrets.iter().map(String::as_str).collect();
     // A diagnostic tool verifies with any non-empty secret, and warns when one is weak.
-    let warnings: Vec<String> = texts
-        .iter()
-        .filter_map(|secret| weak_secret(builtin, secret, args.url.as_deref()))
-        .collect();
+    let (scheme, warnings, name) = match &sender {
+        Sender::Builtin(provider) => {
+            let builtin = provider.builtin()?;
+            let warnings: Vec<String> = texts
+                .iter()
+                .filter_map(|secret| weak_secret(builtin, secret, args.url.as_deref()))
+                .collect();
+            let scheme =
+                dangerous::allow_short_secrets(builtin, &texts, args.url.as_deref(), options);
+            (scheme, warnings, builtin.name)
+        }
+        Sender::Declared(spec) => {
+            let warnings = texts
+                .iter()
+                .filter(|secret| secret.len() < spec.secret.min_len)
+                .map(|secret| {
+                    format!(
+                        "weak secret: {} bytes, fewer than the specification's {}",
+                        secret.len(),
+                        spec.secret.min_len
+                    )
+                })
+                .collect();
+            let mut lenient = spec.clone();
+            lenient.secret.min_len = 1;
+            let scheme = lenient
+                .build(&texts, args.url.as_deref())
+                .map_err(|e| Usage(e.to_string()))?
+                .with_options(options);
+            (
+                Ok(Box::new(scheme) as Box<dyn verihook::Scheme>),
+                warnings,
+                "declared",
+            )
+        }
+    };
     let method = http::Method::POST;
-    let outcome = dangerous::allow_short_secrets(builtin, &texts, args.url.as_deref(), options)
-        .and_then(|scheme| {
-            let head = RequestHead::new(&method, &uri, &headers);
-            scheme.verify_request(&WebhookRequest::new(head, &body), now)
-        });
+    let outcome = scheme.and_then(|scheme| {
+        let head = RequestHead::new(&method, &uri, &headers);
+        scheme.verify_request(&WebhookRequest::new(head, &body), now)
+    });
     let (report, code) = match &outcome {
         Ok(Verified::Event(event)) => (
             Report::Authentic {
@@ -307,7 +372,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
         Ok(Verified::Handshake(answer)) => (
             Report::Authentic {
                 ok: true,
-                provider: builtin.name,
+                provider: name,
                 id: None,
                 event_type: None,
                 timestamp: None,
@@ -372,11 +437,26 @@ enum Report<'a> {
 
 fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {
     let body = read_body(args.body_file.as_ref())?;
-    if args.provider == ProviderName::Stripe && args.id.is_some() {
+    let sender = Sender::from_args(args.provider, args.scheme_file.as_ref())?;
+    let provider = match &sender {
+        Sender::Builtin(provider) => *provider,
+        Sender::Declared(spec) => {
+            let headers = declared_headers(
+                spec,
+                &args.secrets.first()?,
+                args.url.as_deref(),
+                args.id.as_deref(),
+                args.timestamp,
+                &body,
+            )?;
+            return print_headers(&headers);
+        }
+    };
+    if provider == ProviderName::Stripe && args.id.is_some() {
         eprintln!("verihook: note: Stripe's event id is inside the body; --id is not sent");
     }
     let event = args.event.clone().unwrap_or_else(|| {
-        match args.provider {
+        match provider {
             ProviderName::Shopify => "orders/create",
             ProviderName::Gitlab => "Push Hook",
             ProviderName::Linear => "Issue",
@@ -385,7 +465,7 @@ fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {
         .to_owned()
     });
     let headers = signed_headers(
-        args.provider,
+        provider,
         &args.secrets.first()?,
         args.url.as_deref(),
         args.id.as_deref(),
@@ -393,8 +473,13 @@ fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {
         args.timestamp,
         &body,
     )?;
+    print_headers(&headers)
+}
+
+/// Prints `Name: value` lines, as `sign` does.
+fn print_headers(headers: &HeaderMap) -> Result<ExitCode, Usage> {
     let mut out = std::io::stdout().lock();
-    for (name, value) in &headers {
+    for (name, value) in headers {
         let value = value.to_str().unwrap_or_default();
         writeln!(out, "{}: {value}", display_name(name.as_str()))
             .map_err(|e| Usage(format!("cannot write to standard output: {e}")))?;
@@ -508,8 +593,9 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
         )));
     }
     let id = args.id.clone().unwrap_or_else(generated_id);
+    let sender = Sender::from_args(args.provider, args.scheme_file.as_ref())?;
     let event = args.event.clone().unwrap_or_else(|| {
-        match args.provider {
+        match args.provider.unwrap_or(ProviderName::Stripe) {
             ProviderName::Github => "push",
             ProviderName::Shopify => "orders/create",
             ProviderName::Gitlab => "Push Hook",
@@ -520,20 +606,41 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
         }
         .to_owned()
     });
-    let body = match &args.body_file {
-        Some(path) => read_body(Some(path))?,
-        None => Bytes::from(sample_event(args.provider, &id, &event)),
+    let (body, form, mut headers) = match &sender {
+        Sender::Builtin(provider) => {
+            let body = match &args.body_file {
+                Some(path) => read_body(Some(path))?,
+                None => Bytes::from(sample_event(*provider, &id, &event)),
+            };
+            let form =
+                *provider == ProviderName::Twilio && !body.trim_ascii_start().starts_with(b"{");
+            let headers = signed_headers(
+                *provider,
+                &args.secrets.first()?,
+                Some(&args.url),
+                Some(&id),
+                &event,
+                None,
+                &body,
+            )?;
+            (body, form, headers)
+        }
+        Sender::Declared(spec) => {
+            let body = match &args.body_file {
+                Some(path) => read_body(Some(path))?,
+                None => Bytes::from(declared_sample(spec, &id, &event)),
+            };
+            let headers = declared_headers(
+                spec,
+                &args.secrets.first()?,
+                Some(&args.url),
+                Some(&id),
+                None,
+                &body,
+            )?;
+            (body, false, headers)
+        }
     };
-    let form = args.provider == ProviderName::Twilio && !body.trim_ascii_start().starts_with(b"{");
-    let mut headers = signed_headers(
-        args.provider,
-        &args.secrets.first()?,
-        Some(&args.url),
-        Some(&id),
-        &event,
-        None,
-        &body,
-    )?;
     headers.insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(if form {
@@ -586,7 +693,7 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
         "verihook: sent {} request{} for {} delivery id={id}: {} answered 2xx, {failed} did not",
         args.repeat,
         if args.repeat == 1 { "" } else { "s" },
-        args.provider.scheme(),
+        sender.name(),
         args.repeat - failed,
     );
     Ok(if failed == 0 {
@@ -692,6 +799,77 @@ fn sample_event(provider: ProviderName, id: &str, event: &str) -> String {
             "payload": { "account_id": "AAAAAABBBB", "object": { "id": "1234567890", "uuid": id, "topic": "verihook demo", "type": 2, "duration": 60 } }
         }),
     };
+    value.to_string()
+}
+
+/// Who signs: a built-in provider, or a declared scheme read from `--scheme-file`.
+enum Sender {
+    Builtin(ProviderName),
+    Declared(Box<SchemeSpec>),
+}
+
+impl Sender {
+    fn from_args(provider: Option<ProviderName>, file: Option<&PathBuf>) -> Result<Self, Usage> {
+        match (provider, file) {
+            (Some(provider), None) => Ok(Self::Builtin(provider)),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| Usage(format!("--scheme-file {}: {e}", path.display())))?;
+                let spec = serde_json::from_str(&text)
+                    .map_err(|e| Usage(format!("--scheme-file {}: {e}", path.display())))?;
+                Ok(Self::Declared(Box::new(spec)))
+            }
+            _ => Err(Usage("give --provider or --scheme-file".to_owned())),
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Self::Builtin(provider) => provider.scheme(),
+            Self::Declared(spec) => &spec.name,
+        }
+    }
+}
+
+/// The headers a declared sender sends with `body`, signed now (or at `timestamp`).
+fn declared_headers(
+    spec: &SchemeSpec,
+    secret: &str,
+    url: Option<&str>,
+    id: Option<&str>,
+    timestamp: Option<u64>,
+    body: &[u8],
+) -> Result<HeaderMap, Usage> {
+    let timestamp = timestamp.unwrap_or_else(|| unix_seconds(SystemTime::now()));
+    let id = id.map_or_else(generated_id, str::to_owned);
+    DeclaredSigner::new(spec, secret, url)
+        .map_err(|e| Usage(e.to_string()))?
+        .sign(timestamp, Some(&id), body)
+        .map_err(|e| Usage(e.to_string()))
+}
+
+/// A sample event for a declared sender: id, type and time, and the timestamp member when the
+/// specification reads the timestamp from the body.
+fn declared_sample(spec: &SchemeSpec, id: &str, event: &str) -> String {
+    let now = unix_seconds(SystemTime::now());
+    let mut value = serde_json::json!({
+        "id": id,
+        "type": event,
+        "created": now,
+        "data": { "object": { "id": "obj_1", "amount": 4200, "currency": "eur" } }
+    });
+    if let Some(TimestampSpec {
+        source: Source::Body(member),
+        unit,
+        ..
+    }) = &spec.timestamp
+    {
+        let stamp = match unit {
+            TimeUnit::Milliseconds => now.saturating_mul(1000),
+            _ => now,
+        };
+        value[member.as_str()] = serde_json::json!(stamp);
+    }
     value.to_string()
 }
 

@@ -868,9 +868,7 @@ impl DeclaredScheme {
                     cap_entries(entries, &sig.header)?;
                     if k == &**key {
                         add(v.strip_prefix(&*sig.prefix).unwrap_or(v))?;
-                    } else if Some(k) == timestamp_key
-                        && std::mem::replace(&mut entry_timestamp, Some(v)).is_some()
-                    {
+                    } else if Some(k) == timestamp_key && entry_timestamp.replace(v).is_some() {
                         return Err(sig.header.malformed("more than one timestamp"));
                     }
                 }
@@ -964,6 +962,95 @@ impl DeclaredScheme {
             }
             Some((CompiledSource::Entry(_), _)) => (Field::Absent, false),
         })
+    }
+}
+
+impl DeclaredScheme {
+    /// The headers this scheme's sender would send with `body` posted as `method` to `uri`
+    /// at `timestamp` (Unix seconds; written in the declared unit), under the first secret.
+    pub(crate) fn sign_request(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        timestamp: u64,
+        id: Option<&str>,
+        body: &[u8],
+    ) -> Result<HeaderMap, VerifyError> {
+        let sig = &self.signature;
+        let bad = |reason| sig.header.malformed(reason);
+        let digits = match self.timestamp.as_ref().map(|(_, unit)| *unit) {
+            Some(TimeUnit::Milliseconds) => timestamp.saturating_mul(1000).to_string(),
+            _ => timestamp.to_string(),
+        };
+        let mut headers = HeaderMap::new();
+        let text = |value: &str| {
+            http::HeaderValue::from_str(value).map_err(|_| bad("not a valid header value"))
+        };
+        if let Some((CompiledSource::Header(h), _)) = &self.timestamp {
+            headers.insert(h.wire.clone(), text(&digits)?);
+        }
+        if let (Some((CompiledSource::Header(h), _)), Some(id)) = (&self.id, id) {
+            headers.insert(h.wire.clone(), text(id)?);
+        }
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        for piece in self.pieces.iter() {
+            match piece {
+                Compiled::Literal(text) => parts.push(text.to_vec()),
+                Compiled::Timestamp => parts.push(digits.clone().into_bytes()),
+                Compiled::Id => {
+                    parts.push(id.ok_or(bad("this scheme signs the id: give one"))?.into())
+                }
+                Compiled::Method => parts.push(method.as_str().into()),
+                Compiled::Url => {
+                    let url = self.url.as_ref().ok_or(VerifyError::UrlMismatch)?;
+                    let [configured, _] = url.signed(uri)?;
+                    parts.push(configured.concat());
+                }
+                Compiled::Body => parts.push(body.to_vec()),
+                Compiled::Header(h) => parts.push(
+                    h.get(&headers)
+                        .ok_or_else(|| h.missing())?
+                        .as_bytes()
+                        .to_vec(),
+                ),
+            }
+        }
+        let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        let tag = match &self.keys {
+            Keys::Sha1(keys) => keys.sign(&parts),
+            Keys::Sha256(keys) => keys.sign(&parts),
+            Keys::Sha512(keys) => keys.sign(&parts),
+        }
+        .unwrap_or_default();
+        let encoded = match sig.encoding {
+            Encoding::Hex => const_hex::encode(tag),
+            Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(tag),
+            Encoding::Base64url => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag),
+        };
+        let prefix = String::from_utf8_lossy(&sig.prefix);
+        let value = match (&self.timestamp, sig.separator, &sig.key) {
+            (Some((CompiledSource::Entry(t), _)), Some(separator), Some(key)) => format!(
+                "{}={digits}{}{}={prefix}{encoded}",
+                String::from_utf8_lossy(t),
+                separator as char,
+                String::from_utf8_lossy(key)
+            ),
+            (_, Some(_), Some(key)) => {
+                format!("{}={prefix}{encoded}", String::from_utf8_lossy(key))
+            }
+            _ => format!("{prefix}{encoded}"),
+        };
+        headers.insert(sig.header.wire.clone(), text(&value)?);
+        Ok(headers)
+    }
+
+    /// The body member that carries the timestamp, when the sender signs it inside the body.
+    #[must_use]
+    pub fn body_timestamp_member(&self) -> Option<(&str, TimeUnit)> {
+        match &self.timestamp {
+            Some((CompiledSource::Body(member, _), unit)) => Some((member, *unit)),
+            _ => None,
+        }
     }
 }
 
