@@ -41,7 +41,8 @@ fn target(size: usize, contender: Contender) -> Option<f64> {
             | Contender::Shopify
             | Contender::Paddle
             | Contender::Linear
-            | Contender::Zoom,
+            | Contender::Zoom
+            | Contender::Declared,
         ) => Some(1.30),
         _ => None,
     }
@@ -49,8 +50,8 @@ fn target(size: usize, contender: Contender) -> Option<f64> {
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is read.
-    println!("| body | floor | github | stripe | standard-webhooks | slack | twilio (JSON) | square | discord (ed25519) | shopify | gitlab (token) | paddle | linear | zoom | standardwebhooks crate | verihook standard vs crate |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| body | floor | github | stripe | standard-webhooks | slack | twilio (JSON) | square | discord (ed25519) | shopify | gitlab (token) | paddle | linear | zoom | declared (stripe.json) | standardwebhooks crate | verihook standard vs crate |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut misses = Vec::new();
     for size in SIZES {
         let fixture = Fixture::new(size);
@@ -96,6 +97,7 @@ fn main() {
             Contender::Paddle,
             Contender::Linear,
             Contender::Zoom,
+            Contender::Declared,
         ] {
             let (ns, ratio) = find(contender);
             let mark = match target(size, contender) {

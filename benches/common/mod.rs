@@ -60,10 +60,13 @@ pub(crate) enum Contender {
     /// A MAC of the body, then its signed `webhookTimestamp` found from the end.
     Linear,
     Zoom,
+    /// Stripe's format written as a declared scheme (`examples/schemes/stripe.json`), on the
+    /// same request as the built-in.
+    Declared,
 }
 
 impl Contender {
-    pub(crate) const ALL: [Contender; 14] = [
+    pub(crate) const ALL: [Contender; 15] = [
         Self::Floor,
         Self::Github,
         Self::Stripe,
@@ -78,6 +81,7 @@ impl Contender {
         Self::Paddle,
         Self::Linear,
         Self::Zoom,
+        Self::Declared,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -96,6 +100,7 @@ impl Contender {
             Self::Paddle => "paddle",
             Self::Linear => "linear",
             Self::Zoom => "zoom",
+            Self::Declared => "declared (stripe.json)",
         }
     }
 }
@@ -118,6 +123,7 @@ pub(crate) struct Fixture {
     /// Linear signs its timestamp inside the body: its own body of the same size.
     linear: (LinearVerifier, HeaderMap, Bytes),
     zoom: (ZoomVerifier, HeaderMap),
+    declared: verihook::scheme::declared::DeclaredScheme,
 }
 
 const TWILIO_URL: &str = "https://hooks.example.com/webhooks/twilio";
@@ -243,6 +249,12 @@ impl Fixture {
                 ZoomVerifier::new("bench-zoom-secret").unwrap(),
                 as_received(&zoom),
             ),
+            declared: serde_json::from_str::<verihook::scheme::declared::SchemeSpec>(include_str!(
+                "../../examples/schemes/stripe.json"
+            ))
+            .unwrap()
+            .build(&[STRIPE_SECRET], None)
+            .unwrap(),
             floor: <Hmac<Sha256> as KeyInit>::new_from_slice(b"bench-floor-secret").unwrap(),
             github: (
                 GithubVerifier::new(GITHUB_SECRET).unwrap(),
@@ -350,6 +362,11 @@ impl Fixture {
             }
             Contender::Zoom => {
                 black_box(self.zoom.0.verify(black_box(&self.zoom.1), body.clone())).unwrap();
+            }
+            Contender::Declared => {
+                let request = WebhookRequest::new(RequestHead::post(&self.stripe.1), &body);
+                let scheme = black_box(&self.declared);
+                black_box(scheme.verify_request(&request, scheme.now())).unwrap();
             }
         }
     }

@@ -480,8 +480,12 @@ impl Keys {
         }
     }
 
-    fn matches(&self, parts: &[&[u8]], candidates: &Candidates) -> bool {
-        let decoded = || candidates.decoded();
+    fn matches<C, I>(&self, parts: &[&[u8]], decoded: C) -> bool
+    where
+        C: Fn() -> I,
+        I: Iterator,
+        I::Item: AsRef<[u8]>,
+    {
         match self {
             Self::Sha1(keys) => keys.matches_any(parts, decoded),
             Self::Sha256(keys) => keys.matches_any(parts, decoded),
@@ -518,25 +522,29 @@ enum CompiledSource {
     Body(&'static str, Box<[u8]>),
 }
 
-/// The signatures a request carries, decoded (at most [`MAX_SIGNATURES`]).
-struct Candidates {
-    decoded: [([u8; 72], usize); MAX_SIGNATURES],
-    count: usize,
+/// The signatures a request carries, as sent (at most [`MAX_SIGNATURES`]); decoded only when
+/// compared, so nothing larger than their slices is moved around.
+struct Candidates<'a> {
+    texts: [&'a [u8]; MAX_SIGNATURES],
     sent: usize,
 }
 
-impl Candidates {
-    fn decoded(&self) -> impl Iterator<Item = &[u8]> {
-        self.decoded[..self.count]
-            .iter()
-            .map(|(bytes, len)| &bytes[..*len])
+/// One decoded signature.
+struct Decoded {
+    bytes: [u8; 72],
+    len: usize,
+}
+
+impl AsRef<[u8]> for Decoded {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
 /// A parsed signature header: the signatures and, when the timestamp is one of its entries,
 /// the timestamp's digits.
 struct Parsed<'a> {
-    candidates: Candidates,
+    candidates: Candidates<'a>,
     entry_timestamp: Option<&'a [u8]>,
 }
 
@@ -826,8 +834,7 @@ impl DeclaredScheme {
         let sig = &self.signature;
         let value = sig.header.require(headers)?.as_bytes();
         let mut candidates = Candidates {
-            decoded: [([0; 72], 0); MAX_SIGNATURES],
-            count: 0,
+            texts: [&[]; MAX_SIGNATURES],
             sent: 0,
         };
         let mut entry_timestamp = None;
@@ -835,14 +842,10 @@ impl DeclaredScheme {
             Some((CompiledSource::Entry(key), _)) => Some(&**key),
             _ => None,
         };
-        let mut add = |text: &[u8]| -> Result<(), VerifyError> {
+        let mut add = |text: &'a [u8]| -> Result<(), VerifyError> {
+            cap_entries(candidates.sent + 1, &sig.header)?;
+            candidates.texts[candidates.sent] = text;
             candidates.sent += 1;
-            cap_entries(candidates.sent, &sig.header)?;
-            let slot = &mut candidates.decoded[candidates.count];
-            if let Some(len) = self.decode(text, &mut slot.0) {
-                slot.1 = len;
-                candidates.count += 1;
-            }
             Ok(())
         };
         match (sig.separator, &sig.key) {
@@ -855,7 +858,7 @@ impl DeclaredScheme {
                 add(text)?;
                 // A lone signature that is not a MAC of the declared shape is malformed (in a
                 // list, such entries are skipped, as providers' SDKs do).
-                if candidates.count == 0 {
+                if self.decode(text).is_none() {
                     return Err(sig
                         .header
                         .malformed("not a MAC in the declared encoding and algorithm"));
@@ -898,18 +901,22 @@ impl DeclaredScheme {
         Ok(parsed)
     }
 
-    /// Decodes one signature into `out`; `None` when it cannot be a MAC of this algorithm.
-    fn decode(&self, text: &[u8], out: &mut [u8; 72]) -> Option<usize> {
+    /// Decodes one signature; `None` when it cannot be a MAC of this algorithm.
+    fn decode(&self, text: &[u8]) -> Option<Decoded> {
         let want = self.algorithm.output_len();
+        let mut out = Decoded {
+            bytes: [0; 72],
+            len: want,
+        };
         let len = match self.signature.encoding {
             Encoding::Hex => {
-                const_hex::decode_to_slice(text, &mut out[..want]).ok()?;
+                const_hex::decode_to_slice(text, &mut out.bytes[..want]).ok()?;
                 want
             }
-            Encoding::Base64 => BASE64.decode_slice(text, out).ok()?,
-            Encoding::Base64url => BASE64_URL.decode_slice(text, out).ok()?,
+            Encoding::Base64 => BASE64.decode_slice(text, &mut out.bytes).ok()?,
+            Encoding::Base64url => BASE64_URL.decode_slice(text, &mut out.bytes).ok()?,
         };
-        (len == want).then_some(len)
+        (len == want).then_some(out)
     }
 
     /// The timestamp's digits and value from a header or the signature list, when declared so.
@@ -1127,7 +1134,10 @@ impl Scheme for DeclaredScheme {
                 Compiled::Header(h) => push(h.require(headers)?.as_bytes()),
             }
         }
-        if !self.keys.matches(&parts[..count], &parsed.candidates) {
+        let texts = &parsed.candidates.texts[..parsed.candidates.sent];
+        if !self.keys.matches(&parts[..count], || {
+            texts.iter().filter_map(|text| self.decode(text))
+        }) {
             return Err(VerifyError::SignatureMismatch {
                 secrets: self.keys.len(),
                 signatures: parsed.candidates.sent,
