@@ -1,13 +1,13 @@
-//! The same webhook receiver on Actix-web: GitHub, Stripe and Standard Webhooks, each event
+//! The same webhook receiver on Actix-web: every built-in sender on its own route, each event
 //! handled once.
 //!
 //! ```sh
 //! cargo run --example actix_receiver --features actix
 //! ```
 //!
-//! Same contract as `axum_receiver`: `127.0.0.1:$PORT` (default 3000); `POST /webhooks/github`,
-//! `/webhooks/stripe`, `/webhooks/standard`; secrets from `GITHUB_WEBHOOK_SECRET`,
-//! `STRIPE_WEBHOOK_SECRET`, `STANDARD_WEBHOOK_SECRET` (demo defaults when unset); memory, Redis
+//! Same contract as `axum_receiver`: `127.0.0.1:$PORT` (default 3000); `POST /webhooks/<sender>`
+//! for every built-in sender, secrets from `<SENDER>_WEBHOOK_SECRET` (demo defaults when unset,
+//! `PUBLIC_URL` for Twilio and Square); memory, Redis
 //! (`REDIS_URL`) or PostgreSQL (`DATABASE_URL`) idempotency; the same start-up banner, log lines
 //! and one-line start-up errors; Actix-web finishes requests in flight on Ctrl-C or SIGTERM.
 
@@ -30,7 +30,7 @@ async fn run() -> Result<(), StartError> {
     let receiver = web::Data::new(receiver);
     let server = HttpServer::new(move || {
         let mut app = App::new().app_data(receiver.clone());
-        for route in &common::ROUTES {
+        for route in common::ROUTES {
             let sender = route.sender;
             app = app.service(
                 web::resource(route.path)

@@ -1,13 +1,15 @@
-//! A webhook receiver on Axum: GitHub, Stripe and Standard Webhooks, each event handled once.
+//! A webhook receiver on Axum: every built-in sender on its own route, each event handled once.
 //!
 //! ```sh
 //! cargo run --example axum_receiver --features axum
 //! ```
 //!
 //! * listens on `127.0.0.1:$PORT` (default 3000);
-//! * `POST /webhooks/github`, `POST /webhooks/stripe`, `POST /webhooks/standard`;
-//! * secrets from `GITHUB_WEBHOOK_SECRET`, `STRIPE_WEBHOOK_SECRET` and `STANDARD_WEBHOOK_SECRET`,
-//!   or the demo defaults in `examples/common/mod.rs` when unset;
+//! * `POST /webhooks/<sender>` for `github`, `stripe`, `standard`, `slack`, `twilio`, `square`,
+//!   `shopify`, `gitlab`, `paddle`, `linear`, `zoom` (and `discord` with the `ed25519` feature);
+//! * secrets from `<SENDER>_WEBHOOK_SECRET` (`GITHUB_WEBHOOK_SECRET`, ...), or the demo defaults
+//!   in `examples/common/mod.rs` when unset; Twilio and Square sign the URL: `PUBLIC_URL`
+//!   (default `http://127.0.0.1:$PORT`) followed by the route;
 //! * idempotency in memory, or in Redis when `REDIS_URL` is set (feature `redis`), or in
 //!   PostgreSQL when `DATABASE_URL` is set (feature `postgres`): receivers pointed at the same
 //!   Redis or database share their dedup state;

@@ -45,6 +45,14 @@ for name in axum_receiver actix_receiver; do
   if $send send -p stripe -s whsec_not_the_secret --url "$base/stripe" >>"$work/out" 2>&1; then
     echo "a wrong secret was accepted"; exit 1
   fi
+  # Every other sender on its own route, signed with its demo secret by `send`'s sample event.
+  for sender in slack:demo-slack-signing-secret twilio:demo-twilio-auth-token \
+    square:demo-square-signature-key shopify:demo-shopify-client-secret \
+    gitlab:demo-gitlab-secret-token paddle:pdl_ntfset_demo_secret_key \
+    linear:lin_wh_demo_signing_secret zoom:demo-zoom-secret-token; do
+    $send send -p "${sender%%:*}" -s "${sender#*:}" --url "$base/${sender%%:*}" \
+      --id "$name-${sender%%:*}" >>"$work/out" 2>&1 || { cat "$work/out"; echo "${sender%%:*} refused"; exit 1; }
+  done
   log="$work/$name-3931.log"
   expect "$work/out" '"outcome":"duplicate"'
   expect "$work/out" ' 401 {"error":"bad_signature"'
@@ -55,6 +63,10 @@ for name in axum_receiver actix_receiver; do
   expect "$log" "duplicate sender=github"
   expect "$log" "idempotency: in memory"
   expect "$log" "POST /webhooks/standard"
+  for sender in slack twilio square shopify gitlab paddle linear zoom; do
+    expect "$log" "POST /webhooks/$sender"
+    expect "$log" "processed sender=$sender"
+  done
   [ "$(grep -c "processed sender=github" "$log")" = 1 ] || { echo "github delivery processed twice"; exit 1; }
   kill -TERM "${pids[-1]}"
   wait "${pids[-1]}" || true

@@ -6,10 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use verihook::idempotency::{IdempotencyStore, MemoryStore};
-use verihook::{
-    Delivery, GithubVerifier, HandlerError, Outcome, Receiver, ReceiverBuilder, StandardVerifier,
-    StripeVerifier,
-};
+use verihook::{Delivery, HandlerError, Outcome, Receiver, ReceiverBuilder};
 
 /// Demo secrets, used when the environment sets none. Never use these in production.
 pub(crate) const DEMO_GITHUB_SECRET: &str = "demo-github-secret";
@@ -26,22 +23,11 @@ pub(crate) struct Route {
     pub(crate) demo_secret: &'static str,
 }
 
-/// The routes and the sender each receives from.
-pub(crate) const ROUTES: [Route; 3] = [
-    Route {
-        path: "/webhooks/github",
-        sender: "github",
-        provider: "github",
-        variable: "GITHUB_WEBHOOK_SECRET",
-        demo_secret: DEMO_GITHUB_SECRET,
-    },
-    Route {
-        path: "/webhooks/stripe",
-        sender: "stripe",
-        provider: "stripe",
-        variable: "STRIPE_WEBHOOK_SECRET",
-        demo_secret: DEMO_STRIPE_SECRET,
-    },
+/// The routes and the sender each receives from: one per built-in sender (Discord's with the
+/// `ed25519` feature).
+pub(crate) const ROUTES: &[Route] = &[
+    route("github", "github", "GITHUB_WEBHOOK_SECRET", DEMO_GITHUB_SECRET),
+    route("stripe", "stripe", "STRIPE_WEBHOOK_SECRET", DEMO_STRIPE_SECRET),
     Route {
         path: "/webhooks/standard",
         sender: "standard-webhooks",
@@ -49,7 +35,51 @@ pub(crate) const ROUTES: [Route; 3] = [
         variable: "STANDARD_WEBHOOK_SECRET",
         demo_secret: DEMO_STANDARD_SECRET,
     },
+    route("slack", "slack", "SLACK_WEBHOOK_SECRET", "demo-slack-signing-secret"),
+    route("twilio", "twilio", "TWILIO_WEBHOOK_SECRET", "demo-twilio-auth-token"),
+    route("square", "square", "SQUARE_WEBHOOK_SECRET", "demo-square-signature-key"),
+    route("shopify", "shopify", "SHOPIFY_WEBHOOK_SECRET", "demo-shopify-client-secret"),
+    route("gitlab", "gitlab", "GITLAB_WEBHOOK_SECRET", "demo-gitlab-secret-token"),
+    route("paddle", "paddle", "PADDLE_WEBHOOK_SECRET", "pdl_ntfset_demo_secret_key"),
+    route("linear", "linear", "LINEAR_WEBHOOK_SECRET", "lin_wh_demo_signing_secret"),
+    route("zoom", "zoom", "ZOOM_WEBHOOK_SECRET", "demo-zoom-secret-token"),
+    // Discord signs with its private key; the demo verifies with RFC 8032's first test key.
+    #[cfg(feature = "ed25519")]
+    route(
+        "discord",
+        "discord",
+        "DISCORD_WEBHOOK_SECRET",
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+    ),
 ];
+
+/// `/webhooks/<sender>` for `sender`, the `send --provider` name `provider`.
+const fn route(
+    sender: &'static str,
+    provider: &'static str,
+    variable: &'static str,
+    demo_secret: &'static str,
+) -> Route {
+    Route {
+        path: match sender.as_bytes() {
+            b"github" => "/webhooks/github",
+            b"stripe" => "/webhooks/stripe",
+            b"slack" => "/webhooks/slack",
+            b"twilio" => "/webhooks/twilio",
+            b"square" => "/webhooks/square",
+            b"shopify" => "/webhooks/shopify",
+            b"gitlab" => "/webhooks/gitlab",
+            b"paddle" => "/webhooks/paddle",
+            b"linear" => "/webhooks/linear",
+            b"zoom" => "/webhooks/zoom",
+            _ => "/webhooks/discord",
+        },
+        sender,
+        provider,
+        variable,
+        demo_secret,
+    }
+}
 
 /// A start-up failure, as one line that names what to change.
 #[derive(Debug)]
@@ -85,9 +115,8 @@ pub(crate) fn exit(result: Result<(), StartError>) -> std::process::ExitCode {
     }
 }
 
-/// One receiver for the three senders, with secrets from `GITHUB_WEBHOOK_SECRET`,
-/// `STRIPE_WEBHOOK_SECRET` and `STANDARD_WEBHOOK_SECRET` (or the demo secrets), and the store
-/// chosen by [`store`]; with the store's description.
+/// One receiver for every sender of [`ROUTES`] (secrets from `<NAME>_WEBHOOK_SECRET`, or the
+/// demo secrets), with the store chosen by [`store`]; with the store's description.
 pub(crate) async fn receiver() -> Result<(Receiver, String), StartError> {
     let (store, described) = store().await?;
     let receiver = with_senders(Receiver::builder())?
@@ -97,25 +126,35 @@ pub(crate) async fn receiver() -> Result<(Receiver, String), StartError> {
     Ok((receiver, described))
 }
 
-/// The three senders, with secrets from `GITHUB_WEBHOOK_SECRET`, `STRIPE_WEBHOOK_SECRET` and
-/// `STANDARD_WEBHOOK_SECRET` (or the demo secrets).
-pub(crate) fn with_senders(builder: ReceiverBuilder) -> Result<ReceiverBuilder, StartError> {
-    let [github, stripe, standard] = &ROUTES;
-    Ok(builder
-        .sender(github.sender, verifier(github, GithubVerifier::new)?)
-        .sender(stripe.sender, verifier(stripe, StripeVerifier::new)?)
-        .sender(
-            standard.sender,
-            verifier(standard, |secret| StandardVerifier::new(&secret))?,
-        ))
+/// Every sender of [`ROUTES`], with secrets from `<NAME>_WEBHOOK_SECRET` (or the demo secrets);
+/// Twilio and Square sign the URL, taken as `PUBLIC_URL` (default `http://127.0.0.1:$PORT`)
+/// followed by the route's path.
+pub(crate) fn with_senders(mut builder: ReceiverBuilder) -> Result<ReceiverBuilder, StartError> {
+    let public = public_url()?;
+    for route in ROUTES {
+        let builtin = verihook::scheme::builtin(route.provider)
+            .ok_or_else(|| StartError(format!("{} is not a built-in scheme", route.provider)))?;
+        let url = format!("{public}{}", route.path);
+        let secret = secret(route)?;
+        let scheme = builtin
+            .build(
+                &[secret.as_str()],
+                builtin.signs_url.then_some(url.as_str()),
+                verihook::VerifyOptions::default(),
+            )
+            .map_err(|err| StartError(format!("{}: {err}", route.variable)))?;
+        builder = builder.sender(route.sender, scheme);
+    }
+    Ok(builder)
 }
 
-/// The verifier for `route`, built from its secret; a refused secret names its variable.
-fn verifier<S>(
-    route: &Route,
-    build: impl FnOnce(String) -> Result<S, verihook::VerifyError>,
-) -> Result<S, StartError> {
-    build(secret(route)?).map_err(|err| StartError(format!("{}: {err}", route.variable)))
+/// Where the senders that sign the URL post to: `PUBLIC_URL` without a trailing `/`, else
+/// this receiver on 127.0.0.1.
+pub(crate) fn public_url() -> Result<String, StartError> {
+    match std::env::var("PUBLIC_URL") {
+        Ok(url) => Ok(url.trim_end_matches('/').to_owned()),
+        Err(_) => Ok(format!("http://127.0.0.1:{}", port()?)),
+    }
 }
 
 /// The port from `PORT` (default 3000).
@@ -153,7 +192,7 @@ pub(crate) fn banner(framework: &str, address: std::net::SocketAddr, store: &str
 
 /// The routes, `store_line`, and a `verihook send` command to try.
 pub(crate) fn routes_and_try(address: std::net::SocketAddr, store_line: &str) {
-    for route in &ROUTES {
+    for route in ROUTES {
         let from = match std::env::var(route.variable) {
             Ok(_) => route.variable.to_owned(),
             Err(_) => format!(
@@ -284,7 +323,7 @@ pub(crate) fn axum_app(receiver: Receiver) -> axum::Router {
     use axum::Extension;
     use verihook::axum::{Received, SenderName};
     let mut app = axum::Router::new();
-    for route in &ROUTES {
+    for route in ROUTES {
         let sender = route.sender;
         app = app.route(
             route.path,
