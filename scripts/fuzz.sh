@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes every header and secret parser with cargo-fuzz (libFuzzer + AddressSanitizer): the
-# GitHub, Stripe, Standard Webhooks, Slack, Twilio, Discord, Square, Shopify, GitLab, Paddle, Linear and Zoom verifiers and the declared schemes on arbitrary
+# GitHub, Stripe, Standard Webhooks, Slack, Twilio, Discord, Square, Shopify, GitLab, Paddle, Linear and Zoom verifiers, the declared schemes and CloudEvents on arbitrary
 # headers, bodies and (for URL-signing schemes) request targets (from scratch,
 # and starting from a valid signature with bytes appended), and every secret constructor.
 # A panic, a failed assertion or a sanitizer report fails the script and leaves the input in

@@ -548,6 +548,7 @@ pub struct Handshake {
     status: StatusCode,
     content_type: &'static str,
     body: Bytes,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
 impl Handshake {
@@ -558,7 +559,21 @@ impl Handshake {
             status,
             content_type,
             body: body.into(),
+            headers: Vec::new(),
         }
+    }
+
+    /// The same answer with a response header added (CloudEvents' `WebHook-Allowed-Origin`).
+    #[must_use]
+    pub fn with_header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The response headers to answer with, besides `Content-Type`.
+    #[must_use]
+    pub fn headers(&self) -> &[(http::HeaderName, http::HeaderValue)] {
+        &self.headers
     }
 
     /// A `200` answer with a JSON body.

@@ -91,6 +91,7 @@ pub use receiver::{
     DEFAULT_RETAIN, MAX_SENDER_NAME,
 };
 pub use request::{RequestHead, WebhookRequest};
+pub use scheme::cloudevents;
 #[cfg(feature = "ed25519")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
 pub use scheme::discord::DiscordVerifier;

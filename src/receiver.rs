@@ -174,6 +174,16 @@ impl Outcome {
         }
     }
 
+    /// The headers a handshake answers with, besides `Content-Type` (none for the other
+    /// outcomes).
+    #[must_use]
+    pub fn handshake_headers(&self) -> &[(http::HeaderName, http::HeaderValue)] {
+        match self {
+            Self::Handshake(answer) => answer.headers(),
+            _ => &[],
+        }
+    }
+
     /// What an adapter answers: the status, the content type and the body (the handshake's
     /// own answer, else [`json_body`](Self::json_body)).
     #[must_use]

@@ -26,8 +26,18 @@ pub(crate) struct Route {
 /// The routes and the sender each receives from: one per built-in sender (Discord's with the
 /// `ed25519` feature).
 pub(crate) const ROUTES: &[Route] = &[
-    route("github", "github", "GITHUB_WEBHOOK_SECRET", DEMO_GITHUB_SECRET),
-    route("stripe", "stripe", "STRIPE_WEBHOOK_SECRET", DEMO_STRIPE_SECRET),
+    route(
+        "github",
+        "github",
+        "GITHUB_WEBHOOK_SECRET",
+        DEMO_GITHUB_SECRET,
+    ),
+    route(
+        "stripe",
+        "stripe",
+        "STRIPE_WEBHOOK_SECRET",
+        DEMO_STRIPE_SECRET,
+    ),
     Route {
         path: "/webhooks/standard",
         sender: "standard-webhooks",
@@ -35,14 +45,54 @@ pub(crate) const ROUTES: &[Route] = &[
         variable: "STANDARD_WEBHOOK_SECRET",
         demo_secret: DEMO_STANDARD_SECRET,
     },
-    route("slack", "slack", "SLACK_WEBHOOK_SECRET", "demo-slack-signing-secret"),
-    route("twilio", "twilio", "TWILIO_WEBHOOK_SECRET", "demo-twilio-auth-token"),
-    route("square", "square", "SQUARE_WEBHOOK_SECRET", "demo-square-signature-key"),
-    route("shopify", "shopify", "SHOPIFY_WEBHOOK_SECRET", "demo-shopify-client-secret"),
-    route("gitlab", "gitlab", "GITLAB_WEBHOOK_SECRET", "demo-gitlab-secret-token"),
-    route("paddle", "paddle", "PADDLE_WEBHOOK_SECRET", "pdl_ntfset_demo_secret_key"),
-    route("linear", "linear", "LINEAR_WEBHOOK_SECRET", "lin_wh_demo_signing_secret"),
-    route("zoom", "zoom", "ZOOM_WEBHOOK_SECRET", "demo-zoom-secret-token"),
+    route(
+        "slack",
+        "slack",
+        "SLACK_WEBHOOK_SECRET",
+        "demo-slack-signing-secret",
+    ),
+    route(
+        "twilio",
+        "twilio",
+        "TWILIO_WEBHOOK_SECRET",
+        "demo-twilio-auth-token",
+    ),
+    route(
+        "square",
+        "square",
+        "SQUARE_WEBHOOK_SECRET",
+        "demo-square-signature-key",
+    ),
+    route(
+        "shopify",
+        "shopify",
+        "SHOPIFY_WEBHOOK_SECRET",
+        "demo-shopify-client-secret",
+    ),
+    route(
+        "gitlab",
+        "gitlab",
+        "GITLAB_WEBHOOK_SECRET",
+        "demo-gitlab-secret-token",
+    ),
+    route(
+        "paddle",
+        "paddle",
+        "PADDLE_WEBHOOK_SECRET",
+        "pdl_ntfset_demo_secret_key",
+    ),
+    route(
+        "linear",
+        "linear",
+        "LINEAR_WEBHOOK_SECRET",
+        "lin_wh_demo_signing_secret",
+    ),
+    route(
+        "zoom",
+        "zoom",
+        "ZOOM_WEBHOOK_SECRET",
+        "demo-zoom-secret-token",
+    ),
     // Discord signs with its private key; the demo verifies with RFC 8032's first test key.
     #[cfg(feature = "ed25519")]
     route(

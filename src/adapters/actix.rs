@@ -65,7 +65,10 @@ impl ResponseError for WebhookRejection {
     fn error_response(&self) -> HttpResponse {
         let (status, content_type, body) = self.response();
         let early = !matches!(self, Self::Payload(_) | Self::Handshake(_));
-        response(status, content_type, body, early)
+        with_headers(
+            response(status, content_type, body, early),
+            self.handshake_headers(),
+        )
     }
 }
 
@@ -86,6 +89,22 @@ fn response(
         builder.force_close();
     }
     builder.body(body)
+}
+
+/// `answer` with a handshake's response headers added.
+fn with_headers(
+    mut answer: HttpResponse,
+    headers: &[(http::HeaderName, http::HeaderValue)],
+) -> HttpResponse {
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            actix_web::http::header::HeaderName::from_bytes(name.as_str().as_bytes()),
+            actix_web::http::header::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            answer.headers_mut().append(name, value);
+        }
+    }
+    answer
 }
 
 /// The request's method, target and headers as `http` types (Actix keeps its own).
@@ -230,7 +249,10 @@ impl Responder for Received {
 
     fn respond_to(self, request: &HttpRequest) -> HttpResponse {
         let (status, content_type, body) = self.outcome.response();
-        let mut answer = response(status, content_type, body, self.early);
+        let mut answer = with_headers(
+            response(status, content_type, body, self.early),
+            self.outcome.handshake_headers(),
+        );
         if let Some(unread) = request.extensions_mut().remove::<Unread>() {
             answer.extensions_mut().insert(unread);
         }

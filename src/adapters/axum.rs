@@ -64,7 +64,14 @@ impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
         let (status, content_type, body) = self.response();
         let early = !matches!(self, Self::Payload(_) | Self::Handshake(_));
-        response(status, content_type, body, early)
+        let mut answer = response(status, content_type, body, early);
+        answer.headers_mut().extend(
+            self.handshake_headers()
+                .iter()
+                .cloned()
+                .map(|(n, v)| (Some(n), v)),
+        );
+        answer
     }
 }
 
@@ -219,7 +226,15 @@ where
 impl IntoResponse for Received {
     fn into_response(self) -> Response {
         let (status, content_type, body) = self.outcome.response();
-        response(status, content_type, body, self.early)
+        let mut answer = response(status, content_type, body, self.early);
+        answer.headers_mut().extend(
+            self.outcome
+                .handshake_headers()
+                .iter()
+                .cloned()
+                .map(|(n, v)| (Some(n), v)),
+        );
+        answer
     }
 }
 

@@ -141,6 +141,14 @@ impl WebhookRejection {
         json_object([("error", self.code()), ("message", &self.to_string())])
     }
 
+    /// The headers a handshake answers with, besides `Content-Type` (none for a rejection).
+    pub(crate) fn handshake_headers(&self) -> &[(http::HeaderName, http::HeaderValue)] {
+        match self {
+            Self::Handshake(answer) => answer.headers(),
+            _ => &[],
+        }
+    }
+
     /// The status, content type and body answered.
     pub(crate) fn response(&self) -> (StatusCode, &'static str, bytes::Bytes) {
         match self {

@@ -6,6 +6,7 @@
 //! [`BUILTINS`]. An app's own scheme is the same trait in its own crate: see "Adding your own
 //! scheme" in the [crate docs](crate), and `tests/external_scheme.rs`.
 
+pub mod cloudevents;
 pub mod declared;
 pub(crate) mod discord;
 pub(crate) mod github;

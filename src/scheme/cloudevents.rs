@@ -1,0 +1,265 @@
+//! CloudEvents over HTTP (CNCF, v1.0): binary and structured content modes read into the
+//! event, and the CloudEvents Webhook specification's abuse-protection handshake, on top of any
+//! signing scheme.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use serde::Deserialize;
+
+use super::Scheme;
+use crate::error::VerifyError;
+use crate::event::{Field, Handshake, Verified};
+use crate::request::{RequestHead, WebhookRequest};
+use crate::verify::Header;
+
+static REQUEST_ORIGIN: Header = Header::new("webhook-request-origin", "WebHook-Request-Origin");
+static REQUEST_RATE: Header = Header::new("webhook-request-rate", "WebHook-Request-Rate");
+static SPECVERSION: Header = Header::new("ce-specversion", "ce-specversion");
+static CE_ID: Header = Header::new("ce-id", "ce-id");
+static CE_TYPE: Header = Header::new("ce-type", "ce-type");
+
+/// The media type of a structured-mode CloudEvent in JSON.
+pub const STRUCTURED_JSON: &str = "application/cloudevents+json";
+
+/// Receives CloudEvents over HTTP from a sender that signs them with `S` (a CloudEvent signed
+/// as Standard Webhooks is the common case).
+///
+/// * **Authenticity** is the inner scheme's: every request but the handshake is verified by it
+///   first, exactly as without this wrapper.
+/// * **Structured mode** (`Content-Type: application/cloudevents+json`): the event's id is the
+///   CloudEvent's `source` and `id` (`"<source> <id>"`, so two sources never collide) and its
+///   type the CloudEvent's `type`, read from the body, so signed whenever the inner scheme signs
+///   the body; that id de-duplicates. Read the whole envelope with
+///   `event.json::<StructuredEvent<T>>()`.
+/// * **Binary mode** (`ce-specversion`, `ce-id`, `ce-source`, `ce-type` headers, the data as
+///   the body): those headers are not covered by the usual signatures, so the type is
+///   reported from `ce-type` as unsigned, and the inner scheme's signed id (Standard Webhooks'
+///   `webhook-id`) still de-duplicates; without one, `ce-id` is reported, unsigned.
+/// * **Abuse protection** (CloudEvents Webhook spec, section 4): an `OPTIONS` request with
+///   `WebHook-Request-Origin` is answered `200` with `WebHook-Allowed-Origin` when that origin
+///   is allowed ([`allow_origin`](Self::allow_origin); `*` allows any) and, if set,
+///   `WebHook-Allowed-Rate`; any other origin gets `403` and no grant. This check is unsigned by
+///   design (it only grants permission to send): route `OPTIONS` to the receiver as well as
+///   `POST`.
+///
+/// ```
+/// use verihook::cloudevents::CloudEvents;
+/// use verihook::testing::StandardSigner;
+/// use verihook::{FixedClock, Scheme, StandardVerifier, Verified, WebhookRequest, RequestHead};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// let scheme = CloudEvents::new(StandardVerifier::new(secret)?.with_clock(FixedClock::at_unix(1_700_000_001)))
+///     .allow_origin("eventemitter.example.com");
+/// let body = br#"{"specversion":"1.0","id":"A234-1234-1234","source":"https://github.com/cloudevents/spec/pull","type":"com.github.pull_request.opened","data":{}}"#;
+/// let mut headers = StandardSigner::new(secret)?.sign("msg_1", 1_700_000_000, body)?;
+/// headers.insert("content-type", "application/cloudevents+json".parse()?);
+/// let body = bytes::Bytes::from_static(body);
+/// let verified = scheme.verify_request(&WebhookRequest::new(RequestHead::post(&headers), &body), scheme.now())?;
+/// let Verified::Event(event) = verified else { panic!() };
+/// assert_eq!(event.id().as_deref(), Some("https://github.com/cloudevents/spec/pull A234-1234-1234"));
+/// assert_eq!(event.event_type().as_deref(), Some("com.github.pull_request.opened"));
+/// assert!(event.signed().id());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct CloudEvents<S> {
+    inner: S,
+    origins: Arc<[String]>,
+    rate: Option<u32>,
+}
+
+impl<S: Scheme> CloudEvents<S> {
+    /// CloudEvents signed with `inner`; no origin allowed until [`allow_origin`](Self::allow_origin).
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            origins: Arc::from([]),
+            rate: None,
+        }
+    }
+
+    /// Grants `origin` (the sender's host, as it sends `WebHook-Request-Origin`; `*` for any)
+    /// permission to deliver.
+    #[must_use]
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        let mut origins = self.origins.to_vec();
+        origins.push(origin.into());
+        self.origins = origins.into();
+        self
+    }
+
+    /// The request rate granted, per minute (`WebHook-Allowed-Rate`); none by default, which
+    /// the specification reads as "no limit stated".
+    #[must_use]
+    pub fn allowed_rate(mut self, per_minute: u32) -> Self {
+        self.rate = Some(per_minute);
+        self
+    }
+
+    /// The abuse-protection answer for `headers`.
+    fn validation(&self, headers: &HeaderMap) -> Result<Handshake, VerifyError> {
+        let origin = REQUEST_ORIGIN.require(headers)?;
+        let origin_text = REQUEST_ORIGIN.text(origin)?;
+        let allowed = self
+            .origins
+            .iter()
+            .any(|allowed| allowed == "*" || allowed.as_bytes().eq_ignore_ascii_case(origin_text));
+        if !allowed {
+            return Ok(Handshake::new(
+                StatusCode::FORBIDDEN,
+                "text/plain",
+                "origin not allowed",
+            ));
+        }
+        let mut answer = Handshake::new(StatusCode::OK, "text/plain", "")
+            .with_header(
+                HeaderName::from_static("webhook-allowed-origin"),
+                origin.clone(),
+            )
+            .with_header(
+                HeaderName::from_static("allow"),
+                HeaderValue::from_static("POST"),
+            );
+        if let Some(rate) = self.rate {
+            answer = answer.with_header(
+                HeaderName::from_static("webhook-allowed-rate"),
+                HeaderValue::from(rate),
+            );
+        } else if let Some(requested) = REQUEST_RATE.get(headers) {
+            // No limit of our own: the rate the sender asked for is granted.
+            answer = answer.with_header(
+                HeaderName::from_static("webhook-allowed-rate"),
+                requested.clone(),
+            );
+        }
+        Ok(answer)
+    }
+}
+
+/// The attributes read from a structured-mode body.
+#[derive(Deserialize)]
+struct Attributes<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    source: Cow<'a, str>,
+    #[serde(borrow, rename = "type")]
+    event_type: Cow<'a, str>,
+    #[serde(borrow)]
+    specversion: Cow<'a, str>,
+}
+
+/// A structured-mode CloudEvent (JSON) with its data as `T`: read it with
+/// [`Event::json`](crate::Event::json).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StructuredEvent<T> {
+    /// `specversion` (`1.0`).
+    pub specversion: String,
+    /// `id`, unique within its `source`.
+    pub id: String,
+    /// `source`, a URI reference.
+    pub source: String,
+    /// `type` (`com.github.pull_request.opened`).
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `time`, RFC 3339, if sent.
+    #[serde(default)]
+    pub time: Option<String>,
+    /// `subject`, if sent.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// `datacontenttype`, if sent.
+    #[serde(default)]
+    pub datacontenttype: Option<String>,
+    /// `data`, if sent.
+    #[serde(default = "Option::default")]
+    pub data: Option<T>,
+}
+
+fn is_structured(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(STRUCTURED_JSON))
+}
+
+impl<S: Scheme> Scheme for CloudEvents<S> {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn recognizes(&self, headers: &HeaderMap) -> bool {
+        self.inner.recognizes(headers) || REQUEST_ORIGIN.get(headers).is_some()
+    }
+
+    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
+        if *head.method() == Method::OPTIONS {
+            return REQUEST_ORIGIN.require(head.headers()).map(|_| ());
+        }
+        self.inner.precheck(head, now)
+    }
+
+    fn verify_request(
+        &self,
+        request: &WebhookRequest<'_>,
+        now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
+        if *request.head().method() == Method::OPTIONS {
+            return self.validation(request.headers()).map(Verified::Handshake);
+        }
+        let mut event = match self.inner.verify_request(request, now)? {
+            Verified::Event(event) => event,
+            handshake => return Ok(handshake),
+        };
+        let headers = request.headers();
+        let body_signed = event.signed.body();
+        if is_structured(headers) {
+            if let Ok(attributes) = serde_json::from_slice::<Attributes<'_>>(&event.body) {
+                if attributes.specversion.starts_with("1.")
+                    && !attributes.source.bytes().any(|b| b.is_ascii_whitespace())
+                {
+                    let id = format!("{} {}", attributes.source, attributes.id);
+                    event.id = Field::Text(id.into());
+                    event.signed.id = body_signed;
+                    event.event_type = Field::Text(attributes.event_type.as_ref().into());
+                    event.signed.event_type = body_signed;
+                }
+            }
+        } else if SPECVERSION.get(headers).is_some() {
+            if let Some(value) = CE_TYPE.get(headers).filter(|v| CE_TYPE.text(v).is_ok()) {
+                event.event_type = Field::Header(value.clone());
+                event.signed.event_type = false;
+            }
+            if !event.signed.id {
+                if let Some(value) = CE_ID.get(headers).filter(|v| CE_ID.text(v).is_ok()) {
+                    event.id = Field::Header(value.clone());
+                }
+            }
+        }
+        Ok(Verified::Event(event))
+    }
+
+    fn now(&self) -> SystemTime {
+        self.inner.now()
+    }
+
+    fn body_limit(&self) -> usize {
+        self.inner.body_limit()
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for CloudEvents<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloudEvents")
+            .field("inner", &self.inner)
+            .field("origins", &self.origins)
+            .field("rate", &self.rate)
+            .finish()
+    }
+}
