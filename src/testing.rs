@@ -325,6 +325,33 @@ fn insert(headers: &mut HeaderMap, header: &Header, value: &str) -> Result<(), V
     Ok(())
 }
 
+/// `v0=<hex>` of `v0:{timestamp}:{body}` (Slack's and Zoom's format).
+fn v0_signature(keys: &MacKeys<Hmac<Sha256>>, timestamp: u64, body: &[u8]) -> String {
+    let t = timestamp.to_string();
+    let tag = keys
+        .sign(&[b"v0:", t.as_bytes(), b":", body])
+        .unwrap_or_default();
+    format!("v0={}", const_hex::encode(tag))
+}
+
+/// The `v0=` signature and the timestamp, in `signature` and `timestamp`.
+fn v0_headers(
+    keys: &MacKeys<Hmac<Sha256>>,
+    [signature, stamp]: [&Header; 2],
+    timestamp: u64,
+    body: &[u8],
+) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (header, value) in [
+        (signature, v0_signature(keys, timestamp, body)),
+        (stamp, timestamp.to_string()),
+    ] {
+        // Digits, hex and ASCII prefixes are always valid header values.
+        let _ = insert(&mut headers, header, &value);
+    }
+    headers
+}
+
 macro_rules! redacted_debug {
     ($($ty:ty),*) => {$(
         impl fmt::Debug for $ty {
@@ -355,26 +382,18 @@ impl SlackSigner {
     /// The `X-Slack-Signature` value: `v0=<hex>`.
     #[must_use]
     pub fn signature(&self, timestamp: u64, body: &[u8]) -> String {
-        let t = timestamp.to_string();
-        let tag = self
-            .keys
-            .sign(&[b"v0:", t.as_bytes(), b":", body])
-            .unwrap_or_default();
-        format!("v0={}", const_hex::encode(tag))
+        v0_signature(&self.keys, timestamp, body)
     }
 
     /// `X-Slack-Signature` and `X-Slack-Request-Timestamp` for `body` sent at `timestamp`.
     #[must_use]
     pub fn sign(&self, timestamp: u64, body: &[u8]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for (header, value) in [
-            (&slack::SIGNATURE, self.signature(timestamp, body)),
-            (&slack::TIMESTAMP, timestamp.to_string()),
-        ] {
-            // Digits, hex and ASCII prefixes are always valid header values.
-            let _ = insert(&mut headers, header, &value);
-        }
-        headers
+        v0_headers(
+            &self.keys,
+            [&slack::SIGNATURE, &slack::TIMESTAMP],
+            timestamp,
+            body,
+        )
     }
 }
 
@@ -756,26 +775,18 @@ impl ZoomSigner {
     /// The `x-zm-signature` value: `v0=<hex>`.
     #[must_use]
     pub fn signature(&self, timestamp: u64, body: &[u8]) -> String {
-        let t = timestamp.to_string();
-        let tag = self
-            .keys
-            .sign(&[b"v0:", t.as_bytes(), b":", body])
-            .unwrap_or_default();
-        format!("v0={}", const_hex::encode(tag))
+        v0_signature(&self.keys, timestamp, body)
     }
 
     /// `x-zm-signature` and `x-zm-request-timestamp` for `body` sent at `timestamp`.
     #[must_use]
     pub fn sign(&self, timestamp: u64, body: &[u8]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for (header, value) in [
-            (&zoom::SIGNATURE, self.signature(timestamp, body)),
-            (&zoom::TIMESTAMP, timestamp.to_string()),
-        ] {
-            // Digits, hex and ASCII prefixes are always valid header values.
-            let _ = insert(&mut headers, header, &value);
-        }
-        headers
+        v0_headers(
+            &self.keys,
+            [&zoom::SIGNATURE, &zoom::TIMESTAMP],
+            timestamp,
+            body,
+        )
     }
 }
 

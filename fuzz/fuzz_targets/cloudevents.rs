@@ -34,7 +34,10 @@ fuzz_target!(|request: Request<'_>| {
         .sign("msg_fuzz", common::NOW, request.body)
         .unwrap();
     if request.structured {
-        headers.insert("content-type", "application/cloudevents+json".parse().unwrap());
+        headers.insert(
+            "content-type",
+            "application/cloudevents+json".parse().unwrap(),
+        );
     } else {
         common::set(&mut headers, "ce-specversion", Some(b"1.0"));
     }
@@ -43,7 +46,11 @@ fuzz_target!(|request: Request<'_>| {
     common::set(&mut headers, "webhook-request-origin", request.origin);
     common::set(&mut headers, "webhook-request-rate", request.rate);
     let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(common::NOW);
-    let method = if request.options { Method::OPTIONS } else { Method::POST };
+    let method = if request.options {
+        Method::OPTIONS
+    } else {
+        Method::POST
+    };
     let uri = http::Uri::from_static("/");
     let body = Bytes::copy_from_slice(request.body);
     let head = RequestHead::new(&method, &uri, &headers);

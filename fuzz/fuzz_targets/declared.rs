@@ -56,7 +56,9 @@ fuzz_target!(|request: Request<'_>| {
     }
     let which = usize::from(request.spec) % SPECS.len();
     let spec: SchemeSpec = serde_json::from_str(SPECS[which]).unwrap();
-    let scheme = spec.build(&["another-declared-secret", SECRET], Some(URL)).unwrap();
+    let scheme = spec
+        .build(&["another-declared-secret", SECRET], Some(URL))
+        .unwrap();
     let header = HEADERS[which];
     assert!(spec.signature.header.eq_ignore_ascii_case(header));
     let mut headers = HeaderMap::new();
@@ -68,7 +70,11 @@ fuzz_target!(|request: Request<'_>| {
         common::append_to(&mut headers, header, request.signature.unwrap_or_default());
     } else {
         common::set(&mut headers, header, request.signature);
-        common::set(&mut headers, "x-hubspot-request-timestamp", request.timestamp);
+        common::set(
+            &mut headers,
+            "x-hubspot-request-timestamp",
+            request.timestamp,
+        );
         common::set(&mut headers, "x-slack-request-timestamp", request.timestamp);
     }
     common::exercise_at(&scheme, request.target, &headers, request.body);

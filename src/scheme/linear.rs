@@ -1,7 +1,6 @@
 //! Linear: `Linear-Signature`, hex HMAC-SHA256 of the body, and the body's signed
 //! `webhookTimestamp` (milliseconds) within a minute.
 
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -9,9 +8,7 @@ use hmac::Hmac;
 use http::HeaderMap;
 use sha2::Sha256;
 
-use super::{
-    hex_array, last_member_integer, reported, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN,
-};
+use super::{hex_array, last_member_integer, reported, MacKeys, Scheme};
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
@@ -62,39 +59,6 @@ pub struct LinearVerifier {
 }
 
 impl LinearVerifier {
-    /// A verifier for the webhook's signing secret, as Linear shows it.
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
-    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
-        Self::with_secrets([secret])
-    }
-
-    /// A verifier that accepts a signature from any of `secrets` (rotation).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new), or when there are no secrets.
-    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
-    }
-
-    fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        Ok(Self {
-            keys: MacKeys::from_secrets(secrets, min)?,
-            options: VerifyOptions::default(),
-        })
-    }
-
     /// The signature header: 64 hex digits.
     fn signature(headers: &HeaderMap) -> Result<[u8; 32], VerifyError> {
         hex_array(SIGNATURE.require(headers)?.as_bytes())
@@ -131,18 +95,11 @@ impl LinearVerifier {
 }
 
 verifier_options!(LinearVerifier);
-
-pub(crate) static BUILTIN: Builtin = Builtin {
-    name: "linear",
-    aliases: &[],
-    signs_url: false,
-    build: |args, options| {
-        let secrets = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(Box::new(
-            LinearVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?.with_options(options),
-        ))
-    },
-};
+text_secret_scheme!(
+    LinearVerifier,
+    "linear",
+    "the webhook's signing secret, as Linear shows it"
+);
 
 impl Scheme for LinearVerifier {
     fn name(&self) -> &'static str {
@@ -168,15 +125,6 @@ impl Scheme for LinearVerifier {
     ) -> Result<Verified, VerifyError> {
         self.check(request.headers(), request.body().clone(), now)
             .map(Verified::Event)
-    }
-}
-
-impl fmt::Debug for LinearVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LinearVerifier")
-            .field("secrets", &self.keys.len())
-            .field("options", &self.options)
-            .finish()
     }
 }
 

@@ -6,6 +6,71 @@
 //! [`BUILTINS`]. An app's own scheme is the same trait in its own crate: see "Adding your own
 //! scheme" in the [crate docs](crate), and `tests/external_scheme.rs`.
 
+/// The constructors (`new`, `with_secrets` and the crate's `with_min`), the registry entry and
+/// the redacted `Debug` of a scheme keyed by text secrets of at least
+/// [`MIN_RAW_SECRET_LEN`] bytes, with `keys: MacKeys<Hmac<Sha256>>` and `options` fields.
+macro_rules! text_secret_scheme {
+    ($ty:ident, $name:literal, $secret:literal) => {
+        impl $ty {
+            #[doc = concat!("A verifier for ", $secret, ".")]
+            ///
+            /// # Errors
+            ///
+            /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
+            pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
+                Self::with_secrets([secret])
+            }
+
+            /// A verifier that accepts a signature from any of `secrets` (rotation: the
+            /// sender signs with the new secret as soon as it is rotated).
+            ///
+            /// # Errors
+            ///
+            /// As [`new`](Self::new), or when there are no secrets.
+            pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
+            where
+                I: IntoIterator,
+                I::Item: AsRef<[u8]>,
+            {
+                Self::with_min(secrets, $crate::scheme::MIN_RAW_SECRET_LEN)
+            }
+
+            pub(crate) fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
+            where
+                I: IntoIterator,
+                I::Item: AsRef<[u8]>,
+            {
+                Ok(Self {
+                    keys: $crate::scheme::MacKeys::from_secrets(secrets, min)?,
+                    options: $crate::verify::VerifyOptions::default(),
+                })
+            }
+        }
+
+        pub(crate) static BUILTIN: $crate::scheme::Builtin = $crate::scheme::Builtin {
+            name: $name,
+            aliases: &[],
+            signs_url: false,
+            build: |args, options| {
+                let secrets = args.secrets.iter().map(|s| s.as_bytes());
+                Ok(Box::new(
+                    $ty::with_min(secrets, args.min($crate::scheme::MIN_RAW_SECRET_LEN))?
+                        .with_options(options),
+                ))
+            },
+        };
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    .field("secrets", &self.keys.len())
+                    .field("options", &self.options)
+                    .finish()
+            }
+        }
+    };
+}
+
 pub mod cloudevents;
 pub mod declared;
 pub(crate) mod discord;
@@ -164,6 +229,31 @@ impl MacKeys<hmac::Hmac<sha2::Sha256>> {
             candidates().any(|candidate| constant_time_eq(&text[..len], candidate))
         })
     }
+}
+
+/// Slack's and Zoom's headers: `v0=<64 hex digits>` in the first, Unix seconds in the second;
+/// the timestamp's digits and value and the signature, once the timestamp is fresh.
+pub(crate) fn v0_signed<'a>(
+    headers: &'a HeaderMap,
+    [signature_header, timestamp_header]: [&crate::verify::Header; 2],
+    tolerance: std::time::Duration,
+    now: SystemTime,
+) -> Result<(&'a [u8], u64, [u8; 32]), VerifyError> {
+    let [signature, timestamp] =
+        crate::verify::Header::find_all(headers, [signature_header, timestamp_header]);
+    let signature = signature.ok_or_else(|| signature_header.missing())?;
+    let digits = timestamp
+        .ok_or_else(|| timestamp_header.missing())?
+        .as_bytes();
+    let seconds = crate::verify::parse_unix_seconds(digits)
+        .ok_or_else(|| timestamp_header.malformed("not a Unix time in seconds"))?;
+    let signature = signature
+        .as_bytes()
+        .strip_prefix(b"v0=")
+        .and_then(hex_array)
+        .ok_or_else(|| signature_header.malformed("expected v0= and 64 hex digits"))?;
+    crate::verify::check_freshness(seconds, now, tolerance)?;
+    Ok((digits, seconds, signature))
 }
 
 /// The longest signed prefix (`id.timestamp.` and the like) joined on the stack.

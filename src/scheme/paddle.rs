@@ -1,6 +1,5 @@
 //! Paddle Billing: `Paddle-Signature: ts=<unix>;h1=<hex>[;h1=<hex>...]` over `{ts}:{body}`.
 
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -8,10 +7,7 @@ use hmac::Hmac;
 use http::HeaderMap;
 use sha2::Sha256;
 
-use super::{
-    with_signed_content, Builtin, ListedSignatures, MacKeys, Scheme, SignatureList,
-    MIN_RAW_SECRET_LEN,
-};
+use super::{with_signed_content, ListedSignatures, MacKeys, Scheme, SignatureList};
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
@@ -66,39 +62,6 @@ pub struct PaddleVerifier {
 }
 
 impl PaddleVerifier {
-    /// A verifier for the notification destination's secret key, as Paddle shows it.
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
-    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
-        Self::with_secrets([secret])
-    }
-
-    /// A verifier that accepts a signature from any of `secrets` (rotation).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new), or when there are no secrets.
-    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
-    }
-
-    fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        Ok(Self {
-            keys: MacKeys::from_secrets(secrets, min)?,
-            options: VerifyOptions::default(),
-        })
-    }
-
     /// The parsed header, once its timestamp is known to be fresh.
     #[inline]
     fn fresh_header<'a>(
@@ -137,18 +100,11 @@ impl PaddleVerifier {
 }
 
 verifier_options!(PaddleVerifier);
-
-pub(crate) static BUILTIN: Builtin = Builtin {
-    name: "paddle",
-    aliases: &[],
-    signs_url: false,
-    build: |args, options| {
-        let secrets = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(Box::new(
-            PaddleVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?.with_options(options),
-        ))
-    },
-};
+text_secret_scheme!(
+    PaddleVerifier,
+    "paddle",
+    "the notification destination's secret key, as Paddle shows it"
+);
 
 impl Scheme for PaddleVerifier {
     fn name(&self) -> &'static str {
@@ -174,14 +130,5 @@ impl Scheme for PaddleVerifier {
     ) -> Result<Verified, VerifyError> {
         self.check(request.headers(), request.body().clone(), now)
             .map(Verified::Event)
-    }
-}
-
-impl fmt::Debug for PaddleVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PaddleVerifier")
-            .field("secrets", &self.keys.len())
-            .field("options", &self.options)
-            .finish()
     }
 }

@@ -1,7 +1,6 @@
 //! Shopify: `X-Shopify-Hmac-Sha256`, base64 HMAC-SHA256 of the body under the app's client
 //! secret.
 
-use std::fmt;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -9,7 +8,7 @@ use hmac::Hmac;
 use http::HeaderMap;
 use sha2::Sha256;
 
-use super::{reported, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
+use super::{reported, MacKeys, Scheme};
 use crate::error::VerifyError;
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
@@ -54,41 +53,6 @@ pub struct ShopifyVerifier {
 }
 
 impl ShopifyVerifier {
-    /// A verifier for the app's client secret, as the Partner Dashboard (or the app's
-    /// settings) shows it.
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
-    pub fn new(client_secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
-        Self::with_secrets([client_secret])
-    }
-
-    /// A verifier that accepts a signature from any of `secrets` (rotation: Shopify signs with
-    /// the new secret as soon as it is rotated).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new), or when there are no secrets.
-    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
-    }
-
-    fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        Ok(Self {
-            keys: MacKeys::from_secrets(secrets, min)?,
-            options: VerifyOptions::default(),
-        })
-    }
-
     /// The signature header, present and the shape of a base64 HMAC-SHA256.
     fn signature(headers: &HeaderMap) -> Result<&[u8], VerifyError> {
         let value = SIGNATURE.require(headers)?.as_bytes();
@@ -139,18 +103,11 @@ impl ShopifyVerifier {
 }
 
 verifier_options!(ShopifyVerifier);
-
-pub(crate) static BUILTIN: Builtin = Builtin {
-    name: "shopify",
-    aliases: &[],
-    signs_url: false,
-    build: |args, options| {
-        let secrets = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(Box::new(
-            ShopifyVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?.with_options(options),
-        ))
-    },
-};
+text_secret_scheme!(
+    ShopifyVerifier,
+    "shopify",
+    "the app's client secret, as the Partner Dashboard (or the app's settings) shows it"
+);
 
 impl Scheme for ShopifyVerifier {
     fn name(&self) -> &'static str {
@@ -178,14 +135,5 @@ impl Scheme for ShopifyVerifier {
     ) -> Result<Verified, VerifyError> {
         self.check(request.headers(), request.body().clone(), now)
             .map(Verified::Event)
-    }
-}
-
-impl fmt::Debug for ShopifyVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShopifyVerifier")
-            .field("secrets", &self.keys.len())
-            .field("options", &self.options)
-            .finish()
     }
 }

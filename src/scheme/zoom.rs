@@ -1,7 +1,6 @@
 //! Zoom: `x-zm-signature: v0=<hex>`, HMAC-SHA256 of `v0:{x-zm-request-timestamp}:{body}`, and
 //! the `endpoint.url_validation` handshake.
 
-use std::fmt;
 use std::time::SystemTime;
 
 use hmac::{Hmac, Mac};
@@ -9,11 +8,11 @@ use http::HeaderMap;
 use serde::Deserialize;
 use sha2::Sha256;
 
-use super::{hex_array, with_signed_content, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
+use super::{with_signed_content, MacKeys, Scheme};
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::verify::{check_freshness, parse_unix_seconds, verifier_options, Header, VerifyOptions};
+use crate::verify::{verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE: Header = Header::new("x-zm-signature", "x-zm-signature");
 pub(crate) static TIMESTAMP: Header =
@@ -54,73 +53,27 @@ pub struct ZoomVerifier {
 }
 
 impl ZoomVerifier {
-    /// A verifier for the app's secret token (the app's "Feature" page in the Zoom Marketplace).
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
-    pub fn new(secret_token: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
-        Self::with_secrets([secret_token])
-    }
-
-    /// A verifier that accepts a signature from any of `secrets` (rotation).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new), or when there are no secrets.
-    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
-    }
-
-    fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        Ok(Self {
-            keys: MacKeys::from_secrets(secrets, min)?,
-            options: VerifyOptions::default(),
-        })
-    }
-
     /// The timestamp's digits and value, and the signature, once the timestamp is fresh.
     fn parse<'a>(
         &self,
         headers: &'a HeaderMap,
         now: SystemTime,
     ) -> Result<(&'a [u8], u64, [u8; 32]), VerifyError> {
-        let [signature, timestamp] = Header::find_all(headers, [&SIGNATURE, &TIMESTAMP]);
-        let signature = signature.ok_or_else(|| SIGNATURE.missing())?;
-        let digits = timestamp.ok_or_else(|| TIMESTAMP.missing())?.as_bytes();
-        let seconds = parse_unix_seconds(digits)
-            .ok_or_else(|| TIMESTAMP.malformed("not a Unix time in seconds"))?;
-        let signature = signature
-            .as_bytes()
-            .strip_prefix(b"v0=")
-            .and_then(hex_array)
-            .ok_or_else(|| SIGNATURE.malformed("expected v0= and 64 hex digits"))?;
-        check_freshness(seconds, now, self.options.tolerance())?;
-        Ok((digits, seconds, signature))
+        super::v0_signed(
+            headers,
+            [&SIGNATURE, &TIMESTAMP],
+            self.options.tolerance(),
+            now,
+        )
     }
 }
 
 verifier_options!(ZoomVerifier, handshakes);
-
-pub(crate) static BUILTIN: Builtin = Builtin {
-    name: "zoom",
-    aliases: &[],
-    signs_url: false,
-    build: |args, options| {
-        let secrets = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(Box::new(
-            ZoomVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?.with_options(options),
-        ))
-    },
-};
+text_secret_scheme!(
+    ZoomVerifier,
+    "zoom",
+    "the app's secret token (the app's \"Feature\" page in the Zoom Marketplace)"
+);
 
 /// The part of a URL validation request the answer needs.
 #[derive(Deserialize)]
@@ -199,14 +152,5 @@ impl Scheme for ZoomVerifier {
                 .timestamp(seconds)
                 .build(),
         ))
-    }
-}
-
-impl fmt::Debug for ZoomVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ZoomVerifier")
-            .field("secrets", &self.keys.len())
-            .field("options", &self.options)
-            .finish()
     }
 }
