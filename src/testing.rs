@@ -517,40 +517,73 @@ impl ShopifySigner {
     }
 }
 
-/// Sends requests as GitLab does: the webhook's secret token in `X-Gitlab-Token` (GitLab signs
-/// nothing), with the event name, event UUID and idempotency key headers.
+/// Sends requests as GitLab does: the webhook's secret token in `X-Gitlab-Token` (a secret
+/// token signs nothing), or, for a signing token (`whsec_<base64>`), a Standard Webhooks
+/// signature; with the event name, event UUID and idempotency key headers either way.
 #[derive(Clone)]
 pub struct GitlabSigner {
     token: Zeroizing<Vec<u8>>,
+    signing: Option<StandardSigner>,
 }
 
 impl GitlabSigner {
-    /// A signer for the webhook's secret token.
+    /// A signer for the webhook's secret token, or its signing token (`whsec_...`).
     ///
     /// # Errors
     ///
-    /// [`SecretError`] when the token is empty.
+    /// [`SecretError`] when the token is empty, or a signing token is not base64.
     pub fn new(token: impl AsRef<[u8]>) -> Result<Self, SecretError> {
-        if token.as_ref().is_empty() {
+        let token = token.as_ref();
+        if token.is_empty() {
             return Err(SecretError::Empty);
         }
+        let signing = match std::str::from_utf8(token) {
+            Ok(text) if text.starts_with("whsec_") => Some(StandardSigner::new(text)?),
+            _ => None,
+        };
         Ok(Self {
-            token: Zeroizing::new(token.as_ref().to_vec()),
+            token: Zeroizing::new(token.to_vec()),
+            signing,
         })
     }
 
     /// The headers of a delivery of `body` for `event` (`Push Hook`), with `uuid` as its event
-    /// UUID and idempotency key.
+    /// UUID and idempotency key, signed now when the token is a signing token.
     ///
     /// # Errors
     ///
     /// [`VerifyError::MalformedHeader`] when the token, event or uuid cannot be a header value.
     pub fn sign(&self, event: &str, uuid: &str, body: &[u8]) -> Result<HeaderMap, VerifyError> {
-        let _ = body; // GitLab signs nothing: the body travels as it is.
-        let mut headers = HeaderMap::new();
-        let token = HeaderValue::from_bytes(&self.token)
-            .map_err(|_| gitlab::TOKEN.malformed("the token is not a valid header value"))?;
-        headers.insert(gitlab::TOKEN.wire.clone(), token);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        self.sign_at(event, uuid, now, body)
+    }
+
+    /// [`sign`](Self::sign) at `timestamp` (Unix seconds; only a signing token signs it).
+    ///
+    /// # Errors
+    ///
+    /// As [`sign`](Self::sign).
+    pub fn sign_at(
+        &self,
+        event: &str,
+        uuid: &str,
+        timestamp: u64,
+        body: &[u8],
+    ) -> Result<HeaderMap, VerifyError> {
+        let mut headers = match &self.signing {
+            // GitLab's webhook-id is the idempotency key.
+            Some(signer) => signer.sign(uuid, timestamp, body)?,
+            None => {
+                let mut headers = HeaderMap::new();
+                let token = HeaderValue::from_bytes(&self.token).map_err(|_| {
+                    gitlab::TOKEN.malformed("the token is not a valid header value")
+                })?;
+                headers.insert(gitlab::TOKEN.wire.clone(), token);
+                headers
+            }
+        };
         insert(&mut headers, &gitlab::EVENT, event)?;
         insert(&mut headers, &gitlab::EVENT_UUID, uuid)?;
         insert(&mut headers, &gitlab::IDEMPOTENCY_KEY, uuid)?;

@@ -400,3 +400,25 @@ fn declared_verify_allocates_nothing() {
         0
     );
 }
+
+#[test]
+fn gitlab_signing_token_verify_allocates_nothing() {
+    let body = body(1024);
+    let key = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let signed = verihook::testing::GitlabSigner::new(key)
+        .unwrap()
+        .sign_at(
+            "Push Hook",
+            "0e6b1e0d-7d30-4c52-9c4e-4b8b1a0f9c51",
+            1_700_000_000,
+            &body,
+        )
+        .unwrap();
+    let verifier = verihook::GitlabVerifier::new(key)
+        .unwrap()
+        .with_clock(verihook::FixedClock::at_unix(1_700_000_005));
+    assert_eq!(
+        allocations(&verifier, &as_received(&signed), &body, true),
+        0
+    );
+}

@@ -219,7 +219,7 @@ fn square_sdk_vectors() {
 
 #[test]
 fn gitlab_vectors() {
-    assert_eq!(run("gitlab", "gitlab.json", false), 9);
+    assert_eq!(run("gitlab", "gitlab.json", false), 15);
 }
 
 #[test]

@@ -545,7 +545,7 @@ fn signed_headers(
         }
         ProviderName::Gitlab => GitlabSigner::new(secret)
             .map_err(bad_secret)?
-            .sign(event, &id, body)
+            .sign_at(event, &id, timestamp, body)
             .map_err(bad_header)?,
         ProviderName::Shopify => ShopifySigner::new(secret)
             .map_err(bad_secret)?

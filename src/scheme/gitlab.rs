@@ -1,4 +1,5 @@
-//! GitLab: `X-Gitlab-Token`, the webhook's secret token itself, compared in constant time.
+//! GitLab: `X-Gitlab-Token`, the webhook's secret token itself, compared in constant time; and
+//! GitLab's signing token, a Standard Webhooks signature over `{webhook-id}.{timestamp}.{body}`.
 
 use std::fmt;
 use std::time::SystemTime;
@@ -8,12 +9,13 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use super::standard::{StandardVerifier, MIN_SYMMETRIC_KEY_LEN};
 use super::{constant_time_eq, reported, Builtin, Scheme, MIN_RAW_SECRET_LEN};
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::secret::require_len;
-use crate::verify::{verifier_options, Header, VerifyOptions};
+use crate::verify::{Header, VerifyOptions};
 
 pub(crate) static TOKEN: Header = Header::new("x-gitlab-token", "X-Gitlab-Token");
 pub(crate) static EVENT: Header = Header::new("x-gitlab-event", "X-Gitlab-Event");
@@ -35,6 +37,14 @@ pub(crate) static IDEMPOTENCY_KEY: Header = Header::new("idempotency-key", "Idem
 /// `X-Gitlab-Event-UUID`) is unsigned like everything else. The type is `X-Gitlab-Event`
 /// (`Push Hook`, `Merge Request Hook`, ...).
 ///
+/// **GitLab's signing token** (GitLab 18.x, behind its `webhook_signing_token` flag): a webhook
+/// configured with one is signed as [Standard Webhooks](crate::StandardVerifier) are,
+/// `webhook-signature: v1,<base64>` of `{webhook-id}.{webhook-timestamp}.{body}` under a
+/// `whsec_<base64>` key, `webhook-id` being the `Idempotency-Key`. Give that token (it starts
+/// with `whsec_`) and the body, id and time are verified: the id then de-duplicates (it is
+/// constant across GitLab's retries) and the timestamp must be within the tolerance. Give both
+/// a signing token and a secret token and both are required.
+///
 /// ```
 /// use verihook::{testing::GitlabSigner, GitlabVerifier};
 /// # fn main() -> Result<(), verihook::VerifyError> {
@@ -47,17 +57,21 @@ pub(crate) static IDEMPOTENCY_KEY: Header = Header::new("idempotency-key", "Idem
 /// ```
 #[derive(Clone)]
 pub struct GitlabVerifier {
-    /// The SHA-256 of each accepted token.
+    /// The SHA-256 of each accepted secret token (none: `X-Gitlab-Token` is not required).
     tokens: Vec<Zeroizing<[u8; 32]>>,
+    /// The signing tokens' verifier (none: GitLab signs nothing).
+    signing: Option<StandardVerifier>,
     options: VerifyOptions,
 }
 
 impl GitlabVerifier {
-    /// A verifier for the webhook's secret token, as typed in GitLab's webhook settings.
+    /// A verifier for the webhook's secret token, as typed in GitLab's webhook settings, or for
+    /// its signing token (`whsec_<base64>`).
     ///
     /// # Errors
     ///
-    /// [`VerifyError::BadSecret`] when the token is empty or shorter than 8 bytes.
+    /// [`VerifyError::BadSecret`] when the token is empty or shorter than 8 bytes, or a signing
+    /// token is not `whsec_` and base64 of at least 16 bytes.
     pub fn new(token: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
         Self::with_secrets([token])
     }
@@ -82,15 +96,34 @@ impl GitlabVerifier {
         I::Item: AsRef<[u8]>,
     {
         let mut digests = Vec::new();
+        let mut signing = Vec::new();
         for token in tokens {
-            require_len(token.as_ref(), min)?;
-            digests.push(Zeroizing::new(Sha256::digest(token.as_ref()).into()));
+            let token = token.as_ref();
+            if token.starts_with(b"whsec_") {
+                let text = std::str::from_utf8(token).map_err(|_| SecretError::Encoding {
+                    expected: "whsec_ followed by base64",
+                })?;
+                signing.push(text.to_owned());
+            } else {
+                require_len(token, min)?;
+                digests.push(Zeroizing::new(Sha256::digest(token).into()));
+            }
         }
-        if digests.is_empty() {
+        if digests.is_empty() && signing.is_empty() {
             return Err(SecretError::Empty.into());
         }
+        let signing = if signing.is_empty() {
+            None
+        } else {
+            let min = if min == 1 { 1 } else { MIN_SYMMETRIC_KEY_LEN };
+            Some(StandardVerifier::with_min(
+                signing.iter().map(String::as_str),
+                min,
+            )?)
+        };
         Ok(Self {
             tokens: digests,
+            signing,
             options: VerifyOptions::default(),
         })
     }
@@ -114,13 +147,24 @@ impl GitlabVerifier {
     }
 
     /// Checks one request: the headers and the raw body as received.
-    fn check(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        _now: SystemTime,
-    ) -> Result<Event, VerifyError> {
-        self.authenticate(headers)?;
+    fn check(&self, request: &WebhookRequest<'_>, now: SystemTime) -> Result<Event, VerifyError> {
+        let headers = request.headers();
+        if !self.tokens.is_empty() {
+            self.authenticate(headers)?;
+        }
+        if let Some(signing) = &self.signing {
+            let mut event = signing.verify_request(request, now)?.into_event().ok_or(
+                VerifyError::MissingHeader {
+                    name: "webhook-signature",
+                },
+            )?;
+            // The id, timestamp and body are signed; X-Gitlab-Event is not.
+            event.scheme = "gitlab";
+            event.event_type = reported(&EVENT, EVENT.get(headers))?;
+            event.signed.event_type = false;
+            return Ok(event);
+        }
+        let body = request.body().clone();
         let id = match IDEMPOTENCY_KEY.get(headers) {
             Some(value) => reported(&IDEMPOTENCY_KEY, Some(value))?,
             None => reported(&EVENT_UUID, EVENT_UUID.get(headers))?,
@@ -132,7 +176,45 @@ impl GitlabVerifier {
     }
 }
 
-verifier_options!(GitlabVerifier);
+impl GitlabVerifier {
+    /// Replaces all options at once.
+    #[must_use]
+    pub fn with_options(mut self, options: VerifyOptions) -> Self {
+        self.signing = self.signing.map(|s| s.with_options(options.clone()));
+        self.options = options;
+        self
+    }
+
+    /// Sets the largest gap allowed between the signed timestamp and now (signing tokens).
+    #[must_use]
+    pub fn with_tolerance(mut self, tolerance: std::time::Duration) -> Self {
+        let mut options = self.options.clone();
+        options.tolerance = Some(tolerance);
+        self = self.with_options(options);
+        self
+    }
+
+    /// Reads "now" from `clock` instead of the system clock (signing tokens).
+    #[must_use]
+    pub fn with_clock(self, clock: impl crate::Clock + 'static) -> Self {
+        let mut options = self.options.clone();
+        options.clock = std::sync::Arc::new(clock);
+        self.with_options(options)
+    }
+
+    /// Verifies `headers` and the raw `body` (as a `POST`) as of the verifier's clock.
+    ///
+    /// # Errors
+    ///
+    /// A [`VerifyError`] saying why the request is not authentic.
+    #[allow(clippy::needless_pass_by_value)] // the signature every verifier's `verify` has
+    pub fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
+        self.check(
+            &WebhookRequest::new(RequestHead::post(headers), &body),
+            Scheme::now(self),
+        )
+    }
+}
 
 pub(crate) static BUILTIN: Builtin = Builtin {
     name: "gitlab",
@@ -152,27 +234,36 @@ impl Scheme for GitlabVerifier {
     }
 
     fn recognizes(&self, headers: &HeaderMap) -> bool {
-        TOKEN.get(headers).is_some()
+        TOKEN.get(headers).is_some() || EVENT.get(headers).is_some()
     }
 
-    /// The token is checked here, before the body is read: a wrong one costs nothing more.
-    fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
-        self.authenticate(head.headers())
+    /// The secret token (and a signing token's timestamp) are checked here, before the body is
+    /// read: a wrong one costs nothing more.
+    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
+        if !self.tokens.is_empty() {
+            self.authenticate(head.headers())?;
+        }
+        match &self.signing {
+            Some(signing) => signing.precheck(head, now),
+            None => Ok(()),
+        }
     }
 
-    /// This scheme has no timestamp: verifying never needs the time, so no clock is read.
+    /// A secret token signs no time: only a signing token needs the clock.
     fn now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH
+        if self.signing.is_some() {
+            self.options.clock.now()
+        } else {
+            SystemTime::UNIX_EPOCH
+        }
     }
 
-    /// GitLab sends no timestamp, so `now` is not read.
     fn verify_request(
         &self,
         request: &WebhookRequest<'_>,
         now: SystemTime,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body().clone(), now)
-            .map(Verified::Event)
+        self.check(request, now).map(Verified::Event)
     }
 }
 
@@ -180,6 +271,7 @@ impl fmt::Debug for GitlabVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GitlabVerifier")
             .field("tokens", &self.tokens.len())
+            .field("signing", &self.signing)
             .field("options", &self.options)
             .finish()
     }
