@@ -143,10 +143,12 @@ impl Secrets {
     }
 }
 
+/// Who sent the request: a built-in provider, or a declared scheme from a file.
 #[derive(Args, Debug)]
-struct VerifyArgs {
+struct SenderArgs {
     /// github, stripe, standard-webhooks (standard, standardwebhooks), svix, slack, twilio,
-    /// discord or square.
+    /// discord, square, shopify, gitlab, paddle, linear or zoom (`sign` and `send` refuse
+    /// discord: only Discord holds its private key).
     #[arg(
         long,
         short = 'p',
@@ -159,6 +161,12 @@ struct VerifyArgs {
     /// sender without a built-in, instead of --provider; see examples/schemes/.
     #[arg(long, value_name = "PATH")]
     scheme_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    #[command(flatten)]
+    sender: SenderArgs,
     #[command(flatten)]
     secrets: Secrets,
     /// The public URL the provider posted to (required for twilio and square, which sign it).
@@ -181,20 +189,8 @@ struct VerifyArgs {
 
 #[derive(Args, Debug)]
 struct SignArgs {
-    /// github, stripe, standard-webhooks (standard, standardwebhooks), svix, slack, twilio or
-    /// square (discord cannot be signed: only Discord holds the private key).
-    #[arg(
-        long,
-        short = 'p',
-        ignore_case = true,
-        required_unless_present = "scheme_file",
-        conflicts_with = "scheme_file"
-    )]
-    provider: Option<ProviderName>,
-    /// A declared scheme (JSON, as `verihook::scheme::declared::SchemeSpec` reads it) for a
-    /// sender without a built-in, instead of --provider; see examples/schemes/.
-    #[arg(long, value_name = "PATH")]
-    scheme_file: Option<PathBuf>,
+    #[command(flatten)]
+    sender: SenderArgs,
     /// Key material as the provider issues it (`whsk_...` signs Standard Webhooks `v1a`).
     #[command(flatten)]
     secrets: Secrets,
@@ -219,20 +215,8 @@ struct SignArgs {
 
 #[derive(Args, Debug)]
 struct SendArgs {
-    /// github, stripe, standard-webhooks (standard, standardwebhooks), svix, slack, twilio or
-    /// square.
-    #[arg(
-        long,
-        short = 'p',
-        ignore_case = true,
-        required_unless_present = "scheme_file",
-        conflicts_with = "scheme_file"
-    )]
-    provider: Option<ProviderName>,
-    /// A declared scheme (JSON, as `verihook::scheme::declared::SchemeSpec` reads it) for a
-    /// sender without a built-in, instead of --provider; see examples/schemes/.
-    #[arg(long, value_name = "PATH")]
-    scheme_file: Option<PathBuf>,
+    #[command(flatten)]
+    sender: SenderArgs,
     /// Key material as the provider issues it.
     #[command(flatten)]
     secrets: Secrets,
@@ -281,7 +265,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
     let headers = parse_headers(&args.headers)?;
     let body = read_body(args.body_file.as_ref())?;
     let secrets = args.secrets.all()?;
-    let sender = Sender::from_args(args.provider, args.scheme_file.as_ref())?;
+    let sender = Sender::from_args(&args.sender)?;
     if let Sender::Builtin(provider) = &sender {
         let builtin = provider.builtin()?;
         if builtin.signs_url && args.url.is_none() {
@@ -437,7 +421,7 @@ enum Report<'a> {
 
 fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {
     let body = read_body(args.body_file.as_ref())?;
-    let sender = Sender::from_args(args.provider, args.scheme_file.as_ref())?;
+    let sender = Sender::from_args(&args.sender)?;
     let provider = match &sender {
         Sender::Builtin(provider) => *provider,
         Sender::Declared(spec) => {
@@ -593,9 +577,9 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
         )));
     }
     let id = args.id.clone().unwrap_or_else(generated_id);
-    let sender = Sender::from_args(args.provider, args.scheme_file.as_ref())?;
+    let sender = Sender::from_args(&args.sender)?;
     let event = args.event.clone().unwrap_or_else(|| {
-        match args.provider.unwrap_or(ProviderName::Stripe) {
+        match args.sender.provider.unwrap_or(ProviderName::Stripe) {
             ProviderName::Github => "push",
             ProviderName::Shopify => "orders/create",
             ProviderName::Gitlab => "Push Hook",
@@ -809,8 +793,8 @@ enum Sender {
 }
 
 impl Sender {
-    fn from_args(provider: Option<ProviderName>, file: Option<&PathBuf>) -> Result<Self, Usage> {
-        match (provider, file) {
+    fn from_args(args: &SenderArgs) -> Result<Self, Usage> {
+        match (args.provider, args.scheme_file.as_ref()) {
             (Some(provider), None) => Ok(Self::Builtin(provider)),
             (None, Some(path)) => {
                 let text = std::fs::read_to_string(path)
