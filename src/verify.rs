@@ -10,7 +10,7 @@ use crate::error::VerifyError;
 
 /// The default freshness window: a signed timestamp may be at most 5 minutes old or ahead.
 /// Schemes whose provider's own SDK applies another window use that one instead (Paddle 5 s,
-/// Linear 60 s) unless [`VerifyOptions::tolerance`] is set.
+/// Linear 60 s) unless [`VerifyOptions::tolerance`](VerifyOptions#structfield.tolerance) is set.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
 /// Where a verifier reads the current time from.
