@@ -275,3 +275,22 @@ fn every_example_specification_verifies_what_its_signer_signs() {
     }
     assert_eq!(checked, 9);
 }
+
+#[test]
+fn the_readme_declaration_is_the_example_file() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("## Your sender is not listed").unwrap()..];
+    let start = section.find("```json\n").unwrap() + "```json\n".len();
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    let quoted: SchemeSpec = serde_json::from_str(block).unwrap();
+    let file: SchemeSpec = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/schemes/mux.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(quoted, file);
+}
