@@ -1050,15 +1050,6 @@ impl DeclaredScheme {
         headers.insert(sig.header.wire.clone(), text(&value)?);
         Ok(headers)
     }
-
-    /// The body member that carries the timestamp, when the sender signs it inside the body.
-    #[must_use]
-    pub fn body_timestamp_member(&self) -> Option<(&str, TimeUnit)> {
-        match &self.timestamp {
-            Some((CompiledSource::Body(member, _), unit)) => Some((member, *unit)),
-            _ => None,
-        }
-    }
 }
 
 impl Scheme for DeclaredScheme {

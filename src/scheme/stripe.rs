@@ -177,8 +177,7 @@ impl StripeVerifier {
         body: Bytes,
         now: SystemTime,
     ) -> Result<Event, VerifyError> {
-        let header = FORMAT.parse(headers)?;
-        check_freshness(header.timestamp, now, self.options.tolerance())?;
+        let header = self.fresh_header(headers, now)?;
         let matched = with_signed_content([header.digits, b"."], &body, |parts| {
             self.keys.matches_any(parts, || header.signatures::<32>())
         });
