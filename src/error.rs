@@ -249,15 +249,32 @@ impl Error for SecretError {}
 ///
 /// This is deliberately a different type from [`VerifyError`]: the request *was* authentic, the
 /// payload just does not fit the type the app asked for. Its code is `invalid_payload` and its
-/// status `422 Unprocessable Content`, so the provider retries after the app is fixed.
+/// status `422 Unprocessable Content`: the request was understood and authentic, but sending the
+/// same bytes again will not make them fit. [`path`](Self::path) names the member that did not
+/// fit (`data.object.amount_paid`), for the app's logs.
+///
+/// A handler that returns one (a [`Router`](crate::Router) route whose payload type does not
+/// fit, or `delivery.json()?` in a plain handler) is answered `422` with its claim released,
+/// and in the inbox becomes a dead letter at once instead of being retried.
 #[derive(Debug)]
 pub struct PayloadError {
-    source: serde_json::Error,
+    source: PayloadSource,
+    path: Option<String>,
+}
+
+/// What failed to deserialise: a JSON body or a form body.
+#[derive(Debug)]
+enum PayloadSource {
+    Json(serde_json::Error),
+    Form(serde_urlencoded::de::Error),
 }
 
 impl PayloadError {
     pub(crate) fn new(source: serde_json::Error) -> Self {
-        Self { source }
+        Self {
+            source: PayloadSource::Json(source),
+            path: None,
+        }
     }
 
     /// Always `"invalid_payload"`.
@@ -272,26 +289,74 @@ impl PayloadError {
         StatusCode::UNPROCESSABLE_ENTITY
     }
 
-    /// The line and column (1-based) where deserialisation failed, when known.
+    /// The line and column (1-based) where a JSON body failed to deserialise; `(0, 0)` when
+    /// unknown (a form body).
     #[must_use]
     pub fn position(&self) -> (usize, usize) {
-        (self.source.line(), self.source.column())
+        match &self.source {
+            PayloadSource::Json(source) => (source.line(), source.column()),
+            PayloadSource::Form(_) => (0, 0),
+        }
     }
+
+    /// Where in the payload deserialisation failed, as serde names it (`data.object.amount`,
+    /// `items[2].id`); `None` when the failure is at the top (not JSON, or not an object).
+    #[must_use]
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+}
+
+/// Deserialises `body` into `T`; on failure, deserialises it again with the path tracked, so a
+/// payload that fits pays nothing for the path a misfit reports.
+pub(crate) fn parse_payload<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, PayloadError> {
+    serde_json::from_slice(body).map_err(|first| {
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+            Err(tracked) => {
+                let path = tracked.path().to_string();
+                PayloadError {
+                    source: PayloadSource::Json(tracked.into_inner()),
+                    path: (path != ".").then_some(path),
+                }
+            }
+            // Cannot happen (the same bytes failed once); keep the first error.
+            Ok(_) => PayloadError::new(first),
+        }
+    })
+}
+
+/// Deserialises a form body (`a=1&b=2`) into `T`, the failing parameter named by the path.
+pub(crate) fn parse_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, PayloadError> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(body));
+    serde_path_to_error::deserialize::<_, T>(deserializer).map_err(|tracked| {
+        let path = tracked.path().to_string();
+        PayloadError {
+            source: PayloadSource::Form(tracked.into_inner()),
+            path: (path != ".").then_some(path),
+        }
+    })
 }
 
 impl fmt::Display for PayloadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "authentic payload does not match the expected type: {}",
-            self.source
-        )
+        f.write_str("authentic payload does not match the expected type")?;
+        if let Some(path) = &self.path {
+            write!(f, " at `{path}`")?;
+        }
+        match &self.source {
+            PayloadSource::Json(source) => write!(f, ": {source}"),
+            PayloadSource::Form(source) => write!(f, ": {source}"),
+        }
     }
 }
 
 impl Error for PayloadError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&self.source)
+        match &self.source {
+            PayloadSource::Json(source) => Some(source),
+            PayloadSource::Form(source) => Some(source),
+        }
     }
 }
 

@@ -310,7 +310,7 @@ impl Event {
     ///
     /// [`PayloadError`] when the (authentic) body is not JSON of the shape `T` expects.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
-        serde_json::from_slice(&self.body).map_err(PayloadError::new)
+        crate::error::parse_payload(&self.body)
     }
 
     /// The key this event is de-duplicated under, built only from what the signature covers:

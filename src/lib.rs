@@ -70,6 +70,7 @@ pub use adapters::actix;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use adapters::axum;
 pub mod dangerous;
+pub mod envelope;
 mod error;
 mod event;
 mod heartbeat;
@@ -79,6 +80,7 @@ pub mod idempotency;
 pub mod inbox;
 mod receiver;
 mod request;
+pub mod router;
 pub mod scheme;
 mod secret;
 pub mod testing;
@@ -91,6 +93,7 @@ pub use receiver::{
     DEFAULT_RETAIN, MAX_SENDER_NAME,
 };
 pub use request::{RequestHead, WebhookRequest};
+pub use router::{Router, State, UnroutedPolicy};
 pub use scheme::cloudevents;
 #[cfg(feature = "ed25519")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]

@@ -14,13 +14,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
-use crate::error::{SecretError, VerifyError};
+use crate::error::{PayloadError, SecretError, VerifyError};
 use crate::event::{Event, Handshake, Verified};
 use crate::heartbeat::{beat_interval, with_heartbeat};
 use crate::idempotency::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError, MAX_HOLD};
 #[cfg(feature = "inbox")]
 use crate::inbox::Inbox;
 use crate::request::{RequestHead, WebhookRequest};
+use crate::router::{settle, Router, Settled};
 use crate::scheme::Scheme;
 
 /// What a handler returns when it fails: any error. The claim is released and the provider's
@@ -41,7 +42,7 @@ pub const DEFAULT_RETAIN: Duration = Duration::from_secs(3 * 24 * 60 * 60);
 ///
 /// Derefs to [`Event`]. [`key`](Self::key) and [`token`](Self::token) let a handler mark the
 /// event done inside its own database transaction (see `PostgresStore::complete_in`).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Delivery {
     event: Event,
     key: String,
@@ -141,16 +142,49 @@ pub enum Outcome {
     StoreUnavailable(StoreError),
     /// A provider's endpoint check, answered by the scheme (the handler did not run).
     Handshake(Handshake),
+    /// No route of the [`Router`](crate::Router) takes the event's type: acknowledged (`200`)
+    /// and marked done, by the default [`UnroutedPolicy`](crate::UnroutedPolicy).
+    Unrouted {
+        /// The idempotency key.
+        key: String,
+        /// The event's route key, when it has one.
+        event_type: Option<String>,
+    },
+    /// No route takes the event's type and the router rejects such events
+    /// ([`UnroutedPolicy::Reject`](crate::UnroutedPolicy::Reject)): `501`, claim released, so
+    /// that the provider retries.
+    NoRoute {
+        /// The idempotency key.
+        key: String,
+        /// The event's route key, when it has one.
+        event_type: Option<String>,
+    },
+    /// Authentic, but its payload does not fit the type its route (or handler) expects: `422`,
+    /// claim released. The same bytes will never fit, so the provider's retries meet the same
+    /// answer until the app is fixed; [`PayloadError::path`](crate::PayloadError::path) says
+    /// where it failed.
+    InvalidPayload {
+        /// The idempotency key.
+        key: String,
+        /// What did not fit, and where.
+        error: PayloadError,
+    },
 }
 
 impl Outcome {
-    /// `200` processed, queued or duplicate, `409` in flight, `400`/`401`/`413` rejected (from
-    /// [`VerifyError::status`]), `500` handler failed, `503` store unavailable.
+    /// `200` processed, queued, duplicate or unrouted, `409` in flight, `400`/`401`/`413`
+    /// rejected (from [`VerifyError::status`]), `422` invalid payload, `500` handler failed,
+    /// `501` no route (when the router rejects unrouted events), `503` store unavailable.
     #[must_use]
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Processed { .. } | Self::Queued { .. } | Self::Duplicate { .. } => StatusCode::OK,
+            Self::Processed { .. }
+            | Self::Queued { .. }
+            | Self::Duplicate { .. }
+            | Self::Unrouted { .. } => StatusCode::OK,
             Self::InFlight { .. } => StatusCode::CONFLICT,
+            Self::NoRoute { .. } => StatusCode::NOT_IMPLEMENTED,
+            Self::InvalidPayload { error, .. } => error.status(),
             Self::Rejected(err) => err.status(),
             Self::HandlerFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -158,8 +192,9 @@ impl Outcome {
         }
     }
 
-    /// A stable code: `processed`, `queued`, `duplicate`, `in_flight`, the [`VerifyError::code`],
-    /// `handler_failed` or `store_unavailable`.
+    /// A stable code: `processed`, `queued`, `duplicate`, `in_flight`, `unrouted`, the
+    /// [`VerifyError::code`], `invalid_payload`, `no_route`, `handler_failed` or
+    /// `store_unavailable`.
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
@@ -171,6 +206,9 @@ impl Outcome {
             Self::HandlerFailed { .. } => "handler_failed",
             Self::StoreUnavailable(_) => "store_unavailable",
             Self::Handshake(_) => "handshake",
+            Self::Unrouted { .. } => "unrouted",
+            Self::NoRoute { .. } => "no_route",
+            Self::InvalidPayload { error, .. } => error.code(),
         }
     }
 
@@ -206,7 +244,8 @@ impl Outcome {
             Self::Processed { key, .. }
             | Self::Queued { key }
             | Self::Duplicate { key }
-            | Self::InFlight { key } => json_object([("outcome", self.code()), ("key", key)]),
+            | Self::InFlight { key }
+            | Self::Unrouted { key, .. } => json_object([("outcome", self.code()), ("key", key)]),
             Self::Rejected(err) => {
                 json_object([("error", err.code()), ("message", &err.to_string())])
             }
@@ -221,6 +260,17 @@ impl Outcome {
                     "the idempotency store or inbox could not be used; retry later",
                 ),
             ]),
+            Self::NoRoute { .. } => json_object([
+                ("error", self.code()),
+                ("message", "this receiver does not handle this event type yet"),
+            ]),
+            Self::InvalidPayload { .. } => json_object([
+                ("error", self.code()),
+                (
+                    "message",
+                    "the authentic payload does not fit the type this event is handled as",
+                ),
+            ]),
         }
     }
 
@@ -232,7 +282,10 @@ impl Outcome {
             | Self::Queued { key }
             | Self::Duplicate { key }
             | Self::InFlight { key }
-            | Self::HandlerFailed { key, .. } => Some(key),
+            | Self::HandlerFailed { key, .. }
+            | Self::Unrouted { key, .. }
+            | Self::NoRoute { key, .. }
+            | Self::InvalidPayload { key, .. } => Some(key),
             Self::Rejected(_) | Self::StoreUnavailable(_) | Self::Handshake(_) => None,
         }
     }
@@ -256,6 +309,17 @@ impl fmt::Display for Outcome {
             Self::HandlerFailed { key, error } => write!(f, "handler failed for {key}: {error}"),
             Self::StoreUnavailable(err) => write!(f, "{err}"),
             Self::Handshake(_) => f.write_str("answered the provider's handshake"),
+            Self::Unrouted { key, event_type } => write!(
+                f,
+                "acknowledged {key} without a route for its type {}",
+                event_type.as_deref().unwrap_or("(none)")
+            ),
+            Self::NoRoute { key, event_type } => write!(
+                f,
+                "refused {key}: no route for its type {}",
+                event_type.as_deref().unwrap_or("(none)")
+            ),
+            Self::InvalidPayload { key, error } => write!(f, "{key}: {error}"),
         }
     }
 }
@@ -339,6 +403,8 @@ pub struct ReceiverBuilder {
     inbox: Option<Arc<dyn Inbox>>,
     lease: Duration,
     retain: Duration,
+    /// A mistake found while building (a router's bad route), reported by `build`.
+    error: Option<ConfigError>,
 }
 
 /// Why a [`ReceiverBuilder`] could not build: a mistake in the app's set-up, found at start-up.
@@ -367,6 +433,20 @@ pub enum ConfigError {
     NoHandler,
     /// A receiver with an inbox was also given a handler: in inbox mode the workers run it.
     HandlerWithInbox,
+    /// Two routes of a [`Router`](crate::Router) have the same pattern for the same sender.
+    DuplicateRoute {
+        /// The pattern.
+        pattern: String,
+        /// The sender both routes are for (`None`: every sender).
+        sender: Option<String>,
+    },
+    /// A route's pattern is not an event type, `prefix.*` or `*`.
+    BadRoute {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -389,6 +469,15 @@ impl fmt::Display for ConfigError {
             Self::HandlerWithInbox => f.write_str(
                 "a receiver with an inbox runs no handler: give the handler to an inbox::Worker",
             ),
+            Self::DuplicateRoute {
+                pattern,
+                sender: Some(sender),
+            } => write!(f, "two routes for {pattern:?} from sender {sender:?}"),
+            Self::DuplicateRoute {
+                pattern,
+                sender: None,
+            } => write!(f, "two routes for {pattern:?}"),
+            Self::BadRoute { pattern, reason } => write!(f, "route {pattern:?}: {reason}"),
         }
     }
 }
@@ -407,6 +496,7 @@ impl Receiver {
             inbox: None,
             lease: DEFAULT_LEASE,
             retain: DEFAULT_RETAIN,
+            error: None,
         }
     }
 }
@@ -512,13 +602,49 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Routes each event by its type to the [`Router`]'s handlers: the handler this receiver
+    /// runs. An event no route takes is answered by the router's
+    /// [`UnroutedPolicy`](crate::UnroutedPolicy) (`200 unrouted` and marked done by default);
+    /// a payload that does not fit its route's type is answered `422 invalid_payload` and its
+    /// claim released.
+    ///
+    /// ```
+    /// use verihook::envelope::StripeEvent;
+    /// use verihook::{HandlerError, Receiver, Router, StripeVerifier};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Invoice { amount_paid: u64 }
+    ///
+    /// async fn invoice_paid(event: StripeEvent<Invoice>) -> Result<(), HandlerError> {
+    ///     println!("paid {}", event.object.amount_paid);
+    ///     Ok(())
+    /// }
+    ///
+    /// let receiver = Receiver::builder()
+    ///     .sender("stripe", StripeVerifier::new("whsec_test_secret")?)
+    ///     .router(Router::new().route("invoice.paid", invoice_paid))
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn router(mut self, router: Router) -> Self {
+        if let Err(error) = router.check() {
+            self.error.get_or_insert(error);
+        }
+        let router = Arc::new(router);
+        self.handler(move |delivery| router.dispatch(delivery))
+    }
+
     /// The receiver.
     ///
     /// # Errors
     ///
     /// A [`ConfigError`] when there is no sender or no handler, two senders share a name, a
-    /// name is not a plain identifier, or a body limit names no sender.
+    /// name is not a plain identifier, a body limit names no sender, or a router's routes
+    /// collide.
     pub fn build(self) -> Result<Receiver, ConfigError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
         if self.senders.is_empty() {
             return Err(ConfigError::NoSender);
         }
@@ -810,14 +936,35 @@ impl Receiver {
             },
         )
         .await;
-        match result {
-            Ok(()) => {
+        let release = || async {
+            // If the release fails too, the lease expires and the retry is processed then.
+            let _ = self.store.release(&key, &token).await;
+        };
+        match settle(result) {
+            Settled::Done => {
                 let recorded = self.store.complete(&key, &token, self.retain).await.is_ok();
                 Outcome::Processed { key, recorded }
             }
-            Err(error) => {
-                // If the release fails too, the lease expires and the retry is processed then.
-                let _ = self.store.release(&key, &token).await;
+            Settled::Unrouted(unrouted) if unrouted.acknowledged() => {
+                let _ = self.store.complete(&key, &token, self.retain).await;
+                Outcome::Unrouted {
+                    key,
+                    event_type: unrouted.event_type().map(str::to_owned),
+                }
+            }
+            Settled::Unrouted(unrouted) => {
+                release().await;
+                Outcome::NoRoute {
+                    key,
+                    event_type: unrouted.event_type().map(str::to_owned),
+                }
+            }
+            Settled::Payload(error) => {
+                release().await;
+                Outcome::InvalidPayload { key, error: *error }
+            }
+            Settled::Failed(error) => {
+                release().await;
                 Outcome::HandlerFailed { key, error }
             }
         }
@@ -913,6 +1060,21 @@ fn traced(sender: Option<&str>, outcome: Outcome) -> Outcome {
             Outcome::Handshake(_) => tracing::info!(
                 target: "verihook", sender, code, status,
                 "answered the provider's handshake"
+            ),
+            Outcome::Unrouted { key, event_type } => tracing::warn!(
+                target: "verihook", sender, key = key.as_str(), code, status,
+                event_type = event_type.as_deref().unwrap_or(""),
+                "webhook acknowledged without a route for its type"
+            ),
+            Outcome::NoRoute { key, event_type } => tracing::warn!(
+                target: "verihook", sender, key = key.as_str(), code, status,
+                event_type = event_type.as_deref().unwrap_or(""),
+                "webhook refused: no route for its type"
+            ),
+            Outcome::InvalidPayload { key, error } => tracing::error!(
+                target: "verihook", sender, key = key.as_str(), code, status,
+                path = error.path().unwrap_or(""), error = %error,
+                "webhook payload does not fit its route's type; the claim was released"
             ),
         }
     }

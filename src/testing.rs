@@ -22,6 +22,9 @@
 //! # Ok(()) }
 //! ```
 
+mod signed;
+pub use signed::{signed_event, SignedRequest, TEST_URL};
+
 use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
@@ -316,6 +319,19 @@ impl StandardSigner {
     }
 }
 
+/// 32 hex digits (a claim token's) in the 8-4-4-4-12 form of a UUID.
+fn uuid_text(hex: &str) -> String {
+    let part = |range: std::ops::Range<usize>| hex.get(range).unwrap_or("0");
+    [
+        part(0..8),
+        part(8..12),
+        part(12..16),
+        part(16..20),
+        part(20..32),
+    ]
+    .join("-")
+}
+
 fn insert(headers: &mut HeaderMap, header: &Header, value: &str) -> Result<(), VerifyError> {
     let value = HeaderValue::from_str(value)
         .ok()
@@ -482,16 +498,7 @@ impl ShopifySigner {
         body: &[u8],
     ) -> Result<HeaderMap, VerifyError> {
         let token = crate::idempotency::ClaimToken::generate();
-        let id = token.as_str();
-        let webhook_id = format!(
-            "{}-{}-{}-{}-{}",
-            &id[0..8],
-            &id[8..12],
-            &id[12..16],
-            &id[16..20],
-            &id[20..32]
-        );
-        self.sign_delivery(topic, shop_domain, &webhook_id, body)
+        self.sign_delivery(topic, shop_domain, &uuid_text(token.as_str()), body)
     }
 
     /// [`sign`](Self::sign) with a given webhook id (also used as the event id).

@@ -14,6 +14,7 @@ use super::{Inbox, Leased};
 use crate::heartbeat::{beat_interval, with_heartbeat};
 use crate::idempotency::{ClaimToken, StoreError, MAX_HOLD};
 use crate::receiver::{run_handler, ConfigError, Delivery, Handler, HandlerError};
+use crate::router::{settle, Router, Settled};
 
 /// Exponential backoff with full jitter: the delay before retry `n` is drawn uniformly from
 /// `0 ..= min(cap, base × 2^(n-1))`, so that retries of many failed events spread out instead of
@@ -92,6 +93,8 @@ pub struct WorkerBuilder {
     max_age: Duration,
     retain: Duration,
     poll: Duration,
+    /// A mistake found while building (a router's bad route), reported by `build`.
+    error: Option<ConfigError>,
 }
 
 /// What became of one attempt at an event.
@@ -116,6 +119,12 @@ pub enum Fate {
     /// The result could not be recorded: the lease ran out and another worker may have the
     /// event, or the inbox could not be reached. The event runs again when its lease ends.
     Lost,
+    /// No route of the worker's [`Router`](crate::Router) takes the event's type: done, and
+    /// reported (the default [`UnroutedPolicy`](crate::UnroutedPolicy)).
+    Unrouted {
+        /// The event's route key, when it has one.
+        event_type: Option<String>,
+    },
 }
 
 /// One attempt at an event, as a worker reports it to
@@ -152,6 +161,7 @@ impl Worker {
             max_age: crate::DEFAULT_RETAIN,
             retain: crate::DEFAULT_RETAIN,
             poll: Duration::from_secs(1),
+            error: None,
         }
     }
 
@@ -288,10 +298,26 @@ impl Worker {
                 },
             )
             .await;
-            let fate = match result {
-                Ok(()) => inbox.complete(&key, &token).await.map(|()| Fate::Done),
-                Err(error) => {
+            let recorded = match settle(result) {
+                Settled::Done => Ok(inbox.complete(&key, &token).await.map(|()| Fate::Done)),
+                Settled::Unrouted(unrouted) if unrouted.acknowledged() => {
+                    let event_type = unrouted.event_type().map(str::to_owned);
+                    let done = inbox.complete(&key, &token).await;
+                    Ok(done.map(|()| Fate::Unrouted { event_type }))
+                }
+                // Retrying the same bytes cannot make them fit: a dead letter at once.
+                Settled::Payload(error) => {
                     let error = super::bounded_error(&error.to_string()).to_owned();
+                    let buried = inbox.bury(&key, &token, &error).await;
+                    Ok(buried.map(|()| Fate::Dead { error }))
+                }
+                Settled::Unrouted(unrouted) => Err(unrouted.to_string()),
+                Settled::Failed(error) => Err(error.to_string()),
+            };
+            let fate = match recorded {
+                Ok(recorded) => recorded,
+                Err(error) => {
+                    let error = super::bounded_error(&error).to_owned();
                     let age = SystemTime::now()
                         .duration_since(enqueued_at)
                         .unwrap_or_default();
@@ -348,6 +374,11 @@ fn trace(attempt: &Attempt) {
                 target: "verihook", key, sender, attempt = number,
                 "inbox event's lease was lost before its result was recorded; it runs again"
             ),
+            Fate::Unrouted { event_type } => tracing::warn!(
+                target: "verihook", key, sender, attempt = number,
+                event_type = event_type.as_deref().unwrap_or(""),
+                "inbox event done without a route for its type"
+            ),
         }
     }
     #[cfg(not(feature = "tracing"))]
@@ -380,6 +411,19 @@ impl WorkerBuilder {
     pub fn on_attempt(mut self, observe: impl Fn(&Attempt) + Send + Sync + 'static) -> Self {
         self.observer = Some(Arc::new(observe));
         self
+    }
+
+    /// Routes each event by its type to the [`Router`]'s handlers (instead of one
+    /// [`handler`](Self::handler)): an event no route takes is done and reported
+    /// ([`Fate::Unrouted`]) by the default [`UnroutedPolicy`](crate::UnroutedPolicy), else
+    /// retried; a payload that does not fit its route's type becomes a dead letter at once,
+    /// since retrying the same bytes cannot help.
+    pub fn router(mut self, router: Router) -> Self {
+        if let Err(error) = router.check() {
+            self.error.get_or_insert(error);
+        }
+        let router = Arc::new(router);
+        self.handler(move |delivery| router.dispatch(delivery))
     }
 
     /// How many handlers run at once in this worker (default 4, at least 1).
@@ -431,8 +475,12 @@ impl WorkerBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::NoHandler`] without a handler.
+    /// [`ConfigError::NoHandler`] without a handler or router; a router's
+    /// [`ConfigError::DuplicateRoute`] or [`ConfigError::BadRoute`].
     pub fn build(self) -> Result<Worker, ConfigError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
         Ok(Worker {
             inbox: self.inbox,
             handler: self.handler.ok_or(ConfigError::NoHandler)?,

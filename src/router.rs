@@ -1,0 +1,619 @@
+//! Routes each verified event, by its type, to the handler registered for it, which takes the
+//! payload as the app's own type.
+//!
+//! ```
+//! use verihook::envelope::{GithubEvent, StripeEvent};
+//! use verihook::{HandlerError, Router, State};
+//!
+//! #[derive(Clone)]
+//! struct App {
+//!     name: &'static str,
+//! }
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Invoice {
+//!     amount_paid: u64,
+//! }
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Push {
+//!     after: String,
+//! }
+//!
+//! async fn invoice_paid(State(app): State<App>, event: StripeEvent<Invoice>) -> Result<(), HandlerError> {
+//!     println!("{}: invoice paid, {}", app.name, event.object.amount_paid);
+//!     Ok(())
+//! }
+//!
+//! async fn any_invoice(event: StripeEvent<serde_json::Value>) -> Result<(), HandlerError> {
+//!     println!("other invoice event {}", event.event_type);
+//!     Ok(())
+//! }
+//!
+//! async fn pushed(event: GithubEvent<Push>) -> Result<(), HandlerError> {
+//!     println!("pushed {}", event.payload.after);
+//!     Ok(())
+//! }
+//!
+//! let router = Router::new()
+//!     .route("invoice.paid", invoice_paid) // exact
+//!     .route("invoice.*", any_invoice) // every other invoice.* type
+//!     .route_for("github", "push", pushed) // only for the sender named "github"
+//!     .with_state(App { name: "shop" });
+//! # let _ = router;
+//! ```
+
+use std::error::Error;
+use std::fmt;
+use std::future::{ready, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::event::Verified;
+use crate::idempotency::ClaimToken;
+use crate::receiver::{ConfigError, Delivery, HandlerError, Outcome};
+use crate::request::WebhookRequest;
+
+type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>;
+type Erased<S> = Arc<dyn Fn(&Routed, &S) -> HandlerFuture + Send + Sync>;
+
+/// The key an event is routed by: its type, and for senders whose events carry an action
+/// (GitHub's `pull_request` + `opened`, Linear's `Issue` + `create`) the two joined by a dot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteKey {
+    full: String,
+    /// The length of the kind part (`full.len()` when there is no action).
+    kind: usize,
+}
+
+impl RouteKey {
+    /// A key with no action (`invoice.paid`).
+    #[must_use]
+    pub fn new(kind: &str) -> Self {
+        Self {
+            full: kind.to_owned(),
+            kind: kind.len(),
+        }
+    }
+
+    /// A key made of a kind and, when there is one, an action (`pull_request.opened`).
+    #[must_use]
+    pub fn with_action(kind: &str, action: Option<&str>) -> Self {
+        match action {
+            Some(action) => Self {
+                full: [kind, ".", action].concat(),
+                kind: kind.len(),
+            },
+            None => Self::new(kind),
+        }
+    }
+
+    /// The whole key (`pull_request.opened`, `invoice.paid`).
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.full
+    }
+
+    /// The kind without the action (`pull_request`); the whole key when there is no action.
+    #[must_use]
+    pub fn kind(&self) -> &str {
+        &self.full[..self.kind]
+    }
+
+    /// The action (`opened`), for senders whose events carry one.
+    #[must_use]
+    pub fn action(&self) -> Option<&str> {
+        self.full.get(self.kind + 1..).filter(|_| self.kind < self.full.len())
+    }
+}
+
+impl fmt::Display for RouteKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.full)
+    }
+}
+
+/// A verified, claimed event on its way to a route: the [`Delivery`] and the key it was routed
+/// by. What [`FromRouted`] extractors read from.
+#[derive(Debug)]
+pub struct Routed {
+    delivery: Delivery,
+    key: Option<RouteKey>,
+}
+
+impl Routed {
+    /// The delivery: the verified event and its claim.
+    #[must_use]
+    pub fn delivery(&self) -> &Delivery {
+        &self.delivery
+    }
+
+    /// The key it was routed by (`None` for an event without a type, taken by the fallback).
+    #[must_use]
+    pub fn route_key(&self) -> Option<&RouteKey> {
+        self.key.as_ref()
+    }
+}
+
+/// What a route handler's arguments are built from: the [`Routed`] event and the router's
+/// state. verihook implements it for [`State`], [`Delivery`] and every
+/// [envelope](crate::envelope); apps may implement it for their own extractors.
+pub trait FromRouted<S>: Sized {
+    /// Builds the argument.
+    ///
+    /// # Errors
+    ///
+    /// Any error: it fails the event as the handler's own error would. Return a
+    /// [`PayloadError`](crate::PayloadError) for a payload that does not fit, so that it is
+    /// answered `422` (inline) or buried (inbox) rather than retried.
+    fn from_routed(routed: &Routed, state: &S) -> Result<Self, HandlerError>;
+}
+
+/// The router's state, as a handler argument: `State(app): State<App>`, given once with
+/// [`Router::with_state`] (cloned for each event, so keep it cheap: an `Arc` or handles).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct State<S>(pub S);
+
+impl<S: Clone> FromRouted<S> for State<S> {
+    fn from_routed(_: &Routed, state: &S) -> Result<Self, HandlerError> {
+        Ok(Self(state.clone()))
+    }
+}
+
+/// The delivery itself (event, idempotency key, claim token, attempt), for handlers that mark
+/// the event done in their own transaction.
+impl<S> FromRouted<S> for Delivery {
+    fn from_routed(routed: &Routed, _: &S) -> Result<Self, HandlerError> {
+        Ok(routed.delivery.clone())
+    }
+}
+
+/// An async function usable as a route: one to four arguments, each a [`FromRouted`]
+/// extractor (state, delivery, envelope), returning `Result<(), HandlerError>`.
+pub trait RouteHandler<Args, S>: Send + Sync + 'static {
+    /// Builds the arguments and runs the function.
+    fn call(&self, routed: &Routed, state: &S) -> HandlerFuture;
+}
+
+macro_rules! route_handler {
+    ($($arg:ident),+) => {
+        impl<F, Fut, S, $($arg),+> RouteHandler<($($arg,)+), S> for F
+        where
+            F: Fn($($arg),+) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+            $($arg: FromRouted<S>,)+
+        {
+            #[allow(non_snake_case)]
+            fn call(&self, routed: &Routed, state: &S) -> HandlerFuture {
+                $(
+                    let $arg = match $arg::from_routed(routed, state) {
+                        Ok(value) => value,
+                        Err(error) => return Box::pin(ready(Err(error))),
+                    };
+                )+
+                Box::pin(self($($arg),+))
+            }
+        }
+    };
+}
+
+route_handler!(A1);
+route_handler!(A1, A2);
+route_handler!(A1, A2, A3);
+route_handler!(A1, A2, A3, A4);
+
+/// What a route matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern {
+    /// One type (`invoice.paid`); for keys with an action, also the kind alone (`pull_request`
+    /// matches `pull_request.opened`).
+    Exact(String),
+    /// Every type starting with this, dot included (`invoice.` from `invoice.*`).
+    Prefix(String),
+    /// Anything (`*`, or [`Router::fallback`]).
+    Fallback,
+}
+
+impl Pattern {
+    fn parse(pattern: &str) -> Result<Self, &'static str> {
+        if pattern == "*" {
+            return Ok(Self::Fallback);
+        }
+        if pattern.is_empty() {
+            return Err("a route needs an event type, `prefix.*` or `*`");
+        }
+        if pattern.chars().any(char::is_control) {
+            return Err("a route's event type has a control character");
+        }
+        match pattern.strip_suffix('*') {
+            Some(prefix) if prefix.ends_with('.') && prefix.len() > 1 && !prefix.contains('*') => {
+                Ok(Self::Prefix(prefix.to_owned()))
+            }
+            Some(_) => Err("`*` may only end a route, after a dot (`invoice.*`), or stand alone"),
+            None if pattern.contains('*') => {
+                Err("`*` may only end a route, after a dot (`invoice.*`), or stand alone")
+            }
+            None => Ok(Self::Exact(pattern.to_owned())),
+        }
+    }
+
+    /// How specifically this pattern matches `key`: higher wins; `None` when it does not.
+    fn rank(&self, key: Option<&RouteKey>) -> Option<(u8, usize)> {
+        match (self, key) {
+            (Self::Exact(exact), Some(key)) if exact == key.as_str() => Some((4, 0)),
+            (Self::Exact(exact), Some(key)) if key.action().is_some() && exact == key.kind() => {
+                Some((3, 0))
+            }
+            (Self::Prefix(prefix), Some(key)) if key.as_str().starts_with(prefix.as_str()) => {
+                Some((2, prefix.len()))
+            }
+            (Self::Fallback, _) => Some((1, 0)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Exact(exact) => f.write_str(exact),
+            Self::Prefix(prefix) => write!(f, "{prefix}*"),
+            Self::Fallback => f.write_str("*"),
+        }
+    }
+}
+
+struct Route<S> {
+    sender: Option<String>,
+    pattern: Pattern,
+    handler: Erased<S>,
+}
+
+/// What happens to an event whose type no route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum UnroutedPolicy {
+    /// Acknowledge it (`200`, code `unrouted`) and report it: the default. A provider that adds
+    /// a new event type, or an endpoint subscribed to more types than the app handles, must
+    /// not see failures (it would retry for days, then disable the endpoint).
+    #[default]
+    Acknowledge,
+    /// Refuse it (`501 Not Implemented`, code `no_route`, claim released) so that the provider
+    /// retries it, for apps that deploy the route later and want the events then.
+    Reject,
+}
+
+/// The error a router's handler gives for an event no route takes; the receiver and the inbox
+/// workers answer it by the router's [`UnroutedPolicy`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unrouted {
+    event_type: Option<String>,
+    policy: UnroutedPolicy,
+}
+
+impl Unrouted {
+    /// The event's route key (`None` when the event carries no type).
+    #[must_use]
+    pub fn event_type(&self) -> Option<&str> {
+        self.event_type.as_deref()
+    }
+
+    /// Whether the event is acknowledged.
+    #[must_use]
+    pub fn acknowledged(&self) -> bool {
+        self.policy == UnroutedPolicy::Acknowledge
+    }
+}
+
+impl fmt::Display for Unrouted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.event_type {
+            Some(event_type) => write!(f, "no route takes event type {event_type:?}"),
+            None => f.write_str("the event has no type and there is no fallback route"),
+        }
+    }
+}
+
+impl Error for Unrouted {}
+
+/// Routes events by type to typed handlers; give it to a
+/// [`ReceiverBuilder::router`](crate::ReceiverBuilder::router) or an inbox
+/// [`WorkerBuilder::router`](crate::inbox::WorkerBuilder::router).
+///
+/// A route is an event type (`invoice.paid`), a prefix (`invoice.*`) or the fallback (`*`), for
+/// every sender or for one ([`route_for`](Self::route_for)). The most specific route wins: the
+/// exact type, then the kind without its action (`pull_request` for `pull_request.opened`), then
+/// the longest prefix, then the fallback; at equal rank, a route for the event's sender beats
+/// one for every sender. Two routes with the same pattern for the same sender are a
+/// [`ConfigError::DuplicateRoute`] when the receiver or worker is built.
+///
+/// The handler's payload argument (an [envelope](crate::envelope)) is deserialised only after
+/// the signature passed, for the route that matched. An event no route takes is acknowledged
+/// and reported (see [`UnroutedPolicy`]); a payload that does not fit its route's type is
+/// answered `422 invalid_payload` with the claim released (its provider's retries meet the same
+/// answer until the app is fixed; none is retried forever), and in the inbox becomes a dead
+/// letter at once.
+///
+/// See the [module](crate::router) example, and [`handle`](Self::handle) to test routes
+/// without HTTP.
+pub struct Router<S = ()> {
+    routes: Vec<Route<S>>,
+    policy: UnroutedPolicy,
+    error: Option<ConfigError>,
+}
+
+impl Router<()> {
+    /// A router without routes and without state.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_state_type()
+    }
+}
+
+impl Default for Router<()> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Send + Sync + 'static> Router<S> {
+    /// A router whose handlers take a [`State<S>`]; give the state with
+    /// [`with_state`](Self::with_state) once the routes are added.
+    #[must_use]
+    pub fn with_state_type() -> Self {
+        Self {
+            routes: Vec::new(),
+            policy: UnroutedPolicy::default(),
+            error: None,
+        }
+    }
+
+    /// Routes events of type `pattern` (`invoice.paid`, `invoice.*`, `*`) from every sender to
+    /// `handler`.
+    #[must_use]
+    pub fn route<H, Args>(self, pattern: &str, handler: H) -> Self
+    where
+        H: RouteHandler<Args, S>,
+    {
+        self.add(None, pattern, handler)
+    }
+
+    /// Routes events of type `pattern` from the sender named `sender` (as added to the receiver)
+    /// to `handler`.
+    #[must_use]
+    pub fn route_for<H, Args>(self, sender: &str, pattern: &str, handler: H) -> Self
+    where
+        H: RouteHandler<Args, S>,
+    {
+        self.add(Some(sender), pattern, handler)
+    }
+
+    /// The route for events no other route takes (the same as `route("*", handler)`).
+    #[must_use]
+    pub fn fallback<H, Args>(self, handler: H) -> Self
+    where
+        H: RouteHandler<Args, S>,
+    {
+        self.add(None, "*", handler)
+    }
+
+    /// What happens to an event no route takes (default: [`UnroutedPolicy::Acknowledge`]).
+    #[must_use]
+    pub fn unrouted(mut self, policy: UnroutedPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    fn add<H, Args>(mut self, sender: Option<&str>, pattern: &str, handler: H) -> Self
+    where
+        H: RouteHandler<Args, S>,
+    {
+        let parsed = match Pattern::parse(pattern) {
+            Ok(parsed) => parsed,
+            Err(reason) => {
+                self.error.get_or_insert(ConfigError::BadRoute {
+                    pattern: pattern.to_owned(),
+                    reason,
+                });
+                return self;
+            }
+        };
+        let sender = sender.map(str::to_owned);
+        if self
+            .routes
+            .iter()
+            .any(|r| r.sender == sender && r.pattern == parsed)
+        {
+            self.error.get_or_insert(ConfigError::DuplicateRoute {
+                pattern: pattern.to_owned(),
+                sender: sender.clone(),
+            });
+            return self;
+        }
+        self.routes.push(Route {
+            sender,
+            pattern: parsed,
+            handler: Arc::new(move |routed, state| handler.call(routed, state)),
+        });
+        self
+    }
+
+    /// Gives the state the handlers' [`State<S>`] arguments are cloned from.
+    #[must_use]
+    pub fn with_state(self, state: S) -> Router<()> {
+        let state = Arc::new(state);
+        let routes = self
+            .routes
+            .into_iter()
+            .map(|route| {
+                let state = state.clone();
+                let handler = route.handler;
+                let bound: Erased<()> =
+                    Arc::new(move |routed: &Routed, (): &()| handler(routed, &state));
+                Route {
+                    sender: route.sender,
+                    pattern: route.pattern,
+                    handler: bound,
+                }
+            })
+            .collect();
+        Router {
+            routes,
+            policy: self.policy,
+            error: self.error,
+        }
+    }
+
+    /// The first mistake in the routes (a duplicate or malformed pattern), if any; the receiver
+    /// and worker builders report it.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::DuplicateRoute`] or [`ConfigError::BadRoute`].
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.error.clone().map_or(Ok(()), Err)
+    }
+}
+
+impl Router<()> {
+    /// The route for an event from `sender` with `key`.
+    fn find(&self, sender: &str, key: Option<&RouteKey>) -> Option<&Route<()>> {
+        self.routes
+            .iter()
+            .filter(|r| r.sender.as_deref().is_none_or(|s| s == sender))
+            .filter_map(|r| {
+                let (rank, length) = r.pattern.rank(key)?;
+                Some(((rank, length, r.sender.is_some()), r))
+            })
+            .max_by_key(|(rank, _)| *rank)
+            .map(|(_, route)| route)
+    }
+
+    /// Runs the route for `delivery`: the handler [`ReceiverBuilder::router`] installs. An event
+    /// no route takes fails with [`Unrouted`]; a payload that does not fit, with
+    /// [`PayloadError`](crate::PayloadError).
+    ///
+    /// [`ReceiverBuilder::router`]: crate::ReceiverBuilder::router
+    pub fn dispatch(
+        &self,
+        delivery: Delivery,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'static {
+        let key = crate::envelope::route_key(delivery.event());
+        let future: HandlerFuture = match self.find(delivery.sender(), key.as_ref()) {
+            Some(route) => (route.handler)(&Routed { delivery, key }, &()),
+            None => Box::pin(ready(Err(Box::new(Unrouted {
+                event_type: key.map(|k| k.full),
+                policy: self.policy,
+            }) as HandlerError))),
+        };
+        future
+    }
+
+    /// Verifies a request built by [`testing::signed_event`](crate::testing::signed_event) and
+    /// runs its route, without HTTP and without a store: for the app's unit tests of its
+    /// routes and handlers. The outcome is what a receiver would answer (`processed`,
+    /// `unrouted`, `invalid_payload`, `handler_failed`, or the rejection), with `recorded`
+    /// false since nothing is stored.
+    ///
+    /// ```
+    /// use verihook::envelope::StripeEvent;
+    /// use verihook::{testing, HandlerError, Router};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Invoice { amount_paid: u64 }
+    ///
+    /// async fn invoice_paid(event: StripeEvent<Invoice>) -> Result<(), HandlerError> {
+    ///     assert_eq!(event.object.amount_paid, 4200);
+    ///     Ok(())
+    /// }
+    ///
+    /// # async fn demo() {
+    /// let router = Router::new().route("invoice.paid", invoice_paid);
+    /// let request = testing::signed_event(
+    ///     "stripe", "whsec_test", "invoice.paid", serde_json::json!({ "amount_paid": 4200 }),
+    /// ).unwrap();
+    /// assert_eq!(router.handle(&request).await.code(), "processed");
+    /// # }
+    /// # let mut f = std::pin::pin!(demo());
+    /// # let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// # while f.as_mut().poll(&mut cx).is_pending() {}
+    /// ```
+    pub async fn handle(&self, request: &crate::testing::SignedRequest) -> Outcome {
+        if let Err(error) = self.check() {
+            return Outcome::HandlerFailed {
+                key: String::new(),
+                error: Box::new(error),
+            };
+        }
+        let (parts, body) = (request.request.method(), request.request.body());
+        let head = crate::RequestHead::new(parts, request.request.uri(), request.request.headers());
+        let verified = request
+            .scheme
+            .verify_request(&WebhookRequest::new(head, body), request.scheme.now());
+        let event = match verified {
+            Ok(Verified::Event(event)) => event.with_sender(&request.sender),
+            Ok(Verified::Handshake(answer)) => return Outcome::Handshake(answer),
+            Err(error) => return Outcome::Rejected(error),
+        };
+        let key = event.idempotency_key();
+        let delivery = Delivery::new(event, key.clone(), ClaimToken::generate(), 1);
+        match settle(self.dispatch(delivery).await) {
+            Settled::Done => Outcome::Processed {
+                key,
+                recorded: false,
+            },
+            Settled::Unrouted(unrouted) if unrouted.acknowledged() => Outcome::Unrouted {
+                key,
+                event_type: unrouted.event_type,
+            },
+            Settled::Unrouted(unrouted) => Outcome::NoRoute {
+                key,
+                event_type: unrouted.event_type,
+            },
+            Settled::Payload(error) => Outcome::InvalidPayload { key, error: *error },
+            Settled::Failed(error) => Outcome::HandlerFailed { key, error },
+        }
+    }
+}
+
+/// What a handler's result means for the event.
+pub(crate) enum Settled {
+    /// It took effect.
+    Done,
+    /// No route took it.
+    Unrouted(Box<Unrouted>),
+    /// Its payload does not fit its route's type: retrying the same bytes cannot help.
+    Payload(Box<crate::PayloadError>),
+    /// The handler failed: a retry may succeed.
+    Failed(HandlerError),
+}
+
+pub(crate) fn settle(result: Result<(), HandlerError>) -> Settled {
+    match result {
+        Ok(()) => Settled::Done,
+        Err(error) => match error.downcast::<Unrouted>() {
+            Ok(unrouted) => Settled::Unrouted(unrouted),
+            Err(error) => match error.downcast::<crate::PayloadError>() {
+                Ok(payload) => Settled::Payload(payload),
+                Err(error) => Settled::Failed(error),
+            },
+        },
+    }
+}
+
+impl<S> fmt::Debug for Router<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let routes: Vec<String> = self
+            .routes
+            .iter()
+            .map(|r| match &r.sender {
+                Some(sender) => format!("{sender}:{}", r.pattern),
+                None => r.pattern.to_string(),
+            })
+            .collect();
+        f.debug_struct("Router")
+            .field("routes", &routes)
+            .field("unrouted", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
