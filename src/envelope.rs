@@ -94,7 +94,10 @@ pub(crate) fn route_key(event: &Event) -> Option<RouteKey> {
             }
             let name = keys.data.and_then(|d| d.name);
             match keys.kind? {
-                2 => Some(RouteKey::with_action("application_command", name.as_deref())),
+                2 => Some(RouteKey::with_action(
+                    "application_command",
+                    name.as_deref(),
+                )),
                 3 => Some(RouteKey::new("message_component")),
                 4 => Some(RouteKey::with_action(
                     "application_command_autocomplete",
@@ -323,7 +326,10 @@ pub struct GithubEvent<T> {
 impl<S, T: DeserializeOwned> FromRouted<S> for GithubEvent<T> {
     fn from_routed(routed: &Routed, _: &S) -> Result<Self, HandlerError> {
         from_wire(routed, |payload: T, r| Self {
-            event: r.route_key().map(|k| k.kind().to_owned()).unwrap_or_default(),
+            event: r
+                .route_key()
+                .map(|k| k.kind().to_owned())
+                .unwrap_or_default(),
             action: r.route_key().and_then(RouteKey::action).map(str::to_owned),
             delivery: text(r.delivery().id()),
             payload,
@@ -363,7 +369,10 @@ struct SlackWire<T> {
 impl<S, T: DeserializeOwned> FromRouted<S> for SlackEvent<T> {
     fn from_routed(routed: &Routed, _: &S) -> Result<Self, HandlerError> {
         from_wire(routed, |w: SlackWire<T>, r| Self {
-            event_type: r.route_key().map(|k| k.as_str().to_owned()).unwrap_or_default(),
+            event_type: r
+                .route_key()
+                .map(|k| k.as_str().to_owned())
+                .unwrap_or_default(),
             event_id: w.event_id,
             event_time: w.event_time,
             team_id: w.team_id,
@@ -497,7 +506,10 @@ pub struct ShopifyEvent<T> {
 impl<S, T: DeserializeOwned> FromRouted<S> for ShopifyEvent<T> {
     fn from_routed(routed: &Routed, _: &S) -> Result<Self, HandlerError> {
         from_wire(routed, |payload: T, r| Self {
-            topic: r.route_key().map(|k| k.as_str().to_owned()).unwrap_or_default(),
+            topic: r
+                .route_key()
+                .map(|k| k.as_str().to_owned())
+                .unwrap_or_default(),
             event_id: text(r.delivery().id()),
             payload,
         })
@@ -704,7 +716,10 @@ pub struct GitlabEvent<T> {
 impl<S, T: DeserializeOwned> FromRouted<S> for GitlabEvent<T> {
     fn from_routed(routed: &Routed, _: &S) -> Result<Self, HandlerError> {
         from_wire(routed, |payload: T, r| Self {
-            object_kind: r.route_key().map(|k| k.kind().to_owned()).unwrap_or_default(),
+            object_kind: r
+                .route_key()
+                .map(|k| k.kind().to_owned())
+                .unwrap_or_default(),
             action: r.route_key().and_then(RouteKey::action).map(str::to_owned),
             payload,
         })

@@ -309,7 +309,9 @@ impl PayloadError {
 
 /// Deserialises `body` into `T`; on failure, deserialises it again with the path tracked, so a
 /// payload that fits pays nothing for the path a misfit reports.
-pub(crate) fn parse_payload<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, PayloadError> {
+pub(crate) fn parse_payload<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, PayloadError> {
     serde_json::from_slice(body).map_err(|first| {
         let mut deserializer = serde_json::Deserializer::from_slice(body);
         match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {

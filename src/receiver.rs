@@ -262,7 +262,10 @@ impl Outcome {
             ]),
             Self::NoRoute { .. } => json_object([
                 ("error", self.code()),
-                ("message", "this receiver does not handle this event type yet"),
+                (
+                    "message",
+                    "this receiver does not handle this event type yet",
+                ),
             ]),
             Self::InvalidPayload { .. } => json_object([
                 ("error", self.code()),

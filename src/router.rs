@@ -103,7 +103,9 @@ impl RouteKey {
     /// The action (`opened`), for senders whose events carry one.
     #[must_use]
     pub fn action(&self) -> Option<&str> {
-        self.full.get(self.kind + 1..).filter(|_| self.kind < self.full.len())
+        self.full
+            .get(self.kind + 1..)
+            .filter(|_| self.kind < self.full.len())
     }
 }
 
@@ -530,7 +532,7 @@ impl Router<()> {
     /// # async fn demo() {
     /// let router = Router::new().route("invoice.paid", invoice_paid);
     /// let request = testing::signed_event(
-    ///     "stripe", "whsec_test", "invoice.paid", serde_json::json!({ "amount_paid": 4200 }),
+    ///     "stripe", "whsec_test_secret", "invoice.paid", serde_json::json!({ "amount_paid": 4200 }),
     /// ).unwrap();
     /// assert_eq!(router.handle(&request).await.code(), "processed");
     /// # }

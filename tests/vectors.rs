@@ -2,54 +2,14 @@
 //! sources noted in each file.
 #![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 
+#[path = "support/vectors.rs"]
+mod support;
+use support::{load, verifier, Case};
+
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
-use serde::Deserialize;
 use verihook::scheme::declared::SchemeSpec;
 use verihook::{FixedClock, RequestHead, Scheme, Verified, VerifyOptions, WebhookRequest};
-
-#[derive(Deserialize)]
-struct File {
-    source: String,
-    /// For a declared scheme's vectors: its specification in `examples/schemes/`.
-    #[serde(default)]
-    spec: Option<String>,
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    name: String,
-    #[serde(default)]
-    secrets: Vec<String>,
-    #[serde(default)]
-    signing_key: Option<String>,
-    #[serde(default)]
-    ed25519: bool,
-    #[serde(default)]
-    legacy_sha1: bool,
-    /// The published secret is shorter than verihook's minimum.
-    #[serde(default)]
-    short_secret: bool,
-    headers: std::collections::BTreeMap<String, String>,
-    body: String,
-    #[serde(default)]
-    now: u64,
-    tolerance: Option<u64>,
-    expect: String,
-    id: Option<String>,
-    #[serde(rename = "type")]
-    event_type: Option<String>,
-    timestamp: Option<u64>,
-    /// The public URL the sender is configured with (schemes that sign it).
-    url: Option<String>,
-    /// The request target (path and query) as received; `/` when absent.
-    target: Option<String>,
-    /// A handshake's expected answer body.
-    answer: Option<String>,
-}
 
 /// The declared scheme of `examples/schemes/<spec>` for `case` (short published secrets
 /// allowed by lowering the specification's minimum).
@@ -69,49 +29,6 @@ fn declared(spec: &str, case: &Case) -> Box<dyn Scheme> {
             .unwrap_or_else(|e| panic!("{}: {e}", case.name))
             .with_options(options),
     )
-}
-
-fn load(name: &str) -> File {
-    let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    let file: File = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert!(!file.source.is_empty(), "{path} must name its source");
-    file
-}
-
-fn verifier(provider: &str, case: &Case) -> Box<dyn Scheme> {
-    let mut options = VerifyOptions::default();
-    options.tolerance = case.tolerance.map(Duration::from_secs);
-    options.clock = std::sync::Arc::new(FixedClock::at_unix(case.now));
-    let secrets: Vec<String> = match &case.signing_key {
-        #[cfg(feature = "ed25519")]
-        Some(key) => vec![verihook::testing::StandardSigner::new(key)
-            .unwrap()
-            .public_key()
-            .unwrap()],
-        #[cfg(not(feature = "ed25519"))]
-        Some(_) => unreachable!("ed25519 cases are filtered out without the feature"),
-        None => case.secrets.clone(),
-    };
-    if case.legacy_sha1 {
-        let v = verihook::GithubVerifier::with_secrets(&secrets)
-            .unwrap()
-            .with_options(options);
-        return Box::new(verihook::dangerous::accept_legacy_github_sha1(v));
-    }
-    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    let builtin = verihook::scheme::builtin(provider).unwrap();
-    if case.short_secret {
-        return verihook::dangerous::allow_short_secrets(
-            builtin,
-            &secrets,
-            case.url.as_deref(),
-            options,
-        )
-        .unwrap();
-    }
-    builtin
-        .build(&secrets, case.url.as_deref(), options)
-        .unwrap()
 }
 
 /// Runs every case of `file` with `ed25519` equal to `ed25519`; returns how many ran.
@@ -134,15 +51,7 @@ fn run_with(
         let Some(scheme) = scheme(case) else {
             continue;
         };
-        let mut headers = HeaderMap::new();
-        for (name, value) in &case.headers {
-            headers.append(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        let uri: http::Uri = case.target.as_deref().unwrap_or("/").parse().unwrap();
-        let body = Bytes::from(case.body.clone());
+        let (headers, uri, body) = support::request(case);
         let request =
             WebhookRequest::new(RequestHead::new(&http::Method::POST, &uri, &headers), &body);
         let result = scheme.verify_request(&request, scheme.now());

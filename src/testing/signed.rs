@@ -29,6 +29,25 @@ pub struct SignedRequest {
 }
 
 impl SignedRequest {
+    /// A request the app already has (a provider's published example, a captured delivery)
+    /// and the verifier that accepts it, from the sender named `sender`.
+    pub fn new(sender: &str, scheme: impl Scheme + 'static, request: http::Request<Bytes>) -> Self {
+        Self::from_boxed(sender, Box::new(scheme), request)
+    }
+
+    /// [`new`](Self::new) with a boxed scheme (from [`Builtin::build`](crate::scheme::Builtin::build)).
+    pub fn from_boxed(
+        sender: &str,
+        scheme: Box<dyn Scheme>,
+        request: http::Request<Bytes>,
+    ) -> Self {
+        Self {
+            sender: Arc::new(sender.to_owned()),
+            scheme: Arc::from(scheme),
+            request,
+        }
+    }
+
     /// Names the sender the request comes from (default: the scheme's name), for routes
     /// registered with [`Router::route_for`](crate::Router::route_for).
     #[must_use]
@@ -144,11 +163,10 @@ pub fn signed_event(
     event_type: &str,
     payload: Value,
 ) -> Result<SignedRequest, VerifyError> {
-    let builtin = crate::scheme::builtin(scheme).ok_or(VerifyError::BadSecret(
-        SecretError::WrongKind {
+    let builtin =
+        crate::scheme::builtin(scheme).ok_or(VerifyError::BadSecret(SecretError::WrongKind {
             reason: "signed_event knows the built-in schemes only",
-        },
-    ))?;
+        }))?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -185,7 +203,8 @@ pub fn signed_event(
                 "timestamp": rfc3339(secs),
                 "data": payload,
             }));
-            let headers = StandardSigner::new(secret)?.sign(&format!("msg_{unique}"), secs, &body)?;
+            let headers =
+                StandardSigner::new(secret)?.sign(&format!("msg_{unique}"), secs, &body)?;
             (body, headers)
         }
         "github" => {
@@ -231,8 +250,11 @@ pub fn signed_event(
         }
         "shopify" => {
             let body = to_vec(&payload);
-            let headers =
-                ShopifySigner::new(secret)?.sign(event_type, "verihook-test.myshopify.com", &body)?;
+            let headers = ShopifySigner::new(secret)?.sign(
+                event_type,
+                "verihook-test.myshopify.com",
+                &body,
+            )?;
             (body, headers)
         }
         "gitlab" => {
@@ -276,7 +298,8 @@ pub fn signed_event(
             (body, headers)
         }
         "zoom" => {
-            let body = to_vec(&json!({ "event": event_type, "event_ts": millis, "payload": payload }));
+            let body =
+                to_vec(&json!({ "event": event_type, "event_ts": millis, "payload": payload }));
             let headers = ZoomSigner::new(secret)?.sign(secs, &body);
             (body, headers)
         }
@@ -325,7 +348,11 @@ fn discord(
         "modal_submit" => Some(5),
         _ => None,
     };
-    let digits: String = unique.bytes().take(18).map(|b| char::from(b'0' + b % 10)).collect();
+    let digits: String = unique
+        .bytes()
+        .take(18)
+        .map(|b| char::from(b'0' + b % 10))
+        .collect();
     let body = match interaction {
         Some(number) => {
             let data = with_member(payload, "name", action.map(Value::from));
@@ -468,9 +495,13 @@ mod tests {
                 "standard-webhooks" => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
                 _ => "a-long-enough-test-secret-0123456789",
             };
-            let request =
-                signed_event(builtin.name, secret, "thing.happened", json!({ "id": "t1" }))
-                    .unwrap();
+            let request = signed_event(
+                builtin.name,
+                secret,
+                "thing.happened",
+                json!({ "id": "t1" }),
+            )
+            .unwrap();
             assert!(request.verify().is_ok(), "{}", builtin.name);
             let tampered = SignedRequest {
                 sender: request.sender.clone(),
