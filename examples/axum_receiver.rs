@@ -14,8 +14,8 @@
 //!   PostgreSQL when `DATABASE_URL` is set (feature `postgres`): receivers pointed at the same
 //!   Redis or database share their dedup state;
 //! * prints its routes, its store and a `verihook send` command to try on start-up, then one
-//!   log line per request (`processed sender=.. id=.. type=..`, `duplicate sender=.. (..)`,
-//!   `rejected sender=.. error=.. (..)`);
+//!   log line per request (`processed provider=.. id=.. type=..`, `duplicate provider=.. (..)`,
+//!   `rejected provider=.. error=.. (..)`);
 //! * a start-up failure (port taken, store unreachable, bad secret) is one `error: ..` line and
 //!   exit status 1;
 //! * stops on Ctrl-C or SIGTERM after finishing the requests in flight.

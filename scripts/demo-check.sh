@@ -42,6 +42,18 @@ for name in axum_receiver actix_receiver; do
   $send send -p stripe -s whsec_demo_stripe_secret --url "$base/stripe" --id "evt_$name" >>"$work/out" 2>&1
   $send send -p standard -s whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --url "$base/standard" \
     --id "msg_$name" --event user.created >>"$work/out" 2>&1
+  # Typed routes: a second Stripe type, GitHub's pull_request.opened, and a type no route takes.
+  $send send -p stripe -s whsec_demo_stripe_secret --url "$base/stripe" \
+    --body-file examples/samples/stripe-payment_intent.succeeded.json >>"$work/out" 2>&1
+  $send send -p github -s demo-github-secret --url "$base/github" --id "pr-$name" \
+    --event pull_request --body-file tests/vectors/payloads/github-pull_request-opened.json >>"$work/out" 2>&1
+  # An invoice where a payment intent is expected: 422, never retried into success.
+  if $send send -p stripe -s whsec_demo_stripe_secret --url "$base/stripe" --id "evt_misfit_$name" \
+    --event payment_intent.succeeded >>"$work/out" 2>&1; then
+    echo "a payload that does not fit was accepted"; exit 1
+  fi
+  $send send -p stripe -s whsec_demo_stripe_secret --url "$base/stripe" --id "evt_new_$name" \
+    --event customer.tax_id.created >>"$work/out" 2>&1
   if $send send -p stripe -s whsec_not_the_secret --url "$base/stripe" >>"$work/out" 2>&1; then
     echo "a wrong secret was accepted"; exit 1
   fi
@@ -56,18 +68,24 @@ for name in axum_receiver actix_receiver; do
   log="$work/$name-3931.log"
   expect "$work/out" '"outcome":"duplicate"'
   expect "$work/out" ' 401 {"error":"bad_signature"'
-  expect "$log" "processed sender=github id=gh-$name type=push"
-  expect "$log" "processed sender=stripe id=evt_$name type=invoice.paid"
-  expect "$log" "processed sender=standard-webhooks id=msg_$name type=user.created"
-  expect "$log" "rejected sender=stripe error=bad_signature"
-  expect "$log" "duplicate sender=github"
+  expect "$log" "processed provider=github id=gh-$name type=push"
+  expect "$log" "processed provider=stripe id=evt_$name type=invoice.paid invoice=in_1QDemoInvoice amount_paid=4200"
+  expect "$log" "processed provider=stripe id=evt_demo_payment_intent type=payment_intent.succeeded payment_intent=pi_3QDemo amount=4200"
+  expect "$work/out" ' 422 {"error":"invalid_payload"'
+  expect "$log" "invalid_payload provider=stripe (stripe:evt_misfit_$name: authentic payload does not match the expected type at \`data.object.amount\`"
+  expect "$log" "processed provider=github id=pr-$name type=pull_request #2 \"Update the README with new information.\""
+  expect "$log" "unrouted provider=stripe (acknowledged stripe:evt_new_$name without a route for its type customer.tax_id.created)"
+  expect "$work/out" '"outcome":"unrouted"'
+  expect "$log" "processed provider=standard-webhooks id=msg_$name type=user.created"
+  expect "$log" "rejected provider=stripe error=bad_signature"
+  expect "$log" "duplicate provider=github"
   expect "$log" "idempotency: in memory"
   expect "$log" "POST /webhooks/standard"
   for sender in slack twilio square shopify gitlab paddle linear zoom; do
     expect "$log" "POST /webhooks/$sender"
-    expect "$log" "processed sender=$sender"
+    expect "$log" "processed provider=$sender"
   done
-  [ "$(grep -c "processed sender=github" "$log")" = 1 ] || { echo "github delivery processed twice"; exit 1; }
+  [ "$(grep -c "processed provider=github" "$log")" = 1 ] || { echo "github delivery processed twice"; exit 1; }
   kill -TERM "${pids[-1]}"
   wait "${pids[-1]}" || true
   expect "$log" "stopped"

@@ -1,11 +1,11 @@
-//! Provider envelopes: how each sender wraps its events, so a [`Router`](crate::Router) finds
+//! Provider envelopes: how each sender wraps its events, so a [`EventRouter`](crate::EventRouter) finds
 //! the route key and a handler gets its payload as the app's own type without knowing the wire
 //! format.
 //!
 //! A route handler takes one of these as its argument, with `T` the app's payload type; it is
 //! deserialised only after the signature passed, and only for the route that matched. A payload
 //! that does not fit `T` is a [`PayloadError`](crate::PayloadError) naming the member that did not fit (see
-//! [`Router`](crate::Router) for how it is answered).
+//! [`EventRouter`](crate::EventRouter) for how it is answered).
 //!
 //! | Sender | Route key | Envelope | `T` is |
 //! |---|---|---|---|
@@ -39,7 +39,7 @@
 //!     println!("{} ({}): {} paid", event.id, event.event_type, event.object.amount_paid);
 //!     Ok(())
 //! }
-//! let _router = verihook::Router::new().route("invoice.paid", invoice_paid);
+//! let _router = verihook::EventRouter::new().route("invoice.paid", invoice_paid);
 //! ```
 
 use std::borrow::Cow;

@@ -253,7 +253,7 @@ impl Error for SecretError {}
 /// same bytes again will not make them fit. [`path`](Self::path) names the member that did not
 /// fit (`data.object.amount_paid`), for the app's logs.
 ///
-/// A handler that returns one (a [`Router`](crate::Router) route whose payload type does not
+/// A handler that returns one (a [`EventRouter`](crate::EventRouter) route whose payload type does not
 /// fit, or `delivery.json()?` in a plain handler) is answered `422` with its claim released,
 /// and in the inbox becomes a dead letter at once instead of being retried.
 #[derive(Debug)]

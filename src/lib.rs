@@ -93,7 +93,7 @@ pub use receiver::{
     DEFAULT_RETAIN, MAX_SENDER_NAME,
 };
 pub use request::{RequestHead, WebhookRequest};
-pub use router::{Router, State, UnroutedPolicy};
+pub use router::{EventRouter, State, UnroutedPolicy};
 pub use scheme::cloudevents;
 #[cfg(feature = "ed25519")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]

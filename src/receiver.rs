@@ -21,7 +21,7 @@ use crate::idempotency::{Claim, ClaimToken, IdempotencyStore, MemoryStore, Store
 #[cfg(feature = "inbox")]
 use crate::inbox::Inbox;
 use crate::request::{RequestHead, WebhookRequest};
-use crate::router::{settle, Router, Settled};
+use crate::router::{settle, EventRouter, Settled};
 use crate::scheme::Scheme;
 
 /// What a handler returns when it fails: any error. The claim is released and the provider's
@@ -142,7 +142,7 @@ pub enum Outcome {
     StoreUnavailable(StoreError),
     /// A provider's endpoint check, answered by the scheme (the handler did not run).
     Handshake(Handshake),
-    /// No route of the [`Router`](crate::Router) takes the event's type: acknowledged (`200`)
+    /// No route of the [`EventRouter`](crate::EventRouter) takes the event's type: acknowledged (`200`)
     /// and marked done, by the default [`UnroutedPolicy`](crate::UnroutedPolicy).
     Unrouted {
         /// The idempotency key.
@@ -436,7 +436,7 @@ pub enum ConfigError {
     NoHandler,
     /// A receiver with an inbox was also given a handler: in inbox mode the workers run it.
     HandlerWithInbox,
-    /// Two routes of a [`Router`](crate::Router) have the same pattern for the same sender.
+    /// Two routes of a [`EventRouter`](crate::EventRouter) have the same pattern for the same sender.
     DuplicateRoute {
         /// The pattern.
         pattern: String,
@@ -605,7 +605,7 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Routes each event by its type to the [`Router`]'s handlers: the handler this receiver
+    /// Routes each event by its type to the [`EventRouter`]'s handlers: the handler this receiver
     /// runs. An event no route takes is answered by the router's
     /// [`UnroutedPolicy`](crate::UnroutedPolicy) (`200 unrouted` and marked done by default);
     /// a payload that does not fit its route's type is answered `422 invalid_payload` and its
@@ -613,7 +613,7 @@ impl ReceiverBuilder {
     ///
     /// ```
     /// use verihook::envelope::StripeEvent;
-    /// use verihook::{HandlerError, Receiver, Router, StripeVerifier};
+    /// use verihook::{HandlerError, Receiver, EventRouter, StripeVerifier};
     ///
     /// #[derive(serde::Deserialize)]
     /// struct Invoice { amount_paid: u64 }
@@ -625,11 +625,11 @@ impl ReceiverBuilder {
     ///
     /// let receiver = Receiver::builder()
     ///     .sender("stripe", StripeVerifier::new("whsec_test_secret")?)
-    ///     .router(Router::new().route("invoice.paid", invoice_paid))
+    ///     .router(EventRouter::new().route("invoice.paid", invoice_paid))
     ///     .build()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn router(mut self, router: Router) -> Self {
+    pub fn router(mut self, router: EventRouter) -> Self {
         if let Err(error) = router.check() {
             self.error.get_or_insert(error);
         }

@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use verihook::envelope::{GithubEvent, StripeEvent};
-//! use verihook::{HandlerError, Router, State};
+//! use verihook::{HandlerError, EventRouter, State};
 //!
 //! #[derive(Clone)]
 //! struct App {
@@ -35,7 +35,7 @@
 //!     Ok(())
 //! }
 //!
-//! let router = Router::new()
+//! let router = EventRouter::with_state_type()
 //!     .route("invoice.paid", invoice_paid) // exact
 //!     .route("invoice.*", any_invoice) // every other invoice.* type
 //!     .route_for("github", "push", pushed) // only for the sender named "github"
@@ -152,7 +152,7 @@ pub trait FromRouted<S>: Sized {
 }
 
 /// The router's state, as a handler argument: `State(app): State<App>`, given once with
-/// [`Router::with_state`] (cloned for each event, so keep it cheap: an `Arc` or handles).
+/// [`EventRouter::with_state`] (cloned for each event, so keep it cheap: an `Arc` or handles).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct State<S>(pub S);
 
@@ -212,7 +212,7 @@ enum Pattern {
     Exact(String),
     /// Every type starting with this, dot included (`invoice.` from `invoice.*`).
     Prefix(String),
-    /// Anything (`*`, or [`Router::fallback`]).
+    /// Anything (`*`, or [`EventRouter::fallback`]).
     Fallback,
 }
 
@@ -338,13 +338,13 @@ impl Error for Unrouted {}
 ///
 /// See the [module](crate::router) example, and [`handle`](Self::handle) to test routes
 /// without HTTP.
-pub struct Router<S = ()> {
+pub struct EventRouter<S = ()> {
     routes: Vec<Route<S>>,
     policy: UnroutedPolicy,
     error: Option<ConfigError>,
 }
 
-impl Router<()> {
+impl EventRouter<()> {
     /// A router without routes and without state.
     #[must_use]
     pub fn new() -> Self {
@@ -352,13 +352,13 @@ impl Router<()> {
     }
 }
 
-impl Default for Router<()> {
+impl Default for EventRouter<()> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<S: Send + Sync + 'static> Router<S> {
+impl<S: Send + Sync + 'static> EventRouter<S> {
     /// A router whose handlers take a [`State<S>`]; give the state with
     /// [`with_state`](Self::with_state) once the routes are added.
     #[must_use]
@@ -442,7 +442,7 @@ impl<S: Send + Sync + 'static> Router<S> {
 
     /// Gives the state the handlers' [`State<S>`] arguments are cloned from.
     #[must_use]
-    pub fn with_state(self, state: S) -> Router<()> {
+    pub fn with_state(self, state: S) -> EventRouter<()> {
         let state = Arc::new(state);
         let routes = self
             .routes
@@ -459,7 +459,7 @@ impl<S: Send + Sync + 'static> Router<S> {
                 }
             })
             .collect();
-        Router {
+        EventRouter {
             routes,
             policy: self.policy,
             error: self.error,
@@ -477,7 +477,7 @@ impl<S: Send + Sync + 'static> Router<S> {
     }
 }
 
-impl Router<()> {
+impl EventRouter<()> {
     /// The route for an event from `sender` with `key`.
     fn find(&self, sender: &str, key: Option<&RouteKey>) -> Option<&Route<()>> {
         self.routes
@@ -519,7 +519,7 @@ impl Router<()> {
     ///
     /// ```
     /// use verihook::envelope::StripeEvent;
-    /// use verihook::{testing, HandlerError, Router};
+    /// use verihook::{testing, HandlerError, EventRouter};
     ///
     /// #[derive(serde::Deserialize)]
     /// struct Invoice { amount_paid: u64 }
@@ -530,12 +530,13 @@ impl Router<()> {
     /// }
     ///
     /// # async fn demo() {
-    /// let router = Router::new().route("invoice.paid", invoice_paid);
+    /// let router = EventRouter::new().route("invoice.paid", invoice_paid);
     /// let request = testing::signed_event(
     ///     "stripe", "whsec_test_secret", "invoice.paid", serde_json::json!({ "amount_paid": 4200 }),
     /// ).unwrap();
     /// assert_eq!(router.handle(&request).await.code(), "processed");
     /// # }
+    /// # use std::future::Future;
     /// # let mut f = std::pin::pin!(demo());
     /// # let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     /// # while f.as_mut().poll(&mut cx).is_pending() {}
@@ -603,7 +604,7 @@ pub(crate) fn settle(result: Result<(), HandlerError>) -> Settled {
     }
 }
 
-impl<S> fmt::Debug for Router<S> {
+impl<S> fmt::Debug for EventRouter<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let routes: Vec<String> = self
             .routes
@@ -613,7 +614,7 @@ impl<S> fmt::Debug for Router<S> {
                 None => r.pattern.to_string(),
             })
             .collect();
-        f.debug_struct("Router")
+        f.debug_struct("EventRouter")
             .field("routes", &routes)
             .field("unrouted", &self.policy)
             .finish_non_exhaustive()

@@ -19,7 +19,7 @@ use verihook::envelope::{
 };
 use verihook::testing::{signed_event, GithubSigner, SignedRequest, StandardSigner, StripeSigner};
 use verihook::{
-    ConfigError, Delivery, GithubVerifier, HandlerError, Outcome, Receiver, Router,
+    ConfigError, Delivery, EventRouter, GithubVerifier, HandlerError, Outcome, Receiver,
     StandardVerifier, State, StripeVerifier, UnroutedPolicy,
 };
 
@@ -61,7 +61,7 @@ fn stripe(event_type: &str) -> SignedRequest {
 #[tokio::test]
 async fn the_most_specific_route_wins() {
     let seen = Seen::default();
-    let router = Router::new()
+    let router = EventRouter::new()
         .fallback(mark(&seen, "fallback"))
         .route("invoice.*", mark(&seen, "invoice.*"))
         .route("invoice.payment.*", mark(&seen, "invoice.payment.*"))
@@ -92,7 +92,7 @@ async fn the_most_specific_route_wins() {
 #[tokio::test]
 async fn a_kind_route_takes_every_action_and_an_exact_one_wins() {
     let seen = Seen::default();
-    let router = Router::new()
+    let router = EventRouter::new()
         .route("pull_request", mark(&seen, "kind"))
         .route("pull_request.opened", mark(&seen, "exact"))
         .route("pull_*", mark(&seen, "never"));
@@ -105,7 +105,7 @@ async fn a_kind_route_takes_every_action_and_an_exact_one_wins() {
             reason: "`*` may only end a route, after a dot (`invoice.*`), or stand alone",
         })
     );
-    let router = Router::new()
+    let router = EventRouter::new()
         .route("pull_request", mark(&seen, "kind"))
         .route("pull_request.opened", mark(&seen, "exact"));
     assert_eq!(router.handle(&opened).await.code(), "processed");
@@ -117,7 +117,7 @@ async fn a_kind_route_takes_every_action_and_an_exact_one_wins() {
 #[tokio::test]
 async fn a_route_for_the_sender_beats_one_for_every_sender() {
     let seen = Seen::default();
-    let router = Router::new()
+    let router = EventRouter::new()
         .route("user.created", mark(&seen, "any"))
         .route_for("clerk", "user.created", mark(&seen, "clerk"))
         .route_for("clerk", "user.*", mark(&seen, "clerk-prefix"));
@@ -135,7 +135,7 @@ async fn a_route_for_the_sender_beats_one_for_every_sender() {
     router.handle(&from("resend")).await;
     assert_eq!(taken(&seen), ["clerk user.created", "any user.created"]);
     // Specificity first: an exact route for every sender beats a sender's prefix.
-    let router = Router::new()
+    let router = EventRouter::new()
         .route("user.created", mark(&seen, "any"))
         .route_for("clerk", "user.*", mark(&seen, "clerk-prefix"));
     router.handle(&from("clerk")).await;
@@ -146,7 +146,7 @@ async fn a_route_for_the_sender_beats_one_for_every_sender() {
 fn two_routes_for_one_type_are_a_start_up_error() {
     let seen = Seen::default();
     let router = || {
-        Router::new()
+        EventRouter::new()
             .route("invoice.paid", mark(&seen, "a"))
             .route("invoice.paid", mark(&seen, "b"))
     };
@@ -162,12 +162,12 @@ fn two_routes_for_one_type_are_a_start_up_error() {
     assert_eq!(built.unwrap_err(), duplicate);
     assert_eq!(duplicate.to_string(), "two routes for \"invoice.paid\"");
     // The same pattern for two different senders is two routes, not a duplicate.
-    let per_sender = Router::new()
+    let per_sender = EventRouter::new()
         .route_for("clerk", "user.created", mark(&seen, "a"))
         .route_for("resend", "user.created", mark(&seen, "b"))
         .route("user.created", mark(&seen, "c"));
     assert_eq!(per_sender.check(), Ok(()));
-    let twice = Router::new()
+    let twice = EventRouter::new()
         .route_for("clerk", "user.*", mark(&seen, "a"))
         .route_for("clerk", "user.*", mark(&seen, "b"));
     assert_eq!(
@@ -180,14 +180,14 @@ fn two_routes_for_one_type_are_a_start_up_error() {
     for bad in ["", "invoice*", "*.paid", "a.*.b", ".*", "in\nvoice"] {
         assert!(
             matches!(
-                Router::new().route(bad, mark(&seen, "x")).check(),
+                EventRouter::new().route(bad, mark(&seen, "x")).check(),
                 Err(ConfigError::BadRoute { .. })
             ),
             "{bad:?}"
         );
     }
     // `fallback` twice is a duplicate too.
-    assert!(Router::new()
+    assert!(EventRouter::new()
         .fallback(mark(&seen, "a"))
         .route("*", mark(&seen, "b"))
         .check()
@@ -200,7 +200,7 @@ struct Invoice {
     amount_paid: u64,
 }
 
-fn stripe_receiver(router: Router) -> Receiver {
+fn stripe_receiver(router: EventRouter) -> Receiver {
     Receiver::builder()
         .sender("stripe", StripeVerifier::new(STRIPE_SECRET).unwrap())
         .router(router)
@@ -218,7 +218,7 @@ async fn send(receiver: &Receiver, request: &SignedRequest) -> Outcome {
 #[tokio::test]
 async fn an_unrouted_type_is_acknowledged_and_marked_done() {
     let seen = Seen::default();
-    let receiver = stripe_receiver(Router::new().route("invoice.paid", mark(&seen, "paid")));
+    let receiver = stripe_receiver(EventRouter::new().route("invoice.paid", mark(&seen, "paid")));
     let request = stripe("customer.subscription.trial_will_end");
     let first = send(&receiver, &request).await;
     assert_eq!((first.code(), first.status().as_u16()), ("unrouted", 200));
@@ -237,7 +237,7 @@ async fn an_unrouted_type_is_acknowledged_and_marked_done() {
 
 #[tokio::test]
 async fn the_reject_policy_answers_501_and_lets_a_retry_run() {
-    let receiver = stripe_receiver(Router::new().unrouted(UnroutedPolicy::Reject));
+    let receiver = stripe_receiver(EventRouter::new().unrouted(UnroutedPolicy::Reject));
     let request = stripe("customer.created");
     let first = send(&receiver, &request).await;
     assert_eq!((first.code(), first.status().as_u16()), ("no_route", 501));
@@ -258,7 +258,7 @@ async fn a_payload_that_does_not_fit_is_422_with_its_path_and_not_marked_done() 
             Ok(())
         }
     };
-    let receiver = stripe_receiver(Router::new().route("invoice.paid", paid));
+    let receiver = stripe_receiver(EventRouter::new().route("invoice.paid", paid));
     let misfit = signed_event(
         "stripe",
         STRIPE_SECRET,
@@ -318,7 +318,7 @@ async fn a_plain_handler_that_returns_a_payload_error_is_422_too() {
 #[tokio::test]
 async fn a_failing_handler_is_still_500_and_retried() {
     let failing = |_: StripeEvent<Value>| async { Err::<(), HandlerError>("database down".into()) };
-    let receiver = stripe_receiver(Router::new().route("invoice.paid", failing));
+    let receiver = stripe_receiver(EventRouter::new().route("invoice.paid", failing));
     let request = stripe("invoice.paid");
     let outcome = send(&receiver, &request).await;
     assert_eq!(
@@ -344,7 +344,7 @@ async fn in_the_inbox_a_misfit_is_a_dead_letter_at_once_and_an_unrouted_type_is_
     let record = fates.clone();
     let paid = |_: StripeEvent<Invoice>| async { Ok(()) };
     let worker = Worker::builder(inbox.clone())
-        .router(Router::new().route("invoice.paid", paid))
+        .router(EventRouter::new().route("invoice.paid", paid))
         .max_attempts(5)
         .on_attempt(move |attempt| {
             record
@@ -391,7 +391,7 @@ async fn in_the_inbox_a_misfit_is_a_dead_letter_at_once_and_an_unrouted_type_is_
 
     let duplicate = Worker::builder(inbox)
         .router(
-            Router::new()
+            EventRouter::new()
                 .route("a", |_: Json<Value>| async { Ok(()) })
                 .route("a", |_: Json<Value>| async { Ok(()) }),
         )
@@ -419,7 +419,7 @@ async fn a_handler_is_tested_with_one_expression() {
     }
 
     let ledger = Ledger::default();
-    let router = Router::with_state_type()
+    let router = EventRouter::with_state_type()
         .route("invoice.paid", invoice_paid)
         .with_state(ledger.clone());
 
@@ -442,7 +442,7 @@ async fn a_handler_is_tested_with_one_expression() {
 // ---- Envelopes, on the providers' own sample payloads ----
 
 /// Runs `router` on `request` and asserts the route ran.
-async fn routed(router: &Router, request: &SignedRequest, seen: &Seen) -> Vec<String> {
+async fn routed(router: &EventRouter, request: &SignedRequest, seen: &Seen) -> Vec<String> {
     let outcome = router.handle(request).await;
     assert_eq!(outcome.code(), "processed", "{outcome}");
     taken(seen)
@@ -510,7 +510,7 @@ struct Head {
 async fn github_envelope_on_githubs_example_payloads() {
     let seen = Seen::default();
     let (on_push, on_opened) = (seen.clone(), seen.clone());
-    let router = Router::new()
+    let router = EventRouter::new()
         .route("push", move |event: GithubEvent<Push>| {
             let seen = on_push.clone();
             async move {
@@ -589,7 +589,7 @@ struct Account {
 async fn stripe_envelope_on_stripes_sdk_fixtures() {
     let seen = Seen::default();
     let (on_customer, on_account) = (seen.clone(), seen.clone());
-    let router = Router::new()
+    let router = EventRouter::new()
         .route("customer.created", move |event: StripeEvent<Customer>| {
             let seen = on_customer.clone();
             async move {
@@ -653,7 +653,7 @@ async fn standard_webhooks_envelope_on_the_specifications_example() {
     );
     let seen = Seen::default();
     let record = seen.clone();
-    let router = Router::new().route("contact.*", move |event: StandardEvent<Contact>| {
+    let router = EventRouter::new().route("contact.*", move |event: StandardEvent<Contact>| {
         let seen = record.clone();
         async move {
             assert_eq!(event.id.as_deref(), Some("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"));
@@ -747,7 +747,7 @@ struct GitlabPush {
 #[tokio::test]
 async fn every_envelope_on_the_providers_published_examples() {
     let seen = Seen::default();
-    let router = Router::new()
+    let router = EventRouter::new()
         .route_for(
             "slack",
             "app_mention",
@@ -858,7 +858,7 @@ async fn discord_interaction_envelope_on_the_documented_shape() {
         name: String,
     }
     let seen = Seen::default();
-    let router = Router::new().route(
+    let router = EventRouter::new().route(
         "application_command.hello",
         record(&seen, |e: DiscordInteraction<Command>| {
             let debug = format!("{e:?}");
@@ -891,7 +891,7 @@ async fn a_payload_type_is_built_only_for_the_route_that_matched() {
         never_sent: u64,
     }
     let seen = Seen::default();
-    let router = Router::new()
+    let router = EventRouter::new()
         .route("invoice.paid", mark(&seen, "paid"))
         .route("invoice.*", |_: StripeEvent<Impossible>| async { Ok(()) });
     assert_eq!(
@@ -908,7 +908,7 @@ async fn a_payload_type_is_built_only_for_the_route_that_matched() {
 #[tokio::test]
 async fn a_forged_request_never_reaches_a_route() {
     let seen = Seen::default();
-    let router = Router::new().fallback(mark(&seen, "any"));
+    let router = EventRouter::new().fallback(mark(&seen, "any"));
     let genuine = stripe("invoice.paid");
     let mut forged = genuine.request().clone();
     *forged.body_mut() =

@@ -5,8 +5,14 @@
 use std::fmt;
 use std::sync::Arc;
 
+use serde::Deserialize;
+use serde_json::Value;
+use verihook::envelope::{
+    Form, GithubEvent, GitlabEvent, LinearEvent, PaddleEvent, ShopifyEvent, SlackEvent,
+    SquareEvent, StandardEvent, StripeEvent, ZoomEvent,
+};
 use verihook::idempotency::{IdempotencyStore, MemoryStore};
-use verihook::{Delivery, HandlerError, Outcome, Receiver, ReceiverBuilder};
+use verihook::{Delivery, EventRouter, HandlerError, Outcome, Receiver, ReceiverBuilder};
 
 /// Demo secrets, used when the environment sets none. Never use these in production.
 pub(crate) const DEMO_GITHUB_SECRET: &str = "demo-github-secret";
@@ -171,7 +177,7 @@ pub(crate) async fn receiver() -> Result<(Receiver, String), StartError> {
     let (store, described) = store().await?;
     let receiver = with_senders(Receiver::builder())?
         .store(store)
-        .handler(handle)
+        .router(router())
         .build()?;
     Ok((receiver, described))
 }
@@ -268,10 +274,172 @@ pub(crate) fn routes_and_try(address: std::net::SocketAddr, store_line: &str) {
     );
 }
 
-/// The app's own handler: runs once per event.
-pub(crate) async fn handle(delivery: Delivery) -> Result<(), HandlerError> {
+/// The app's routes: a few real event types per sender, each handler taking its payload as
+/// the app's own type. Any other type is acknowledged (`200 unrouted`) and logged, so that a
+/// provider adding event types never sees failures.
+pub(crate) fn router() -> EventRouter {
+    let router = EventRouter::new()
+        .route_for("github", "push", github_push)
+        .route_for("github", "pull_request.opened", pull_request_opened)
+        .route_for("stripe", "invoice.paid", invoice_paid)
+        .route_for("stripe", "payment_intent.succeeded", payment_succeeded)
+        .route_for(
+            "standard-webhooks",
+            "invoice.*",
+            |d: Delivery, e: StandardEvent<Value>| processed(d, format!("data={}", e.data)),
+        )
+        .route_for(
+            "standard-webhooks",
+            "user.*",
+            |d: Delivery, e: StandardEvent<Value>| processed(d, format!("data={}", e.data)),
+        )
+        .route_for(
+            "slack",
+            "app_mention",
+            |d: Delivery, e: SlackEvent<SlackMessage>| {
+                processed(d, format!("text={:?}", e.event.text))
+            },
+        )
+        .route_for("twilio", "*", |d: Delivery, Form(sms): Form<Sms>| {
+            processed(d, format!("from={} body={:?}", sms.from, sms.body))
+        })
+        .route_for(
+            "square",
+            "payment.*",
+            |d: Delivery, e: SquareEvent<Value>| processed(d, format!("object={}", e.object_id)),
+        )
+        .route_for(
+            "shopify",
+            "orders/create",
+            |d: Delivery, e: ShopifyEvent<Order>| {
+                processed(
+                    d,
+                    format!("order={} total={}", e.payload.id, e.payload.total_price),
+                )
+            },
+        )
+        .route_for(
+            "gitlab",
+            "push",
+            |d: Delivery, e: GitlabEvent<GitlabPush>| {
+                processed(d, format!("ref={}", e.payload.reference))
+            },
+        )
+        .route_for(
+            "paddle",
+            "transaction.*",
+            |d: Delivery, e: PaddleEvent<Value>| processed(d, format!("event={}", e.event_id)),
+        )
+        .route_for("linear", "Issue", |d: Delivery, e: LinearEvent<Value>| {
+            processed(d, format!("action={}", e.action))
+        })
+        .route_for("zoom", "meeting.*", |d: Delivery, e: ZoomEvent<Value>| {
+            processed(d, format!("event={}", e.event))
+        });
+    #[cfg(feature = "ed25519")]
+    let router = router.route_for(
+        "discord",
+        "application_command",
+        |d: Delivery, e: verihook::envelope::DiscordInteraction<Value>| {
+            processed(d, format!("interaction={}", e.id))
+        },
+    );
+    router
+}
+
+/// The part of a GitHub `push` this app uses.
+#[derive(Deserialize)]
+pub(crate) struct Push {
+    #[serde(rename = "ref")]
+    reference: String,
+    after: String,
+}
+
+async fn github_push(delivery: Delivery, event: GithubEvent<Push>) -> Result<(), HandlerError> {
+    let Push { reference, after } = event.payload;
+    processed(delivery, format!("ref={reference} after={after}")).await
+}
+
+/// The part of a GitHub `pull_request` event this app uses.
+#[derive(Deserialize)]
+pub(crate) struct PullRequestEvent {
+    number: u64,
+    pull_request: PullRequest,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PullRequest {
+    title: String,
+}
+
+async fn pull_request_opened(
+    delivery: Delivery,
+    event: GithubEvent<PullRequestEvent>,
+) -> Result<(), HandlerError> {
+    let PullRequestEvent {
+        number,
+        pull_request,
+    } = event.payload;
+    processed(delivery, format!("#{number} {:?}", pull_request.title)).await
+}
+
+/// The part of a Stripe invoice this app uses.
+#[derive(Deserialize)]
+pub(crate) struct Invoice {
+    id: String,
+    amount_paid: u64,
+}
+
+async fn invoice_paid(delivery: Delivery, event: StripeEvent<Invoice>) -> Result<(), HandlerError> {
+    let Invoice { id, amount_paid } = event.object;
+    processed(delivery, format!("invoice={id} amount_paid={amount_paid}")).await
+}
+
+/// The part of a Stripe payment intent this app uses.
+#[derive(Deserialize)]
+pub(crate) struct PaymentIntent {
+    id: String,
+    amount: u64,
+}
+
+async fn payment_succeeded(
+    delivery: Delivery,
+    event: StripeEvent<PaymentIntent>,
+) -> Result<(), HandlerError> {
+    let PaymentIntent { id, amount } = event.object;
+    processed(delivery, format!("payment_intent={id} amount={amount}")).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SlackMessage {
+    text: String,
+}
+
+/// Twilio's incoming message parameters this app uses.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Sms {
+    from: String,
+    body: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Order {
+    id: u64,
+    total_price: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct GitlabPush {
+    #[serde(rename = "ref")]
+    reference: String,
+}
+
+/// The line each handler logs: `processed provider=<sender> id=<id> type=<type>`, then what it
+/// read from the typed payload.
+async fn processed(delivery: Delivery, detail: String) -> Result<(), HandlerError> {
     println!(
-        "processed sender={} id={} type={}",
+        "processed provider={} id={} type={} {detail}",
         delivery.sender(),
         delivery.id().as_deref().unwrap_or("-"),
         delivery.event_type().as_deref().unwrap_or("-"),
@@ -284,9 +452,9 @@ pub(crate) fn log(sender: &str, outcome: &Outcome) {
     match outcome {
         Outcome::Processed { .. } => {}
         Outcome::Rejected(err) => {
-            println!("rejected sender={sender} error={} ({err})", err.code());
+            println!("rejected provider={sender} error={} ({err})", err.code());
         }
-        other => println!("{} sender={sender} ({other})", other.code()),
+        other => println!("{} provider={sender} ({other})", other.code()),
     }
 }
 

@@ -586,6 +586,8 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
             ProviderName::Paddle => "transaction.completed",
             ProviderName::Linear => "Issue",
             ProviderName::Zoom => "meeting.started",
+            ProviderName::Slack => "app_mention",
+            ProviderName::Square => "payment.created",
             _ => "invoice.paid",
         }
         .to_owned()

@@ -14,7 +14,7 @@ use super::{Inbox, Leased};
 use crate::heartbeat::{beat_interval, with_heartbeat};
 use crate::idempotency::{ClaimToken, StoreError, MAX_HOLD};
 use crate::receiver::{run_handler, ConfigError, Delivery, Handler, HandlerError};
-use crate::router::{settle, Router, Settled};
+use crate::router::{settle, EventRouter, Settled};
 
 /// Exponential backoff with full jitter: the delay before retry `n` is drawn uniformly from
 /// `0 ..= min(cap, base × 2^(n-1))`, so that retries of many failed events spread out instead of
@@ -119,7 +119,7 @@ pub enum Fate {
     /// The result could not be recorded: the lease ran out and another worker may have the
     /// event, or the inbox could not be reached. The event runs again when its lease ends.
     Lost,
-    /// No route of the worker's [`Router`](crate::Router) takes the event's type: done, and
+    /// No route of the worker's [`EventRouter`](crate::EventRouter) takes the event's type: done, and
     /// reported (the default [`UnroutedPolicy`](crate::UnroutedPolicy)).
     Unrouted {
         /// The event's route key, when it has one.
@@ -413,12 +413,12 @@ impl WorkerBuilder {
         self
     }
 
-    /// Routes each event by its type to the [`Router`]'s handlers (instead of one
+    /// Routes each event by its type to the [`EventRouter`]'s handlers (instead of one
     /// [`handler`](Self::handler)): an event no route takes is done and reported
     /// ([`Fate::Unrouted`]) by the default [`UnroutedPolicy`](crate::UnroutedPolicy), else
     /// retried; a payload that does not fit its route's type becomes a dead letter at once,
     /// since retrying the same bytes cannot help.
-    pub fn router(mut self, router: Router) -> Self {
+    pub fn router(mut self, router: EventRouter) -> Self {
         if let Err(error) = router.check() {
             self.error.get_or_insert(error);
         }

@@ -20,7 +20,7 @@ use crate::scheme::Scheme;
 use crate::verify::VerifyOptions;
 
 /// A request signed now as a provider would send it, with the verifier (built from the same
-/// secret) that accepts it: give it to [`Router::handle`](crate::Router::handle) to run a route
+/// secret) that accepts it: give it to [`EventRouter::handle`](crate::EventRouter::handle) to run a route
 /// without HTTP, or send [`into_http`](Self::into_http) to a receiver or an app.
 pub struct SignedRequest {
     pub(crate) sender: Arc<String>,
@@ -49,7 +49,7 @@ impl SignedRequest {
     }
 
     /// Names the sender the request comes from (default: the scheme's name), for routes
-    /// registered with [`Router::route_for`](crate::Router::route_for).
+    /// registered with [`EventRouter::route_for`](crate::EventRouter::route_for).
     #[must_use]
     pub fn as_sender(mut self, name: &str) -> Self {
         self.sender = Arc::new(name.to_owned());
