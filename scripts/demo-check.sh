@@ -72,7 +72,7 @@ for name in axum_receiver actix_receiver; do
   expect "$log" "processed provider=stripe id=evt_$name type=invoice.paid invoice=in_1QDemoInvoice amount_paid=4200"
   expect "$log" "processed provider=stripe id=evt_demo_payment_intent type=payment_intent.succeeded payment_intent=pi_3QDemo amount=4200"
   expect "$work/out" ' 422 {"error":"invalid_payload"'
-  expect "$log" "invalid_payload provider=stripe (stripe:evt_misfit_$name: authentic payload does not match the expected type at \`data.object.amount\`"
+  expect "$log" "invalid_payload provider=stripe (stripe:evt_misfit_$name: authentic payload does not match the expected type at \`data.object\`: missing field \`amount\`"
   expect "$log" "processed provider=github id=pr-$name type=pull_request #2 \"Update the README with new information.\""
   expect "$log" "unrouted provider=stripe (acknowledged stripe:evt_new_$name without a route for its type customer.tax_id.created)"
   expect "$work/out" '"outcome":"unrouted"'
@@ -85,7 +85,7 @@ for name in axum_receiver actix_receiver; do
     expect "$log" "POST /webhooks/$sender"
     expect "$log" "processed provider=$sender"
   done
-  [ "$(grep -c "processed provider=github" "$log")" = 1 ] || { echo "github delivery processed twice"; exit 1; }
+  [ "$(grep -c "processed provider=github id=gh-" "$log")" = 1 ] || { echo "github delivery processed twice"; exit 1; }
   kill -TERM "${pids[-1]}"
   wait "${pids[-1]}" || true
   expect "$log" "stopped"

@@ -50,7 +50,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{parse_form, parse_payload};
-use crate::event::{Event, Field};
+use crate::event::{first_members, Event, Field};
 use crate::receiver::HandlerError;
 use crate::router::{FromRouted, RouteKey, Routed};
 
@@ -64,20 +64,15 @@ pub(crate) fn route_key(event: &Event) -> Option<RouteKey> {
     }
     let body = &event.body[..];
     match event.scheme() {
+        // GitHub and Linear put `action` (and Linear its `type`) first: the read stops there.
         "github" => {
             let name = event.event_type()?;
-            let action = serde_json::from_slice::<Action<'_>>(body).ok();
-            Some(RouteKey::with_action(
-                &name,
-                action.as_ref().and_then(|a| a.action.as_deref()),
-            ))
+            let [action] = first_members(body, ["action"]);
+            Some(RouteKey::with_action(&name, action.as_deref()))
         }
         "linear" => {
-            let keys = serde_json::from_slice::<Action<'_>>(body).ok()?;
-            Some(RouteKey::with_action(
-                keys.kind.as_deref()?,
-                keys.action.as_deref(),
-            ))
+            let [kind, action] = first_members(body, ["type", "action"]);
+            Some(RouteKey::with_action(&kind?, action.as_deref()))
         }
         "slack" => {
             let keys = serde_json::from_slice::<Nested<'_>>(body).ok()?;
@@ -121,19 +116,17 @@ pub(crate) fn route_key(event: &Event) -> Option<RouteKey> {
             }
         }
         "twilio" => None,
-        _ => event.event_type().map(|t| RouteKey::new(&t)),
+        _ => match &event.event_type {
+            Field::Body(name) => {
+                let [kind] = first_members(body, [*name]);
+                kind.map(|t| RouteKey::new(&t))
+            }
+            _ => event.event_type().map(|t| RouteKey::new(&t)),
+        },
     }
 }
 
-/// The members route keys are read from; every other member is skipped unread.
-#[derive(Deserialize)]
-struct Action<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    action: Option<Cow<'a, str>>,
-}
-
+/// The nested members route keys are read from; every other member is skipped unread.
 #[derive(Deserialize)]
 struct Nested<'a> {
     #[serde(borrow, rename = "type")]
@@ -186,6 +179,17 @@ fn from_wire<W: DeserializeOwned, E>(
 ) -> Result<E, HandlerError> {
     let wire = parse_payload::<W>(routed.delivery().body())?;
     Ok(arrange(wire, routed))
+}
+
+/// A string, or a number as its digits (senders disagree on how to write a timestamp).
+fn text_or_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(deserializer)? {
+        Some(Value::String(text)) => Some(text),
+        Some(Value::Number(number)) => Some(number.to_string()),
+        _ => None,
+    })
 }
 
 fn text(value: Option<Cow<'_, str>>) -> Option<String> {
@@ -280,7 +284,8 @@ pub struct StandardEvent<T> {
     pub id: Option<String>,
     /// `type` (`invoice.paid`, `user.created`).
     pub event_type: String,
-    /// `timestamp` (RFC 3339), when the sender includes it.
+    /// `timestamp`, when the sender includes it: RFC 3339 as the specification recommends (a
+    /// sender that sends Unix seconds instead has them here as digits).
     pub timestamp: Option<String>,
     /// `data`.
     pub data: T,
@@ -290,7 +295,7 @@ pub struct StandardEvent<T> {
 struct StandardWire<T> {
     #[serde(rename = "type")]
     event_type: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text_or_number")]
     timestamp: Option<String>,
     data: T,
 }

@@ -428,6 +428,78 @@ where
     }
 }
 
+/// The first occurrence of each top-level member of `names` in a JSON object body, as text (a
+/// string or an integer; any other value counts as absent), reading the body only as far as
+/// the last one found: the rest is not parsed. For route keys, read from an authentic body.
+pub(crate) fn first_members<'a, const N: usize>(
+    body: &'a [u8],
+    names: [&str; N],
+) -> [Option<Cow<'a, str>>; N] {
+    let mut found: [Option<Cow<'a, str>>; N] = std::array::from_fn(|_| None);
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    // Stopping early leaves the object unclosed, which serde_json reports as an error once the
+    // visitor returns: what was found by then stands.
+    let _ = deserializer.deserialize_map(FirstMembers {
+        names: &names,
+        found: &mut found,
+    });
+    found
+}
+
+struct FirstMembers<'n, 'f, 'a, const N: usize> {
+    names: &'n [&'n str; N],
+    found: &'f mut [Option<Cow<'a, str>>; N],
+}
+
+impl<'a, const N: usize> Visitor<'a> for FirstMembers<'_, '_, 'a, N> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = [false; N];
+        while let Some(index) = map.next_key_seed(WhichKey(self.names))? {
+            match index {
+                Some(i) if !seen[i] => {
+                    seen[i] = true;
+                    self.found[i] = map.next_value_seed(Lenient)?;
+                    if seen.iter().all(|s| *s) {
+                        return Ok(());
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which of the wanted names a member's name is, compared without copying it.
+struct WhichKey<'n, const N: usize>(&'n [&'n str; N]);
+
+impl<'de, const N: usize> DeserializeSeed<'de> for WhichKey<'_, N> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<const N: usize> Visitor<'_> for WhichKey<'_, N> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.iter().position(|name| *name == v))
+    }
+}
+
 /// Whether a member's name is the one wanted, compared without copying it.
 #[derive(Clone, Copy)]
 struct IsKey<'n>(&'n str);
