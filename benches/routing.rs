@@ -10,6 +10,8 @@
 //! `ROUTING_ONLY=<case>/<side> ROUTING_ITERATIONS=2000 valgrind --tool=callgrind
 //! target/release/deps/routing-<hash>` (sides: `verify`, `hand`, `routed`).
 
+#![allow(clippy::unwrap_used)] // a benchmark that cannot set up should fail loudly
+
 use std::future::Future;
 use std::hint::black_box;
 use std::time::Instant;
