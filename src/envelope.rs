@@ -50,7 +50,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{parse_form, parse_payload};
-use crate::event::{first_members, Event, Field};
+use crate::event::{final_member_text, first_members, Event, Field};
 use crate::receiver::HandlerError;
 use crate::router::{FromRouted, RouteKey, Routed};
 
@@ -117,10 +117,14 @@ pub(crate) fn route_key(event: &Event) -> Option<RouteKey> {
         }
         "twilio" => None,
         _ => match &event.event_type {
-            Field::Body(name) => {
-                let [kind] = first_members(body, [*name]);
-                kind.map(|t| RouteKey::new(&t))
-            }
+            // Stripe's `type` ends the event: read from the end first.
+            Field::Body(name) => match final_member_text(body, name) {
+                Some(kind) => Some(RouteKey::new(kind)),
+                None => {
+                    let [kind] = first_members(body, [*name]);
+                    kind.map(|t| RouteKey::new(&t))
+                }
+            },
             _ => event.event_type().map(|t| RouteKey::new(&t)),
         },
     }

@@ -378,7 +378,8 @@ fn hex_key(sender: &str, sha256: &[u8; 32]) -> String {
 
 /// The top-level member `name` of a JSON object body, as text: a string (unescaped) or an
 /// integer. Any other value, a missing member or a body that is not a JSON object gives `None`;
-/// a wrongly typed *other* member does not matter.
+/// a wrongly typed *other* member does not matter. The first occurrence counts, and the body
+/// is read only up to it: the bodies read this way are authentic.
 pub(crate) fn body_member<'a>(body: &'a [u8], name: &str) -> Option<Cow<'a, str>> {
     member(body, name, Lenient)
 }
@@ -393,39 +394,72 @@ fn member<'de, S, T>(body: &'de [u8], name: &str, seed: S) -> Option<T>
 where
     S: DeserializeSeed<'de, Value = Option<T>> + Copy,
 {
+    let mut found = None;
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    deserializer
-        .deserialize_map(MemberVisitor { name, seed })
-        .ok()
-        .flatten()
+    // The read stops at the member (the rest of the body is not parsed), which leaves the object
+    // unclosed: serde_json reports that once the visitor returns, and what was found stands.
+    let _ = deserializer.deserialize_map(MemberVisitor {
+        name,
+        seed,
+        found: &mut found,
+    });
+    found
 }
 
-struct MemberVisitor<'n, S> {
+struct MemberVisitor<'n, 'f, S, T> {
     name: &'n str,
     seed: S,
+    found: &'f mut Option<T>,
 }
 
-impl<'de, S, T> Visitor<'de> for MemberVisitor<'_, S>
+impl<'de, S, T> Visitor<'de> for MemberVisitor<'_, '_, S, T>
 where
     S: DeserializeSeed<'de, Value = Option<T>> + Copy,
 {
-    type Value = Option<T>;
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(wanted) = map.next_key_seed(IsKey(self.name))? {
-            if found.is_none() && wanted {
-                found = map.next_value_seed(self.seed)?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+            if wanted {
+                *self.found = map.next_value_seed(self.seed)?;
+                return Ok(());
             }
+            map.next_value::<IgnoredAny>()?;
         }
-        Ok(found)
+        Ok(())
     }
+}
+
+/// The value of `name` when it is the *last* member of the body's top-level object and a plain
+/// string (no escapes), found by looking back from the end: Stripe writes its `type` after
+/// `data`, where a forward read would first skip the whole event. `None` when the body does not
+/// end that way (the caller then reads forward). Exact: a member whose value is followed only
+/// by the final `}` belongs to the outermost object.
+pub(crate) fn final_member_text<'a>(body: &'a [u8], name: &str) -> Option<&'a str> {
+    let rest = body.trim_ascii_end().strip_suffix(b"}")?.trim_ascii_end();
+    let rest = rest.strip_suffix(b"\"")?;
+    let open = memchr::memrchr(b'"', rest)?;
+    let value = &rest[open + 1..];
+    if value.contains(&b'\\') {
+        return None;
+    }
+    let rest = rest[..open]
+        .trim_ascii_end()
+        .strip_suffix(b":")?
+        .trim_ascii_end();
+    let rest = rest
+        .strip_suffix(b"\"")?
+        .strip_suffix(name.as_bytes())?
+        .strip_suffix(b"\"")?
+        .trim_ascii_end();
+    if !matches!(rest.last(), Some(b',' | b'{')) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()
 }
 
 /// The first occurrence of each top-level member of `names` in a JSON object body, as text (a
@@ -695,6 +729,108 @@ impl Verified {
         match self {
             Self::Event(event) => Some(event),
             Self::Handshake(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod final_member_tests {
+    use super::*;
+
+    #[test]
+    fn finds_only_the_outer_objects_last_member() {
+        let stripe = br#"{"id":"evt_1","data":{"object":{"type":"card"}},"type":"invoice.paid"}"#;
+        assert_eq!(final_member_text(stripe, "type"), Some("invoice.paid"));
+        assert_eq!(
+            final_member_text(b"{ \"type\" : \"a.b\" }\n", "type"),
+            Some("a.b")
+        );
+        // Not last: the caller reads forward.
+        assert_eq!(
+            final_member_text(br#"{"type":"a","data":{}}"#, "type"),
+            None
+        );
+        // The nested object's last member is not the outer object's.
+        assert_eq!(
+            final_member_text(br#"{"data":{"type":"card"}}"#, "type"),
+            None
+        );
+        // Escapes, another name, a string that only looks like a member.
+        assert_eq!(final_member_text(br#"{"type":"a\"b"}"#, "type"), None);
+        assert_eq!(final_member_text(br#"{"kind":"a"}"#, "type"), None);
+        assert_eq!(
+            final_member_text(br#"{"note":"x,\"type\":\"y\"}"}"#, "type"),
+            None
+        );
+        assert_eq!(
+            final_member_text(br#"{"note":"x","xtype":"y"}"#, "type"),
+            None
+        );
+        for junk in [
+            &b""[..],
+            b"}",
+            b"\"}",
+            b":\"a\"}",
+            b"\"type\":\"a\"}",
+            b"{\"type\":1}",
+        ] {
+            assert_eq!(final_member_text(junk, "type"), None, "{junk:?}");
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            "[a-z.\"\\\\ ,:{}]{0,12}".prop_map(serde_json::Value::from),
+            any::<u32>().prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop::collection::vec(
+                (prop_oneof!["type", "data", "id", "[a-z]{1,4}"], inner),
+                0..4,
+            )
+            .prop_map(|members| serde_json::Value::Object(members.into_iter().collect()))
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_read_from_the_end_agrees_with_the_forward_read(
+            members in proptest::collection::vec(
+                (proptest::prop_oneof!["type", "data", "id", "[a-z]{1,4}"], json_value()),
+                0..5,
+            ),
+            pretty: bool,
+        ) {
+            let object = serde_json::Value::Object(members.into_iter().collect());
+            let body = if pretty {
+                serde_json::to_vec_pretty(&object).unwrap()
+            } else {
+                serde_json::to_vec(&object).unwrap()
+            };
+            if let Some(fast) = final_member_text(&body, "type") {
+                let forward = first_members(&body, ["type"]);
+                proptest::prop_assert_eq!(Some(fast), forward[0].as_deref());
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_the_forward_read_wherever_it_answers() {
+        let bodies: [&[u8]; 5] = [
+            br#"{"id":"evt_1","type":"invoice.paid"}"#,
+            br#"{"a":[1,{"type":"x"}],"type":"y"}"#,
+            br#"{"type":"first","type":"second"}"#,
+            br#"{"type":"only"}"#,
+            br#"{"data":{"type":"inner"},"type":"outer"}"#,
+        ];
+        for body in bodies {
+            if let Some(fast) = final_member_text(body, "type") {
+                // A duplicate member (never in a provider's JSON) is where the two could differ.
+                if body.windows(7).filter(|w| w == b"\"type\":").count() < 2 {
+                    assert_eq!(Some(fast), first_members(body, ["type"])[0].as_deref());
+                }
+            }
         }
     }
 }
