@@ -11,7 +11,7 @@
 //! |---|---|---|---|
 //! | Stripe | `type` (`invoice.paid`) | [`StripeEvent<T>`] | `data.object` |
 //! | Standard Webhooks (Svix, Clerk, Resend, ...) | `type` | [`StandardEvent<T>`] | `data` |
-//! | GitHub | `X-GitHub-Event` `.` `action` (`pull_request.opened`; `pull_request` matches too) | [`GithubEvent<T>`] | the body |
+//! | GitHub | `X-GitHub-Event` `.` `action` (`pull_request.opened`; `pull_request` matches too) | [`GithubEvent<T>`], or octocrab's `WebhookEvent` (feature `octocrab`, see `github_models`) | the body |
 //! | Slack (Events API) | the inner `event.type` (`app_mention`) | [`SlackEvent<T>`] | `event` |
 //! | Slack (slash commands), Twilio | none (the fallback route) | [`Form<T>`] | the form parameters |
 //! | Discord interactions | `application_command.<name>`, `message_component`, `modal_submit`, ... | [`DiscordInteraction<T>`] | `data` |
@@ -53,6 +53,10 @@ use crate::error::{parse_form, parse_payload};
 use crate::event::{final_member_text, first_members, Event, Field};
 use crate::receiver::HandlerError;
 use crate::router::{FromRouted, RouteKey, Routed};
+
+#[cfg(feature = "octocrab")]
+#[cfg_attr(docsrs, doc(cfg(feature = "octocrab")))]
+pub mod github_models;
 
 /// The key an event is routed by, read from the verified event as its sender defines it (see
 /// the [module](self) table). `None` when the event carries no type: only a fallback route

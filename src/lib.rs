@@ -10,12 +10,16 @@
 //!   [`Event`] or a [`VerifyError`] with a stable code and HTTP status.
 //! * **Exactly once:** a [`Receiver`] verifies, claims the event in an
 //!   [`idempotency`] store, runs the handler, and gives an [`Outcome`] with the status to answer.
+//! * **Typed events:** an [`EventRouter`] runs one handler per event type, with the payload
+//!   deserialised into the app's own type inside the sender's [`envelope`]; unknown types are
+//!   acknowledged, payloads that do not fit answered `422` (or buried in the inbox).
 //! * **Acknowledge fast, process later:** `verihook::inbox` (feature `inbox`) stores each
 //!   verified event durably (PostgreSQL, Redis) and answers at once; its `Worker`s run the
 //!   handler with retries, backoff and dead letters.
 //! * **Frameworks:** `verihook::axum` and `verihook::actix` (features `axum`, `actix`) check the
 //!   head before reading the body and answer each outcome.
-//! * **Tests:** [`testing`] signs requests the way each provider does.
+//! * **Tests:** [`testing`] signs requests the way each provider does, and builds a signed typed
+//!   event in one expression for [`EventRouter::handle`].
 //!
 //! ```
 //! use verihook::{testing::GithubSigner, GithubVerifier, Receiver};

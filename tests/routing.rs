@@ -504,6 +504,17 @@ struct Head {
     sha: String,
 }
 
+/// The fixture `file` as GitHub delivers it under `X-GitHub-Event: event`, signed now.
+fn github_request(file: &str, event: &str) -> SignedRequest {
+    let body = fixture(file);
+    let headers = GithubSigner::new(GITHUB_SECRET)
+        .unwrap()
+        .sign_delivery("72d3162e-cc78-11e3-81ab-4c9367dc0958", event, &body)
+        .unwrap();
+    let verifier = GithubVerifier::new(GITHUB_SECRET).unwrap();
+    SignedRequest::new("github", verifier, request_of(headers, body))
+}
+
 /// GitHub's documented example payloads (octokit/webhooks `payload-examples/api.github.com`:
 /// `push/payload.json`, `pull_request/opened.payload.json`).
 #[tokio::test]
@@ -550,21 +561,12 @@ async fn github_envelope_on_githubs_example_payloads() {
                 }
             },
         );
-    let signer = GithubSigner::new(GITHUB_SECRET).unwrap();
-    let verifier = || GithubVerifier::new(GITHUB_SECRET).unwrap();
-    let delivery = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
-    let push = fixture("github-push.json");
-    let headers = signer.sign_delivery(delivery, "push", &push).unwrap();
-    let request = SignedRequest::new("github", verifier(), request_of(headers, push));
+    let request = github_request("github-push.json", "push");
     assert_eq!(
         routed(&router, &request, &seen).await,
         ["push Codertocat/Hello-World"]
     );
-    let opened = fixture("github-pull_request-opened.json");
-    let headers = signer
-        .sign_delivery(delivery, "pull_request", &opened)
-        .unwrap();
-    let request = SignedRequest::new("github", verifier(), request_of(headers, opened));
+    let request = github_request("github-pull_request-opened.json", "pull_request");
     assert_eq!(
         routed(&router, &request, &seen).await,
         ["opened #2 Update the README with new information."]
@@ -919,4 +921,55 @@ async fn a_forged_request_never_reaches_a_route() {
         .await;
     assert_eq!(outcome.code(), "bad_signature");
     assert!(taken(&seen).is_empty());
+}
+
+/// octocrab's models (feature `octocrab`) on GitHub's documented example payloads: the whole
+/// event chosen by `X-GitHub-Event`, and one payload type inside `GithubEvent<T>`.
+#[cfg(feature = "octocrab")]
+#[tokio::test]
+async fn octocrab_models_on_githubs_example_payloads() {
+    use verihook::envelope::github_models::{payload, WebhookEvent, WebhookEventPayload};
+
+    let seen = Seen::default();
+    let router = EventRouter::new()
+        .route(
+            "pull_request.opened",
+            record(&seen, |event: WebhookEvent| match event.specific {
+                WebhookEventPayload::PullRequest(pull) => format!(
+                    "pull_request #{} {:?} by {}",
+                    pull.number,
+                    pull.pull_request.title.unwrap_or_default(),
+                    event.sender.map(|s| s.login).unwrap_or_default()
+                ),
+                other => format!("unexpected {other:?}"),
+            }),
+        )
+        .route(
+            "push",
+            record(
+                &seen,
+                |event: GithubEvent<Box<payload::PushWebhookEventPayload>>| {
+                    format!("push {} {}", event.payload.r#ref, event.payload.after)
+                },
+            ),
+        );
+    for (file, event, expected) in [
+        (
+            "github-pull_request-opened.json",
+            "pull_request",
+            "pull_request #2 \"Update the README with new information.\" by Codertocat",
+        ),
+        (
+            "github-push.json",
+            "push",
+            "push refs/tags/simple-tag 0000000000000000000000000000000000000000",
+        ),
+    ] {
+        let request = github_request(file, event);
+        assert_eq!(routed(&router, &request, &seen).await, [expected]);
+    }
+    // A push body under a forged `X-GitHub-Event: pull_request`: octocrab's model refuses it.
+    let request = github_request("github-push.json", "pull_request");
+    let router = EventRouter::new().fallback(|_: WebhookEvent| async { Ok(()) });
+    assert_eq!(router.handle(&request).await.code(), "invalid_payload");
 }
