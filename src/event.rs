@@ -381,34 +381,42 @@ fn hex_key(sender: &str, sha256: &[u8; 32]) -> String {
 /// a wrongly typed *other* member does not matter. The first occurrence counts, and the body
 /// is read only up to it: the bodies read this way are authentic.
 pub(crate) fn body_member<'a>(body: &'a [u8], name: &str) -> Option<Cow<'a, str>> {
-    member(body, name, Lenient)
+    member(body, name, Lenient, true)
 }
 
-/// The top-level member `name` of a JSON object body, when it is a non-negative integer.
+/// The top-level member `name` of a JSON object body, when it is a non-negative integer. The
+/// whole body is read (a read stopped early costs serde_json an error, an allocation, and this
+/// runs inside verification, which allocates nothing).
 #[cfg(feature = "ed25519")]
 pub(crate) fn body_integer(body: &[u8], name: &str) -> Option<u64> {
-    member(body, name, Integer)
+    member(body, name, Integer, false)
 }
 
-fn member<'de, S, T>(body: &'de [u8], name: &str, seed: S) -> Option<T>
+/// The first occurrence of `name`, read with `seed`. With `stop_early`, the body is read only up
+/// to it (the rest is not parsed, which leaves the object unclosed: serde_json reports that,
+/// with one allocation, and what was found stands); without, the whole body must be JSON.
+fn member<'de, S, T>(body: &'de [u8], name: &str, seed: S, stop_early: bool) -> Option<T>
 where
     S: DeserializeSeed<'de, Value = Option<T>> + Copy,
 {
     let mut found = None;
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    // The read stops at the member (the rest of the body is not parsed), which leaves the object
-    // unclosed: serde_json reports that once the visitor returns, and what was found stands.
-    let _ = deserializer.deserialize_map(MemberVisitor {
+    let read = deserializer.deserialize_map(MemberVisitor {
         name,
         seed,
+        stop_early,
         found: &mut found,
     });
+    if read.is_err() && !stop_early {
+        return None;
+    }
     found
 }
 
 struct MemberVisitor<'n, 'f, S, T> {
     name: &'n str,
     seed: S,
+    stop_early: bool,
     found: &'f mut Option<T>,
 }
 
@@ -424,11 +432,14 @@ where
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(wanted) = map.next_key_seed(IsKey(self.name))? {
-            if wanted {
+            if wanted && self.found.is_none() {
                 *self.found = map.next_value_seed(self.seed)?;
-                return Ok(());
+                if self.stop_early {
+                    return Ok(());
+                }
+            } else {
+                map.next_value::<IgnoredAny>()?;
             }
-            map.next_value::<IgnoredAny>()?;
         }
         Ok(())
     }
