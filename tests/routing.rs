@@ -973,3 +973,41 @@ async fn octocrab_models_on_githubs_example_payloads() {
     let router = EventRouter::new().fallback(|_: WebhookEvent| async { Ok(()) });
     assert_eq!(router.handle(&request).await.code(), "invalid_payload");
 }
+
+/// The CloudEvents specification's structured-mode example (spec.md, "Example"), signed as a
+/// Standard Webhooks sender would: routed by its `type`, taken as `StructuredEvent<T>`.
+#[tokio::test]
+async fn cloudevents_structured_event_on_the_specifications_example() {
+    use verihook::cloudevents::{CloudEvents, StructuredEvent};
+
+    let body = Bytes::from_static(
+        br#"{"specversion":"1.0","type":"com.github.pull_request.opened","source":"https://github.com/cloudevents/spec/pull","subject":"123","id":"A234-1234-1234","time":"2018-04-05T17:31:00Z","comexampleextension1":"value","comexampleothervalue":5,"datacontenttype":"text/xml","data":"<much wow=\"xml\"/>"}"#,
+    );
+    let seen = Seen::default();
+    let router = EventRouter::new().route(
+        "com.github.pull_request.*",
+        record(&seen, |e: StructuredEvent<String>| {
+            format!(
+                "{} {} {} {}",
+                e.event_type,
+                e.source,
+                e.id,
+                e.data.unwrap_or_default()
+            )
+        }),
+    );
+    let mut headers = StandardSigner::new(STANDARD_SECRET)
+        .unwrap()
+        .sign("msg_ce_1", now(), &body)
+        .unwrap();
+    headers.insert(
+        "content-type",
+        http::HeaderValue::from_static("application/cloudevents+json"),
+    );
+    let scheme = CloudEvents::new(StandardVerifier::new(STANDARD_SECRET).unwrap());
+    let request = SignedRequest::new("events", scheme, request_of(headers, body));
+    assert_eq!(
+        routed(&router, &request, &seen).await,
+        ["com.github.pull_request.opened https://github.com/cloudevents/spec/pull A234-1234-1234 <much wow=\"xml\"/>"]
+    );
+}
