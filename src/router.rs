@@ -138,7 +138,7 @@ impl Routed {
 }
 
 /// What a route handler's arguments are built from: the [`Routed`] event and the router's
-/// state. verihook implements it for [`State`], [`Delivery`] and every
+/// state. verihook implements it for [`State`], [`Delivery`], [`RouteKey`] and every
 /// [envelope](crate::envelope); apps may implement it for their own extractors.
 pub trait FromRouted<S>: Sized {
     /// Builds the argument.
@@ -167,6 +167,25 @@ impl<S: Clone> FromRouted<S> for State<S> {
 impl<S> FromRouted<S> for Delivery {
     fn from_routed(routed: &Routed, _: &S) -> Result<Self, HandlerError> {
         Ok(routed.delivery.clone())
+    }
+}
+
+/// The key the event was routed by (`pull_request.opened`, `app_mention`), for handlers that log
+/// or branch on it. Fails (as a handler error) only for an event without a type, which only a
+/// fallback route takes: take `Option<RouteKey>` there.
+impl<S> FromRouted<S> for RouteKey {
+    fn from_routed(routed: &Routed, _: &S) -> Result<Self, HandlerError> {
+        routed
+            .key
+            .clone()
+            .ok_or_else(|| "the event has no type: take an Option<RouteKey>".into())
+    }
+}
+
+/// The key the event was routed by, when it has one.
+impl<S> FromRouted<S> for Option<RouteKey> {
+    fn from_routed(routed: &Routed, _: &S) -> Result<Self, HandlerError> {
+        Ok(routed.key.clone())
     }
 }
 

@@ -1011,3 +1011,36 @@ async fn cloudevents_structured_event_on_the_specifications_example() {
         ["com.github.pull_request.opened https://github.com/cloudevents/spec/pull A234-1234-1234 <much wow=\"xml\"/>"]
     );
 }
+
+#[tokio::test]
+async fn a_handler_may_take_the_route_key() {
+    use verihook::router::RouteKey;
+
+    let seen = Seen::default();
+    let router = EventRouter::new()
+        .route(
+            "pull_request",
+            record(&seen, |key: RouteKey| {
+                format!("{key} {} {:?}", key.kind(), key.action())
+            }),
+        )
+        .fallback(record(&seen, |key: Option<RouteKey>| {
+            format!(
+                "fallback {}",
+                key.map_or("(no type)".into(), |k| k.to_string())
+            )
+        }));
+    let opened = signed_event("github", GITHUB_SECRET, "pull_request.opened", json!({})).unwrap();
+    assert_eq!(
+        routed(&router, &opened, &seen).await,
+        ["pull_request.opened pull_request Some(\"opened\")"]
+    );
+    let push = signed_event("github", GITHUB_SECRET, "push", json!({})).unwrap();
+    assert_eq!(routed(&router, &push, &seen).await, ["fallback push"]);
+    // Twilio's requests carry no type: only a fallback takes them, without a key.
+    let sms = signed_event("twilio", "a-twilio-auth-token", "", json!({ "Body": "hi" })).unwrap();
+    assert_eq!(routed(&router, &sms, &seen).await, ["fallback (no type)"]);
+    // A handler that requires the key fails on such an event (500), never panics.
+    let strict = EventRouter::new().fallback(|_: RouteKey| async { Ok(()) });
+    assert_eq!(strict.handle(&sms).await.code(), "handler_failed");
+}
