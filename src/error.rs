@@ -315,13 +315,7 @@ pub(crate) fn parse_payload<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(body).map_err(|first| {
         let mut deserializer = serde_json::Deserializer::from_slice(body);
         match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
-            Err(tracked) => {
-                let path = tracked.path().to_string();
-                PayloadError {
-                    source: PayloadSource::Json(tracked.into_inner()),
-                    path: (path != ".").then_some(path),
-                }
-            }
+            Err(tracked) => at_path(tracked, PayloadSource::Json),
             // Cannot happen (the same bytes failed once); keep the first error.
             Ok(_) => PayloadError::new(first),
         }
@@ -331,13 +325,20 @@ pub(crate) fn parse_payload<T: serde::de::DeserializeOwned>(
 /// Deserialises a form body (`a=1&b=2`) into `T`, the failing parameter named by the path.
 pub(crate) fn parse_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, PayloadError> {
     let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(body));
-    serde_path_to_error::deserialize::<_, T>(deserializer).map_err(|tracked| {
-        let path = tracked.path().to_string();
-        PayloadError {
-            source: PayloadSource::Form(tracked.into_inner()),
-            path: (path != ".").then_some(path),
-        }
-    })
+    serde_path_to_error::deserialize::<_, T>(deserializer)
+        .map_err(|tracked| at_path(tracked, PayloadSource::Form))
+}
+
+/// The error and the path serde tracked to it (none at the top).
+fn at_path<E>(
+    tracked: serde_path_to_error::Error<E>,
+    source: fn(E) -> PayloadSource,
+) -> PayloadError {
+    let path = tracked.path().to_string();
+    PayloadError {
+        source: source(tracked.into_inner()),
+        path: (path != ".").then_some(path),
+    }
 }
 
 impl fmt::Display for PayloadError {

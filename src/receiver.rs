@@ -926,6 +926,7 @@ impl Receiver {
             Ok(Claim::InFlight) => return Outcome::InFlight { key },
             Err(err) => return Outcome::StoreUnavailable(err),
         };
+        let type_signed = event.signed().event_type();
         let delivery = Delivery::new(event, key.clone(), token, 1);
         // While the handler runs, its claim is extended every third of the lease, so a
         // redelivery never runs beside a slow handler.
@@ -949,7 +950,14 @@ impl Receiver {
                 Outcome::Processed { key, recorded }
             }
             Settled::Unrouted(unrouted) if unrouted.acknowledged() => {
-                let _ = self.store.complete(&key, &token, self.retain).await;
+                // Marked done only when the signature covers the type: a type from an unsigned
+                // header (GitHub's, Shopify's) could be forged on a replay that races the
+                // genuine delivery, which must then still run.
+                if type_signed {
+                    let _ = self.store.complete(&key, &token, self.retain).await;
+                } else {
+                    release().await;
+                }
                 Outcome::Unrouted {
                     key,
                     event_type: unrouted.event_type().map(str::to_owned),

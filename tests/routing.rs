@@ -1044,3 +1044,21 @@ async fn a_handler_may_take_the_route_key() {
     let strict = EventRouter::new().fallback(|_: RouteKey| async { Ok(()) });
     assert_eq!(strict.handle(&sms).await.code(), "handler_failed");
 }
+
+/// A captured GitHub body replayed first under a forged `X-GitHub-Event` that no route takes is
+/// acknowledged, but not marked done: the genuine delivery that follows still runs.
+#[tokio::test]
+async fn a_replay_under_a_forged_unsigned_type_cannot_swallow_the_genuine_delivery() {
+    let seen = Seen::default();
+    let receiver = Receiver::builder()
+        .sender("github", GithubVerifier::new(GITHUB_SECRET).unwrap())
+        .router(EventRouter::new().route("push", mark(&seen, "push")))
+        .build()
+        .unwrap();
+    let forged = github_request("github-push.json", "nothing_routes_this");
+    let genuine = github_request("github-push.json", "push");
+    assert_eq!(send(&receiver, &forged).await.code(), "unrouted");
+    assert_eq!(send(&receiver, &genuine).await.code(), "processed");
+    assert_eq!(send(&receiver, &genuine).await.code(), "duplicate");
+    assert_eq!(taken(&seen), ["push push"]);
+}
