@@ -74,6 +74,7 @@ pub use adapters::actix;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use adapters::axum;
 pub mod dangerous;
+pub mod diagnose;
 pub mod envelope;
 mod error;
 mod event;

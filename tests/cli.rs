@@ -821,3 +821,60 @@ fn a_declared_scheme_file_signs_and_verifies_and_a_bad_one_is_a_usage_error() {
     assert!(stderr.contains("no \"body\" piece"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn explain_adds_the_checked_causes_to_a_rejection() {
+    let pretty = b"{\n  \"id\": \"evt_1\",\n  \"type\": \"invoice.paid\"\n}";
+    let compact = b"{\"id\":\"evt_1\",\"type\":\"invoice.paid\"}";
+    let secret = "whsec_explain_test_secret_01";
+    let headers = signed_headers(
+        &[
+            "sign",
+            "--provider",
+            "stripe",
+            "--secret",
+            secret,
+            "--timestamp",
+            "1700000000",
+        ],
+        pretty,
+    );
+    let verify = |body: &[u8], secret: &str, extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "--provider",
+            "stripe",
+            "--secret",
+            secret,
+            "--now",
+            "1700000010",
+        ];
+        args.extend(headers.iter().map(String::as_str));
+        args.extend_from_slice(extra);
+        run(&args, body)
+    };
+    let plain = verify(compact, secret, &[]);
+    assert_eq!(plain.status.code(), Some(1));
+    assert!(json(&plain).get("diagnosis").is_none());
+
+    let explained = json(&verify(compact, secret, &["--explain"]));
+    assert_eq!(explained["error"], "bad_signature");
+    assert_eq!(explained["diagnosis"][0]["cause"], "body_reserialized");
+    let text = explained.to_string();
+    assert!(
+        !text.contains(secret) && !text.contains("explain_test_secret"),
+        "{text}"
+    );
+
+    let explained = json(&verify(pretty, "explain_test_secret_01", &["--explain"]));
+    assert_eq!(explained["diagnosis"][0]["cause"], "secret_missing_prefix");
+    assert!(!explained.to_string().contains("explain_test_secret"));
+
+    // Nothing to find: an empty list, not a guess.
+    let explained = json(&verify(
+        pretty,
+        "whsec_some_other_secret_000",
+        &["--explain"],
+    ));
+    assert_eq!(explained["diagnosis"], serde_json::json!([]));
+}

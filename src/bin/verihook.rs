@@ -30,7 +30,7 @@ use verihook::testing::{
 /// The shop a signed Shopify sample comes from.
 const SAMPLE_SHOP: &str = "verihook-demo.myshopify.com";
 use verihook::{
-    dangerous, scheme, RequestHead, Verified, VerifyError, VerifyOptions, WebhookRequest,
+    dangerous, diagnose, scheme, RequestHead, Verified, VerifyError, VerifyOptions, WebhookRequest,
 };
 
 #[derive(Parser, Debug)]
@@ -185,6 +185,12 @@ struct VerifyArgs {
     /// scheme's own (300 for most, Paddle 5, Linear 60, as their SDKs apply).
     #[arg(long, value_name = "SECS")]
     tolerance: Option<u64>,
+    /// When rejected, add a `diagnosis` list: the likely causes (body re-serialised or its
+    /// newlines changed, secret mistyped, clock off, another URL, another sender), each
+    /// checked by verifying with the mistake undone. Other senders' secrets are read from
+    /// every `<NAME>_WEBHOOK_SECRET` variable.
+    #[arg(long)]
+    explain: bool,
 }
 
 #[derive(Args, Debug)]
@@ -299,6 +305,20 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
     };
     let texts: Vec<&str> = secrets.iter().map(String::as_str).collect();
     // A diagnostic tool verifies with any non-empty secret, and warns when one is weak.
+    let explainer = args.explain.then(|| {
+        let explainer = match &sender {
+            Sender::Builtin(provider) => provider.builtin().ok().map(|builtin| {
+                diagnose::Explainer::builtin(builtin, &texts, args.url.as_deref(), options.clone())
+            }),
+            Sender::Declared(spec) => Some(diagnose::Explainer::declared(
+                spec,
+                &texts,
+                args.url.as_deref(),
+                options.clone(),
+            )),
+        };
+        explainer.map(with_other_senders)
+    });
     let (scheme, warnings, name) = match &sender {
         Sender::Builtin(provider) => {
             let builtin = provider.builtin()?;
@@ -372,6 +392,10 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
                 error: err.code(),
                 message: err.to_string(),
                 warnings: &warnings,
+                diagnosis: explainer.flatten().map(|explainer| {
+                    let head = RequestHead::new(&method, &uri, &headers);
+                    diagnosis_lines(&explainer.diagnose(&WebhookRequest::new(head, &body), now))
+                }),
             },
             ExitCode::from(1),
         ),
@@ -416,7 +440,54 @@ enum Report<'a> {
         message: String,
         #[serde(skip_serializing_if = "<[String]>::is_empty")]
         warnings: &'a [String],
+        /// With `--explain`: the likely causes, each checked.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        diagnosis: Option<Vec<DiagnosisLine>>,
     },
+}
+
+/// One finding of `--explain`, as printed.
+#[derive(Serialize)]
+struct DiagnosisLine {
+    cause: &'static str,
+    advice: String,
+}
+
+fn diagnosis_lines(findings: &[diagnose::Finding]) -> Vec<DiagnosisLine> {
+    findings
+        .iter()
+        .map(|finding| DiagnosisLine {
+            cause: finding.cause.code(),
+            advice: finding.advice.clone(),
+        })
+        .collect()
+}
+
+/// Every sender whose secrets are in a `<NAME>_WEBHOOK_SECRET` variable (white space
+/// separates several), as `(name, secrets)`, names lower-case.
+fn senders_from_environment() -> Vec<(String, Vec<String>)> {
+    let mut senders: Vec<(String, Vec<String>)> = std::env::vars()
+        .filter_map(|(key, value)| {
+            let name = key.strip_suffix("_WEBHOOK_SECRET")?;
+            let secrets: Vec<String> = value.split_whitespace().map(str::to_owned).collect();
+            (!name.is_empty() && !secrets.is_empty())
+                .then(|| (name.to_ascii_lowercase().replace('_', "-"), secrets))
+        })
+        .collect();
+    senders.sort();
+    senders
+}
+
+/// `explainer` with every other sender of the environment (see [`senders_from_environment`]).
+fn with_other_senders(explainer: diagnose::Explainer) -> diagnose::Explainer {
+    let own = explainer.sender().to_owned();
+    senders_from_environment()
+        .into_iter()
+        .filter(|(name, _)| *name != own)
+        .fold(explainer, |explainer, (name, secrets)| {
+            let texts: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            explainer.other_sender(name, &texts)
+        })
 }
 
 fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {

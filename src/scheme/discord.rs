@@ -12,6 +12,7 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     name: "discord",
     aliases: &[],
     signs_url: false,
+    headers: &["x-signature-ed25519"],
     #[cfg(feature = "ed25519")]
     build: |args, options| {
         Ok(Box::new(

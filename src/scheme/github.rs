@@ -158,6 +158,7 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     name: "github",
     aliases: &[],
     signs_url: false,
+    headers: &["x-hub-signature-256", "x-hub-signature"],
     build: |args, options| {
         let secrets = args.secrets.iter().map(|s| s.as_bytes());
         Ok(Box::new(

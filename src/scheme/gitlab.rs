@@ -220,6 +220,7 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     name: "gitlab",
     aliases: &[],
     signs_url: false,
+    headers: &["x-gitlab-token", "x-gitlab-event"],
     build: |args, options| {
         let tokens = args.secrets.iter().map(|s| s.as_bytes());
         Ok(Box::new(

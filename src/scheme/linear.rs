@@ -98,7 +98,8 @@ verifier_options!(LinearVerifier);
 text_secret_scheme!(
     LinearVerifier,
     "linear",
-    "the webhook's signing secret, as Linear shows it"
+    "the webhook's signing secret, as Linear shows it",
+    "linear-signature"
 );
 
 impl Scheme for LinearVerifier {

@@ -10,7 +10,7 @@
 /// the redacted `Debug` of a scheme keyed by text secrets of at least
 /// [`MIN_RAW_SECRET_LEN`] bytes, with `keys: MacKeys<Hmac<Sha256>>` and `options` fields.
 macro_rules! text_secret_scheme {
-    ($ty:ident, $name:literal, $secret:literal) => {
+    ($ty:ident, $name:literal, $secret:literal, $header:literal) => {
         impl $ty {
             #[doc = concat!("A verifier for ", $secret, ".")]
             ///
@@ -51,6 +51,7 @@ macro_rules! text_secret_scheme {
             name: $name,
             aliases: &[],
             signs_url: false,
+            headers: &[$header],
             build: |args, options| {
                 let secrets = args.secrets.iter().map(|s| s.as_bytes());
                 Ok(Box::new(
@@ -569,6 +570,9 @@ pub struct Builtin {
     pub aliases: &'static [&'static str],
     /// Whether it signs the URL (so needs the public URL configured).
     pub signs_url: bool,
+    /// The headers (lower-case) whose presence marks a request as this scheme's: its
+    /// signature or token header.
+    pub headers: &'static [&'static str],
     pub(crate) build: fn(BuildArgs<'_>, VerifyOptions) -> Result<Box<dyn Scheme>, VerifyError>,
 }
 
@@ -617,13 +621,14 @@ impl fmt::Debug for Builtin {
 pub static BUILTINS: &[&Builtin] = &[
     &github::BUILTIN,
     &stripe::BUILTIN,
+    // Before Standard Webhooks: GitLab's signing token sends `webhook-signature` too.
+    &gitlab::BUILTIN,
     &standard::BUILTIN,
     &slack::BUILTIN,
     &twilio::BUILTIN,
     &discord::BUILTIN,
     &square::BUILTIN,
     &shopify::BUILTIN,
-    &gitlab::BUILTIN,
     &paddle::BUILTIN,
     &linear::BUILTIN,
     &zoom::BUILTIN,
@@ -640,6 +645,24 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().copied().find(|b| {
         b.name.eq_ignore_ascii_case(name) || b.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
     })
+}
+
+/// The built-in scheme whose signature (or token) header `headers` carry: the first of
+/// [`BUILTINS`] with one of its [`headers`](Builtin::headers) present.
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// let mut headers = HeaderMap::new();
+/// headers.insert("stripe-signature", HeaderValue::from_static("t=1,v1=00"));
+/// assert_eq!(verihook::scheme::detect(&headers).map(|b| b.name), Some("stripe"));
+/// assert!(verihook::scheme::detect(&HeaderMap::new()).is_none());
+/// ```
+#[must_use]
+pub fn detect(headers: &HeaderMap) -> Option<&'static Builtin> {
+    BUILTINS
+        .iter()
+        .copied()
+        .find(|b| b.headers.iter().any(|name| headers.contains_key(*name)))
 }
 
 /// A header that lists a timestamp and one or more signatures as `key=value` entries

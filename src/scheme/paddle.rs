@@ -103,7 +103,8 @@ verifier_options!(PaddleVerifier);
 text_secret_scheme!(
     PaddleVerifier,
     "paddle",
-    "the notification destination's secret key, as Paddle shows it"
+    "the notification destination's secret key, as Paddle shows it",
+    "paddle-signature"
 );
 
 impl Scheme for PaddleVerifier {

@@ -106,7 +106,8 @@ verifier_options!(ShopifyVerifier);
 text_secret_scheme!(
     ShopifyVerifier,
     "shopify",
-    "the app's client secret, as the Partner Dashboard (or the app's settings) shows it"
+    "the app's client secret, as the Partner Dashboard (or the app's settings) shows it",
+    "x-shopify-hmac-sha256"
 );
 
 impl Scheme for ShopifyVerifier {

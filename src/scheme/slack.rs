@@ -64,7 +64,12 @@ impl SlackVerifier {
 }
 
 verifier_options!(SlackVerifier, handshakes);
-text_secret_scheme!(SlackVerifier, "slack", "the app's signing secret");
+text_secret_scheme!(
+    SlackVerifier,
+    "slack",
+    "the app's signing secret",
+    "x-slack-signature"
+);
 
 impl Scheme for SlackVerifier {
     fn name(&self) -> &'static str {

@@ -93,6 +93,7 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     name: "square",
     aliases: &[],
     signs_url: true,
+    headers: &["x-square-hmacsha256-signature"],
     build: |args, options| {
         let url = args.require_url()?;
         let keys = args.secrets.iter().map(|s| s.as_bytes());

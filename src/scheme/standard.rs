@@ -303,6 +303,7 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     name: "standard-webhooks",
     aliases: &["standard", "standardwebhooks", "svix"],
     signs_url: false,
+    headers: &["webhook-signature", "svix-signature"],
     build: |args, options| {
         Ok(Box::new(
             StandardVerifier::with_min(args.secrets, args.min(MIN_SYMMETRIC_KEY_LEN))?

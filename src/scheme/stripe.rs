@@ -121,6 +121,7 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     name: "stripe",
     aliases: &[],
     signs_url: false,
+    headers: &["stripe-signature"],
     build: |args, options| {
         let secrets = args.secrets.iter().map(|s| s.as_bytes());
         Ok(Box::new(

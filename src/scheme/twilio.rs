@@ -110,6 +110,7 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     name: "twilio",
     aliases: &[],
     signs_url: true,
+    headers: &["x-twilio-signature"],
     build: |args, options| {
         let url = args.require_url()?;
         let tokens = args.secrets.iter().map(|s| s.as_bytes());

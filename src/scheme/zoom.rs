@@ -72,7 +72,8 @@ verifier_options!(ZoomVerifier, handshakes);
 text_secret_scheme!(
     ZoomVerifier,
     "zoom",
-    "the app's secret token (the app's \"Feature\" page in the Zoom Marketplace)"
+    "the app's secret token (the app's \"Feature\" page in the Zoom Marketplace)",
+    "x-zm-signature"
 );
 
 /// The part of a URL validation request the answer needs.
