@@ -78,11 +78,15 @@ pub mod diagnose;
 pub mod envelope;
 mod error;
 mod event;
+#[cfg(feature = "guards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "guards")))]
+pub mod guard;
 mod heartbeat;
 pub mod idempotency;
 #[cfg(feature = "inbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
 pub mod inbox;
+mod observe;
 mod receiver;
 mod request;
 pub mod router;

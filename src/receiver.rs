@@ -20,6 +20,7 @@ use crate::heartbeat::{beat_interval, with_heartbeat};
 use crate::idempotency::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError, MAX_HOLD};
 #[cfg(feature = "inbox")]
 use crate::inbox::Inbox;
+use crate::observe::{self, RequestWatch};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::router::{settle, EventRouter, Settled};
 use crate::scheme::Scheme;
@@ -822,10 +823,12 @@ impl Receiver {
                 ));
                 continue;
             }
-            match candidate
+            let started = observe::clock();
+            let verified = candidate
                 .scheme
-                .verify_request(request, candidate.scheme.now())
-            {
+                .verify_request(request, candidate.scheme.now());
+            observe::verified_since(&candidate.name, started);
+            match verified {
                 Ok(Verified::Event(event)) => {
                     return Ok((
                         Verified::Event(event.with_sender(&candidate.name)),
@@ -873,24 +876,58 @@ impl Receiver {
 
     /// Handles one request: the sender named `sender` (or found by its headers) verifies it,
     /// then the event is claimed, handled once, and completed or released.
+    ///
+    /// With the `metrics` feature the request is counted and timed; with `tracing` it runs in
+    /// a `webhook` span (see the README's "Metrics" and "Tracing").
     pub async fn handle_request(
         &self,
         sender: Option<&str>,
         head: RequestHead<'_>,
         body: Bytes,
     ) -> Outcome {
-        let verified = self.verify_named(sender, &WebhookRequest::new(head, &body));
-        let (event, name) = match verified {
-            Ok((Verified::Event(event), name)) => (event, name.clone()),
-            Ok((Verified::Handshake(answer), name)) => {
-                return traced(Some(name), Outcome::Handshake(answer))
-            }
-            Err((err, name)) => {
-                return traced(name.map(|n| n.as_str()).or(sender), Outcome::Rejected(err))
-            }
-        };
-        let outcome = self.run(event).await;
-        traced(Some(&name), outcome)
+        self.handle_watched(sender, head, body, &RequestWatch::start())
+            .await
+    }
+
+    /// [`handle_request`](Self::handle_request) under a watch the adapter started when the
+    /// request arrived.
+    pub(crate) async fn handle_watched(
+        &self,
+        sender: Option<&str>,
+        head: RequestHead<'_>,
+        body: Bytes,
+        watch: &RequestWatch,
+    ) -> Outcome {
+        let (name, outcome) = watch
+            .within(async {
+                let verified = self.verify_named(sender, &WebhookRequest::new(head, &body));
+                let (event, name) = match verified {
+                    Ok((Verified::Event(event), name)) => (event, name.clone()),
+                    Ok((Verified::Handshake(answer), name)) => {
+                        let name = Some(name.as_str());
+                        return (name, traced(name, Outcome::Handshake(answer)));
+                    }
+                    Err((err, name)) => {
+                        let name = name.map(|n| n.as_str()).or(sender);
+                        return (name, traced(name, Outcome::Rejected(err)));
+                    }
+                };
+                watch.event(&name, event.id().as_deref());
+                let outcome = self.run(event, &name).await;
+                let name = self.sender_name(&name);
+                (name, traced(name, outcome))
+            })
+            .await;
+        watch.finish(name, &outcome);
+        outcome
+    }
+
+    /// The configured name equal to `name` (borrowed from the receiver, not the event).
+    fn sender_name(&self, name: &str) -> Option<&str> {
+        self.senders
+            .iter()
+            .find(|s| s.name.as_str() == name)
+            .map(|s| s.name.as_str())
     }
 
     /// The sender names, in the order they were added.
@@ -905,7 +942,7 @@ impl Receiver {
         &*self.store
     }
 
-    async fn run(&self, event: Event) -> Outcome {
+    async fn run(&self, event: Event, sender: &str) -> Outcome {
         let key = event.idempotency_key();
         #[allow(clippy::infallible_destructuring_match)] // one arm without the inbox feature
         let handler = match &self.mode {
@@ -916,7 +953,10 @@ impl Receiver {
                 return match inbox.enqueue(&entry).await {
                     Ok(crate::inbox::Enqueued::New) => Outcome::Queued { key: entry.key },
                     Ok(crate::inbox::Enqueued::Duplicate) => Outcome::Duplicate { key: entry.key },
-                    Err(err) => Outcome::StoreUnavailable(err),
+                    Err(err) => {
+                        observe::inbox_error("enqueue");
+                        Outcome::StoreUnavailable(err)
+                    }
                 };
             }
         };
@@ -924,7 +964,10 @@ impl Receiver {
             Ok(Claim::Acquired(token)) => token,
             Ok(Claim::Done) => return Outcome::Duplicate { key },
             Ok(Claim::InFlight) => return Outcome::InFlight { key },
-            Err(err) => return Outcome::StoreUnavailable(err),
+            Err(err) => {
+                observe::store_error("claim");
+                return Outcome::StoreUnavailable(err);
+            }
         };
         let type_signed = event.signed().event_type();
         let delivery = Delivery::new(event, key.clone(), token, 1);
@@ -932,6 +975,7 @@ impl Receiver {
         // redelivery never runs beside a slow handler.
         let store = &self.store;
         let (lease, beat_key) = (self.lease, key.as_str());
+        let started = observe::clock();
         let result = with_heartbeat(
             run_handler(handler, delivery),
             beat_interval(lease),
@@ -942,11 +986,16 @@ impl Receiver {
         .await;
         let release = || async {
             // If the release fails too, the lease expires and the retry is processed then.
-            let _ = self.store.release(&key, &token).await;
+            if self.store.release(&key, &token).await.is_err() {
+                observe::store_error("release");
+            }
         };
-        match settle(result) {
+        let outcome = match settle(result) {
             Settled::Done => {
                 let recorded = self.store.complete(&key, &token, self.retain).await.is_ok();
+                if !recorded {
+                    observe::store_error("complete");
+                }
                 Outcome::Processed { key, recorded }
             }
             Settled::Unrouted(unrouted) if unrouted.acknowledged() => {
@@ -978,7 +1027,9 @@ impl Receiver {
                 release().await;
                 Outcome::HandlerFailed { key, error }
             }
-        }
+        };
+        observe::handled_since(sender, outcome.code(), started);
+        outcome
     }
 }
 
@@ -1091,6 +1142,19 @@ fn traced(sender: Option<&str>, outcome: Outcome) -> Outcome {
     }
     #[cfg(not(feature = "tracing"))]
     let _ = sender;
+    outcome
+}
+
+/// A request refused before its body was read (by an adapter's head check): logged, counted
+/// and recorded in its span like any other outcome.
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) fn rejected_early(
+    sender: Option<&str>,
+    error: VerifyError,
+    watch: &RequestWatch,
+) -> Outcome {
+    let outcome = watch.within_now(|| traced(sender, Outcome::Rejected(error)));
+    watch.finish(sender, &outcome);
     outcome
 }
 

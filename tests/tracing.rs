@@ -99,3 +99,64 @@ async fn each_outcome_is_one_event_without_secrets() {
         "a signature was logged:\n{log}"
     );
 }
+
+// One `webhook` span per request, closed with its sender, event id, outcome, status and
+// duration; the headers, signature, body and secret are never recorded in it.
+#[tokio::test(flavor = "current_thread")]
+async fn each_request_is_one_span_with_sender_outcome_duration_and_event_id() {
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let _guard = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_span_events(FmtSpan::CLOSE)
+        .finish()
+        .set_default();
+
+    let receiver = Receiver::builder()
+        .sender("github-app", GithubVerifier::new(SECRET).unwrap())
+        .handler(|_| async { Ok(()) })
+        .build()
+        .unwrap();
+    let body = Bytes::from_static(br#"{"zen":"Approachable is better than simple."}"#);
+    let signed = GithubSigner::new(SECRET)
+        .unwrap()
+        .sign_delivery("72d3162e-cc78-11e3-81ab-4c9367dc0958", "push", &body)
+        .unwrap();
+    let signature = signed["x-hub-signature-256"].to_str().unwrap().to_owned();
+    receiver.handle(&signed, body.clone()).await;
+    receiver.handle(&signed, Bytes::from_static(b"{}")).await;
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let closes: Vec<&str> = log.lines().filter(|l| l.contains("close")).collect();
+    assert_eq!(closes.len(), 2, "one span per request:\n{log}");
+    let processed = closes[0];
+    for field in [
+        "webhook{",
+        "sender=\"github-app\"",
+        "event_id=\"72d3162e-cc78-11e3-81ab-4c9367dc0958\"",
+        "outcome=\"processed\"",
+        "status=200",
+        "duration_us=",
+    ] {
+        assert!(processed.contains(field), "{field} missing: {processed}");
+    }
+    let rejected = closes[1];
+    assert!(
+        rejected.contains("outcome=\"bad_signature\"") && rejected.contains("status=401"),
+        "{rejected}"
+    );
+    // The outcome's own event is inside the span.
+    assert!(
+        log.contains("webhook{sender=\"github-app\" event_id="),
+        "{log}"
+    );
+    assert!(!log.contains(SECRET), "the secret was logged:\n{log}");
+    assert!(
+        !log.contains(&signature[7..]),
+        "a signature was logged:\n{log}"
+    );
+    assert!(!log.contains("Approachable"), "the body was logged:\n{log}");
+}

@@ -54,7 +54,8 @@ use serde::de::DeserializeOwned;
 use super::{content_length, declared_too_large};
 pub use super::{Received, SenderName, TypedWebhook, Webhook, WebhookRejection, WebhookVerifier};
 use crate::error::VerifyError;
-use crate::receiver::{Outcome, Receiver};
+use crate::observe::RequestWatch;
+use crate::receiver::{rejected_early, Receiver};
 use crate::request::{RequestHead, WebhookRequest};
 
 impl ResponseError for WebhookRejection {
@@ -220,11 +221,12 @@ impl FromRequest for Received {
             let receiver =
                 receiver.ok_or(WebhookRejection::NotConfigured("web::Data<Receiver>"))?;
             let sender = sender.as_ref().map(SenderName::as_str);
+            let watch = RequestWatch::start();
             let early = |err, payload| {
                 // Kept until the answer is written: Actix then closes the connection instead of
                 // reading (draining) the rest of a body nobody wants.
                 request.extensions_mut().insert(Unread(payload));
-                Ok(Self::new(Outcome::Rejected(err), true))
+                Ok(Self::new(rejected_early(sender, err, &watch), true))
             };
             let limit = match receiver.precheck(sender, &head.view()) {
                 Ok(limit) => limit,
@@ -238,7 +240,9 @@ impl FromRequest for Received {
                 Err(WebhookRejection::Verify(err)) => return early(err, payload),
                 Err(err) => return Err(err),
             };
-            let outcome = receiver.handle_request(sender, head.view(), body).await;
+            let outcome = receiver
+                .handle_watched(sender, head.view(), body, &watch)
+                .await;
             Ok(Self::new(outcome, false))
         })
     }

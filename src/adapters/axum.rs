@@ -57,7 +57,8 @@ use serde::de::DeserializeOwned;
 use super::{content_length, declared_too_large};
 pub use super::{Received, SenderName, TypedWebhook, Webhook, WebhookRejection, WebhookVerifier};
 use crate::error::VerifyError;
-use crate::receiver::{Outcome, Receiver};
+use crate::observe::RequestWatch;
+use crate::receiver::{rejected_early, Receiver};
 use crate::request::{RequestHead, WebhookRequest};
 
 impl IntoResponse for WebhookRejection {
@@ -199,7 +200,8 @@ where
         let (parts, body) = request.into_parts();
         let sender = parts.extensions.get::<SenderName>().map(SenderName::as_str);
         let head = RequestHead::new(&parts.method, &parts.uri, &parts.headers);
-        let early = |err| Ok(Self::new(Outcome::Rejected(err), true));
+        let watch = RequestWatch::start();
+        let early = |err| Ok(Self::new(rejected_early(sender, err, &watch), true));
         let limit = match receiver.precheck(sender, &head) {
             Ok(limit) => limit,
             Err(err) => return early(err),
@@ -218,7 +220,7 @@ where
                 })
             }
         };
-        let outcome = receiver.handle_request(sender, head, body).await;
+        let outcome = receiver.handle_watched(sender, head, body, &watch).await;
         Ok(Self::new(outcome, false))
     }
 }

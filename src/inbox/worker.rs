@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use super::{Inbox, Leased};
 use crate::heartbeat::{beat_interval, with_heartbeat};
 use crate::idempotency::{ClaimToken, StoreError, MAX_HOLD};
+use crate::observe;
 use crate::receiver::{run_handler, ConfigError, Delivery, Handler, HandlerError};
 use crate::router::{settle, EventRouter, Settled};
 
@@ -165,6 +166,23 @@ impl Worker {
         }
     }
 
+    /// Reads the inbox's counts into the `verihook_inbox_*` gauges (feature `metrics`; [`run`]
+    /// does it every 15 seconds). A failed read counts as an inbox error.
+    ///
+    /// [`run`]: Self::run
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub async fn record_depth(&self) {
+        match self.inbox.stats().await {
+            Ok(stats) => observe::inbox_depth(
+                stats.pending,
+                stats.dead,
+                stats.oldest_pending_secs.map(Duration::from_secs),
+            ),
+            Err(_) => observe::inbox_error("stats"),
+        }
+    }
+
     /// Leases the events due now (at most the concurrency), runs them all, and gives how many
     /// ran. For tests and for apps that drive the worker themselves.
     ///
@@ -194,6 +212,10 @@ impl Worker {
         // The leases this worker holds, to hand back what is still running at shutdown.
         let mut held: HashMap<String, ClaimToken> = HashMap::new();
         let mut last_purge = Instant::now();
+        #[cfg(feature = "metrics")]
+        let mut last_depth = Instant::now()
+            .checked_sub(DEPTH_EVERY)
+            .unwrap_or_else(Instant::now);
         loop {
             let free = self.concurrency.saturating_sub(running.len());
             let mut leased_any = false;
@@ -207,12 +229,18 @@ impl Worker {
                         }
                     }
                     Err(_) => {
+                        observe::inbox_error("lease");
                         tokio::select! {
                             () = &mut shutdown => break,
                             () = tokio::time::sleep(Duration::from_secs(1)) => continue,
                         }
                     }
                 }
+            }
+            #[cfg(feature = "metrics")]
+            if last_depth.elapsed() >= DEPTH_EVERY {
+                self.record_depth().await;
+                last_depth = Instant::now();
             }
             if last_purge.elapsed() >= Duration::from_secs(60) {
                 let _ = self.inbox.purge_done(self.retain).await;
@@ -289,6 +317,7 @@ impl Worker {
                 "inbox event started"
             );
             let delivery = Delivery::new(entry.to_event(), key.clone(), token, attempt);
+            let started = observe::clock();
             // The heartbeat: extend the lease every third of it while the handler runs.
             let result = with_heartbeat(
                 run_handler(&handler, delivery),
@@ -332,6 +361,10 @@ impl Worker {
                 }
             }
             .unwrap_or(Fate::Lost);
+            if matches!(fate, Fate::Lost) {
+                observe::inbox_error("record");
+            }
+            observe::handled_since(&sender, fate.code(), started);
             let report = Attempt {
                 key,
                 sender,
@@ -344,6 +377,23 @@ impl Worker {
                 observe(&report);
             }
             report.key
+        }
+    }
+}
+
+/// How often a running worker reads the inbox's depth into the gauges.
+#[cfg(feature = "metrics")]
+const DEPTH_EVERY: Duration = Duration::from_secs(15);
+
+impl Fate {
+    /// The result label of the handler-duration metric.
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Done => "processed",
+            Self::Retry { .. } => "retry",
+            Self::Dead { .. } => "dead",
+            Self::Lost => "lost",
+            Self::Unrouted { .. } => "unrouted",
         }
     }
 }

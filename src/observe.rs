@@ -1,0 +1,211 @@
+//! What the crate reports through the `metrics` facade (feature `metrics`); every function is
+//! a no-op without it. The names and labels are listed in the README's "Metrics" table.
+
+#[cfg(feature = "metrics")]
+#[allow(dead_code)] // each is used only with the feature (guards, inbox) that reports it
+mod enabled {
+    use std::time::Duration;
+
+    /// Every guard refusal, by sender and code.
+    pub(crate) fn guard_rejected(sender: &str, code: &'static str) {
+        metrics::counter!(
+            "verihook_guard_rejections_total",
+            "sender" => sender.to_owned(),
+            "code" => code
+        )
+        .increment(1);
+    }
+
+    /// One request's outcome and its whole duration, by sender and outcome code.
+    pub(crate) fn request(sender: &str, code: &'static str, elapsed: Duration) {
+        let sender = sender.to_owned();
+        metrics::counter!("verihook_requests_total", "sender" => sender.clone(), "outcome" => code)
+            .increment(1);
+        metrics::histogram!(
+            "verihook_request_duration_seconds",
+            "sender" => sender,
+            "outcome" => code
+        )
+        .record(elapsed.as_secs_f64());
+    }
+
+    /// One verification's duration (signature and freshness, not the body read).
+    pub(crate) fn verification(sender: &str, elapsed: Duration) {
+        metrics::histogram!("verihook_verification_duration_seconds", "sender" => sender.to_owned())
+            .record(elapsed.as_secs_f64());
+    }
+
+    /// One handler run's duration and result (`ok`, `error`, `panic`, `invalid_payload`...).
+    pub(crate) fn handler(sender: &str, result: &'static str, elapsed: Duration) {
+        metrics::histogram!(
+            "verihook_handler_duration_seconds",
+            "sender" => sender.to_owned(),
+            "result" => result
+        )
+        .record(elapsed.as_secs_f64());
+    }
+
+    /// An idempotency store call that failed, by operation.
+    pub(crate) fn store_error(operation: &'static str) {
+        metrics::counter!("verihook_store_errors_total", "operation" => operation).increment(1);
+    }
+
+    /// An inbox call that failed, by operation.
+    pub(crate) fn inbox_error(operation: &'static str) {
+        metrics::counter!("verihook_inbox_errors_total", "operation" => operation).increment(1);
+    }
+
+    /// The inbox's pending and dead counts and its oldest pending event's age.
+    pub(crate) fn inbox_depth(pending: u64, dead: u64, oldest_pending: Option<Duration>) {
+        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+        {
+            metrics::gauge!("verihook_inbox_pending").set(pending as f64);
+            metrics::gauge!("verihook_inbox_dead").set(dead as f64);
+        }
+        metrics::gauge!("verihook_inbox_oldest_pending_age_seconds")
+            .set(oldest_pending.map_or(0.0, |age| age.as_secs_f64()));
+    }
+}
+
+#[cfg(feature = "metrics")]
+#[allow(unused_imports)]
+pub(crate) use enabled::*;
+
+#[cfg(not(feature = "metrics"))]
+#[allow(dead_code, clippy::missing_const_for_fn)]
+mod disabled {
+    use std::time::Duration;
+
+    pub(crate) fn guard_rejected(_: &str, _: &'static str) {}
+    pub(crate) fn request(_: &str, _: &'static str, _: Duration) {}
+    pub(crate) fn verification(_: &str, _: Duration) {}
+    pub(crate) fn handler(_: &str, _: &'static str, _: Duration) {}
+    pub(crate) fn store_error(_: &'static str) {}
+    pub(crate) fn inbox_error(_: &'static str) {}
+    pub(crate) fn inbox_depth(_: u64, _: u64, _: Option<Duration>) {}
+}
+
+#[cfg(not(feature = "metrics"))]
+#[allow(unused_imports)]
+pub(crate) use disabled::*;
+
+/// One request's watch: when it started and, with `tracing`, its span (`webhook`, fields
+/// `sender`, `event_id`, `outcome`, `status`, `duration_us`; no header, body or secret).
+/// Without the `metrics` and `tracing` features it is empty and costs nothing.
+pub(crate) struct RequestWatch {
+    #[cfg(any(feature = "metrics", feature = "tracing"))]
+    started: std::time::Instant,
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+}
+
+impl RequestWatch {
+    pub(crate) fn start() -> Self {
+        Self {
+            #[cfg(any(feature = "metrics", feature = "tracing"))]
+            started: std::time::Instant::now(),
+            #[cfg(feature = "tracing")]
+            span: tracing::info_span!(
+                target: "verihook",
+                "webhook",
+                sender = tracing::field::Empty,
+                event_id = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+                status = tracing::field::Empty,
+                duration_us = tracing::field::Empty,
+            ),
+        }
+    }
+
+    /// Runs `work` inside the span.
+    pub(crate) async fn within<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+        #[cfg(feature = "tracing")]
+        {
+            use tracing::Instrument as _;
+            work.instrument(self.span.clone()).await
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            work.await
+        }
+    }
+
+    /// Runs `work` (synchronous) inside the span.
+    #[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
+    pub(crate) fn within_now<T>(&self, work: impl FnOnce() -> T) -> T {
+        #[cfg(feature = "tracing")]
+        {
+            self.span.in_scope(work)
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            work()
+        }
+    }
+
+    /// Notes the verified event's sender and id.
+    #[allow(clippy::unused_self)]
+    pub(crate) fn event(&self, sender: &str, id: Option<&str>) {
+        #[cfg(feature = "tracing")]
+        {
+            self.span.record("sender", sender);
+            if let Some(id) = id {
+                self.span.record("event_id", id);
+            }
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = (sender, id);
+    }
+
+    /// Records the outcome: the request counter and duration, and the span's fields.
+    pub(crate) fn finish(&self, sender: Option<&str>, outcome: &crate::receiver::Outcome) {
+        #[cfg(any(feature = "metrics", feature = "tracing"))]
+        {
+            let elapsed = self.started.elapsed();
+            let sender = sender.unwrap_or("unknown");
+            request(sender, outcome.code(), elapsed);
+            #[cfg(feature = "tracing")]
+            {
+                self.span.record("sender", sender);
+                self.span.record("outcome", outcome.code());
+                self.span.record("status", outcome.status().as_u16());
+                self.span.record(
+                    "duration_us",
+                    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+                );
+            }
+        }
+        #[cfg(not(any(feature = "metrics", feature = "tracing")))]
+        let _ = (sender, outcome);
+    }
+}
+
+/// Now, when something records durations (`metrics`); else nothing is read.
+pub(crate) fn clock() -> Option<std::time::Instant> {
+    #[cfg(feature = "metrics")]
+    {
+        Some(std::time::Instant::now())
+    }
+    #[cfg(not(feature = "metrics"))]
+    {
+        None
+    }
+}
+
+/// Records a verification's duration when `started` was read.
+pub(crate) fn verified_since(sender: &str, started: Option<std::time::Instant>) {
+    if let Some(started) = started {
+        verification(sender, started.elapsed());
+    }
+}
+
+/// Records a handler run's duration and result when `started` was read.
+pub(crate) fn handled_since(
+    sender: &str,
+    result: &'static str,
+    started: Option<std::time::Instant>,
+) {
+    if let Some(started) = started {
+        handler(sender, result, started.elapsed());
+    }
+}
