@@ -104,7 +104,32 @@ expect "$work/shared" '"outcome":"duplicate"'
 expect "$work/axum_receiver-3932.log" "idempotency: Redis"
 echo "axum_receiver and actix_receiver share deduplication through Redis"
 
-# 3. Start-up failures: one readable line naming what to change, exit status 1.
+# 3. `verihook listen --forward` in front of the example receiver: listen verifies and prints,
+#    the request reaches the app unchanged, and the app's answer goes back to the sender.
+start axum_receiver 3934
+"$send" listen --port 3935 --count 2 --json --forward http://127.0.0.1:3934 \
+  --secret stripe=whsec_demo_stripe_secret >"$work/listen.out" 2>"$work/listen.err" &
+pids+=($!)
+listen_pid=$!
+for _ in $(seq 1 100); do grep -q "verihook listen:" "$work/listen.err" 2>/dev/null && break; sleep 0.1; done
+$send send -p stripe -s whsec_demo_stripe_secret --url http://127.0.0.1:3935/webhooks/stripe \
+  --id evt_listened >"$work/forward" 2>&1
+if $send send -p stripe -s whsec_demo_stripe_secret --url http://127.0.0.1:3935/webhooks/stripe \
+  --alter trailing-newline >>"$work/forward" 2>&1; then
+  echo "a body changed after signing was accepted through listen"; exit 1
+fi
+wait "$listen_pid"
+expect "$work/forward" '#1 200 {"outcome":"processed"'
+expect "$work/forward" '#1 401 {"error":"bad_signature"'
+expect "$work/axum_receiver-3934.log" "processed provider=stripe id=evt_listened type=invoice.paid"
+expect "$work/listen.out" '"ok":true'
+expect "$work/listen.out" '"forwarded":{"url":"http://127.0.0.1:3934/webhooks/stripe","status":200'
+expect "$work/listen.out" '"cause":"body_gained_trailing_newline"'
+expect "$work/listen.out" '["stripe-signature","[redacted]"]'
+if grep -q demo_stripe_secret "$work/listen.out"; then echo "listen printed a secret"; exit 1; fi
+echo "verihook listen forwards to the example receiver and diagnoses the altered body"
+
+# 4. Start-up failures: one readable line naming what to change, exit status 1.
 fails() {  # name expected-line [VAR=value ...]
   local name=$1 line=$2
   shift 2

@@ -878,3 +878,162 @@ fn explain_adds_the_checked_causes_to_a_rejection() {
     ));
     assert_eq!(explained["diagnosis"], serde_json::json!([]));
 }
+
+/// Starts `verihook listen --port 0` with `args`; its address and the running child.
+fn start_listen(args: &[&str]) -> (String, std::process::Child) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_verihook"))
+        .arg("listen")
+        .args(["--port", "0"])
+        .args(args)
+        .env_remove("STRIPE_WEBHOOK_SECRET")
+        .env_remove("GITHUB_WEBHOOK_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_owned();
+    (addr, child)
+}
+
+#[test]
+fn listen_reports_each_request_with_its_verdict_and_diagnosis() {
+    let (addr, child) = start_listen(&[
+        "--json",
+        "--count",
+        "4",
+        "--secret",
+        "github=listen-test-secret-1",
+        "--secret",
+        "stripe=whsec_listen_test_secret_2",
+    ]);
+    let url = format!("http://{addr}/webhooks/github");
+    let send = |args: &[&str]| run(&[&["send", "--url", &url][..], args].concat(), b"");
+    assert!(send(&[
+        "-p",
+        "github",
+        "-s",
+        "listen-test-secret-1",
+        "--event",
+        "push"
+    ])
+    .status
+    .success());
+    assert_eq!(
+        send(&["-p", "github", "-s", "wrong-secret-000"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        send(&[
+            "-p",
+            "stripe",
+            "-s",
+            "whsec_listen_test_secret_2",
+            "--alter",
+            "pretty"
+        ])
+        .status
+        .code(),
+        Some(1)
+    );
+    // The GitHub route's secret used for Stripe's sender: another sender's secret.
+    assert_eq!(
+        send(&["-p", "github", "-s", "whsec_listen_test_secret_2"])
+            .status
+            .code(),
+        Some(1)
+    );
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let reports: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 4, "{text}");
+
+    assert_eq!(reports[0]["ok"], true);
+    assert_eq!(reports[0]["sender"], "github");
+    assert_eq!(reports[0]["type"], "push");
+    assert_eq!(reports[0]["status"], 200);
+    assert_eq!(reports[0]["path"], "/webhooks/github");
+
+    assert_eq!(reports[1]["ok"], false);
+    assert_eq!(reports[1]["error"], "bad_signature");
+    assert_eq!(reports[1]["status"], 401);
+    assert!(reports[1].get("diagnosis").is_none(), "{}", reports[1]);
+
+    assert_eq!(reports[2]["sender"], "stripe");
+    assert_eq!(reports[2]["diagnosis"][0]["cause"], "body_reserialized");
+
+    assert_eq!(reports[3]["diagnosis"][0]["cause"], "other_senders_secret");
+    assert!(reports[3]["diagnosis"][0]["advice"]
+        .as_str()
+        .unwrap()
+        .contains("`stripe`"));
+
+    for report in &reports {
+        let headers = report["headers"].as_array().unwrap();
+        let signature = headers
+            .iter()
+            .find(|h| h[0] == "x-hub-signature-256" || h[0] == "stripe-signature")
+            .unwrap();
+        assert_eq!(signature[1], "[redacted]");
+    }
+    for secret in [
+        "listen-test-secret-1",
+        "listen_test_secret_2",
+        "wrong-secret-000",
+    ] {
+        assert!(!text.contains(secret), "a secret was printed:\n{text}");
+    }
+}
+
+#[test]
+fn listen_answers_handshakes_like_the_receiver_and_prints_blocks() {
+    let (addr, child) = start_listen(&["--count", "1", "--secret", "slack=listen-slack-secret-1"]);
+    let body = br#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let headers = signed_headers(
+        &[
+            "sign",
+            "--provider",
+            "slack",
+            "--secret",
+            "listen-slack-secret-1",
+        ],
+        body,
+    );
+    // Slack signs the handshake like any event: post it signed, with a raw client.
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let mut request = format!("POST /slack/events HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    for pair in headers.chunks(2) {
+        request.push_str(&pair[1]);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.ends_with(r#"{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}"#),
+        "{answer}"
+    );
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("sender    slack"), "{text}");
+    assert!(text.contains("verdict   handshake answered"), "{text}");
+    assert!(text.contains("x-slack-signature: [redacted]"), "{text}");
+    assert!(!text.contains("listen-slack-secret-1"), "{text}");
+}

@@ -27,6 +27,9 @@ use verihook::testing::{
     SlackSigner, SquareSigner, StandardSigner, StripeSigner, TwilioSigner, ZoomSigner,
 };
 
+#[path = "verihook/listen.rs"]
+mod listen;
+
 /// The shop a signed Shopify sample comes from.
 const SAMPLE_SHOP: &str = "verihook-demo.myshopify.com";
 use verihook::{
@@ -49,6 +52,10 @@ enum Command {
     /// Sign a body (or a sample event) and POST it, printing each response; exits 0 if every
     /// answer was 2xx, 1 otherwise.
     Send(SendArgs),
+    /// Listen on 127.0.0.1 for webhooks on any path: find the sender, verify, print one block
+    /// (or JSON line) per request with the diagnosis when rejected, and answer like the real
+    /// receiver (or forward to the app with --forward).
+    Listen(listen::ListenArgs),
     /// Look into a durable inbox and act on it: stats, dead letters, retry, purge (built with
     /// the `inbox` feature, and `postgres` for --database-url, `redis` for --redis-url).
     #[cfg(feature = "inbox")]
@@ -244,6 +251,52 @@ struct SendArgs {
     /// How many of the repeats are in flight at once.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
     concurrency: u32,
+    /// After signing, change the body as a misbehaving proxy or framework would, to see what a
+    /// receiver (or `verihook listen`) answers.
+    #[arg(long, value_enum)]
+    alter: Option<Alteration>,
+}
+
+/// What `send --alter` does to the body after signing it.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Alteration {
+    /// Append a newline.
+    TrailingNewline,
+    /// Turn LF line endings into CRLF.
+    Crlf,
+    /// Re-serialise the JSON pretty-printed (2 spaces), members in order.
+    Pretty,
+    /// Re-serialise the JSON compact, members in order.
+    Compact,
+}
+
+impl Alteration {
+    fn apply(self, body: &[u8]) -> Result<Bytes, Usage> {
+        let relaid = |pretty: bool| {
+            let mut reader = serde_json::Deserializer::from_slice(body);
+            let mut out = Vec::with_capacity(body.len() * 2);
+            let done = if pretty {
+                serde_transcode::transcode(
+                    &mut reader,
+                    &mut serde_json::Serializer::pretty(&mut out),
+                )
+            } else {
+                serde_transcode::transcode(&mut reader, &mut serde_json::Serializer::new(&mut out))
+            };
+            done.map(|()| Bytes::from(out))
+                .map_err(|e| Usage(format!("--alter needs a JSON body: {e}")))
+        };
+        match self {
+            Self::TrailingNewline => Ok(Bytes::from([body, b"\n"].concat())),
+            Self::Crlf => Ok(Bytes::from(
+                String::from_utf8_lossy(body)
+                    .replace('\n', "\r\n")
+                    .into_bytes(),
+            )),
+            Self::Pretty => relaid(true),
+            Self::Compact => relaid(false),
+        }
+    }
 }
 
 /// A usage error: printed on standard error, exit status 2.
@@ -255,6 +308,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify(&args),
         Command::Sign(args) => sign(&args),
         Command::Send(args) => send(&args),
+        Command::Listen(args) => listen::run(&args),
         #[cfg(feature = "inbox")]
         Command::Inbox(args) => inbox_command::run(&args).map_err(Usage),
     };
@@ -697,6 +751,10 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
             )?;
             (body, false, headers)
         }
+    };
+    let body = match args.alter {
+        Some(alteration) => alteration.apply(&body)?,
+        None => body,
     };
     headers.insert(
         http::header::CONTENT_TYPE,

@@ -1,0 +1,658 @@
+//! `verihook listen`: a local inspector, like a request bin that knows signatures.
+//!
+//! It accepts any webhook on any path, finds the sender by its signature header, verifies it
+//! with the secrets given, prints one block (or one JSON line) per request, and answers the
+//! way a real receiver would (handshakes included), or passes the request on unchanged to the
+//! app (`--forward`) and answers with the app's answer.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use clap::Args;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::Serialize;
+use verihook::diagnose::Explainer;
+use verihook::{
+    scheme, Outcome, RequestHead, Verified, VerifyError, VerifyOptions, WebhookRequest,
+};
+
+use super::{diagnosis_lines, senders_from_environment, DiagnosisLine, Usage};
+
+/// The largest body `listen` reads (the library's default limit).
+const BODY_LIMIT: usize = scheme::DEFAULT_BODY_LIMIT;
+
+/// How much of a body is printed.
+const BODY_SHOWN: usize = 300;
+
+#[derive(Args, Debug)]
+pub(super) struct ListenArgs {
+    /// The port to listen on, on 127.0.0.1 (0: any free port, printed on standard error).
+    #[arg(long, default_value_t = 8787)]
+    port: u16,
+    /// A sender's secret as `NAME=SECRET` (`stripe=whsec_...`); repeat for several senders or
+    /// for rotation. Prefer --secret-file or the `<NAME>_WEBHOOK_SECRET` variables: arguments
+    /// show in the process list.
+    #[arg(long, short = 's', value_name = "NAME=SECRET")]
+    secret: Vec<String>,
+    /// A file of `NAME=SECRET` lines (`STRIPE_WEBHOOK_SECRET=...` lines too, as in an env
+    /// file); blank lines and `#` comments skipped.
+    #[arg(long, value_name = "PATH")]
+    secret_file: Option<PathBuf>,
+    /// The public URL the provider posts to, without the path (`https://abc.example.com`),
+    /// for senders that sign the URL (twilio, square); default: `http://` + the Host header.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// Print one JSON object per request instead of a readable block.
+    #[arg(long)]
+    json: bool,
+    /// Pass each request on, unchanged, to this URL (http:// only; a URL without a path gets
+    /// the request's own path) and answer with the app's answer.
+    #[arg(long, value_name = "URL")]
+    forward: Option<String>,
+    /// Stop after this many requests (default: run until interrupted).
+    #[arg(long)]
+    count: Option<u64>,
+}
+
+/// Every configured sender: the built-in scheme's name → its secrets.
+type Senders = BTreeMap<&'static str, Vec<String>>;
+
+struct Listener {
+    senders: Senders,
+    public_url: Option<String>,
+    json: bool,
+    forward: Option<String>,
+    agent: ureq::Agent,
+    seen: AtomicU64,
+    count: Option<u64>,
+    done: tokio::sync::Notify,
+}
+
+pub(super) fn run(args: &ListenArgs) -> Result<std::process::ExitCode, Usage> {
+    let senders = senders(args)?;
+    if let Some(url) = &args.forward {
+        if !url.starts_with("http://") {
+            return Err(Usage(format!(
+                "--forward {url}: only http:// URLs are supported"
+            )));
+        }
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let listener = Arc::new(Listener {
+        senders,
+        public_url: args
+            .public_url
+            .as_ref()
+            .map(|u| u.trim_end_matches('/').to_owned()),
+        json: args.json,
+        forward: args.forward.clone(),
+        agent,
+        seen: AtomicU64::new(0),
+        count: args.count,
+        done: tokio::sync::Notify::new(),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Usage(format!("cannot start: {e}")))?;
+    runtime.block_on(serve(listener, args.port))
+}
+
+async fn serve(listener: Arc<Listener>, port: u16) -> Result<std::process::ExitCode, Usage> {
+    let socket = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| Usage(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+    let addr = socket.local_addr().map_err(|e| Usage(e.to_string()))?;
+    let names: Vec<&str> = listener.senders.keys().copied().collect();
+    eprintln!(
+        "verihook listen: http://{addr}/ (any path); senders with secrets: {}{}",
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        },
+        listener
+            .forward
+            .as_ref()
+            .map(|url| format!("; forwarding to {url}"))
+            .unwrap_or_default()
+    );
+    let app = axum::Router::new()
+        .fallback(inspect)
+        .with_state(listener.clone());
+    let done = listener.clone();
+    axum::serve(
+        socket,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        tokio::select! {
+            () = done.done.notified() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    })
+    .await
+    .map_err(|e| Usage(format!("the server stopped: {e}")))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The senders' secrets from `--secret`, `--secret-file` and the environment, by built-in name.
+fn senders(args: &ListenArgs) -> Result<Senders, Usage> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for entry in &args.secret {
+        let (name, secret) = entry.split_once('=').ok_or_else(|| {
+            Usage(format!(
+                "--secret takes NAME=SECRET (e.g. stripe=whsec_...), not `{}`",
+                redact(entry)
+            ))
+        })?;
+        pairs.push((name.to_owned(), secret.to_owned()));
+    }
+    if let Some(path) = &args.secret_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Usage(format!("--secret-file {}: {e}", path.display())))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, secret) = line.split_once('=').ok_or_else(|| {
+                Usage(format!(
+                    "--secret-file {} line {}: expected NAME=SECRET",
+                    path.display(),
+                    n + 1
+                ))
+            })?;
+            let name = name.trim().trim_start_matches("export ").trim();
+            let name = name.strip_suffix("_WEBHOOK_SECRET").unwrap_or(name);
+            let secret = secret.trim().trim_matches(|c| c == '"' || c == '\'');
+            pairs.push((name.to_owned(), secret.to_owned()));
+        }
+    }
+    pairs.extend(
+        senders_from_environment()
+            .into_iter()
+            .flat_map(|(name, secrets)| secrets.into_iter().map(move |s| (name.clone(), s))),
+    );
+    let mut senders = Senders::new();
+    for (name, secret) in pairs {
+        let wanted = name.to_ascii_lowercase().replace('_', "-");
+        let Some(builtin) = scheme::builtin(&wanted) else {
+            return Err(Usage(format!(
+                "`{wanted}` is not a built-in sender (github, stripe, standard-webhooks, slack, \
+                 twilio, discord, square, shopify, gitlab, paddle, linear, zoom)"
+            )));
+        };
+        let secrets = senders.entry(builtin.name).or_default();
+        if !secrets.contains(&secret) {
+            secrets.push(secret);
+        }
+    }
+    Ok(senders)
+}
+
+/// `NAME=...` with the secret hidden, for an error message.
+fn redact(entry: &str) -> String {
+    match entry.split_once('=') {
+        Some((name, _)) => format!("{name}=[redacted]"),
+        None => "[redacted]".to_owned(),
+    }
+}
+
+/// What one request was found to be.
+#[derive(Serialize)]
+struct Report {
+    time: String,
+    method: String,
+    path: String,
+    sender: Option<&'static str>,
+    id: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handshake: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    diagnosis: Vec<DiagnosisLine>,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forwarded: Option<Forwarded>,
+    headers: Vec<(String, String)>,
+    body_bytes: usize,
+    body_start: String,
+}
+
+/// What the app answered a forwarded request.
+#[derive(Serialize)]
+struct Forwarded {
+    url: String,
+    status: Option<u16>,
+    body_start: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+async fn inspect(State(listener): State<Arc<Listener>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(_) => {
+            return answer(&Outcome::Rejected(VerifyError::BodyTooLarge {
+                limit: BODY_LIMIT,
+            }));
+        }
+    };
+    let now = SystemTime::now();
+    let mut report = Report {
+        time: humantime::format_rfc3339_seconds(now).to_string(),
+        method: parts.method.to_string(),
+        path: parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned(),
+        sender: None,
+        id: None,
+        event_type: None,
+        ok: false,
+        handshake: None,
+        error: None,
+        message: None,
+        diagnosis: Vec::new(),
+        status: 0,
+        forwarded: None,
+        headers: shown_headers(&parts.headers),
+        body_bytes: body.len(),
+        body_start: body_start(&body),
+    };
+    let head = RequestHead::new(&parts.method, &parts.uri, &parts.headers);
+    let request = WebhookRequest::new(head, &body);
+    let outcome = listener.verify(&request, now, &mut report);
+    let mut response = answer(&outcome);
+    if let Some(target) = &listener.forward {
+        let (forwarded, app) = listener.pass_on(target, &parts, body.clone()).await;
+        if let Some(app) = app {
+            response = app;
+        }
+        report.forwarded = Some(forwarded);
+    }
+    report.status = response.status().as_u16();
+    listener.print(&report);
+    let seen = listener.seen.fetch_add(1, Ordering::SeqCst) + 1;
+    if listener.count.is_some_and(|count| seen >= count) {
+        listener.done.notify_one();
+    }
+    response
+}
+
+impl Listener {
+    /// Verifies `request` with its sender's secrets, filling the report; the outcome a real
+    /// receiver would answer with.
+    fn verify(
+        &self,
+        request: &WebhookRequest<'_>,
+        now: SystemTime,
+        report: &mut Report,
+    ) -> Outcome {
+        let Some(builtin) = scheme::detect(request.headers()) else {
+            report.error = Some("missing_header");
+            report.message =
+                Some("no known signature header: not a webhook from a built-in sender".to_owned());
+            return Outcome::Rejected(VerifyError::MissingHeader {
+                name: "webhook signature",
+            });
+        };
+        report.sender = Some(builtin.name);
+        let Some(secrets) = self.senders.get(builtin.name) else {
+            let error = VerifyError::BadSecret(verihook::SecretError::WrongKind {
+                reason: "no secret configured for this sender",
+            });
+            report.error = Some(error.code());
+            report.message = Some(format!(
+                "no secret for {0}: give --secret {0}=... or set {1}_WEBHOOK_SECRET",
+                builtin.name,
+                builtin.name.to_ascii_uppercase().replace('-', "_")
+            ));
+            return Outcome::Rejected(error);
+        };
+        let url = builtin.signs_url.then(|| self.public_url(request));
+        let texts: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let mut explainer =
+            Explainer::builtin(builtin, &texts, url.as_deref(), VerifyOptions::default());
+        for (name, others) in &self.senders {
+            if *name != builtin.name {
+                let others: Vec<&str> = others.iter().map(String::as_str).collect();
+                explainer = explainer.other_sender(*name, &others);
+            }
+        }
+        match explainer.verify(request, now) {
+            Ok(Verified::Event(event)) => {
+                report.ok = true;
+                report.id = event.id().map(|id| id.into_owned());
+                report.event_type = event.event_type().map(|t| t.into_owned());
+                let key = event.idempotency_key();
+                Outcome::Processed {
+                    key,
+                    recorded: true,
+                }
+            }
+            Ok(Verified::Handshake(answer)) => {
+                report.ok = true;
+                report.handshake = Some(true);
+                Outcome::Handshake(answer)
+            }
+            Ok(_) => Outcome::Rejected(VerifyError::UrlMismatch),
+            Err(error) => {
+                report.error = Some(error.code());
+                report.message = Some(error.to_string());
+                report.diagnosis = diagnosis_lines(&explainer.diagnose(request, now));
+                Outcome::Rejected(error)
+            }
+        }
+    }
+
+    /// The URL the sender signed: `--public-url` or `http://` + Host, plus the path.
+    fn public_url(&self, request: &WebhookRequest<'_>) -> String {
+        let target = request
+            .head()
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        let base = self.public_url.clone().unwrap_or_else(|| {
+            let host = request
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("127.0.0.1");
+            format!("http://{host}")
+        });
+        format!("{base}{target}")
+    }
+
+    /// Sends the request on, unchanged, to the app; what it answered, and its answer to relay.
+    async fn pass_on(
+        &self,
+        target: &str,
+        parts: &http::request::Parts,
+        body: Bytes,
+    ) -> (Forwarded, Option<Response>) {
+        let url = forward_url(
+            target,
+            parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        );
+        let mut request = http::Request::builder()
+            .method(parts.method.clone())
+            .uri(&url);
+        for (name, value) in &parts.headers {
+            if !is_hop_by_hop(name.as_str()) {
+                request = request.header(name, value);
+            }
+        }
+        let agent = self.agent.clone();
+        let sent = tokio::task::spawn_blocking(move || {
+            let request = request.body(body.to_vec()).map_err(|e| e.to_string())?;
+            let mut response = agent.run(request).map_err(|e| e.to_string())?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(BODY_LIMIT as u64)
+                .read_to_vec()
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((status, headers, body))
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|sent| sent);
+        match sent {
+            Ok((status, headers, body)) => {
+                let shown = body_start(&body);
+                let mut response = Response::new(Body::from(body));
+                *response.status_mut() = status;
+                for (name, value) in &headers {
+                    if !is_hop_by_hop(name.as_str()) && name != http::header::CONTENT_LENGTH {
+                        response.headers_mut().append(name, value.clone());
+                    }
+                }
+                let forwarded = Forwarded {
+                    url,
+                    status: Some(status.as_u16()),
+                    body_start: shown,
+                    error: None,
+                };
+                (forwarded, Some(response))
+            }
+            Err(error) => {
+                let forwarded = Forwarded {
+                    url,
+                    status: None,
+                    body_start: String::new(),
+                    error: Some(error),
+                };
+                let mut response = Response::new(Body::from(
+                    r#"{"error":"forward_failed","message":"the app could not be reached"}"#,
+                ));
+                *response.status_mut() = StatusCode::BAD_GATEWAY;
+                (forwarded, Some(response))
+            }
+        }
+    }
+
+    fn print(&self, report: &Report) {
+        let text = if self.json {
+            serde_json::to_string(report).unwrap_or_default()
+        } else {
+            block(report)
+        };
+        println!("{text}");
+    }
+}
+
+/// The readable block for one request.
+fn block(report: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "── {} {} {}", report.time, report.method, report.path);
+    let _ = writeln!(out, "sender    {}", report.sender.unwrap_or("unknown"));
+    if report.id.is_some() || report.event_type.is_some() {
+        let _ = writeln!(
+            out,
+            "event     {} {}",
+            report.id.as_deref().unwrap_or("-"),
+            report.event_type.as_deref().unwrap_or("-")
+        );
+    }
+    let verdict = match (report.ok, report.handshake, report.error) {
+        (true, Some(true), _) => "handshake answered".to_owned(),
+        (true, _, _) => "authentic".to_owned(),
+        (false, _, error) => format!(
+            "rejected {}: {}",
+            error.unwrap_or("unknown"),
+            report.message.as_deref().unwrap_or("")
+        ),
+    };
+    let _ = writeln!(out, "verdict   {verdict}");
+    for finding in &report.diagnosis {
+        let _ = writeln!(out, "  why?    {}: {}", finding.cause, finding.advice);
+    }
+    if let Some(forwarded) = &report.forwarded {
+        match (&forwarded.status, &forwarded.error) {
+            (Some(status), _) => {
+                let _ = writeln!(
+                    out,
+                    "forward   {} answered {status} {}",
+                    forwarded.url, forwarded.body_start
+                );
+            }
+            (None, error) => {
+                let _ = writeln!(
+                    out,
+                    "forward   {} failed: {}",
+                    forwarded.url,
+                    error.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    let _ = writeln!(out, "answered  {}", report.status);
+    for (i, (name, value)) in report.headers.iter().enumerate() {
+        let label = if i == 0 { "headers" } else { "" };
+        let _ = writeln!(out, "{label:<9} {name}: {value}");
+    }
+    let _ = writeln!(
+        out,
+        "body      {} ({} bytes)",
+        report.body_start, report.body_bytes
+    );
+    out
+}
+
+/// Every header as `(name, value)`, secret-bearing values replaced by `[redacted]`.
+fn shown_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let shown = if secret_bearing(name.as_str()) {
+                "[redacted]".to_owned()
+            } else {
+                String::from_utf8_lossy(value.as_bytes())
+                    .chars()
+                    .take(200)
+                    .collect()
+            };
+            (name.as_str().to_owned(), shown)
+        })
+        .collect()
+}
+
+/// Whether a header carries a signature, token or credential.
+fn secret_bearing(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    scheme::BUILTINS
+        .iter()
+        .any(|b| b.headers.contains(&name.as_str()))
+        || [
+            "signature",
+            "token",
+            "secret",
+            "authorization",
+            "cookie",
+            "api-key",
+            "hmac",
+        ]
+        .iter()
+        .any(|part| name.contains(part))
+}
+
+/// The first bytes of a body, as text (invalid UTF-8 shown as such), on one line.
+fn body_start(body: &[u8]) -> String {
+    let shown = &body[..body.len().min(BODY_SHOWN)];
+    let mut text: String = String::from_utf8_lossy(shown)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if body.len() > BODY_SHOWN {
+        text.push('…');
+    }
+    text
+}
+
+/// The forward target: `target` as given, or with the request's path when it has none.
+fn forward_url(target: &str, path_and_query: &str) -> String {
+    let after_scheme = target.strip_prefix("http://").unwrap_or(target);
+    if after_scheme.contains('/') && !after_scheme.ends_with('/') {
+        target.to_owned()
+    } else {
+        format!("{}{path_and_query}", target.trim_end_matches('/'))
+    }
+}
+
+fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "transfer-encoding"
+            | "upgrade"
+            | "te"
+            | "trailer"
+    )
+}
+
+/// The answer a receiver gives for `outcome`: status, content type, handshake headers, body.
+fn answer(outcome: &Outcome) -> Response {
+    let (status, content_type, body) = outcome.response();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    for (name, value) in outcome.handshake_headers() {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forward_keeps_a_given_path_and_adds_the_requests_otherwise() {
+        assert_eq!(
+            forward_url("http://127.0.0.1:3000", "/webhooks/github"),
+            "http://127.0.0.1:3000/webhooks/github"
+        );
+        assert_eq!(
+            forward_url("http://127.0.0.1:3000/", "/webhooks/github?x=1"),
+            "http://127.0.0.1:3000/webhooks/github?x=1"
+        );
+        assert_eq!(
+            forward_url("http://127.0.0.1:3000/hook", "/other"),
+            "http://127.0.0.1:3000/hook"
+        );
+    }
+
+    #[test]
+    fn secret_bearing_headers_are_redacted() {
+        let mut headers = HeaderMap::new();
+        for name in [
+            "stripe-signature",
+            "x-gitlab-token",
+            "authorization",
+            "x-api-key",
+            "webhook-signature",
+            "x-github-event",
+        ] {
+            headers.insert(
+                http::HeaderName::from_static(name),
+                HeaderValue::from_static("v"),
+            );
+        }
+        let shown = shown_headers(&headers);
+        for (name, value) in shown {
+            assert_eq!(value == "[redacted]", name != "x-github-event", "{name}");
+        }
+    }
+}
