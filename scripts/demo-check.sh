@@ -129,7 +129,18 @@ expect "$work/listen.out" '["stripe-signature","[redacted]"]'
 if grep -q demo_stripe_secret "$work/listen.out"; then echo "listen printed a secret"; exit 1; fi
 echo "verihook listen forwards to the example receiver and diagnoses the altered body"
 
-# 4. Start-up failures: one readable line naming what to change, exit status 1.
+# 4. The operated receiver: guards on every route (429 past the burst) and Prometheus metrics.
+start prometheus 3936 RATE_PER_SECOND=1 RATE_BURST=3
+$send send -p stripe -s whsec_demo_stripe_secret --url http://127.0.0.1:3936/webhooks/stripe \
+  --repeat 5 >"$work/limited" 2>&1 || true
+expect "$work/limited" '#5 429 {"error":"rate_limited"'
+python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:3936/metrics").read().decode())' >"$work/metrics"
+expect "$work/metrics" 'verihook_requests_total{sender="stripe",outcome="processed"} 1'
+expect "$work/metrics" 'verihook_guard_rejections_total{sender="stripe",code="rate_limited"} 2'
+expect "$work/metrics" 'verihook_verification_duration_seconds_count{sender="stripe"} 3'
+echo "prometheus: guards answer 429 past the burst and GET /metrics serves the counters"
+
+# 5. Start-up failures: one readable line naming what to change, exit status 1.
 fails() {  # name expected-line [VAR=value ...]
   local name=$1 line=$2
   shift 2

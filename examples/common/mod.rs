@@ -536,21 +536,33 @@ pub(crate) async fn shutdown_signal() {
 
 /// The routes on Axum, each answering from `receiver` and logging its outcome.
 #[cfg(feature = "axum")]
+#[allow(dead_code)] // not every example uses both
 pub(crate) fn axum_app(receiver: Receiver) -> axum::Router {
+    axum_routes(receiver, |_, route| route)
+}
+
+/// A sender's route on Axum, before `wrap` adds the app's own layers to it.
+#[cfg(feature = "axum")]
+pub(crate) type AxumRoute = axum::routing::MethodRouter<Arc<Receiver>>;
+
+/// The routes on Axum, each passed through `wrap(sender, route)` (to add guards, say).
+#[cfg(feature = "axum")]
+pub(crate) fn axum_routes(
+    receiver: Receiver,
+    wrap: impl Fn(&'static str, AxumRoute) -> AxumRoute,
+) -> axum::Router {
     use axum::routing::post;
     use axum::Extension;
     use verihook::axum::{Received, SenderName};
     let mut app = axum::Router::new();
     for route in ROUTES {
         let sender = route.sender;
-        app = app.route(
-            route.path,
-            post(move |received: Received| async move {
-                log(sender, received.outcome());
-                received
-            })
-            .layer(Extension(SenderName::new(sender))),
-        );
+        let handler = post(move |received: Received| async move {
+            log(sender, received.outcome());
+            received
+        })
+        .layer(Extension(SenderName::new(sender)));
+        app = app.route(route.path, wrap(sender, handler));
     }
     app.with_state(Arc::new(receiver))
 }
