@@ -18,6 +18,9 @@
 //!   handler with retries, backoff and dead letters.
 //! * **Frameworks:** `verihook::axum` and `verihook::actix` (features `axum`, `actix`) check the
 //!   head before reading the body and answer each outcome.
+//! * **Operations:** [`diagnose`] says why a signature did not match; `verihook::guard`
+//!   (feature `guards`) keeps unwanted sources out before the body is read; the `metrics` and
+//!   `tracing` features report every request.
 //! * **Tests:** [`testing`] signs requests the way each provider does, and builds a signed typed
 //!   event in one expression for [`EventRouter::handle`].
 //!
@@ -53,7 +56,9 @@
     feature = "actix",
     feature = "redis",
     feature = "postgres",
-    feature = "inbox"
+    feature = "inbox",
+    feature = "guards",
+    feature = "metrics"
 ))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
