@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes every header and secret parser with cargo-fuzz (libFuzzer + AddressSanitizer): the
-# GitHub, Stripe, Standard Webhooks, Slack, Twilio, Discord, Square, Shopify, GitLab, Paddle, Linear and Zoom verifiers, the declared schemes and CloudEvents on arbitrary
-# headers, bodies and (for URL-signing schemes) request targets (from scratch,
-# and starting from a valid signature with bytes appended), and every secret constructor.
+# GitHub, Stripe, Standard Webhooks, Slack, Twilio, Discord, Square, Shopify, GitLab, Paddle,
+# Linear and Zoom verifiers, the declared schemes and CloudEvents on arbitrary headers, bodies and
+# (for URL-signing schemes) request targets (from scratch, and starting from a valid signature
+# with bytes appended), every secret constructor, and (target `operations`) the guards' IP lists
+# and forwarded headers and the diagnosis of an arbitrary request.
 # A panic, a failed assertion or a sanitizer report fails the script and leaves the input in
 # fuzz/artifacts/<target>/.
 #
