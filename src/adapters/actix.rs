@@ -2,7 +2,7 @@
 //! adapter, through `FromRequest` and `ResponseError`.
 //!
 //! * [`Received`] runs the [`Receiver`] kept as `web::Data<Receiver<St>>` and answers the
-//!   [`Outcome`]'s status with [`Outcome::json_body`]; route it with [`receive`].
+//!   [`Outcome`](crate::Outcome)'s status with [`Outcome::json_body`](crate::Outcome::json_body); route it with [`receive`].
 //! * [`Webhook`] only verifies, with a [`WebhookVerifier`] kept as `web::Data`;
 //!   [`TypedWebhook`] also deserialises the payload after the signature passed.
 //!

@@ -2,7 +2,7 @@
 //! [`Receiver`] pipeline.
 //!
 //! * [`Received`] runs verify → claim → your handler → complete/release and answers the
-//!   [`Outcome`]'s status with a JSON body (or a handshake's own answer). Route it with
+//!   [`Outcome`](crate::Outcome)'s status with a JSON body (or a handshake's own answer). Route it with
 //!   [`receive`], the receiver taken from state through `FromRef`.
 //! * [`Webhook`] only verifies and yields the [`Event`](crate::Event); [`TypedWebhook`] also
 //!   deserialises the payload (after the signature passed). Both take a [`WebhookVerifier`] from
