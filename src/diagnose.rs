@@ -12,6 +12,10 @@
 //! No finding ever carries a secret or a computed signature, and none says a guess "almost"
 //! matched: a candidate verifies exactly or is not reported.
 //!
+//! A diagnosis costs up to about fifty verifications and two JSON re-layouts of the body: run
+//! it on demand (a request you logged, the CLI, `verihook listen`), not on every rejection a
+//! production endpoint answers, where anyone's forged requests would make you pay for it.
+//!
 //! ```
 //! use std::time::SystemTime;
 //! use verihook::diagnose::{Cause, Explainer};
