@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::HeaderValue;
+use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use verihook::idempotency::MemoryStore;
 use verihook::testing::GithubSigner;
@@ -28,17 +29,25 @@ impl Write for Captured {
     }
 }
 
-// A current-thread runtime: the subscriber is set for this thread only.
-#[tokio::test(flavor = "current_thread")]
-async fn each_outcome_is_one_event_without_secrets() {
+/// A subscriber for this thread writing into the returned buffer (INFO and up, plain text,
+/// with the given span events).
+fn capture(spans: FmtSpan) -> (Captured, tracing::subscriber::DefaultGuard) {
     let captured = Captured::default();
     let writer = captured.clone();
-    let _guard = tracing_subscriber::fmt()
+    let guard = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .with_max_level(tracing::Level::INFO)
+        .with_span_events(spans)
         .finish()
         .set_default();
+    (captured, guard)
+}
+
+// A current-thread runtime: the subscriber is set for this thread only.
+#[tokio::test(flavor = "current_thread")]
+async fn each_outcome_is_one_event_without_secrets() {
+    let (captured, _guard) = capture(FmtSpan::NONE);
 
     let receiver = Receiver::builder()
         .verifier(GithubVerifier::new(SECRET).unwrap())
@@ -104,16 +113,7 @@ async fn each_outcome_is_one_event_without_secrets() {
 // duration; the headers, signature, body and secret are never recorded in it.
 #[tokio::test(flavor = "current_thread")]
 async fn each_request_is_one_span_with_sender_outcome_duration_and_event_id() {
-    use tracing_subscriber::fmt::format::FmtSpan;
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let _guard = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .with_span_events(FmtSpan::CLOSE)
-        .finish()
-        .set_default();
+    let (captured, _guard) = capture(FmtSpan::CLOSE);
 
     let receiver = Receiver::builder()
         .sender("github-app", GithubVerifier::new(SECRET).unwrap())

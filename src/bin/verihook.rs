@@ -694,13 +694,28 @@ fn need_url(provider: ProviderName, url: Option<&str>) -> Result<&str, Usage> {
     })
 }
 
-fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
-    if !args.url.starts_with("http://") {
-        return Err(Usage(format!(
-            "--url {}: only http:// URLs are supported",
-            args.url
-        )));
+/// The HTTP client `send` and `listen --forward` use: any status is an answer, 30 s at most.
+fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// `url`, refused unless it is `http://` (the CLI talks to local endpoints).
+fn plain_http<'a>(flag: &str, url: &'a str) -> Result<&'a str, Usage> {
+    if url.starts_with("http://") {
+        Ok(url)
+    } else {
+        Err(Usage(format!(
+            "{flag} {url}: only http:// URLs are supported"
+        )))
     }
+}
+
+fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
+    plain_http("--url", &args.url)?;
     let id = args.id.clone().unwrap_or_else(generated_id);
     let sender = Sender::from_args(&args.sender)?;
     let event = args.event.clone().unwrap_or_else(|| {
@@ -764,11 +779,7 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
             "application/json"
         }),
     );
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
+    let agent = http_agent();
     let next = std::sync::atomic::AtomicU32::new(0);
     let failures = std::sync::atomic::AtomicU32::new(0);
     let out = std::sync::Mutex::new(std::io::stdout());

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -24,7 +24,9 @@ use verihook::{
     scheme, Outcome, RequestHead, Verified, VerifyError, VerifyOptions, WebhookRequest,
 };
 
-use super::{diagnosis_lines, senders_from_environment, DiagnosisLine, Usage};
+use super::{
+    diagnosis_lines, http_agent, plain_http, senders_from_environment, DiagnosisLine, Usage,
+};
 
 /// The largest body `listen` reads (the library's default limit).
 const BODY_LIMIT: usize = scheme::DEFAULT_BODY_LIMIT;
@@ -79,17 +81,9 @@ struct Listener {
 pub(super) fn run(args: &ListenArgs) -> Result<std::process::ExitCode, Usage> {
     let senders = senders(args)?;
     if let Some(url) = &args.forward {
-        if !url.starts_with("http://") {
-            return Err(Usage(format!(
-                "--forward {url}: only http:// URLs are supported"
-            )));
-        }
+        plain_http("--forward", url)?;
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
+    let agent = http_agent();
     let listener = Arc::new(Listener {
         senders,
         public_url: args
