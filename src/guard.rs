@@ -595,6 +595,19 @@ impl Guard {
     ///
     /// The [`GuardRejection`] to answer with.
     pub fn check(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Result<(), GuardRejection> {
+        #[cfg(feature = "tracing")]
+        if peer.is_none() {
+            static WARNED: std::sync::atomic::AtomicBool =
+                std::sync::atomic::AtomicBool::new(false);
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    target: "verihook", sender = %self.0.sender,
+                    "guard: the server gives no peer address (on Axum, serve with \
+                     into_make_service_with_connect_info::<SocketAddr>()); an allowlist refuses \
+                     every request, a rate limit counts them all as one source"
+                );
+            }
+        }
         let source = peer.map(|peer| self.0.proxies.client_ip(peer, headers));
         let result = self.decide(source);
         if let Err(rejection) = &result {

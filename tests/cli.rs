@@ -1037,3 +1037,53 @@ fn listen_answers_handshakes_like_the_receiver_and_prints_blocks() {
     assert!(text.contains("x-slack-signature: [redacted]"), "{text}");
     assert!(!text.contains("listen-slack-secret-1"), "{text}");
 }
+
+#[test]
+fn listen_recognises_a_declared_sender_by_its_signature_header() {
+    let (addr, child) = start_listen(&[
+        "--json",
+        "--count",
+        "2",
+        "--scheme-file",
+        "examples/schemes/mux.json",
+        "--secret",
+        "mux=listen-mux-signing-secret",
+        "--secret",
+        "github=listen-test-secret-1",
+    ]);
+    let url = format!("http://{addr}/webhooks/mux");
+    let send = |secret: &str| {
+        run(
+            &[
+                "send",
+                "--scheme-file",
+                "examples/schemes/mux.json",
+                "-s",
+                secret,
+                "--url",
+                &url,
+                "--event",
+                "video.asset.ready",
+            ],
+            b"",
+        )
+    };
+    assert!(send("listen-mux-signing-secret").status.success());
+    assert_eq!(send("listen-test-secret-1").status.code(), Some(1));
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let reports: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 2, "{text}");
+    assert_eq!(reports[0]["sender"], "mux");
+    assert_eq!(reports[0]["ok"], true);
+    assert_eq!(reports[0]["type"], "video.asset.ready");
+    assert_eq!(reports[1]["diagnosis"][0]["cause"], "other_senders_secret");
+    let headers = reports[0]["headers"].as_array().unwrap();
+    assert!(headers
+        .iter()
+        .any(|h| h[0] == "mux-signature" && h[1] == "[redacted]"));
+    assert!(!text.contains("listen-mux-signing-secret"));
+}

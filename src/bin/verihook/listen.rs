@@ -20,6 +20,7 @@ use clap::Args;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
 use verihook::diagnose::Explainer;
+use verihook::scheme::declared::SchemeSpec;
 use verihook::{
     scheme, Outcome, RequestHead, Verified, VerifyError, VerifyOptions, WebhookRequest,
 };
@@ -59,16 +60,22 @@ pub(super) struct ListenArgs {
     /// the request's own path) and answer with the app's answer.
     #[arg(long, value_name = "URL")]
     forward: Option<String>,
+    /// A declared scheme (JSON, as `verify --scheme-file` reads it) for a sender without a
+    /// built-in, recognised by its signature header; repeat for several. Its secrets are given
+    /// under its name.
+    #[arg(long, value_name = "PATH")]
+    scheme_file: Vec<PathBuf>,
     /// Stop after this many requests (default: run until interrupted).
     #[arg(long)]
     count: Option<u64>,
 }
 
-/// Every configured sender: the built-in scheme's name → its secrets.
-type Senders = BTreeMap<&'static str, Vec<String>>;
+/// Every configured sender: the scheme's name (built-in or declared) → its secrets.
+type Senders = BTreeMap<String, Vec<String>>;
 
 struct Listener {
     senders: Senders,
+    declared: Vec<SchemeSpec>,
     public_url: Option<String>,
     json: bool,
     forward: Option<String>,
@@ -79,13 +86,24 @@ struct Listener {
 }
 
 pub(super) fn run(args: &ListenArgs) -> Result<std::process::ExitCode, Usage> {
-    let senders = senders(args)?;
+    let declared = args
+        .scheme_file
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Usage(format!("--scheme-file {}: {e}", path.display())))?;
+            serde_json::from_str::<SchemeSpec>(&text)
+                .map_err(|e| Usage(format!("--scheme-file {}: {e}", path.display())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let senders = senders(args, &declared)?;
     if let Some(url) = &args.forward {
         plain_http("--forward", url)?;
     }
     let agent = http_agent();
     let listener = Arc::new(Listener {
         senders,
+        declared,
         public_url: args
             .public_url
             .as_ref()
@@ -110,7 +128,7 @@ async fn serve(listener: Arc<Listener>, port: u16) -> Result<std::process::ExitC
         .await
         .map_err(|e| Usage(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
     let addr = socket.local_addr().map_err(|e| Usage(e.to_string()))?;
-    let names: Vec<&str> = listener.senders.keys().copied().collect();
+    let names: Vec<&str> = listener.senders.keys().map(String::as_str).collect();
     eprintln!(
         "verihook listen: http://{addr}/ (any path); senders with secrets: {}{}",
         if names.is_empty() {
@@ -144,7 +162,7 @@ async fn serve(listener: Arc<Listener>, port: u16) -> Result<std::process::ExitC
 }
 
 /// The senders' secrets from `--secret`, `--secret-file` and the environment, by built-in name.
-fn senders(args: &ListenArgs) -> Result<Senders, Usage> {
+fn senders(args: &ListenArgs, declared: &[SchemeSpec]) -> Result<Senders, Usage> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for entry in &args.secret {
         let (name, secret) = entry.split_once('=').ok_or_else(|| {
@@ -176,21 +194,32 @@ fn senders(args: &ListenArgs) -> Result<Senders, Usage> {
             pairs.push((name.to_owned(), secret.to_owned()));
         }
     }
+    let given = pairs.len();
     pairs.extend(
         senders_from_environment()
             .into_iter()
             .flat_map(|(name, secrets)| secrets.into_iter().map(move |s| (name.clone(), s))),
     );
     let mut senders = Senders::new();
-    for (name, secret) in pairs {
+    for (n, (name, secret)) in pairs.into_iter().enumerate() {
         let wanted = name.to_ascii_lowercase().replace('_', "-");
-        let Some(builtin) = scheme::builtin(&wanted) else {
-            return Err(Usage(format!(
-                "`{wanted}` is not a built-in sender (github, stripe, standard-webhooks, slack, \
-                 twilio, discord, square, shopify, gitlab, paddle, linear, zoom)"
-            )));
+        let declared_name = declared.iter().find(|spec| {
+            spec.name.eq_ignore_ascii_case(&name) || spec.name.eq_ignore_ascii_case(&wanted)
+        });
+        let canonical = match (scheme::builtin(&wanted), declared_name) {
+            (_, Some(spec)) => spec.name.clone(),
+            (Some(builtin), None) => builtin.name.to_owned(),
+            // Another program's `<NAME>_WEBHOOK_SECRET` in the environment: not ours.
+            (None, None) if n >= given => continue,
+            (None, None) => {
+                return Err(Usage(format!(
+                    "`{wanted}` is neither a built-in sender (github, stripe, standard-webhooks, \
+                     slack, twilio, discord, square, shopify, gitlab, paddle, linear, zoom) nor \
+                     a --scheme-file's name"
+                )))
+            }
         };
-        let secrets = senders.entry(builtin.name).or_default();
+        let secrets = senders.entry(canonical).or_default();
         if !secrets.contains(&secret) {
             secrets.push(secret);
         }
@@ -206,13 +235,20 @@ fn redact(entry: &str) -> String {
     }
 }
 
+/// The sender a request's headers name.
+#[derive(Clone, Copy)]
+enum Found<'a> {
+    Declared(&'a SchemeSpec),
+    Builtin(&'static scheme::Builtin),
+}
+
 /// What one request was found to be.
 #[derive(Serialize)]
 struct Report {
     time: String,
     method: String,
     path: String,
-    sender: Option<&'static str>,
+    sender: Option<String>,
     id: Option<String>,
     #[serde(rename = "type")]
     event_type: Option<String>,
@@ -272,7 +308,7 @@ async fn inspect(State(listener): State<Arc<Listener>>, request: Request) -> Res
         diagnosis: Vec::new(),
         status: 0,
         forwarded: None,
-        headers: shown_headers(&parts.headers),
+        headers: shown_headers(&parts.headers, &listener.declared),
         body_bytes: body.len(),
         body_start: body_start(&body),
     };
@@ -305,35 +341,58 @@ impl Listener {
         now: SystemTime,
         report: &mut Report,
     ) -> Outcome {
-        let Some(builtin) = scheme::detect(request.headers()) else {
-            report.error = Some("missing_header");
-            report.message =
-                Some("no known signature header: not a webhook from a built-in sender".to_owned());
-            return Outcome::Rejected(VerifyError::MissingHeader {
-                name: "webhook signature",
-            });
+        let spec = self.declared.iter().find(|spec| {
+            request
+                .headers()
+                .contains_key(spec.signature.header.as_str())
+        });
+        let found = match (spec, scheme::detect(request.headers())) {
+            (Some(spec), _) => Found::Declared(spec),
+            (None, Some(builtin)) => Found::Builtin(builtin),
+            (None, None) => {
+                report.error = Some("missing_header");
+                report.message = Some(
+                    "no known signature header: not a webhook from a built-in or declared sender"
+                        .to_owned(),
+                );
+                return Outcome::Rejected(VerifyError::MissingHeader {
+                    name: "webhook signature",
+                });
+            }
         };
-        report.sender = Some(builtin.name);
-        let Some(secrets) = self.senders.get(builtin.name) else {
+        let name = match found {
+            Found::Declared(spec) => spec.name.clone(),
+            Found::Builtin(builtin) => builtin.name.to_owned(),
+        };
+        report.sender = Some(name.clone());
+        let Some(secrets) = self.senders.get(&name) else {
             let error = VerifyError::BadSecret(verihook::SecretError::WrongKind {
                 reason: "no secret configured for this sender",
             });
             report.error = Some(error.code());
             report.message = Some(format!(
                 "no secret for {0}: give --secret {0}=... or set {1}_WEBHOOK_SECRET",
-                builtin.name,
-                builtin.name.to_ascii_uppercase().replace('-', "_")
+                name,
+                name.to_ascii_uppercase().replace('-', "_")
             ));
             return Outcome::Rejected(error);
         };
-        let url = builtin.signs_url.then(|| self.public_url(request));
         let texts: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        let mut explainer =
-            Explainer::builtin(builtin, &texts, url.as_deref(), VerifyOptions::default());
-        for (name, others) in &self.senders {
-            if *name != builtin.name {
+        let options = VerifyOptions::default();
+        let mut explainer = match found {
+            // A declared scheme ignores the URL unless it signs it.
+            Found::Declared(spec) => {
+                Explainer::declared(spec, &texts, Some(&self.public_url(request)), options)
+            }
+            Found::Builtin(builtin) => {
+                let url = builtin.signs_url.then(|| self.public_url(request));
+                Explainer::builtin(builtin, &texts, url.as_deref(), options)
+            }
+        };
+        for (other, others) in &self.senders {
+            if *other != name {
                 let others: Vec<&str> = others.iter().map(String::as_str).collect();
-                explainer = explainer.other_sender(*name, &others);
+                explainer = explainer.other_sender(other.clone(), &others);
             }
         }
         match explainer.verify(request, now) {
@@ -466,7 +525,11 @@ fn block(report: &Report) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(out, "── {} {} {}", report.time, report.method, report.path);
-    let _ = writeln!(out, "sender    {}", report.sender.unwrap_or("unknown"));
+    let _ = writeln!(
+        out,
+        "sender    {}",
+        report.sender.as_deref().unwrap_or("unknown")
+    );
     if report.id.is_some() || report.event_type.is_some() {
         let _ = writeln!(
             out,
@@ -520,12 +583,16 @@ fn block(report: &Report) -> String {
     out
 }
 
-/// Every header as `(name, value)`, secret-bearing values replaced by `[redacted]`.
-fn shown_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+/// Every header as `(name, value)`, secret-bearing values replaced by `[redacted]`: the
+/// built-in and declared schemes' signature headers and anything named like a credential.
+fn shown_headers(headers: &HeaderMap, declared: &[SchemeSpec]) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(name, value)| {
-            let shown = if secret_bearing(name.as_str()) {
+            let signature = declared
+                .iter()
+                .any(|spec| spec.signature.header.eq_ignore_ascii_case(name.as_str()));
+            let shown = if signature || secret_bearing(name.as_str()) {
                 "[redacted]".to_owned()
             } else {
                 String::from_utf8_lossy(value.as_bytes())
@@ -538,7 +605,7 @@ fn shown_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Whether a header carries a signature, token or credential.
+/// Whether a header is named like one carrying a signature, token or credential.
 fn secret_bearing(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     scheme::BUILTINS
@@ -644,7 +711,7 @@ mod tests {
                 HeaderValue::from_static("v"),
             );
         }
-        let shown = shown_headers(&headers);
+        let shown = shown_headers(&headers, &[]);
         for (name, value) in shown {
             assert_eq!(value == "[redacted]", name != "x-github-event", "{name}");
         }
