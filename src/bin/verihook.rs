@@ -288,11 +288,16 @@ impl Alteration {
         };
         match self {
             Self::TrailingNewline => Ok(Bytes::from([body, b"\n"].concat())),
-            Self::Crlf => Ok(Bytes::from(
-                String::from_utf8_lossy(body)
-                    .replace('\n', "\r\n")
-                    .into_bytes(),
-            )),
+            Self::Crlf => Ok(Bytes::from(body.iter().fold(
+                Vec::with_capacity(body.len() + body.len() / 16),
+                |mut out, &byte| {
+                    if byte == b'\n' {
+                        out.push(b'\r');
+                    }
+                    out.push(byte);
+                    out
+                },
+            ))),
             Self::Pretty => relaid(true),
             Self::Compact => relaid(false),
         }
