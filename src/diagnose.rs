@@ -287,12 +287,11 @@ impl Explainer {
         request: &WebhookRequest<'_>,
         now: SystemTime,
     ) -> Result<Verified, VerifyError> {
-        let secrets: Vec<&str> = self.secrets.iter().map(|s| s.as_str()).collect();
-        let scheme = (self.build)(&secrets, self.url.as_deref()).ok_or(VerifyError::BadSecret(
-            crate::SecretError::WrongKind {
+        let scheme = (self.build)(&texts(&self.secrets), self.url.as_deref()).ok_or(
+            VerifyError::BadSecret(crate::SecretError::WrongKind {
                 reason: "no configured secret can key this scheme",
-            },
-        ))?;
+            }),
+        )?;
         scheme.verify_request(request, now)
     }
 
@@ -301,9 +300,14 @@ impl Explainer {
     #[must_use]
     pub fn diagnose(&self, request: &WebhookRequest<'_>, now: SystemTime) -> Vec<Finding> {
         let mut findings = Vec::new();
-        let secrets: Vec<&str> = self.secrets.iter().map(|s| s.as_str()).collect();
+        let secrets = texts(&self.secrets);
+        // Built once: the check of the headers and every body variant use it.
+        let configured = (self.build)(&secrets, self.url.as_deref());
         if let Some(found) = scheme::detect(request.headers()) {
-            if !found.name.eq_ignore_ascii_case(&self.name) && !self.recognizes(request) {
+            let ours = configured
+                .as_ref()
+                .is_some_and(|scheme| scheme.recognizes(request.headers()));
+            if !found.name.eq_ignore_ascii_case(&self.name) && !ours {
                 findings.push(Finding {
                     cause: Cause::OtherSchemesHeaders { scheme: found.name },
                     advice: format!(
@@ -314,7 +318,7 @@ impl Explainer {
                 });
             }
         }
-        let Some(configured) = (self.build)(&secrets, self.url.as_deref()) else {
+        let Some(configured) = configured else {
             return findings;
         };
         let mut at = now;
@@ -345,8 +349,7 @@ impl Explainer {
         self.secret_findings(&secrets, request, at, &mut findings);
         self.url_findings(&secrets, request, at, &mut findings);
         for (name, secrets) in &self.others {
-            let texts: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
-            if self.verifies_with(&texts, self.url.as_deref(), request, at) {
+            if self.verifies_with(&texts(secrets), self.url.as_deref(), request, at) {
                 findings.push(Finding {
                     cause: Cause::OtherSendersSecret {
                         sender: name.clone(),
@@ -360,12 +363,6 @@ impl Explainer {
             }
         }
         findings
-    }
-
-    fn recognizes(&self, request: &WebhookRequest<'_>) -> bool {
-        let secrets: Vec<&str> = self.secrets.iter().map(|s| s.as_str()).collect();
-        (self.build)(&secrets, self.url.as_deref())
-            .is_some_and(|scheme| scheme.recognizes(request.headers()))
     }
 
     fn verifies_with(
@@ -386,72 +383,41 @@ impl Explainer {
         findings: &mut Vec<Finding>,
     ) {
         let body = request.body();
-        let raw = "verify the raw bytes as received, before any parsing or decoding";
-        let mut candidates: Vec<(Cause, Vec<u8>, String)> = Vec::new();
-        if let Some(trimmed) = body
+        let passes_with = |candidate: Bytes| {
+            candidate != body
+                && passes(scheme, &WebhookRequest::new(request.head(), &candidate), at)
+        };
+        let crlf = memchr::memmem::find(body, b"\r\n").is_some();
+        // From the smallest change up, each variant made only if the ones before did not verify:
+        // a re-serialisation also undoes a newline, but the newline is the cause.
+        let cause = if body
             .strip_suffix(b"\r\n")
             .or_else(|| body.strip_suffix(b"\n"))
+            .is_some_and(|trimmed| passes_with(Bytes::copy_from_slice(trimmed)))
         {
-            candidates.push((
-                Cause::BodyGainedTrailingNewline,
-                trimmed.to_vec(),
-                format!(
-                    "the body ends with a newline the sender did not sign (added by a proxy, an \
-                     editor or `echo` when the request was captured): {raw}; capture with \
-                     `curl --data-binary @file` or `printf`"
-                ),
-            ));
-        }
-        let mut with_newline = body.to_vec();
-        with_newline.push(b'\n');
-        candidates.push((
-            Cause::BodyLostTrailingNewline,
-            with_newline,
-            format!("the sender signed a trailing newline the body lost on the way: {raw}"),
-        ));
-        if memchr::memmem::find(body, b"\r\n").is_some() {
-            candidates.push((
-                Cause::BodyGainedCrlf,
-                replace(body, b"\r\n", b"\n"),
-                format!("the sender signed LF line endings; the body has CRLF: {raw}"),
-            ));
-        } else if body.contains(&b'\n') {
-            candidates.push((
-                Cause::BodyLostCrlf,
-                replace(body, b"\n", b"\r\n"),
-                format!("the sender signed CRLF line endings; the body has LF: {raw}"),
-            ));
-        }
-        for pretty in [false, true] {
-            if let Some(layout) = relaid_json(body, pretty) {
-                let what = if pretty {
-                    "pretty-printed (2 spaces)"
-                } else {
-                    "compact"
-                };
-                candidates.push((
-                    Cause::BodyReserialized { pretty },
-                    layout,
-                    format!(
-                        "the sender signed {what} JSON and the body was re-serialised (a \
-                         framework parsed it and wrote it again): {raw} (in Axum take `Bytes`, \
-                         not `Json<T>`)"
-                    ),
-                ));
-            }
-        }
-        for (cause, candidate, advice) in candidates {
-            if candidate.as_slice() == body.as_ref() {
-                continue;
-            }
-            let candidate = Bytes::from(candidate);
-            let varied = WebhookRequest::new(request.head(), &candidate);
-            if passes(scheme, &varied, at) {
-                // Candidates go from the smallest change up: a re-serialisation also undoes a
-                // newline, but the newline is the cause.
-                findings.push(Finding { cause, advice });
-                return;
-            }
+            Some(Cause::BodyGainedTrailingNewline)
+        } else if passes_with(Bytes::from([body.as_ref(), b"\n"].concat())) {
+            Some(Cause::BodyLostTrailingNewline)
+        } else if crlf && passes_with(Bytes::from(replace(body, b"\r\n", b"\n"))) {
+            Some(Cause::BodyGainedCrlf)
+        } else if !crlf
+            && body.contains(&b'\n')
+            && passes_with(Bytes::from(replace(body, b"\n", b"\r\n")))
+        {
+            Some(Cause::BodyLostCrlf)
+        } else {
+            [false, true]
+                .into_iter()
+                .find(|&pretty| {
+                    relaid_json(body, pretty).is_some_and(|l| passes_with(Bytes::from(l)))
+                })
+                .map(|pretty| Cause::BodyReserialized { pretty })
+        };
+        if let Some(cause) = cause {
+            findings.push(Finding {
+                advice: body_advice(&cause),
+                cause,
+            });
         }
     }
 
@@ -533,6 +499,40 @@ impl Explainer {
             }
         }
     }
+}
+
+/// What to change for a body finding.
+fn body_advice(cause: &Cause) -> String {
+    let raw = "verify the raw bytes as received, before any parsing or decoding";
+    match cause {
+        Cause::BodyGainedTrailingNewline => format!(
+            "the body ends with a newline the sender did not sign (added by a proxy, an editor \
+             or `echo` when the request was captured): {raw}; capture with \
+             `curl --data-binary @file` or `printf`"
+        ),
+        Cause::BodyLostTrailingNewline => {
+            format!("the sender signed a trailing newline the body lost on the way: {raw}")
+        }
+        Cause::BodyGainedCrlf => {
+            format!("the sender signed LF line endings; the body has CRLF: {raw}")
+        }
+        Cause::BodyLostCrlf => {
+            format!("the sender signed CRLF line endings; the body has LF: {raw}")
+        }
+        Cause::BodyReserialized { pretty } => {
+            format!(
+            "the sender signed {} JSON and the body was re-serialised (a framework parsed it and \
+             wrote it again): {raw} (in Axum take `Bytes`, not `Json<T>`)",
+            if *pretty { "pretty-printed (2 spaces)" } else { "compact" }
+        )
+        }
+        _ => String::new(),
+    }
+}
+
+/// The secrets as the builder takes them.
+fn texts(secrets: &[Zeroizing<String>]) -> Vec<&str> {
+    secrets.iter().map(|s| s.as_str()).collect()
 }
 
 /// Whether `scheme` accepts `request` at `at` (an event or a handshake).

@@ -261,13 +261,18 @@ impl TrustedProxies {
         if !self.0.contains(peer) {
             return peer;
         }
-        let forwarded: Vec<Option<IpAddr>> = if headers.contains_key(http::header::FORWARDED) {
-            forwarded_for(headers)
+        // Nearest proxy first, at most `MAX_FORWARDED_ENTRIES` read whatever the header holds.
+        let nearest_first: Vec<Option<IpAddr>> = if headers.contains_key(http::header::FORWARDED) {
+            nearest_entries(headers, http::header::FORWARDED.as_str())
+                .filter_map(forwarded_for)
+                .collect()
         } else {
-            x_forwarded_for(headers)
+            nearest_entries(headers, "x-forwarded-for")
+                .map(node_address)
+                .collect()
         };
         let mut client = peer;
-        for entry in forwarded.into_iter().rev() {
+        for entry in nearest_first {
             match entry {
                 Some(ip) => {
                     client = ip.to_canonical();
@@ -282,39 +287,27 @@ impl TrustedProxies {
     }
 }
 
-/// The `for=` addresses of every `Forwarded` header, in order (the last `MAX_FORWARDED_ENTRIES`).
-fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let entries: Vec<Option<IpAddr>> = headers
-        .get_all(http::header::FORWARDED)
+/// The comma-separated entries of every `name` header, the last-written (nearest proxy's)
+/// first, at most `MAX_FORWARDED_ENTRIES` of them: a long header costs no more to read.
+fn nearest_entries<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
+    headers
+        .get_all(name)
         .iter()
-        .flat_map(|value| value.to_str().unwrap_or("").split(','))
-        .filter_map(|element| {
-            element.split(';').find_map(|pair| {
-                let (name, value) = pair.split_once('=')?;
-                name.trim()
-                    .eq_ignore_ascii_case("for")
-                    .then(|| node_address(value.trim()))
-            })
-        })
-        .collect();
-    last(entries)
+        .rev()
+        .flat_map(|value| value.to_str().unwrap_or("").rsplit(','))
+        .map(str::trim)
+        .take(MAX_FORWARDED_ENTRIES)
 }
 
-/// The addresses of every `X-Forwarded-For` header, in order (the last `MAX_FORWARDED_ENTRIES`).
-fn x_forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let entries: Vec<Option<IpAddr>> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .flat_map(|value| value.to_str().unwrap_or("").split(','))
-        .map(|entry| node_address(entry.trim()))
-        .collect();
-    last(entries)
-}
-
-fn last(mut entries: Vec<Option<IpAddr>>) -> Vec<Option<IpAddr>> {
-    let skip = entries.len().saturating_sub(MAX_FORWARDED_ENTRIES);
-    entries.drain(..skip);
-    entries
+/// The `for=` address of one `Forwarded` element (`None` inside when it is not an address);
+/// `None` when the element has no `for=`.
+fn forwarded_for(element: &str) -> Option<Option<IpAddr>> {
+    element.split(';').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("for")
+            .then(|| node_address(value.trim()))
+    })
 }
 
 /// An address as proxies write it: `192.0.2.1`, `192.0.2.1:4711`, `"[2001:db8::1]:4711"`,
@@ -511,11 +504,13 @@ impl fmt::Display for GuardRejection {
 
 impl std::error::Error for GuardRejection {}
 
+#[derive(Clone)]
 struct GuardConfig {
     sender: Arc<str>,
     allow: Option<IpAllowlist>,
     proxies: TrustedProxies,
-    limit: Option<RateLimit>,
+    /// Shared by the guard's clones: one limiter counts every route the guard is on.
+    limit: Option<Arc<RateLimit>>,
 }
 
 /// One sender's guards: an allowlist, trusted proxies and a rate limit, each optional. Cheap
@@ -548,15 +543,7 @@ impl Guard {
     }
 
     fn edit(self, edit: impl FnOnce(&mut GuardConfig)) -> Self {
-        let mut config = Arc::try_unwrap(self.0).unwrap_or_else(|shared| GuardConfig {
-            sender: shared.sender.clone(),
-            allow: shared.allow.clone(),
-            proxies: shared.proxies.clone(),
-            limit: shared
-                .limit
-                .as_ref()
-                .map(|l| RateLimit::with_quota(l.quota)),
-        });
+        let mut config = Arc::unwrap_or_clone(self.0);
         edit(&mut config);
         Self(Arc::new(config))
     }
@@ -577,7 +564,7 @@ impl Guard {
     /// Limit each source to `limit`.
     #[must_use]
     pub fn rate_limit(self, limit: RateLimit) -> Self {
-        self.edit(|c| c.limit = Some(limit))
+        self.edit(|c| c.limit = Some(Arc::new(limit)))
     }
 
     /// The sender's name.

@@ -901,8 +901,9 @@ impl Receiver {
         let (name, outcome) = watch
             .within(async {
                 let verified = self.verify_named(sender, &WebhookRequest::new(head, &body));
+                // `name` borrows the receiver's own sender entry: no copy, no lookup.
                 let (event, name) = match verified {
-                    Ok((Verified::Event(event), name)) => (event, name.clone()),
+                    Ok((Verified::Event(event), name)) => (event, name.as_str()),
                     Ok((Verified::Handshake(answer), name)) => {
                         let name = Some(name.as_str());
                         return (name, traced(name, Outcome::Handshake(answer)));
@@ -912,22 +913,13 @@ impl Receiver {
                         return (name, traced(name, Outcome::Rejected(err)));
                     }
                 };
-                watch.event(&name, event.id().as_deref());
-                let outcome = self.run(event, &name).await;
-                let name = self.sender_name(&name);
-                (name, traced(name, outcome))
+                watch.event(name, event.id().as_deref());
+                let outcome = self.run(event, name).await;
+                (Some(name), traced(Some(name), outcome))
             })
             .await;
         watch.finish(name, &outcome);
         outcome
-    }
-
-    /// The configured name equal to `name` (borrowed from the receiver, not the event).
-    fn sender_name(&self, name: &str) -> Option<&str> {
-        self.senders
-            .iter()
-            .find(|s| s.name.as_str() == name)
-            .map(|s| s.name.as_str())
     }
 
     /// The sender names, in the order they were added.

@@ -879,6 +879,17 @@ fn explain_adds_the_checked_causes_to_a_rejection() {
     assert_eq!(explained["diagnosis"], serde_json::json!([]));
 }
 
+/// What `listen --json` printed once it stopped: the text, and one object per line.
+fn json_reports(child: std::process::Child) -> (String, Vec<serde_json::Value>) {
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let reports = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (text, reports)
+}
+
 /// Starts `verihook listen --port 0` with `args`; its address and the running child.
 fn start_listen(args: &[&str]) -> (String, std::process::Child) {
     use std::io::BufRead;
@@ -954,12 +965,7 @@ fn listen_reports_each_request_with_its_verdict_and_diagnosis() {
             .code(),
         Some(1)
     );
-    let output = child.wait_with_output().unwrap();
-    let text = String::from_utf8(output.stdout).unwrap();
-    let reports: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (text, reports) = json_reports(child);
     assert_eq!(reports.len(), 4, "{text}");
 
     assert_eq!(reports[0]["ok"], true);
@@ -1070,12 +1076,7 @@ fn listen_recognises_a_declared_sender_by_its_signature_header() {
     };
     assert!(send("listen-mux-signing-secret").status.success());
     assert_eq!(send("listen-test-secret-1").status.code(), Some(1));
-    let output = child.wait_with_output().unwrap();
-    let text = String::from_utf8(output.stdout).unwrap();
-    let reports: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (text, reports) = json_reports(child);
     assert_eq!(reports.len(), 2, "{text}");
     assert_eq!(reports[0]["sender"], "mux");
     assert_eq!(reports[0]["ok"], true);
