@@ -62,10 +62,6 @@ pub mod github_models;
 /// the [module](self) table). `None` when the event carries no type: only a fallback route
 /// takes it.
 pub(crate) fn route_key(event: &Event) -> Option<RouteKey> {
-    // A type the scheme already resolved (CloudEvents' `type`) is the key as it is.
-    if let Field::Text(text) = &event.event_type {
-        return Some(RouteKey::new(text.as_ref()));
-    }
     let body = &event.body[..];
     match event.scheme() {
         // GitHub and Linear put `action` (and Linear its `type`) first: the read stops there.
@@ -121,6 +117,9 @@ pub(crate) fn route_key(event: &Event) -> Option<RouteKey> {
         }
         "twilio" => None,
         _ => match &event.event_type {
+            // A type the scheme already resolved (CloudEvents' `type`), or an inbox entry's
+            // stored type, is the key as it is.
+            Field::Text(text) => Some(RouteKey::new(text.as_ref())),
             // Stripe's `type` ends the event: read from the end first.
             Field::Body(name) => match final_member_text(body, name) {
                 Some(kind) => Some(RouteKey::new(kind)),
@@ -131,6 +130,18 @@ pub(crate) fn route_key(event: &Event) -> Option<RouteKey> {
             },
             _ => event.event_type().map(|t| RouteKey::new(&t)),
         },
+    }
+}
+
+/// Whether the signature covers everything [`route_key`] reads: the body for the senders whose
+/// key is read from it alone, else the event type. GitHub's key starts with the unsigned
+/// `X-GitHub-Event` header, and GitLab's token signs nothing.
+pub(crate) fn route_key_signed(event: &Event) -> bool {
+    let signed = event.signed();
+    match event.scheme() {
+        "linear" | "slack" | "discord" => signed.body(),
+        "github" | "twilio" => false,
+        _ => signed.event_type() && signed.body(),
     }
 }
 

@@ -49,6 +49,9 @@ pub struct Delivery {
     key: String,
     token: ClaimToken,
     attempt: u32,
+    /// The route key as the receiver read it, for an event an inbox worker rebuilt from its
+    /// entry; `None` when it is to be read from the event.
+    pub(crate) route_key: Option<crate::router::RouteKey>,
 }
 
 impl Delivery {
@@ -58,6 +61,7 @@ impl Delivery {
             key,
             token,
             attempt,
+            route_key: None,
         }
     }
 

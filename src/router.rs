@@ -519,7 +519,11 @@ impl EventRouter<()> {
         &self,
         delivery: Delivery,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'static {
-        let key = crate::envelope::route_key(delivery.event());
+        let mut delivery = delivery;
+        let key = delivery
+            .route_key
+            .take()
+            .or_else(|| crate::envelope::route_key(delivery.event()));
         let future: HandlerFuture = match self.find(delivery.sender(), key.as_ref()) {
             Some(route) => (route.handler)(&Routed { delivery, key }, &()),
             None => Box::pin(ready(Err(Box::new(Unrouted {

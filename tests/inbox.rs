@@ -868,6 +868,13 @@ impl Inbox for DownInbox {
     ) -> verihook::idempotency::BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async { Err(StoreError::unavailable("connection refused")) })
     }
+    fn forget<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a ClaimToken,
+    ) -> verihook::idempotency::BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
     fn wait<'a>(&'a self, timeout: Duration) -> verihook::idempotency::BoxFuture<'a, ()> {
         Box::pin(tokio::time::sleep(timeout))
     }

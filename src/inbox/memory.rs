@@ -201,6 +201,17 @@ impl Inbox for MemoryInbox {
         Box::pin(std::future::ready(result))
     }
 
+    fn forget<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.with_held(key, token, |_| ()).map(|()| {
+            self.lock().remove(key);
+        });
+        Box::pin(std::future::ready(result))
+    }
+
     fn wait<'a>(&'a self, timeout: Duration) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let _ = tokio::time::timeout(timeout, self.wake.notified()).await;

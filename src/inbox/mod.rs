@@ -58,6 +58,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 
 use crate::event::{Event, Field, Signed};
+use crate::router::RouteKey;
 use crate::idempotency::{BoxFuture, ClaimToken, StoreError};
 
 pub use memory::MemoryInbox;
@@ -88,6 +89,14 @@ pub struct Entry {
     pub timestamp: Option<u64>,
     /// Which parts the signature covered.
     pub signed: Signed,
+    /// The key the receiver routes this event by (`pull_request.opened`), as read from the
+    /// verified request: a worker routes by it rather than reading it again. `None` for an event
+    /// with no route key, and for entries stored before route keys were kept (a worker then
+    /// reads it from the stored event as the receiver would).
+    pub route_key: Option<RouteKey>,
+    /// Whether everything the route key was read from is covered by the signature (GitHub's
+    /// comes partly from the unsigned `X-GitHub-Event` header: `false`).
+    pub route_key_signed: bool,
     /// The raw body, exactly as received.
     pub body: Bytes,
 }
@@ -104,6 +113,8 @@ impl Entry {
             event_type: event.event_type().map(Into::into),
             timestamp: event.unix_timestamp(),
             signed: event.signed(),
+            route_key: crate::envelope::route_key(event),
+            route_key_signed: crate::envelope::route_key_signed(event),
             body: event.body().clone(),
         }
     }
@@ -258,6 +269,15 @@ pub trait Inbox: Send + Sync + fmt::Debug {
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
+    /// Removes the entry without marking it done, so a later delivery of its key is stored
+    /// anew: what a worker does with an event no route took when the signature does not cover
+    /// its route key (a forged type must not settle the event).
+    fn forget<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
     /// Resolves when new entries may be due, or after `timeout`: a worker waits here between
     /// batches instead of polling.
     fn wait<'a>(&'a self, timeout: Duration) -> BoxFuture<'a, ()>;
@@ -324,6 +344,14 @@ impl<T: Inbox + ?Sized> Inbox for Arc<T> {
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         (**self).bury(key, token, error)
+    }
+
+    fn forget<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).forget(key, token)
     }
 
     fn wait<'a>(&'a self, timeout: Duration) -> BoxFuture<'a, ()> {

@@ -349,6 +349,9 @@ fn leased(row: &PgRow) -> Result<Leased, sqlx::Error> {
             event_type: row.try_get("event_type")?,
             timestamp: timestamp.and_then(|t| u64::try_from(t).ok()),
             signed: Signed::from_bits(u8::try_from(signed).unwrap_or_default()),
+            // Not persisted yet: the worker reads the route key from the stored event.
+            route_key: None,
+            route_key_signed: false,
             body: Bytes::from(body),
         },
         token: ClaimToken::parse(&token).ok_or_else(|| {
@@ -484,6 +487,21 @@ impl Inbox for PostgresInbox {
                     .bind(bounded_error(error)),
             )
             .await
+        })
+    }
+
+    fn forget<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let statement = format!(
+                "DELETE FROM {t} WHERE key = $1 AND token = $2 AND state = 'leased'",
+                t = self.table
+            );
+            self.held(sqlx::query(&statement).bind(key).bind(token.as_str()))
+                .await
         })
     }
 

@@ -125,7 +125,9 @@ end
 redis.call('ZREM', KEYS[4], key)
 redis.call('XACK', KEYS[1], ARGV[4], msg)
 redis.call('XDEL', KEYS[1], msg)
-if op == 'complete' then
+if op == 'forget' then
+  redis.call('DEL', KEYS[2])
+elseif op == 'complete' then
   redis.call('HSET', KEYS[2], 'state', 'done', 'finished', now)
   redis.call('ZADD', KEYS[3], now, key)
 elseif op == 'retry' then
@@ -424,6 +426,9 @@ fn leased(values: &[Option<Vec<u8>>]) -> Result<Leased, StoreError> {
             event_type: text(7),
             timestamp: number(8),
             signed: Signed::from_bits(number(9).and_then(|b| u8::try_from(b).ok()).unwrap_or(0)),
+            // Not persisted yet: the worker reads the route key from the stored event.
+            route_key: None,
+            route_key_signed: false,
             body: values
                 .get(10)
                 .and_then(Clone::clone)
@@ -515,6 +520,14 @@ impl Inbox for RedisInbox {
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.held("bury", key, token, "dead", 0, error))
+    }
+
+    fn forget<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.held("forget", key, token, "done", 0, ""))
     }
 
     fn wait<'a>(&'a self, timeout: Duration) -> BoxFuture<'a, ()> {

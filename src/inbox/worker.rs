@@ -316,7 +316,14 @@ impl Worker {
                 target: "verihook", key = key.as_str(), sender = sender.as_str(), attempt,
                 "inbox event started"
             );
-            let delivery = Delivery::new(entry.to_event(), key.clone(), token, attempt);
+            let event = entry.to_event();
+            // Entries stored before route keys were kept: read as the receiver did.
+            let route_key_signed = match entry.route_key {
+                Some(_) => entry.route_key_signed,
+                None => crate::envelope::route_key_signed(&event),
+            };
+            let mut delivery = Delivery::new(event, key.clone(), token, attempt);
+            delivery.route_key = entry.route_key.clone();
             let started = observe::clock();
             // The heartbeat: extend the lease every third of it while the handler runs.
             let result = with_heartbeat(
@@ -331,8 +338,15 @@ impl Worker {
                 Settled::Done => Ok(inbox.complete(&key, &token).await.map(|()| Fate::Done)),
                 Settled::Unrouted(unrouted) if unrouted.acknowledged() => {
                     let event_type = unrouted.event_type().map(str::to_owned);
-                    let done = inbox.complete(&key, &token).await;
-                    Ok(done.map(|()| Fate::Unrouted { event_type }))
+                    // Marked done only when the signature covers the route key: a forged type
+                    // must not settle the event. Otherwise the entry is removed, as the inline
+                    // receiver releases its claim, and a later delivery is stored anew.
+                    let settled = if route_key_signed {
+                        inbox.complete(&key, &token).await
+                    } else {
+                        inbox.forget(&key, &token).await
+                    };
+                    Ok(settled.map(|()| Fate::Unrouted { event_type }))
                 }
                 // Retrying the same bytes cannot make them fit: a dead letter at once.
                 Settled::Payload(error) => {
