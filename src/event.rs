@@ -322,9 +322,20 @@ impl Event {
     /// An unsigned id (GitHub's `X-GitHub-Delivery`) is never part of the key: anyone who
     /// captured a delivery could otherwise replay it under a new id, or make a genuine event
     /// look like a duplicate.
+    ///
+    /// An unsigned type (GitHub's `X-GitHub-Event`, Shopify's topic, a binary-mode CloudEvent's
+    /// `ce-type`) may route the event, so it is part of the key: `<sender>:sha256:<hex>` of
+    /// the signed part above and the type. A captured body replayed under a forged type then
+    /// has a key of its own, and whatever becomes of it never makes the genuine delivery a
+    /// duplicate.
     #[must_use]
     pub fn idempotency_key(&self) -> String {
         let sender = self.sender();
+        if !self.signed.event_type {
+            if let Some(kind) = self.event_type() {
+                return self.key_with_type(sender, &kind);
+            }
+        }
         if let (Field::Digest(digest), true) = (&self.id, self.signed.id) {
             return hex_key(sender, digest);
         }
@@ -338,6 +349,35 @@ impl Event {
                 digest_key(sender, [&timestamp[..], &self.body])
             }
         }
+    }
+
+    /// The key of an event whose type is unsigned: the signed part and the type, hashed
+    /// together with a tag byte for each kind of signed part.
+    fn key_with_type(&self, sender: &str, kind: &str) -> String {
+        let mut hash = Sha256::new();
+        match (&self.id, self.signed.id) {
+            (Field::Digest(digest), true) => {
+                hash.update(b"d");
+                hash.update(digest);
+            }
+            _ => match self.id().filter(|_| self.signed.id) {
+                Some(id) => {
+                    hash.update(b"i");
+                    hash.update((id.len() as u64).to_be_bytes());
+                    hash.update(id.as_bytes());
+                }
+                None => {
+                    let timestamp = self.unix_timestamp().unwrap_or_default().to_be_bytes();
+                    hash.update(b"b");
+                    hash.update(timestamp);
+                    hash.update((self.body.len() as u64).to_be_bytes());
+                    hash.update(&self.body);
+                }
+            },
+        }
+        hash.update(b"t");
+        hash.update(kind.as_bytes());
+        hex_key(sender, &hash.finalize().into())
     }
 
     /// The same event, attributed to the sender `name`.

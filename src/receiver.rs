@@ -413,6 +413,8 @@ pub struct ReceiverBuilder {
     retain: Duration,
     /// A mistake found while building (a router's bad route), reported by `build`.
     error: Option<ConfigError>,
+    /// The sender names the router's routes are for, checked against the senders by `build`.
+    route_senders: Vec<String>,
 }
 
 /// Why a [`ReceiverBuilder`] could not build: a mistake in the app's set-up, found at start-up.
@@ -436,6 +438,14 @@ pub enum ConfigError {
     UnknownSender {
         /// The name.
         name: String,
+    },
+    /// A route of the [`EventRouter`](crate::EventRouter) is for a sender the receiver does not
+    /// have (a misspelt name would leave every event of the real sender unrouted).
+    RouteForUnknownSender {
+        /// The name the route gives.
+        name: String,
+        /// The receiver's senders.
+        senders: Vec<String>,
     },
     /// No handler was given.
     NoHandler,
@@ -473,6 +483,11 @@ impl fmt::Display for ConfigError {
             Self::UnknownSender { name } => {
                 write!(f, "a body limit names sender {name:?}, which was not added")
             }
+            Self::RouteForUnknownSender { name, senders } => write!(
+                f,
+                "a route is for sender {name:?}, which the receiver does not have (its senders: {})",
+                senders.join(", ")
+            ),
             Self::NoHandler => f.write_str("the receiver has no handler: add one with .handler(..)"),
             Self::HandlerWithInbox => f.write_str(
                 "a receiver with an inbox runs no handler: give the handler to an inbox::Worker",
@@ -505,6 +520,7 @@ impl Receiver {
             lease: DEFAULT_LEASE,
             retain: DEFAULT_RETAIN,
             error: None,
+            route_senders: Vec::new(),
         }
     }
 }
@@ -638,6 +654,7 @@ impl ReceiverBuilder {
         if let Err(error) = router.check() {
             self.error.get_or_insert(error);
         }
+        self.route_senders = router.senders().map(str::to_owned).collect();
         let router = Arc::new(router);
         self.handler(move |delivery| router.dispatch(delivery))
     }
@@ -647,8 +664,8 @@ impl ReceiverBuilder {
     /// # Errors
     ///
     /// A [`ConfigError`] when there is no sender or no handler, two senders share a name, a
-    /// name is not a plain identifier, a body limit names no sender, or a router's routes
-    /// collide.
+    /// name is not a plain identifier, a body limit or a route names no sender, or a router's
+    /// routes collide.
     pub fn build(self) -> Result<Receiver, ConfigError> {
         if let Some(error) = self.error {
             return Err(error);
@@ -684,6 +701,14 @@ impl ReceiverBuilder {
                     None => return Err(ConfigError::UnknownSender { name }),
                 },
             }
+        }
+        if let Some(name) = self
+            .route_senders
+            .into_iter()
+            .find(|name| !senders.iter().any(|s| s.name.as_str() == name))
+        {
+            let senders = senders.iter().map(|s| s.name.as_str().to_owned()).collect();
+            return Err(ConfigError::RouteForUnknownSender { name, senders });
         }
         #[cfg(feature = "inbox")]
         let mode = match (self.inbox, self.handler) {

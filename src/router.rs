@@ -497,6 +497,11 @@ impl<S: Send + Sync + 'static> EventRouter<S> {
 }
 
 impl EventRouter<()> {
+    /// The sender names routes are for.
+    pub(crate) fn senders(&self) -> impl Iterator<Item = &str> {
+        self.routes.iter().filter_map(|r| r.sender.as_deref())
+    }
+
     /// The route for an event from `sender` with `key`.
     fn find(&self, sender: &str, key: Option<&RouteKey>) -> Option<&Route<()>> {
         self.routes

@@ -58,8 +58,8 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 
 use crate::event::{Event, Field, Signed};
-use crate::router::RouteKey;
 use crate::idempotency::{BoxFuture, ClaimToken, StoreError};
+use crate::router::RouteKey;
 
 pub use memory::MemoryInbox;
 #[cfg(feature = "postgres")]

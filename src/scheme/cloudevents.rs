@@ -30,15 +30,20 @@ pub const STRUCTURED_JSON: &str = "application/cloudevents+json";
 ///
 /// * **Authenticity** is the inner scheme's: every request but the handshake is verified by it
 ///   first, exactly as without this wrapper.
-/// * **Structured mode** (`Content-Type: application/cloudevents+json`): the event's id is the
-///   CloudEvent's `source` and `id` (`"<source> <id>"`, so two sources never collide) and its
-///   type the CloudEvent's `type`, read from the body, so signed whenever the inner scheme signs
-///   the body; that id de-duplicates. Read the whole envelope with
-///   `event.json::<StructuredEvent<T>>()`.
+/// * **Structured mode** (the body is a JSON CloudEvent, sent as
+///   `Content-Type: application/cloudevents+json`): the event's id is the CloudEvent's `source`
+///   and `id` (`"<source> <id>"`, so two sources never collide) and its type the CloudEvent's
+///   `type`, read from the body, so signed whenever the inner scheme signs the body; that id
+///   de-duplicates. Read the whole envelope with `event.json::<StructuredEvent<T>>()`.
 /// * **Binary mode** (`ce-specversion`, `ce-id`, `ce-source`, `ce-type` headers, the data as
 ///   the body): those headers are not covered by the usual signatures, so the type is
-///   reported from `ce-type` as unsigned, and the inner scheme's signed id (Standard Webhooks'
-///   `webhook-id`) still de-duplicates; without one, `ce-id` is reported, unsigned.
+///   reported from `ce-type` as unsigned (and, being unsigned, is part of the idempotency
+///   key), and the inner scheme's signed id (Standard Webhooks' `webhook-id`) still
+///   de-duplicates; without one, `ce-id` is reported, unsigned.
+/// * **The mode is read from the signed body, never from a header**: a body that is a JSON
+///   object with `specversion` 1.x, `id`, `source` (no white space) and `type` is structured,
+///   whatever `Content-Type` says, and its `ce-*` headers are ignored. A captured delivery
+///   replayed with another `Content-Type` or with `ce-type` added keeps its key and its route.
 /// * **Abuse protection** (CloudEvents Webhook spec, section 4): an `OPTIONS` request with
 ///   `WebHook-Request-Origin` is answered `200` with `WebHook-Allowed-Origin` when that origin
 ///   is allowed ([`allow_origin`](Self::allow_origin); `*` allows any) and, if set,
@@ -181,14 +186,6 @@ pub struct StructuredEvent<T> {
     pub data: Option<T>,
 }
 
-fn is_structured(headers: &HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case(STRUCTURED_JSON))
-}
-
 impl<S: Scheme> Scheme for CloudEvents<S> {
     fn name(&self) -> &'static str {
         self.inner.name()
@@ -219,18 +216,20 @@ impl<S: Scheme> Scheme for CloudEvents<S> {
         };
         let headers = request.headers();
         let body_signed = event.signed.body();
-        if is_structured(headers) {
-            if let Ok(attributes) = serde_json::from_slice::<Attributes<'_>>(&event.body) {
-                if attributes.specversion.starts_with("1.")
+        // Which mode a request is in is read from the signed body, never from the unsigned
+        // `Content-Type`: a captured delivery replayed with other headers keeps its key and type.
+        let structured = serde_json::from_slice::<Attributes<'_>>(&event.body)
+            .ok()
+            .filter(|attributes| {
+                attributes.specversion.starts_with("1.")
                     && !attributes.source.bytes().any(|b| b.is_ascii_whitespace())
-                {
-                    let id = format!("{} {}", attributes.source, attributes.id);
-                    event.id = Field::Text(id.into());
-                    event.signed.id = body_signed;
-                    event.event_type = Field::Text(attributes.event_type.as_ref().into());
-                    event.signed.event_type = body_signed;
-                }
-            }
+            });
+        if let Some(attributes) = structured {
+            let id = format!("{} {}", attributes.source, attributes.id);
+            event.id = Field::Text(id.into());
+            event.signed.id = body_signed;
+            event.event_type = Field::Text(attributes.event_type.as_ref().into());
+            event.signed.event_type = body_signed;
         } else if SPECVERSION.get(headers).is_some() {
             if let Some(value) = CE_TYPE.get(headers).filter(|v| CE_TYPE.text(v).is_ok()) {
                 event.event_type = Field::Header(value.clone());
