@@ -171,6 +171,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         outcome.status().as_u16(),
         outcome.code()
     );
+
+    // Two senders of one scheme side by side: a route must name which one a request is for.
+    let side_by_side = Receiver::builder()
+        .sender("clerk", StandardVerifier::new(standard_secret)?)
+        .sender("resend", StandardVerifier::new(standard_secret)?)
+        .handler(|_| async { Ok(()) })
+        .build()?;
+    let outcome = side_by_side
+        .handle(&standard_headers, Bytes::from_static(body))
+        .await;
+    println!(
+        "{:<34} {} {:<20} {outcome}",
+        "two senders fit, route names none",
+        outcome.status().as_u16(),
+        outcome.code()
+    );
     Ok(())
 }
 

@@ -72,12 +72,19 @@ pub enum VerifyError {
     /// For a scheme that signs the URL: the request's path is not the path of the sender's
     /// configured public URL (a request meant for another endpoint, or a misconfigured URL).
     UrlMismatch,
+    /// The route names no sender and the request carries the signature headers of several
+    /// configured senders (two Standard Webhooks senders, say): route each sender's endpoint
+    /// to it by name. The request is not verified with each in turn.
+    AmbiguousSender {
+        /// How many configured senders recognise the request's headers.
+        senders: usize,
+    },
 }
 
 impl VerifyError {
     /// The stable code for this failure class: one of `missing_header`, `malformed_header`,
     /// `bad_signature`, `timestamp_too_old`, `timestamp_in_future`, `bad_secret`,
-    /// `body_too_large`, `url_mismatch`.
+    /// `body_too_large`, `url_mismatch`, `ambiguous_sender`.
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
@@ -89,6 +96,27 @@ impl VerifyError {
             Self::BadSecret(_) => "bad_secret",
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::UrlMismatch => "url_mismatch",
+            Self::AmbiguousSender { .. } => "ambiguous_sender",
+        }
+    }
+
+    /// The message answered to the sender: the [`Display`](fmt::Display) text, except that a
+    /// signature mismatch does not say how many secrets were tried (that would tell anyone
+    /// whether a rotation is under way) and a misconfigured secret says only that the receiver
+    /// is misconfigured. The counts stay in logs and in the CLI.
+    ///
+    /// ```
+    /// use verihook::VerifyError;
+    /// let err = VerifyError::SignatureMismatch { secrets: 2, signatures: 1 };
+    /// assert_eq!(err.answer(), "no signature matched");
+    /// assert_eq!(err.to_string(), "no signature matched: tried 2 secrets against 1 signature");
+    /// ```
+    #[must_use]
+    pub fn answer(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Self::SignatureMismatch { .. } => "no signature matched".into(),
+            Self::BadSecret(_) => "the receiver's signing secret is misconfigured".into(),
+            other => other.to_string().into(),
         }
     }
 
@@ -100,7 +128,9 @@ impl VerifyError {
     #[must_use]
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingHeader { .. } | Self::MalformedHeader { .. } => StatusCode::BAD_REQUEST,
+            Self::MissingHeader { .. }
+            | Self::MalformedHeader { .. }
+            | Self::AmbiguousSender { .. } => StatusCode::BAD_REQUEST,
             Self::SignatureMismatch { .. }
             | Self::TimestampTooOld { .. }
             | Self::TimestampInFuture { .. }
@@ -143,6 +173,10 @@ impl fmt::Display for VerifyError {
             Self::BodyTooLarge { limit } => write!(f, "body is larger than {limit} bytes"),
             Self::UrlMismatch => f.write_str(
                 "the request's path is not the path of the sender's configured public URL",
+            ),
+            Self::AmbiguousSender { senders } => write!(
+                f,
+                "the request carries the signature headers of {senders} configured senders and its route names none: route each sender's endpoint to it by name"
             ),
         }
     }

@@ -251,9 +251,7 @@ impl Outcome {
             | Self::Duplicate { key }
             | Self::InFlight { key }
             | Self::Unrouted { key, .. } => json_object([("outcome", self.code()), ("key", key)]),
-            Self::Rejected(err) => {
-                json_object([("error", err.code()), ("message", &err.to_string())])
-            }
+            Self::Rejected(err) => json_object([("error", err.code()), ("message", &err.answer())]),
             Self::HandlerFailed { .. } => json_object([
                 ("error", self.code()),
                 ("message", "the webhook handler failed; retry later"),
@@ -731,89 +729,57 @@ impl ReceiverBuilder {
 /// A result and the name of the sender it came from.
 type Named<'a, T, E> = Result<(T, &'a Arc<String>), E>;
 
-/// The sender a request goes to: named by its route, or found by its headers.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Chosen<'a> {
-    receiver: &'a Receiver,
-    /// A sender named by the route, or the only one.
-    only: Option<&'a Sender>,
-}
-
-impl<'a> Chosen<'a> {
-    /// The senders to try, in order.
-    fn candidates<'h>(self, headers: &'h HeaderMap) -> impl Iterator<Item = &'a Sender> + 'h
-    where
-        'a: 'h,
-    {
-        let only = self.only;
-        let by_headers = self
-            .receiver
-            .senders
-            .iter()
-            .filter(move |s| only.is_none() && s.scheme.recognizes(headers));
-        only.into_iter().chain(by_headers)
-    }
-}
-
 impl Receiver {
-    fn choose<'a>(
-        &'a self,
-        sender: Option<&str>,
-        headers: &HeaderMap,
-    ) -> Result<Chosen<'a>, VerifyError> {
-        let only = match (sender, self.senders.as_slice()) {
-            (Some(name), _) => Some(
+    /// The one sender a request goes to, chosen before any signature work: the one its route
+    /// names, else the only sender, else the one sender whose signature headers the request
+    /// carries. Several senders recognising the headers is ambiguous (a request is never
+    /// verified with each in turn: that would multiply the work an unauthenticated request can
+    /// cause, and lend the largest body limit to every sender).
+    fn choose(&self, sender: Option<&str>, headers: &HeaderMap) -> Result<&Sender, VerifyError> {
+        match (sender, self.senders.as_slice()) {
+            (Some(name), _) => {
                 self.senders
                     .iter()
                     .find(|s| s.name.as_str() == name)
                     .ok_or(VerifyError::BadSecret(SecretError::WrongKind {
                         reason: "the route names a sender this receiver does not have",
-                    }))?,
-            ),
-            (None, [only]) => Some(only),
-            (None, _) => None,
-        };
-        let chosen = Chosen {
-            receiver: self,
-            only,
-        };
-        if chosen.candidates(headers).next().is_none() {
-            return Err(VerifyError::MissingHeader {
-                name: "webhook signature (no configured sender's signature header is present)",
-            });
+                    }))
+            }
+            (None, [only]) => Ok(only),
+            (None, senders) => {
+                let mut recognising = senders.iter().filter(|s| s.scheme.recognizes(headers));
+                match (recognising.next(), recognising.count()) {
+                    (Some(sender), 0) => Ok(sender),
+                    (Some(_), others) => Err(VerifyError::AmbiguousSender {
+                        senders: others + 1,
+                    }),
+                    (None, _) => Err(VerifyError::MissingHeader {
+                        name:
+                            "webhook signature (no configured sender's signature header is present)",
+                    }),
+                }
+            }
         }
-        Ok(chosen)
     }
 
     /// Checks the head alone, before the body is read: the sender exists, its required headers
-    /// are present and well formed and its timestamp fresh. Returns the largest body to read.
+    /// are present and well formed and its timestamp fresh. Returns the largest body to read:
+    /// the chosen sender's limit.
     ///
     /// # Errors
     ///
-    /// The [`VerifyError`] of the chosen sender (the first one's, when several could match).
+    /// The chosen sender's [`VerifyError`], or [`VerifyError::AmbiguousSender`] when the route
+    /// names no sender and the headers fit several.
     pub fn precheck(
         &self,
         sender: Option<&str>,
         head: &RequestHead<'_>,
     ) -> Result<usize, VerifyError> {
         let chosen = self.choose(sender, head.headers())?;
-        let mut first_error = None;
-        let mut limit = None;
-        for candidate in chosen.candidates(head.headers()) {
-            match candidate.scheme.precheck(head, candidate.scheme.now()) {
-                Ok(()) => limit = limit.max(Some(candidate.body_limit)),
-                Err(err) => {
-                    first_error.get_or_insert(err);
-                }
-            }
-        }
-        match (limit, first_error) {
-            (Some(limit), _) => Ok(limit),
-            (None, Some(err)) => Err(err),
-            (None, None) => Err(VerifyError::MissingHeader {
-                name: "webhook signature",
-            }),
-        }
+        chosen
+            .scheme
+            .precheck(head, chosen.scheme.now())
+            .map(|()| chosen.body_limit)
     }
 
     /// Verifies a request with the sender named `sender` (or the one whose headers it
@@ -821,7 +787,8 @@ impl Receiver {
     ///
     /// # Errors
     ///
-    /// The chosen sender's [`VerifyError`] (the first one's, when several could match).
+    /// The chosen sender's [`VerifyError`], or [`VerifyError::AmbiguousSender`] when the route
+    /// names no sender and the headers fit several.
     pub fn verify_request(
         &self,
         sender: Option<&str>,
@@ -841,41 +808,21 @@ impl Receiver {
         let chosen = self
             .choose(sender, request.headers())
             .map_err(|err| (err, None))?;
-        let mut first_error = None;
-        for candidate in chosen.candidates(request.headers()) {
-            if request.body().len() > candidate.body_limit {
-                first_error.get_or_insert((
-                    VerifyError::BodyTooLarge {
-                        limit: candidate.body_limit,
-                    },
-                    Some(&candidate.name),
-                ));
-                continue;
-            }
-            let started = observe::clock();
-            let verified = candidate
-                .scheme
-                .verify_request(request, candidate.scheme.now());
-            observe::verified_since(&candidate.name, started);
-            match verified {
-                Ok(Verified::Event(event)) => {
-                    return Ok((
-                        Verified::Event(event.with_sender(&candidate.name)),
-                        &candidate.name,
-                    ))
-                }
-                Ok(other) => return Ok((other, &candidate.name)),
-                Err(err) => {
-                    first_error.get_or_insert((err, Some(&candidate.name)));
-                }
-            }
+        if request.body().len() > chosen.body_limit {
+            let limit = chosen.body_limit;
+            return Err((VerifyError::BodyTooLarge { limit }, Some(&chosen.name)));
         }
-        Err(first_error.unwrap_or((
-            VerifyError::MissingHeader {
-                name: "webhook signature",
-            },
-            None,
-        )))
+        let started = observe::clock();
+        let verified = chosen.scheme.verify_request(request, chosen.scheme.now());
+        observe::verified_since(&chosen.name, started);
+        match verified {
+            Ok(Verified::Event(event)) => Ok((
+                Verified::Event(event.with_sender(&chosen.name)),
+                &chosen.name,
+            )),
+            Ok(other) => Ok((other, &chosen.name)),
+            Err(err) => Err((err, Some(&chosen.name))),
+        }
     }
 
     /// Handles one request (as a `POST /`), choosing the sender by the signature header present

@@ -461,10 +461,113 @@ async fn two_standard_webhooks_senders_side_by_side() {
         (401, Some("bad_signature")),
         "{json}"
     );
-    // Found by headers: whichever sender's secret matches.
-    let (_, json) = post(&format!("{base}/webhooks/any"), resend, body).await;
-    assert_eq!(json["outcome"], "duplicate", "{json}");
+    // A route that names no sender, and headers that several senders recognise: refused as
+    // ambiguous before any signature work, never verified with each sender in turn.
+    let (status, json) = post(&format!("{base}/webhooks/any"), resend, body).await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (400, Some("ambiguous_sender")),
+        "{json}"
+    );
     assert_eq!(runs.lock().unwrap().len(), 2);
+}
+
+/// A scheme that counts the requests it verifies.
+#[derive(Debug)]
+struct Counting(StandardVerifier, Arc<std::sync::atomic::AtomicUsize>);
+
+impl verihook::Scheme for Counting {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn recognizes(&self, headers: &HeaderMap) -> bool {
+        self.0.recognizes(headers)
+    }
+    fn verify_request(
+        &self,
+        request: &verihook::WebhookRequest<'_>,
+        now: SystemTime,
+    ) -> Result<verihook::Verified, verihook::VerifyError> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.verify_request(request, now)
+    }
+}
+
+#[tokio::test]
+async fn an_unnamed_route_verifies_with_one_sender_and_applies_its_limit() {
+    let verified = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut builder = Receiver::builder().handler(|_| async { Ok(()) });
+    for n in 0..10 {
+        let secret = format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(format!("sender-{n}-secret-material"))
+        );
+        builder = builder.sender(
+            format!("standard-{n}"),
+            Counting(StandardVerifier::new(&secret).unwrap(), verified.clone()),
+        );
+    }
+    let receiver = builder
+        .sender("github", GithubVerifier::new(GITHUB_SECRET).unwrap())
+        .sender(
+            "stripe",
+            StripeVerifier::new("whsec_security_stripe").unwrap(),
+        )
+        .sender_body_limit("stripe", 64 * 1024)
+        .build()
+        .unwrap();
+    // A forged request whose headers ten senders recognise: no signature work at all.
+    let body = Bytes::from(vec![b'x'; 1024]);
+    let forged = StandardSigner::new(CLERK_SECRET)
+        .unwrap()
+        .sign("msg_forged", now(), &body)
+        .unwrap();
+    let outcome = receiver.handle(&forged, body.clone()).await;
+    assert_eq!(outcome.code(), "ambiguous_sender", "{outcome}");
+    assert_eq!(
+        verified.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "the request was verified with several senders"
+    );
+    // Stripe's headers alone choose Stripe, and its 64 KiB limit applies; a fake GitHub
+    // signature header added makes the request ambiguous instead of lending GitHub's 25 MiB.
+    let mut stripe = verihook::testing::StripeSigner::new("whsec_security_stripe")
+        .unwrap()
+        .sign(now(), &body);
+    let head = verihook::RequestHead::post(&stripe);
+    assert_eq!(receiver.precheck(None, &head), Ok(64 * 1024));
+    stripe.insert("x-hub-signature-256", HeaderValue::from_static("sha256=00"));
+    let head = verihook::RequestHead::post(&stripe);
+    assert_eq!(
+        receiver.precheck(None, &head).map_err(|e| e.code()),
+        Err("ambiguous_sender")
+    );
+}
+
+/// What a refusal tells the sender: never how many secrets were tried (the rotation state).
+#[tokio::test]
+async fn a_rejection_does_not_reveal_how_many_secrets_are_configured() {
+    let receiver = Receiver::builder()
+        .sender(
+            "stripe",
+            StripeVerifier::with_secrets(["whsec_security_stripe", "whsec_security_stripe_next"])
+                .unwrap(),
+        )
+        .handler(|_| async { Ok(()) })
+        .build()
+        .unwrap();
+    let body = Bytes::from_static(br#"{"id":"evt_1","type":"invoice.paid"}"#);
+    let forged = verihook::testing::StripeSigner::new("whsec_not_the_secret")
+        .unwrap()
+        .sign(now(), &body);
+    let outcome = receiver.handle(&forged, body).await;
+    let answer = outcome.json_body();
+    assert_eq!(
+        answer,
+        r#"{"error":"bad_signature","message":"no signature matched"}"#
+    );
+    // The log and the CLI keep the counts.
+    assert!(outcome.to_string().contains("tried 2 secrets"), "{outcome}");
 }
 
 #[test]

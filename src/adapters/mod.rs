@@ -138,7 +138,11 @@ impl WebhookRejection {
     /// The JSON body answered (a handshake answers its own body instead).
     #[must_use]
     pub fn json_body(&self) -> String {
-        json_object([("error", self.code()), ("message", &self.to_string())])
+        let message = match self {
+            Self::Verify(err) => err.answer(),
+            other => other.to_string().into(),
+        };
+        json_object([("error", self.code()), ("message", &message)])
     }
 
     /// The headers a handshake answers with, besides `Content-Type` (none for a rejection).
