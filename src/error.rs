@@ -1,5 +1,6 @@
 //! Why a request was rejected, as stable codes and HTTP statuses.
 
+use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 use std::time::Duration;
@@ -112,7 +113,7 @@ impl VerifyError {
     /// assert_eq!(err.to_string(), "no signature matched: tried 2 secrets against 1 signature");
     /// ```
     #[must_use]
-    pub fn answer(&self) -> std::borrow::Cow<'static, str> {
+    pub fn answer(&self) -> Cow<'static, str> {
         match self {
             Self::SignatureMismatch { .. } => "no signature matched".into(),
             Self::BadSecret(_) => "the receiver's signing secret is misconfigured".into(),
@@ -381,11 +382,41 @@ impl fmt::Display for PayloadError {
         if let Some(path) = &self.path {
             write!(f, " at `{path}`")?;
         }
-        match &self.source {
-            PayloadSource::Json(source) => write!(f, ": {source}"),
-            PayloadSource::Form(source) => write!(f, ": {source}"),
+        let message = match &self.source {
+            PayloadSource::Json(source) => source.to_string(),
+            PayloadSource::Form(source) => source.to_string(),
+        };
+        write!(f, ": {}", without_values(&message))
+    }
+}
+
+/// serde's message without the offending value: `invalid type: string "…", expected u64`
+/// quotes the body's content (in full, however long), and so do `invalid value`, `unknown
+/// variant` and `unknown field`. What was expected comes from the app's own type and stays.
+fn without_values(message: &str) -> Cow<'_, str> {
+    for lead in ["invalid type: ", "invalid value: "] {
+        if let (Some(start), Some(expected)) = (message.find(lead), message.rfind(", expected")) {
+            let value = &message[start + lead.len()..];
+            // The kind of value (`string`, `integer`, `map`) is its first word.
+            let kind = value
+                .split([' ', ','])
+                .next()
+                .filter(|kind| !kind.is_empty())
+                .unwrap_or("value");
+            if expected > start {
+                return format!("{}{lead}{kind}{}", &message[..start], &message[expected..]).into();
+            }
         }
     }
+    for lead in ["unknown variant ", "unknown field "] {
+        if let (Some(start), Some(expected)) = (message.find(lead), message.rfind(", expected")) {
+            if expected > start {
+                let what = lead.trim_end();
+                return format!("{}{what}{}", &message[..start], &message[expected..]).into();
+            }
+        }
+    }
+    message.into()
 }
 
 impl Error for PayloadError {

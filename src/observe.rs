@@ -89,6 +89,52 @@ mod disabled {
 #[allow(unused_imports)]
 pub(crate) use disabled::*;
 
+/// The most bytes of one log field: an error a handler wrote, a payload error, an event type.
+#[cfg(feature = "tracing")]
+pub(crate) const MAX_LOG_FIELD: usize = 512;
+
+/// A log field written at most [`MAX_LOG_FIELD`] bytes long (cut on a character boundary and
+/// marked with `...`): whatever an event or a handler puts in an error, one log line stays small.
+#[cfg(feature = "tracing")]
+pub(crate) struct Capped<T>(pub(crate) T);
+
+#[cfg(feature = "tracing")]
+impl<T: std::fmt::Display> std::fmt::Display for Capped<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        /// Passes text on until the cap, then drops the rest.
+        struct Cap<'a, 'b> {
+            out: &'a mut std::fmt::Formatter<'b>,
+            left: usize,
+            cut: bool,
+        }
+        impl std::fmt::Write for Cap<'_, '_> {
+            fn write_str(&mut self, text: &str) -> std::fmt::Result {
+                if self.cut {
+                    return Ok(());
+                }
+                if text.len() <= self.left {
+                    self.left -= text.len();
+                    return self.out.write_str(text);
+                }
+                let mut end = self.left;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                self.cut = true;
+                self.left = 0;
+                self.out.write_str(&text[..end])?;
+                self.out.write_str("...")
+            }
+        }
+        let mut cap = Cap {
+            out: f,
+            left: MAX_LOG_FIELD,
+            cut: false,
+        };
+        std::fmt::write(&mut cap, format_args!("{}", self.0))
+    }
+}
+
 /// One request's watch: when it started and, with `tracing`, its span (`webhook`, fields
 /// `sender`, `event_id`, `outcome`, `status`, `duration_us`; no header, body or secret).
 /// Without the `metrics` and `tracing` features it is empty and costs nothing.

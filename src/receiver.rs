@@ -1059,6 +1059,7 @@ pub(crate) fn json_object<const N: usize>(members: [(&'static str, &str); N]) ->
 fn traced(sender: Option<&str>, outcome: Outcome) -> Outcome {
     #[cfg(feature = "tracing")]
     {
+        use crate::observe::Capped;
         let sender = sender.unwrap_or("unknown");
         let code = outcome.code();
         let status = outcome.status().as_u16();
@@ -1076,15 +1077,15 @@ fn traced(sender: Option<&str>, outcome: Outcome) -> Outcome {
                 "webhook acknowledged without running the handler"
             ),
             Outcome::Rejected(error) => tracing::warn!(
-                target: "verihook", sender, code, status, error = %error,
+                target: "verihook", sender, code, status, error = %Capped(error),
                 "webhook rejected"
             ),
             Outcome::HandlerFailed { key, error } => tracing::error!(
-                target: "verihook", sender, key = key.as_str(), code, status, error = %error,
+                target: "verihook", sender, key = key.as_str(), code, status, error = %Capped(error),
                 "webhook handler failed; the claim was released"
             ),
             Outcome::StoreUnavailable(error) => tracing::error!(
-                target: "verihook", sender, code, status, error = %error,
+                target: "verihook", sender, code, status, error = %Capped(error),
                 "idempotency store could not be used"
             ),
             Outcome::Handshake(_) => tracing::info!(
@@ -1093,17 +1094,17 @@ fn traced(sender: Option<&str>, outcome: Outcome) -> Outcome {
             ),
             Outcome::Unrouted { key, event_type } => tracing::warn!(
                 target: "verihook", sender, key = key.as_str(), code, status,
-                event_type = event_type.as_deref().unwrap_or(""),
+                event_type = %Capped(event_type.as_deref().unwrap_or("")),
                 "webhook acknowledged without a route for its type"
             ),
             Outcome::NoRoute { key, event_type } => tracing::warn!(
                 target: "verihook", sender, key = key.as_str(), code, status,
-                event_type = event_type.as_deref().unwrap_or(""),
+                event_type = %Capped(event_type.as_deref().unwrap_or("")),
                 "webhook refused: no route for its type"
             ),
             Outcome::InvalidPayload { key, error } => tracing::error!(
                 target: "verihook", sender, key = key.as_str(), code, status,
-                path = error.path().unwrap_or(""), error = %error,
+                path = %Capped(error.path().unwrap_or("")), error = %Capped(error),
                 "webhook payload does not fit its route's type; the claim was released"
             ),
         }

@@ -160,3 +160,54 @@ async fn each_request_is_one_span_with_sender_outcome_duration_and_event_id() {
     );
     assert!(!log.contains("Approachable"), "the body was logged:\n{log}");
 }
+
+/// No body content in logs, and no log field past its cap: a payload that does not fit its
+/// route's type is logged with the path and the kind of value, never the value (serde quotes
+/// it in full), and a handler's long error is cut.
+#[tokio::test(flavor = "current_thread")]
+async fn a_misfit_payload_and_a_long_error_stay_out_of_the_log() {
+    use verihook::envelope::Json;
+    use verihook::{EventRouter, HandlerError};
+
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)] // only its failure to deserialise matters
+    struct Push {
+        zen: u64,
+    }
+    async fn push(_: Json<Push>) -> Result<(), HandlerError> {
+        Ok(())
+    }
+    async fn fail(_: Json<serde_json::Value>) -> Result<(), HandlerError> {
+        Err("x".repeat(20_000).into())
+    }
+
+    let (captured, _guard) = capture(FmtSpan::NONE);
+    let receiver = Receiver::builder()
+        .verifier(GithubVerifier::new(SECRET).unwrap())
+        .router(EventRouter::new().route("push", push).route("fail", fail))
+        .build()
+        .unwrap();
+    let private = format!("private-{}", "p".repeat(10_000));
+    let body = Bytes::from(serde_json::to_vec(&serde_json::json!({ "zen": private })).unwrap());
+    let signer = GithubSigner::new(SECRET).unwrap();
+    let misfit = receiver
+        .handle(
+            &signer.sign_delivery("d-1", "push", &body).unwrap(),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(misfit.code(), "invalid_payload");
+    let failing = receiver
+        .handle(&signer.sign_delivery("d-2", "fail", &body).unwrap(), body)
+        .await;
+    assert_eq!(failing.code(), "handler_failed");
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(!log.contains("private-"), "body content was logged");
+    assert!(
+        log.contains("at `zen`: invalid type: string, expected u64"),
+        "{log}"
+    );
+    let longest = log.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 1_500, "a log line of {longest} bytes");
+}

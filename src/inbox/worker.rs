@@ -416,6 +416,7 @@ impl Fate {
 fn trace(attempt: &Attempt) {
     #[cfg(feature = "tracing")]
     {
+        use crate::observe::Capped;
         let (key, sender, number) = (
             attempt.key.as_str(),
             attempt.sender.as_str(),
@@ -428,10 +429,10 @@ fn trace(attempt: &Attempt) {
             Fate::Retry { delay, error } => tracing::warn!(
                 target: "verihook", key, sender, attempt = number,
                 next_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                error = error.as_str(), "inbox event failed; retry scheduled"
+                error = %Capped(error), "inbox event failed; retry scheduled"
             ),
             Fate::Dead { error } => tracing::error!(
-                target: "verihook", key, sender, attempt = number, error = error.as_str(),
+                target: "verihook", key, sender, attempt = number, error = %Capped(error),
                 "inbox event failed its last attempt; now a dead letter"
             ),
             Fate::Lost => tracing::warn!(
@@ -440,7 +441,7 @@ fn trace(attempt: &Attempt) {
             ),
             Fate::Unrouted { event_type } => tracing::warn!(
                 target: "verihook", key, sender, attempt = number,
-                event_type = event_type.as_deref().unwrap_or(""),
+                event_type = %Capped(event_type.as_deref().unwrap_or("")),
                 "inbox event done without a route for its type"
             ),
         }
