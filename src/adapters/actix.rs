@@ -8,7 +8,15 @@
 //!
 //! The head is checked before the body is read (headers present and well formed, timestamp
 //! fresh, `Content-Length` within the sender's limit); a request that fails is answered at once
-//! with `Connection: close`. The body is read up to the limit and no further. Actix keeps
+//! with `Connection: close`. The body is read up to the limit and no further by this adapter;
+//! what happens to the rest of the connection is actix-http's: for a chunked body refused
+//! early (`413`), it writes the answer at once and then keeps reading and discarding whatever
+//! the client still sends on that connection (measured: another 32 MiB, the test's cap, taken
+//! within 40 ms of the answer, `tests/security.rs`), closing once the client stops or its
+//! client timeouts expire.
+//! The app's handler and the verifier do no work on those bytes; Axum (hyper) closes the
+//! connection at once instead. Put a reverse proxy's request-size limit in front of Actix when
+//! that matters. Actix keeps
 //! headers in its own map, so they are copied once into an `http::HeaderMap` before verifying.
 //! A route names its sender with [`SenderName`] route data.
 //!
