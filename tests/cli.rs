@@ -312,6 +312,7 @@ fn usage_errors_exit_2() {
         vec!["sign", "--provider", "github", "--secret", ""],
         vec!["sign", "--provider", "github", "--secret", "   "],
         vec!["verify", "--provider", "github", "--secret", " \t "],
+        vec!["listen", "--port", "0", "--secret", "github=   "],
         vec!["frobnicate"],
     ] {
         let out = run(&args, b"");
