@@ -1,6 +1,12 @@
 //! Switches that weaken verification. Each one is here, and only here, so a reviewer can find
 //! every use with `grep dangerous`.
 
+use std::time::SystemTime;
+
+use crate::diagnose::Explainer;
+use crate::event::Verified;
+use crate::request::WebhookRequest;
+use crate::scheme::declared::SchemeSpec;
 use crate::scheme::github::GithubVerifier;
 use crate::scheme::{BuildArgs, Builtin, Scheme};
 use crate::{VerifyError, VerifyOptions};
@@ -57,4 +63,88 @@ pub fn allow_short_secrets(
         },
         options,
     )
+}
+
+/// Lets a declared scheme accept secrets shorter than 8 bytes, down to its `secret.min_len`
+/// (at least 1): sets [`DangerousSpec::short_secrets`](crate::scheme::declared::DangerousSpec::short_secrets).
+///
+/// For a sender whose secrets really are that short; rotate to a longer one as soon as you can.
+///
+/// ```
+/// use verihook::dangerous;
+/// use verihook::scheme::declared::{Encoding, SchemeSpec, SignatureSpec};
+/// let mut spec = SchemeSpec::new("acme", SignatureSpec::header("X-Sig", Encoding::Hex));
+/// spec.secret.min_len = 4;
+/// assert!(spec.build(&["four"], None).is_err());
+/// assert!(dangerous::allow_short_declared_secrets(spec).build(&["four"], None).is_ok());
+/// ```
+#[must_use]
+pub fn allow_short_declared_secrets(mut spec: SchemeSpec) -> SchemeSpec {
+    spec.dangerous.short_secrets = true;
+    spec
+}
+
+/// Lets a declared scheme's `tolerance_secs` exceed [`MAX_TOLERANCE_SECS`](crate::scheme::declared::MAX_TOLERANCE_SECS): sets
+/// [`DangerousSpec::long_tolerance`](crate::scheme::declared::DangerousSpec::long_tolerance). A captured request can be replayed for that long.
+///
+/// ```
+/// use std::time::Duration;
+/// use verihook::dangerous;
+/// use verihook::scheme::declared::{Encoding, SchemeSpec, SignatureSpec};
+/// let spec = SchemeSpec::new("acme", SignatureSpec::header("X-Sig", Encoding::Hex))
+///     .tolerance(Duration::from_secs(86_400));
+/// assert!(spec.build(&["acme-secret-1"], None).is_err());
+/// assert!(dangerous::allow_long_tolerance(spec).build(&["acme-secret-1"], None).is_ok());
+/// ```
+#[must_use]
+pub fn allow_long_tolerance(mut spec: SchemeSpec) -> SchemeSpec {
+    spec.dangerous.long_tolerance = true;
+    spec
+}
+
+/// Lets a declared scheme sign two variable pieces (id, URL, body, header) with nothing between
+/// them, as some senders do: sets [`DangerousSpec::adjacent_pieces`](crate::scheme::declared::DangerousSpec::adjacent_pieces). Bytes can then move from
+/// one piece into the other under the same signature.
+///
+/// ```
+/// use verihook::dangerous;
+/// use verihook::scheme::declared::{Encoding, Piece, SchemeSpec, SignatureSpec};
+/// let spec = SchemeSpec::new("acme", SignatureSpec::header("X-Sig", Encoding::Hex))
+///     .signed([Piece::header("X-Acme-Id"), Piece::Body]);
+/// assert!(spec.build(&["acme-secret-1"], None).is_err());
+/// assert!(dangerous::allow_adjacent_pieces(spec).build(&["acme-secret-1"], None).is_ok());
+/// ```
+#[must_use]
+pub fn allow_adjacent_pieces(mut spec: SchemeSpec) -> SchemeSpec {
+    spec.dangerous.adjacent_pieces = true;
+    spec
+}
+
+/// Verifies as [`Explainer::verify`] does, but accepts configured secrets shorter than the
+/// scheme's minimum (any non-empty secret), as a tool that tests with short secrets needs.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use verihook::diagnose::Explainer;
+/// use verihook::{dangerous, scheme, testing::GithubSigner, RequestHead, VerifyOptions, WebhookRequest};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let headers = GithubSigner::new("short")?.sign(b"{}");
+/// let body = bytes::Bytes::from_static(b"{}");
+/// let request = WebhookRequest::new(RequestHead::post(&headers), &body);
+/// let github = scheme::builtin("github").ok_or("no github")?;
+/// let explainer = Explainer::builtin(github, &["short"], None, VerifyOptions::default());
+/// assert_eq!(explainer.verify(&request, SystemTime::now()).unwrap_err().code(), "bad_secret");
+/// assert!(dangerous::verify_with_short_secrets(&explainer, &request, SystemTime::now()).is_ok());
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// As [`Explainer::verify`], except for a secret's length.
+pub fn verify_with_short_secrets(
+    explainer: &Explainer,
+    request: &WebhookRequest<'_>,
+    now: SystemTime,
+) -> Result<Verified, VerifyError> {
+    explainer.verify_lenient(request, now)
 }

@@ -12,7 +12,7 @@
 //! No finding ever carries a secret or a computed signature, and none says a guess "almost"
 //! matched: a candidate verifies exactly or is not reported.
 //!
-//! A diagnosis costs up to about fifty verifications and two JSON re-layouts of the body: run
+//! A diagnosis costs up to about fifty verifications and four JSON re-layouts of the body: run
 //! it on demand (a request you logged, the CLI, `verihook listen`), not on every rejection a
 //! production endpoint answers, where anyone's forged requests would make you pay for it.
 //!
@@ -32,8 +32,10 @@
 //! let request = WebhookRequest::new(RequestHead::post(&headers), &received);
 //! let findings = explainer.diagnose(&request, SystemTime::now());
 //! // Each mistake is found alone only when the other is absent: here both are made at once,
-//! // and the explainer tries one fix at a time, so it reports nothing it has not verified.
-//! assert!(findings.is_empty());
+//! // and the explainer tries one fix at a time, so it reports nothing it has not verified,
+//! // only the conclusion that the secret differs from the one that signed.
+//! assert_eq!(findings.len(), 1);
+//! assert_eq!(findings[0].cause, Cause::SecretDiffers);
 //!
 //! let explainer = Explainer::builtin(scheme::builtin("github").unwrap(), &[secret], None, VerifyOptions::default());
 //! let findings = explainer.diagnose(&request, SystemTime::now());
@@ -67,6 +69,10 @@ const MAX_URLS: usize = 12;
 /// Builds a scheme from secrets as text and an optional public URL.
 type Build = Box<dyn Fn(&[&str], Option<&str>) -> Option<Box<dyn Scheme>> + Send + Sync>;
 
+/// Builds a scheme as a receiver would: the secrets' rules as strict as the receiver's.
+type Strict =
+    Box<dyn Fn(&[&str], Option<&str>) -> Result<Box<dyn Scheme>, VerifyError> + Send + Sync>;
+
 /// One likely cause of a rejection, found by verifying with the mistake undone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -94,6 +100,13 @@ pub enum Cause {
     BodyReserialized {
         /// Whether the signed layout was the pretty one.
         pretty: bool,
+    },
+    /// The sender signed the JSON in another common layout ([`JsonLayout`]), keys in the same
+    /// order. Its [`code`](Cause::code) is `body_reserialized`, as for
+    /// [`BodyReserialized`](Cause::BodyReserialized).
+    BodyReserializedAs {
+        /// The layout the sender signed.
+        layout: JsonLayout,
     },
     /// A configured secret matches once surrounding white space or quotes are removed.
     SecretUntrimmed {
@@ -140,6 +153,21 @@ pub enum Cause {
         /// That scheme's name.
         scheme: &'static str,
     },
+    /// The conclusion when the signature does not match and no checked mistake explains it:
+    /// the secret the request was signed with is not one configured (rotated, another
+    /// endpoint's, test mode's against live mode's), or the request was not signed by the
+    /// sender at all.
+    SecretDiffers,
+}
+
+/// A JSON layout a sender may sign, besides compact and 2-space pretty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JsonLayout {
+    /// Python's `json.dumps` default: `", "` between items and `": "` after keys, on one line.
+    Spaced,
+    /// Pretty-printed with 4 spaces (`json.dumps(indent=4)`, `JSON.stringify(v, null, 4)`).
+    Indent4,
 }
 
 impl Cause {
@@ -151,7 +179,7 @@ impl Cause {
             Self::BodyGainedTrailingNewline => "body_gained_trailing_newline",
             Self::BodyGainedCrlf => "body_gained_crlf",
             Self::BodyLostCrlf => "body_lost_crlf",
-            Self::BodyReserialized { .. } => "body_reserialized",
+            Self::BodyReserialized { .. } | Self::BodyReserializedAs { .. } => "body_reserialized",
             Self::SecretUntrimmed { .. } => "secret_untrimmed",
             Self::SecretMissingPrefix { .. } => "secret_missing_prefix",
             Self::SecretExtraPrefix { .. } => "secret_extra_prefix",
@@ -160,6 +188,7 @@ impl Cause {
             Self::UrlDiffers { .. } => "url_differs",
             Self::ClockSkew { .. } => "clock_skew",
             Self::OtherSchemesHeaders { .. } => "other_schemes_headers",
+            Self::SecretDiffers => "secret_differs",
         }
     }
 }
@@ -178,6 +207,7 @@ impl fmt::Display for Finding {
 pub struct Explainer {
     name: String,
     build: Build,
+    strict: Strict,
     secrets: Vec<Zeroizing<String>>,
     url: Option<String>,
     others: Vec<(String, Vec<Zeroizing<String>>)>,
@@ -202,7 +232,8 @@ impl fmt::Debug for Explainer {
 
 impl Explainer {
     /// Explains rejections by the built-in scheme `builtin`, keyed by `secrets` exactly as
-    /// configured (short ones included: a diagnosis never accepts a request).
+    /// configured (short ones included: a diagnosis never accepts a request; but
+    /// [`verify`](Self::verify) applies the receiver's rules).
     #[must_use]
     pub fn builtin(
         builtin: &'static Builtin,
@@ -210,6 +241,7 @@ impl Explainer {
         url: Option<&str>,
         options: VerifyOptions,
     ) -> Self {
+        let strict_options = options.clone();
         Self::new(
             builtin.name,
             secrets,
@@ -217,10 +249,13 @@ impl Explainer {
             Box::new(move |secrets, url| {
                 dangerous::allow_short_secrets(builtin, secrets, url, options.clone()).ok()
             }),
+            Box::new(move |secrets, url| builtin.build(secrets, url, strict_options.clone())),
         )
     }
 
-    /// Explains rejections by a declared scheme, keyed by `secrets` exactly as configured.
+    /// Explains rejections by a declared scheme, keyed by `secrets` exactly as configured
+    /// (short ones included for the diagnosis; [`verify`](Self::verify) applies the
+    /// specification's own rules).
     #[must_use]
     pub fn declared(
         spec: &SchemeSpec,
@@ -228,7 +263,9 @@ impl Explainer {
         url: Option<&str>,
         options: VerifyOptions,
     ) -> Self {
-        let mut lenient = spec.clone();
+        let strict = spec.clone();
+        let strict_options = options.clone();
+        let mut lenient = dangerous::allow_short_declared_secrets(spec.clone());
         lenient.secret.min_len = 1;
         Self::new(
             &spec.name,
@@ -238,13 +275,23 @@ impl Explainer {
                 let scheme = lenient.build(secrets, url).ok()?;
                 Some(Box::new(scheme.with_options(options.clone())) as Box<dyn Scheme>)
             }),
+            Box::new(move |secrets, url| match strict.build(secrets, url) {
+                Ok(scheme) => {
+                    Ok(Box::new(scheme.with_options(strict_options.clone())) as Box<dyn Scheme>)
+                }
+                Err(_) => Err(VerifyError::BadSecret(crate::SecretError::WrongKind {
+                    reason: "the declared scheme cannot be built with the configured secrets \
+                             (empty, shorter than its secret.min_len, or not in its encoding)",
+                })),
+            }),
         )
     }
 
-    fn new(name: &str, secrets: &[&str], url: Option<&str>, build: Build) -> Self {
+    fn new(name: &str, secrets: &[&str], url: Option<&str>, build: Build, strict: Strict) -> Self {
         Self {
             name: name.to_owned(),
             build,
+            strict,
             secrets: secrets
                 .iter()
                 .take(MAX_SECRETS)
@@ -276,13 +323,25 @@ impl Explainer {
         &self.name
     }
 
-    /// Verifies `request` as of `now` with the configured secrets.
+    /// Verifies `request` as of `now` with the configured secrets, under the same rules as a
+    /// receiver: a secret the receiver would refuse (too short, say) is refused here too.
     ///
     /// # Errors
     ///
-    /// The [`VerifyError`] the sender's scheme answers; [`VerifyError::BadSecret`] when no
-    /// configured secret can key the scheme at all.
+    /// The [`VerifyError`] the sender's scheme answers; [`VerifyError::BadSecret`] when the
+    /// configured secrets cannot key the scheme as a receiver would.
     pub fn verify(
+        &self,
+        request: &WebhookRequest<'_>,
+        now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
+        let scheme = (self.strict)(&texts(&self.secrets), self.url.as_deref())?;
+        scheme.verify_request(request, now)
+    }
+
+    /// [`verify`](Self::verify), also accepting secrets shorter than the scheme's minimum
+    /// (reached through [`dangerous::verify_with_short_secrets`]).
+    pub(crate) fn verify_lenient(
         &self,
         request: &WebhookRequest<'_>,
         now: SystemTime,
@@ -295,8 +354,9 @@ impl Explainer {
         scheme.verify_request(request, now)
     }
 
-    /// The likely causes of `request`'s rejection as of `now`; empty when it verifies, or
-    /// when no checked mistake explains it. Each finding is a candidate that verifies.
+    /// The likely causes of `request`'s rejection as of `now`; empty when it verifies. Each
+    /// finding is a candidate that verifies, except the conclusion [`Cause::SecretDiffers`],
+    /// given when the signature does not match and no checked mistake explains it.
     #[must_use]
     pub fn diagnose(&self, request: &WebhookRequest<'_>, now: SystemTime) -> Vec<Finding> {
         let mut findings = Vec::new();
@@ -319,18 +379,33 @@ impl Explainer {
             }
         }
         let Some(configured) = configured else {
+            // No configured secret keys the scheme (one pasted with its quotes, say): the
+            // secret candidates are each built on their own.
+            self.secret_findings(&secrets, request, now, &mut findings);
             return findings;
         };
         let mut at = now;
+        let mut mismatch = false;
         match configured.verify_request(request, now) {
             Ok(_) => return Vec::new(),
+            Err(VerifyError::SignatureMismatch { .. }) => mismatch = true,
             Err(VerifyError::TimestampTooOld { age, .. }) => {
                 at = now.checked_sub(age).unwrap_or(now);
-                findings.push(skew(&*configured, request, at, age, false));
+                let finding = skew(&*configured, request, at, age, false);
+                mismatch = matches!(
+                    configured.verify_request(request, at),
+                    Err(VerifyError::SignatureMismatch { .. })
+                );
+                findings.push(finding);
             }
             Err(VerifyError::TimestampInFuture { ahead, .. }) => {
                 at = now.checked_add(ahead).unwrap_or(now);
-                findings.push(skew(&*configured, request, at, ahead, true));
+                let finding = skew(&*configured, request, at, ahead, true);
+                mismatch = matches!(
+                    configured.verify_request(request, at),
+                    Err(VerifyError::SignatureMismatch { .. })
+                );
+                findings.push(finding);
             }
             Err(_) => {}
         }
@@ -361,6 +436,31 @@ impl Explainer {
                     ),
                 });
             }
+        }
+        let explained = findings.iter().any(|f| {
+            !matches!(
+                f.cause,
+                Cause::ClockSkew { .. } | Cause::OtherSchemesHeaders { .. }
+            )
+        });
+        if mismatch && !explained {
+            findings.push(Finding {
+                cause: Cause::SecretDiffers,
+                advice: format!(
+                    "no checked mistake (body changed on the way, secret pasted with white \
+                     space, quotes, a prefix or base64, another URL{}) explains the mismatch: \
+                     the request was signed with a secret that is not configured for `{}` \
+                     (rotated since, another endpoint's, test mode's instead of live mode's), \
+                     or not by the sender at all; copy the secret again from the sender's \
+                     settings for this endpoint",
+                    if self.others.is_empty() {
+                        ""
+                    } else {
+                        ", another sender's secret"
+                    },
+                    self.name
+                ),
+            });
         }
         findings
     }
@@ -406,12 +506,18 @@ impl Explainer {
         {
             Some(Cause::BodyLostCrlf)
         } else {
-            [false, true]
-                .into_iter()
-                .find(|&pretty| {
-                    relaid_json(body, pretty).is_some_and(|l| passes_with(Bytes::from(l)))
-                })
-                .map(|pretty| Cause::BodyReserialized { pretty })
+            [
+                Cause::BodyReserialized { pretty: false },
+                Cause::BodyReserialized { pretty: true },
+                Cause::BodyReserializedAs {
+                    layout: JsonLayout::Spaced,
+                },
+                Cause::BodyReserializedAs {
+                    layout: JsonLayout::Indent4,
+                },
+            ]
+            .into_iter()
+            .find(|cause| relaid_json(body, cause).is_some_and(|l| passes_with(Bytes::from(l))))
         };
         if let Some(cause) = cause {
             findings.push(Finding {
@@ -519,12 +625,21 @@ fn body_advice(cause: &Cause) -> String {
         Cause::BodyLostCrlf => {
             format!("the sender signed CRLF line endings; the body has LF: {raw}")
         }
-        Cause::BodyReserialized { pretty } => {
+        Cause::BodyReserialized { .. } | Cause::BodyReserializedAs { .. } => {
+            let layout = match cause {
+                Cause::BodyReserialized { pretty: true } => "pretty-printed (2 spaces)",
+                Cause::BodyReserializedAs {
+                    layout: JsonLayout::Spaced,
+                } => "spaced (`, ` and `: `, Python's json.dumps default)",
+                Cause::BodyReserializedAs {
+                    layout: JsonLayout::Indent4,
+                } => "pretty-printed (4 spaces)",
+                _ => "compact",
+            };
             format!(
-            "the sender signed {} JSON and the body was re-serialised (a framework parsed it and \
-             wrote it again): {raw} (in Axum take `Bytes`, not `Json<T>`)",
-            if *pretty { "pretty-printed (2 spaces)" } else { "compact" }
-        )
+                "the sender signed {layout} JSON and the body was re-serialised (a framework \
+                 parsed it and wrote it again): {raw} (in Axum take `Bytes`, not `Json<T>`)"
+            )
         }
         _ => String::new(),
     }
@@ -588,20 +703,73 @@ fn replace(body: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     out
 }
 
-/// `body` written again as compact or 2-space pretty JSON, members in their order; `None`
-/// when it is not JSON.
-fn relaid_json(body: &[u8], pretty: bool) -> Option<Vec<u8>> {
+/// `body` written again in the layout `cause` names (compact, 2- or 4-space pretty, or
+/// spaced), members in their order; `None` when it is not JSON.
+fn relaid_json(body: &[u8], cause: &Cause) -> Option<Vec<u8>> {
+    use serde_json::ser::{CompactFormatter, PrettyFormatter, Serializer};
     let mut reader = serde_json::Deserializer::from_slice(body);
     let mut out = Vec::with_capacity(body.len() + body.len() / 4);
-    if pretty {
-        let mut writer = serde_json::Serializer::pretty(&mut out);
-        serde_transcode::transcode(&mut reader, &mut writer).ok()?;
-    } else {
-        let mut writer = serde_json::Serializer::new(&mut out);
-        serde_transcode::transcode(&mut reader, &mut writer).ok()?;
+    match cause {
+        Cause::BodyReserialized { pretty: true } => {
+            let mut writer = Serializer::with_formatter(&mut out, PrettyFormatter::new());
+            serde_transcode::transcode(&mut reader, &mut writer).ok()?;
+        }
+        Cause::BodyReserializedAs {
+            layout: JsonLayout::Indent4,
+        } => {
+            let formatter = PrettyFormatter::with_indent(b"    ");
+            let mut writer = Serializer::with_formatter(&mut out, formatter);
+            serde_transcode::transcode(&mut reader, &mut writer).ok()?;
+        }
+        Cause::BodyReserializedAs {
+            layout: JsonLayout::Spaced,
+        } => {
+            let mut writer = Serializer::with_formatter(&mut out, SpacedFormatter);
+            serde_transcode::transcode(&mut reader, &mut writer).ok()?;
+        }
+        _ => {
+            let mut writer = Serializer::with_formatter(&mut out, CompactFormatter);
+            serde_transcode::transcode(&mut reader, &mut writer).ok()?;
+        }
     }
     reader.end().ok()?;
     Some(out)
+}
+
+/// JSON on one line with `", "` between items and `": "` after keys (Python's default).
+struct SpacedFormatter;
+
+impl serde_json::ser::Formatter for SpacedFormatter {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
 }
 
 /// The text `secret` decodes to as base64, when it is base64 of printable text.
@@ -669,14 +837,22 @@ mod tests {
     #[test]
     fn relaid_json_keeps_member_order() {
         let body = br#"{"z":1,"a":[true,null,"x"],"m":{}}"#;
-        let pretty = relaid_json(body, true).unwrap();
+        let pretty = relaid_json(body, &Cause::BodyReserialized { pretty: true }).unwrap();
         assert_eq!(
             String::from_utf8(pretty.clone()).unwrap(),
             "{\n  \"z\": 1,\n  \"a\": [\n    true,\n    null,\n    \"x\"\n  ],\n  \"m\": {}\n}"
         );
-        assert_eq!(relaid_json(&pretty, false).unwrap(), body.to_vec());
-        assert!(relaid_json(b"{\"a\":1} trailing", false).is_none());
-        assert!(relaid_json(b"\xff\xfe", true).is_none());
+        let compact = Cause::BodyReserialized { pretty: false };
+        assert_eq!(relaid_json(&pretty, &compact).unwrap(), body.to_vec());
+        let spaced = Cause::BodyReserializedAs {
+            layout: JsonLayout::Spaced,
+        };
+        assert_eq!(
+            String::from_utf8(relaid_json(body, &spaced).unwrap()).unwrap(),
+            r#"{"z": 1, "a": [true, null, "x"], "m": {}}"#
+        );
+        assert!(relaid_json(b"{\"a\":1} trailing", &compact).is_none());
+        assert!(relaid_json(b"\xff\xfe", &spaced).is_none());
     }
 
     #[test]

@@ -310,6 +310,9 @@ fn usage_errors_exit_2() {
             "/nonexistent/verihook",
         ],
         vec!["sign", "--provider", "github", "--secret", ""],
+        vec!["sign", "--provider", "github", "--secret", "   "],
+        vec!["verify", "--provider", "github", "--secret", " \t "],
+        vec!["listen", "--port", "0", "--secret", "github=   "],
         vec!["frobnicate"],
     ] {
         let out = run(&args, b"");
@@ -622,7 +625,8 @@ fn secrets_come_from_a_file_or_the_environment() {
     assert_eq!(json(&out)["ok"], true, "{:?}", json(&out));
     let mut args = vec!["verify", "-p", "github"];
     args.extend(headers.iter().copied());
-    let out = run_with_secret_env(&args, body, "an-older-secret  file-or-env-secret");
+    // Rotation in a variable: one secret per line.
+    let out = run_with_secret_env(&args, body, "an-older-secret\nfile-or-env-secret\n");
     assert_eq!(json(&out)["ok"], true, "{:?}", json(&out));
     let none = run(&args, body);
     assert_eq!(none.status.code(), Some(2));
@@ -870,13 +874,15 @@ fn explain_adds_the_checked_causes_to_a_rejection() {
     assert_eq!(explained["diagnosis"][0]["cause"], "secret_missing_prefix");
     assert!(!explained.to_string().contains("explain_test_secret"));
 
-    // Nothing to find: an empty list, not a guess.
+    // No mistake to find: only the conclusion that the secret differs, not a guess.
     let explained = json(&verify(
         pretty,
         "whsec_some_other_secret_000",
         &["--explain"],
     ));
-    assert_eq!(explained["diagnosis"], serde_json::json!([]));
+    let diagnosis = explained["diagnosis"].as_array().unwrap();
+    assert_eq!(diagnosis.len(), 1, "{explained}");
+    assert_eq!(diagnosis[0]["cause"], "secret_differs");
 }
 
 /// What `listen --json` printed once it stopped: the text, and one object per line.
@@ -977,7 +983,11 @@ fn listen_reports_each_request_with_its_verdict_and_diagnosis() {
     assert_eq!(reports[1]["ok"], false);
     assert_eq!(reports[1]["error"], "bad_signature");
     assert_eq!(reports[1]["status"], 401);
-    assert!(reports[1].get("diagnosis").is_none(), "{}", reports[1]);
+    assert_eq!(
+        reports[1]["diagnosis"][0]["cause"], "secret_differs",
+        "{}",
+        reports[1]
+    );
 
     assert_eq!(reports[2]["sender"], "stripe");
     assert_eq!(reports[2]["diagnosis"][0]["cause"], "body_reserialized");
@@ -1087,4 +1097,106 @@ fn listen_recognises_a_declared_sender_by_its_signature_header() {
         .iter()
         .any(|h| h[0] == "mux-signature" && h[1] == "[redacted]"));
     assert!(!text.contains("listen-mux-signing-secret"));
+}
+
+#[test]
+fn a_secret_with_spaces_in_a_variable_stays_whole() {
+    let body = br#"{"zen":"Speak like a human."}"#;
+    let secret = "a github secret with spaces";
+    let headers = signed_headers(&["sign", "-p", "github", "-s", secret], body);
+    let mut args = vec!["verify", "-p", "github"];
+    args.extend(headers.iter().map(String::as_str));
+    let out = run_with_secret_env(&args, body, secret);
+    assert_eq!(json(&out)["ok"], true, "{:?}", json(&out));
+    // A blank variable is a usage error, as a blank --secret is.
+    let blank = run_with_secret_env(&args, body, "  \n ");
+    assert_eq!(blank.status.code(), Some(2), "{blank:?}");
+    assert!(blank.stdout.is_empty());
+}
+
+/// Sends `request` (raw HTTP/1.1 bytes) to `addr` and reads the answer.
+fn raw_request(addr: &str, request: &[u8]) -> String {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn listen_escapes_controls_and_redacts_credentials_and_body_tokens() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_verihook"))
+        .args(["listen", "--port", "0", "--json", "--count", "3"])
+        .env("GITHUB_WEBHOOK_SECRET", "listen secret with spaces")
+        .env_remove("STRIPE_WEBHOOK_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    // A GitHub delivery signed with a secret that has spaces (GitHub allows any text).
+    let url = format!("http://{addr}/webhooks/github");
+    let sent = run(
+        &[
+            "send",
+            "--url",
+            &url,
+            "-p",
+            "github",
+            "-s",
+            "listen secret with spaces",
+        ],
+        b"",
+    );
+    assert!(sent.status.success(), "{sent:?}");
+    // Controls in a header value, credentials under names the old rule missed.
+    let mut request = b"POST /hook HTTP/1.1\r\nhost: x\r\nx-note: a\xc2\x9b31mB\xe2\x80\xaeC\r\napikey: key-one-visible\r\nx-webhook-password: pass-two-visible\r\nx-session-id: sess-three-visible\r\ncontent-type: application/x-www-form-urlencoded\r\n".to_vec();
+    let form = b"token=slack-legacy-token-1&team_id=T1&text=hi";
+    request.extend_from_slice(
+        format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n",
+            form.len()
+        )
+        .as_bytes(),
+    );
+    request.extend_from_slice(form);
+    raw_request(&addr, &request);
+    let json_body =
+        br#"{"token":"slack-legacy-token-2","type":"url_verification","challenge":"c1"}"#;
+    let mut request = format!(
+        "POST /hook HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        json_body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(json_body);
+    raw_request(&addr, &request);
+    let (text, reports) = json_reports(child);
+    assert_eq!(reports.len(), 3, "{text}");
+    assert_eq!(reports[0]["ok"], true, "{}", reports[0]);
+    for raw in ['\u{9b}', '\u{202e}', '\u{1b}'] {
+        assert!(!text.contains(raw), "{raw:?} reached the terminal:\n{text}");
+    }
+    for secret in [
+        "key-one-visible",
+        "pass-two-visible",
+        "sess-three-visible",
+        "slack-legacy-token-1",
+        "slack-legacy-token-2",
+        "listen secret with spaces",
+    ] {
+        assert!(!text.contains(secret), "{secret} was printed:\n{text}");
+    }
+    assert!(text.contains("team_id=T1"), "{text}");
+    assert!(text.contains("url_verification"), "{text}");
 }

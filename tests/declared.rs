@@ -54,7 +54,7 @@ fn a_specification_that_would_accept_too_much_is_refused_at_build() {
     base64_secret.secret.encoding = SecretEncoding::Base64;
     assert!(refused(&base64_secret, &["not base64!"], None).contains("not valid base64"));
 
-    let url = stripe_like().signed([Piece::Timestamp, Piece::Url, Piece::Body]);
+    let url = stripe_like().signed([Piece::Url, Piece::Timestamp, Piece::Body]);
     assert!(refused(&url, &["acme-secret-1"], None).contains("public URL"));
     assert!(url
         .build(&["acme-secret-1"], Some("https://example.com/hooks"))
@@ -69,7 +69,12 @@ fn a_specification_that_would_accept_too_much_is_refused_at_build() {
     assert!(refused(&entry_without_list, &["acme-secret-1"], None).contains("key=value list"));
 
     let id_piece = stripe_like()
-        .signed([Piece::Timestamp, Piece::Id, Piece::Body])
+        .signed([
+            Piece::Timestamp,
+            Piece::Id,
+            Piece::literal("."),
+            Piece::Body,
+        ])
         .id(Source::body("id"));
     assert!(refused(&id_piece, &["acme-secret-1"], None).contains("\"id\" piece"));
 
@@ -293,4 +298,70 @@ fn the_readme_declaration_is_the_example_file() {
     )
     .unwrap();
     assert_eq!(quoted, file);
+}
+
+#[test]
+fn a_specification_cannot_weaken_checks_outside_dangerous() {
+    let secret = "acme-secret-1";
+    // A one-byte minimum would accept a one-byte secret.
+    let mut short = stripe_like();
+    short.secret.min_len = 1;
+    assert!(refused(&short, &[secret], None).contains("secret.min_len"));
+    assert!(refused(&short, &["x"], None).contains("secret.min_len"));
+    let short = verihook::dangerous::allow_short_declared_secrets(short);
+    assert!(short.build(&["x"], None).is_ok());
+
+    // A huge tolerance switches freshness off.
+    let forever = stripe_like().tolerance(std::time::Duration::from_secs(u64::MAX));
+    assert!(refused(&forever, &[secret], None).contains("tolerance_secs"));
+    let hour = stripe_like().tolerance(std::time::Duration::from_secs(3600));
+    assert!(hour.build(&[secret], None).is_ok());
+    let day = stripe_like().tolerance(std::time::Duration::from_secs(86_400));
+    assert!(refused(&day, &[secret], None).contains("3600"));
+    let day = verihook::dangerous::allow_long_tolerance(day);
+    assert!(day.build(&[secret], None).is_ok());
+
+    // Two variable pieces side by side: bytes move from one into the other under one MAC.
+    let glued = stripe_like()
+        .signed([Piece::Timestamp, Piece::Id, Piece::Body])
+        .id(Source::header("Acme-Id"));
+    assert!(refused(&glued, &[secret], None).contains("side by side"));
+    let glued_headers = SchemeSpec::new("acme", SignatureSpec::header("X-Sig", Encoding::Hex))
+        .signed([Piece::header("X-A"), Piece::literal(""), Piece::Body]);
+    assert!(refused(&glued_headers, &[secret], None).contains("side by side"));
+    for between in [Piece::literal("."), Piece::Timestamp, Piece::Method] {
+        let separated = stripe_like()
+            .signed([Piece::Timestamp, Piece::Id, between, Piece::Body])
+            .id(Source::header("Acme-Id"));
+        assert!(separated.build(&[secret], None).is_ok(), "{separated:?}");
+    }
+    let glued = verihook::dangerous::allow_adjacent_pieces(glued);
+    assert!(glued.build(&[secret], None).is_ok());
+
+    // The same allowances in the serde form, under a `dangerous` object a reviewer can grep.
+    let text = r#"{"name":"acme","signature":{"header":"X-Sig","encoding":"hex"},
+        "signed":[{"header":"X-Id"},"body"],"tolerance_secs":7200,"secret":{"min_len":4},
+        "dangerous":{"short_secrets":true,"long_tolerance":true,"adjacent_pieces":true}}"#;
+    let spec: SchemeSpec = serde_json::from_str(text).unwrap();
+    assert!(spec.build(&["four"], None).is_ok());
+    let strict: SchemeSpec = serde_json::from_str(&text.replace("true", "false")).unwrap();
+    assert!(strict.build(&["four"], None).is_err());
+    let unknown = text.replace("short_secrets", "no_signature");
+    assert!(serde_json::from_str::<SchemeSpec>(&unknown).is_err());
+}
+
+#[test]
+fn only_the_example_specifications_that_need_it_carry_the_dangerous_flag() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/schemes");
+    for file in std::fs::read_dir(dir).unwrap() {
+        let path = file.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let spec: SchemeSpec = serde_json::from_str(&text).unwrap();
+        let mut strict = spec.clone();
+        strict.dangerous = Default::default();
+        let needs = strict
+            .build(&["example-secret-1"], Some("https://x.example/"))
+            .is_err();
+        assert_eq!(needs, text.contains("\"dangerous\""), "{}", path.display());
+    }
 }

@@ -148,14 +148,16 @@ fn a_body_re_serialised_pretty_is_found() {
         serde_json::to_vec_pretty(&serde_json::from_slice::<serde_json::Value>(body).unwrap())
             .unwrap();
     // Value sorts keys: "commits" < "ref" < "size"; the candidate keeps the received order,
-    // which here is sorted too, so nothing the sender signed is recovered: no finding.
+    // which here is sorted too, so nothing the sender signed is recovered: only the
+    // conclusion that no checked mistake explains it.
     let findings = diagnose(
         &explainer("github", &[GITHUB_SECRET], None),
         &headers,
         &pretty,
         NOW,
     );
-    assert!(findings.is_empty(), "{findings:?}");
+    let codes: Vec<_> = findings.iter().map(|f| f.cause.code()).collect();
+    assert_eq!(codes, ["secret_differs"], "{findings:?}");
     // Pretty-printed in the sender's order, as a framework keeping order would.
     let in_order = "{\n  \"ref\": \"refs/heads/main\",\n  \"commits\": [\n    {\n      \"id\": \"59b20b8d\"\n    }\n  ],\n  \"size\": 1\n}";
     let findings = diagnose(
@@ -334,11 +336,14 @@ fn a_stale_request_is_checked_at_its_own_time_for_the_other_mistakes() {
     let findings = diagnose(&alone, &headers, PRETTY.as_bytes(), NOW + 3_600);
     assert_eq!(
         causes(&findings),
-        [Cause::ClockSkew {
-            seconds: 3_600,
-            ahead: false,
-            otherwise_valid: false
-        }]
+        [
+            Cause::ClockSkew {
+                seconds: 3_600,
+                ahead: false,
+                otherwise_valid: false
+            },
+            Cause::SecretDiffers
+        ]
     );
 }
 
@@ -382,7 +387,10 @@ fn a_forged_request_gets_no_diagnosis() {
         .other_sender("stripe-connect", &["whsec_connect_secret_000000"]);
     let tampered = PRETTY.replace("4200", "1");
     for body in [PRETTY.as_bytes(), tampered.as_bytes()] {
-        assert!(diagnose(&explainer, &headers, body, NOW).is_empty());
+        // Only the conclusion: no mistake explains it, the secret (or the body) differs.
+        let findings = diagnose(&explainer, &headers, body, NOW);
+        let codes: Vec<_> = findings.iter().map(|f| f.cause.code()).collect();
+        assert_eq!(codes, ["secret_differs"]);
     }
 }
 
@@ -415,6 +423,109 @@ fn the_work_is_bounded_whatever_the_configuration() {
     );
     let headers = stripe_signed(PRETTY.as_bytes());
     let started = std::time::Instant::now();
-    assert!(diagnose(&explainer, &headers, PRETTY.as_bytes(), NOW).is_empty());
+    let findings = diagnose(&explainer, &headers, PRETTY.as_bytes(), NOW);
+    assert_eq!(findings.len(), 1, "{findings:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn an_unexplained_mismatch_concludes_the_secret_differs() {
+    let headers = StripeSigner::new("whsec_rotated_since_0000000000")
+        .unwrap()
+        .sign(NOW, PRETTY.as_bytes());
+    let findings = diagnose(
+        &explainer("stripe", &[STRIPE_SECRET], None),
+        &headers,
+        PRETTY.as_bytes(),
+        NOW,
+    );
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].cause.code(), "secret_differs");
+    assert!(findings[0].advice.contains("rotated"), "{}", findings[0]);
+    assert!(findings[0].advice.contains("test"), "{}", findings[0]);
+}
+
+#[test]
+fn python_layouts_of_the_body_are_undone() {
+    // What Python's json.dumps writes by default, and with indent=4.
+    let spaced = r#"{"id": "evt_1", "data": {"amount": 4200, "tags": ["a", "b"]}}"#;
+    let indented = "{\n    \"id\": \"evt_1\",\n    \"data\": {\n        \"amount\": 4200,\n        \"tags\": [\n            \"a\",\n            \"b\"\n        ]\n    }\n}";
+    let compact = r#"{"id":"evt_1","data":{"amount":4200,"tags":["a","b"]}}"#;
+    for signed in [spaced, indented] {
+        let headers = stripe_signed(signed.as_bytes());
+        let findings = diagnose(
+            &explainer("stripe", &[STRIPE_SECRET], None),
+            &headers,
+            compact.as_bytes(),
+            NOW,
+        );
+        assert_eq!(findings.len(), 1, "{signed}: {findings:?}");
+        assert_eq!(findings[0].cause.code(), "body_reserialized");
+        assert!(
+            findings[0].advice.contains("Python") || findings[0].advice.contains("4 spaces"),
+            "{}",
+            findings[0]
+        );
+    }
+}
+
+#[test]
+fn a_secret_pasted_with_its_quotes_is_named_as_such() {
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let quoted = format!("\"{secret}\"");
+    let refused = scheme::builtin("standard")
+        .unwrap()
+        .build(&[&quoted], None, VerifyOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("quotes"), "{refused}");
+    assert!(!refused.contains("needs its prefix"), "{refused}");
+    assert!(!refused.contains("MfKQ9r8"), "{refused}");
+
+    let headers = StandardSigner::new(secret)
+        .unwrap()
+        .sign("msg_1", NOW, b"{}")
+        .unwrap();
+    let explainer = explainer("standard", &[&quoted], None);
+    let body = Bytes::from_static(b"{}");
+    let request = WebhookRequest::new(RequestHead::post(&headers), &body);
+    let err = explainer.verify(&request, at(NOW)).unwrap_err().to_string();
+    assert!(err.contains("quotes"), "{err}");
+    let findings = diagnose(&explainer, &headers, b"{}", NOW);
+    assert_eq!(
+        findings.iter().map(|f| &f.cause).collect::<Vec<_>>(),
+        [&Cause::SecretUntrimmed { index: 1 }],
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn verify_applies_the_receivers_secret_rules_and_the_diagnosis_stays_lenient() {
+    let short = "short";
+    let headers = GithubSigner::new(short).unwrap().sign(b"{}");
+    let body = Bytes::from_static(b"{}");
+    let request = WebhookRequest::new(RequestHead::post(&headers), &body);
+    let github = explainer("github", &[short], None);
+    assert_eq!(
+        github.verify(&request, at(NOW)).unwrap_err().code(),
+        "bad_secret"
+    );
+    assert!(verihook::dangerous::verify_with_short_secrets(&github, &request, at(NOW)).is_ok());
+
+    use verihook::scheme::declared::{Encoding, SchemeSpec, SignatureSpec};
+    let spec = SchemeSpec::new(
+        "acme",
+        SignatureSpec::header("X-Hub-Signature-256", Encoding::Hex).prefix("sha256="),
+    );
+    let declared = Explainer::declared(&spec, &[short], None, VerifyOptions::default());
+    assert_eq!(
+        declared.verify(&request, at(NOW)).unwrap_err().code(),
+        "bad_secret"
+    );
+    // The diagnosis still keys the scheme with the short secret: a wrong body is found.
+    let findings = declared.diagnose(
+        &WebhookRequest::new(RequestHead::post(&headers), &Bytes::from_static(b"{}\n")),
+        at(NOW),
+    );
+    assert_eq!(findings[0].cause, Cause::BodyGainedTrailingNewline);
 }

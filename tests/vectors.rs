@@ -18,6 +18,7 @@ fn declared(spec: &str, case: &Case) -> Box<dyn Scheme> {
     let mut spec: SchemeSpec = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
         .unwrap_or_else(|e| panic!("{path}: {e}"));
     if case.short_secret {
+        spec = verihook::dangerous::allow_short_declared_secrets(spec);
         spec.secret.min_len = 1;
     }
     let secrets: Vec<&str> = case.secrets.iter().map(String::as_str).collect();

@@ -191,10 +191,11 @@ pub(crate) fn with_senders(mut builder: ReceiverBuilder) -> Result<ReceiverBuild
         let builtin = verihook::scheme::builtin(route.provider)
             .ok_or_else(|| StartError(format!("{} is not a built-in scheme", route.provider)))?;
         let url = format!("{public}{}", route.path);
-        let secret = secret(route)?;
+        let secrets = secrets(route)?;
+        let texts: Vec<&str> = secrets.iter().map(String::as_str).collect();
         let scheme = builtin
             .build(
-                &[secret.as_str()],
+                &texts,
                 builtin.signs_url.then_some(url.as_str()),
                 verihook::VerifyOptions::default(),
             )
@@ -458,15 +459,29 @@ pub(crate) fn log(sender: &str, outcome: &Outcome) {
     }
 }
 
-/// The secret for `route` from its variable, or the demo secret when the variable is unset.
-fn secret(route: &Route) -> Result<String, StartError> {
-    match std::env::var(route.variable) {
-        Ok(secret) => Ok(secret),
-        Err(std::env::VarError::NotPresent) => Ok(route.demo_secret.to_owned()),
+/// The secrets for `route` from its variable, or the demo secret when the variable is unset.
+/// The value is one secret, kept whole (a GitHub secret may hold spaces); while rotating, one
+/// secret per line. A blank one is refused.
+fn secrets(route: &Route) -> Result<Vec<String>, StartError> {
+    let value = match std::env::var(route.variable) {
+        Ok(value) => value,
+        Err(std::env::VarError::NotPresent) => return Ok(vec![route.demo_secret.to_owned()]),
         Err(std::env::VarError::NotUnicode(_)) => {
-            Err(StartError(format!("{} is not valid UTF-8", route.variable)))
+            return Err(StartError(format!("{} is not valid UTF-8", route.variable)))
         }
+    };
+    let secrets: Vec<String> = value
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if secrets.is_empty() || secrets.iter().any(|s| s.trim().is_empty()) {
+        return Err(StartError(format!(
+            "{} is blank: set it to the sender's secret (one per line while rotating)",
+            route.variable
+        )));
     }
+    Ok(secrets)
 }
 
 /// PostgreSQL when `DATABASE_URL` is set, Redis when `REDIS_URL` is, else memory; with the

@@ -8,7 +8,7 @@
 //!
 //! `verify` prints one JSON object and exits 0 (authentic) or 1 (rejected); usage errors exit 2.
 //! Secrets come from `--secret` (repeatable), `--secret-file PATH` (one per line) or the
-//! `VERIHOOK_SECRET` environment variable (several separated by white space), so they need not
+//! `VERIHOOK_SECRET` environment variable (one secret, kept whole; several one per line), so they need not
 //! appear in the process list.
 
 use std::borrow::Cow;
@@ -111,7 +111,9 @@ impl ProviderName {
 #[derive(Args, Debug)]
 struct Secrets {
     /// Key material exactly as the provider issues it; repeat for rotation. Prefer
-    /// --secret-file or VERIHOOK_SECRET: arguments show in the process list.
+    /// --secret-file or VERIHOOK_SECRET: arguments show in the process list. VERIHOOK_SECRET
+    /// holds one secret, kept whole (spaces included); for rotation, one secret per line. A
+    /// blank secret is a usage error.
     #[arg(long, short = 's')]
     secret: Vec<String>,
     /// A file with one secret per line (blank lines and `#` comments skipped).
@@ -134,13 +136,20 @@ impl Secrets {
             );
         }
         if let Ok(value) = std::env::var("VERIHOOK_SECRET") {
-            all.extend(value.split_whitespace().map(str::to_owned));
+            all.extend(secret_lines(&value));
         }
         if all.is_empty() {
             return Err(Usage(
                 "no secret: give --secret, --secret-file PATH or the VERIHOOK_SECRET variable"
                     .to_owned(),
             ));
+        }
+        if let Some(n) = all.iter().position(|secret| secret.trim().is_empty()) {
+            return Err(Usage(format!(
+                "secret {} of {} is blank (only white space): give the secret itself",
+                n + 1,
+                all.len()
+            )));
         }
         Ok(all)
     }
@@ -401,7 +410,9 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
                     )
                 })
                 .collect();
-            let mut lenient = spec.clone();
+            // A diagnostic tool verifies with any non-empty secret (the warning above says
+            // when one is weak): the spec's minimum is lowered through `dangerous`.
+            let mut lenient = dangerous::allow_short_declared_secrets((**spec).clone());
             lenient.secret.min_len = 1;
             let scheme = lenient
                 .build(&texts, args.url.as_deref())
@@ -522,13 +533,24 @@ fn diagnosis_lines(findings: &[diagnose::Finding]) -> Vec<DiagnosisLine> {
         .collect()
 }
 
-/// Every sender whose secrets are in a `<NAME>_WEBHOOK_SECRET` variable (white space
-/// separates several), as `(name, secrets)`, names lower-case.
+/// The secrets in a variable's value: the whole value is one secret (a secret may hold
+/// spaces: GitHub lets users pick any text); for rotation, one secret per line. Empty lines
+/// are skipped; a line of white space is kept, for the caller to refuse as blank.
+fn secret_lines(value: &str) -> Vec<String> {
+    value
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every sender whose secrets are in a `<NAME>_WEBHOOK_SECRET` variable (one per line, see
+/// [`secret_lines`]), as `(name, secrets)`, names lower-case.
 fn senders_from_environment() -> Vec<(String, Vec<String>)> {
     let mut senders: Vec<(String, Vec<String>)> = std::env::vars()
         .filter_map(|(key, value)| {
             let name = key.strip_suffix("_WEBHOOK_SECRET")?;
-            let secrets: Vec<String> = value.split_whitespace().map(str::to_owned).collect();
+            let secrets = secret_lines(&value);
             (!name.is_empty() && !secrets.is_empty())
                 .then(|| (name.to_ascii_lowercase().replace('_', "-"), secrets))
         })
@@ -544,7 +566,12 @@ fn with_other_senders(explainer: diagnose::Explainer) -> diagnose::Explainer {
         .into_iter()
         .filter(|(name, _)| *name != own)
         .fold(explainer, |explainer, (name, secrets)| {
-            let texts: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            // Another sender's blank secret cannot explain anything: left out.
+            let texts: Vec<&str> = secrets
+                .iter()
+                .map(String::as_str)
+                .filter(|secret| !secret.trim().is_empty())
+                .collect();
             explainer.other_sender(name, &texts)
         })
 }

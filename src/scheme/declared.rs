@@ -77,6 +77,10 @@ pub const MAX_PIECES: usize = 12;
 /// A specification that would accept what it should not is refused at build time, never turned
 /// into a lenient scheme: no body piece, a timestamp that is checked but not signed, a piece
 /// whose source is not declared, no secret or an empty one, an unknown encoding or algorithm.
+/// Three weakenings are refused unless asked for through [`DangerousSpec`]: a
+/// `secret.min_len` under 8, a `tolerance_secs` above [`MAX_TOLERANCE_SECS`], and two variable
+/// pieces (id, URL, body, header) with nothing between them (a literal, the timestamp or the
+/// method between them is enough).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -110,7 +114,45 @@ pub struct SchemeSpec {
     /// The largest body accepted, in bytes (default 1 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_limit: Option<usize>,
+    /// Checks this specification weakens on purpose (all off by default). Set them through
+    /// [`crate::dangerous`] in code, or a `"dangerous": {...}` object in the serde form, so a
+    /// reviewer finds every use with `grep dangerous`.
+    #[serde(default, skip_serializing_if = "DangerousSpec::is_off")]
+    pub dangerous: DangerousSpec,
 }
+
+/// The checks of a [`SchemeSpec`] it may weaken, each named so a reviewer can find it. Without
+/// them, [`SchemeSpec::build`] refuses a `secret.min_len` under 8, a `tolerance_secs` above
+/// [`MAX_TOLERANCE_SECS`], and two variable pieces (id, URL, body, header) side by side in the
+/// signed content.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DangerousSpec {
+    /// Accept a `secret.min_len` under 8 (a short secret can be guessed offline from one
+    /// captured request).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub short_secrets: bool,
+    /// Accept a `tolerance_secs` above [`MAX_TOLERANCE_SECS`] (a captured request can be
+    /// replayed for that long).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub long_tolerance: bool,
+    /// Accept two variable pieces side by side in the signed content, as a sender that signs
+    /// them so requires: bytes can then move from one into the other under the same signature
+    /// (from the id header into the body: a new idempotency key for the same signature).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adjacent_pieces: bool,
+}
+
+impl DangerousSpec {
+    fn is_off(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The largest `tolerance_secs` a [`SchemeSpec`] may declare without
+/// [`DangerousSpec::long_tolerance`]: one hour.
+pub const MAX_TOLERANCE_SECS: u64 = 3600;
 
 /// Where the signature is and how it is written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -319,7 +361,8 @@ pub struct SecretSpec {
     /// A public prefix removed before decoding (`whsec_`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strip_prefix: Option<String>,
-    /// The shortest key accepted, in bytes after decoding (default 8; at least 1).
+    /// The shortest key accepted, in bytes after decoding (default 8; under 8 only with
+    /// [`DangerousSpec::short_secrets`], and never under 1).
     #[serde(default = "default_min_len")]
     pub min_len: usize,
 }
@@ -384,6 +427,7 @@ impl SchemeSpec {
             tolerance_secs: None,
             secret: SecretSpec::default(),
             body_limit: None,
+            dangerous: DangerousSpec::default(),
         }
     }
 
@@ -617,10 +661,47 @@ fn is_signed(source: &CompiledSource, pieces: &[Compiled], piece_for_it: bool) -
     }
 }
 
+/// Refuses two variable pieces with nothing fixed between them: the boundary between them is
+/// not signed, so bytes could move from one into the other under the same signature.
+fn adjacent_check(pieces: &[Compiled]) -> Result<(), SpecError> {
+    let mut previous: Option<&Compiled> = None;
+    for piece in pieces {
+        let (name, variable) = match piece {
+            Compiled::Literal(text) if text.is_empty() => continue,
+            Compiled::Literal(_) | Compiled::Timestamp | Compiled::Method => ("", false),
+            Compiled::Id => ("id", true),
+            Compiled::Url => ("url", true),
+            Compiled::Body => ("body", true),
+            Compiled::Header(_) => ("header", true),
+        };
+        if !variable {
+            previous = None;
+            continue;
+        }
+        if let Some(before) = previous {
+            let before = match before {
+                Compiled::Id => "id",
+                Compiled::Url => "url",
+                Compiled::Body => "body",
+                _ => "header",
+            };
+            return refuse(format!(
+                "signed has the {before:?} and {name:?} pieces side by side: bytes could move \
+                 from one into the other under the same signature; put a literal between them \
+                 (or, if the sender signs them so, set \"dangerous\": \
+                 {{\"adjacent_pieces\": true}})"
+            ));
+        }
+        previous = Some(piece);
+    }
+    Ok(())
+}
+
 fn keys(spec: &SchemeSpec, secrets: &[&str]) -> Result<Keys, SpecError> {
     if secrets.is_empty() {
         return refuse("no secret: give the sender's secret (several while rotating)");
     }
+    // Under the default only when the spec asks for it (checked at compile).
     let min = spec.secret.min_len.max(1);
     let mut decoded: Vec<Zeroizing<Vec<u8>>> = Vec::with_capacity(secrets.len());
     for secret in secrets {
@@ -716,6 +797,26 @@ impl DeclaredScheme {
                 })
             })
             .collect::<Result<Box<[Compiled]>, SpecError>>()?;
+        if !spec.dangerous.adjacent_pieces {
+            adjacent_check(&pieces)?;
+        }
+        if spec.secret.min_len < MIN_RAW_SECRET_LEN && !spec.dangerous.short_secrets {
+            return refuse(format!(
+                "secret.min_len {}: under {MIN_RAW_SECRET_LEN} bytes a secret can be guessed \
+                 offline from one captured request (a sender that really issues such \
+                 secrets needs \"dangerous\": {{\"short_secrets\": true}})",
+                spec.secret.min_len
+            ));
+        }
+        if let Some(secs) = spec.tolerance_secs {
+            if secs > MAX_TOLERANCE_SECS && !spec.dangerous.long_tolerance {
+                return refuse(format!(
+                    "tolerance_secs {secs}: above {MAX_TOLERANCE_SECS} a captured request can \
+                     be replayed for that long (a sender that needs it needs \"dangerous\": \
+                     {{\"long_tolerance\": true}})"
+                ));
+            }
+        }
         if !pieces.iter().any(|p| matches!(p, Compiled::Body)) {
             return refuse(
                 "signed has no \"body\" piece: such a scheme would accept any body under a \

@@ -212,6 +212,13 @@ pub(crate) enum Key {
 impl Key {
     pub(crate) fn parse(secret: &str) -> Result<Self, SecretError> {
         let secret = secret.trim();
+        let quoted = |q: char| secret.len() >= 2 && secret.starts_with(q) && secret.ends_with(q);
+        if quoted('"') || quoted('\'') {
+            return Err(SecretError::WrongKind {
+                reason: "the key is wrapped in quotes (pasted with them, or kept by a .env \
+                         loader): configure it without the quotes",
+            });
+        }
         if secret.starts_with("whsk_") {
             return Err(SecretError::WrongKind {
                 reason: "a whsk_ key signs; verify with its whpk_ public key",
