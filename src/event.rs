@@ -30,14 +30,17 @@ pub struct Signed {
     pub(crate) id: bool,
     pub(crate) event_type: bool,
     pub(crate) timestamp: bool,
-    /// Only for schemes that sign nothing (GitLab's token): the body is not covered either.
+    /// For schemes that sign nothing (GitLab's token), and for Twilio form bodies, whose
+    /// signature covers the parameters run together rather than the body as split.
     pub(crate) body_unsigned: bool,
 }
 
 impl Signed {
-    /// Whether the body is covered by a signature: for every scheme but those that only
-    /// authenticate the sender with a shared token (GitLab's `X-Gitlab-Token`), which sign
-    /// nothing.
+    /// Whether the body, exactly as received, is covered by a signature: for every scheme but
+    /// those that only authenticate the sender with a shared token (GitLab's `X-Gitlab-Token`),
+    /// which sign nothing, and Twilio form bodies: Twilio signs each parameter's name and value
+    /// run together, so other splits of the same characters carry the same signature, and the
+    /// split that arrived is not what was signed (validate each parameter's format).
     #[must_use]
     pub fn body(self) -> bool {
         !self.body_unsigned

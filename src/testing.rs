@@ -598,14 +598,17 @@ impl GitlabSigner {
     }
 }
 
-/// Signs requests as Twilio does.
+/// Signs requests as Twilio does: HMAC-SHA1 under the auth token, or HMAC-SHA256 under a
+/// webhook rule's shared key with [`sha256`](Self::sha256).
 #[derive(Clone)]
 pub struct TwilioSigner {
     keys: MacKeys<Hmac<Sha1>>,
+    keys_sha256: MacKeys<Hmac<Sha256>>,
+    sha256: bool,
 }
 
 impl TwilioSigner {
-    /// A signer for the account's auth token.
+    /// A signer for the account's auth token (or a webhook rule's shared key).
     ///
     /// # Errors
     ///
@@ -613,7 +616,42 @@ impl TwilioSigner {
     pub fn new(auth_token: impl AsRef<[u8]>) -> Result<Self, SecretError> {
         Ok(Self {
             keys: MacKeys::new([auth_token.as_ref()], ANY_LENGTH)?,
+            keys_sha256: MacKeys::new([auth_token.as_ref()], ANY_LENGTH)?,
+            sha256: false,
         })
+    }
+
+    /// The same signer, signing with HMAC-SHA256 as a Twilio webhook rule with a shared key
+    /// does: the signed string is unchanged, and [`sign_form`](Self::sign_form) and
+    /// [`sign_json`](Self::sign_json) add
+    /// `X-Twilio-Webhooks-Signature-Settings: algorithm=HMAC_SHA256`.
+    #[must_use]
+    pub fn sha256(mut self) -> Self {
+        self.sha256 = true;
+        self
+    }
+
+    /// The MAC of what `feed` writes, under the algorithm this signer uses.
+    fn tag(&self, feed: impl Fn(&mut dyn FnMut(&[u8]))) -> Vec<u8> {
+        use hmac::Mac as _;
+        let tag = if self.sha256 {
+            self.keys_sha256
+                .sign_fed(|mac| feed(&mut |bytes| mac.update(bytes)))
+        } else {
+            self.keys
+                .sign_fed(|mac| feed(&mut |bytes| mac.update(bytes)))
+        };
+        tag.unwrap_or_default()
+    }
+
+    /// The headers for `signature`: the signature, and the settings header under SHA-256.
+    fn headers(&self, signature: &str) -> Result<HeaderMap, VerifyError> {
+        let mut headers = HeaderMap::new();
+        insert(&mut headers, &twilio::SIGNATURE, signature)?;
+        if self.sha256 {
+            insert(&mut headers, &twilio::SETTINGS, "algorithm=HMAC_SHA256")?;
+        }
+        Ok(headers)
     }
 
     /// The `X-Twilio-Signature` value for a form `body` posted to `url` (the whole URL Twilio
@@ -623,18 +661,14 @@ impl TwilioSigner {
     ///
     /// [`VerifyError::MalformedHeader`] when the body has more form parameters than allowed.
     pub fn form_signature(&self, url: &str, body: &[u8]) -> Result<String, VerifyError> {
-        use hmac::Mac as _;
-        let mut refused = None;
-        let tag = self.keys.sign_fed(|mac| {
-            mac.update(url.as_bytes());
-            if let Err(err) = twilio::feed_form(body, mac) {
-                refused = Some(err);
-            }
+        // Checked once apart, so that the signing below cannot fail.
+        twilio::feed_form(body, &mut |_: &[u8]| {})?;
+        let tag = self.tag(|write| {
+            write(url.as_bytes());
+            // Refused above if it could be.
+            let _ = twilio::feed_form(body, write);
         });
-        match refused {
-            Some(err) => Err(err),
-            None => Ok(STANDARD.encode(tag.unwrap_or_default())),
-        }
+        Ok(STANDARD.encode(tag))
     }
 
     /// `X-Twilio-Signature` for a form `body` posted to `url`.
@@ -643,13 +677,7 @@ impl TwilioSigner {
     ///
     /// As [`form_signature`](Self::form_signature).
     pub fn sign_form(&self, url: &str, body: &[u8]) -> Result<HeaderMap, VerifyError> {
-        let mut headers = HeaderMap::new();
-        insert(
-            &mut headers,
-            &twilio::SIGNATURE,
-            &self.form_signature(url, body)?,
-        )?;
-        Ok(headers)
+        self.headers(&self.form_signature(url, body)?)
     }
 
     /// For a JSON `body` posted to `url`: the URL Twilio requests (with `bodySHA256` added to
@@ -663,10 +691,8 @@ impl TwilioSigner {
         let hash = const_hex::encode(Sha256::digest(body));
         let separator = if url.contains('?') { '&' } else { '?' };
         let url = format!("{url}{separator}bodySHA256={hash}");
-        let tag = self.keys.sign(&[url.as_bytes()]).unwrap_or_default();
-        let mut headers = HeaderMap::new();
-        insert(&mut headers, &twilio::SIGNATURE, &STANDARD.encode(tag))?;
-        Ok((url, headers))
+        let tag = self.tag(|write| write(url.as_bytes()));
+        Ok((url, self.headers(&STANDARD.encode(tag))?))
     }
 }
 

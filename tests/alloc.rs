@@ -241,21 +241,22 @@ fn twilio_verify_allocates_nothing() {
             .repeat(8),
     );
     let url = "https://example.com/webhooks/twilio";
-    let signed = verihook::testing::TwilioSigner::new("twilio-auth-token")
-        .unwrap()
-        .sign_form(url, &body)
-        .unwrap();
+    let signer = verihook::testing::TwilioSigner::new("twilio-auth-token").unwrap();
     let verifier = verihook::TwilioVerifier::new("twilio-auth-token", url).unwrap();
-    assert_eq!(
-        allocations_at(
-            &verifier,
-            "/webhooks/twilio",
-            &as_received(&signed),
-            &body,
-            true
-        ),
-        0
-    );
+    // HMAC-SHA1 under the auth token, and HMAC-SHA256 as a webhook rule with a shared key signs.
+    for signer in [signer.clone(), signer.sha256()] {
+        let signed = signer.sign_form(url, &body).unwrap();
+        assert_eq!(
+            allocations_at(
+                &verifier,
+                "/webhooks/twilio",
+                &as_received(&signed),
+                &body,
+                true
+            ),
+            0
+        );
+    }
 }
 
 #[cfg(feature = "ed25519")]

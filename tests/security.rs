@@ -270,6 +270,47 @@ async fn repeated_ed25519_entries_within_the_cap_still_verify() {
     assert_eq!(outcome.code(), "processed");
 }
 
+// Hole 2, again: eight distinct `v1a` entries (the old cap) times each public key each cost a
+// SHA-512 pass over the body, since ed25519 hashes R, A and the message together.
+
+#[tokio::test]
+async fn three_distinct_ed25519_entries_are_refused_as_malformed_before_any_check() {
+    let body = Bytes::from_static(br#"{"type":"user.created"}"#);
+    let signer = StandardSigner::new(ED_SEED).unwrap();
+    let mut headers = signer.sign("msg_three", now(), &body).unwrap();
+    let good = headers["webhook-signature"].to_str().unwrap().to_owned();
+    let junk = |byte: u8| {
+        format!(
+            "v1a,{}",
+            base64::engine::general_purpose::STANDARD.encode([byte; 64])
+        )
+    };
+    // The genuine entry first: a verifier that checked entries would accept the request.
+    let list = format!("{good} {} {}", junk(1), junk(2));
+    headers.insert("webhook-signature", HeaderValue::from_str(&list).unwrap());
+    // Refused on the headers alone, before the body is read or any signature checked.
+    let public = signer.public_key().unwrap();
+    let verifier = StandardVerifier::new(&public).unwrap();
+    let uri = http::Uri::from_static("/webhooks/signed-by-key");
+    let head = verihook::RequestHead::new(&http::Method::POST, &uri, &headers);
+    let refused = verihook::Scheme::precheck(&verifier, &head, SystemTime::now());
+    assert_eq!(refused.unwrap_err().code(), "malformed_header");
+    let (receiver, runs) = receiver(MemoryStore::new());
+    let outcome = receiver
+        .handle_as("signed-by-key", &headers, body.clone())
+        .await;
+    assert_eq!(
+        (outcome.code(), outcome.status().as_u16()),
+        ("malformed_header", 400)
+    );
+    assert!(runs.lock().unwrap().is_empty());
+    // Two distinct entries (one per active key during a rotation) still verify.
+    let list = format!("{} {good}", junk(1));
+    headers.insert("webhook-signature", HeaderValue::from_str(&list).unwrap());
+    let outcome = receiver.handle_as("signed-by-key", &headers, body).await;
+    assert_eq!(outcome.code(), "processed");
+}
+
 // Hole 3: bodies were read before the headers were looked at.
 
 /// Sends a request head announcing `length` bytes, sends none of them, and returns what the
@@ -785,4 +826,61 @@ fn a_forged_twilio_form_costs_little_more_than_hashing_its_body() {
         ratio < 4.0,
         "a forged 1 MiB form costs {ratio:.1}x hashing a plain one ({ratios:?})"
     );
+}
+
+// Hole 7: Twilio signs the URL and the form parameters run together, so other splits of the same
+// characters carry the same signature.
+
+const TWILIO_URL: &str = "https://example.com/webhooks/twilio";
+const TWILIO_TOKEN: &str = "security-twilio-token";
+
+/// Verifies a form `body` signed for [`TWILIO_URL`] with `headers`.
+fn twilio_verify(headers: &HeaderMap, body: &'static [u8]) -> verihook::Event {
+    let verifier = verihook::TwilioVerifier::new(TWILIO_TOKEN, TWILIO_URL).unwrap();
+    let mut request = http::Request::post("/webhooks/twilio")
+        .body(Bytes::from_static(body))
+        .unwrap();
+    *request.headers_mut() = headers.clone();
+    verifier.verify_http(&request).unwrap()
+}
+
+#[test]
+fn a_resplit_twilio_form_is_the_same_event() {
+    let signer = verihook::testing::TwilioSigner::new(TWILIO_TOKEN).unwrap();
+    let original: &[u8] = b"Body=hello&To=%2B14155550100";
+    let headers = signer.sign_form(TWILIO_URL, original).unwrap();
+    // The same characters split elsewhere, re-encoded and repeated: the signature still holds.
+    let resplit: &[u8] = b"Body=helloT&o=%2B14155550100";
+    let reencoded: &[u8] = b"To=%2b14155550100&Body=hell%6F&Body=hell%6F";
+    let first = twilio_verify(&headers, original);
+    for replay in [resplit, reencoded] {
+        let event = twilio_verify(&headers, replay);
+        assert_eq!(
+            event.idempotency_key(),
+            first.idempotency_key(),
+            "a replay split as {:?} must be a duplicate",
+            String::from_utf8_lossy(replay)
+        );
+    }
+}
+
+#[test]
+fn a_twilio_form_body_is_not_reported_as_signed() {
+    let signer = verihook::testing::TwilioSigner::new(TWILIO_TOKEN).unwrap();
+    let body: &[u8] = b"Body=hello&To=%2B14155550100";
+    let event = twilio_verify(&signer.sign_form(TWILIO_URL, body).unwrap(), body);
+    assert!(
+        !event.signed().body(),
+        "the body as split is not what was signed"
+    );
+    // A JSON body is covered byte for byte through `bodySHA256`.
+    let json = br#"{"CallSid":"CA1"}"#;
+    let (url, headers) = signer.sign_json(TWILIO_URL, json).unwrap();
+    let verifier = verihook::TwilioVerifier::new(TWILIO_TOKEN, TWILIO_URL).unwrap();
+    let target = url.trim_start_matches("https://example.com");
+    let mut request = http::Request::post(target)
+        .body(Bytes::from_static(json))
+        .unwrap();
+    *request.headers_mut() = headers;
+    assert!(verifier.verify_http(&request).unwrap().signed().body());
 }

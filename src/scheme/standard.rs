@@ -34,8 +34,11 @@ pub(crate) const MIN_SYMMETRIC_KEY_LEN: usize = 16;
 /// `svix-*`), signed over `{id}.{timestamp}.{body}`.
 ///
 /// The signature header is a space-separated list of at most
-/// [`MAX_SIGNATURES`](crate::scheme::MAX_SIGNATURES) entries (more is refused before any
-/// signature work; a repeated entry is tried once); every entry is tried against every key.
+/// [`MAX_SIGNATURES`](crate::scheme::MAX_SIGNATURES) entries, of which at most two distinct
+/// `v1a` entries (a sender sends one per active key); more is refused as a malformed header
+/// before any signature work, and a repeated entry is tried once. Every entry is tried against
+/// every key of its kind: ed25519 hashes the signature's `R`, the public key and the message
+/// together, so a forged request costs at most two SHA-512 passes over the body per public key.
 /// `v1,<base64>` is HMAC-SHA256 under a `whsec_<base64>` secret. `v1a,<base64>` is ed25519
 /// under a `whpk_<base64>` public key (feature `ed25519`). The prefix says which kind a key is
 /// and is required: bare base64 could be either, and a public key taken as an HMAC secret
@@ -298,6 +301,21 @@ fn v1a_signatures(raw: &[u8]) -> impl Iterator<Item = ed25519_dalek::Signature> 
         .map(|sig| ed25519_dalek::Signature::from_bytes(&sig))
 }
 
+/// The most distinct `v1a` entries a request may carry: each costs a SHA-512 pass over the body
+/// per public key, nothing shared between entries or keys.
+#[cfg(feature = "ed25519")]
+const MAX_V1A: usize = 2;
+
+/// How many distinct `v1a` signatures the header carries (at most
+/// [`MAX_SIGNATURES`](crate::scheme::MAX_SIGNATURES) entries, so the pairwise look is cheap).
+#[cfg(feature = "ed25519")]
+fn distinct_v1a(raw: &[u8]) -> usize {
+    v1a_signatures(raw)
+        .enumerate()
+        .filter(|(at, sig)| !v1a_signatures(raw).take(*at).any(|earlier| earlier == *sig))
+        .count()
+}
+
 fn decode<const N: usize>(encoded: &[u8]) -> Option<[u8; N]> {
     let mut out = [0u8; N];
     match STANDARD.decode_slice(encoded, &mut out) {
@@ -354,6 +372,10 @@ impl StandardVerifier {
         match entries(raw).count() {
             0 => return Err(sig_header.malformed("no version,signature entry")),
             count => cap_entries(count, sig_header)?,
+        }
+        #[cfg(feature = "ed25519")]
+        if distinct_v1a(raw) > MAX_V1A {
+            return Err(sig_header.malformed("more than 2 distinct v1a entries"));
         }
         check_freshness(seconds, now, self.options.tolerance())?;
         Ok(Parsed {

@@ -1,4 +1,5 @@
-//! Twilio: `X-Twilio-Signature`, base64 HMAC-SHA1 of the URL followed by the POST parameters
+//! Twilio: `X-Twilio-Signature`, base64 HMAC-SHA1 (or HMAC-SHA256, when
+//! `X-Twilio-Webhooks-Signature-Settings` names it) of the URL followed by the POST parameters
 //! sorted by name; JSON bodies through the `bodySHA256` query parameter.
 
 use std::fmt;
@@ -6,6 +7,7 @@ use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use http::HeaderMap;
 use sha1::Sha1;
@@ -18,6 +20,10 @@ use crate::request::{RequestHead, WebhookRequest};
 use crate::verify::{verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE: Header = Header::new("x-twilio-signature", "X-Twilio-Signature");
+pub(crate) static SETTINGS: Header = Header::new(
+    "x-twilio-webhooks-signature-settings",
+    "X-Twilio-Webhooks-Signature-Settings",
+);
 pub(crate) static IDEMPOTENCY: Header =
     Header::new("i-twilio-idempotency-token", "I-Twilio-Idempotency-Token");
 
@@ -28,6 +34,14 @@ pub(crate) const MAX_PARAMS: usize = 256;
 /// requested followed by each POST parameter's name and value, sorted by name (then value,
 /// repeated pairs once), under the account's auth token.
 ///
+/// When a Twilio webhook rule signs with a shared key, the request carries
+/// `X-Twilio-Webhooks-Signature-Settings: key=<id>,algorithm=HMAC_SHA256` and the signature is
+/// an HMAC-SHA256 of the same string: the header's algorithm is then the only one accepted (a
+/// SHA-1 signature under it is refused), and an algorithm other than `HMAC_SHA1` or
+/// `HMAC_SHA256` is refused as a malformed header. Configure the shared key as a secret (next
+/// to the auth token during a move); [`require_sha256`](Self::require_sha256) refuses SHA-1
+/// altogether.
+///
 /// Twilio signs the URL, so the verifier is built with the public URL configured in Twilio; the
 /// request's path must be its path, and the query the request arrived with is signed too. As
 /// Twilio's SDKs do, the URL is tried as configured and with the default port added (or a
@@ -36,6 +50,15 @@ pub(crate) const MAX_PARAMS: usize = 256;
 /// parameters: their decoded names and values are signed, not the raw bytes, so the key that
 /// de-duplicates is a digest of those signed parameters and the URL path, not of the raw body.
 /// Twilio signs no timestamp: a replay is a duplicate for as long as the store retains the key.
+///
+/// Security note on form bodies: Twilio runs the names and values together with no separator,
+/// so one signature also covers other splits of the same characters (`Body=hello&To=+1415...`
+/// and `Body=helloT&o=+1415...`), other encodings, orders and repeats of the parameters. The
+/// verifier cannot tell these apart: it keys the event on what was signed (a re-split replay is
+/// a duplicate of the original), and [`Signed::body`](crate::Signed::body) is false for a form
+/// body, since the split that arrived is not what was signed. An app that reads the form should
+/// validate each parameter's format (a phone number, a `SID` of the expected prefix and length)
+/// rather than trust the split. A JSON body is covered byte for byte through `bodySHA256`.
 /// `I-Twilio-Idempotency-Token` is unsigned: it is reported as the id of JSON events only, and
 /// never used to de-duplicate.
 ///
@@ -54,6 +77,8 @@ pub(crate) const MAX_PARAMS: usize = 256;
 #[derive(Clone)]
 pub struct TwilioVerifier {
     keys: MacKeys<Hmac<Sha1>>,
+    keys_sha256: MacKeys<Hmac<Sha256>>,
+    sha256_only: bool,
     url: PublicUrl,
     options: VerifyOptions,
 }
@@ -87,21 +112,117 @@ impl TwilioVerifier {
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
     {
+        let tokens: Vec<I::Item> = auth_tokens.into_iter().collect();
         Ok(Self {
-            keys: MacKeys::from_secrets(auth_tokens, min)?,
+            keys: MacKeys::from_secrets(tokens.iter().map(AsRef::as_ref), min)?,
+            keys_sha256: MacKeys::from_secrets(tokens.iter().map(AsRef::as_ref), min)?,
+            sha256_only: false,
             url: PublicUrl::parse(url)?,
             options: VerifyOptions::default(),
         })
     }
 
-    fn signature(headers: &HeaderMap) -> Result<[u8; 20], VerifyError> {
+    /// The same verifier, refusing every request not signed with HMAC-SHA256 (one without
+    /// `X-Twilio-Webhooks-Signature-Settings`, or whose settings name `HMAC_SHA1`), for an
+    /// endpoint whose Twilio webhook rule signs with a shared key.
+    ///
+    /// ```
+    /// use verihook::{testing::TwilioSigner, TwilioVerifier};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let url = "https://example.com/webhooks/twilio";
+    /// let body = b"CallSid=CA123&From=%2B14158675309";
+    /// let verifier = TwilioVerifier::new("shared-key-12345", url)?.require_sha256();
+    /// let sign = |signer: TwilioSigner| -> Result<_, Box<dyn std::error::Error>> {
+    ///     let mut request = http::Request::post("/webhooks/twilio")
+    ///         .body(bytes::Bytes::from_static(body))?;
+    ///     *request.headers_mut() = signer.sign_form(url, body)?;
+    ///     Ok(request)
+    /// };
+    /// let sha256 = sign(TwilioSigner::new("shared-key-12345")?.sha256())?;
+    /// assert!(verifier.verify_http(&sha256).is_ok());
+    /// let sha1 = sign(TwilioSigner::new("shared-key-12345")?)?;
+    /// assert!(verifier.verify_http(&sha1).is_err());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn require_sha256(mut self) -> Self {
+        self.sha256_only = true;
+        self
+    }
+
+    /// The algorithm the request says it was signed with, and its signature (20 or 32 bytes at
+    /// the front of the array).
+    fn signature(&self, headers: &HeaderMap) -> Result<(Algorithm, [u8; 32]), VerifyError> {
+        let algorithm = match SETTINGS.get(headers) {
+            Some(settings) => Algorithm::named_in(settings.as_bytes())?,
+            None if self.sha256_only => return Err(SETTINGS.missing()),
+            None => Algorithm::Sha1,
+        };
+        if self.sha256_only && algorithm != Algorithm::Sha256 {
+            return Err(SETTINGS.malformed("HMAC_SHA256 is required"));
+        }
         let value = SIGNATURE.require(headers)?.as_bytes();
-        let mut signature = [0u8; 20];
-        match STANDARD.decode_slice(value, &mut signature) {
-            Ok(20) => Ok(signature),
-            _ => Err(SIGNATURE.malformed("expected the base64 of 20 bytes")),
+        let mut signature = [0u8; 32];
+        match (algorithm, STANDARD.decode_slice(value, &mut signature)) {
+            (Algorithm::Sha1, Ok(20)) | (Algorithm::Sha256, Ok(32)) => Ok((algorithm, signature)),
+            (Algorithm::Sha1, _) => Err(SIGNATURE.malformed("expected the base64 of 20 bytes")),
+            (Algorithm::Sha256, _) => Err(SIGNATURE.malformed("expected the base64 of 32 bytes")),
         }
     }
+}
+
+/// The MAC a request is signed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Algorithm {
+    Sha1,
+    Sha256,
+}
+
+impl Algorithm {
+    /// The `algorithm=` entry of a `X-Twilio-Webhooks-Signature-Settings` value
+    /// (`key=<id>,algorithm=HMAC_SHA256`): exactly one, naming a known MAC.
+    fn named_in(settings: &[u8]) -> Result<Self, VerifyError> {
+        let mut named = None;
+        for entry in settings.split(|&b| b == b',') {
+            let entry = entry.trim_ascii();
+            let Some(value) = entry.strip_prefix(b"algorithm=") else {
+                continue;
+            };
+            if named.is_some() {
+                return Err(SETTINGS.malformed("more than one algorithm"));
+            }
+            named = Some(match value.trim_ascii() {
+                b"HMAC_SHA256" => Self::Sha256,
+                b"HMAC_SHA1" => Self::Sha1,
+                _ => {
+                    return Err(
+                        SETTINGS.malformed("an algorithm other than HMAC_SHA1 or HMAC_SHA256")
+                    )
+                }
+            });
+        }
+        named.ok_or_else(|| SETTINGS.malformed("no algorithm entry"))
+    }
+}
+
+/// Whether the MAC of one of `urls` followed by `params` under any of `keys` is `signature`.
+fn matches<M: Mac + KeyInit + Clone>(
+    keys: &MacKeys<M>,
+    urls: &[[&[u8]; 4]],
+    params: &Params<'_>,
+    signature: &[u8],
+) -> bool {
+    urls.iter().any(|url| {
+        keys.matches_any_fed(
+            |mac| {
+                for piece in url {
+                    mac.update(piece);
+                }
+                params.feed(mac);
+            },
+            || std::iter::once(signature),
+        )
+    })
 }
 
 verifier_options!(TwilioVerifier, url);
@@ -139,7 +260,7 @@ impl Scheme for TwilioVerifier {
     }
 
     fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
-        Self::signature(head.headers())?;
+        self.signature(head.headers())?;
         self.url.signed(head.uri()).map(|_| ())
     }
 
@@ -155,7 +276,7 @@ impl Scheme for TwilioVerifier {
         _now: SystemTime,
     ) -> Result<Verified, VerifyError> {
         let head = request.head();
-        let signature = Self::signature(head.headers())?;
+        let (algorithm, signature) = self.signature(head.headers())?;
         let urls = self.url.signed(head.uri())?;
         let body = request.body();
         let json_hash = body_sha256(head.uri().query());
@@ -167,17 +288,10 @@ impl Scheme for TwilioVerifier {
                 Params::parse(body, scratch.for_body(body))?
             }
         };
-        let matched = urls.iter().any(|url| {
-            self.keys.matches_any_fed(
-                |mac| {
-                    for piece in url {
-                        mac.update(piece);
-                    }
-                    params.feed(mac);
-                },
-                || std::iter::once(signature),
-            )
-        });
+        let matched = match algorithm {
+            Algorithm::Sha1 => matches(&self.keys, &urls, &params, &signature[..20]),
+            Algorithm::Sha256 => matches(&self.keys_sha256, &urls, &params, &signature),
+        };
         if !matched {
             return Err(VerifyError::SignatureMismatch {
                 secrets: self.keys.len(),
@@ -207,14 +321,23 @@ impl Scheme for TwilioVerifier {
             params.feed(&mut DigestSink(&mut digest));
             event = event.content_digest(digest.finalize().into());
         }
-        Ok(Verified::Event(event.build()))
+        let mut event = event.build();
+        // A form body as split is not what was signed (the parameters run together are).
+        event.signed.body_unsigned = json_hash.is_none();
+        Ok(Verified::Event(event))
     }
 }
 
-/// Writes the form parameters of `body` into `mac` as Twilio signs them (for the signer).
-pub(crate) fn feed_form<M: Mac>(body: &[u8], mac: &mut M) -> Result<(), VerifyError> {
+/// Writes the form parameters of `body` into `write` as Twilio signs them (for the signer).
+pub(crate) fn feed_form(body: &[u8], write: &mut dyn FnMut(&[u8])) -> Result<(), VerifyError> {
+    struct Writer<'w>(&'w mut dyn FnMut(&[u8]));
+    impl Sink for Writer<'_> {
+        fn write(&mut self, bytes: &[u8]) {
+            (self.0)(bytes);
+        }
+    }
     let mut scratch = Scratch::new();
-    Params::parse(body, scratch.for_body(body))?.feed(mac);
+    Params::parse(body, scratch.for_body(body))?.feed(&mut Writer(write));
     Ok(())
 }
 
@@ -385,6 +508,7 @@ impl fmt::Debug for TwilioVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TwilioVerifier")
             .field("secrets", &self.keys.len())
+            .field("sha256_only", &self.sha256_only)
             .field("url", &self.url)
             .field("options", &self.options)
             .finish()
