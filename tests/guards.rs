@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
-use verihook::guard::{Guard, GuardLayer, IpAllowlist, RateLimit, TrustedProxies};
+use verihook::guard::{Guard, GuardLayer, IpAllowlist, IpRanges, RateLimit, TrustedProxies};
 use verihook::testing::GithubSigner;
 use verihook::{
     GithubVerifier, Receiver, RequestHead, Scheme, Verified, VerifyError, WebhookRequest,
@@ -74,13 +74,17 @@ fn guards() -> Vec<(&'static str, Guard)> {
             "proxied",
             Guard::new("github")
                 .allow(IpAllowlist::parse("203.0.113.0/24").unwrap())
-                .trust_proxies(TrustedProxies::parse("127.0.0.1").unwrap()),
+                .trust_proxies(TrustedProxies::x_forwarded_for(
+                    IpRanges::parse("127.0.0.1").unwrap(),
+                )),
         ),
         (
             "chained",
             Guard::new("github")
                 .allow(IpAllowlist::parse("203.0.113.0/24").unwrap())
-                .trust_proxies(TrustedProxies::parse("127.0.0.0/8").unwrap()),
+                .trust_proxies(TrustedProxies::x_forwarded_for(
+                    IpRanges::parse("127.0.0.0/8").unwrap(),
+                )),
         ),
         (
             "untrusted",
@@ -349,7 +353,9 @@ fn forged_flood_passes(guard: &Guard, requests: u32) -> usize {
 #[test]
 fn forged_forwarded_sources_do_not_evade_the_rate_limit() {
     let guard = Guard::new("github")
-        .trust_proxies(TrustedProxies::parse("10.0.0.0/8").unwrap())
+        .trust_proxies(TrustedProxies::x_forwarded_for(
+            IpRanges::parse("10.0.0.0/8").unwrap(),
+        ))
         .rate_limit(RateLimit::per_minute(6));
     let passed = forged_flood_passes(&guard, 50_000);
     println!("forged Forwarded flood: {passed} of 50000 passed a 6/min limit");
@@ -360,7 +366,9 @@ fn forged_forwarded_sources_do_not_evade_the_rate_limit() {
 fn forged_forwarded_header_does_not_pass_the_allowlist() {
     let guard = Guard::new("github")
         .allow(IpAllowlist::parse("192.0.2.0/24").unwrap())
-        .trust_proxies(TrustedProxies::parse("10.0.0.0/8").unwrap());
+        .trust_proxies(TrustedProxies::x_forwarded_for(
+            IpRanges::parse("10.0.0.0/8").unwrap(),
+        ));
     let mut headers = HeaderMap::new();
     headers.insert("x-forwarded-for", "198.51.100.9".parse().unwrap());
     headers.insert("forwarded", "for=192.0.2.7".parse().unwrap());
