@@ -512,7 +512,7 @@ impl RateLimit {
     fn check_at(&self, source: IpAddr, now: u64) -> Result<(), Duration> {
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         table.checks = table.checks.wrapping_add(1);
-        if table.checks % SWEEP_EVERY == 0 {
+        if table.checks.is_multiple_of(SWEEP_EVERY) {
             table.sweep(now);
         }
         let key = rate_key(source);
