@@ -1,6 +1,8 @@
 //! Guards over real HTTP, on Axum (a tower layer) and Actix-web (middleware): allowed, denied,
-//! a trusted proxy's header vs the same header from anyone, and 429 with `Retry-After`. A
-//! refused request costs no MAC (a counting scheme proves it) and its body is never read.
+//! a trusted proxy's header vs the same header from anyone, a client's own `Forwarded` behind
+//! an `X-Forwarded-For` proxy, a chain of trusted hops, and 429 with `Retry-After`. A refused
+//! request costs no MAC (a counting scheme proves it) and its body is never read. Then the
+//! limiter under floods: forged sources, and 50,000 distinct ones against its cap.
 #![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 
 use std::io::{Read, Write};
