@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::HeaderMap;
-use verihook::guard::{Guard, IpAllowlist, RateLimit, TrustedProxies};
+use verihook::guard::{Guard, IpAllowlist, IpRanges, RateLimit, TrustedProxies};
 use verihook::testing::GithubSigner;
 use verihook::{GithubVerifier, Scheme};
 
@@ -51,7 +51,9 @@ fn main() {
     let tight = Guard::new("github").rate_limit(RateLimit::per_minute(1).burst(1));
     let proxied = Guard::new("github")
         .allow(allow)
-        .trust_proxies(TrustedProxies::parse("10.0.0.0/8").unwrap());
+        .trust_proxies(TrustedProxies::x_forwarded_for(
+            IpRanges::parse("10.0.0.0/8").unwrap(),
+        ));
     let github: IpAddr = "140.82.115.4".parse().unwrap();
     let stranger: IpAddr = "203.0.113.9".parse().unwrap();
     let balancer: IpAddr = "10.1.2.3".parse().unwrap();

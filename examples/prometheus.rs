@@ -11,8 +11,10 @@
 //!   with a burst of `RATE_BURST` (default 50), answered `429` with `Retry-After` beyond it;
 //! * GitHub's route only accepts GitHub's hook addresses when `GITHUB_META_FILE` names a saved
 //!   copy of `https://api.github.com/meta` (the app fetches it; verihook only reads it);
-//! * `TRUSTED_PROXIES` (CIDR list) names the load balancers whose `X-Forwarded-For` /
-//!   `Forwarded` headers are believed; none by default;
+//! * `TRUSTED_PROXIES` (CIDR list) names the load balancers in front of the app, and
+//!   `TRUSTED_PROXY_HEADER` the one header they append the client's address to:
+//!   `x-forwarded-for` (the default; nginx, HAProxy, AWS ALB) or `forwarded` (RFC 7239). The
+//!   other header is ignored; with no `TRUSTED_PROXIES`, both are;
 //! * `GET /metrics` answers every `verihook_*` metric (the README's "Metrics" table), recorded
 //!   through the `metrics` facade into `metrics-exporter-prometheus`.
 
@@ -24,7 +26,7 @@ use std::process::ExitCode;
 use axum::routing::get;
 use common::StartError;
 use metrics_exporter_prometheus::PrometheusBuilder;
-use verihook::guard::{Guard, GuardLayer, IpAllowlist, RateLimit, TrustedProxies};
+use verihook::guard::{Guard, GuardLayer, IpAllowlist, IpRanges, RateLimit, TrustedProxies};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -40,8 +42,19 @@ async fn run() -> Result<(), StartError> {
     let rate = number("RATE_PER_SECOND", 20)?;
     let burst = number("RATE_BURST", 50)?;
     let proxies = match std::env::var("TRUSTED_PROXIES") {
-        Ok(list) => TrustedProxies::parse(&list)
-            .map_err(|err| StartError::from_message(format!("TRUSTED_PROXIES: {err}")))?,
+        Ok(list) => {
+            let ranges = IpRanges::parse(&list)
+                .map_err(|err| StartError::from_message(format!("TRUSTED_PROXIES: {err}")))?;
+            match std::env::var("TRUSTED_PROXY_HEADER").as_deref() {
+                Err(_) | Ok("x-forwarded-for") => TrustedProxies::x_forwarded_for(ranges),
+                Ok("forwarded") => TrustedProxies::forwarded(ranges),
+                Ok(other) => {
+                    return Err(StartError::from_message(format!(
+                        "TRUSTED_PROXY_HEADER={other:?}: expected x-forwarded-for or forwarded"
+                    )))
+                }
+            }
+        }
         Err(_) => TrustedProxies::default(),
     };
     let github_hooks = match std::env::var("GITHUB_META_FILE") {

@@ -4,8 +4,9 @@
 //! body is read: the source address against an [`IpAllowlist`] (CIDR ranges, with loaders for
 //! the lists providers publish), and a [`RateLimit`] per source. The source is the peer
 //! address, or, only when the peer is one of the configured [`TrustedProxies`], the client
-//! address that proxy wrote into `Forwarded` or `X-Forwarded-For`; those headers are never
-//! honoured by default (anyone can send them).
+//! address those proxies appended to the one header they are configured to write
+//! (`X-Forwarded-For` or `Forwarded`, never a guess); forwarding headers are never honoured by
+//! default (anyone can send them).
 //!
 //! A refused request is answered with its own code and status: `ip_not_allowed` (`403`) or
 //! `rate_limited` (`429`, with `Retry-After`). Mount the guard as a `tower` layer in Axum
@@ -15,13 +16,14 @@
 //! ```
 //! use std::net::IpAddr;
 //! use http::HeaderMap;
-//! use verihook::guard::{Guard, IpAllowlist, RateLimit, TrustedProxies};
+//! use verihook::guard::{Guard, IpAllowlist, IpRanges, RateLimit, TrustedProxies};
 //!
 //! // GitHub's meta API answer, as fetched by the app (fetching is the app's business).
 //! let meta = r#"{"hooks": ["192.30.252.0/22", "185.199.108.0/22", "2a0a:a440::/29"]}"#;
 //! let guard = Guard::new("github")
 //!     .allow(IpAllowlist::from_github_meta(meta)?)
-//!     .trust_proxies(TrustedProxies::parse("10.0.0.0/8")?)
+//!     // The load balancer, which appends the address it received from to X-Forwarded-For.
+//!     .trust_proxies(TrustedProxies::x_forwarded_for(IpRanges::parse("10.0.0.0/8")?))
 //!     .rate_limit(RateLimit::per_minute(600).burst(50));
 //!
 //! let mut headers = HeaderMap::new();
@@ -30,33 +32,34 @@
 //! let stranger: IpAddr = "203.0.113.9".parse().unwrap();
 //! assert_eq!(guard.check(Some(stranger), &headers).unwrap_err().code(), "ip_not_allowed");
 //!
-//! // Behind the load balancer (10.1.2.3), the client is what it wrote last.
+//! // Behind the load balancer (10.1.2.3), the client is what it appended last.
 //! headers.insert("x-forwarded-for", "203.0.113.9, 192.30.252.7".parse().unwrap());
 //! assert!(guard.check(Some("10.1.2.3".parse().unwrap()), &headers).is_ok());
 //! // The same header from an untrusted peer is ignored: the peer itself is checked.
 //! assert!(guard.check(Some(stranger), &headers).is_err());
+//! // A `Forwarded` header is the client's own (the balancer does not write it): ignored.
+//! headers.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
+//! headers.insert("forwarded", "for=192.30.252.7".parse().unwrap());
+//! assert!(guard.check(Some("10.1.2.3".parse().unwrap()), &headers).is_err());
 //! # Ok::<(), verihook::guard::GuardConfigError>(())
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use ipnet::IpNet;
 
 use crate::receiver::json_object;
 
-/// At most this many `Forwarded` / `X-Forwarded-For` entries are read per request.
+/// At most this many forwarding-header entries are read per request.
 const MAX_FORWARDED_ENTRIES: usize = 32;
 
-/// A rate limiter forgets sources idle for a full period every this many checks.
+/// A rate limiter forgets sources back to a full burst every this many checks.
 const SWEEP_EVERY: u64 = 4096;
 
 /// A configuration error: a range or list that cannot be read.
@@ -235,79 +238,151 @@ impl IpAllowlist {
     }
 }
 
-/// The proxies (load balancers, CDNs) whose `Forwarded` / `X-Forwarded-For` headers are
-/// believed. None by default: those headers are plain request headers anyone can send.
+/// The header a trusted proxy writes the client's address into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProxyHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2` (nginx, HAProxy, AWS ALB, most balancers).
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    Forwarded,
+}
+
+impl ProxyHeader {
+    fn name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::Forwarded => "forwarded",
+        }
+    }
+}
+
+/// The proxies (load balancers, CDNs) in front of the app, and the one header they append the
+/// client's address to. None by default: forwarding headers are plain request headers anyone
+/// can send.
+///
+/// Name the header your proxy writes: a proxy appends to its own header and passes any other
+/// along untouched, so the other one is whatever the client wrote. Only that header is read,
+/// and only the entries trusted hops appended (see [`client_ip`](Self::client_ip)).
+///
+/// ```
+/// use http::HeaderMap;
+/// use verihook::guard::{IpRanges, TrustedProxies};
+///
+/// // nginx at 10.0.0.0/8, with `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`
+/// let proxies = TrustedProxies::x_forwarded_for(IpRanges::parse("10.0.0.0/8")?);
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-forwarded-for", "192.0.2.1, 203.0.113.9".parse().unwrap());
+/// headers.insert("forwarded", "for=192.0.2.1".parse().unwrap()); // the client's own: ignored
+/// let client = proxies.client_ip("10.1.2.3".parse().unwrap(), &headers);
+/// assert_eq!(client, "203.0.113.9".parse::<std::net::IpAddr>().unwrap());
+/// # Ok::<(), verihook::guard::GuardConfigError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TrustedProxies(IpRanges);
+pub struct TrustedProxies {
+    ranges: IpRanges,
+    /// `None` only with no proxies at all.
+    header: Option<ProxyHeader>,
+}
 
 impl TrustedProxies {
-    /// Ranges as [`IpRanges::parse`] reads them.
-    ///
-    /// # Errors
-    ///
-    /// [`GuardConfigError::BadRange`] for an unreadable entry.
-    pub fn parse(text: &str) -> Result<Self, GuardConfigError> {
-        IpRanges::parse(text).map(Self)
+    /// Proxies in `ranges` that append the address they received from to `X-Forwarded-For`
+    /// (nginx's `$proxy_add_x_forwarded_for`, HAProxy's `option forwardfor`, AWS ALB, most
+    /// load balancers and CDNs). `Forwarded` is then ignored.
+    #[must_use]
+    pub fn x_forwarded_for(ranges: IpRanges) -> Self {
+        Self {
+            ranges,
+            header: Some(ProxyHeader::XForwardedFor),
+        }
+    }
+
+    /// Proxies in `ranges` that append a `for=` element to the RFC 7239 `Forwarded` header
+    /// (Envoy, Caddy or nginx when configured so). `X-Forwarded-For` is then ignored.
+    #[must_use]
+    pub fn forwarded(ranges: IpRanges) -> Self {
+        Self {
+            ranges,
+            header: Some(ProxyHeader::Forwarded),
+        }
+    }
+
+    /// The proxies' ranges.
+    #[must_use]
+    pub fn ranges(&self) -> &IpRanges {
+        &self.ranges
+    }
+
+    /// The name of the header read (`x-forwarded-for` or `forwarded`); `None` with no proxies.
+    #[must_use]
+    pub fn header_name(&self) -> Option<&'static str> {
+        self.header
+            .filter(|_| !self.ranges.is_empty())
+            .map(ProxyHeader::name)
     }
 
     /// The client address of a request from `peer`: `peer` itself unless it is a trusted
-    /// proxy; else, reading the proxies' entries from the nearest back (`Forwarded` when
-    /// present, else `X-Forwarded-For`), the first address that is not a trusted proxy. An
-    /// entry that is not an address (`unknown`, an obfuscated name) stops the walk at the
-    /// proxy that wrote it.
+    /// proxy. From a trusted proxy, the configured header is read from its last entry back
+    /// (the entry the nearest proxy appended): while the address at hand is a trusted proxy,
+    /// step to the entry it appended; the first address that is not a trusted proxy is the
+    /// client. Entries left of it were written by the client, and are never read.
+    ///
+    /// An entry that is not an address (`unknown`, an obfuscated name, a `Forwarded` element
+    /// without `for=`) stops the walk at the proxy that wrote it, as does running out of
+    /// entries: the source is then that proxy. At most 32 entries are read, whatever the
+    /// header's length.
     #[must_use]
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = peer.to_canonical();
-        if !self.0.contains(peer) {
+        let Some(header) = self.header else {
+            return peer;
+        };
+        if !self.ranges.contains(peer) {
             return peer;
         }
-        // Nearest proxy first, at most `MAX_FORWARDED_ENTRIES` read whatever the header holds.
-        let nearest_first: Vec<Option<IpAddr>> = if headers.contains_key(http::header::FORWARDED) {
-            nearest_entries(headers, http::header::FORWARDED.as_str())
-                .filter_map(forwarded_for)
-                .collect()
-        } else {
-            nearest_entries(headers, "x-forwarded-for")
-                .map(node_address)
-                .collect()
-        };
-        let mut client = peer;
-        for entry in nearest_first {
-            match entry {
+        let mut hop = peer;
+        for entry in nearest_entries(headers, header.name()) {
+            let address = match header {
+                ProxyHeader::XForwardedFor => node_address(entry),
+                ProxyHeader::Forwarded => forwarded_for(entry),
+            };
+            match address {
                 Some(ip) => {
-                    client = ip.to_canonical();
-                    if !self.0.contains(client) {
-                        return client;
+                    hop = ip.to_canonical();
+                    if !self.ranges.contains(hop) {
+                        return hop;
                     }
                 }
-                None => return client,
+                None => return hop,
             }
         }
-        client
+        hop
     }
 }
 
 /// The comma-separated entries of every `name` header, the last-written (nearest proxy's)
-/// first, at most `MAX_FORWARDED_ENTRIES` of them: a long header costs no more to read.
+/// first, at most `MAX_FORWARDED_ENTRIES` of them: a long header costs no more to read (the
+/// value is split from its end, never scanned whole). An entry that is not UTF-8 is empty.
 fn nearest_entries<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
     headers
         .get_all(name)
         .iter()
         .rev()
-        .flat_map(|value| value.to_str().unwrap_or("").rsplit(','))
-        .map(str::trim)
+        .flat_map(|value| value.as_bytes().rsplit(|byte| *byte == b','))
+        .map(|entry| std::str::from_utf8(entry).unwrap_or("").trim())
         .take(MAX_FORWARDED_ENTRIES)
 }
 
-/// The `for=` address of one `Forwarded` element (`None` inside when it is not an address);
-/// `None` when the element has no `for=`.
-fn forwarded_for(element: &str) -> Option<Option<IpAddr>> {
+/// The `for=` address of one `Forwarded` element; `None` when it has no `for=` or its node is
+/// not an address.
+fn forwarded_for(element: &str) -> Option<IpAddr> {
     element.split(';').find_map(|pair| {
         let (name, value) = pair.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("for")
-            .then(|| node_address(value.trim()))
-    })
+        if name.trim().eq_ignore_ascii_case("for") {
+            Some(node_address(value.trim()))
+        } else {
+            None
+        }
+    })?
 }
 
 /// An address as proxies write it: `192.0.2.1`, `192.0.2.1:4711`, `"[2001:db8::1]:4711"`,
@@ -325,23 +400,59 @@ fn node_address(node: &str) -> Option<IpAddr> {
     host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
+/// How many sources a [`RateLimit`] tracks unless told otherwise.
+pub const DEFAULT_MAX_SOURCES: usize = 16_384;
+
 /// A rate limit per source address (IPv6 sources by their /64, the block one host usually
 /// holds): a steady rate and a burst, answered `429` with `Retry-After` when exceeded.
 ///
-/// In memory, per process (a GCRA limiter from the `governor` crate); sources idle for a full
-/// period are forgotten as checks go by, so memory follows the sources of the last period.
+/// In memory, per process: a GCRA limiter (one deadline per source) in a table of at most
+/// [`max_sources`](Self::max_sources) entries ([`DEFAULT_MAX_SOURCES`] by default), so memory
+/// is bounded whatever sources are claimed. A source is forgotten once it is back to a full
+/// burst (forgetting it then changes nothing). When the table is full of sources still
+/// counting, every new source shares one overflow entry with the same limit: a flood of fresh
+/// sources gets one source's rate between them, not one each, until entries free up.
+///
+/// ```
+/// use verihook::guard::RateLimit;
+///
+/// let limit = RateLimit::per_minute(6).max_sources(1_000);
+/// let source = "203.0.113.9".parse().unwrap();
+/// for _ in 0..6 {
+///     assert!(limit.check(source).is_ok());
+/// }
+/// let wait = limit.check(source).unwrap_err(); // about 10 s, one request's share of a minute
+/// assert!(wait.as_secs() <= 10);
+/// ```
 pub struct RateLimit {
-    quota: Quota,
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
-    clock: DefaultClock,
-    checks: AtomicU64,
+    /// The time one request takes from the budget (GCRA's emission interval), in ns.
+    interval: u64,
+    /// Requests allowed at once.
+    burst: u32,
+    max_sources: usize,
+    started: Instant,
+    table: Mutex<SourceTable>,
+}
+
+/// Each tracked source's theoretical arrival time (ns since `started`): the time its budget
+/// is full again.
+#[derive(Debug, Default)]
+struct SourceTable {
+    deadlines: HashMap<u128, u64>,
+    /// The one entry every new source shares while `deadlines` is full.
+    overflow: u64,
+    /// No tracked deadline falls before this, so no sweep can free an entry earlier.
+    next_sweep: u64,
+    checks: u64,
 }
 
 impl fmt::Debug for RateLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimit")
-            .field("quota", &self.quota)
-            .field("sources", &self.limiter.len())
+            .field("interval", &Duration::from_nanos(self.interval))
+            .field("burst", &self.burst)
+            .field("max_sources", &self.max_sources)
+            .field("sources", &self.sources())
             .finish()
     }
 }
@@ -350,28 +461,39 @@ impl RateLimit {
     /// `n` requests per second per source (at least 1), with a burst of `n`.
     #[must_use]
     pub fn per_second(n: u32) -> Self {
-        Self::with_quota(Quota::per_second(non_zero(n)))
+        Self::with_rate(Duration::from_secs(1), n)
     }
 
     /// `n` requests per minute per source (at least 1), with a burst of `n`.
     #[must_use]
     pub fn per_minute(n: u32) -> Self {
-        Self::with_quota(Quota::per_minute(non_zero(n)))
+        Self::with_rate(Duration::from_secs(60), n)
     }
 
     /// The same steady rate, with `n` requests (at least 1) allowed at once.
     #[must_use]
-    pub fn burst(self, n: u32) -> Self {
-        Self::with_quota(self.quota.allow_burst(non_zero(n)))
+    pub fn burst(mut self, n: u32) -> Self {
+        self.burst = n.max(1);
+        self
     }
 
-    fn with_quota(quota: Quota) -> Self {
-        let clock = DefaultClock::default();
+    /// Track at most `n` sources (at least 1; [`DEFAULT_MAX_SOURCES`] unless set). Beyond
+    /// that, new sources share one overflow entry (see the type's docs).
+    #[must_use]
+    pub fn max_sources(mut self, n: usize) -> Self {
+        self.max_sources = n.max(1);
+        self
+    }
+
+    fn with_rate(period: Duration, n: u32) -> Self {
+        let n = n.max(1);
+        let interval = u64::try_from(period.as_nanos() / u128::from(n)).unwrap_or(u64::MAX);
         Self {
-            quota,
-            limiter: RateLimiter::dashmap_with_clock(quota, clock.clone()),
-            clock,
-            checks: AtomicU64::new(0),
+            interval: interval.max(1),
+            burst: n,
+            max_sources: DEFAULT_MAX_SOURCES,
+            started: Instant::now(),
+            table: Mutex::new(SourceTable::default()),
         }
     }
 
@@ -382,33 +504,73 @@ impl RateLimit {
     ///
     /// The wait, when `source` is over its limit.
     pub fn check(&self, source: IpAddr) -> Result<(), Duration> {
-        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            self.limiter.retain_recent();
-        }
-        self.limiter
-            .check_key(&rate_key(source))
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+        let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.check_at(source, now)
     }
 
-    /// How many sources the limiter remembers now.
+    /// [`check`](Self::check) at `now` ns after `started`.
+    fn check_at(&self, source: IpAddr, now: u64) -> Result<(), Duration> {
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        table.checks = table.checks.wrapping_add(1);
+        if table.checks.is_multiple_of(SWEEP_EVERY) {
+            table.sweep(now);
+        }
+        let key = rate_key(source);
+        if !table.deadlines.contains_key(&key) && table.deadlines.len() >= self.max_sources {
+            if now >= table.next_sweep {
+                table.sweep(now);
+            }
+            if table.deadlines.len() >= self.max_sources {
+                return self.spend(&mut table.overflow, now);
+            }
+        }
+        let mut deadline = table.deadlines.get(&key).copied().unwrap_or(now);
+        let result = self.spend(&mut deadline, now);
+        table.deadlines.insert(key, deadline);
+        result
+    }
+
+    /// GCRA: the request is allowed when the source's deadline, pushed one interval on, is
+    /// no further ahead than the burst allows.
+    fn spend(&self, deadline: &mut u64, now: u64) -> Result<(), Duration> {
+        let tolerance = self
+            .interval
+            .saturating_mul(u64::from(self.burst).saturating_sub(1));
+        let start = (*deadline).max(now);
+        let ahead = start - now;
+        if ahead > tolerance {
+            return Err(Duration::from_nanos(ahead - tolerance));
+        }
+        *deadline = start.saturating_add(self.interval);
+        Ok(())
+    }
+
+    /// How many sources the limiter tracks now (at most [`max_sources`](Self::max_sources);
+    /// the overflow entry is not counted).
     #[must_use]
     pub fn sources(&self) -> usize {
-        self.limiter.len()
+        self.table
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .deadlines
+            .len()
     }
 }
 
-fn non_zero(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+impl SourceTable {
+    /// Forgets the sources whose budget is full again at `now`.
+    fn sweep(&mut self, now: u64) {
+        self.deadlines.retain(|_, deadline| *deadline > now);
+        self.next_sweep = self.deadlines.values().copied().min().unwrap_or(now);
+    }
 }
 
-/// The key a source is limited by: an IPv4 address, or an IPv6 address's /64.
-fn rate_key(source: IpAddr) -> IpAddr {
+/// The key a source is limited by: an IPv4 address (as its IPv4-mapped IPv6 form), or an IPv6
+/// address's /64.
+fn rate_key(source: IpAddr) -> u128 {
     match source.to_canonical() {
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(Ipv6Addr::from(prefix))
-        }
-        v4 => v4,
+        IpAddr::V6(v6) => u128::from(v6) & !((1u128 << 64) - 1),
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
     }
 }
 
@@ -523,7 +685,8 @@ impl fmt::Debug for Guard {
         f.debug_struct("Guard")
             .field("sender", &self.0.sender)
             .field("allow", &self.0.allow.as_ref().map(|a| a.ranges().len()))
-            .field("trusted_proxies", &self.0.proxies.0.len())
+            .field("trusted_proxies", &self.0.proxies.ranges.len())
+            .field("proxy_header", &self.0.proxies.header_name())
             .field("rate_limit", &self.0.limit)
             .finish()
     }
@@ -554,8 +717,8 @@ impl Guard {
         self.edit(|c| c.allow = Some(list))
     }
 
-    /// Believe `Forwarded` / `X-Forwarded-For` from these proxies (see
-    /// [`TrustedProxies::client_ip`]).
+    /// Believe the forwarding header these proxies append to, and only the entries they
+    /// appended (see [`TrustedProxies::client_ip`]).
     #[must_use]
     pub fn trust_proxies(self, proxies: TrustedProxies) -> Self {
         self.edit(|c| c.proxies = proxies)
@@ -573,6 +736,12 @@ impl Guard {
         &self.0.sender
     }
 
+    /// The forwarding header this guard reads, if any.
+    #[cfg(feature = "actix")]
+    fn proxy_header(&self) -> Option<&'static str> {
+        self.0.proxies.header_name()
+    }
+
     /// Checks a request from `peer` (the connection's address; `None` when the server does
     /// not say) with `headers`: the allowlist, then the rate limit. Headers only: run it
     /// before the body is read. Without a peer address an allowlist refuses, and the rate
@@ -586,7 +755,7 @@ impl Guard {
         if peer.is_none() {
             static WARNED: std::sync::atomic::AtomicBool =
                 std::sync::atomic::AtomicBool::new(false);
-            if !WARNED.swap(true, Ordering::Relaxed) {
+            if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
                 tracing::warn!(
                     target: "verihook", sender = %self.0.sender,
                     "guard: the server gives no peer address (on Axum, serve with \
@@ -827,8 +996,9 @@ mod actix {
 
         fn call(&self, request: ServiceRequest) -> Self::Future {
             let peer = request.peer_addr().map(|addr| addr.ip());
+            // Only the header the trusted proxies write is read; the other is never copied.
             let mut headers = http::HeaderMap::new();
-            for name in ["forwarded", "x-forwarded-for"] {
+            if let Some(name) = self.guard.proxy_header() {
                 for value in request.headers().get_all(name) {
                     if let Ok(value) = http::HeaderValue::from_bytes(value.as_bytes()) {
                         headers.append(http::HeaderName::from_static(name), value);
@@ -910,9 +1080,13 @@ mod tests {
         assert!(IpAllowlist::from_stripe_ips(r#"{"WEBHOOKS":["nope"]}"#).is_err());
     }
 
+    fn ranges(text: &str) -> IpRanges {
+        IpRanges::parse(text).unwrap()
+    }
+
     #[test]
-    fn forwarded_headers_count_only_from_trusted_proxies() {
-        let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
+    fn x_forwarded_for_counts_only_from_trusted_proxies() {
+        let proxies = TrustedProxies::x_forwarded_for(ranges("10.0.0.0/8"));
         let mut headers = HeaderMap::new();
         headers.insert(
             "x-forwarded-for",
@@ -933,46 +1107,157 @@ mod tests {
             TrustedProxies::default().client_ip(ip("10.0.0.1"), &headers),
             ip("10.0.0.1")
         );
-        // Forwarded wins over X-Forwarded-For, with quoted IPv6 and ports.
+        assert_eq!(TrustedProxies::default().header_name(), None);
+        // The other header is the client's own: ignored, whatever it says.
+        headers.insert("forwarded", "for=192.0.2.60".parse().unwrap());
+        assert_eq!(
+            proxies.client_ip(ip("10.0.0.1"), &headers),
+            ip("203.0.113.7")
+        );
+        headers.remove("x-forwarded-for");
+        assert_eq!(proxies.client_ip(ip("10.0.0.1"), &headers), ip("10.0.0.1"));
+        // Several header lines: the last one is the nearest proxy's.
+        headers.append("x-forwarded-for", "192.0.2.1".parse().unwrap());
+        headers.append("x-forwarded-for", "203.0.113.8, 10.0.0.3".parse().unwrap());
+        assert_eq!(
+            proxies.client_ip(ip("10.0.0.1"), &headers),
+            ip("203.0.113.8")
+        );
+        // Every entry a trusted hop: the farthest of them is the source.
+        headers.insert("x-forwarded-for", "10.0.0.9, 10.0.0.3".parse().unwrap());
+        assert_eq!(proxies.client_ip(ip("10.0.0.1"), &headers), ip("10.0.0.9"));
+        // Not an address: the walk stops at the proxy that wrote it.
+        headers.insert(
+            "x-forwarded-for",
+            "192.0.2.1, unknown, 10.0.0.3".parse().unwrap(),
+        );
+        assert_eq!(proxies.client_ip(ip("10.0.0.1"), &headers), ip("10.0.0.3"));
+    }
+
+    #[test]
+    fn forwarded_counts_only_from_trusted_proxies() {
+        let proxies = TrustedProxies::forwarded(ranges("10.0.0.0/8, 2001:db8:ffff::/48"));
+        assert_eq!(proxies.header_name(), Some("forwarded"));
+        let mut headers = HeaderMap::new();
         headers.insert(
             "forwarded",
-            "for=192.0.2.60;proto=https, for=\"[2001:db8:cafe::17]:4711\""
+            "for=192.0.2.60;proto=https, for=\"[2001:db8:cafe::17]:4711\", for=\"[2001:db8:ffff::1]\""
                 .parse()
                 .unwrap(),
         );
+        // The other header is the client's own: ignored.
+        headers.insert("x-forwarded-for", "192.0.2.1".parse().unwrap());
         assert_eq!(
             proxies.client_ip(ip("10.0.0.1"), &headers),
             ip("2001:db8:cafe::17")
         );
+        assert_eq!(
+            proxies.client_ip(ip("203.0.113.1"), &headers),
+            ip("203.0.113.1")
+        );
         headers.insert("forwarded", "for=unknown".parse().unwrap());
         assert_eq!(proxies.client_ip(ip("10.0.0.1"), &headers), ip("10.0.0.1"));
-        headers.insert("forwarded", "for=\"192.0.2.43:47011\"".parse().unwrap());
+        // An element without `for=` stops the walk too.
+        headers.insert("forwarded", "for=192.0.2.9, proto=https".parse().unwrap());
+        assert_eq!(proxies.client_ip(ip("10.0.0.1"), &headers), ip("10.0.0.1"));
+        headers.insert(
+            "forwarded",
+            "For=\"192.0.2.43:47011\";by=10.0.0.1".parse().unwrap(),
+        );
         assert_eq!(
             proxies.client_ip(ip("10.0.0.1"), &headers),
             ip("192.0.2.43")
         );
+        headers.remove("forwarded");
+        assert_eq!(proxies.client_ip(ip("10.0.0.1"), &headers), ip("10.0.0.1"));
     }
 
     #[test]
     fn forwarded_parsing_survives_arbitrary_bytes() {
-        let proxies = TrustedProxies::parse("0.0.0.0/0, ::/0").unwrap();
-        for junk in [
-            &b"\xff\xfe"[..],
-            b"for=",
-            b"for=[",
-            b"for=\"[::1",
-            b";;,,==",
-            b"for=1.2.3.4:99999",
+        for proxies in [
+            TrustedProxies::x_forwarded_for(ranges("0.0.0.0/0, ::/0")),
+            TrustedProxies::forwarded(ranges("0.0.0.0/0, ::/0")),
         ] {
-            let mut headers = HeaderMap::new();
-            headers.insert("forwarded", HeaderValue::from_bytes(junk).unwrap());
-            headers.insert("x-forwarded-for", HeaderValue::from_bytes(junk).unwrap());
-            let _ = proxies.client_ip(ip("10.0.0.1"), &headers);
+            for junk in [
+                &b"\xff\xfe"[..],
+                b"for=",
+                b"for=[",
+                b"for=\"[::1",
+                b";;,,==",
+                b"for=1.2.3.4:99999",
+                b"[",
+                b"\xff,\xfe",
+            ] {
+                let mut headers = HeaderMap::new();
+                headers.insert("forwarded", HeaderValue::from_bytes(junk).unwrap());
+                headers.insert("x-forwarded-for", HeaderValue::from_bytes(junk).unwrap());
+                assert_eq!(proxies.client_ip(ip("10.0.0.1"), &headers), ip("10.0.0.1"));
+            }
         }
-        let long = vec!["192.0.2.1"; 10_000].join(",");
+    }
+
+    #[test]
+    fn at_most_32_entries_are_read() {
+        let proxies = TrustedProxies::x_forwarded_for(ranges("10.0.0.0/8"));
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", long.parse().unwrap());
+        let hops = |n| vec!["10.0.0.2"; n].join(",");
+        headers.insert(
+            "x-forwarded-for",
+            format!("192.0.2.1,{}", hops(31)).parse().unwrap(),
+        );
         assert_eq!(proxies.client_ip(ip("10.0.0.1"), &headers), ip("192.0.2.1"));
+        headers.insert(
+            "x-forwarded-for",
+            format!("192.0.2.1,{}", hops(32)).parse().unwrap(),
+        );
+        assert_eq!(proxies.client_ip(ip("10.0.0.1"), &headers), ip("10.0.0.2"));
+        let long = format!("192.0.2.1,{}", hops(10_000));
+        headers.insert("x-forwarded-for", long.parse().unwrap());
+        assert_eq!(proxies.client_ip(ip("10.0.0.1"), &headers), ip("10.0.0.2"));
+    }
+
+    const SECOND: u64 = 1_000_000_000;
+
+    #[test]
+    fn rate_limit_follows_its_rate_and_burst() {
+        let limit = RateLimit::per_minute(6).burst(2);
+        let source = ip("192.0.2.1");
+        assert!(limit.check_at(source, 0).is_ok());
+        assert!(limit.check_at(source, 0).is_ok());
+        assert_eq!(
+            limit.check_at(source, SECOND).unwrap_err(),
+            Duration::from_secs(9)
+        );
+        assert!(limit.check_at(source, 10 * SECOND).is_ok());
+        assert!(limit.check_at(source, 10 * SECOND).is_err());
+        // Refusals do not use the budget up.
+        assert!(limit.check_at(source, 20 * SECOND).is_ok());
+        // Back to a full burst after a quiet spell, and forgotten then.
+        assert!(limit.check_at(source, 100 * SECOND).is_ok());
+        assert!(limit.check_at(source, 100 * SECOND).is_ok());
+        assert!(limit.check_at(source, 100 * SECOND).is_err());
+    }
+
+    #[test]
+    fn a_full_table_shares_one_entry_between_new_sources() {
+        let limit = RateLimit::per_minute(6).burst(1).max_sources(2);
+        assert!(limit.check_at(ip("192.0.2.1"), 0).is_ok());
+        assert!(limit.check_at(ip("192.0.2.2"), 0).is_ok());
+        // Full: the new sources share one entry, one request per 10 s between them.
+        assert!(limit.check_at(ip("192.0.2.3"), 0).is_ok());
+        assert!(limit.check_at(ip("192.0.2.4"), 0).is_err());
+        assert!(limit.check_at(ip("192.0.2.5"), SECOND).is_err());
+        assert_eq!(limit.sources(), 2);
+        // Tracked sources keep their own count.
+        assert!(limit.check_at(ip("192.0.2.1"), SECOND).is_err());
+        // Once tracked sources are back to a full burst their entries are free for new ones.
+        assert!(limit.check_at(ip("192.0.2.6"), 10 * SECOND).is_ok());
+        assert!(limit.check_at(ip("192.0.2.6"), 10 * SECOND).is_err());
+        assert_eq!(limit.sources(), 1);
+        for i in 0..50_000u32 {
+            let _ = limit.check_at(IpAddr::from(i.to_be_bytes()), 11 * SECOND);
+        }
+        assert_eq!(limit.sources(), 2);
     }
 
     #[test]

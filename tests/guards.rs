@@ -1,16 +1,18 @@
 //! Guards over real HTTP, on Axum (a tower layer) and Actix-web (middleware): allowed, denied,
-//! a trusted proxy's header vs the same header from anyone, and 429 with `Retry-After`. A
-//! refused request costs no MAC (a counting scheme proves it) and its body is never read.
+//! a trusted proxy's header vs the same header from anyone, a client's own `Forwarded` behind
+//! an `X-Forwarded-For` proxy, a chain of trusted hops, and 429 with `Retry-After`. A refused
+//! request costs no MAC (a counting scheme proves it) and its body is never read. Then the
+//! limiter under floods: forged sources, and 50,000 distinct ones against its cap.
 #![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
-use verihook::guard::{Guard, GuardLayer, IpAllowlist, RateLimit, TrustedProxies};
+use verihook::guard::{Guard, GuardLayer, IpAllowlist, IpRanges, RateLimit, TrustedProxies};
 use verihook::testing::GithubSigner;
 use verihook::{
     GithubVerifier, Receiver, RequestHead, Scheme, Verified, VerifyError, WebhookRequest,
@@ -74,7 +76,17 @@ fn guards() -> Vec<(&'static str, Guard)> {
             "proxied",
             Guard::new("github")
                 .allow(IpAllowlist::parse("203.0.113.0/24").unwrap())
-                .trust_proxies(TrustedProxies::parse("127.0.0.1").unwrap()),
+                .trust_proxies(TrustedProxies::x_forwarded_for(
+                    IpRanges::parse("127.0.0.1").unwrap(),
+                )),
+        ),
+        (
+            "chained",
+            Guard::new("github")
+                .allow(IpAllowlist::parse("203.0.113.0/24").unwrap())
+                .trust_proxies(TrustedProxies::x_forwarded_for(
+                    IpRanges::parse("127.0.0.0/8").unwrap(),
+                )),
         ),
         (
             "untrusted",
@@ -136,6 +148,19 @@ fn start_actix(macs: Arc<AtomicUsize>) -> SocketAddr {
 }
 
 async fn post(addr: SocketAddr, path: &str, forwarded: Option<&str>) -> reqwest::Response {
+    post_with(
+        addr,
+        path,
+        &forwarded
+            .map(|v| ("x-forwarded-for", v))
+            .into_iter()
+            .collect::<Vec<_>>(),
+    )
+    .await
+}
+
+/// A signed request with extra `headers` (what a client wrote, or a proxy appended).
+async fn post_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     // GitHub's events are keyed by the body's digest: each request its own body.
     let body = format!(r#"{{"zen":"Design for failure.","n":{}}}"#, rand_id());
     let mut request = reqwest::Client::new()
@@ -147,8 +172,8 @@ async fn post(addr: SocketAddr, path: &str, forwarded: Option<&str>) -> reqwest:
     request = request
         .header("x-github-event", "ping")
         .header("x-github-delivery", format!("d-{path}-{}", rand_id()));
-    if let Some(forwarded) = forwarded {
-        request = request.header("x-forwarded-for", forwarded);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     request.send().await.unwrap()
 }
@@ -199,14 +224,63 @@ async fn scenarios(addr: SocketAddr, macs: &AtomicUsize) {
         (403, None, "ip_not_allowed".into()),
         "the proxy's nearest entry counts, not a spoofed leftmost one"
     );
+    // The proxy (127.0.0.1 here) appends to X-Forwarded-For only: a `Forwarded` header is the
+    // client's own, naming an allowed address it does not have.
+    assert_eq!(
+        code(
+            post_with(
+                addr,
+                "proxied",
+                &[
+                    ("forwarded", "for=203.0.113.5"),
+                    ("x-forwarded-for", "198.51.100.9")
+                ]
+            )
+            .await
+        )
+        .await,
+        (403, None, "ip_not_allowed".into()),
+        "a client's own Forwarded header is not the proxy's"
+    );
+    assert_eq!(
+        code(post_with(addr, "proxied", &[("forwarded", "for=203.0.113.5")]).await).await,
+        (403, None, "ip_not_allowed".into()),
+        "a client's own Forwarded header, with no X-Forwarded-For at all"
+    );
+    // A chain of trusted hops is walked back to the first untrusted address...
+    assert_eq!(
+        code(
+            post(
+                addr,
+                "chained",
+                Some("198.51.100.9, 203.0.113.5, 127.0.0.7")
+            )
+            .await
+        )
+        .await,
+        (200, None, "processed".into())
+    );
+    // ...and no further: what the client wrote left of it does not count.
+    assert_eq!(
+        code(
+            post(
+                addr,
+                "chained",
+                Some("203.0.113.5, 198.51.100.9, 127.0.0.7")
+            )
+            .await
+        )
+        .await,
+        (403, None, "ip_not_allowed".into())
+    );
     assert_eq!(
         code(post(addr, "untrusted", Some("203.0.113.5")).await).await,
         (403, None, "ip_not_allowed".into())
     );
     assert_eq!(
         macs.load(Ordering::SeqCst),
-        before + 1,
-        "only the allowed request cost a MAC"
+        before + 2,
+        "only the allowed requests cost a MAC"
     );
 
     let before = macs.load(Ordering::SeqCst);
@@ -260,4 +334,77 @@ async fn actix_guards_allow_deny_trust_proxies_and_rate_limit() {
     tokio::task::spawn_blocking(move || refused_before_the_body(addr))
         .await
         .unwrap();
+}
+
+/// A flood of requests through a trusted X-Forwarded-For proxy, each with a fresh forged
+/// `Forwarded: for=`, against a limit of 6 a minute: how many get through.
+fn forged_flood_passes(guard: &Guard, requests: u32) -> usize {
+    let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+    let mut headers = HeaderMap::new();
+    // What the proxy appended: the client's real address.
+    headers.insert("x-forwarded-for", "198.51.100.9".parse().unwrap());
+    (0..requests)
+        .filter(|i| {
+            let forged = std::net::Ipv4Addr::from(0xC000_0000 | i);
+            headers.insert("forwarded", format!("for={forged}").parse().unwrap());
+            guard.check(Some(proxy), &headers).is_ok()
+        })
+        .count()
+}
+
+#[test]
+fn forged_forwarded_sources_do_not_evade_the_rate_limit() {
+    let guard = Guard::new("github")
+        .trust_proxies(TrustedProxies::x_forwarded_for(
+            IpRanges::parse("10.0.0.0/8").unwrap(),
+        ))
+        .rate_limit(RateLimit::per_minute(6));
+    let passed = forged_flood_passes(&guard, 50_000);
+    println!("forged Forwarded flood: {passed} of 50000 passed a 6/min limit");
+    assert_eq!(passed, 6);
+}
+
+#[test]
+fn forged_forwarded_header_does_not_pass_the_allowlist() {
+    let guard = Guard::new("github")
+        .allow(IpAllowlist::parse("192.0.2.0/24").unwrap())
+        .trust_proxies(TrustedProxies::x_forwarded_for(
+            IpRanges::parse("10.0.0.0/8").unwrap(),
+        ));
+    let mut headers = HeaderMap::new();
+    headers.insert("x-forwarded-for", "198.51.100.9".parse().unwrap());
+    headers.insert("forwarded", "for=192.0.2.7".parse().unwrap());
+    let rejection = guard
+        .check(Some("10.0.0.1".parse().unwrap()), &headers)
+        .unwrap_err();
+    assert_eq!(rejection.code(), "ip_not_allowed");
+}
+
+/// 50,000 distinct sources (IPv6 /64s are cheap to hold) against one limiter: what it keeps.
+#[test]
+fn limiter_memory_is_capped_whatever_the_sources() {
+    let limit = RateLimit::per_minute(6);
+    let sources: Vec<IpAddr> = (0..50_000u128)
+        .map(|i| IpAddr::V6(Ipv6Addr::from((0x2001_0db8u128 << 96) | (i << 64))))
+        .collect();
+    let mut passed = 0;
+    let info = allocation_counter::measure(|| {
+        passed = sources.iter().filter(|s| limit.check(**s).is_ok()).count();
+    });
+    println!(
+        "50000 distinct sources: {passed} passed, {} tracked, {} bytes held ({} bytes peak)",
+        limit.sources(),
+        info.bytes_current,
+        info.bytes_max
+    );
+    assert!(
+        limit.sources() <= 16_384,
+        "{} sources tracked",
+        limit.sources()
+    );
+    assert!(
+        info.bytes_current <= 2 << 20,
+        "{} bytes held",
+        info.bytes_current
+    );
 }

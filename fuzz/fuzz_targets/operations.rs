@@ -1,5 +1,5 @@
 //! The operations parsers on arbitrary input: IP ranges and the providers' IP lists, the
-//! trusted proxies' `Forwarded` / `X-Forwarded-For`, and a diagnosis of an arbitrary request
+//! trusted proxies' `X-Forwarded-For` or `Forwarded` (each configured in turn), a small rate limiter, and a diagnosis of an arbitrary request
 //! (its body re-laid as JSON, its URL and secret variants).
 #![no_main]
 
@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use verihook::diagnose::Explainer;
-use verihook::guard::{Guard, IpAllowlist, IpRanges, TrustedProxies};
+use verihook::guard::{Guard, IpAllowlist, IpRanges, RateLimit, TrustedProxies};
 use verihook::testing::StripeSigner;
 use verihook::{scheme, RequestHead, VerifyOptions, WebhookRequest};
 
@@ -46,12 +46,18 @@ fuzz_target!(|input: Input<'_>| {
     } else {
         IpAddr::from(input.peer)
     };
-    let everyone = TrustedProxies::parse("0.0.0.0/0, ::/0").unwrap();
-    let _ = everyone.client_ip(peer, &headers);
-    let guard = Guard::new("fuzz")
-        .allow(IpAllowlist::parse("192.0.2.0/24, 2001:db8::/32").unwrap())
-        .trust_proxies(everyone);
-    let _ = guard.check(Some(peer), &headers);
+    let everyone = IpRanges::parse("0.0.0.0/0, ::/0").unwrap();
+    for proxies in [
+        TrustedProxies::x_forwarded_for(everyone.clone()),
+        TrustedProxies::forwarded(everyone.clone()),
+    ] {
+        let _ = proxies.client_ip(peer, &headers);
+        let guard = Guard::new("fuzz")
+            .allow(IpAllowlist::parse("192.0.2.0/24, 2001:db8::/32").unwrap())
+            .trust_proxies(proxies)
+            .rate_limit(RateLimit::per_second(1).max_sources(4));
+        let _ = guard.check(Some(peer), &headers);
+    }
 
     if input.signed {
         headers.extend(
