@@ -129,6 +129,9 @@ impl PostgresStore {
     /// migrated here, in the same transaction (`ALTER COLUMN key TYPE bytea USING
     /// convert_to(key, 'UTF8')`: one rewrite under an exclusive lock; its keys are kept): call
     /// this once with the new version before it serves.
+    /// Replicas still running an earlier version cannot use a migrated table (their queries
+    /// compare the key as `text`: they answer 503 and acknowledge nothing), so replace them
+    /// all in one go.
     ///
     /// # Errors
     ///

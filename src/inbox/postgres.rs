@@ -145,6 +145,9 @@ impl PostgresInbox {
     /// none), and `text` key, event id and event type columns become `bytea` (`ALTER COLUMN ..
     /// TYPE bytea USING convert_to(.., 'UTF8')`, which rewrites the table once under an
     /// exclusive lock; run it before the new version serves). Later calls find nothing to do.
+    /// Replicas still running an earlier version cannot use a migrated table (their queries
+    /// compare the key as `text`: they answer 503 and acknowledge nothing), so replace them
+    /// all in one go.
     ///
     /// # Errors
     ///
