@@ -16,6 +16,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use verihook::idempotency::{ClaimToken, StoreError};
 use verihook::inbox::{Backoff, Enqueued, Entry, Inbox, MemoryInbox, Worker};
+use verihook::router::RouteKey;
 use verihook::testing::StripeSigner;
 use verihook::{FixedClock, HandlerError, Receiver, StripeVerifier};
 
@@ -451,6 +452,173 @@ async fn entries_round_trip_and_done_ones_are_purged(inbox: Arc<dyn Inbox>) {
     assert_eq!(inbox.enqueue(&entry).await.unwrap(), Enqueued::New);
 }
 
+/// An entry for `key` as a scheme that signs nothing would store it, with the route key given.
+fn plain_entry(key: &str) -> Entry {
+    let event = verihook::Event::builder("acme", Bytes::from_static(b"{}")).build();
+    Entry::new(&event, key.to_owned())
+}
+
+/// `forget` removes a leased entry without marking it done: nothing is counted, and the same
+/// key is stored anew.
+async fn a_forgotten_entry_leaves_nothing_and_its_key_is_new_again(inbox: Arc<dyn Inbox>) {
+    let entry = plain_entry("acme:forgotten");
+    assert_eq!(inbox.enqueue(&entry).await.unwrap(), Enqueued::New);
+    let leased = inbox.lease(5, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(leased.len(), 1);
+    let stale = ClaimToken::generate();
+    assert!(matches!(
+        inbox.forget(&entry.key, &stale).await,
+        Err(StoreError::LeaseLost)
+    ));
+    inbox.forget(&entry.key, &leased[0].token).await.unwrap();
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!(
+        (stats.pending, stats.in_flight, stats.done, stats.dead),
+        (0, 0, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(stats.oldest_pending_secs, None);
+    assert!(inbox
+        .lease(5, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        inbox.forget(&entry.key, &leased[0].token).await,
+        Err(StoreError::LeaseLost)
+    ));
+    assert_eq!(inbox.enqueue(&entry).await.unwrap(), Enqueued::New);
+    let again = inbox.lease(5, Duration::from_secs(60)).await.unwrap();
+    assert_eq!((again.len(), again[0].attempt), (1, 1));
+}
+
+/// The route key as the receiver read it, and whether it is signed, come back from the inbox;
+/// an entry without one comes back without one.
+async fn route_keys_round_trip(inbox: Arc<dyn Inbox>) {
+    let mut routed = plain_entry("github:routed");
+    routed.route_key = Some(RouteKey::with_action("pull_request", Some("opened")));
+    routed.route_key_signed = false;
+    let mut signed = plain_entry("stripe:signed");
+    signed.route_key = Some(RouteKey::new("invoice.paid"));
+    signed.route_key_signed = true;
+    let mut none = plain_entry("acme:unrouted");
+    none.route_key = None;
+    none.route_key_signed = false;
+    for entry in [&routed, &signed, &none] {
+        assert_eq!(inbox.enqueue(entry).await.unwrap(), Enqueued::New);
+    }
+    let mut leased = inbox.lease(10, Duration::from_secs(60)).await.unwrap();
+    leased.sort_by(|a, b| a.entry.key.cmp(&b.entry.key));
+    let entries: Vec<&Entry> = leased.iter().map(|l| &l.entry).collect();
+    assert_eq!(entries, [&none, &routed, &signed]);
+    let key = leased[1].entry.route_key.as_ref().unwrap();
+    assert_eq!(
+        (key.as_str(), key.kind(), key.action()),
+        ("pull_request.opened", "pull_request", Some("opened"))
+    );
+    assert!(!leased[1].entry.route_key_signed);
+    let key = leased[2].entry.route_key.as_ref().unwrap();
+    assert_eq!((key.kind(), key.action()), ("invoice.paid", None));
+    assert!(leased[2].entry.route_key_signed);
+}
+
+/// An authentic event may carry NUL in its signed id and type (and so in its key and route
+/// key): it is stored and read back unchanged, and kept apart from a key that differs after
+/// the NUL.
+async fn nul_bytes_round_trip(inbox: Arc<dyn Inbox>) {
+    let mut entry = plain_entry("acme:evt\u{0}1");
+    entry.id = Some("evt\u{0}1".to_owned());
+    entry.event_type = Some("invoice\u{0}.paid".to_owned());
+    entry.route_key = Some(RouteKey::with_action("issue\u{0}", Some("op\u{0}en")));
+    entry.route_key_signed = true;
+    let mut other = entry.clone();
+    other.key = "acme:evt\u{0}2".to_owned();
+    assert_eq!(inbox.enqueue(&entry).await.unwrap(), Enqueued::New);
+    assert_eq!(inbox.enqueue(&other).await.unwrap(), Enqueued::New);
+    assert_eq!(inbox.enqueue(&entry).await.unwrap(), Enqueued::Duplicate);
+    let mut leased = inbox.lease(5, Duration::from_secs(60)).await.unwrap();
+    leased.sort_by(|a, b| a.entry.key.cmp(&b.entry.key));
+    assert_eq!(leased.len(), 2);
+    assert_eq!(leased[0].entry, entry, "stored and read back unchanged");
+    assert_eq!(leased[1].entry, other);
+    let key = leased[0].entry.route_key.as_ref().unwrap();
+    assert_eq!(
+        (key.kind(), key.action()),
+        ("issue\u{0}", Some("op\u{0}en"))
+    );
+    inbox
+        .bury(&entry.key, &leased[0].token, "bad\u{0}byte")
+        .await
+        .unwrap();
+    let dead = inbox.dead_letters(5).await.unwrap();
+    assert_eq!(dead[0].key, entry.key);
+    assert!(inbox.requeue(&entry.key).await.unwrap());
+    let again = inbox.lease(5, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    inbox.complete(&entry.key, &again[0].token).await.unwrap();
+    inbox.complete(&other.key, &leased[1].token).await.unwrap();
+    assert_eq!(inbox.stats().await.unwrap().done, 2);
+}
+
+/// Durations past what any backend holds (`Duration::MAX`) are shortened, never an error or a
+/// panic: lease, extend, retry delay, purge age, and a worker's every setting.
+async fn the_longest_durations_are_held(inbox: Arc<dyn Inbox>) {
+    let entry = plain_entry("acme:forever");
+    inbox.enqueue(&entry).await.unwrap();
+    let leased = inbox.lease(5, Duration::MAX).await.unwrap();
+    assert_eq!(leased.len(), 1);
+    assert_eq!(inbox.stats().await.unwrap().in_flight, 1);
+    inbox
+        .extend(&entry.key, &leased[0].token, Duration::MAX)
+        .await
+        .unwrap();
+    inbox
+        .retry(&entry.key, &leased[0].token, Duration::MAX, "later")
+        .await
+        .unwrap();
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.in_flight), (1, 0), "{stats:?}");
+    assert!(
+        inbox.lease(5, Duration::MAX).await.unwrap().is_empty(),
+        "not due"
+    );
+    assert_eq!(inbox.purge_done(Duration::MAX).await.unwrap(), 0);
+
+    // A worker built with every duration at its longest: its failing handler's retry is
+    // scheduled, nothing panics.
+    let other = plain_entry("acme:forever-worker");
+    inbox.enqueue(&other).await.unwrap();
+    let worker = Worker::builder(inbox.clone())
+        .lease(Duration::MAX)
+        .backoff(Backoff {
+            base: Duration::MAX,
+            cap: Duration::MAX,
+        })
+        .max_age(Duration::MAX)
+        .retain(Duration::MAX)
+        .poll_interval(Duration::MAX)
+        .handler(|_| async { Err(HandlerError::from("not yet")) })
+        .build()
+        .unwrap();
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!(
+        (stats.pending, stats.in_flight, stats.dead),
+        (2, 0, 0),
+        "{stats:?}"
+    );
+    // An idle worker's run stops at shutdown, whatever its poll interval.
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        worker.run(
+            tokio::time::sleep(Duration::from_millis(100)),
+            Duration::MAX,
+        ),
+    )
+    .await
+    .unwrap();
+}
+
 /// Awaits every task, in order.
 async fn futures_join<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut results = Vec::with_capacity(tasks.len());
@@ -486,6 +654,10 @@ macro_rules! conformance {
             case!(a_waiting_worker_starts_a_new_event_at_once);
             case!(shutdown_hands_unfinished_events_back);
             case!(entries_round_trip_and_done_ones_are_purged);
+            case!(a_forgotten_entry_leaves_nothing_and_its_key_is_new_again);
+            case!(route_keys_round_trip);
+            case!(nul_bytes_round_trip);
+            case!(the_longest_durations_are_held);
         }
     };
 }
@@ -629,6 +801,135 @@ mod postgres_backend {
         }
     }
 
+    /// Enqueues 256 entries at once (so that they share group writes), `spoiled` of them
+    /// changed by `spoil`; gives how many enqueues failed, and how many entries were stored.
+    async fn enqueue_256_at_once(
+        inbox: &Arc<PostgresInbox>,
+        spoiled: &[usize],
+        spoil: fn(&mut Entry),
+    ) -> (usize, u64) {
+        let barrier = Arc::new(tokio::sync::Barrier::new(256));
+        let tasks = (0..256)
+            .map(|n| {
+                let inbox = inbox.clone();
+                let barrier = barrier.clone();
+                let mut entry = plain_entry(&format!("acme:evt_{n}"));
+                entry.id = Some(format!("evt_{n}"));
+                if spoiled.contains(&n) {
+                    spoil(&mut entry);
+                }
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    inbox.enqueue(&entry).await
+                })
+            })
+            .collect();
+        let results = futures_join(tasks).await;
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        let stats = inbox.stats().await.unwrap();
+        (failed, stats.pending)
+    }
+
+    async fn drop_table(inbox: &PostgresInbox, table: &str) {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
+            .execute(inbox.pool())
+            .await
+            .unwrap();
+    }
+
+    /// Hole: text columns refuse NUL, so an authentic event whose signed id contained one was
+    /// answered 503 forever, and so was every other enqueue of its group.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+    async fn events_with_nul_in_their_signed_fields_are_stored_with_their_group() {
+        let (inbox, table) = own_inbox().await;
+        let (failed, stored) = enqueue_256_at_once(&inbox, &[3, 64, 128, 255], |entry| {
+            entry.key.push('\u{0}');
+            entry.id = Some("evt\u{0}".to_owned());
+            entry.event_type = Some("invoice.paid\u{0}".to_owned());
+            entry.route_key = Some(RouteKey::new("invoice.paid\u{0}"));
+        })
+        .await;
+        drop_table(&inbox, &table).await;
+        assert_eq!((failed, stored), (0, 256));
+    }
+
+    /// A row the database refuses (a sender name with NUL, which no receiver configures) fails
+    /// its own enqueue only, not the others written in the same group.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+    async fn a_row_the_database_refuses_fails_only_its_own_enqueue() {
+        let (inbox, table) = own_inbox().await;
+        let (failed, stored) = enqueue_256_at_once(&inbox, &[3, 64, 128, 255], |entry| {
+            entry.sender = "acme\u{0}".to_owned();
+        })
+        .await;
+        drop_table(&inbox, &table).await;
+        assert_eq!((failed, stored), (4, 252));
+    }
+
+    /// A table created by an earlier version (text key, id and type; no route key) is migrated
+    /// by `create_table`: its rows read back with no route key, its keys stay duplicates, and
+    /// NUL-bearing events can be stored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+    async fn an_earlier_table_is_migrated_and_its_rows_kept() {
+        let url = std::env::var("TEST_DATABASE_URL").unwrap();
+        let table = format!("inbox_test_{}", ClaimToken::generate().as_str());
+        let inbox = PostgresInbox::connect(&url)
+            .await
+            .unwrap()
+            .with_table(&table)
+            .unwrap();
+        for statement in [
+            format!(
+                "CREATE TABLE {table} (
+                    key text PRIMARY KEY,
+                    sender text NOT NULL,
+                    scheme text NOT NULL,
+                    event_id text,
+                    event_type text,
+                    event_timestamp bigint,
+                    signed smallint NOT NULL,
+                    body bytea NOT NULL,
+                    state text NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'leased', 'done', 'dead')),
+                    attempts integer NOT NULL DEFAULT 0,
+                    token text,
+                    due_at timestamptz NOT NULL DEFAULT now(),
+                    enqueued_at timestamptz NOT NULL DEFAULT now(),
+                    finished_at timestamptz,
+                    last_error text
+                )"
+            ),
+            format!(
+                "INSERT INTO {table} (key, sender, scheme, event_id, event_type, signed, body)
+                 VALUES ('stripe:evt_old', 'stripe', 'stripe', 'evt_old', 'invoice.paid', 7,
+                         '\\x7b7d'::bytea)"
+            ),
+        ] {
+            sqlx::query(&statement).execute(inbox.pool()).await.unwrap();
+        }
+        inbox.create_table().await.unwrap();
+        inbox.create_table().await.unwrap();
+        let mut old = plain_entry("stripe:evt_old");
+        old.sender = "stripe".to_owned();
+        assert_eq!(inbox.enqueue(&old).await.unwrap(), Enqueued::Duplicate);
+        let leased = inbox.lease(5, Duration::from_secs(60)).await.unwrap();
+        drop_table(&inbox, &table).await;
+        assert_eq!(leased.len(), 1);
+        let entry = &leased[0].entry;
+        assert_eq!(
+            (
+                entry.key.as_str(),
+                entry.id.as_deref(),
+                entry.event_type.as_deref()
+            ),
+            ("stripe:evt_old", Some("evt_old"), Some("invoice.paid"))
+        );
+        assert_eq!((&entry.route_key, entry.route_key_signed), (&None, false));
+    }
+
     #[tokio::test]
     #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
     async fn an_unreachable_inbox_answers_503_and_acknowledges_nothing() {
@@ -732,6 +1033,33 @@ mod postgres_backend {
         );
         assert!(!err.contains("s3cr3t"));
     }
+
+    /// Hole: a password with a raw `/`, `?` or `#` was printed in full.
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+    async fn connect_errors_never_show_a_password_whatever_it_contains() {
+        for url in [
+            "postgres://app:s3cr3t/p4ss@127.0.0.1:1/test",
+            "postgres://app:s3cr3t?p4ss@127.0.0.1:1/test",
+            "postgres://app:s3cr3t#p4ss@127.0.0.1:1/test",
+            "postgres://app:s3cr3t@p4ss@127.0.0.1:1/test",
+            "postgres://127.0.0.1:1/test?user=app&password=s3cr3t/p4ss",
+        ] {
+            let err = PostgresInbox::connect(url).await.unwrap_err();
+            for shown in [err.to_string(), format!("{err:?}")] {
+                assert!(
+                    !shown.contains("s3cr3t") && !shown.contains("p4ss"),
+                    "{shown}"
+                );
+            }
+            let err = PostgresInbox::connect_lazy(url).err();
+            let shown = format!("{err:?}");
+            assert!(
+                !shown.contains("s3cr3t") && !shown.contains("p4ss"),
+                "{shown}"
+            );
+        }
+    }
 }
 
 #[cfg(feature = "postgres")]
@@ -790,6 +1118,26 @@ mod redis_backend {
             err.starts_with("cannot connect to Redis at redis://:***@127.0.0.1:1: "),
             "{err}"
         );
+    }
+
+    /// Hole: a password with a raw `/`, `?` or `#` was printed in full.
+    #[tokio::test]
+    #[ignore = "needs Redis at TEST_REDIS_URL; .ci/run runs it"]
+    async fn connect_errors_never_show_a_password_whatever_it_contains() {
+        for url in [
+            "redis://:s3cr3t/p4ss@127.0.0.1:1",
+            "redis://app:s3cr3t?p4ss@127.0.0.1:1/0",
+            "redis://:s3cr3t#p4ss@127.0.0.1:1",
+            "redis://:s3cr3t@p4ss@127.0.0.1:1",
+        ] {
+            let err = RedisInbox::connect(url).await.unwrap_err();
+            for shown in [err.to_string(), format!("{err:?}")] {
+                assert!(
+                    !shown.contains("s3cr3t") && !shown.contains("p4ss"),
+                    "{shown}"
+                );
+            }
+        }
     }
 }
 

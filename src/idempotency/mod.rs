@@ -279,6 +279,11 @@ impl Error for StoreError {
 
 /// `url` with the password of its user part (`user:password@`) and any `password=` query
 /// parameter replaced by `***`, so that it can be shown in an error.
+///
+/// A password may hold a raw `/`, `?`, `#` or `@` (a URL that was never percent-encoded): the
+/// user part is everything between the scheme's `//` and the **last** `@`, whatever it
+/// contains. Its name before the first `:` is kept only when it holds none of `/?#&=` (a name
+/// cannot, so a `@` further on may be in a password); otherwise all of it is hidden.
 #[cfg(any(feature = "redis", feature = "postgres", test))]
 fn redact_password(url: &str) -> String {
     let mut shown = String::with_capacity(url.len());
@@ -290,27 +295,29 @@ fn redact_password(url: &str) -> String {
         }
         None => url,
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((user, host)) => {
+    let tail = match rest.rsplit_once('@') {
+        Some((user, after)) => {
             match user.split_once(':') {
-                Some((name, _password)) => {
+                Some((name, _password)) if !name.contains(['/', '?', '#', '&', '=']) => {
                     shown.push_str(name);
                     shown.push_str(":***");
                 }
-                None => shown.push_str(user),
+                None if !user.contains(['/', '?', '#', '&', '=']) => shown.push_str(user),
+                _ => shown.push_str("***"),
             }
             shown.push('@');
-            shown.push_str(host);
+            after
         }
-        None => shown.push_str(authority),
-    }
-    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+        None => rest,
+    };
+    let (path, query) = match tail.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (tail, None),
+    };
     shown.push_str(path);
-    if !tail.contains('?') {
+    let Some(query) = query else {
         return shown;
-    }
+    };
     shown.push('?');
     for (i, pair) in query.split('&').enumerate() {
         if i > 0 {
@@ -534,6 +541,23 @@ mod tests {
                 "postgres://db/app?user=app&password=***&sslmode=require",
             ),
             ("postgres://a:b:c@d@host/x", "postgres://a:***@host/x"),
+            // A password with a raw `/`, `?` or `#`: the authority ends at the last `@`.
+            (
+                "postgres://app:s3cr3t/p4ss@host/db",
+                "postgres://app:***@host/db",
+            ),
+            (
+                "postgres://app:s3cr3t?p4ss@host/db?sslmode=require",
+                "postgres://app:***@host/db?sslmode=require",
+            ),
+            ("redis://:s3cr3t#p4ss@cache:6379", "redis://:***@cache:6379"),
+            ("redis://:s3cr3t/p4ss@cache", "redis://:***@cache"),
+            // No `:` in the user part, but a `/` or `?` before the `@`: all of it hidden.
+            ("postgres://s3cr3t/p4ss@host/db", "postgres://***@host/db"),
+            (
+                "postgres://host/db?user=app&PASSWORD=s3cr3t#p4ss",
+                "postgres://host/db?user=app&PASSWORD=***",
+            ),
             ("not a url", "not a url"),
             ("", ""),
         ] {
@@ -543,7 +567,12 @@ mod tests {
                 address: redact_password(url),
                 source: "Connection refused (os error 111)".into(),
             };
-            assert!(!err.to_string().contains("s3cr3t"), "{err}");
+            for shown in [err.to_string(), format!("{err:?}")] {
+                assert!(
+                    !shown.contains("s3cr3t") && !shown.contains("p4ss"),
+                    "{shown}"
+                );
+            }
             assert_eq!(err.code(), "store_unavailable");
         }
     }

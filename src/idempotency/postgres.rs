@@ -124,6 +124,15 @@ impl PostgresStore {
     /// Creates the table and its expiry index if they do not exist. Safe to run concurrently
     /// from several replicas (an advisory lock serialises them).
     ///
+    /// Keys are kept as bytes (`bytea`, UTF-8): an authentic event's signed id may hold NUL,
+    /// which a `text` column refuses. A table made by an earlier version (a `text` key) is
+    /// migrated here, in the same transaction (`ALTER COLUMN key TYPE bytea USING
+    /// convert_to(key, 'UTF8')`: one rewrite under an exclusive lock; its keys are kept): call
+    /// this once with the new version before it serves.
+    /// Replicas still running an earlier version cannot use a migrated table (their queries
+    /// compare the key as `text`: they answer 503 and acknowledge nothing), so replace them
+    /// all in one go.
+    ///
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] when the database refuses.
@@ -139,7 +148,7 @@ impl PostgresStore {
         for statement in [
             format!(
                 "CREATE TABLE IF NOT EXISTS {t} (
-                    key text PRIMARY KEY,
+                    key bytea PRIMARY KEY,
                     token text NOT NULL,
                     done boolean NOT NULL DEFAULT false,
                     expires_at timestamptz NOT NULL
@@ -152,6 +161,8 @@ impl PostgresStore {
                 .await
                 .map_err(StoreError::unavailable)?;
         }
+        // Tables from before NUL was kept: the text key becomes bytes.
+        text_to_bytea(&mut tx, t, &["key"]).await?;
         tx.commit().await.map_err(StoreError::unavailable)
     }
 
@@ -206,7 +217,7 @@ impl PostgresStore {
              WHERE key = $1 AND token = $2 AND (done OR expires_at > now())",
             self.table
         ))
-        .bind(key)
+        .bind(key.as_bytes())
         .bind(token.as_str())
         .bind(millis_i64(retain))
         .execute(executor)
@@ -238,6 +249,40 @@ pub(crate) async fn checked_options(url: &str) -> Result<PgConnectOptions, Store
 
 /// 16 connections; no ping before each use (that would double the round trips): a broken
 /// connection fails its one operation (503, the provider retries) and is replaced.
+/// Changes those of `columns` of `table` that are still `text` to `bytea` (their UTF-8 bytes),
+/// in one statement: tables made before keys, ids and types were kept as bytes (`text` refuses
+/// NUL, which an authentic event may carry). Nothing when none is `text`.
+pub(crate) async fn text_to_bytea(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    table: &str,
+    columns: &[&str],
+) -> Result<(), StoreError> {
+    let text: Vec<String> = sqlx::query_scalar(
+        "SELECT attname::text FROM pg_attribute
+         WHERE attrelid = to_regclass($1) AND attname::text = ANY($2)
+           AND atttypid = 'text'::regtype AND NOT attisdropped
+         ORDER BY attnum",
+    )
+    .bind(table)
+    .bind(columns)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(StoreError::unavailable)?;
+    if text.is_empty() {
+        return Ok(());
+    }
+    // The names come from `columns`, our own identifiers.
+    let changes: Vec<String> = text
+        .iter()
+        .map(|c| format!("ALTER COLUMN {c} TYPE bytea USING convert_to({c}, 'UTF8')"))
+        .collect();
+    sqlx::query(&format!("ALTER TABLE {table} {}", changes.join(", ")))
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::unavailable)?;
+    Ok(())
+}
+
 pub(crate) fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(16)
@@ -270,7 +315,7 @@ impl PostgresStore {
                 ELSE 'in_flight'
             END AS outcome"
         ))
-        .bind(key)
+        .bind(key.as_bytes())
         .bind(token.as_str())
         .bind(millis_i64(lease))
         .fetch_one(&self.pool)
@@ -304,7 +349,7 @@ impl PostgresStore {
              WHERE key = $1 AND token = $2 AND NOT done AND expires_at > now()",
             self.table
         ))
-        .bind(key)
+        .bind(key.as_bytes())
         .bind(token.as_str())
         .bind(millis_i64(lease.min(MAX_HOLD)))
         .execute(&self.pool)
@@ -318,7 +363,7 @@ impl PostgresStore {
             "DELETE FROM {} WHERE key = $1 AND token = $2 AND NOT done AND expires_at > now()",
             self.table
         ))
-        .bind(key)
+        .bind(key.as_bytes())
         .bind(token.as_str())
         .execute(&self.pool)
         .await

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
 
 use super::{
-    bounded_error, BoxFuture, ClaimToken, DeadLetter, Enqueued, Entry, Inbox, InboxStats, Leased,
-    StoreError,
+    bounded_error, hold, BoxFuture, ClaimToken, DeadLetter, Enqueued, Entry, Inbox, InboxStats,
+    Leased, StoreError,
 };
 
 /// An inbox in this process's memory, for development and tests: **lost on restart**, and not
@@ -40,6 +40,15 @@ enum State {
     Leased,
     Done,
     Dead,
+}
+
+/// `after` from `now`, shortened to [`MAX_HOLD`](crate::idempotency::MAX_HOLD) (`Duration::MAX`
+/// would overflow the clock).
+fn later(now: Instant, after: Duration) -> Instant {
+    let after = hold(after);
+    now.checked_add(after)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 60 * 60)))
+        .unwrap_or(now)
 }
 
 impl MemoryInbox {
@@ -124,7 +133,7 @@ impl Inbox for MemoryInbox {
                 slot.state = State::Leased;
                 slot.token = Some(token);
                 slot.attempts = slot.attempts.saturating_add(1);
-                slot.due = now + lease;
+                slot.due = later(now, lease);
                 Leased {
                     entry: slot.entry.clone(),
                     token,
@@ -142,7 +151,7 @@ impl Inbox for MemoryInbox {
         token: &'a ClaimToken,
         lease: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let result = self.with_held(key, token, |slot| slot.due = Instant::now() + lease);
+        let result = self.with_held(key, token, |slot| slot.due = later(Instant::now(), lease));
         Box::pin(std::future::ready(result))
     }
 
@@ -180,7 +189,7 @@ impl Inbox for MemoryInbox {
         let result = self.with_held(key, token, |slot| {
             slot.state = State::Pending;
             slot.token = None;
-            slot.due = Instant::now() + delay;
+            slot.due = later(Instant::now(), delay);
             slot.last_error = Some(bounded_error(error).to_owned());
         });
         Box::pin(std::future::ready(result))

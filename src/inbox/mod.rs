@@ -228,15 +228,17 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     /// durable, and wakes a waiting worker.
     fn enqueue<'a>(&'a self, entry: &'a Entry) -> BoxFuture<'a, Result<Enqueued, StoreError>>;
 
-    /// Leases up to `max` due entries (new, retry time reached, or lease expired) for `lease`,
-    /// oldest due first; each counts an attempt.
+    /// Leases up to `max` due entries (new, retry time reached, or lease expired) for `lease`
+    /// (at most [`MAX_HOLD`](crate::idempotency::MAX_HOLD)), oldest due first; each counts an
+    /// attempt.
     fn lease<'a>(
         &'a self,
         max: usize,
         lease: Duration,
     ) -> BoxFuture<'a, Result<Vec<Leased>, StoreError>>;
 
-    /// Extends the lease `token` holds by `lease` from now (the worker's heartbeat).
+    /// Extends the lease `token` holds by `lease` from now (the worker's heartbeat), at most
+    /// [`MAX_HOLD`](crate::idempotency::MAX_HOLD).
     fn extend<'a>(
         &'a self,
         key: &'a str,
@@ -252,7 +254,8 @@ pub trait Inbox: Send + Sync + fmt::Debug {
         token: &'a ClaimToken,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Gives the entry back, due again after `delay`, with the handler's `error`.
+    /// Gives the entry back, due again after `delay` (at most
+    /// [`MAX_HOLD`](crate::idempotency::MAX_HOLD)), with the handler's `error`.
     fn retry<'a>(
         &'a self,
         key: &'a str,
@@ -292,8 +295,8 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     /// when there is no dead letter of that key.
     fn requeue<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
 
-    /// Removes done entries older than `age`; gives how many. Their keys are no longer
-    /// duplicates.
+    /// Removes done entries older than `age` (an age past a century counts as a century);
+    /// gives how many. Their keys are no longer duplicates.
     fn purge_done(&self, age: Duration) -> BoxFuture<'_, Result<u64, StoreError>>;
 }
 
@@ -373,6 +376,31 @@ impl<T: Inbox + ?Sized> Inbox for Arc<T> {
     fn purge_done(&self, age: Duration) -> BoxFuture<'_, Result<u64, StoreError>> {
         (**self).purge_done(age)
     }
+}
+
+/// Leases, extensions and retry delays longer than
+/// [`MAX_HOLD`](crate::idempotency::MAX_HOLD) are shortened to it, as the idempotency stores
+/// shorten theirs: no backend can hold an end at `Duration::MAX` from now.
+pub(crate) fn hold(duration: Duration) -> Duration {
+    duration.min(crate::idempotency::MAX_HOLD)
+}
+
+/// The oldest [`Inbox::purge_done`] looks back: a longer age purges what this one does
+/// (nothing is older), and every backend can count it from now.
+pub(crate) const MAX_PURGE_AGE: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// The route key stored as its whole text and the length of its kind, when both are there
+/// and agree; `None` otherwise (an entry stored before route keys were kept: the worker reads
+/// the key from the event).
+#[cfg(any(feature = "postgres", feature = "redis"))]
+pub(crate) fn stored_route_key(full: Option<&str>, kind_len: Option<usize>) -> Option<RouteKey> {
+    let (full, kind_len) = (full?, kind_len?);
+    if kind_len == full.len() {
+        return Some(RouteKey::new(full));
+    }
+    let kind = full.get(..kind_len)?;
+    let action = full.get(kind_len..)?.strip_prefix('.')?;
+    Some(RouteKey::with_action(kind, Some(action)))
 }
 
 /// Error messages stored with a retry or a dead letter are cut to this many bytes.

@@ -14,12 +14,13 @@ use tokio::sync::Mutex;
 
 use super::group::{answer, GroupCommit, Job, WriteGroup};
 use super::{
-    bounded_error, BoxFuture, ClaimToken, DeadLetter, Enqueued, Entry, Inbox, InboxStats, Leased,
-    StoreError,
+    bounded_error, hold, stored_route_key, BoxFuture, ClaimToken, DeadLetter, Enqueued, Entry,
+    Inbox, InboxStats, Leased, StoreError,
 };
 use crate::event::Signed;
 use crate::idempotency::postgres::{checked_options, pool_options};
 use crate::idempotency::token_held;
+use crate::router::RouteKey;
 
 type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
@@ -38,6 +39,14 @@ const DEFAULT_TABLE: &str = "verihook_inbox";
 /// * Workers wait on `LISTEN` for new rows, and wake at least every second for retries that
 ///   came due.
 /// * Times come from the database's clock (`now()`), so machines with skewed clocks agree.
+/// * The key, event id, event type and route key are kept as bytes (`bytea`, UTF-8): an
+///   authentic event may carry NUL in its signed id or type, which a `text` column refuses.
+/// * Each entry keeps the route key the receiver read (`route_key`, `route_kind_len`,
+///   `route_key_signed`). Rows written before those columns existed read back with no route
+///   key, and the worker reads it from the stored event as the receiver would.
+///
+/// **Upgrading**: call [`create_table`](Self::create_table) once with the new version before
+/// serving; it migrates a table made by an earlier one (see there).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), verihook::idempotency::StoreError> {
@@ -131,6 +140,15 @@ impl PostgresInbox {
     /// Creates the table and its index if they do not exist; safe from every replica at
     /// start-up (an advisory lock serialises them).
     ///
+    /// A table made by an earlier version is migrated in the same transaction: the route key
+    /// columns are added (`ALTER TABLE .. ADD COLUMN IF NOT EXISTS`, nullable: old rows have
+    /// none), and `text` key, event id and event type columns become `bytea` (`ALTER COLUMN ..
+    /// TYPE bytea USING convert_to(.., 'UTF8')`, which rewrites the table once under an
+    /// exclusive lock; run it before the new version serves). Later calls find nothing to do.
+    /// Replicas still running an earlier version cannot use a migrated table (their queries
+    /// compare the key as `text`: they answer 503 and acknowledge nothing), so replace them
+    /// all in one go.
+    ///
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] when the database refuses.
@@ -145,14 +163,17 @@ impl PostgresInbox {
         for statement in [
             format!(
                 "CREATE TABLE IF NOT EXISTS {t} (
-                    key text PRIMARY KEY,
+                    key bytea PRIMARY KEY,
                     sender text NOT NULL,
                     scheme text NOT NULL,
-                    event_id text,
-                    event_type text,
+                    event_id bytea,
+                    event_type bytea,
                     event_timestamp bigint,
                     signed smallint NOT NULL,
                     body bytea NOT NULL,
+                    route_key bytea,
+                    route_kind_len integer,
+                    route_key_signed boolean NOT NULL DEFAULT false,
                     state text NOT NULL DEFAULT 'pending'
                         CHECK (state IN ('pending', 'leased', 'done', 'dead')),
                     attempts integer NOT NULL DEFAULT 0,
@@ -167,12 +188,22 @@ impl PostgresInbox {
                 "CREATE INDEX IF NOT EXISTS {t}_due ON {t} (due_at)
                  WHERE state IN ('pending', 'leased')"
             ),
+            // Tables from before route keys were kept.
+            format!(
+                "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS route_key bytea,
+                                 ADD COLUMN IF NOT EXISTS route_kind_len integer,
+                                 ADD COLUMN IF NOT EXISTS route_key_signed boolean NOT NULL
+                                     DEFAULT false"
+            ),
         ] {
             sqlx::query(&statement)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::unavailable)?;
         }
+        // Tables from before NUL was kept: text columns become bytes.
+        crate::idempotency::postgres::text_to_bytea(&mut tx, t, &["key", "event_id", "event_type"])
+            .await?;
         tx.commit().await.map_err(StoreError::unavailable)
     }
 
@@ -224,7 +255,7 @@ impl PostgresInbox {
              WHERE key = $1 AND token = $2 AND state IN ('leased', 'done')",
             t = self.table
         ))
-        .bind(key)
+        .bind(key.as_bytes())
         .bind(token.as_str())
         .execute(executor)
         .await
@@ -246,8 +277,19 @@ impl PostgresInbox {
                         let _ = reply.send(stored);
                     }
                 } else {
-                    let stored = insert_group(&pool, &statements.1, &channel, &group).await;
-                    answer(group, stored);
+                    match insert_group(&pool, &statements.1, &channel, &group).await {
+                        // The database refused the statement: one row it cannot take must not
+                        // fail the others, so each is written alone and only its own caller
+                        // sees its error.
+                        Err(sqlx::Error::Database(_)) => {
+                            for (entry, reply) in group {
+                                let stored =
+                                    insert_one(&pool, &statements.0, &channel, &entry).await;
+                                let _ = reply.send(stored);
+                            }
+                        }
+                        stored => answer(group, stored.map_err(StoreError::unavailable)),
+                    }
                 }
             })
         })
@@ -258,12 +300,12 @@ impl PostgresInbox {
         format!(
             "WITH inserted AS (
                 INSERT INTO {t} (key, sender, scheme, event_id, event_type, event_timestamp,
-                                 signed, body)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                 signed, body, route_key, route_kind_len, route_key_signed)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                 ON CONFLICT (key) DO NOTHING
                 RETURNING 1
              )
-             SELECT pg_notify($9, '') FROM inserted"
+             SELECT pg_notify($12, '') FROM inserted"
         )
     }
 
@@ -273,15 +315,16 @@ impl PostgresInbox {
         format!(
             "WITH inserted AS (
                 INSERT INTO {t} (key, sender, scheme, event_id, event_type, event_timestamp,
-                                 signed, body)
-                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                     $6::bigint[], $7::smallint[], $8::bytea[])
+                                 signed, body, route_key, route_kind_len, route_key_signed)
+                SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::bytea[],
+                                     $5::bytea[], $6::bigint[], $7::smallint[], $8::bytea[],
+                                     $9::bytea[], $10::integer[], $11::boolean[])
                 ON CONFLICT (key) DO NOTHING
                 RETURNING key
              )
              SELECT key FROM inserted
              UNION ALL
-             SELECT NULL FROM (SELECT pg_notify($9, '')) AS notified
+             SELECT NULL FROM (SELECT pg_notify($12, '')) AS notified
              WHERE EXISTS (SELECT 1 FROM inserted)"
         )
     }
@@ -329,8 +372,32 @@ impl PostgresInbox {
     }
 }
 
+/// `duration` in milliseconds, for `now() + $n * interval '1 millisecond'`: callers shorten it
+/// first ([`hold`], [`MAX_PURGE_AGE`](super::MAX_PURGE_AGE)), so that the interval is in range.
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Text stored as bytes by this inbox, read back.
+fn text(bytes: Vec<u8>) -> Result<String, sqlx::Error> {
+    String::from_utf8(bytes)
+        .map_err(|_| sqlx::Error::Decode("an inbox row holds text that is not UTF-8".into()))
+}
+
+/// An entry's route key columns: the key's whole text, its kind's length, whether it is signed.
+type RouteColumns<'e> = (Option<&'e [u8]>, Option<i32>, bool);
+
+/// The route key columns of `entry`: its whole text, its kind's length and whether it is
+/// signed.
+fn route_columns(entry: &Entry) -> RouteColumns<'_> {
+    match &entry.route_key {
+        Some(key) => (
+            Some(key.as_str().as_bytes()),
+            i32::try_from(key.kind().len()).ok(),
+            entry.route_key_signed,
+        ),
+        None => (None, None, false),
+    }
 }
 
 fn leased(row: &PgRow) -> Result<Leased, sqlx::Error> {
@@ -340,18 +407,29 @@ fn leased(row: &PgRow) -> Result<Leased, sqlx::Error> {
     let signed: i16 = row.try_get("signed")?;
     let attempts: i32 = row.try_get("attempts")?;
     let body: Vec<u8> = row.try_get("body")?;
+    let optional = |name: &str| -> Result<Option<String>, sqlx::Error> {
+        row.try_get::<Option<Vec<u8>>, _>(name)?
+            .map(text)
+            .transpose()
+    };
+    let route_kind_len: Option<i32> = row.try_get("route_kind_len")?;
+    // Rows from before route keys were kept have none: the worker reads it from the event.
+    let route_key: Option<RouteKey> = stored_route_key(
+        optional("route_key")?.as_deref(),
+        route_kind_len.and_then(|n| usize::try_from(n).ok()),
+    );
+    let route_key_signed: bool = route_key.is_some() && row.try_get("route_key_signed")?;
     Ok(Leased {
         entry: Entry {
-            key: row.try_get("key")?,
+            key: text(row.try_get("key")?)?,
             sender: row.try_get("sender")?,
             scheme: row.try_get("scheme")?,
-            id: row.try_get("event_id")?,
-            event_type: row.try_get("event_type")?,
+            id: optional("event_id")?,
+            event_type: optional("event_type")?,
             timestamp: timestamp.and_then(|t| u64::try_from(t).ok()),
             signed: Signed::from_bits(u8::try_from(signed).unwrap_or_default()),
-            // Not persisted yet: the worker reads the route key from the stored event.
-            route_key: None,
-            route_key_signed: false,
+            route_key,
+            route_key_signed,
             body: Bytes::from(body),
         },
         token: ClaimToken::parse(&token).ok_or_else(|| {
@@ -398,11 +476,12 @@ impl Inbox for PostgresInbox {
                                 due_at = now() + $2 * interval '1 millisecond'
                  FROM due WHERE {t}.key = due.key
                  RETURNING {t}.key, sender, scheme, event_id, event_type, event_timestamp,
-                           signed, body, token, attempts,
+                           signed, body, route_key, route_kind_len, route_key_signed, token,
+                           attempts,
                            (extract(epoch FROM enqueued_at) * 1000)::bigint AS enqueued_ms"
             ))
             .bind(i64::try_from(max).unwrap_or(i64::MAX))
-            .bind(millis(lease))
+            .bind(millis(hold(lease)))
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::unavailable)?;
@@ -427,9 +506,9 @@ impl Inbox for PostgresInbox {
             );
             self.held(
                 sqlx::query(&statement)
-                    .bind(key)
+                    .bind(key.as_bytes())
                     .bind(token.as_str())
-                    .bind(millis(lease)),
+                    .bind(millis(hold(lease))),
             )
             .await
         })
@@ -459,10 +538,10 @@ impl Inbox for PostgresInbox {
             );
             self.held(
                 sqlx::query(&statement)
-                    .bind(key)
+                    .bind(key.as_bytes())
                     .bind(token.as_str())
-                    .bind(millis(delay))
-                    .bind(bounded_error(error)),
+                    .bind(millis(hold(delay)))
+                    .bind(stored_error(error)),
             )
             .await
         })
@@ -482,9 +561,9 @@ impl Inbox for PostgresInbox {
             );
             self.held(
                 sqlx::query(&statement)
-                    .bind(key)
+                    .bind(key.as_bytes())
                     .bind(token.as_str())
-                    .bind(bounded_error(error)),
+                    .bind(stored_error(error)),
             )
             .await
         })
@@ -500,8 +579,12 @@ impl Inbox for PostgresInbox {
                 "DELETE FROM {t} WHERE key = $1 AND token = $2 AND state = 'leased'",
                 t = self.table
             );
-            self.held(sqlx::query(&statement).bind(key).bind(token.as_str()))
-                .await
+            self.held(
+                sqlx::query(&statement)
+                    .bind(key.as_bytes())
+                    .bind(token.as_str()),
+            )
+            .await
         })
     }
 
@@ -556,7 +639,7 @@ impl Inbox for PostgresInbox {
                 .map(|row| {
                     let attempts: i32 = row.try_get("attempts")?;
                     Ok(DeadLetter {
-                        key: row.try_get("key")?,
+                        key: text(row.try_get("key")?)?,
                         sender: row.try_get("sender")?,
                         attempts: u32::try_from(attempts).unwrap_or_default(),
                         last_error: row.try_get("last_error")?,
@@ -579,7 +662,7 @@ impl Inbox for PostgresInbox {
                  )
                  SELECT pg_notify($2, '') FROM requeued"
             ))
-            .bind(key)
+            .bind(key.as_bytes())
             .bind(self.channel())
             .fetch_optional(&self.pool)
             .await
@@ -595,7 +678,7 @@ impl Inbox for PostgresInbox {
                 "DELETE FROM {t}
                  WHERE state = 'done' AND finished_at <= now() - $1 * interval '1 millisecond'"
             ))
-            .bind(millis(age))
+            .bind(millis(age.min(super::MAX_PURGE_AGE)))
             .execute(&self.pool)
             .await
             .map_err(StoreError::unavailable)?;
@@ -620,15 +703,19 @@ async fn insert_one(
     channel: &str,
     entry: &Entry,
 ) -> Result<Enqueued, StoreError> {
+    let (route_key, route_kind_len, route_key_signed) = route_columns(entry);
     let inserted = sqlx::query(statement)
-        .bind(&entry.key)
+        .bind(entry.key.as_bytes())
         .bind(&entry.sender)
         .bind(&entry.scheme)
-        .bind(&entry.id)
-        .bind(&entry.event_type)
+        .bind(entry.id.as_deref().map(str::as_bytes))
+        .bind(entry.event_type.as_deref().map(str::as_bytes))
         .bind(entry.timestamp.and_then(|t| i64::try_from(t).ok()))
         .bind(i16::from(entry.signed.bits()))
         .bind(entry.body.as_ref())
+        .bind(route_key)
+        .bind(route_kind_len)
+        .bind(route_key_signed)
         .bind(channel)
         .fetch_optional(pool)
         .await;
@@ -646,11 +733,15 @@ async fn insert_group(
     statement: &str,
     channel: &str,
     group: &[Job],
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<String>, sqlx::Error> {
     let column = |get: fn(&Entry) -> Option<String>| -> Vec<Option<String>> {
         group.iter().map(|(entry, _)| get(entry)).collect()
     };
-    let keys: Vec<&str> = group.iter().map(|(e, _)| e.key.as_str()).collect();
+    let bytes = |get: fn(&Entry) -> Option<&[u8]>| -> Vec<Option<&[u8]>> {
+        group.iter().map(|(entry, _)| get(entry)).collect()
+    };
+    let keys: Vec<&[u8]> = group.iter().map(|(e, _)| e.key.as_bytes()).collect();
+    let routes: Vec<RouteColumns<'_>> = group.iter().map(|(e, _)| route_columns(e)).collect();
     let timestamps: Vec<Option<i64>> = group
         .iter()
         .map(|(e, _)| e.timestamp.and_then(|t| i64::try_from(t).ok()))
@@ -660,18 +751,26 @@ async fn insert_group(
         .map(|(e, _)| i16::from(e.signed.bits()))
         .collect();
     let bodies: Vec<&[u8]> = group.iter().map(|(e, _)| e.body.as_ref()).collect();
-    let stored = sqlx::query_scalar::<_, Option<String>>(statement)
+    let stored = sqlx::query_scalar::<_, Option<Vec<u8>>>(statement)
         .bind(&keys)
         .bind(column(|e| Some(e.sender.clone())))
         .bind(column(|e| Some(e.scheme.clone())))
-        .bind(column(|e| e.id.clone()))
-        .bind(column(|e| e.event_type.clone()))
+        .bind(bytes(|e| e.id.as_deref().map(str::as_bytes)))
+        .bind(bytes(|e| e.event_type.as_deref().map(str::as_bytes)))
         .bind(&timestamps)
         .bind(&signed)
         .bind(&bodies)
+        .bind(routes.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(routes.iter().map(|r| r.1).collect::<Vec<_>>())
+        .bind(routes.iter().map(|r| r.2).collect::<Vec<_>>())
         .bind(channel)
         .fetch_all(pool)
-        .await
-        .map_err(StoreError::unavailable)?;
-    Ok(stored.into_iter().flatten().collect())
+        .await?;
+    stored.into_iter().flatten().map(text).collect()
+}
+
+/// A handler's error as stored: cut to [`MAX_ERROR_LEN`](super::MAX_ERROR_LEN) bytes, NUL (which
+/// `text` refuses) shown as U+FFFD.
+fn stored_error(error: &str) -> String {
+    bounded_error(error).replace('\0', "\u{fffd}")
 }

@@ -10,8 +10,8 @@ use redis::Script;
 use tokio::sync::Mutex;
 
 use super::{
-    bounded_error, BoxFuture, ClaimToken, DeadLetter, Enqueued, Entry, Inbox, InboxStats, Leased,
-    StoreError,
+    bounded_error, hold, stored_route_key, BoxFuture, ClaimToken, DeadLetter, Enqueued, Entry,
+    Inbox, InboxStats, Leased, StoreError,
 };
 use crate::event::Signed;
 use crate::idempotency::{token_held, CONNECT_TIMEOUT};
@@ -22,13 +22,14 @@ const DEFAULT_PREFIX: &str = "verihook:{inbox}:";
 const GROUP: &str = "workers";
 
 /// Stores each entry whose hash does not exist, and appends its key to the stream.
-/// KEYS: stream. ARGV: entry prefix, then 9 values per entry: key, sender, scheme, signed,
-/// body, mask (1 id, 2 type, 4 ts), id, type, ts. Returns 1 (stored) or 0 per entry.
+/// KEYS: stream. ARGV: entry prefix, then 12 values per entry: key, sender, scheme, signed,
+/// body, mask (1 id, 2 type, 4 ts, 8 route key), id, type, ts, route key, its kind's length,
+/// route key signed (1 or 0). Returns 1 (stored) or 0 per entry.
 const ENQUEUE: &str = r"
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local out = {}
-for i = 2, #ARGV, 9 do
+for i = 2, #ARGV, 12 do
   local key, entry = ARGV[i], ARGV[1] .. ARGV[i]
   if redis.call('EXISTS', entry) == 1 then
     table.insert(out, 0)
@@ -44,6 +45,11 @@ for i = 2, #ARGV, 9 do
     if math.floor(mask / 4) % 2 == 1 then
       table.insert(fields, 'ts'); table.insert(fields, ARGV[i + 8])
     end
+    if math.floor(mask / 8) % 2 == 1 then
+      table.insert(fields, 'route'); table.insert(fields, ARGV[i + 9])
+      table.insert(fields, 'route_kind'); table.insert(fields, ARGV[i + 10])
+      table.insert(fields, 'route_signed'); table.insert(fields, ARGV[i + 11])
+    end
     redis.call('HSET', entry, unpack(fields))
     table.insert(out, 1)
   end
@@ -54,8 +60,8 @@ return out
 /// Moves due retries into the stream, takes over entries whose lease ended (a crashed or
 /// stalled worker's), reads new ones, and leases each live entry with a token until now + lease.
 /// KEYS: stream, delayed, leases. ARGV: group, consumer, max, lease ms, entry prefix, tokens...
-/// Returns 11 values per entry: key, token, attempts, enqueued, sender, scheme, id, type, ts,
-/// signed, body (missing ones as nil).
+/// Returns 14 values per entry: key, token, attempts, enqueued, sender, scheme, id, type, ts,
+/// signed, body, route key, its kind's length, route key signed (missing ones as nil).
 const LEASE: &str = r"
 local stream, delayed, leases = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer, max, lease, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]),
@@ -95,9 +101,9 @@ for _, m in ipairs(messages) do
     redis.call('HSET', entry, 'state', 'leased', 'token', token)
     redis.call('ZADD', leases, now + lease, key)
     local f = redis.call('HMGET', entry, 'enqueued', 'sender', 'scheme', 'id', 'type', 'ts',
-      'signed', 'body')
+      'signed', 'body', 'route', 'route_kind', 'route_signed')
     for _, v in ipairs({key, token, tostring(attempts), f[1], f[2], f[3], f[4], f[5], f[6], f[7],
-      f[8]}) do table.insert(out, v) end
+      f[8], f[9], f[10], f[11]}) do table.insert(out, v) end
   else
     -- A message left behind (its entry finished, retried or purged): drop it.
     redis.call('XACK', stream, group, msg)
@@ -196,6 +202,11 @@ return {length - held + redis.call('ZCARD', KEYS[2]), held,
 /// * Every operation is one Lua script, atomic on the server; times come from Redis's clock.
 /// * Workers wait on `XREAD BLOCK` for new entries (a connection of their own), and wake at
 ///   least every poll interval for retries that came due.
+///
+/// Each entry keeps the route key the receiver read (hash fields `route`, `route_kind`,
+/// `route_signed`); entries written before those fields existed read back with no route key,
+/// and the worker reads it from the stored event as the receiver would. The key, id and type
+/// are kept as the bytes they are, NUL included.
 ///
 /// **What survives a Redis restart** is what Redis persisted: with `appendonly yes` and
 /// `appendfsync always`, every acknowledged event (Redis writes the AOF before it answers the
@@ -340,9 +351,9 @@ impl RedisInbox {
         let Some(connection) = blocking.as_mut() else {
             return;
         };
-        let block = u64::try_from(timeout.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        // Within what `BLOCK` takes, and what the timeout below can add to.
+        let timeout = hold(timeout);
+        let block = millis(timeout).max(1);
         let mut command = redis::cmd("XREAD");
         command
             .arg("BLOCK")
@@ -375,7 +386,9 @@ async fn enqueue_entries<'e>(
     for entry in entries {
         let mask = u8::from(entry.id.is_some())
             | u8::from(entry.event_type.is_some()) << 1
-            | u8::from(entry.timestamp.is_some()) << 2;
+            | u8::from(entry.timestamp.is_some()) << 2
+            | u8::from(entry.route_key.is_some()) << 3;
+        let route = entry.route_key.as_ref();
         call.arg(&entry.key)
             .arg(&entry.sender)
             .arg(&entry.scheme)
@@ -384,7 +397,10 @@ async fn enqueue_entries<'e>(
             .arg(mask)
             .arg(entry.id.as_deref().unwrap_or_default())
             .arg(entry.event_type.as_deref().unwrap_or_default())
-            .arg(entry.timestamp.unwrap_or_default());
+            .arg(entry.timestamp.unwrap_or_default())
+            .arg(route.map_or("", |key| key.as_str()))
+            .arg(route.map_or(0, |key| key.kind().len()))
+            .arg(u8::from(route.is_some() && entry.route_key_signed));
         keys.push(entry.key.clone());
     }
     let stored: Vec<i64> = call
@@ -398,11 +414,13 @@ async fn enqueue_entries<'e>(
         .collect())
 }
 
+/// `duration` in milliseconds; callers shorten it first ([`hold`],
+/// [`MAX_PURGE_AGE`](super::MAX_PURGE_AGE)), so that Lua's numbers count it exactly.
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// One leased entry from the 11 values the lease script returns for it.
+/// One leased entry from the 14 values the lease script returns for it.
 fn leased(values: &[Option<Vec<u8>>]) -> Result<Leased, StoreError> {
     let text = |at: usize| -> Option<String> {
         values
@@ -426,9 +444,13 @@ fn leased(values: &[Option<Vec<u8>>]) -> Result<Leased, StoreError> {
             event_type: text(7),
             timestamp: number(8),
             signed: Signed::from_bits(number(9).and_then(|b| u8::try_from(b).ok()).unwrap_or(0)),
-            // Not persisted yet: the worker reads the route key from the stored event.
-            route_key: None,
-            route_key_signed: false,
+            // Entries from before route keys were kept have none: the worker reads it from
+            // the event.
+            route_key: stored_route_key(
+                text(11).as_deref(),
+                number(12).and_then(|n| usize::try_from(n).ok()),
+            ),
+            route_key_signed: text(11).is_some() && number(13) == Some(1),
             body: values
                 .get(10)
                 .and_then(Clone::clone)
@@ -473,7 +495,7 @@ impl Inbox for RedisInbox {
                 .arg(GROUP)
                 .arg(&self.consumer)
                 .arg(max)
-                .arg(millis(lease).max(1))
+                .arg(millis(hold(lease)).max(1))
                 .arg(self.entry_prefix());
             for _ in 0..max {
                 call.arg(ClaimToken::generate().as_str());
@@ -482,7 +504,7 @@ impl Inbox for RedisInbox {
                 .invoke_async(&mut self.connection.clone())
                 .await
                 .map_err(StoreError::unavailable)?;
-            values.chunks(11).map(leased).collect()
+            values.chunks(14).map(leased).collect()
         })
     }
 
@@ -492,7 +514,7 @@ impl Inbox for RedisInbox {
         token: &'a ClaimToken,
         lease: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.held("extend", key, token, "done", millis(lease), ""))
+        Box::pin(self.held("extend", key, token, "done", millis(hold(lease)), ""))
     }
 
     fn complete<'a>(
@@ -510,7 +532,7 @@ impl Inbox for RedisInbox {
         delay: Duration,
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.held("retry", key, token, "delayed", millis(delay), error))
+        Box::pin(self.held("retry", key, token, "delayed", millis(hold(delay)), error))
     }
 
     fn bury<'a>(
@@ -623,7 +645,7 @@ impl Inbox for RedisInbox {
                     .scripts
                     .purge
                     .key(self.set("done"))
-                    .arg(millis(age))
+                    .arg(millis(age.min(super::MAX_PURGE_AGE)))
                     .arg(self.entry_prefix())
                     .invoke_async(&mut self.connection.clone())
                     .await

@@ -504,9 +504,14 @@ impl WorkerBuilder {
         self
     }
 
-    /// The retry delays (default: 1 s doubling up to 1 hour, full jitter).
+    /// The retry delays (default: 1 s doubling up to 1 hour, full jitter); a base or cap past
+    /// [`MAX_HOLD`] counts as `MAX_HOLD`.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
+        // Delays past what an inbox holds are shortened as the inbox would shorten them.
+        self.backoff = Backoff {
+            base: backoff.base.min(MAX_HOLD),
+            cap: backoff.cap.min(MAX_HOLD),
+        };
         self
     }
 
@@ -519,20 +524,22 @@ impl WorkerBuilder {
     /// How old an event may get and still be retried (default 3 days): a failure after that
     /// makes it a dead letter.
     pub fn max_age(mut self, age: Duration) -> Self {
-        self.max_age = age;
+        self.max_age = age.min(super::MAX_PURGE_AGE);
         self
     }
 
-    /// How long done entries are kept to answer redeliveries `duplicate` (default 3 days).
+    /// How long done entries are kept to answer redeliveries `duplicate` (default 3 days, at
+    /// most [`MAX_HOLD`]).
     pub fn retain(mut self, retain: Duration) -> Self {
         self.retain = retain.min(MAX_HOLD);
         self
     }
 
     /// How often an idle worker looks for retries that came due and leases that ran out
-    /// (default 1 second, at least 1 ms). New events wake it at once, whatever this is.
+    /// (default 1 second, at least 1 ms, at most an hour). New events wake it at once,
+    /// whatever this is.
     pub fn poll_interval(mut self, every: Duration) -> Self {
-        self.poll = every.max(Duration::from_millis(1));
+        self.poll = every.clamp(Duration::from_millis(1), Duration::from_secs(60 * 60));
         self
     }
 
