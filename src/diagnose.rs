@@ -739,17 +739,25 @@ fn relaid_json(body: &[u8], cause: &Cause) -> Option<Vec<u8>> {
 /// JSON on one line with `", "` between items and `": "` after keys (Python's default).
 struct SpacedFormatter;
 
+/// `", "` before every item but the first.
+fn spaced_separator<W: ?Sized + std::io::Write>(
+    writer: &mut W,
+    first: bool,
+) -> std::io::Result<()> {
+    if first {
+        Ok(())
+    } else {
+        writer.write_all(b", ")
+    }
+}
+
 impl serde_json::ser::Formatter for SpacedFormatter {
     fn begin_array_value<W: ?Sized + std::io::Write>(
         &mut self,
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        spaced_separator(writer, first)
     }
 
     fn begin_object_key<W: ?Sized + std::io::Write>(
@@ -757,11 +765,7 @@ impl serde_json::ser::Formatter for SpacedFormatter {
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        spaced_separator(writer, first)
     }
 
     fn begin_object_value<W: ?Sized + std::io::Write>(
