@@ -28,10 +28,12 @@ fuzz_target!(|request: Request<'_>| {
     let target = format!("/webhooks/twilio?{}", request.query);
     if request.signed {
         let signer = TwilioSigner::new(TOKEN).unwrap();
-        let signer = if request.sha256 { signer.sha256() } else { signer };
-        if let Ok(signed) = signer
-            .sign_form(&format!("{URL}?{}", request.query), request.body)
-        {
+        let signer = if request.sha256 {
+            signer.sha256()
+        } else {
+            signer
+        };
+        if let Ok(signed) = signer.sign_form(&format!("{URL}?{}", request.query), request.body) {
             headers = signed;
         }
         common::append_to(
@@ -44,9 +46,17 @@ fuzz_target!(|request: Request<'_>| {
     }
     if let Some(settings) = request.settings {
         if headers.contains_key("x-twilio-webhooks-signature-settings") {
-            common::append_to(&mut headers, "x-twilio-webhooks-signature-settings", settings);
+            common::append_to(
+                &mut headers,
+                "x-twilio-webhooks-signature-settings",
+                settings,
+            );
         } else {
-            common::set(&mut headers, "x-twilio-webhooks-signature-settings", Some(settings));
+            common::set(
+                &mut headers,
+                "x-twilio-webhooks-signature-settings",
+                Some(settings),
+            );
         }
     }
     let verifier = TwilioVerifier::with_secrets(["another-twilio-token", TOKEN], URL).unwrap();
