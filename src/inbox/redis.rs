@@ -139,7 +139,13 @@ elseif op == 'complete' then
 elseif op == 'retry' then
   redis.call('HSET', KEYS[2], 'state', 'pending', 'last_error', ARGV[6])
   redis.call('HDEL', KEYS[2], 'token')
-  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), key)
+  -- Due no earlier than the delay after now: the server's microseconds rounded up, as the
+  -- delay was (a lease compares against the clock rounded down); with no delay, due at once.
+  local due = now
+  if tonumber(ARGV[5]) > 0 then
+    due = math.ceil((t[1] * 1000000 + t[2]) / 1000) + tonumber(ARGV[5])
+  end
+  redis.call('ZADD', KEYS[3], due, key)
 else
   redis.call('HSET', KEYS[2], 'state', 'dead', 'finished', now, 'last_error', ARGV[6])
   redis.call('HDEL', KEYS[2], 'token')
@@ -532,7 +538,13 @@ impl Inbox for RedisInbox {
         delay: Duration,
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.held("retry", key, token, "delayed", millis(hold(delay)), error))
+        let delay = hold(delay);
+        // Whole milliseconds rounded up: a retry never becomes due before its delay.
+        let mut ms = millis(delay);
+        if delay > Duration::from_millis(ms) {
+            ms = ms.saturating_add(1);
+        }
+        Box::pin(self.held("retry", key, token, "delayed", ms, error))
     }
 
     fn bury<'a>(
