@@ -133,19 +133,6 @@ pub(crate) fn route_key(event: &Event) -> Option<RouteKey> {
     }
 }
 
-/// Whether the signature covers everything [`route_key`] reads: the body for the senders whose
-/// key is read from it alone, else the event type. GitHub's key starts with the unsigned
-/// `X-GitHub-Event` header, and GitLab's token signs nothing.
-#[cfg(feature = "inbox")]
-pub(crate) fn route_key_signed(event: &Event) -> bool {
-    let signed = event.signed();
-    match event.scheme() {
-        "linear" | "slack" | "discord" => signed.body(),
-        "github" | "twilio" => false,
-        _ => signed.event_type() && signed.body(),
-    }
-}
-
 /// The nested members route keys are read from; every other member is skipped unread.
 #[derive(Deserialize)]
 struct Nested<'a> {

@@ -55,6 +55,13 @@ impl Signed {
     pub fn event_type(self) -> bool {
         self.event_type
     }
+    /// Whether the route key is covered by the signature: it is read from the event type and
+    /// the body (GitHub's `pull_request` header and `opened` action), so it is when both are.
+    /// An event whose route key is not signed is never marked done without running a handler.
+    #[must_use]
+    pub fn route_key(self) -> bool {
+        self.event_type && !self.body_unsigned
+    }
     /// Whether the timestamp is covered by the signature (and so checked for freshness).
     #[must_use]
     pub fn timestamp(self) -> bool {
@@ -339,44 +346,49 @@ impl Event {
                 return self.key_with_type(sender, &kind);
             }
         }
-        if let (Field::Digest(digest), true) = (&self.id, self.signed.id) {
-            return hex_key(sender, digest);
-        }
-        let id = if self.signed.id { self.id() } else { None };
-        // Joined by hand: `format!` costs a few reallocations per request on this hot path.
-        match id {
-            Some(id) if id.len() <= MAX_ID_IN_KEY => [sender, ":", &id].concat(),
-            Some(id) => digest_key(sender, [id.as_bytes()]),
-            None => {
+        match self.signed_part() {
+            SignedPart::Digest(digest) => hex_key(sender, digest),
+            // Joined by hand: `format!` costs a few reallocations per request on this hot path.
+            SignedPart::Id(id) if id.len() <= MAX_ID_IN_KEY => [sender, ":", &id].concat(),
+            SignedPart::Id(id) => digest_key(sender, [id.as_bytes()]),
+            SignedPart::Content => {
                 let timestamp = self.unix_timestamp().unwrap_or_default().to_be_bytes();
                 digest_key(sender, [&timestamp[..], &self.body])
             }
         }
     }
 
-    /// The key of an event whose type is unsigned: the signed part and the type, hashed
-    /// together with a tag byte for each kind of signed part.
+    /// What a key is made of: the scheme's content digest, else the signed id, else the signed
+    /// timestamp and body.
+    fn signed_part(&self) -> SignedPart<'_> {
+        match (&self.id, self.signed.id) {
+            (Field::Digest(digest), true) => SignedPart::Digest(digest),
+            (_, true) => self.id().map_or(SignedPart::Content, SignedPart::Id),
+            (_, false) => SignedPart::Content,
+        }
+    }
+
+    /// The key of an event whose type is unsigned: its signed part and the type, hashed
+    /// together, with a tag byte and a length before each variable part.
     fn key_with_type(&self, sender: &str, kind: &str) -> String {
         let mut hash = Sha256::new();
-        match (&self.id, self.signed.id) {
-            (Field::Digest(digest), true) => {
+        match self.signed_part() {
+            SignedPart::Digest(digest) => {
                 hash.update(b"d");
                 hash.update(digest);
             }
-            _ => match self.id().filter(|_| self.signed.id) {
-                Some(id) => {
-                    hash.update(b"i");
-                    hash.update((id.len() as u64).to_be_bytes());
-                    hash.update(id.as_bytes());
-                }
-                None => {
-                    let timestamp = self.unix_timestamp().unwrap_or_default().to_be_bytes();
-                    hash.update(b"b");
-                    hash.update(timestamp);
-                    hash.update((self.body.len() as u64).to_be_bytes());
-                    hash.update(&self.body);
-                }
-            },
+            SignedPart::Id(id) => {
+                hash.update(b"i");
+                hash.update((id.len() as u64).to_be_bytes());
+                hash.update(id.as_bytes());
+            }
+            SignedPart::Content => {
+                let timestamp = self.unix_timestamp().unwrap_or_default().to_be_bytes();
+                hash.update(b"b");
+                hash.update(timestamp);
+                hash.update((self.body.len() as u64).to_be_bytes());
+                hash.update(&self.body);
+            }
         }
         hash.update(b"t");
         hash.update(kind.as_bytes());
@@ -399,6 +411,16 @@ impl Event {
             Field::Digest(_) | Field::Absent => None,
         }
     }
+}
+
+/// What an idempotency key is made of (see [`Event::idempotency_key`]).
+enum SignedPart<'a> {
+    /// The scheme's SHA-256 of what the signature covers.
+    Digest(&'a [u8; 32]),
+    /// The signed event id.
+    Id(Cow<'a, str>),
+    /// Neither: the signed timestamp and the body.
+    Content,
 }
 
 /// `<sender>:sha256:<hex>` of `parts`.

@@ -558,10 +558,18 @@ impl RateLimit {
 }
 
 impl SourceTable {
-    /// Forgets the sources whose budget is full again at `now`.
+    /// Forgets the sources whose budget is full again at `now`, and sets the next sweep for
+    /// when an eighth of those left will be: a sweep walks the whole table, so each one must
+    /// free a share of it (sweeping again at the first entry's deadline would let a client that
+    /// keeps the table full cost one whole walk per request).
     fn sweep(&mut self, now: u64) {
         self.deadlines.retain(|_, deadline| *deadline > now);
-        self.next_sweep = self.deadlines.values().copied().min().unwrap_or(now);
+        let mut deadlines: Vec<u64> = self.deadlines.values().copied().collect();
+        let share = deadlines.len() / 8;
+        self.next_sweep = match deadlines.is_empty() {
+            true => now,
+            false => *deadlines.select_nth_unstable(share).1,
+        };
     }
 }
 

@@ -937,7 +937,7 @@ impl Receiver {
                 return Outcome::StoreUnavailable(err);
             }
         };
-        let type_signed = event.signed().event_type();
+        let route_key_signed = event.signed().route_key();
         let delivery = Delivery::new(event, key.clone(), token, 1);
         // While the handler runs, its claim is extended every third of the lease, so a
         // redelivery never runs beside a slow handler.
@@ -967,10 +967,11 @@ impl Receiver {
                 Outcome::Processed { key, recorded }
             }
             Settled::Unrouted(unrouted) if unrouted.acknowledged() => {
-                // Marked done only when the signature covers the type: a type from an unsigned
-                // header (GitHub's, Shopify's) could be forged on a replay that races the
-                // genuine delivery, which must then still run.
-                if type_signed {
+                // Marked done only when the signature covers the route key: a type from an
+                // unsigned header (GitHub's, Shopify's) could be forged on a replay that races
+                // the genuine delivery, which must then still run. The inbox worker settles
+                // by the same rule.
+                if route_key_signed {
                     let _ = self.store.complete(&key, &token, self.retain).await;
                 } else {
                     release().await;

@@ -277,8 +277,9 @@ impl Error for StoreError {
     }
 }
 
-/// `url` with the password of its user part (`user:password@`) and any `password=` query
-/// parameter replaced by `***`, so that it can be shown in an error.
+/// `url` with the password of its user part (`user:password@`) and any query parameter whose
+/// name holds `password` (`password=`, `sslpassword=`) replaced by `***`, so that it can be
+/// shown in an error.
 ///
 /// A password may hold a raw `/`, `?`, `#` or `@` (a URL that was never percent-encoded): the
 /// user part is everything between the scheme's `//` and the **last** `@`, whatever it
@@ -324,7 +325,7 @@ fn redact_password(url: &str) -> String {
             shown.push('&');
         }
         match pair.split_once('=') {
-            Some((name, _)) if name.eq_ignore_ascii_case("password") => {
+            Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
                 shown.push_str(name);
                 shown.push_str("=***");
             }

@@ -247,8 +247,6 @@ pub(crate) async fn checked_options(url: &str) -> Result<PgConnectOptions, Store
     Ok(options)
 }
 
-/// 16 connections; no ping before each use (that would double the round trips): a broken
-/// connection fails its one operation (503, the provider retries) and is replaced.
 /// Changes those of `columns` of `table` that are still `text` to `bytea` (their UTF-8 bytes),
 /// in one statement: tables made before keys, ids and types were kept as bytes (`text` refuses
 /// NUL, which an authentic event may carry). Nothing when none is `text`.
@@ -283,6 +281,8 @@ pub(crate) async fn text_to_bytea(
     Ok(())
 }
 
+/// 16 connections; no ping before each use (that would double the round trips): a broken
+/// connection fails its one operation (503, the provider retries) and is replaced.
 pub(crate) fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(16)

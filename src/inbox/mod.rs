@@ -114,7 +114,7 @@ impl Entry {
             timestamp: event.unix_timestamp(),
             signed: event.signed(),
             route_key: crate::envelope::route_key(event),
-            route_key_signed: crate::envelope::route_key_signed(event),
+            route_key_signed: event.signed().route_key(),
             body: event.body().clone(),
         }
     }

@@ -278,10 +278,16 @@ impl PostgresInbox {
                     }
                 } else {
                     match insert_group(&pool, &statements.1, &channel, &group).await {
-                        // The database refused the statement: one row it cannot take must not
+                        // The database refused a row (a data exception or an integrity
+                        // error, SQLSTATE classes 22 and 23): one row it cannot take must not
                         // fail the others, so each is written alone and only its own caller
-                        // sees its error.
-                        Err(sqlx::Error::Database(_)) => {
+                        // sees its error. Any other failure (deadlock, timeout, failover) fails
+                        // the group at once: N single writes would only add load.
+                        Err(sqlx::Error::Database(error))
+                            if error
+                                .code()
+                                .is_some_and(|c| c.starts_with("22") || c.starts_with("23")) =>
+                        {
                             for (entry, reply) in group {
                                 let stored =
                                     insert_one(&pool, &statements.0, &channel, &entry).await;

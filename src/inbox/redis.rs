@@ -441,6 +441,11 @@ fn leased(values: &[Option<Vec<u8>>]) -> Result<Leased, StoreError> {
         .as_deref()
         .and_then(ClaimToken::parse)
         .ok_or_else(broken)?;
+    // Entries from before route keys were kept have none: the worker reads it from the event.
+    let route_key = stored_route_key(
+        text(11).as_deref(),
+        number(12).and_then(|n| usize::try_from(n).ok()),
+    );
     Ok(Leased {
         entry: Entry {
             key,
@@ -450,13 +455,8 @@ fn leased(values: &[Option<Vec<u8>>]) -> Result<Leased, StoreError> {
             event_type: text(7),
             timestamp: number(8),
             signed: Signed::from_bits(number(9).and_then(|b| u8::try_from(b).ok()).unwrap_or(0)),
-            // Entries from before route keys were kept have none: the worker reads it from
-            // the event.
-            route_key: stored_route_key(
-                text(11).as_deref(),
-                number(12).and_then(|n| usize::try_from(n).ok()),
-            ),
-            route_key_signed: text(11).is_some() && number(13) == Some(1),
+            route_key_signed: route_key.is_some() && number(13) == Some(1),
+            route_key,
             body: values
                 .get(10)
                 .and_then(Clone::clone)

@@ -320,7 +320,7 @@ impl Worker {
             // Entries stored before route keys were kept: read as the receiver did.
             let route_key_signed = match entry.route_key {
                 Some(_) => entry.route_key_signed,
-                None => crate::envelope::route_key_signed(&event),
+                None => event.signed().route_key(),
             };
             let mut delivery = Delivery::new(event, key.clone(), token, attempt);
             delivery.route_key = entry.route_key.clone();
