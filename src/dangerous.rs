@@ -5,9 +5,9 @@ use std::time::SystemTime;
 
 use crate::diagnose::Explainer;
 use crate::event::Verified;
+use crate::providers::github::GithubVerifier;
 use crate::request::WebhookRequest;
 use crate::scheme::declared::SchemeSpec;
-use crate::scheme::github::GithubVerifier;
 use crate::scheme::{BuildArgs, Builtin, Scheme};
 use crate::{VerifyError, VerifyOptions};
 

@@ -92,6 +92,7 @@ pub mod idempotency;
 #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
 pub mod inbox;
 mod observe;
+pub mod providers;
 mod receiver;
 mod request;
 pub mod router;
@@ -102,6 +103,20 @@ mod verify;
 
 pub use error::{PayloadError, SecretError, VerifyError};
 pub use event::{Event, EventBuilder, Field, Handshake, Signed, Verified, MAX_KEY_LEN};
+#[cfg(feature = "ed25519")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+pub use providers::discord::DiscordVerifier;
+pub use providers::github::GithubVerifier;
+pub use providers::gitlab::GitlabVerifier;
+pub use providers::linear::{LinearVerifier, LINEAR_TOLERANCE};
+pub use providers::paddle::{PaddleVerifier, PADDLE_TOLERANCE};
+pub use providers::shopify::ShopifyVerifier;
+pub use providers::slack::SlackVerifier;
+pub use providers::square::SquareVerifier;
+pub use providers::standard::StandardVerifier;
+pub use providers::stripe::StripeVerifier;
+pub use providers::twilio::TwilioVerifier;
+pub use providers::zoom::ZoomVerifier;
 pub use receiver::{
     ConfigError, Delivery, HandlerError, Outcome, Receiver, ReceiverBuilder, DEFAULT_LEASE,
     DEFAULT_RETAIN, MAX_SENDER_NAME,
@@ -109,20 +124,6 @@ pub use receiver::{
 pub use request::{RequestHead, WebhookRequest};
 pub use router::{EventRouter, State, UnroutedPolicy};
 pub use scheme::cloudevents;
-#[cfg(feature = "ed25519")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
-pub use scheme::discord::DiscordVerifier;
-pub use scheme::github::GithubVerifier;
-pub use scheme::gitlab::GitlabVerifier;
-pub use scheme::linear::{LinearVerifier, LINEAR_TOLERANCE};
-pub use scheme::paddle::{PaddleVerifier, PADDLE_TOLERANCE};
-pub use scheme::shopify::ShopifyVerifier;
-pub use scheme::slack::SlackVerifier;
-pub use scheme::square::SquareVerifier;
-pub use scheme::standard::StandardVerifier;
-pub use scheme::stripe::StripeVerifier;
-pub use scheme::twilio::TwilioVerifier;
-pub use scheme::zoom::ZoomVerifier;
 pub use scheme::{Scheme, DEFAULT_BODY_LIMIT};
 pub use secret::Secret;
 pub use verify::{Clock, FixedClock, SystemClock, VerifyOptions, DEFAULT_TOLERANCE};

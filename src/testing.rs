@@ -36,9 +36,10 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::{SecretError, VerifyError};
-use crate::scheme::{
-    github, gitlab, linear, paddle, shopify, slack, square, standard, stripe, twilio, zoom, MacKeys,
+use crate::providers::{
+    github, gitlab, linear, paddle, shopify, slack, square, standard, stripe, twilio, zoom,
 };
+use crate::scheme::MacKeys;
 use crate::verify::Header;
 
 /// Signers take any non-empty secret: they sign what the provider would, and some providers
@@ -729,10 +730,10 @@ impl DiscordSigner {
         let mut headers = HeaderMap::new();
         let _ = insert(
             &mut headers,
-            &crate::scheme::discord::SIGNATURE,
+            &crate::providers::discord::SIGNATURE,
             &const_hex::encode(signature.to_bytes()),
         );
-        let _ = insert(&mut headers, &crate::scheme::discord::TIMESTAMP, &t);
+        let _ = insert(&mut headers, &crate::providers::discord::TIMESTAMP, &t);
         headers
     }
 }

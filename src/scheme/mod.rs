@@ -72,20 +72,10 @@ macro_rules! text_secret_scheme {
     };
 }
 
+pub(crate) use text_secret_scheme;
+
 pub mod cloudevents;
 pub mod declared;
-pub(crate) mod discord;
-pub(crate) mod github;
-pub(crate) mod gitlab;
-pub(crate) mod linear;
-pub(crate) mod paddle;
-pub(crate) mod shopify;
-pub(crate) mod slack;
-pub(crate) mod square;
-pub(crate) mod standard;
-pub(crate) mod stripe;
-pub(crate) mod twilio;
-pub(crate) mod zoom;
 
 use std::fmt;
 use std::sync::Arc;
@@ -619,19 +609,19 @@ impl fmt::Debug for Builtin {
 
 /// Every built-in scheme. Adding one is its file in `src/scheme/` and one line here.
 pub static BUILTINS: &[&Builtin] = &[
-    &github::BUILTIN,
-    &stripe::BUILTIN,
+    &crate::providers::github::BUILTIN,
+    &crate::providers::stripe::BUILTIN,
     // Before Standard Webhooks: GitLab's signing token sends `webhook-signature` too.
-    &gitlab::BUILTIN,
-    &standard::BUILTIN,
-    &slack::BUILTIN,
-    &twilio::BUILTIN,
-    &discord::BUILTIN,
-    &square::BUILTIN,
-    &shopify::BUILTIN,
-    &paddle::BUILTIN,
-    &linear::BUILTIN,
-    &zoom::BUILTIN,
+    &crate::providers::gitlab::BUILTIN,
+    &crate::providers::standard::BUILTIN,
+    &crate::providers::slack::BUILTIN,
+    &crate::providers::twilio::BUILTIN,
+    &crate::providers::discord::BUILTIN,
+    &crate::providers::square::BUILTIN,
+    &crate::providers::shopify::BUILTIN,
+    &crate::providers::paddle::BUILTIN,
+    &crate::providers::linear::BUILTIN,
+    &crate::providers::zoom::BUILTIN,
 ];
 
 /// The built-in scheme called `name` (or one of its aliases), ignoring case.

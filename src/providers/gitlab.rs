@@ -9,11 +9,11 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::standard::{StandardVerifier, MIN_SYMMETRIC_KEY_LEN};
-use super::{constant_time_eq, reported, Builtin, Scheme, MIN_RAW_SECRET_LEN};
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Verified};
+use crate::providers::standard::{StandardVerifier, MIN_SYMMETRIC_KEY_LEN};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::{constant_time_eq, reported, Builtin, Scheme, MIN_RAW_SECRET_LEN};
 use crate::secret::require_len;
 use crate::verify::{Header, VerifyOptions};
 

@@ -13,10 +13,12 @@ use http::HeaderMap;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use super::{constant_time_eq, hex_array, Builtin, MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN};
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::{
+    constant_time_eq, hex_array, Builtin, MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN,
+};
 use crate::verify::{verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE: Header = Header::new("x-twilio-signature", "X-Twilio-Signature");

@@ -8,10 +8,10 @@ use hmac::Hmac;
 use http::HeaderMap;
 use sha2::Sha256;
 
-use super::{Builtin, MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN};
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::{Builtin, MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN};
 use crate::verify::{verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE: Header = Header::new(

@@ -8,10 +8,11 @@ use http::HeaderMap;
 use serde::Deserialize;
 use sha2::Sha256;
 
-use super::{with_signed_content, MacKeys, Scheme};
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::text_secret_scheme;
+use crate::scheme::{with_signed_content, MacKeys, Scheme};
 use crate::verify::{verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE: Header = Header::new("x-zm-signature", "x-zm-signature");
@@ -59,7 +60,7 @@ impl ZoomVerifier {
         headers: &'a HeaderMap,
         now: SystemTime,
     ) -> Result<(&'a [u8], u64, [u8; 32]), VerifyError> {
-        super::v0_signed(
+        crate::scheme::v0_signed(
             headers,
             [&SIGNATURE, &TIMESTAMP],
             self.options.tolerance(),

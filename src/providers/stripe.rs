@@ -8,13 +8,13 @@ use hmac::Hmac;
 use http::HeaderMap;
 use sha2::Sha256;
 
-use super::{
-    with_signed_content, Builtin, ListedSignatures, MacKeys, Scheme, SignatureList,
-    MIN_RAW_SECRET_LEN,
-};
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::{
+    with_signed_content, Builtin, ListedSignatures, MacKeys, Scheme, SignatureList,
+    MIN_RAW_SECRET_LEN,
+};
 use crate::secret::{require_len, Secret};
 use crate::verify::{check_freshness, verifier_options, Header, VerifyOptions};
 

@@ -7,10 +7,11 @@ use hmac::Hmac;
 use http::HeaderMap;
 use sha2::Sha256;
 
-use super::{with_signed_content, ListedSignatures, MacKeys, Scheme, SignatureList};
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::text_secret_scheme;
+use crate::scheme::{with_signed_content, ListedSignatures, MacKeys, Scheme, SignatureList};
 use crate::verify::{check_freshness, verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE: Header = Header::new("paddle-signature", "Paddle-Signature");

@@ -9,10 +9,10 @@ use http::{HeaderMap, HeaderValue};
 use sha1::Sha1;
 use sha2::Sha256;
 
-use super::{hex_array, reported, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
 use crate::error::VerifyError;
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::{hex_array, reported, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
 use crate::secret::Secret;
 use crate::verify::{verifier_options, Header, VerifyOptions};
 

@@ -6,10 +6,11 @@ use hmac::Hmac;
 use http::HeaderMap;
 use sha2::Sha256;
 
-use super::{with_signed_content, MacKeys, Scheme};
 use crate::error::VerifyError;
 use crate::event::{body_member, Event, Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::text_secret_scheme;
+use crate::scheme::{with_signed_content, MacKeys, Scheme};
 use crate::verify::{verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE: Header = Header::new("x-slack-signature", "X-Slack-Signature");
@@ -54,7 +55,7 @@ impl SlackVerifier {
         headers: &'a HeaderMap,
         now: SystemTime,
     ) -> Result<(&'a [u8], u64, [u8; 32]), VerifyError> {
-        super::v0_signed(
+        crate::scheme::v0_signed(
             headers,
             [&SIGNATURE, &TIMESTAMP],
             self.options.tolerance(),

@@ -8,10 +8,11 @@ use hmac::Hmac;
 use http::HeaderMap;
 use sha2::Sha256;
 
-use super::{hex_array, last_member_integer, reported, MacKeys, Scheme};
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::text_secret_scheme;
+use crate::scheme::{hex_array, last_member_integer, reported, MacKeys, Scheme};
 use crate::verify::{check_freshness_millis, verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE: Header = Header::new("linear-signature", "Linear-Signature");

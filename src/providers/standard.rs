@@ -11,10 +11,10 @@ use hmac::Hmac;
 use http::{HeaderMap, HeaderValue};
 use sha2::Sha256;
 
-use super::{cap_entries, pairs, with_signed_content, Builtin, MacKeys, Scheme};
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::{cap_entries, pairs, with_signed_content, Builtin, MacKeys, Scheme};
 use crate::secret::{decode_base64, Secret};
 use crate::verify::{check_freshness, parse_unix_seconds, verifier_options, Header, VerifyOptions};
 

@@ -6,7 +6,7 @@ pub use imp::DiscordVerifier;
 #[cfg(feature = "ed25519")]
 pub(crate) use imp::{SIGNATURE, TIMESTAMP};
 
-use super::Builtin;
+use crate::scheme::Builtin;
 
 pub(crate) static BUILTIN: Builtin = Builtin {
     name: "discord",
