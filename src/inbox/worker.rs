@@ -339,38 +339,28 @@ impl Worker {
                 })
                 .await;
             let fate = match handled.settle(route_key_signed) {
-                settle @ (Settle::Complete | Settle::Forget) => {
-                    // An unrouted event whose route key is not signed is removed, not done, as
-                    // the inline receiver releases its claim: a later delivery is stored anew.
-                    let settled = if settle == Settle::Complete {
-                        inbox.complete(&key, &token).await
-                    } else {
-                        inbox.forget(&key, &token).await
-                    };
-                    settled.map(|()| match handled {
-                        Handled::Unrouted(unrouted) => Fate::Unrouted {
-                            event_type: unrouted.event_type,
-                        },
-                        _ => Fate::Done,
-                    })
-                }
-                Settle::Refuse => {
-                    let error = super::bounded_error(&handled.to_string()).to_owned();
-                    let buried = inbox.bury(&key, &token, &error).await;
-                    buried.map(|()| Fate::Dead { error })
-                }
-                Settle::Retry => {
+                Settle::Complete => inbox
+                    .complete(&key, &token)
+                    .await
+                    .map(|()| settled(handled)),
+                // Removed, not done (an unrouted event whose route key is not signed), as the
+                // inline receiver releases its claim: a later delivery is stored anew.
+                Settle::Forget => inbox.forget(&key, &token).await.map(|()| settled(handled)),
+                settle @ (Settle::Refuse | Settle::Retry) => {
                     let error = super::bounded_error(&handled.to_string()).to_owned();
                     let age = SystemTime::now()
                         .duration_since(enqueued_at)
                         .unwrap_or_default();
-                    if attempt >= max_attempts || age >= max_age {
-                        let buried = inbox.bury(&key, &token, &error).await;
-                        buried.map(|()| Fate::Dead { error })
-                    } else {
+                    let last = attempt >= max_attempts || age >= max_age;
+                    if settle == Settle::Retry && !last {
                         let delay = backoff.delay(attempt, jitter(&key, attempt));
                         let retried = inbox.retry(&key, &token, delay, &error).await;
                         retried.map(|()| Fate::Retry { delay, error })
+                    } else {
+                        // A misfit (retrying the same bytes cannot make them fit), or the last
+                        // attempt: a dead letter.
+                        let buried = inbox.bury(&key, &token, &error).await;
+                        buried.map(|()| Fate::Dead { error })
                     }
                 }
             }
@@ -398,6 +388,16 @@ impl Worker {
 /// How often a running worker reads the inbox's depth into the gauges.
 #[cfg(feature = "metrics")]
 const DEPTH_EVERY: Duration = Duration::from_secs(15);
+
+/// The fate of an event settled without a retry: done, or done without a route.
+fn settled(handled: Handled) -> Fate {
+    match handled {
+        Handled::Unrouted(unrouted) => Fate::Unrouted {
+            event_type: unrouted.event_type,
+        },
+        _ => Fate::Done,
+    }
+}
 
 impl Fate {
     /// The result label of the handler-duration metric.
