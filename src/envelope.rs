@@ -738,7 +738,7 @@ impl<S, T: DeserializeOwned> FromRouted<S> for GitlabEvent<T> {
     }
 }
 
-impl<S, T: DeserializeOwned> FromRouted<S> for crate::cloudevents::StructuredEvent<T> {
+impl<S, T: DeserializeOwned> FromRouted<S> for crate::scheme::cloudevents::StructuredEvent<T> {
     fn from_routed(routed: &Routed, _: &S) -> Result<Self, HandlerError> {
         Ok(parse_payload(routed.delivery().body())?)
     }
