@@ -799,7 +799,7 @@ impl Receiver {
                 recorded
             }
             // Inline, every other fate lets the provider's retry decide: its redelivery runs
-            // (or, for a misfit, meets the same answer). If the release fails too, the lease
+            // (or, for a misfit, meets the same answer). If the release fails, the lease
             // expires and the retry is processed then.
             Settle::Forget | Settle::Refuse | Settle::Retry => {
                 if self.store.release(&key, &token).await.is_err() {
