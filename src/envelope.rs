@@ -50,9 +50,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{parse_form, parse_payload};
-use crate::event::{final_member_text, first_members, Event, Field};
-use crate::receiver::HandlerError;
-use crate::router::{FromRouted, RouteKey, Routed};
+use crate::event::{final_member_text, first_members, Event, Field, RouteKey};
+use crate::handler::HandlerError;
+use crate::router::{FromRouted, Routed};
 
 #[cfg(feature = "octocrab")]
 #[cfg_attr(docsrs, doc(cfg(feature = "octocrab")))]
@@ -738,7 +738,7 @@ impl<S, T: DeserializeOwned> FromRouted<S> for GitlabEvent<T> {
     }
 }
 
-impl<S, T: DeserializeOwned> FromRouted<S> for crate::cloudevents::StructuredEvent<T> {
+impl<S, T: DeserializeOwned> FromRouted<S> for crate::scheme::cloudevents::StructuredEvent<T> {
     fn from_routed(routed: &Routed, _: &S) -> Result<Self, HandlerError> {
         Ok(parse_payload(routed.delivery().body())?)
     }

@@ -428,6 +428,100 @@ impl Error for PayloadError {
     }
 }
 
+/// The longest sender name.
+pub const MAX_SENDER_NAME: usize = 64;
+
+/// Why a [`ReceiverBuilder`](crate::ReceiverBuilder) or an inbox worker could not build: a
+/// mistake in the app's set-up, found at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No sender was added: every request would be refused.
+    NoSender,
+    /// Two senders were added under one name.
+    DuplicateSender {
+        /// The name.
+        name: String,
+    },
+    /// A sender name is empty, longer than [`MAX_SENDER_NAME`], or not made of ASCII letters,
+    /// digits, `-`, `_` and `.`.
+    BadSenderName {
+        /// The name.
+        name: String,
+    },
+    /// A body limit names a sender that was not added.
+    UnknownSender {
+        /// The name.
+        name: String,
+    },
+    /// A route of the [`EventRouter`](crate::EventRouter) is for a sender the receiver does not
+    /// have (a misspelt name would leave every event of the real sender unrouted).
+    RouteForUnknownSender {
+        /// The name the route gives.
+        name: String,
+        /// The receiver's senders.
+        senders: Vec<String>,
+    },
+    /// No handler was given.
+    NoHandler,
+    /// A receiver with an inbox was also given a handler: in inbox mode the workers run it.
+    HandlerWithInbox,
+    /// Two routes of a [`EventRouter`](crate::EventRouter) have the same pattern for the same sender.
+    DuplicateRoute {
+        /// The pattern.
+        pattern: String,
+        /// The sender both routes are for (`None`: every sender).
+        sender: Option<String>,
+    },
+    /// A route's pattern is not an event type, `prefix.*` or `*`.
+    BadRoute {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoSender => f.write_str(
+                "the receiver has no sender: add one with .sender(name, scheme) or .verifier(scheme)",
+            ),
+            Self::DuplicateSender { name } => {
+                write!(f, "two senders are named {name:?}: give each its own name")
+            }
+            Self::BadSenderName { name } => write!(
+                f,
+                "sender name {name:?} must be 1 to {MAX_SENDER_NAME} ASCII letters, digits, '-', '_' or '.'"
+            ),
+            Self::UnknownSender { name } => {
+                write!(f, "a body limit names sender {name:?}, which was not added")
+            }
+            Self::RouteForUnknownSender { name, senders } => write!(
+                f,
+                "a route is for sender {name:?}, which the receiver does not have (its senders: {})",
+                senders.join(", ")
+            ),
+            Self::NoHandler => f.write_str("the receiver has no handler: add one with .handler(..)"),
+            Self::HandlerWithInbox => f.write_str(
+                "a receiver with an inbox runs no handler: give the handler to an inbox::Worker",
+            ),
+            Self::DuplicateRoute {
+                pattern,
+                sender: Some(sender),
+            } => write!(f, "two routes for {pattern:?} from sender {sender:?}"),
+            Self::DuplicateRoute {
+                pattern,
+                sender: None,
+            } => write!(f, "two routes for {pattern:?}"),
+            Self::BadRoute { pattern, reason } => write!(f, "route {pattern:?}: {reason}"),
+        }
+    }
+}
+
+impl Error for ConfigError {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

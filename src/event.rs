@@ -809,6 +809,64 @@ impl Verified {
     }
 }
 
+/// The key an event is routed by: its type, and for senders whose events carry an action
+/// (GitHub's `pull_request` + `opened`, Linear's `Issue` + `create`) the two joined by a dot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteKey {
+    full: String,
+    /// The length of the kind part (`full.len()` when there is no action).
+    kind: usize,
+}
+
+impl RouteKey {
+    /// A key with no action (`invoice.paid`).
+    #[must_use]
+    pub fn new(kind: &str) -> Self {
+        Self {
+            full: kind.to_owned(),
+            kind: kind.len(),
+        }
+    }
+
+    /// A key made of a kind and, when there is one, an action (`pull_request.opened`).
+    #[must_use]
+    pub fn with_action(kind: &str, action: Option<&str>) -> Self {
+        match action {
+            Some(action) => Self {
+                full: [kind, ".", action].concat(),
+                kind: kind.len(),
+            },
+            None => Self::new(kind),
+        }
+    }
+
+    /// The whole key (`pull_request.opened`, `invoice.paid`).
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.full
+    }
+
+    /// The kind without the action (`pull_request`); the whole key when there is no action.
+    #[must_use]
+    pub fn kind(&self) -> &str {
+        &self.full[..self.kind]
+    }
+
+    /// The action (`opened`), for senders whose events carry one.
+    #[must_use]
+    pub fn action(&self) -> Option<&str> {
+        self.full
+            .get(self.kind + 1..)
+            .filter(|_| self.kind < self.full.len())
+    }
+}
+
+impl fmt::Display for RouteKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.full)
+    }
+}
+
 #[cfg(test)]
 mod final_member_tests {
     use super::*;

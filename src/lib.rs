@@ -86,7 +86,7 @@ mod event;
 #[cfg(feature = "guards")]
 #[cfg_attr(docsrs, doc(cfg(feature = "guards")))]
 pub mod guard;
-mod heartbeat;
+mod handler;
 pub mod idempotency;
 #[cfg(feature = "inbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
@@ -101,8 +101,9 @@ mod secret;
 pub mod testing;
 mod verify;
 
-pub use error::{PayloadError, SecretError, VerifyError};
+pub use error::{ConfigError, PayloadError, SecretError, VerifyError, MAX_SENDER_NAME};
 pub use event::{Event, EventBuilder, Field, Handshake, Signed, Verified, MAX_KEY_LEN};
+pub use handler::{Delivery, HandlerError, DEFAULT_LEASE, DEFAULT_RETAIN};
 #[cfg(feature = "ed25519")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
 pub use providers::discord::DiscordVerifier;
@@ -117,10 +118,7 @@ pub use providers::standard::StandardVerifier;
 pub use providers::stripe::StripeVerifier;
 pub use providers::twilio::TwilioVerifier;
 pub use providers::zoom::ZoomVerifier;
-pub use receiver::{
-    ConfigError, Delivery, HandlerError, Outcome, Receiver, ReceiverBuilder, DEFAULT_LEASE,
-    DEFAULT_RETAIN, MAX_SENDER_NAME,
-};
+pub use receiver::{Outcome, Receiver, ReceiverBuilder};
 pub use request::{RequestHead, WebhookRequest};
 pub use router::{EventRouter, State, UnroutedPolicy};
 pub use scheme::cloudevents;

@@ -1,6 +1,8 @@
 //! What the crate reports through the `metrics` facade (feature `metrics`); every function is
 //! a no-op without it. The names and labels are listed in the README's "Metrics" table.
 
+use http::StatusCode;
+
 #[cfg(feature = "metrics")]
 #[allow(dead_code)] // each is used only with the feature (guards, inbox) that reports it
 mod enabled {
@@ -203,18 +205,19 @@ impl RequestWatch {
         let _ = (sender, id);
     }
 
-    /// Records the outcome: the request counter and duration, and the span's fields.
-    pub(crate) fn finish(&self, sender: Option<&str>, outcome: &crate::receiver::Outcome) {
+    /// Records how the request ended (its outcome's code and HTTP status): the request counter
+    /// and duration, and the span's fields.
+    pub(crate) fn finish(&self, sender: Option<&str>, code: &'static str, status: StatusCode) {
         #[cfg(any(feature = "metrics", feature = "tracing"))]
         {
             let elapsed = self.started.elapsed();
             let sender = sender.unwrap_or("unknown");
-            request(sender, outcome.code(), elapsed);
+            request(sender, code, elapsed);
             #[cfg(feature = "tracing")]
             {
                 self.span.record("sender", sender);
-                self.span.record("outcome", outcome.code());
-                self.span.record("status", outcome.status().as_u16());
+                self.span.record("outcome", code);
+                self.span.record("status", status.as_u16());
                 self.span.record(
                     "duration_us",
                     u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
@@ -222,7 +225,7 @@ impl RequestWatch {
             }
         }
         #[cfg(not(any(feature = "metrics", feature = "tracing")))]
-        let _ = (sender, outcome);
+        let _ = (sender, code, status);
     }
 }
 

@@ -1,110 +1,25 @@
 //! Verify → claim → handle → complete or release: the whole pipeline for one request.
 
-use std::any::Any;
-use std::error::Error;
 use std::fmt;
 use std::future::Future;
-use std::ops::Deref;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
-use crate::error::{PayloadError, SecretError, VerifyError};
+use crate::error::{ConfigError, PayloadError, SecretError, VerifyError, MAX_SENDER_NAME};
 use crate::event::{Event, Handshake, Verified};
-use crate::heartbeat::{beat_interval, with_heartbeat};
-use crate::idempotency::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError, MAX_HOLD};
+use crate::handler::{
+    Delivery, Handled, Handler, HandlerError, Settle, DEFAULT_LEASE, DEFAULT_RETAIN,
+};
+use crate::idempotency::{Claim, IdempotencyStore, MemoryStore, StoreError, MAX_HOLD};
 #[cfg(feature = "inbox")]
 use crate::inbox::Inbox;
 use crate::observe::{self, RequestWatch};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::router::{settle, EventRouter, Settled};
+use crate::router::EventRouter;
 use crate::scheme::Scheme;
-
-/// What a handler returns when it fails: any error. The claim is released and the provider's
-/// retry is processed.
-pub type HandlerError = Box<dyn Error + Send + Sync>;
-
-type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>;
-pub(crate) type Handler = Arc<dyn Fn(Delivery) -> HandlerFuture + Send + Sync>;
-
-/// The default lease: how long one worker may hold an event before another may take it over.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(5 * 60);
-/// The longest sender name.
-pub const MAX_SENDER_NAME: usize = 64;
-/// The default retention of done keys: Stripe retries for up to 3 days, Svix for about 1.5.
-pub const DEFAULT_RETAIN: Duration = Duration::from_secs(3 * 24 * 60 * 60);
-
-/// A verified event handed to the app's handler, with the claim it runs under.
-///
-/// Derefs to [`Event`]. [`key`](Self::key) and [`token`](Self::token) let a handler mark the
-/// event done inside its own database transaction (see `PostgresStore::complete_in`).
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    event: Event,
-    key: String,
-    token: ClaimToken,
-    attempt: u32,
-    /// The route key as the receiver read it, for an event an inbox worker rebuilt from its
-    /// entry; `None` when it is to be read from the event.
-    pub(crate) route_key: Option<crate::router::RouteKey>,
-}
-
-impl Delivery {
-    pub(crate) fn new(event: Event, key: String, token: ClaimToken, attempt: u32) -> Self {
-        Self {
-            event,
-            key,
-            token,
-            attempt,
-            route_key: None,
-        }
-    }
-
-    /// Which attempt this is: always 1 inline (the provider's redelivery is a new request);
-    /// counted by the inbox for its [`Worker`](crate::inbox::Worker)s, 1 for the first.
-    #[must_use]
-    pub fn attempt(&self) -> u32 {
-        self.attempt
-    }
-
-    /// The idempotency key this event was claimed under (`<sender>:<id>`, see
-    /// [`Event::idempotency_key`]).
-    #[must_use]
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    /// The token that holds the claim.
-    #[must_use]
-    pub fn token(&self) -> &ClaimToken {
-        &self.token
-    }
-
-    /// The verified event.
-    #[must_use]
-    pub fn event(&self) -> &Event {
-        &self.event
-    }
-
-    /// Takes the event out.
-    #[must_use]
-    pub fn into_event(self) -> Event {
-        self.event
-    }
-}
-
-impl Deref for Delivery {
-    type Target = Event;
-
-    fn deref(&self) -> &Event {
-        &self.event
-    }
-}
 
 /// What happened to one request, and the HTTP status that makes the provider do the right thing.
 #[derive(Debug)]
@@ -295,6 +210,24 @@ impl Outcome {
             Self::Rejected(_) | Self::StoreUnavailable(_) | Self::Handshake(_) => None,
         }
     }
+
+    /// The answer for an event whose handler ran: what it came to, and for a processed event
+    /// whether the store recorded it done.
+    pub(crate) fn handled(key: String, handled: Handled, recorded: bool) -> Self {
+        match handled {
+            Handled::Processed => Self::Processed { key, recorded },
+            Handled::Unrouted(unrouted) if unrouted.acknowledged => Self::Unrouted {
+                key,
+                event_type: unrouted.event_type,
+            },
+            Handled::Unrouted(unrouted) => Self::NoRoute {
+                key,
+                event_type: unrouted.event_type,
+            },
+            Handled::Misfit(error) => Self::InvalidPayload { key, error },
+            Handled::Failed(error) => Self::HandlerFailed { key, error },
+        }
+    }
 }
 
 impl fmt::Display for Outcome {
@@ -415,96 +348,6 @@ pub struct ReceiverBuilder {
     route_senders: Vec<String>,
 }
 
-/// Why a [`ReceiverBuilder`] could not build: a mistake in the app's set-up, found at start-up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// No sender was added: every request would be refused.
-    NoSender,
-    /// Two senders were added under one name.
-    DuplicateSender {
-        /// The name.
-        name: String,
-    },
-    /// A sender name is empty, longer than [`MAX_SENDER_NAME`], or not made of ASCII letters,
-    /// digits, `-`, `_` and `.`.
-    BadSenderName {
-        /// The name.
-        name: String,
-    },
-    /// A body limit names a sender that was not added.
-    UnknownSender {
-        /// The name.
-        name: String,
-    },
-    /// A route of the [`EventRouter`](crate::EventRouter) is for a sender the receiver does not
-    /// have (a misspelt name would leave every event of the real sender unrouted).
-    RouteForUnknownSender {
-        /// The name the route gives.
-        name: String,
-        /// The receiver's senders.
-        senders: Vec<String>,
-    },
-    /// No handler was given.
-    NoHandler,
-    /// A receiver with an inbox was also given a handler: in inbox mode the workers run it.
-    HandlerWithInbox,
-    /// Two routes of a [`EventRouter`](crate::EventRouter) have the same pattern for the same sender.
-    DuplicateRoute {
-        /// The pattern.
-        pattern: String,
-        /// The sender both routes are for (`None`: every sender).
-        sender: Option<String>,
-    },
-    /// A route's pattern is not an event type, `prefix.*` or `*`.
-    BadRoute {
-        /// The pattern.
-        pattern: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NoSender => f.write_str(
-                "the receiver has no sender: add one with .sender(name, scheme) or .verifier(scheme)",
-            ),
-            Self::DuplicateSender { name } => {
-                write!(f, "two senders are named {name:?}: give each its own name")
-            }
-            Self::BadSenderName { name } => write!(
-                f,
-                "sender name {name:?} must be 1 to {MAX_SENDER_NAME} ASCII letters, digits, '-', '_' or '.'"
-            ),
-            Self::UnknownSender { name } => {
-                write!(f, "a body limit names sender {name:?}, which was not added")
-            }
-            Self::RouteForUnknownSender { name, senders } => write!(
-                f,
-                "a route is for sender {name:?}, which the receiver does not have (its senders: {})",
-                senders.join(", ")
-            ),
-            Self::NoHandler => f.write_str("the receiver has no handler: add one with .handler(..)"),
-            Self::HandlerWithInbox => f.write_str(
-                "a receiver with an inbox runs no handler: give the handler to an inbox::Worker",
-            ),
-            Self::DuplicateRoute {
-                pattern,
-                sender: Some(sender),
-            } => write!(f, "two routes for {pattern:?} from sender {sender:?}"),
-            Self::DuplicateRoute {
-                pattern,
-                sender: None,
-            } => write!(f, "two routes for {pattern:?}"),
-            Self::BadRoute { pattern, reason } => write!(f, "route {pattern:?}: {reason}"),
-        }
-    }
-}
-
-impl Error for ConfigError {}
-
 impl Receiver {
     /// Starts a receiver with the in-memory store, [`DEFAULT_LEASE`] and [`DEFAULT_RETAIN`].
     pub fn builder() -> ReceiverBuilder {
@@ -620,7 +463,7 @@ impl ReceiverBuilder {
         F: Fn(Delivery) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
-        self.handler = Some(Arc::new(move |delivery| Box::pin(handler(delivery))));
+        self.handler = Some(Handler::from_fn(handler));
         self
     }
 
@@ -654,7 +497,8 @@ impl ReceiverBuilder {
         }
         self.route_senders = router.senders().map(str::to_owned).collect();
         let router = Arc::new(router);
-        self.handler(move |delivery| router.dispatch(delivery))
+        self.handler = Some(Handler::new(move |delivery| router.run(delivery)));
+        self
     }
 
     /// The receiver.
@@ -894,7 +738,7 @@ impl Receiver {
                 (Some(name), traced(Some(name), outcome))
             })
             .await;
-        watch.finish(name, &outcome);
+        watch.finish(name, outcome.code(), outcome.status());
         outcome
     }
 
@@ -938,65 +782,33 @@ impl Receiver {
             }
         };
         let route_key_signed = event.signed().route_key();
-        let delivery = Delivery::new(event, key.clone(), token, 1);
-        // While the handler runs, its claim is extended every third of the lease, so a
-        // redelivery never runs beside a slow handler.
-        let store = &self.store;
-        let (lease, beat_key) = (self.lease, key.as_str());
+        let delivery = Delivery::new(event, key.clone(), token, 1, crate::envelope::route_key);
+        let (store, lease, beat_key) = (&self.store, self.lease, key.as_str());
         let started = observe::clock();
-        let result = with_heartbeat(
-            run_handler(handler, delivery),
-            beat_interval(lease),
-            || async move {
+        let handled = handler
+            .run_under_lease(delivery, lease, || async move {
                 let _ = store.extend(beat_key, &token, lease).await;
-            },
-        )
-        .await;
-        let release = || async {
-            // If the release fails too, the lease expires and the retry is processed then.
-            if self.store.release(&key, &token).await.is_err() {
-                observe::store_error("release");
-            }
-        };
-        let outcome = match settle(result) {
-            Settled::Done => {
+            })
+            .await;
+        let recorded = match handled.settle(route_key_signed) {
+            Settle::Complete => {
                 let recorded = self.store.complete(&key, &token, self.retain).await.is_ok();
                 if !recorded {
                     observe::store_error("complete");
                 }
-                Outcome::Processed { key, recorded }
+                recorded
             }
-            Settled::Unrouted(unrouted) if unrouted.acknowledged() => {
-                // Marked done only when the signature covers the route key: a type from an
-                // unsigned header (GitHub's, Shopify's) could be forged on a replay that races
-                // the genuine delivery, which must then still run. The inbox worker settles
-                // by the same rule.
-                if route_key_signed {
-                    let _ = self.store.complete(&key, &token, self.retain).await;
-                } else {
-                    release().await;
+            // Inline, every other fate lets the provider's retry decide: its redelivery runs
+            // (or, for a misfit, meets the same answer). If the release fails, the lease
+            // expires and the retry is processed then.
+            Settle::Forget | Settle::Refuse | Settle::Retry => {
+                if self.store.release(&key, &token).await.is_err() {
+                    observe::store_error("release");
                 }
-                Outcome::Unrouted {
-                    key,
-                    event_type: unrouted.event_type().map(str::to_owned),
-                }
-            }
-            Settled::Unrouted(unrouted) => {
-                release().await;
-                Outcome::NoRoute {
-                    key,
-                    event_type: unrouted.event_type().map(str::to_owned),
-                }
-            }
-            Settled::Payload(error) => {
-                release().await;
-                Outcome::InvalidPayload { key, error: *error }
-            }
-            Settled::Failed(error) => {
-                release().await;
-                Outcome::HandlerFailed { key, error }
+                false
             }
         };
+        let outcome = Outcome::handled(key, handled, recorded);
         observe::handled_since(sender, outcome.code(), started);
         outcome
     }
@@ -1124,43 +936,8 @@ pub(crate) fn rejected_early(
     watch: &RequestWatch,
 ) -> Outcome {
     let outcome = watch.within_now(|| traced(sender, Outcome::Rejected(error)));
-    watch.finish(sender, &outcome);
+    watch.finish(sender, outcome.code(), outcome.status());
     outcome
-}
-
-/// Runs `handler` on `delivery`, a panic (while building its future or polling it) becoming
-/// an error instead of unwinding the server or worker.
-pub(crate) async fn run_handler(handler: &Handler, delivery: Delivery) -> Result<(), HandlerError> {
-    match catch_unwind(AssertUnwindSafe(|| handler(delivery))) {
-        Ok(future) => CatchUnwind(future)
-            .await
-            .unwrap_or_else(|panic| Err(panic_error(&*panic))),
-        Err(panic) => Err(panic_error(&*panic)),
-    }
-}
-
-/// Polls the handler's future, turning a panic into an error instead of unwinding the server.
-struct CatchUnwind(HandlerFuture);
-
-impl Future for CatchUnwind {
-    type Output = Result<Result<(), HandlerError>, Box<dyn Any + Send>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
-            Err(panic) => Poll::Ready(Err(panic)),
-        }
-    }
-}
-
-fn panic_error(panic: &(dyn Any + Send)) -> HandlerError {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string payload".to_owned());
-    format!("handler panicked: {message}").into()
 }
 
 #[cfg(test)]

@@ -43,84 +43,24 @@
 //! # let _ = router;
 //! ```
 
-use std::error::Error;
 use std::fmt;
 use std::future::{ready, Future};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::event::Verified;
-use crate::idempotency::ClaimToken;
-use crate::receiver::{ConfigError, Delivery, HandlerError, Outcome};
-use crate::request::WebhookRequest;
+use crate::error::ConfigError;
+pub use crate::event::RouteKey;
+use crate::handler::{Delivery, HandlerError};
+pub use crate::handler::{Handled, Unrouted};
 
 type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>;
 type Erased<S> = Arc<dyn Fn(&Routed, &S) -> HandlerFuture + Send + Sync>;
-
-/// The key an event is routed by: its type, and for senders whose events carry an action
-/// (GitHub's `pull_request` + `opened`, Linear's `Issue` + `create`) the two joined by a dot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteKey {
-    full: String,
-    /// The length of the kind part (`full.len()` when there is no action).
-    kind: usize,
-}
-
-impl RouteKey {
-    /// A key with no action (`invoice.paid`).
-    #[must_use]
-    pub fn new(kind: &str) -> Self {
-        Self {
-            full: kind.to_owned(),
-            kind: kind.len(),
-        }
-    }
-
-    /// A key made of a kind and, when there is one, an action (`pull_request.opened`).
-    #[must_use]
-    pub fn with_action(kind: &str, action: Option<&str>) -> Self {
-        match action {
-            Some(action) => Self {
-                full: [kind, ".", action].concat(),
-                kind: kind.len(),
-            },
-            None => Self::new(kind),
-        }
-    }
-
-    /// The whole key (`pull_request.opened`, `invoice.paid`).
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.full
-    }
-
-    /// The kind without the action (`pull_request`); the whole key when there is no action.
-    #[must_use]
-    pub fn kind(&self) -> &str {
-        &self.full[..self.kind]
-    }
-
-    /// The action (`opened`), for senders whose events carry one.
-    #[must_use]
-    pub fn action(&self) -> Option<&str> {
-        self.full
-            .get(self.kind + 1..)
-            .filter(|_| self.kind < self.full.len())
-    }
-}
-
-impl fmt::Display for RouteKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.full)
-    }
-}
 
 /// A verified, claimed event on its way to a route: the [`Delivery`] and the key it was routed
 /// by. What [`FromRouted`] extractors read from.
 #[derive(Debug)]
 pub struct Routed {
     delivery: Delivery,
-    key: Option<RouteKey>,
 }
 
 impl Routed {
@@ -133,7 +73,7 @@ impl Routed {
     /// The key it was routed by (`None` for an event without a type, taken by the fallback).
     #[must_use]
     pub fn route_key(&self) -> Option<&RouteKey> {
-        self.key.as_ref()
+        self.delivery.route_key()
     }
 }
 
@@ -176,8 +116,8 @@ impl<S> FromRouted<S> for Delivery {
 impl<S> FromRouted<S> for RouteKey {
     fn from_routed(routed: &Routed, _: &S) -> Result<Self, HandlerError> {
         routed
-            .key
-            .clone()
+            .route_key()
+            .cloned()
             .ok_or_else(|| "the event has no type: take an Option<RouteKey>".into())
     }
 }
@@ -185,7 +125,7 @@ impl<S> FromRouted<S> for RouteKey {
 /// The key the event was routed by, when it has one.
 impl<S> FromRouted<S> for Option<RouteKey> {
     fn from_routed(routed: &Routed, _: &S) -> Result<Self, HandlerError> {
-        Ok(routed.key.clone())
+        Ok(routed.route_key().cloned())
     }
 }
 
@@ -304,39 +244,6 @@ pub enum UnroutedPolicy {
     Reject,
 }
 
-/// The error a router's handler gives for an event no route takes; the receiver and the inbox
-/// workers answer it by the router's [`UnroutedPolicy`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unrouted {
-    event_type: Option<String>,
-    policy: UnroutedPolicy,
-}
-
-impl Unrouted {
-    /// The event's route key (`None` when the event carries no type).
-    #[must_use]
-    pub fn event_type(&self) -> Option<&str> {
-        self.event_type.as_deref()
-    }
-
-    /// Whether the event is acknowledged.
-    #[must_use]
-    pub fn acknowledged(&self) -> bool {
-        self.policy == UnroutedPolicy::Acknowledge
-    }
-}
-
-impl fmt::Display for Unrouted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.event_type {
-            Some(event_type) => write!(f, "no route takes event type {event_type:?}"),
-            None => f.write_str("the event has no type and there is no fallback route"),
-        }
-    }
-}
-
-impl Error for Unrouted {}
-
 /// Routes events by type to typed handlers; give it to a
 /// [`ReceiverBuilder::router`](crate::ReceiverBuilder::router) or an inbox
 /// [`WorkerBuilder::router`](crate::inbox::WorkerBuilder::router).
@@ -355,8 +262,8 @@ impl Error for Unrouted {}
 /// answer until the app is fixed; none is retried forever), and in the inbox becomes a dead
 /// letter at once.
 ///
-/// See the [module](crate::router) example, and [`handle`](Self::handle) to test routes
-/// without HTTP.
+/// See the [module](crate::router) example, and [`handle`](Self::handle) (the test kit's) to
+/// test routes without HTTP.
 pub struct EventRouter<S = ()> {
     routes: Vec<Route<S>>,
     policy: UnroutedPolicy,
@@ -515,120 +422,43 @@ impl EventRouter<()> {
             .map(|(_, route)| route)
     }
 
-    /// Runs the route for `delivery`: the handler [`ReceiverBuilder::router`] installs. An event
-    /// no route takes fails with [`Unrouted`]; a payload that does not fit, with
-    /// [`PayloadError`](crate::PayloadError).
+    /// Runs the route for `delivery` and says what it came to: [`Handled::Processed`], an
+    /// [`Unrouted`] event (answered by the router's [`UnroutedPolicy`]), a payload that does not
+    /// fit its route's type ([`Handled::Misfit`]), or the handler's failure. What
+    /// [`ReceiverBuilder::router`] and the inbox [`WorkerBuilder::router`] run for each event.
     ///
     /// [`ReceiverBuilder::router`]: crate::ReceiverBuilder::router
+    /// [`WorkerBuilder::router`]: crate::inbox::WorkerBuilder::router
+    pub fn run(&self, delivery: Delivery) -> impl Future<Output = Handled> + Send + 'static {
+        let routed = Routed { delivery };
+        let route = match self.find(routed.delivery.sender(), routed.route_key()) {
+            Some(route) => Ok((route.handler)(&routed, &())),
+            None => Err(Unrouted {
+                event_type: routed.route_key().map(|key| key.as_str().to_owned()),
+                acknowledged: self.policy == UnroutedPolicy::Acknowledge,
+            }),
+        };
+        async move {
+            match route {
+                Ok(handler) => Handled::from_result(handler.await),
+                Err(unrouted) => Handled::Unrouted(unrouted),
+            }
+        }
+    }
+
+    /// Runs the route for `delivery`, as a plain handler's result.
+    ///
+    /// # Errors
+    ///
+    /// [`Unrouted`] for an event no route takes, [`PayloadError`](crate::PayloadError) for a
+    /// payload that does not fit its route's type, or the route handler's own error.
+    #[deprecated(note = "use `EventRouter::run`, which gives what the event came to as a value")]
     pub fn dispatch(
         &self,
         delivery: Delivery,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'static {
-        let mut delivery = delivery;
-        let key = delivery
-            .route_key
-            .take()
-            .or_else(|| crate::envelope::route_key(delivery.event()));
-        let future: HandlerFuture = match self.find(delivery.sender(), key.as_ref()) {
-            Some(route) => (route.handler)(&Routed { delivery, key }, &()),
-            None => Box::pin(ready(Err(Box::new(Unrouted {
-                event_type: key.map(|k| k.full),
-                policy: self.policy,
-            }) as HandlerError))),
-        };
-        future
-    }
-
-    /// Verifies a request built by [`testing::signed_event`](crate::testing::signed_event) and
-    /// runs its route, without HTTP and without a store: for the app's unit tests of its
-    /// routes and handlers. The outcome is what a receiver would answer (`processed`,
-    /// `unrouted`, `invalid_payload`, `handler_failed`, or the rejection), with `recorded`
-    /// false since nothing is stored.
-    ///
-    /// ```
-    /// use verihook::envelope::StripeEvent;
-    /// use verihook::{testing, HandlerError, EventRouter};
-    ///
-    /// #[derive(serde::Deserialize)]
-    /// struct Invoice { amount_paid: u64 }
-    ///
-    /// async fn invoice_paid(event: StripeEvent<Invoice>) -> Result<(), HandlerError> {
-    ///     assert_eq!(event.object.amount_paid, 4200);
-    ///     Ok(())
-    /// }
-    ///
-    /// # async fn demo() {
-    /// let router = EventRouter::new().route("invoice.paid", invoice_paid);
-    /// let request = testing::signed_event(
-    ///     "stripe", "whsec_test_secret", "invoice.paid", serde_json::json!({ "amount_paid": 4200 }),
-    /// ).unwrap();
-    /// assert_eq!(router.handle(&request).await.code(), "processed");
-    /// # }
-    /// # use std::future::Future;
-    /// # let mut f = std::pin::pin!(demo());
-    /// # let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    /// # while f.as_mut().poll(&mut cx).is_pending() {}
-    /// ```
-    pub async fn handle(&self, request: &crate::testing::SignedRequest) -> Outcome {
-        if let Err(error) = self.check() {
-            return Outcome::HandlerFailed {
-                key: String::new(),
-                error: Box::new(error),
-            };
-        }
-        let (parts, body) = (request.request.method(), request.request.body());
-        let head = crate::RequestHead::new(parts, request.request.uri(), request.request.headers());
-        let verified = request
-            .scheme
-            .verify_request(&WebhookRequest::new(head, body), request.scheme.now());
-        let event = match verified {
-            Ok(Verified::Event(event)) => event.with_sender(&request.sender),
-            Ok(Verified::Handshake(answer)) => return Outcome::Handshake(answer),
-            Err(error) => return Outcome::Rejected(error),
-        };
-        let key = event.idempotency_key();
-        let delivery = Delivery::new(event, key.clone(), ClaimToken::generate(), 1);
-        match settle(self.dispatch(delivery).await) {
-            Settled::Done => Outcome::Processed {
-                key,
-                recorded: false,
-            },
-            Settled::Unrouted(unrouted) if unrouted.acknowledged() => Outcome::Unrouted {
-                key,
-                event_type: unrouted.event_type,
-            },
-            Settled::Unrouted(unrouted) => Outcome::NoRoute {
-                key,
-                event_type: unrouted.event_type,
-            },
-            Settled::Payload(error) => Outcome::InvalidPayload { key, error: *error },
-            Settled::Failed(error) => Outcome::HandlerFailed { key, error },
-        }
-    }
-}
-
-/// What a handler's result means for the event.
-pub(crate) enum Settled {
-    /// It took effect.
-    Done,
-    /// No route took it.
-    Unrouted(Box<Unrouted>),
-    /// Its payload does not fit its route's type: retrying the same bytes cannot help.
-    Payload(Box<crate::PayloadError>),
-    /// The handler failed: a retry may succeed.
-    Failed(HandlerError),
-}
-
-pub(crate) fn settle(result: Result<(), HandlerError>) -> Settled {
-    match result {
-        Ok(()) => Settled::Done,
-        Err(error) => match error.downcast::<Unrouted>() {
-            Ok(unrouted) => Settled::Unrouted(unrouted),
-            Err(error) => match error.downcast::<crate::PayloadError>() {
-                Ok(payload) => Settled::Payload(payload),
-                Err(error) => Settled::Failed(error),
-            },
-        },
+        let handled = self.run(delivery);
+        async move { handled.await.into_result() }
     }
 }
 

@@ -33,7 +33,7 @@ pub use octocrab::models::webhook_events::{
 };
 
 use crate::error::PayloadError;
-use crate::receiver::HandlerError;
+use crate::handler::HandlerError;
 use crate::router::{FromRouted, Routed};
 
 /// The whole GitHub event as octocrab models it, chosen by `X-GitHub-Event` (an unsigned

@@ -57,9 +57,9 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
+use crate::event::RouteKey;
 use crate::event::{Event, Field, Signed};
 use crate::idempotency::{BoxFuture, ClaimToken, StoreError};
-use crate::router::RouteKey;
 
 pub use memory::MemoryInbox;
 #[cfg(feature = "postgres")]

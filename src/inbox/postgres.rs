@@ -17,10 +17,10 @@ use super::{
     bounded_error, hold, stored_route_key, BoxFuture, ClaimToken, DeadLetter, Enqueued, Entry,
     Inbox, InboxStats, Leased, StoreError,
 };
+use crate::event::RouteKey;
 use crate::event::Signed;
 use crate::idempotency::postgres::{checked_options, pool_options};
 use crate::idempotency::token_held;
-use crate::router::RouteKey;
 
 type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 

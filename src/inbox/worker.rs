@@ -11,11 +11,13 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinSet;
 
 use super::{Inbox, Leased};
-use crate::heartbeat::{beat_interval, with_heartbeat};
+use crate::error::ConfigError;
+use crate::handler::{
+    Delivery, Handled, Handler, HandlerError, Settle, DEFAULT_LEASE, DEFAULT_RETAIN,
+};
 use crate::idempotency::{ClaimToken, StoreError, MAX_HOLD};
 use crate::observe;
-use crate::receiver::{run_handler, ConfigError, Delivery, Handler, HandlerError};
-use crate::router::{settle, EventRouter, Settled};
+use crate::router::EventRouter;
 
 /// Exponential backoff with full jitter: the delay before retry `n` is drawn uniformly from
 /// `0 ..= min(cap, base × 2^(n-1))`, so that retries of many failed events spread out instead of
@@ -156,11 +158,11 @@ impl Worker {
             handler: None,
             observer: None,
             concurrency: 4,
-            lease: crate::DEFAULT_LEASE,
+            lease: DEFAULT_LEASE,
             backoff: Backoff::default(),
             max_attempts: 8,
-            max_age: crate::DEFAULT_RETAIN,
-            retain: crate::DEFAULT_RETAIN,
+            max_age: DEFAULT_RETAIN,
+            retain: DEFAULT_RETAIN,
             poll: Duration::from_secs(1),
             error: None,
         }
@@ -322,55 +324,43 @@ impl Worker {
                 Some(_) => entry.route_key_signed,
                 None => event.signed().route_key(),
             };
-            let mut delivery = Delivery::new(event, key.clone(), token, attempt);
-            delivery.route_key = entry.route_key.clone();
-            let started = observe::clock();
-            // The heartbeat: extend the lease every third of it while the handler runs.
-            let result = with_heartbeat(
-                run_handler(&handler, delivery),
-                beat_interval(lease),
-                || async {
-                    let _ = inbox.extend(&key, &token, lease).await;
-                },
+            let delivery = Delivery::new(
+                event,
+                key.clone(),
+                token,
+                attempt,
+                crate::envelope::route_key,
             )
-            .await;
-            let recorded = match settle(result) {
-                Settled::Done => Ok(inbox.complete(&key, &token).await.map(|()| Fate::Done)),
-                Settled::Unrouted(unrouted) if unrouted.acknowledged() => {
-                    let event_type = unrouted.event_type().map(str::to_owned);
-                    // Marked done only when the signature covers the route key: a forged type
-                    // must not settle the event. Otherwise the entry is removed, as the inline
-                    // receiver releases its claim, and a later delivery is stored anew.
-                    let settled = if route_key_signed {
-                        inbox.complete(&key, &token).await
-                    } else {
-                        inbox.forget(&key, &token).await
-                    };
-                    Ok(settled.map(|()| Fate::Unrouted { event_type }))
-                }
-                // Retrying the same bytes cannot make them fit: a dead letter at once.
-                Settled::Payload(error) => {
-                    let error = super::bounded_error(&error.to_string()).to_owned();
-                    let buried = inbox.bury(&key, &token, &error).await;
-                    Ok(buried.map(|()| Fate::Dead { error }))
-                }
-                Settled::Unrouted(unrouted) => Err(unrouted.to_string()),
-                Settled::Failed(error) => Err(error.to_string()),
-            };
-            let fate = match recorded {
-                Ok(recorded) => recorded,
-                Err(error) => {
-                    let error = super::bounded_error(&error).to_owned();
+            .with_route_key(entry.route_key);
+            let started = observe::clock();
+            let handled = handler
+                .run_under_lease(delivery, lease, || async {
+                    let _ = inbox.extend(&key, &token, lease).await;
+                })
+                .await;
+            let fate = match handled.settle(route_key_signed) {
+                Settle::Complete => inbox
+                    .complete(&key, &token)
+                    .await
+                    .map(|()| settled(handled)),
+                // Removed, not done (an unrouted event whose route key is not signed), as the
+                // inline receiver releases its claim: a later delivery is stored anew.
+                Settle::Forget => inbox.forget(&key, &token).await.map(|()| settled(handled)),
+                settle @ (Settle::Refuse | Settle::Retry) => {
+                    let error = super::bounded_error(&handled.to_string()).to_owned();
                     let age = SystemTime::now()
                         .duration_since(enqueued_at)
                         .unwrap_or_default();
-                    if attempt >= max_attempts || age >= max_age {
-                        let buried = inbox.bury(&key, &token, &error).await;
-                        buried.map(|()| Fate::Dead { error })
-                    } else {
+                    let last = attempt >= max_attempts || age >= max_age;
+                    if settle == Settle::Retry && !last {
                         let delay = backoff.delay(attempt, jitter(&key, attempt));
                         let retried = inbox.retry(&key, &token, delay, &error).await;
                         retried.map(|()| Fate::Retry { delay, error })
+                    } else {
+                        // A misfit (retrying the same bytes cannot make them fit), or the last
+                        // attempt: a dead letter.
+                        let buried = inbox.bury(&key, &token, &error).await;
+                        buried.map(|()| Fate::Dead { error })
                     }
                 }
             }
@@ -398,6 +388,16 @@ impl Worker {
 /// How often a running worker reads the inbox's depth into the gauges.
 #[cfg(feature = "metrics")]
 const DEPTH_EVERY: Duration = Duration::from_secs(15);
+
+/// The fate of an event settled without a retry: done, or done without a route.
+fn settled(handled: Handled) -> Fate {
+    match handled {
+        Handled::Unrouted(unrouted) => Fate::Unrouted {
+            event_type: unrouted.event_type,
+        },
+        _ => Fate::Done,
+    }
+}
 
 impl Fate {
     /// The result label of the handler-duration metric.
@@ -466,7 +466,7 @@ impl WorkerBuilder {
         F: Fn(Delivery) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
-        self.handler = Some(Arc::new(move |delivery| Box::pin(handler(delivery))));
+        self.handler = Some(Handler::from_fn(handler));
         self
     }
 
@@ -488,7 +488,8 @@ impl WorkerBuilder {
             self.error.get_or_insert(error);
         }
         let router = Arc::new(router);
-        self.handler(move |delivery| router.dispatch(delivery))
+        self.handler = Some(Handler::new(move |delivery| router.run(delivery)));
+        self
     }
 
     /// How many handlers run at once in this worker (default 4, at least 1).

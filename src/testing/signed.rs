@@ -14,8 +14,11 @@ use super::{
 };
 use crate::error::{SecretError, VerifyError};
 use crate::event::Verified;
+use crate::handler::Delivery;
 use crate::idempotency::ClaimToken;
+use crate::receiver::Outcome;
 use crate::request::{RequestHead, WebhookRequest};
+use crate::router::EventRouter;
 use crate::scheme::Scheme;
 use crate::verify::VerifyOptions;
 
@@ -119,6 +122,63 @@ impl fmt::Debug for SignedRequest {
             .field("uri", self.request.uri())
             .field("body_len", &self.request.body().len())
             .finish_non_exhaustive()
+    }
+}
+
+// The test kit's entry into a router, kept here so that the router itself knows nothing of it.
+impl EventRouter {
+    /// Verifies a request built by [`testing::signed_event`](crate::testing::signed_event) and
+    /// runs its route, without HTTP and without a store: for the app's unit tests of its
+    /// routes and handlers. The outcome is what a receiver would answer (`processed`,
+    /// `unrouted`, `invalid_payload`, `handler_failed`, or the rejection), with `recorded`
+    /// false since nothing is stored.
+    ///
+    /// ```
+    /// use verihook::envelope::StripeEvent;
+    /// use verihook::{testing, HandlerError, EventRouter};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Invoice { amount_paid: u64 }
+    ///
+    /// async fn invoice_paid(event: StripeEvent<Invoice>) -> Result<(), HandlerError> {
+    ///     assert_eq!(event.object.amount_paid, 4200);
+    ///     Ok(())
+    /// }
+    ///
+    /// # async fn demo() {
+    /// let router = EventRouter::new().route("invoice.paid", invoice_paid);
+    /// let request = testing::signed_event(
+    ///     "stripe", "whsec_test_secret", "invoice.paid", serde_json::json!({ "amount_paid": 4200 }),
+    /// ).unwrap();
+    /// assert_eq!(router.handle(&request).await.code(), "processed");
+    /// # }
+    /// # use std::future::Future;
+    /// # let mut f = std::pin::pin!(demo());
+    /// # let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// # while f.as_mut().poll(&mut cx).is_pending() {}
+    /// ```
+    pub async fn handle(&self, request: &SignedRequest) -> Outcome {
+        if let Err(error) = self.check() {
+            return Outcome::HandlerFailed {
+                key: String::new(),
+                error: Box::new(error),
+            };
+        }
+        let event = match request.verify() {
+            Ok(Verified::Event(event)) => event.with_sender(&request.sender),
+            Ok(Verified::Handshake(answer)) => return Outcome::Handshake(answer),
+            Err(error) => return Outcome::Rejected(error),
+        };
+        let key = event.idempotency_key();
+        let delivery = Delivery::new(
+            event,
+            key.clone(),
+            ClaimToken::generate(),
+            1,
+            crate::envelope::route_key,
+        );
+        // No lease and no panic caught: a failed assertion in a route fails the app's test.
+        Outcome::handled(key, self.run(delivery).await, false)
     }
 }
 
