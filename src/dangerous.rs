@@ -6,9 +6,9 @@ use std::time::SystemTime;
 use crate::diagnose::Explainer;
 use crate::event::Verified;
 use crate::providers::github::GithubVerifier;
+use crate::providers::Provider;
 use crate::request::WebhookRequest;
 use crate::scheme::declared::SchemeSpec;
-use crate::providers::Provider;
 use crate::scheme::{BuildArgs, Scheme};
 use crate::{VerifyError, VerifyOptions};
 

@@ -54,9 +54,9 @@ use zeroize::Zeroizing;
 use crate::dangerous;
 use crate::error::VerifyError;
 use crate::event::Verified;
+use crate::providers::Provider;
 use crate::request::WebhookRequest;
 use crate::scheme::declared::SchemeSpec;
-use crate::providers::Provider;
 use crate::scheme::Scheme;
 use crate::verify::VerifyOptions;
 

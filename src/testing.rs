@@ -69,7 +69,11 @@ pub(crate) fn uuid_text(hex: &str) -> String {
     .join("-")
 }
 
-pub(crate) fn insert(headers: &mut HeaderMap, header: &Header, value: &str) -> Result<(), VerifyError> {
+pub(crate) fn insert(
+    headers: &mut HeaderMap,
+    header: &Header,
+    value: &str,
+) -> Result<(), VerifyError> {
     let value = HeaderValue::from_str(value)
         .ok()
         .filter(|v| !v.is_empty() && v.to_str().is_ok())
@@ -128,7 +132,9 @@ pub(crate) fn unix_now() -> u64 {
 pub(crate) fn unix_now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// `value` as JSON bytes.
@@ -161,7 +167,6 @@ pub(crate) fn form_body(payload: &Value) -> String {
 }
 
 pub(crate) use signed::rfc3339;
-
 
 /// Signs requests as a sender described by a [`SchemeSpec`](crate::scheme::declared::SchemeSpec)
 /// does: the signature header in the declared format, and the timestamp and id headers the

@@ -6,8 +6,6 @@ pub use imp::DiscordVerifier;
 #[cfg(feature = "ed25519")]
 pub(crate) use imp::{SIGNATURE, TIMESTAMP};
 
-
-
 #[cfg(feature = "ed25519")]
 mod imp {
     use std::fmt;
@@ -394,7 +392,10 @@ fn route_key(event: &crate::event::Event) -> Option<crate::router::RouteKey> {
     }
     let name = keys.data.and_then(|d| d.name);
     match keys.kind? {
-        2 => Some(RouteKey::with_action("application_command", name.as_deref())),
+        2 => Some(RouteKey::with_action(
+            "application_command",
+            name.as_deref(),
+        )),
         3 => Some(RouteKey::new("message_component")),
         4 => Some(RouteKey::with_action(
             "application_command_autocomplete",
@@ -425,7 +426,7 @@ fn sign_sample(
 /// the secret, whose public key the verifier takes.
 #[cfg(feature = "ed25519")]
 fn sample_event(
-    sample: crate::providers::EventSample<'_>,
+    sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     use sha2::Digest as _;
     let signer = DiscordSigner::from_seed(sha2::Sha256::digest(sample.secret.as_bytes()).into());
@@ -445,7 +446,7 @@ fn sample_event(
     let body = match interaction {
         Some(number) => {
             let data = crate::testing::with_member(
-                sample.payload,
+                sample.payload.clone(),
                 "name",
                 sample.action.map(serde_json::Value::from),
             );
@@ -478,7 +479,7 @@ fn sample_event(
 
 #[cfg(not(feature = "ed25519"))]
 fn sample_event(
-    sample: crate::providers::EventSample<'_>,
+    sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     let _ = sample;
     Err(crate::error::SecretError::FeatureDisabled { feature: "ed25519" }.into())
@@ -490,7 +491,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     signs_url: false,
     headers: &["x-signature-ed25519"],
     build,
-    route_key: route_key,
+    route_key,
     sample: crate::providers::Sample {
         event_type: "invoice.paid",
         header_event: "ping",

@@ -154,7 +154,6 @@ verifier_options!(GithubVerifier);
 /// GitHub caps webhook payloads at 25 MB.
 pub(crate) const BODY_LIMIT: usize = 25 * 1024 * 1024;
 
-
 impl Scheme for GithubVerifier {
     fn name(&self) -> &'static str {
         "github"
@@ -336,7 +335,10 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for GithubE
                 .route_key()
                 .map(|k| k.kind().to_owned())
                 .unwrap_or_default(),
-            action: r.route_key().and_then(crate::router::RouteKey::action).map(str::to_owned),
+            action: r
+                .route_key()
+                .and_then(crate::router::RouteKey::action)
+                .map(str::to_owned),
             delivery: crate::envelope::text(r.delivery().id()),
             payload,
         })
@@ -359,7 +361,10 @@ fn build(
 fn route_key(event: &crate::event::Event) -> Option<crate::router::RouteKey> {
     let name = event.event_type()?;
     let [action] = crate::event::first_members(&event.body[..], ["action"]);
-    Some(crate::router::RouteKey::with_action(&name, action.as_deref()))
+    Some(crate::router::RouteKey::with_action(
+        &name,
+        action.as_deref(),
+    ))
 }
 
 /// A push, as GitHub's own test deliveries look.
@@ -389,11 +394,16 @@ fn sign_sample(
 
 /// `pull_request.opened`: `X-GitHub-Event: pull_request` and `"action": "opened"`.
 fn sample_event(
-    sample: crate::providers::EventSample<'_>,
+    sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     let action = sample.action.map(serde_json::Value::from);
-    let body = crate::testing::to_vec(&crate::testing::with_member(sample.payload, "action", action));
-    let headers = GithubSigner::new(sample.secret)?.sign_delivery(sample.uuid, sample.kind, &body)?;
+    let body = crate::testing::to_vec(&crate::testing::with_member(
+        sample.payload.clone(),
+        "action",
+        action,
+    ));
+    let headers =
+        GithubSigner::new(sample.secret)?.sign_delivery(sample.uuid, sample.kind, &body)?;
     Ok(crate::providers::SampleRequest::new(body, headers))
 }
 
@@ -403,12 +413,17 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     signs_url: false,
     headers: &["x-hub-signature-256", "x-hub-signature"],
     build,
-    route_key: route_key,
+    route_key,
     sample: crate::providers::Sample {
         event_type: "push",
         header_event: "ping",
         id_note: None,
-        spelled: &["X-Hub-Signature-256", "X-Hub-Signature", "X-GitHub-Delivery", "X-GitHub-Event"],
+        spelled: &[
+            "X-Hub-Signature-256",
+            "X-Hub-Signature",
+            "X-GitHub-Delivery",
+            "X-GitHub-Event",
+        ],
         forms: false,
         body: sample_body,
         sign: sign_sample,

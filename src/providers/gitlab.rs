@@ -216,7 +216,6 @@ impl GitlabVerifier {
     }
 }
 
-
 impl Scheme for GitlabVerifier {
     fn name(&self) -> &'static str {
         "gitlab"
@@ -290,7 +289,9 @@ impl GitlabSigner {
             return Err(crate::error::SecretError::Empty);
         }
         let signing = match std::str::from_utf8(token) {
-            Ok(text) if text.starts_with("whsec_") => Some(crate::providers::standard::StandardSigner::new(text)?),
+            Ok(text) if text.starts_with("whsec_") => {
+                Some(crate::providers::standard::StandardSigner::new(text)?)
+            }
             _ => None,
         };
         Ok(Self {
@@ -305,7 +306,12 @@ impl GitlabSigner {
     /// # Errors
     ///
     /// [`VerifyError::MalformedHeader`] when the token, event or uuid cannot be a header value.
-    pub fn sign(&self, event: &str, uuid: &str, body: &[u8]) -> Result<http::HeaderMap, crate::error::VerifyError> {
+    pub fn sign(
+        &self,
+        event: &str,
+        uuid: &str,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_secs());
@@ -329,9 +335,8 @@ impl GitlabSigner {
             Some(signer) => signer.sign(uuid, timestamp, body)?,
             None => {
                 let mut headers = http::HeaderMap::new();
-                let token = http::HeaderValue::from_bytes(&self.token).map_err(|_| {
-                    TOKEN.malformed("the token is not a valid header value")
-                })?;
+                let token = http::HeaderValue::from_bytes(&self.token)
+                    .map_err(|_| TOKEN.malformed("the token is not a valid header value"))?;
                 headers.insert(TOKEN.wire.clone(), token);
                 headers
             }
@@ -365,7 +370,10 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for GitlabE
                 .route_key()
                 .map(|k| k.kind().to_owned())
                 .unwrap_or_default(),
-            action: r.route_key().and_then(crate::router::RouteKey::action).map(str::to_owned),
+            action: r
+                .route_key()
+                .and_then(crate::router::RouteKey::action)
+                .map(str::to_owned),
             payload,
         })
     }
@@ -441,10 +449,10 @@ fn sign_sample(
 /// `merge_request.open`: `"object_kind": "merge_request"`, `object_attributes.action` and
 /// `X-Gitlab-Event: Merge Request Hook`.
 fn sample_event(
-    sample: crate::providers::EventSample<'_>,
+    sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     let mut body = crate::testing::with_member(
-        sample.payload,
+        sample.payload.clone(),
         "object_kind",
         Some(serde_json::Value::from(sample.kind)),
     );
@@ -482,12 +490,20 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     signs_url: false,
     headers: &["x-gitlab-token", "x-gitlab-event"],
     build,
-    route_key: route_key,
+    route_key,
     sample: crate::providers::Sample {
         event_type: "Push Hook",
         header_event: "Push Hook",
         id_note: None,
-        spelled: &["X-Gitlab-Token", "X-Gitlab-Event", "X-Gitlab-Event-Uuid", "Idempotency-Key", "webhook-id", "webhook-timestamp", "webhook-signature"],
+        spelled: &[
+            "X-Gitlab-Token",
+            "X-Gitlab-Event",
+            "X-Gitlab-Event-Uuid",
+            "Idempotency-Key",
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature",
+        ],
         forms: false,
         body: sample_body,
         sign: sign_sample,

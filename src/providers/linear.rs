@@ -164,7 +164,12 @@ impl LinearSigner {
     /// # Errors
     ///
     /// [`VerifyError::MalformedHeader`] when `event` or `delivery` cannot be a header value.
-    pub fn sign(&self, event: &str, delivery: &str, body: &[u8]) -> Result<http::HeaderMap, crate::error::VerifyError> {
+    pub fn sign(
+        &self,
+        event: &str,
+        delivery: &str,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
         let mut headers = http::HeaderMap::new();
         crate::testing::insert(&mut headers, &SIGNATURE, &self.signature(body))?;
         crate::testing::insert(&mut headers, &EVENT, event)?;
@@ -250,7 +255,10 @@ fn build(
 /// `type` `.` `action` (`Issue.create`). Linear puts both first: the read stops there.
 fn route_key(event: &crate::event::Event) -> Option<crate::router::RouteKey> {
     let [kind, action] = crate::event::first_members(&event.body[..], ["type", "action"]);
-    Some(crate::router::RouteKey::with_action(&kind?, action.as_deref()))
+    Some(crate::router::RouteKey::with_action(
+        &kind?,
+        action.as_deref(),
+    ))
 }
 
 /// An issue created, stamped now (Linear signs its timestamp inside the body).
@@ -279,7 +287,8 @@ fn body_millis(body: &[u8]) -> Option<u64> {
 fn sign_sample(
     request: &crate::providers::SignRequest<'_>,
 ) -> Result<crate::providers::SignedHeaders, crate::providers::SignError> {
-    let headers = LinearSigner::new(request.secret)?.sign(request.event, request.id, request.body)?;
+    let headers =
+        LinearSigner::new(request.secret)?.sign(request.event, request.id, request.body)?;
     let mut signed = crate::providers::SignedHeaders::new(headers);
     if body_millis(request.body).is_none() {
         signed.notes.push(
@@ -293,7 +302,7 @@ fn sign_sample(
 
 /// `Issue.create`: `"type": "Issue"`, `"action": "create"`, the payload as `data`.
 fn sample_event(
-    sample: crate::providers::EventSample<'_>,
+    sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     let body = crate::testing::to_vec(&serde_json::json!({
         "action": sample.action.unwrap_or("create"),
@@ -315,7 +324,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     signs_url: false,
     headers: &["linear-signature"],
     build,
-    route_key: route_key,
+    route_key,
     sample: crate::providers::Sample {
         event_type: "Issue",
         header_event: "Issue",

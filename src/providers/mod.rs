@@ -80,7 +80,7 @@ pub(crate) struct Sample {
     /// Signs a body as the provider does.
     pub(crate) sign: fn(&SignRequest<'_>) -> Result<SignedHeaders, SignError>,
     /// The test kit's event: a payload wrapped in the provider's envelope and signed.
-    pub(crate) event: fn(EventSample<'_>) -> Result<SampleRequest, VerifyError>,
+    pub(crate) event: fn(&EventSample<'_>) -> Result<SampleRequest, VerifyError>,
 }
 
 impl Provider {

@@ -172,11 +172,7 @@ impl PaddleSigner {
     pub fn sign(&self, timestamp: u64, body: &[u8]) -> http::HeaderMap {
         let mut headers = http::HeaderMap::new();
         // Digits, hex and ASCII are always a valid header value.
-        let _ = crate::testing::insert(
-            &mut headers,
-            &SIGNATURE,
-            &self.signature(timestamp, body),
-        );
+        let _ = crate::testing::insert(&mut headers, &SIGNATURE, &self.signature(timestamp, body));
         headers
     }
 }
@@ -254,7 +250,7 @@ fn sign_sample(
 
 /// `event_type` and `data`, with fresh `evt_` and `ntf_` ids.
 fn sample_event(
-    sample: crate::providers::EventSample<'_>,
+    sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     let body = crate::testing::to_vec(&serde_json::json!({
         "event_id": format!("evt_{}", sample.unique),

@@ -161,14 +161,20 @@ impl ShopifySigner {
     /// [`SecretError`] when the secret is empty.
     pub fn new(client_secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([client_secret.as_ref()], crate::testing::ANY_LENGTH)?,
+            keys: crate::scheme::MacKeys::new(
+                [client_secret.as_ref()],
+                crate::testing::ANY_LENGTH,
+            )?,
         })
     }
 
     /// The `X-Shopify-Hmac-Sha256` value for `body`.
     #[must_use]
     pub fn signature(&self, body: &[u8]) -> String {
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, self.keys.sign(&[body]).unwrap_or_default())
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            self.keys.sign(&[body]).unwrap_or_default(),
+        )
     }
 
     /// The headers of a delivery of `body` for `topic` (`orders/create`) from `shop_domain`,
@@ -184,7 +190,12 @@ impl ShopifySigner {
         body: &[u8],
     ) -> Result<http::HeaderMap, crate::error::VerifyError> {
         let token = crate::idempotency::ClaimToken::generate();
-        self.sign_delivery(topic, shop_domain, &crate::testing::uuid_text(token.as_str()), body)
+        self.sign_delivery(
+            topic,
+            shop_domain,
+            &crate::testing::uuid_text(token.as_str()),
+            body,
+        )
     }
 
     /// [`sign`](Self::sign) with a given webhook id (also used as the event id).
@@ -283,7 +294,7 @@ fn sign_sample(
 
 /// The payload as the body, the type as `X-Shopify-Topic`.
 fn sample_event(
-    sample: crate::providers::EventSample<'_>,
+    sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     let body = crate::testing::to_vec(&sample.payload);
     let headers = ShopifySigner::new(sample.secret)?.sign(
@@ -305,7 +316,14 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
         event_type: "orders/create",
         header_event: "orders/create",
         id_note: None,
-        spelled: &["X-Shopify-Hmac-Sha256", "X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Api-Version", "X-Shopify-Webhook-Id", "X-Shopify-Event-Id"],
+        spelled: &[
+            "X-Shopify-Hmac-Sha256",
+            "X-Shopify-Topic",
+            "X-Shopify-Shop-Domain",
+            "X-Shopify-Api-Version",
+            "X-Shopify-Webhook-Id",
+            "X-Shopify-Event-Id",
+        ],
         forms: false,
         body: sample_body,
         sign: sign_sample,

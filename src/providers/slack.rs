@@ -158,12 +158,7 @@ impl SlackSigner {
     /// `X-Slack-Signature` and `X-Slack-Request-Timestamp` for `body` sent at `timestamp`.
     #[must_use]
     pub fn sign(&self, timestamp: u64, body: &[u8]) -> http::HeaderMap {
-        crate::testing::v0_headers(
-            &self.keys,
-            [&SIGNATURE, &TIMESTAMP],
-            timestamp,
-            body,
-        )
+        crate::testing::v0_headers(&self.keys, [&SIGNATURE, &TIMESTAMP], timestamp, body)
     }
 }
 
@@ -269,10 +264,10 @@ fn sign_sample(
 
 /// An `event_callback` with the payload as its inner `event`.
 fn sample_event(
-    sample: crate::providers::EventSample<'_>,
+    sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     let event = crate::testing::with_member(
-        sample.payload,
+        sample.payload.clone(),
         "type",
         Some(serde_json::Value::from(sample.event_type)),
     );
@@ -295,7 +290,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     signs_url: false,
     headers: &["x-slack-signature"],
     build,
-    route_key: route_key,
+    route_key,
     sample: crate::providers::Sample {
         event_type: "app_mention",
         header_event: "ping",

@@ -89,7 +89,6 @@ impl SquareVerifier {
 
 verifier_options!(SquareVerifier, url);
 
-
 impl Scheme for SquareVerifier {
     fn name(&self) -> &'static str {
         "square"
@@ -184,7 +183,11 @@ impl SquareSigner {
     /// # Errors
     ///
     /// Never in practice (base64 is always a valid header value).
-    pub fn sign(&self, notification_url: &str, body: &[u8]) -> Result<http::HeaderMap, crate::error::VerifyError> {
+    pub fn sign(
+        &self,
+        notification_url: &str,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
         let mut headers = http::HeaderMap::new();
         crate::testing::insert(
             &mut headers,
@@ -286,7 +289,7 @@ fn sign_sample(
 
 /// `type` and `data.object`, posted to [`TEST_URL`](crate::testing::TEST_URL).
 fn sample_event(
-    sample: crate::providers::EventSample<'_>,
+    sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     let target = format!("{}/square", crate::testing::TEST_URL);
     let body = crate::testing::to_vec(&serde_json::json!({

@@ -324,7 +324,6 @@ fn decode<const N: usize>(encoded: &[u8]) -> Option<[u8; N]> {
     }
 }
 
-
 /// The three headers of a request, found and checked (the timestamp fresh).
 struct Parsed<'a> {
     id: &'a HeaderValue,
@@ -487,7 +486,10 @@ impl StandardSigner {
         }
         match Key::parse(secret)? {
             Key::Symmetric(bytes) => Ok(Self {
-                key: SigningKey::Symmetric(crate::scheme::MacKeys::new([bytes.as_slice()], crate::testing::ANY_LENGTH)?),
+                key: SigningKey::Symmetric(crate::scheme::MacKeys::new(
+                    [bytes.as_slice()],
+                    crate::testing::ANY_LENGTH,
+                )?),
             }),
             #[cfg(feature = "ed25519")]
             Key::Public(_) => Err(crate::error::SecretError::WrongKind {
@@ -499,13 +501,14 @@ impl StandardSigner {
     #[cfg(feature = "ed25519")]
     fn ed25519(encoded: &str) -> Result<Self, crate::error::SecretError> {
         let bytes = crate::secret::decode_base64(encoded)?;
-        let seed: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| crate::error::SecretError::WrongLength {
-                len: bytes.len(),
-                expected: 32,
-            })?;
+        let seed: [u8; 32] =
+            bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| crate::error::SecretError::WrongLength {
+                    len: bytes.len(),
+                    expected: 32,
+                })?;
         Ok(Self {
             key: SigningKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed)),
         })
@@ -524,7 +527,10 @@ impl StandardSigner {
             #[cfg(feature = "ed25519")]
             SigningKey::Ed25519(key) => Some(format!(
                 "whpk_{}",
-                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key.verifying_key().as_bytes())
+                base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    key.verifying_key().as_bytes()
+                )
             )),
         }
     }
@@ -538,14 +544,23 @@ impl StandardSigner {
             SigningKey::Symmetric(keys) => {
                 format!(
                     "v1,{}",
-                    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, keys.sign(&parts).unwrap_or_default())
+                    base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        keys.sign(&parts).unwrap_or_default()
+                    )
                 )
             }
             #[cfg(feature = "ed25519")]
             SigningKey::Ed25519(key) => {
                 use ed25519_dalek::Signer as _;
                 let signature = key.sign(&parts.concat());
-                format!("v1a,{}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, signature.to_bytes()))
+                format!(
+                    "v1a,{}",
+                    base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        signature.to_bytes()
+                    )
+                )
             }
         }
     }
@@ -555,13 +570,13 @@ impl StandardSigner {
     /// # Errors
     ///
     /// [`VerifyError::MalformedHeader`] when `id` cannot be a header value.
-    pub fn sign(&self, id: &str, timestamp: u64, body: &[u8]) -> Result<http::HeaderMap, crate::error::VerifyError> {
-        self.sign_as(
-            [&ID, &TIMESTAMP, &SIGNATURE],
-            id,
-            timestamp,
-            body,
-        )
+    pub fn sign(
+        &self,
+        id: &str,
+        timestamp: u64,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
+        self.sign_as([&ID, &TIMESTAMP, &SIGNATURE], id, timestamp, body)
     }
 
     /// The same headers spelled as Svix sends them: `svix-id`, `svix-timestamp`,
@@ -577,11 +592,7 @@ impl StandardSigner {
         body: &[u8],
     ) -> Result<http::HeaderMap, crate::error::VerifyError> {
         self.sign_as(
-            [
-                &SVIX_ID,
-                &SVIX_TIMESTAMP,
-                &SVIX_SIGNATURE,
-            ],
+            [&SVIX_ID, &SVIX_TIMESTAMP, &SVIX_SIGNATURE],
             id,
             timestamp,
             body,
@@ -679,7 +690,7 @@ fn sign_sample(
 
 /// `type`, `timestamp` and `data`, with a fresh `msg_` id.
 fn sample_event(
-    sample: crate::providers::EventSample<'_>,
+    sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     let body = crate::testing::to_vec(&serde_json::json!({
         "type": sample.event_type,
@@ -702,7 +713,14 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
         event_type: "invoice.paid",
         header_event: "ping",
         id_note: None,
-        spelled: &["webhook-id", "webhook-timestamp", "webhook-signature", "svix-id", "svix-timestamp", "svix-signature"],
+        spelled: &[
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature",
+            "svix-id",
+            "svix-timestamp",
+            "svix-signature",
+        ],
         forms: false,
         body: sample_body,
         sign: sign_sample,

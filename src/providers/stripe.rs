@@ -12,8 +12,7 @@ use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    with_signed_content, ListedSignatures, MacKeys, Scheme, SignatureList,
-    MIN_RAW_SECRET_LEN,
+    with_signed_content, ListedSignatures, MacKeys, Scheme, SignatureList, MIN_RAW_SECRET_LEN,
 };
 use crate::secret::{require_len, Secret};
 use crate::verify::{check_freshness, verifier_options, Header, VerifyOptions};
@@ -116,7 +115,6 @@ pub(crate) static FORMAT: SignatureList = SignatureList {
     timestamp: b"t",
     signature: b"v1",
 };
-
 
 impl StripeVerifier {
     /// The parsed header, once its timestamp is known to be fresh.
@@ -334,7 +332,7 @@ fn sign_sample(
 
 /// `type` and `data.object`, with a fresh `evt_` id.
 fn sample_event(
-    sample: crate::providers::EventSample<'_>,
+    sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     let body = crate::testing::to_vec(&serde_json::json!({
         "id": format!("evt_test_{}", sample.unique),

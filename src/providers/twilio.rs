@@ -16,9 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{
-    constant_time_eq, hex_array, MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN,
-};
+use crate::scheme::{constant_time_eq, hex_array, MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN};
 use crate::verify::{verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE: Header = Header::new("x-twilio-signature", "X-Twilio-Signature");
@@ -228,7 +226,6 @@ fn matches<M: Mac + KeyInit + Clone>(
 }
 
 verifier_options!(TwilioVerifier, url);
-
 
 /// The `bodySHA256` query parameter's value, if the query has one.
 fn body_sha256(query: Option<&str>) -> Option<&[u8]> {
@@ -524,7 +521,10 @@ impl TwilioSigner {
     pub fn new(auth_token: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
             keys: crate::scheme::MacKeys::new([auth_token.as_ref()], crate::testing::ANY_LENGTH)?,
-            keys_sha256: crate::scheme::MacKeys::new([auth_token.as_ref()], crate::testing::ANY_LENGTH)?,
+            keys_sha256: crate::scheme::MacKeys::new(
+                [auth_token.as_ref()],
+                crate::testing::ANY_LENGTH,
+            )?,
             sha256: false,
         })
     }
@@ -568,7 +568,11 @@ impl TwilioSigner {
     /// # Errors
     ///
     /// [`VerifyError::MalformedHeader`] when the body has more form parameters than allowed.
-    pub fn form_signature(&self, url: &str, body: &[u8]) -> Result<String, crate::error::VerifyError> {
+    pub fn form_signature(
+        &self,
+        url: &str,
+        body: &[u8],
+    ) -> Result<String, crate::error::VerifyError> {
         // Checked once apart, so that the signing below cannot fail.
         feed_form(body, &mut |_: &[u8]| {})?;
         let tag = self.tag(|write| {
@@ -576,7 +580,10 @@ impl TwilioSigner {
             // Refused above if it could be.
             let _ = feed_form(body, write);
         });
-        Ok(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, tag))
+        Ok(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            tag,
+        ))
     }
 
     /// `X-Twilio-Signature` for a form `body` posted to `url`.
@@ -584,7 +591,11 @@ impl TwilioSigner {
     /// # Errors
     ///
     /// As [`form_signature`](Self::form_signature).
-    pub fn sign_form(&self, url: &str, body: &[u8]) -> Result<http::HeaderMap, crate::error::VerifyError> {
+    pub fn sign_form(
+        &self,
+        url: &str,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
         self.headers(&self.form_signature(url, body)?)
     }
 
@@ -594,18 +605,27 @@ impl TwilioSigner {
     /// # Errors
     ///
     /// Never in practice (base64 is always a valid header value).
-    pub fn sign_json(&self, url: &str, body: &[u8]) -> Result<(String, http::HeaderMap), crate::error::VerifyError> {
+    pub fn sign_json(
+        &self,
+        url: &str,
+        body: &[u8],
+    ) -> Result<(String, http::HeaderMap), crate::error::VerifyError> {
         use sha2::Digest as _;
         let hash = const_hex::encode(sha2::Sha256::digest(body));
         let separator = if url.contains('?') { '&' } else { '?' };
         let url = format!("{url}{separator}bodySHA256={hash}");
         let tag = self.tag(|write| write(url.as_bytes()));
-        Ok((url, self.headers(&base64::Engine::encode(&base64::engine::general_purpose::STANDARD, tag))?))
+        Ok((
+            url,
+            self.headers(&base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                tag,
+            ))?,
+        ))
     }
 }
 
 crate::testing::redacted_debug!(TwilioSigner);
-
 
 fn build(
     args: crate::scheme::BuildArgs<'_>,
@@ -646,13 +666,15 @@ fn sign_sample(
         ));
         Ok(signed)
     } else {
-        Ok(crate::providers::SignedHeaders::new(signer.sign_form(url, request.body)?))
+        Ok(crate::providers::SignedHeaders::new(
+            signer.sign_form(url, request.body)?,
+        ))
     }
 }
 
 /// Each member of the payload as a form parameter, posted to [`TEST_URL`](crate::testing::TEST_URL).
 fn sample_event(
-    sample: crate::providers::EventSample<'_>,
+    sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     let target = format!("{}/twilio", crate::testing::TEST_URL);
     let body = crate::testing::form_body(&sample.payload).into_bytes();
@@ -668,7 +690,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     signs_url: true,
     headers: &["x-twilio-signature"],
     build,
-    route_key: route_key,
+    route_key,
     sample: crate::providers::Sample {
         event_type: "invoice.paid",
         header_event: "ping",

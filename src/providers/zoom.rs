@@ -187,12 +187,7 @@ impl ZoomSigner {
     /// `x-zm-signature` and `x-zm-request-timestamp` for `body` sent at `timestamp`.
     #[must_use]
     pub fn sign(&self, timestamp: u64, body: &[u8]) -> http::HeaderMap {
-        crate::testing::v0_headers(
-            &self.keys,
-            [&SIGNATURE, &TIMESTAMP],
-            timestamp,
-            body,
-        )
+        crate::testing::v0_headers(&self.keys, [&SIGNATURE, &TIMESTAMP], timestamp, body)
     }
 }
 
@@ -257,7 +252,7 @@ fn sign_sample(
 
 /// `event`, `event_ts` and the payload as `payload`.
 fn sample_event(
-    sample: crate::providers::EventSample<'_>,
+    sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     let body = crate::testing::to_vec(&serde_json::json!({
         "event": sample.event_type,

@@ -179,7 +179,7 @@ pub fn signed_event(
         mut headers,
         url,
         key,
-    } = (provider.sample.event)(EventSample {
+    } = (provider.sample.event)(&EventSample {
         secret,
         event_type,
         kind,
