@@ -247,7 +247,7 @@ impl GithubSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`] when the secret is empty.
+    /// [`SecretError`](crate::SecretError) when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         let secret = secret.as_ref();
         Ok(Self {

@@ -158,7 +158,7 @@ impl ShopifySigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`] when the secret is empty.
+    /// [`SecretError`](crate::SecretError) when the secret is empty.
     pub fn new(client_secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
             keys: crate::scheme::MacKeys::new(

@@ -142,7 +142,7 @@ impl SlackSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`] when the secret is empty.
+    /// [`SecretError`](crate::SecretError) when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
             keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::testing::ANY_LENGTH)?,

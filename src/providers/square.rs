@@ -161,7 +161,7 @@ impl SquareSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`] when the key is empty.
+    /// [`SecretError`](crate::SecretError) when the key is empty.
     pub fn new(key: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
             keys: crate::scheme::MacKeys::new([key.as_ref()], crate::testing::ANY_LENGTH)?,

@@ -517,7 +517,7 @@ impl TwilioSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`] when the token is empty.
+    /// [`SecretError`](crate::SecretError) when the token is empty.
     pub fn new(auth_token: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
             keys: crate::scheme::MacKeys::new([auth_token.as_ref()], crate::testing::ANY_LENGTH)?,

@@ -171,7 +171,7 @@ impl ZoomSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`] when the secret is empty.
+    /// [`SecretError`](crate::SecretError) when the secret is empty.
     pub fn new(secret_token: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
             keys: crate::scheme::MacKeys::new([secret_token.as_ref()], crate::testing::ANY_LENGTH)?,
