@@ -389,3 +389,106 @@ pub fn detect(headers: &HeaderMap) -> Option<&'static Provider> {
 pub(crate) fn by_scheme(scheme: &str) -> Option<&'static Provider> {
     ALL.iter().copied().find(|p| p.name == scheme)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::request::{RequestHead, WebhookRequest};
+
+    #[test]
+    fn finds_by_name_or_alias_ignoring_case() {
+        for (asked, name) in [
+            ("GitHub", "github"),
+            ("svix", "standard-webhooks"),
+            ("StandardWebhooks", "standard-webhooks"),
+            ("standard", "standard-webhooks"),
+        ] {
+            assert_eq!(find(asked).map(|p| p.name), Some(name), "{asked}");
+        }
+        assert!(find("bitbucket").is_none());
+        assert!(
+            by_scheme("GitHub").is_none(),
+            "a scheme's name is matched exactly"
+        );
+    }
+
+    #[test]
+    fn gitlab_signing_tokens_are_detected_before_standard_webhooks() {
+        let mut headers = HeaderMap::new();
+        headers.insert("webhook-signature", http::HeaderValue::from_static("v1,x"));
+        headers.insert(
+            "x-gitlab-event",
+            http::HeaderValue::from_static("Push Hook"),
+        );
+        assert_eq!(detect(&headers).map(|p| p.name), Some("gitlab"));
+        headers.remove("x-gitlab-event");
+        assert_eq!(detect(&headers).map(|p| p.name), Some("standard-webhooks"));
+    }
+
+    #[test]
+    fn every_provider_signs_its_sample_as_its_verifier_expects() {
+        let now = crate::testing::unix_now();
+        for provider in ALL {
+            let secret = if provider.name == "standard-webhooks" {
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            } else {
+                "a-long-enough-test-secret-0123456789"
+            };
+            let url = provider
+                .signs_url
+                .then_some("https://example.com/webhooks/x");
+            let event = provider.sample_event_type();
+            let body = provider.sample_body("msg_sample_1", event);
+            let signed = provider.sign(&SignRequest {
+                named: provider.name,
+                secret,
+                url,
+                id: "msg_sample_1",
+                event: provider.header_event(),
+                timestamp: now,
+                body: body.as_bytes(),
+            });
+            let signed = match signed {
+                Err(SignError::Unsupported(_)) => continue,
+                other => other.unwrap(),
+            };
+            let verifier = provider
+                .build(&[secret], url, VerifyOptions::default())
+                .unwrap();
+            let method = http::Method::POST;
+            let uri = http::Uri::from_static("/webhooks/x");
+            let head = RequestHead::new(&method, &uri, &signed.headers);
+            let body = bytes::Bytes::from(body);
+            let verified =
+                verifier.verify_request(&WebhookRequest::new(head, &body), verifier.now());
+            assert!(verified.is_ok(), "{}: {verified:?}", provider.name);
+            assert!(
+                signed
+                    .headers
+                    .keys()
+                    .all(|name| provider.spelling(name.as_str()).is_some()),
+                "{}: a header without its spelling",
+                provider.name
+            );
+        }
+    }
+
+    #[test]
+    fn svix_is_standard_webhooks_with_svix_header_names() {
+        let standard = find("svix").unwrap();
+        let signed = standard
+            .sign(&SignRequest {
+                named: "svix",
+                secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                url: None,
+                id: "msg_1",
+                event: "",
+                timestamp: 1_700_000_000,
+                body: b"{}",
+            })
+            .unwrap();
+        assert!(signed.headers.contains_key("svix-signature"));
+        assert!(!signed.headers.contains_key("webhook-signature"));
+    }
+}
