@@ -2,7 +2,8 @@
 //!
 //! Each signer takes key material exactly as the provider issues it and returns the headers the
 //! provider would send. The verifiers accept them, and so do the providers' own SDKs. Use them
-//! to unit-test a handler without a network or a real provider:
+//! to unit-test a handler without a network or a real provider (each signer lives with its
+//! provider, `verihook::providers::github::GithubSigner`, and is named here too):
 //!
 //! ```
 //! use verihook::testing::GithubSigner;

@@ -414,6 +414,15 @@ mod tests {
     }
 
     #[test]
+    #[allow(deprecated)]
+    fn the_old_scheme_paths_still_answer() {
+        let old: Option<&crate::scheme::Builtin> = crate::scheme::builtin("Stripe");
+        assert_eq!(old.map(|b| b.name), Some("stripe"));
+        assert_eq!(crate::scheme::BUILTINS.len(), ALL.len());
+        assert!(crate::scheme::detect(&HeaderMap::new()).is_none());
+    }
+
+    #[test]
     fn gitlab_signing_tokens_are_detected_before_standard_webhooks() {
         let mut headers = HeaderMap::new();
         headers.insert("webhook-signature", http::HeaderValue::from_static("v1,x"));
