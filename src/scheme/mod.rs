@@ -3,11 +3,13 @@
 //!
 //! A scheme sees the whole request (method, URL, headers, raw body) and answers with a
 //! [`Verified`] event or handshake. Each built-in scheme is one file in
-//! [`providers`](crate::providers) plus one line in [`providers::ALL`](crate::providers::ALL). An app's own scheme is the same trait in its own crate: see "Adding your own
-//! scheme" in the [crate docs](crate), and `tests/external_scheme.rs`.
+//! [`providers`](crate::providers) plus one line in [`providers::ALL`](crate::providers::ALL).
+//! An app's own scheme is the same trait in its own crate: see "Adding your own scheme" in the
+//! [crate docs](crate), and `tests/external_scheme.rs`.
 
-/// The constructors (`new`, `with_secrets` and the crate's `with_min`) and the redacted `Debug` of a scheme keyed by text secrets of at least
-/// [`MIN_RAW_SECRET_LEN`] bytes, with `keys: MacKeys<Hmac<Sha256>>` and `options` fields.
+/// The constructors (`new`, `with_secrets` and the crate's `with_min`) and the redacted `Debug`
+/// of a scheme keyed by text secrets of at least [`MIN_RAW_SECRET_LEN`] bytes, with
+/// `keys: MacKeys<Hmac<Sha256>>` and `options` fields.
 macro_rules! text_secret_scheme {
     ($ty:ident, $name:literal, $secret:literal, $header:literal) => {
         impl $ty {
