@@ -6,9 +6,10 @@ use std::time::SystemTime;
 use crate::diagnose::Explainer;
 use crate::event::Verified;
 use crate::providers::github::GithubVerifier;
+use crate::providers::Provider;
 use crate::request::WebhookRequest;
 use crate::scheme::declared::SchemeSpec;
-use crate::scheme::{BuildArgs, Builtin, Scheme};
+use crate::scheme::{BuildArgs, Scheme};
 use crate::{VerifyError, VerifyOptions};
 
 /// Also accepts GitHub's legacy `X-Hub-Signature: sha1=<hex>` header, when (and only when) the
@@ -40,17 +41,17 @@ pub fn accept_legacy_github_sha1(verifier: GithubVerifier) -> GithubVerifier {
 /// request: rotate it as soon as you can.
 ///
 /// ```
-/// use verihook::{dangerous, scheme, testing::GithubSigner, VerifyOptions};
-/// assert!(scheme::builtin("github").unwrap().build(&["short"], None, VerifyOptions::default()).is_err());
-/// let github = dangerous::allow_short_secrets(scheme::builtin("github").unwrap(), &["short"], None, VerifyOptions::default())?;
+/// use verihook::{dangerous, providers, testing::GithubSigner, VerifyOptions};
+/// assert!(providers::find("github").unwrap().build(&["short"], None, VerifyOptions::default()).is_err());
+/// let github = dangerous::allow_short_secrets(providers::find("github").unwrap(), &["short"], None, VerifyOptions::default())?;
 /// # Ok::<(), verihook::VerifyError>(())
 /// ```
 ///
 /// # Errors
 ///
-/// As [`Builtin::build`], except for length: an empty secret is still refused.
+/// As [`Provider::build`], except for length: an empty secret is still refused.
 pub fn allow_short_secrets(
-    builtin: &Builtin,
+    builtin: &Provider,
     secrets: &[&str],
     url: Option<&str>,
     options: VerifyOptions,
@@ -126,12 +127,12 @@ pub fn allow_adjacent_pieces(mut spec: SchemeSpec) -> SchemeSpec {
 /// ```
 /// use std::time::SystemTime;
 /// use verihook::diagnose::Explainer;
-/// use verihook::{dangerous, scheme, testing::GithubSigner, RequestHead, VerifyOptions, WebhookRequest};
+/// use verihook::{dangerous, providers, testing::GithubSigner, RequestHead, VerifyOptions, WebhookRequest};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let headers = GithubSigner::new("short")?.sign(b"{}");
 /// let body = bytes::Bytes::from_static(b"{}");
 /// let request = WebhookRequest::new(RequestHead::post(&headers), &body);
-/// let github = scheme::builtin("github").ok_or("no github")?;
+/// let github = providers::find("github").ok_or("no github")?;
 /// let explainer = Explainer::builtin(github, &["short"], None, VerifyOptions::default());
 /// assert_eq!(explainer.verify(&request, SystemTime::now()).unwrap_err().code(), "bad_secret");
 /// assert!(dangerous::verify_with_short_secrets(&explainer, &request, SystemTime::now()).is_ok());

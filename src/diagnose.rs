@@ -19,7 +19,7 @@
 //! ```
 //! use std::time::SystemTime;
 //! use verihook::diagnose::{Cause, Explainer};
-//! use verihook::{scheme, testing::GithubSigner, RequestHead, VerifyOptions, WebhookRequest};
+//! use verihook::{providers, testing::GithubSigner, RequestHead, VerifyOptions, WebhookRequest};
 //!
 //! let secret = "It's a Secret to Everybody";
 //! let headers = GithubSigner::new(secret)?.sign(b"{\"zen\":\"Keep it logically awesome.\"}");
@@ -28,7 +28,7 @@
 //!
 //! // The secret was pasted into an environment file with its newline.
 //! let configured = format!("{secret}\n");
-//! let explainer = Explainer::builtin(scheme::builtin("github").unwrap(), &[&configured], None, VerifyOptions::default());
+//! let explainer = Explainer::builtin(providers::find("github").unwrap(), &[&configured], None, VerifyOptions::default());
 //! let request = WebhookRequest::new(RequestHead::post(&headers), &received);
 //! let findings = explainer.diagnose(&request, SystemTime::now());
 //! // Each mistake is found alone only when the other is absent: here both are made at once,
@@ -37,7 +37,7 @@
 //! assert_eq!(findings.len(), 1);
 //! assert_eq!(findings[0].cause, Cause::SecretDiffers);
 //!
-//! let explainer = Explainer::builtin(scheme::builtin("github").unwrap(), &[secret], None, VerifyOptions::default());
+//! let explainer = Explainer::builtin(providers::find("github").unwrap(), &[secret], None, VerifyOptions::default());
 //! let findings = explainer.diagnose(&request, SystemTime::now());
 //! assert_eq!(findings[0].cause, Cause::BodyReserialized { pretty: false });
 //! assert!(findings[0].advice.contains("raw bytes"));
@@ -54,9 +54,10 @@ use zeroize::Zeroizing;
 use crate::dangerous;
 use crate::error::VerifyError;
 use crate::event::Verified;
+use crate::providers::Provider;
 use crate::request::WebhookRequest;
 use crate::scheme::declared::SchemeSpec;
-use crate::scheme::{self, Builtin, Scheme};
+use crate::scheme::Scheme;
 use crate::verify::VerifyOptions;
 
 /// At most this many configured secrets (and as many other senders) are tried; the work stays
@@ -236,7 +237,7 @@ impl Explainer {
     /// [`verify`](Self::verify) applies the receiver's rules).
     #[must_use]
     pub fn builtin(
-        builtin: &'static Builtin,
+        builtin: &'static Provider,
         secrets: &[&str],
         url: Option<&str>,
         options: VerifyOptions,
@@ -363,7 +364,7 @@ impl Explainer {
         let secrets = texts(&self.secrets);
         // Built once: the check of the headers and every body variant use it.
         let configured = (self.build)(&secrets, self.url.as_deref());
-        if let Some(found) = scheme::detect(request.headers()) {
+        if let Some(found) = crate::providers::detect(request.headers()) {
             let ours = configured
                 .as_ref()
                 .is_some_and(|scheme| scheme.recognizes(request.headers()));

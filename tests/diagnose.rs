@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use verihook::diagnose::{Cause, Explainer, Finding};
 use verihook::testing::{GithubSigner, StandardSigner, StripeSigner, TwilioSigner};
-use verihook::{scheme, RequestHead, VerifyOptions, WebhookRequest};
+use verihook::{providers, RequestHead, VerifyOptions, WebhookRequest};
 
 const GITHUB_SECRET: &str = "github-webhook-secret-1";
 const STRIPE_SECRET: &str = "whsec_stripe_test_secret_0123456789";
@@ -24,7 +24,7 @@ fn at(seconds: u64) -> SystemTime {
 
 fn explainer(name: &str, secrets: &[&str], url: Option<&str>) -> Explainer {
     Explainer::builtin(
-        scheme::builtin(name).unwrap(),
+        providers::find(name).unwrap(),
         secrets,
         url,
         VerifyOptions::default(),
@@ -328,7 +328,7 @@ fn a_stale_request_is_checked_at_its_own_time_for_the_other_mistakes() {
         ]
     );
     let alone = verihook::diagnose::Explainer::builtin(
-        scheme::builtin("stripe").unwrap(),
+        providers::find("stripe").unwrap(),
         &["whsec_not_the_secret_0123456"],
         None,
         VerifyOptions::default(),
@@ -473,7 +473,7 @@ fn python_layouts_of_the_body_are_undone() {
 fn a_secret_pasted_with_its_quotes_is_named_as_such() {
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let quoted = format!("\"{secret}\"");
-    let refused = scheme::builtin("standard")
+    let refused = providers::find("standard")
         .unwrap()
         .build(&[&quoted], None, VerifyOptions::default())
         .unwrap_err()

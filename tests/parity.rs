@@ -116,7 +116,7 @@ fn cases() -> Vec<Case> {
             json!({ "id": 7, "name": "ping", "From": "+15550001111", "Body": "hello" }),
         )
         .unwrap_or_else(|e| panic!("{provider}: {e}"));
-        let builtin = verihook::scheme::builtin(provider).unwrap();
+        let builtin = verihook::providers::find(provider).unwrap();
         let key = if provider == "discord" {
             discord_public_key(secret)
         } else {

@@ -132,7 +132,7 @@ proptest! {
             verihook::RequestHead::new(&http::Method::POST, &uri, &headers),
             &body,
         );
-        for builtin in verihook::scheme::BUILTINS {
+        for builtin in verihook::providers::ALL {
             if builtin.name == "discord" && cfg!(not(feature = "ed25519")) {
                 continue;
             }

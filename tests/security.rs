@@ -15,8 +15,8 @@ use http::{HeaderMap, HeaderValue};
 use verihook::idempotency::MemoryStore;
 use verihook::testing::{GithubSigner, SlackSigner, StandardSigner};
 use verihook::{
-    scheme, ConfigError, GithubVerifier, Receiver, SlackVerifier, StandardVerifier, StripeVerifier,
-    VerifyOptions,
+    providers, ConfigError, GithubVerifier, Receiver, SlackVerifier, StandardVerifier,
+    StripeVerifier, VerifyOptions,
 };
 
 const GITHUB_SECRET: &str = "security-github-secret";
@@ -733,7 +733,7 @@ fn minimum_lengths_count_secret_material_only() {
             .contains("verihook::dangerous::allow_short_secrets"),
         "the error names the opt-in: {short}"
     );
-    let github = scheme::builtin("github").unwrap();
+    let github = providers::find("github").unwrap();
     let allowed = verihook::dangerous::allow_short_secrets(
         github,
         &["short"],

@@ -188,7 +188,7 @@ pub(crate) async fn receiver() -> Result<(Receiver, String), StartError> {
 pub(crate) fn with_senders(mut builder: ReceiverBuilder) -> Result<ReceiverBuilder, StartError> {
     let public = public_url()?;
     for route in ROUTES {
-        let builtin = verihook::scheme::builtin(route.provider)
+        let builtin = verihook::providers::find(route.provider)
             .ok_or_else(|| StartError(format!("{} is not a built-in scheme", route.provider)))?;
         let url = format!("{public}{}", route.path);
         let secrets = secrets(route)?;

@@ -18,7 +18,7 @@ fuzz_target!(|text: &str| {
         }
     }
     // Every built-in scheme by name, with the text as its key and as its public URL.
-    for builtin in verihook::scheme::BUILTINS {
+    for builtin in verihook::providers::ALL {
         let options = verihook::VerifyOptions::default();
         for url in [None, Some(text), Some("https://example.com/hook")] {
             if let Err(err) = builtin.build(&[text], url, options.clone()) {

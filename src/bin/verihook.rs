@@ -18,22 +18,21 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
+use verihook::providers::{self, Provider, SignError, SignRequest};
 use verihook::scheme::declared::{SchemeSpec, Source, TimeUnit, TimestampSpec};
-use verihook::testing::{
-    DeclaredSigner, GithubSigner, GitlabSigner, LinearSigner, PaddleSigner, ShopifySigner,
-    SlackSigner, SquareSigner, StandardSigner, StripeSigner, TwilioSigner, ZoomSigner,
-};
+use verihook::testing::DeclaredSigner;
 
 #[path = "verihook/listen.rs"]
 mod listen;
 
-/// The shop a signed Shopify sample comes from.
-const SAMPLE_SHOP: &str = "verihook-demo.myshopify.com";
+/// The event type of a declared sender's sample when none is given.
+const DECLARED_SAMPLE_EVENT: &str = "invoice.paid";
 use verihook::{
-    dangerous, diagnose, scheme, RequestHead, Verified, VerifyError, VerifyOptions, WebhookRequest,
+    dangerous, diagnose, RequestHead, Verified, VerifyError, VerifyOptions, WebhookRequest,
 };
 
 #[derive(Parser, Debug)]
@@ -62,49 +61,27 @@ enum Command {
     Inbox(inbox_command::InboxArgs),
 }
 
-/// The scheme, by the names providers use.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum ProviderName {
-    Github,
-    Stripe,
-    #[value(alias = "standard", alias = "standardwebhooks")]
-    StandardWebhooks,
-    /// Standard Webhooks with `svix-*` header names.
-    Svix,
-    Slack,
-    Twilio,
-    Discord,
-    Square,
-    Shopify,
-    Gitlab,
-    Paddle,
-    Linear,
-    Zoom,
+/// A built-in provider, by the name (or alias) it was given as: `svix` is Standard Webhooks
+/// with Svix's header names.
+#[derive(Clone, Debug)]
+struct ProviderName {
+    provider: &'static Provider,
+    named: String,
 }
 
-impl ProviderName {
-    /// The built-in scheme's name.
-    fn scheme(self) -> &'static str {
-        match self {
-            Self::Github => "github",
-            Self::Stripe => "stripe",
-            Self::StandardWebhooks | Self::Svix => "standard-webhooks",
-            Self::Slack => "slack",
-            Self::Twilio => "twilio",
-            Self::Discord => "discord",
-            Self::Square => "square",
-            Self::Shopify => "shopify",
-            Self::Gitlab => "gitlab",
-            Self::Paddle => "paddle",
-            Self::Linear => "linear",
-            Self::Zoom => "zoom",
-        }
-    }
-
-    fn builtin(self) -> Result<&'static scheme::Builtin, Usage> {
-        scheme::builtin(self.scheme())
-            .ok_or_else(|| Usage(format!("{} is not a built-in scheme", self.scheme())))
-    }
+/// Parses `--provider` against the registry: every provider's name, its aliases accepted.
+fn provider_name() -> impl TypedValueParser<Value = ProviderName> {
+    PossibleValuesParser::new(providers::ALL.iter().map(|provider| {
+        PossibleValue::new(provider.name).aliases(provider.aliases.iter().copied())
+    }))
+    .try_map(|named: String| {
+        providers::find(&named)
+            .map(|provider| ProviderName {
+                provider,
+                named: named.clone(),
+            })
+            .ok_or_else(|| format!("{named} is not a built-in provider"))
+    })
 }
 
 /// Where secrets come from: flags, a file, or the environment.
@@ -162,13 +139,13 @@ impl Secrets {
 /// Who sent the request: a built-in provider, or a declared scheme from a file.
 #[derive(Args, Debug)]
 struct SenderArgs {
-    /// github, stripe, standard-webhooks (standard, standardwebhooks), svix, slack, twilio,
-    /// discord, square, shopify, gitlab, paddle, linear or zoom (`sign` and `send` refuse
-    /// discord: only Discord holds its private key).
+    /// A built-in provider, by its name or an alias (`svix`: Standard Webhooks with Svix's
+    /// header names); `sign` and `send` refuse a provider only it can sign for (discord).
     #[arg(
         long,
         short = 'p',
         ignore_case = true,
+        value_parser = provider_name(),
         required_unless_present = "scheme_file",
         conflicts_with = "scheme_file"
     )]
@@ -340,8 +317,10 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
     let body = read_body(args.body_file.as_ref())?;
     let secrets = args.secrets.all()?;
     let sender = Sender::from_args(&args.sender)?;
-    if let Sender::Builtin(provider) = &sender {
-        let builtin = provider.builtin()?;
+    if let Sender::Builtin(ProviderName {
+        provider: builtin, ..
+    }) = &sender
+    {
         if builtin.signs_url && args.url.is_none() {
             return Err(Usage(format!(
                 "--provider {} signs the URL: give --url, the public URL it posted to",
@@ -375,9 +354,12 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
     // A diagnostic tool verifies with any non-empty secret, and warns when one is weak.
     let explainer = args.explain.then(|| {
         let explainer = match &sender {
-            Sender::Builtin(provider) => provider.builtin().ok().map(|builtin| {
-                diagnose::Explainer::builtin(builtin, &texts, args.url.as_deref(), options.clone())
-            }),
+            Sender::Builtin(chosen) => Some(diagnose::Explainer::builtin(
+                chosen.provider,
+                &texts,
+                args.url.as_deref(),
+                options.clone(),
+            )),
             Sender::Declared(spec) => Some(diagnose::Explainer::declared(
                 spec,
                 &texts,
@@ -388,8 +370,9 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
         explainer.map(with_other_senders)
     });
     let (scheme, warnings, name) = match &sender {
-        Sender::Builtin(provider) => {
-            let builtin = provider.builtin()?;
+        Sender::Builtin(ProviderName {
+            provider: builtin, ..
+        }) => {
             let warnings: Vec<String> = texts
                 .iter()
                 .filter_map(|secret| weak_secret(builtin, secret, args.url.as_deref()))
@@ -478,7 +461,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
 
 /// A warning when `secret` is shorter than the library accepts: the CLI still signs and
 /// verifies with it (it may be what the provider really uses; GitHub lets users pick any).
-fn weak_secret(builtin: &scheme::Builtin, secret: &str, url: Option<&str>) -> Option<String> {
+fn weak_secret(builtin: &Provider, secret: &str, url: Option<&str>) -> Option<String> {
     match builtin.build(&[secret], url, VerifyOptions::default()) {
         Err(VerifyError::BadSecret(err @ verihook::SecretError::TooShort { .. })) => {
             Some(format!("weak secret: {err}"))
@@ -579,8 +562,8 @@ fn with_other_senders(explainer: diagnose::Explainer) -> diagnose::Explainer {
 fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {
     let body = read_body(args.body_file.as_ref())?;
     let sender = Sender::from_args(&args.sender)?;
-    let provider = match &sender {
-        Sender::Builtin(provider) => *provider,
+    let chosen = match &sender {
+        Sender::Builtin(chosen) => chosen,
         Sender::Declared(spec) => {
             let headers = declared_headers(
                 spec,
@@ -593,20 +576,15 @@ fn sign(args: &SignArgs) -> Result<ExitCode, Usage> {
             return print_headers(&headers);
         }
     };
-    if provider == ProviderName::Stripe && args.id.is_some() {
-        eprintln!("verihook: note: Stripe's event id is inside the body; --id is not sent");
+    if let (Some(note), Some(_)) = (chosen.provider.id_note(), &args.id) {
+        eprintln!("verihook: note: {note}");
     }
-    let event = args.event.clone().unwrap_or_else(|| {
-        match provider {
-            ProviderName::Shopify => "orders/create",
-            ProviderName::Gitlab => "Push Hook",
-            ProviderName::Linear => "Issue",
-            _ => "ping",
-        }
-        .to_owned()
-    });
+    let event = args
+        .event
+        .clone()
+        .unwrap_or_else(|| chosen.provider.header_event().to_owned());
     let headers = signed_headers(
-        provider,
+        chosen,
         &args.secrets.first()?,
         args.url.as_deref(),
         args.id.as_deref(),
@@ -628,9 +606,9 @@ fn print_headers(headers: &HeaderMap) -> Result<ExitCode, Usage> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The headers `provider` sends with `body`: signed now (or at `timestamp`) under `secret`.
+/// The headers `chosen` sends with `body`: signed now (or at `timestamp`) under `secret`.
 fn signed_headers(
-    provider: ProviderName,
+    chosen: &ProviderName,
     secret: &str,
     url: Option<&str>,
     id: Option<&str>,
@@ -638,92 +616,35 @@ fn signed_headers(
     timestamp: Option<u64>,
     body: &[u8],
 ) -> Result<HeaderMap, Usage> {
-    if provider != ProviderName::Discord {
-        if let Some(warning) = weak_secret(provider.builtin()?, secret, url) {
+    let provider = chosen.provider;
+    let id = id.map_or_else(generated_id, str::to_owned);
+    let signed = provider.sign(&SignRequest {
+        named: &chosen.named,
+        secret,
+        url,
+        id: &id,
+        event,
+        timestamp: timestamp.unwrap_or_else(|| unix_seconds(SystemTime::now())),
+        body,
+    });
+    // A provider only it can sign for has nothing to warn about.
+    if !matches!(signed, Err(SignError::Unsupported(_))) {
+        if let Some(warning) = weak_secret(provider, secret, url) {
             eprintln!("verihook: warning: {warning}");
         }
     }
-    let timestamp = timestamp.unwrap_or_else(|| unix_seconds(SystemTime::now()));
-    let id = id.map_or_else(generated_id, str::to_owned);
-    let bad_secret = |e: verihook::SecretError| Usage(format!("--secret: {e}"));
-    let bad_header = |e: VerifyError| Usage(e.to_string());
-    Ok(match provider {
-        ProviderName::Github => GithubSigner::new(secret)
-            .map_err(bad_secret)?
-            .sign_delivery(&id, event, body)
-            .map_err(bad_header)?,
-        ProviderName::Stripe => StripeSigner::new(secret)
-            .map_err(bad_secret)?
-            .sign(timestamp, body),
-        ProviderName::StandardWebhooks => StandardSigner::new(secret)
-            .map_err(bad_secret)?
-            .sign(&id, timestamp, body)
-            .map_err(bad_header)?,
-        ProviderName::Svix => StandardSigner::new(secret)
-            .map_err(bad_secret)?
-            .sign_svix(&id, timestamp, body)
-            .map_err(bad_header)?,
-        ProviderName::Slack => SlackSigner::new(secret)
-            .map_err(bad_secret)?
-            .sign(timestamp, body),
-        ProviderName::Paddle => PaddleSigner::new(secret)
-            .map_err(bad_secret)?
-            .sign(timestamp, body),
-        ProviderName::Zoom => ZoomSigner::new(secret)
-            .map_err(bad_secret)?
-            .sign(timestamp, body),
-        ProviderName::Linear => {
-            if linear_body_millis(body).is_none() {
-                eprintln!(
-                    "verihook: note: Linear signs its timestamp inside the body: a body without \
-                     \"webhookTimestamp\" (Unix milliseconds) is refused by the receiver"
-                );
-            }
-            LinearSigner::new(secret)
-                .map_err(bad_secret)?
-                .sign(event, &id, body)
-                .map_err(bad_header)?
-        }
-        ProviderName::Gitlab => GitlabSigner::new(secret)
-            .map_err(bad_secret)?
-            .sign_at(event, &id, timestamp, body)
-            .map_err(bad_header)?,
-        ProviderName::Shopify => ShopifySigner::new(secret)
-            .map_err(bad_secret)?
-            .sign_delivery(event, SAMPLE_SHOP, &id, body)
-            .map_err(bad_header)?,
-        ProviderName::Square => SquareSigner::new(secret)
-            .map_err(bad_secret)?
-            .sign(need_url(provider, url)?, body)
-            .map_err(bad_header)?,
-        ProviderName::Twilio => {
-            let signer = TwilioSigner::new(secret).map_err(bad_secret)?;
-            let url = need_url(provider, url)?;
-            if body.trim_ascii_start().starts_with(b"{") {
-                let (signed_url, headers) = signer.sign_json(url, body).map_err(bad_header)?;
-                eprintln!("verihook: note: a JSON body is signed through the URL: post it to {signed_url}");
-                headers
-            } else {
-                signer.sign_form(url, body).map_err(bad_header)?
-            }
-        }
-        ProviderName::Discord => {
-            return Err(Usage(
-                "discord cannot be signed here: only Discord holds the private key \
-                 (verihook::testing::DiscordSigner signs with a test key pair)"
-                    .to_owned(),
-            ))
-        }
-    })
-}
-
-fn need_url(provider: ProviderName, url: Option<&str>) -> Result<&str, Usage> {
-    url.ok_or_else(|| {
-        Usage(format!(
+    let signed = signed.map_err(|err| match err {
+        SignError::Secret(e) => Usage(format!("--secret: {e}")),
+        SignError::NeedsUrl => Usage(format!(
             "--provider {} signs the URL: give --url",
-            provider.scheme()
-        ))
-    })
+            provider.name
+        )),
+        other => Usage(other.to_string()),
+    })?;
+    for note in &signed.notes {
+        eprintln!("verihook: note: {note}");
+    }
+    Ok(signed.headers)
 }
 
 /// The HTTP client `send` and `listen --forward` use: any status is an answer, 30 s at most.
@@ -751,29 +672,21 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
     let id = args.id.clone().unwrap_or_else(generated_id);
     let sender = Sender::from_args(&args.sender)?;
     let event = args.event.clone().unwrap_or_else(|| {
-        match args.sender.provider.unwrap_or(ProviderName::Stripe) {
-            ProviderName::Github => "push",
-            ProviderName::Shopify => "orders/create",
-            ProviderName::Gitlab => "Push Hook",
-            ProviderName::Paddle => "transaction.completed",
-            ProviderName::Linear => "Issue",
-            ProviderName::Zoom => "meeting.started",
-            ProviderName::Slack => "app_mention",
-            ProviderName::Square => "payment.created",
-            _ => "invoice.paid",
+        match &sender {
+            Sender::Builtin(chosen) => chosen.provider.sample_event_type(),
+            Sender::Declared(_) => DECLARED_SAMPLE_EVENT,
         }
         .to_owned()
     });
-    let (body, form, mut headers) = match &sender {
-        Sender::Builtin(provider) => {
+    let (body, content_type, mut headers) = match &sender {
+        Sender::Builtin(chosen) => {
             let body = match &args.body_file {
                 Some(path) => read_body(Some(path))?,
-                None => Bytes::from(sample_event(*provider, &id, &event)),
+                None => Bytes::from(chosen.provider.sample_body(&id, &event)),
             };
-            let form =
-                *provider == ProviderName::Twilio && !body.trim_ascii_start().starts_with(b"{");
+            let content_type = chosen.provider.content_type(&body);
             let headers = signed_headers(
-                *provider,
+                chosen,
                 &args.secrets.first()?,
                 Some(&args.url),
                 Some(&id),
@@ -781,7 +694,7 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
                 None,
                 &body,
             )?;
-            (body, form, headers)
+            (body, content_type, headers)
         }
         Sender::Declared(spec) => {
             let body = match &args.body_file {
@@ -796,7 +709,7 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
                 None,
                 &body,
             )?;
-            (body, false, headers)
+            (body, "application/json", headers)
         }
     };
     let body = match args.alter {
@@ -805,11 +718,7 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
     };
     headers.insert(
         http::header::CONTENT_TYPE,
-        HeaderValue::from_static(if form {
-            "application/x-www-form-urlencoded"
-        } else {
-            "application/json"
-        }),
+        HeaderValue::from_static(content_type),
     );
     let agent = http_agent();
     let next = std::sync::atomic::AtomicU32::new(0);
@@ -861,105 +770,6 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
     })
 }
 
-/// A small but realistic event body for `provider`, like the provider's own test events.
-fn sample_event(provider: ProviderName, id: &str, event: &str) -> String {
-    let created = unix_seconds(SystemTime::now());
-    let value = match provider {
-        ProviderName::Github => serde_json::json!({
-            "ref": "refs/heads/main",
-            "before": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
-            "after": "59b20b8d5c6ff8d09518454d4dd8b7a30f095ab5",
-            "repository": { "id": 186853002, "name": "verihook-demo", "full_name": "octo-org/verihook-demo", "private": false },
-            "pusher": { "name": "octocat", "email": "octocat@github.com" },
-            "sender": { "login": "octocat", "id": 583231, "type": "User" },
-            "head_commit": { "id": "59b20b8d5c6ff8d09518454d4dd8b7a30f095ab5", "message": format!("Update README.md ({id})"), "timestamp": "2026-11-23T12:00:00Z" }
-        }),
-        ProviderName::Stripe => serde_json::json!({
-            "id": id,
-            "object": "event",
-            "api_version": "2024-06-20",
-            "created": created,
-            "type": event,
-            "livemode": false,
-            "pending_webhooks": 1,
-            "data": { "object": { "id": "in_1QDemoInvoice", "object": "invoice", "amount_paid": 4200, "currency": "eur", "customer": "cus_Demo123", "status": "paid" } }
-        }),
-        ProviderName::StandardWebhooks | ProviderName::Svix => serde_json::json!({
-            "type": event,
-            "timestamp": created,
-            "data": { "invoice_id": "inv_2Kq9", "amount": 4200, "currency": "EUR", "customer": "cust_7Xz" }
-        }),
-        ProviderName::Slack => serde_json::json!({
-            "type": "event_callback",
-            "event_id": id,
-            "event_time": created,
-            "team_id": "T061EG9R6",
-            "event": { "type": event, "channel": "C2147483705", "user": "U2147483697", "text": "Hello world" }
-        }),
-        ProviderName::Gitlab => serde_json::json!({
-            "object_kind": "push",
-            "event_name": "push",
-            "before": "95790bf891e76fee5e1747ab589903a6a1f80f22",
-            "after": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
-            "ref": "refs/heads/main",
-            "user_name": "John Smith",
-            "project_id": 15,
-            "project": { "name": "verihook-demo", "path_with_namespace": "octo-org/verihook-demo" },
-            "commits": [{ "id": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", "message": format!("Update README.md ({id})") }],
-            "total_commits_count": 1
-        }),
-        ProviderName::Shopify => serde_json::json!({
-            "id": 820982911946154508_u64,
-            "admin_graphql_api_id": "gid://shopify/Order/820982911946154508",
-            "email": "jon@example.com",
-            "created_at": "2026-11-30T12:00:00-05:00",
-            "currency": "USD",
-            "total_price": "403.00",
-            "financial_status": "paid",
-            "note": format!("verihook sample {id}"),
-            "line_items": [{ "id": 866550311766439020_u64, "title": "IPod Nano - 8GB", "quantity": 1, "price": "199.00" }]
-        }),
-        ProviderName::Square => serde_json::json!({
-            "merchant_id": "MLEFBHHSJGVHD",
-            "type": event,
-            "event_id": id,
-            "created_at": "2026-11-30T12:00:00Z",
-            "data": { "type": "payment", "id": "KkAkhdMsgzn59SM8A89WgKwekxLZY" }
-        }),
-        ProviderName::Twilio => {
-            return format!(
-                "AccountSid=AC00000000000000000000000000000000&MessageSid={id}&From=%2B14155550100&To=%2B14155550199&Body=Hello+from+verihook"
-            )
-        }
-        ProviderName::Discord => serde_json::json!({ "id": id, "type": 2 }),
-        ProviderName::Paddle => serde_json::json!({
-            "event_id": format!("evt_{id}"),
-            "event_type": event,
-            "occurred_at": "2026-11-30T12:00:00.000000Z",
-            "notification_id": format!("ntf_{id}"),
-            "data": { "id": "txn_01hv8wptq8987qeep44cyrewp9", "status": "completed", "currency_code": "EUR", "details": { "totals": { "total": "4200" } } }
-        }),
-        ProviderName::Linear => serde_json::json!({
-            "action": "create",
-            "type": event,
-            "data": { "id": "2174add1-f7c8-44e3-bbf3-2d60b5ea8bc9", "title": format!("verihook sample {id}"), "identifier": "VH-1" },
-            "url": "https://linear.app/verihook/issue/VH-1",
-            "createdAt": "2026-11-30T12:00:00.000Z",
-            "organizationId": "4e8ea3a0-d4d1-4e7e-a5be-8b1e7b4e0f1c",
-            "webhookTimestamp": u64::try_from(
-                SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis())
-            ).unwrap_or(u64::MAX),
-            "webhookId": "000042e3-d123-4980-b49f-8e140eef9329"
-        }),
-        ProviderName::Zoom => serde_json::json!({
-            "event": event,
-            "event_ts": created * 1000,
-            "payload": { "account_id": "AAAAAABBBB", "object": { "id": "1234567890", "uuid": id, "topic": "verihook demo", "type": 2, "duration": 60 } }
-        }),
-    };
-    value.to_string()
-}
-
 /// Who signs: a built-in provider, or a declared scheme read from `--scheme-file`.
 enum Sender {
     Builtin(ProviderName),
@@ -968,8 +778,8 @@ enum Sender {
 
 impl Sender {
     fn from_args(args: &SenderArgs) -> Result<Self, Usage> {
-        match (args.provider, args.scheme_file.as_ref()) {
-            (Some(provider), None) => Ok(Self::Builtin(provider)),
+        match (&args.provider, args.scheme_file.as_ref()) {
+            (Some(provider), None) => Ok(Self::Builtin(provider.clone())),
             (None, Some(path)) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| Usage(format!("--scheme-file {}: {e}", path.display())))?;
@@ -983,7 +793,7 @@ impl Sender {
 
     fn name(&self) -> &str {
         match self {
-            Self::Builtin(provider) => provider.scheme(),
+            Self::Builtin(chosen) => chosen.provider.name,
             Self::Declared(spec) => &spec.name,
         }
     }
@@ -1031,24 +841,21 @@ fn declared_sample(spec: &SchemeSpec, id: &str, event: &str) -> String {
     value.to_string()
 }
 
-/// `x-github-delivery` → `X-GitHub-Delivery`; Standard Webhooks names stay lower-case, as the
-/// specification writes them.
+/// A header's name as its provider spells it (`X-GitHub-Delivery`, `webhook-id`), else each
+/// word capitalised (`X-Sig`).
 fn display_name(name: &str) -> String {
-    if ["webhook-", "svix-", "x-square-", "x-zm-"]
+    if let Some(spelled) = providers::ALL
         .iter()
-        .any(|prefix| name.starts_with(prefix))
+        .find_map(|provider| provider.spelling(name))
     {
-        return name.to_owned();
+        return spelled.to_owned();
     }
     name.split('-')
-        .map(|word| match word {
-            "github" => "GitHub".to_owned(),
-            _ => {
-                let mut chars = word.chars();
-                chars.next().map_or_else(String::new, |first| {
-                    first.to_ascii_uppercase().to_string() + chars.as_str()
-                })
-            }
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
         })
         .collect::<Vec<_>>()
         .join("-")
@@ -1092,14 +899,6 @@ fn unix_seconds(instant: SystemTime) -> u64 {
 }
 
 /// A unique-enough id for a test delivery: `msg_` and the current time in nanoseconds.
-/// The `webhookTimestamp` a Linear body carries, if any.
-fn linear_body_millis(body: &[u8]) -> Option<u64> {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()?
-        .get("webhookTimestamp")?
-        .as_u64()
-}
-
 fn generated_id() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -143,7 +143,7 @@ impl Entry {
 /// The scheme names events carry are `&'static str`: built-in names are used as they are, and
 /// the first few other names read back from an inbox are kept for the life of the process.
 fn scheme_name(name: &str) -> &'static str {
-    if let Some(builtin) = crate::scheme::builtin(name) {
+    if let Some(builtin) = crate::providers::find(name) {
         return builtin.name;
     }
     const MAX_KEPT: usize = 64;

@@ -6,23 +6,6 @@ pub use imp::DiscordVerifier;
 #[cfg(feature = "ed25519")]
 pub(crate) use imp::{SIGNATURE, TIMESTAMP};
 
-use crate::scheme::Builtin;
-
-pub(crate) static BUILTIN: Builtin = Builtin {
-    name: "discord",
-    aliases: &[],
-    signs_url: false,
-    headers: &["x-signature-ed25519"],
-    #[cfg(feature = "ed25519")]
-    build: |args, options| {
-        Ok(Box::new(
-            DiscordVerifier::with_public_keys(args.secrets)?.with_options(options),
-        ))
-    },
-    #[cfg(not(feature = "ed25519"))]
-    build: |_, _| Err(crate::SecretError::FeatureDisabled { feature: "ed25519" }.into()),
-};
-
 #[cfg(feature = "ed25519")]
 mod imp {
     use std::fmt;
@@ -207,3 +190,322 @@ mod imp {
         }
     }
 }
+
+// Everything else verihook knows about Discord: its signer (for tests and the CLI), its
+// typed envelope, its route key, its samples and its registry entry.
+
+/// Signs requests as Discord does, with a key pair of the test's own (only Discord holds the
+/// real private key). Feature `ed25519`.
+#[cfg(feature = "ed25519")]
+#[derive(Clone)]
+pub struct DiscordSigner {
+    key: ed25519_dalek::SigningKey,
+}
+
+#[cfg(feature = "ed25519")]
+impl DiscordSigner {
+    /// A signer from a 32-byte seed.
+    #[must_use]
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Self {
+            key: ed25519_dalek::SigningKey::from_bytes(&seed),
+        }
+    }
+
+    /// The public key a `DiscordVerifier` takes: 64 hex digits.
+    #[must_use]
+    pub fn public_key(&self) -> String {
+        const_hex::encode(self.key.verifying_key().as_bytes())
+    }
+
+    /// `X-Signature-Ed25519` and `X-Signature-Timestamp` for `body` sent at `timestamp`.
+    #[must_use]
+    pub fn sign(&self, timestamp: u64, body: &[u8]) -> http::HeaderMap {
+        use ed25519_dalek::Signer as _;
+        let t = timestamp.to_string();
+        let signature = self.key.sign(&[t.as_bytes(), body].concat());
+        let mut headers = http::HeaderMap::new();
+        let _ = crate::testing::insert(
+            &mut headers,
+            &SIGNATURE,
+            &const_hex::encode(signature.to_bytes()),
+        );
+        let _ = crate::testing::insert(&mut headers, &TIMESTAMP, &t);
+        headers
+    }
+}
+
+#[cfg(feature = "ed25519")]
+crate::testing::redacted_debug!(DiscordSigner);
+
+/// A Discord interaction (slash command, component, modal), with `data` as `T`.
+///
+/// Discord expects the interaction's answer in the response body; the receiver answers `200`
+/// with its own JSON, so answer interactions through Discord's follow-up API with
+/// [`token`](Self::token) (valid 15 minutes), or verify them with a verifier and answer in your
+/// own route.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiscordInteraction<T> {
+    /// `id` (signed).
+    pub id: String,
+    /// `application_id`.
+    pub application_id: String,
+    /// `type`: 2 application command, 3 message component, 4 autocomplete, 5 modal submit.
+    pub kind: u8,
+    /// `token`, for follow-up messages: a credential, redacted from `Debug`.
+    pub token: String,
+    /// `guild_id`, when sent from a server.
+    pub guild_id: Option<String>,
+    /// `channel_id`.
+    pub channel_id: Option<String>,
+    /// `data` (absent on PING).
+    pub data: Option<T>,
+}
+
+#[derive(serde::Deserialize)]
+struct InteractionWire<T> {
+    id: String,
+    application_id: String,
+    #[serde(rename = "type")]
+    kind: u8,
+    token: String,
+    #[serde(default)]
+    guild_id: Option<String>,
+    #[serde(default)]
+    channel_id: Option<String>,
+    #[serde(default = "Option::default")]
+    data: Option<T>,
+}
+
+impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for DiscordInteraction<T> {
+    fn from_routed(
+        routed: &crate::router::Routed,
+        _: &S,
+    ) -> Result<Self, crate::handler::HandlerError> {
+        crate::envelope::from_wire(routed, |w: InteractionWire<T>, _| Self {
+            id: w.id,
+            application_id: w.application_id,
+            kind: w.kind,
+            token: w.token,
+            guild_id: w.guild_id,
+            channel_id: w.channel_id,
+            data: w.data,
+        })
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for DiscordInteraction<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordInteraction")
+            .field("id", &self.id)
+            .field("application_id", &self.application_id)
+            .field("kind", &self.kind)
+            .field("token", &"[redacted]")
+            .field("guild_id", &self.guild_id)
+            .field("channel_id", &self.channel_id)
+            .field("data", &self.data)
+            .finish()
+    }
+}
+
+/// A Discord webhook event (`"type": 1` with an `event`), with `event.data` as `T`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiscordEvent<T> {
+    /// `application_id`.
+    pub application_id: String,
+    /// `event.type` (`APPLICATION_AUTHORIZED`).
+    pub event_type: String,
+    /// `event.timestamp` (ISO 8601).
+    pub timestamp: String,
+    /// `event.data`.
+    pub data: T,
+}
+
+#[derive(serde::Deserialize)]
+struct DiscordEventWire<T> {
+    application_id: String,
+    event: DiscordEventBody<T>,
+}
+
+#[derive(serde::Deserialize)]
+struct DiscordEventBody<T> {
+    #[serde(rename = "type")]
+    event_type: String,
+    timestamp: String,
+    data: T,
+}
+
+impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for DiscordEvent<T> {
+    fn from_routed(
+        routed: &crate::router::Routed,
+        _: &S,
+    ) -> Result<Self, crate::handler::HandlerError> {
+        crate::envelope::from_wire(routed, |w: DiscordEventWire<T>, _| Self {
+            application_id: w.application_id,
+            event_type: w.event.event_type,
+            timestamp: w.event.timestamp,
+            data: w.event.data,
+        })
+    }
+}
+
+#[cfg(feature = "ed25519")]
+fn build(
+    args: crate::scheme::BuildArgs<'_>,
+    options: crate::verify::VerifyOptions,
+) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+    Ok(Box::new(
+        DiscordVerifier::with_public_keys(args.secrets)?.with_options(options),
+    ))
+}
+
+#[cfg(not(feature = "ed25519"))]
+fn build(
+    _: crate::scheme::BuildArgs<'_>,
+    _: crate::verify::VerifyOptions,
+) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+    Err(crate::error::SecretError::FeatureDisabled { feature: "ed25519" }.into())
+}
+
+/// An interaction's kind (`application_command.<name>`, `message_component`, ...) or a
+/// webhook event's `event.type` (`APPLICATION_AUTHORIZED`).
+fn route_key(event: &crate::event::Event) -> Option<crate::event::RouteKey> {
+    #[derive(serde::Deserialize)]
+    struct Keys<'a> {
+        #[serde(rename = "type")]
+        kind: Option<u8>,
+        #[serde(borrow)]
+        event: Option<Inner<'a>>,
+        #[serde(borrow)]
+        data: Option<Named<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Inner<'a> {
+        #[serde(borrow, rename = "type")]
+        kind: Option<std::borrow::Cow<'a, str>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow)]
+        name: Option<std::borrow::Cow<'a, str>>,
+    }
+    use crate::event::RouteKey;
+    let keys = serde_json::from_slice::<Keys<'_>>(&event.body[..]).ok()?;
+    if let Some(inner) = keys.event.and_then(|e| e.kind) {
+        return Some(RouteKey::new(&inner));
+    }
+    let name = keys.data.and_then(|d| d.name);
+    match keys.kind? {
+        2 => Some(RouteKey::with_action(
+            "application_command",
+            name.as_deref(),
+        )),
+        3 => Some(RouteKey::new("message_component")),
+        4 => Some(RouteKey::with_action(
+            "application_command_autocomplete",
+            name.as_deref(),
+        )),
+        5 => Some(RouteKey::new("modal_submit")),
+        other => Some(RouteKey::new(&other.to_string())),
+    }
+}
+
+/// A slash command.
+fn sample_body(id: &str, _event: &str) -> String {
+    serde_json::json!({ "id": id, "type": 2 }).to_string()
+}
+
+fn sign_sample(
+    request: &crate::providers::SignRequest<'_>,
+) -> Result<crate::providers::SignedHeaders, crate::providers::SignError> {
+    let _ = request;
+    Err(crate::providers::SignError::Unsupported(
+        "discord cannot be signed here: only Discord holds the private key \
+         (verihook::testing::DiscordSigner signs with a test key pair)",
+    ))
+}
+
+/// An interaction (`application_command.<name>`, `message_component`, `modal_submit`) with the
+/// payload as `data`, or a webhook event of any other type; signed with a key pair seeded by
+/// the secret, whose public key the verifier takes.
+#[cfg(feature = "ed25519")]
+fn sample_event(
+    sample: &crate::providers::EventSample<'_>,
+) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
+    use sha2::Digest as _;
+    let signer = DiscordSigner::from_seed(sha2::Sha256::digest(sample.secret.as_bytes()).into());
+    let interaction = match sample.kind {
+        "application_command" => Some(2),
+        "message_component" => Some(3),
+        "application_command_autocomplete" => Some(4),
+        "modal_submit" => Some(5),
+        _ => None,
+    };
+    let digits: String = sample
+        .unique
+        .bytes()
+        .take(18)
+        .map(|b| char::from(b'0' + b % 10))
+        .collect();
+    let body = match interaction {
+        Some(number) => {
+            let data = crate::testing::with_member(
+                sample.payload.clone(),
+                "name",
+                sample.action.map(serde_json::Value::from),
+            );
+            serde_json::json!({
+                "id": digits,
+                "application_id": "1000000000000000001",
+                "type": number,
+                "token": format!("interaction-token-{}", sample.unique),
+                "version": 1,
+                "data": data,
+            })
+        }
+        None => serde_json::json!({
+            "version": 1,
+            "application_id": "1000000000000000001",
+            "type": 1,
+            "event": {
+                "type": sample.event_type,
+                "timestamp": crate::testing::rfc3339(sample.secs),
+                "data": sample.payload,
+            },
+        }),
+    };
+    let body = crate::testing::to_vec(&body);
+    let headers = signer.sign(sample.secs, &body);
+    let mut request = crate::providers::SampleRequest::new(body, headers);
+    request.key = Some(signer.public_key());
+    Ok(request)
+}
+
+#[cfg(not(feature = "ed25519"))]
+fn sample_event(
+    sample: &crate::providers::EventSample<'_>,
+) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
+    let _ = sample;
+    Err(crate::error::SecretError::FeatureDisabled { feature: "ed25519" }.into())
+}
+
+pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
+    name: "discord",
+    aliases: &[],
+    signs_url: false,
+    headers: &["x-signature-ed25519"],
+    build,
+    route_key,
+    sample: crate::providers::Sample {
+        event_type: "invoice.paid",
+        header_event: "ping",
+        id_note: None,
+        spelled: &["X-Signature-Ed25519", "X-Signature-Timestamp"],
+        forms: false,
+        body: sample_body,
+        sign: sign_sample,
+        event: sample_event,
+    },
+};

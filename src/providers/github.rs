@@ -12,7 +12,7 @@ use sha2::Sha256;
 use crate::error::VerifyError;
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{hex_array, reported, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
+use crate::scheme::{hex_array, reported, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
 use crate::secret::Secret;
 use crate::verify::{verifier_options, Header, VerifyOptions};
 
@@ -154,19 +154,6 @@ verifier_options!(GithubVerifier);
 /// GitHub caps webhook payloads at 25 MB.
 pub(crate) const BODY_LIMIT: usize = 25 * 1024 * 1024;
 
-pub(crate) static BUILTIN: Builtin = Builtin {
-    name: "github",
-    aliases: &[],
-    signs_url: false,
-    headers: &["x-hub-signature-256", "x-hub-signature"],
-    build: |args, options| {
-        let secrets = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(Box::new(
-            GithubVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?.with_options(options),
-        ))
-    },
-};
-
 impl Scheme for GithubVerifier {
     fn name(&self) -> &'static str {
         "github"
@@ -244,3 +231,205 @@ impl fmt::Debug for GithubVerifier {
             .finish()
     }
 }
+
+// Everything else verihook knows about GitHub: its signer (for tests and the CLI), its
+// typed envelope, its route key, its samples and its registry entry.
+
+/// Signs requests as GitHub does.
+#[derive(Clone)]
+pub struct GithubSigner {
+    sha256: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+    sha1: crate::scheme::MacKeys<hmac::Hmac<sha1::Sha1>>,
+}
+
+impl GithubSigner {
+    /// A signer for the webhook's secret.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`](crate::SecretError) when the secret is empty.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
+        let secret = secret.as_ref();
+        Ok(Self {
+            sha256: crate::scheme::MacKeys::new([secret], crate::testing::ANY_LENGTH)?,
+            sha1: crate::scheme::MacKeys::new([secret], crate::testing::ANY_LENGTH)?,
+        })
+    }
+
+    /// The `X-Hub-Signature-256` value: `sha256=<hex>`.
+    #[must_use]
+    pub fn signature(&self, body: &[u8]) -> String {
+        format!(
+            "sha256={}",
+            const_hex::encode(self.sha256.sign(&[body]).unwrap_or_default())
+        )
+    }
+
+    /// The legacy `X-Hub-Signature` value: `sha1=<hex>`.
+    #[must_use]
+    pub fn legacy_signature(&self, body: &[u8]) -> String {
+        format!(
+            "sha1={}",
+            const_hex::encode(self.sha1.sign(&[body]).unwrap_or_default())
+        )
+    }
+
+    /// The signature headers GitHub sends: `X-Hub-Signature-256` and the legacy
+    /// `X-Hub-Signature`.
+    #[must_use]
+    pub fn sign(&self, body: &[u8]) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        for (header, value) in [
+            (&SIGNATURE_256, self.signature(body)),
+            (&SIGNATURE_SHA1, self.legacy_signature(body)),
+        ] {
+            // Hex and ASCII prefixes are always valid header values.
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                headers.insert(header.wire.clone(), value);
+            }
+        }
+        headers
+    }
+
+    /// [`sign`](Self::sign) plus `X-GitHub-Delivery` and `X-GitHub-Event`.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when `delivery` or `event` cannot be a header value.
+    pub fn sign_delivery(
+        &self,
+        delivery: &str,
+        event: &str,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
+        let mut headers = self.sign(body);
+        crate::testing::insert(&mut headers, &DELIVERY, delivery)?;
+        crate::testing::insert(&mut headers, &EVENT, event)?;
+        Ok(headers)
+    }
+}
+
+crate::testing::redacted_debug!(GithubSigner);
+
+/// A GitHub delivery: the event name (`X-GitHub-Event`), its `action`, and the body as `T`.
+///
+/// GitHub signs the body only: `event` and `delivery` come from unsigned headers (a hint, see
+/// [`Signed`](crate::Signed)); `action` is read from the signed body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GithubEvent<T> {
+    /// `X-GitHub-Event` (`pull_request`).
+    pub event: String,
+    /// The body's `action` (`opened`), for the events that have one.
+    pub action: Option<String>,
+    /// `X-GitHub-Delivery`.
+    pub delivery: Option<String>,
+    /// The body.
+    pub payload: T,
+}
+
+impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for GithubEvent<T> {
+    fn from_routed(
+        routed: &crate::router::Routed,
+        _: &S,
+    ) -> Result<Self, crate::handler::HandlerError> {
+        crate::envelope::from_wire(routed, |payload: T, r| Self {
+            event: r
+                .route_key()
+                .map(|k| k.kind().to_owned())
+                .unwrap_or_default(),
+            action: r
+                .route_key()
+                .and_then(crate::event::RouteKey::action)
+                .map(str::to_owned),
+            delivery: crate::envelope::text(r.delivery().id()),
+            payload,
+        })
+    }
+}
+
+fn build(
+    args: crate::scheme::BuildArgs<'_>,
+    options: crate::verify::VerifyOptions,
+) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+    let secrets = args.secrets.iter().map(|s| s.as_bytes());
+    Ok(Box::new(
+        GithubVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+            .with_options(options),
+    ))
+}
+
+/// `X-GitHub-Event` `.` the body's `action` (`pull_request.opened`). GitHub puts `action`
+/// first: the read stops there.
+fn route_key(event: &crate::event::Event) -> Option<crate::event::RouteKey> {
+    let name = event.event_type()?;
+    let [action] = crate::event::first_members(&event.body[..], ["action"]);
+    Some(crate::event::RouteKey::with_action(
+        &name,
+        action.as_deref(),
+    ))
+}
+
+/// A push, as GitHub's own test deliveries look.
+fn sample_body(id: &str, _event: &str) -> String {
+    serde_json::json!({
+        "ref": "refs/heads/main",
+        "before": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+        "after": "59b20b8d5c6ff8d09518454d4dd8b7a30f095ab5",
+        "repository": { "id": 186853002, "name": "verihook-demo", "full_name": "octo-org/verihook-demo", "private": false },
+        "pusher": { "name": "octocat", "email": "octocat@github.com" },
+        "sender": { "login": "octocat", "id": 583231, "type": "User" },
+        "head_commit": { "id": "59b20b8d5c6ff8d09518454d4dd8b7a30f095ab5", "message": format!("Update README.md ({id})"), "timestamp": "2026-11-23T12:00:00Z" }
+    })
+    .to_string()
+}
+
+fn sign_sample(
+    request: &crate::providers::SignRequest<'_>,
+) -> Result<crate::providers::SignedHeaders, crate::providers::SignError> {
+    let headers = GithubSigner::new(request.secret)?.sign_delivery(
+        request.id,
+        request.event,
+        request.body,
+    )?;
+    Ok(crate::providers::SignedHeaders::new(headers))
+}
+
+/// `pull_request.opened`: `X-GitHub-Event: pull_request` and `"action": "opened"`.
+fn sample_event(
+    sample: &crate::providers::EventSample<'_>,
+) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
+    let action = sample.action.map(serde_json::Value::from);
+    let body = crate::testing::to_vec(&crate::testing::with_member(
+        sample.payload.clone(),
+        "action",
+        action,
+    ));
+    let headers =
+        GithubSigner::new(sample.secret)?.sign_delivery(sample.uuid, sample.kind, &body)?;
+    Ok(crate::providers::SampleRequest::new(body, headers))
+}
+
+pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
+    name: "github",
+    aliases: &[],
+    signs_url: false,
+    headers: &["x-hub-signature-256", "x-hub-signature"],
+    build,
+    route_key,
+    sample: crate::providers::Sample {
+        event_type: "push",
+        header_event: "ping",
+        id_note: None,
+        spelled: &[
+            "X-Hub-Signature-256",
+            "X-Hub-Signature",
+            "X-GitHub-Delivery",
+            "X-GitHub-Event",
+        ],
+        forms: false,
+        body: sample_body,
+        sign: sign_sample,
+        event: sample_event,
+    },
+};

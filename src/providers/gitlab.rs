@@ -13,7 +13,7 @@ use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Verified};
 use crate::providers::standard::{StandardVerifier, MIN_SYMMETRIC_KEY_LEN};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{constant_time_eq, reported, Builtin, Scheme, MIN_RAW_SECRET_LEN};
+use crate::scheme::{constant_time_eq, reported, Scheme, MIN_RAW_SECRET_LEN};
 use crate::secret::require_len;
 use crate::verify::{Header, VerifyOptions};
 
@@ -216,19 +216,6 @@ impl GitlabVerifier {
     }
 }
 
-pub(crate) static BUILTIN: Builtin = Builtin {
-    name: "gitlab",
-    aliases: &[],
-    signs_url: false,
-    headers: &["x-gitlab-token", "x-gitlab-event"],
-    build: |args, options| {
-        let tokens = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(Box::new(
-            GitlabVerifier::with_min(tokens, args.min(MIN_RAW_SECRET_LEN))?.with_options(options),
-        ))
-    },
-};
-
 impl Scheme for GitlabVerifier {
     fn name(&self) -> &'static str {
         "gitlab"
@@ -275,5 +262,263 @@ impl fmt::Debug for GitlabVerifier {
             .field("signing", &self.signing)
             .field("options", &self.options)
             .finish()
+    }
+}
+
+// Everything else verihook knows about GitLab: its signer (for tests and the CLI), its
+// typed envelope, its route key, its samples and its registry entry.
+
+/// Sends requests as GitLab does: the webhook's secret token in `X-Gitlab-Token` (a secret
+/// token signs nothing), or, for a signing token (`whsec_<base64>`), a Standard Webhooks
+/// signature; with the event name, event UUID and idempotency key headers either way.
+#[derive(Clone)]
+pub struct GitlabSigner {
+    token: zeroize::Zeroizing<Vec<u8>>,
+    signing: Option<crate::providers::standard::StandardSigner>,
+}
+
+impl GitlabSigner {
+    /// A signer for the webhook's secret token, or its signing token (`whsec_...`).
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] when the token is empty, or a signing token is not base64.
+    pub fn new(token: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
+        let token = token.as_ref();
+        if token.is_empty() {
+            return Err(crate::error::SecretError::Empty);
+        }
+        let signing = match std::str::from_utf8(token) {
+            Ok(text) if text.starts_with("whsec_") => {
+                Some(crate::providers::standard::StandardSigner::new(text)?)
+            }
+            _ => None,
+        };
+        Ok(Self {
+            token: zeroize::Zeroizing::new(token.to_vec()),
+            signing,
+        })
+    }
+
+    /// The headers of a delivery of `body` for `event` (`Push Hook`), with `uuid` as its event
+    /// UUID and idempotency key, signed now when the token is a signing token.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when the token, event or uuid cannot be a header value.
+    pub fn sign(
+        &self,
+        event: &str,
+        uuid: &str,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        self.sign_at(event, uuid, now, body)
+    }
+
+    /// [`sign`](Self::sign) at `timestamp` (Unix seconds; only a signing token signs it).
+    ///
+    /// # Errors
+    ///
+    /// As [`sign`](Self::sign).
+    pub fn sign_at(
+        &self,
+        event: &str,
+        uuid: &str,
+        timestamp: u64,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
+        let mut headers = match &self.signing {
+            // GitLab's webhook-id is the idempotency key.
+            Some(signer) => signer.sign(uuid, timestamp, body)?,
+            None => {
+                let mut headers = http::HeaderMap::new();
+                let token = http::HeaderValue::from_bytes(&self.token)
+                    .map_err(|_| TOKEN.malformed("the token is not a valid header value"))?;
+                headers.insert(TOKEN.wire.clone(), token);
+                headers
+            }
+        };
+        crate::testing::insert(&mut headers, &EVENT, event)?;
+        crate::testing::insert(&mut headers, &EVENT_UUID, uuid)?;
+        crate::testing::insert(&mut headers, &IDEMPOTENCY_KEY, uuid)?;
+        Ok(headers)
+    }
+}
+
+crate::testing::redacted_debug!(GitlabSigner);
+
+/// A GitLab delivery: `object_kind`, `object_attributes.action` where there is one, and the
+/// body as `T`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GitlabEvent<T> {
+    /// `object_kind` (`push`, `merge_request`), else the `X-Gitlab-Event` header.
+    pub object_kind: String,
+    /// `object_attributes.action` (`open`, `merge`), where the event has one.
+    pub action: Option<String>,
+    /// The body.
+    pub payload: T,
+}
+
+impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for GitlabEvent<T> {
+    fn from_routed(
+        routed: &crate::router::Routed,
+        _: &S,
+    ) -> Result<Self, crate::handler::HandlerError> {
+        crate::envelope::from_wire(routed, |payload: T, r| Self {
+            object_kind: r
+                .route_key()
+                .map(|k| k.kind().to_owned())
+                .unwrap_or_default(),
+            action: r
+                .route_key()
+                .and_then(crate::event::RouteKey::action)
+                .map(str::to_owned),
+            payload,
+        })
+    }
+}
+
+fn build(
+    args: crate::scheme::BuildArgs<'_>,
+    options: crate::verify::VerifyOptions,
+) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+    let tokens = args.secrets.iter().map(|s| s.as_bytes());
+    Ok(Box::new(
+        GitlabVerifier::with_min(tokens, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+            .with_options(options),
+    ))
+}
+
+/// `object_kind` `.` `object_attributes.action` (`merge_request.open`), else the
+/// `X-Gitlab-Event` the scheme reported.
+fn route_key(event: &crate::event::Event) -> Option<crate::event::RouteKey> {
+    #[derive(serde::Deserialize)]
+    struct Keys<'a> {
+        #[serde(borrow)]
+        object_kind: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        object_attributes: Option<Attributes<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Attributes<'a> {
+        #[serde(borrow)]
+        action: Option<std::borrow::Cow<'a, str>>,
+    }
+    match serde_json::from_slice::<Keys<'_>>(&event.body[..]).ok() {
+        Some(Keys {
+            object_kind: Some(kind),
+            object_attributes,
+        }) => Some(crate::event::RouteKey::with_action(
+            &kind,
+            object_attributes.as_ref().and_then(|a| a.action.as_deref()),
+        )),
+        _ => event.event_type().map(|t| crate::event::RouteKey::new(&t)),
+    }
+}
+
+/// A push, as GitLab's test deliveries look.
+fn sample_body(id: &str, _event: &str) -> String {
+    serde_json::json!({
+        "object_kind": "push",
+        "event_name": "push",
+        "before": "95790bf891e76fee5e1747ab589903a6a1f80f22",
+        "after": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+        "ref": "refs/heads/main",
+        "user_name": "John Smith",
+        "project_id": 15,
+        "project": { "name": "verihook-demo", "path_with_namespace": "octo-org/verihook-demo" },
+        "commits": [{ "id": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", "message": format!("Update README.md ({id})") }],
+        "total_commits_count": 1
+    })
+    .to_string()
+}
+
+fn sign_sample(
+    request: &crate::providers::SignRequest<'_>,
+) -> Result<crate::providers::SignedHeaders, crate::providers::SignError> {
+    let headers = GitlabSigner::new(request.secret)?.sign_at(
+        request.event,
+        request.id,
+        request.timestamp,
+        request.body,
+    )?;
+    Ok(crate::providers::SignedHeaders::new(headers))
+}
+
+/// `merge_request.open`: `"object_kind": "merge_request"`, `object_attributes.action` and
+/// `X-Gitlab-Event: Merge Request Hook`.
+fn sample_event(
+    sample: &crate::providers::EventSample<'_>,
+) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
+    let mut body = crate::testing::with_member(
+        sample.payload.clone(),
+        "object_kind",
+        Some(serde_json::Value::from(sample.kind)),
+    );
+    if let (Some(action), serde_json::Value::Object(members)) = (sample.action, &mut body) {
+        let attributes = members
+            .entry("object_attributes")
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        if let serde_json::Value::Object(attributes) = attributes {
+            attributes.insert("action".into(), serde_json::Value::from(action));
+        }
+    }
+    let body = crate::testing::to_vec(&body);
+    let header = event_header(sample.kind);
+    let headers = GitlabSigner::new(sample.secret)?.sign(&header, sample.uuid, &body)?;
+    Ok(crate::providers::SampleRequest::new(body, headers))
+}
+
+/// GitLab's `X-Gitlab-Event` for an `object_kind`: `merge_request` → `Merge Request Hook`.
+fn event_header(kind: &str) -> String {
+    let words: Vec<String> = kind
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_uppercase().chain(chars).collect()
+            })
+        })
+        .collect();
+    [words.join(" ").as_str(), " Hook"].concat()
+}
+
+pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
+    name: "gitlab",
+    aliases: &[],
+    signs_url: false,
+    headers: &["x-gitlab-token", "x-gitlab-event"],
+    build,
+    route_key,
+    sample: crate::providers::Sample {
+        event_type: "Push Hook",
+        header_event: "Push Hook",
+        id_note: None,
+        spelled: &[
+            "X-Gitlab-Token",
+            "X-Gitlab-Event",
+            "X-Gitlab-Event-Uuid",
+            "Idempotency-Key",
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature",
+        ],
+        forms: false,
+        body: sample_body,
+        sign: sign_sample,
+        event: sample_event,
+    },
+};
+
+#[cfg(test)]
+mod sample_tests {
+    #[test]
+    fn names_gitlab_hooks() {
+        assert_eq!(super::event_header("merge_request"), "Merge Request Hook");
+        assert_eq!(super::event_header("push"), "Push Hook");
     }
 }

@@ -130,6 +130,216 @@ impl Scheme for LinearVerifier {
     }
 }
 
+// Everything else verihook knows about Linear: its signer (for tests and the CLI), its
+// typed envelope, its route key, its samples and its registry entry.
+
+/// Signs requests as Linear does. Linear's timestamp is inside the body (`webhookTimestamp`,
+/// Unix milliseconds): the body you sign must carry it.
+#[derive(Clone)]
+pub struct LinearSigner {
+    keys: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+}
+
+impl LinearSigner {
+    /// A signer for the webhook's signing secret.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`](crate::SecretError) when the secret is empty.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
+        Ok(Self {
+            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::testing::ANY_LENGTH)?,
+        })
+    }
+
+    /// The `Linear-Signature` value: the hex HMAC-SHA256 of the body.
+    #[must_use]
+    pub fn signature(&self, body: &[u8]) -> String {
+        const_hex::encode(self.keys.sign(&[body]).unwrap_or_default())
+    }
+
+    /// The headers of a delivery of `body` for `event` (`Issue`): `Linear-Signature`,
+    /// `Linear-Event` and `Linear-Delivery` (`delivery`, a UUID).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when `event` or `delivery` cannot be a header value.
+    pub fn sign(
+        &self,
+        event: &str,
+        delivery: &str,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
+        let mut headers = http::HeaderMap::new();
+        crate::testing::insert(&mut headers, &SIGNATURE, &self.signature(body))?;
+        crate::testing::insert(&mut headers, &EVENT, event)?;
+        crate::testing::insert(&mut headers, &DELIVERY, delivery)?;
+        Ok(headers)
+    }
+}
+
+crate::testing::redacted_debug!(LinearSigner);
+
+/// A Linear webhook (`action`, `type`, `data`, ...), with `data` as `T`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinearEvent<T> {
+    /// `action`: `create`, `update` or `remove`.
+    pub action: String,
+    /// `type`: the entity (`Issue`, `Comment`, `Project`).
+    pub event_type: String,
+    /// `createdAt` (ISO 8601).
+    pub created_at: Option<String>,
+    /// `url` of the entity.
+    pub url: Option<String>,
+    /// `organizationId`.
+    pub organization_id: Option<String>,
+    /// `webhookTimestamp`, Unix milliseconds (checked for freshness by the scheme).
+    pub webhook_timestamp: Option<u64>,
+    /// `webhookId`.
+    pub webhook_id: Option<String>,
+    /// `updatedFrom`: the changed members' old values, on `update`.
+    pub updated_from: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `data`: the entity.
+    pub data: T,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LinearWire<T> {
+    action: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    organization_id: Option<String>,
+    #[serde(default)]
+    webhook_timestamp: Option<u64>,
+    #[serde(default)]
+    webhook_id: Option<String>,
+    #[serde(default)]
+    updated_from: Option<serde_json::Map<String, serde_json::Value>>,
+    data: T,
+}
+
+impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for LinearEvent<T> {
+    fn from_routed(
+        routed: &crate::router::Routed,
+        _: &S,
+    ) -> Result<Self, crate::handler::HandlerError> {
+        crate::envelope::from_wire(routed, |w: LinearWire<T>, _| Self {
+            action: w.action,
+            event_type: w.event_type,
+            created_at: w.created_at,
+            url: w.url,
+            organization_id: w.organization_id,
+            webhook_timestamp: w.webhook_timestamp,
+            webhook_id: w.webhook_id,
+            updated_from: w.updated_from,
+            data: w.data,
+        })
+    }
+}
+
+fn build(
+    args: crate::scheme::BuildArgs<'_>,
+    options: crate::verify::VerifyOptions,
+) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+    let secrets = args.secrets.iter().map(|s| s.as_bytes());
+    Ok(Box::new(
+        LinearVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+            .with_options(options),
+    ))
+}
+
+/// `type` `.` `action` (`Issue.create`). Linear puts both first: the read stops there.
+fn route_key(event: &crate::event::Event) -> Option<crate::event::RouteKey> {
+    let [kind, action] = crate::event::first_members(&event.body[..], ["type", "action"]);
+    Some(crate::event::RouteKey::with_action(
+        &kind?,
+        action.as_deref(),
+    ))
+}
+
+/// An issue created, stamped now (Linear signs its timestamp inside the body).
+fn sample_body(id: &str, event: &str) -> String {
+    serde_json::json!({
+        "action": "create",
+        "type": event,
+        "data": { "id": "2174add1-f7c8-44e3-bbf3-2d60b5ea8bc9", "title": format!("verihook sample {id}"), "identifier": "VH-1" },
+        "url": "https://linear.app/verihook/issue/VH-1",
+        "createdAt": "2026-11-30T12:00:00.000Z",
+        "organizationId": "4e8ea3a0-d4d1-4e7e-a5be-8b1e7b4e0f1c",
+        "webhookTimestamp": crate::testing::unix_now_millis(),
+        "webhookId": "000042e3-d123-4980-b49f-8e140eef9329"
+    })
+    .to_string()
+}
+
+/// The `webhookTimestamp` a Linear body carries, if any.
+fn body_millis(body: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()?
+        .get("webhookTimestamp")?
+        .as_u64()
+}
+
+fn sign_sample(
+    request: &crate::providers::SignRequest<'_>,
+) -> Result<crate::providers::SignedHeaders, crate::providers::SignError> {
+    let headers =
+        LinearSigner::new(request.secret)?.sign(request.event, request.id, request.body)?;
+    let mut signed = crate::providers::SignedHeaders::new(headers);
+    if body_millis(request.body).is_none() {
+        signed.notes.push(
+            "Linear signs its timestamp inside the body: a body without \"webhookTimestamp\" \
+             (Unix milliseconds) is refused by the receiver"
+                .to_owned(),
+        );
+    }
+    Ok(signed)
+}
+
+/// `Issue.create`: `"type": "Issue"`, `"action": "create"`, the payload as `data`.
+fn sample_event(
+    sample: &crate::providers::EventSample<'_>,
+) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
+    let body = crate::testing::to_vec(&serde_json::json!({
+        "action": sample.action.unwrap_or("create"),
+        "type": sample.kind,
+        "createdAt": crate::testing::rfc3339(sample.secs),
+        "data": sample.payload,
+        "url": "https://linear.app/verihook-test",
+        "organizationId": sample.uuid,
+        "webhookTimestamp": sample.millis,
+        "webhookId": sample.uuid,
+    }));
+    let headers = LinearSigner::new(sample.secret)?.sign(sample.kind, sample.uuid, &body)?;
+    Ok(crate::providers::SampleRequest::new(body, headers))
+}
+
+pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
+    name: "linear",
+    aliases: &[],
+    signs_url: false,
+    headers: &["linear-signature"],
+    build,
+    route_key,
+    sample: crate::providers::Sample {
+        event_type: "Issue",
+        header_event: "Issue",
+        id_note: None,
+        spelled: &["Linear-Signature", "Linear-Event", "Linear-Delivery"],
+        forms: false,
+        body: sample_body,
+        sign: sign_sample,
+        event: sample_event,
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

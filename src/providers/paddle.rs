@@ -134,3 +134,153 @@ impl Scheme for PaddleVerifier {
             .map(Verified::Event)
     }
 }
+
+// Everything else verihook knows about Paddle: its signer (for tests and the CLI), its
+// typed envelope, its route key, its samples and its registry entry.
+
+/// Signs requests as Paddle Billing does.
+#[derive(Clone)]
+pub struct PaddleSigner {
+    keys: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+}
+
+impl PaddleSigner {
+    /// A signer for the notification destination's secret key (used as text).
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`](crate::SecretError) when the secret is empty.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
+        Ok(Self {
+            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::testing::ANY_LENGTH)?,
+        })
+    }
+
+    /// The `Paddle-Signature` value: `ts=<timestamp>;h1=<hex>`.
+    #[must_use]
+    pub fn signature(&self, timestamp: u64, body: &[u8]) -> String {
+        let t = timestamp.to_string();
+        let tag = self
+            .keys
+            .sign(&[t.as_bytes(), b":", body])
+            .unwrap_or_default();
+        format!("ts={t};h1={}", const_hex::encode(tag))
+    }
+
+    /// The `Paddle-Signature` header for `body` sent at `timestamp` (Unix seconds).
+    #[must_use]
+    pub fn sign(&self, timestamp: u64, body: &[u8]) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        // Digits, hex and ASCII are always a valid header value.
+        let _ = crate::testing::insert(&mut headers, &SIGNATURE, &self.signature(timestamp, body));
+        headers
+    }
+}
+
+crate::testing::redacted_debug!(PaddleSigner);
+
+/// A Paddle Billing notification (`event_id`, `event_type`, `occurred_at`, `data`), with `data`
+/// as `T`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PaddleEvent<T> {
+    /// `event_id` (`evt_...`).
+    pub event_id: String,
+    /// `event_type` (`transaction.completed`).
+    pub event_type: String,
+    /// `occurred_at` (RFC 3339).
+    pub occurred_at: String,
+    /// `notification_id` (`ntf_...`).
+    pub notification_id: Option<String>,
+    /// `data`: the entity the event is about.
+    pub data: T,
+}
+
+#[derive(serde::Deserialize)]
+struct PaddleWire<T> {
+    event_id: String,
+    event_type: String,
+    occurred_at: String,
+    #[serde(default)]
+    notification_id: Option<String>,
+    data: T,
+}
+
+impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for PaddleEvent<T> {
+    fn from_routed(
+        routed: &crate::router::Routed,
+        _: &S,
+    ) -> Result<Self, crate::handler::HandlerError> {
+        crate::envelope::from_wire(routed, |w: PaddleWire<T>, _| Self {
+            event_id: w.event_id,
+            event_type: w.event_type,
+            occurred_at: w.occurred_at,
+            notification_id: w.notification_id,
+            data: w.data,
+        })
+    }
+}
+
+fn build(
+    args: crate::scheme::BuildArgs<'_>,
+    options: crate::verify::VerifyOptions,
+) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+    let secrets = args.secrets.iter().map(|s| s.as_bytes());
+    Ok(Box::new(
+        PaddleVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+            .with_options(options),
+    ))
+}
+
+/// A transaction completed.
+fn sample_body(id: &str, event: &str) -> String {
+    serde_json::json!({
+        "event_id": format!("evt_{id}"),
+        "event_type": event,
+        "occurred_at": "2026-11-30T12:00:00.000000Z",
+        "notification_id": format!("ntf_{id}"),
+        "data": { "id": "txn_01hv8wptq8987qeep44cyrewp9", "status": "completed", "currency_code": "EUR", "details": { "totals": { "total": "4200" } } }
+    })
+    .to_string()
+}
+
+fn sign_sample(
+    request: &crate::providers::SignRequest<'_>,
+) -> Result<crate::providers::SignedHeaders, crate::providers::SignError> {
+    let headers = PaddleSigner::new(request.secret)?.sign(request.timestamp, request.body);
+    Ok(crate::providers::SignedHeaders::new(headers))
+}
+
+/// `event_type` and `data`, with fresh `evt_` and `ntf_` ids.
+fn sample_event(
+    sample: &crate::providers::EventSample<'_>,
+) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
+    let body = crate::testing::to_vec(&serde_json::json!({
+        "event_id": format!("evt_{}", sample.unique),
+        "event_type": sample.event_type,
+        "occurred_at": crate::testing::rfc3339(sample.secs),
+        "notification_id": format!("ntf_{}", sample.unique),
+        "data": sample.payload,
+    }));
+    let headers = PaddleSigner::new(sample.secret)?.sign(sample.secs, &body);
+    Ok(crate::providers::SampleRequest::new(body, headers))
+}
+
+pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
+    name: "paddle",
+    aliases: &[],
+    signs_url: false,
+    headers: &["paddle-signature"],
+    build,
+    route_key: crate::envelope::reported_route_key,
+    sample: crate::providers::Sample {
+        event_type: "transaction.completed",
+        header_event: "ping",
+        id_note: None,
+        spelled: &["Paddle-Signature"],
+        forms: false,
+        body: sample_body,
+        sign: sign_sample,
+        event: sample_event,
+    },
+};

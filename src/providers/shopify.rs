@@ -139,3 +139,197 @@ impl Scheme for ShopifyVerifier {
             .map(Verified::Event)
     }
 }
+
+// Everything else verihook knows about Shopify: its signer (for tests and the CLI), its
+// typed envelope, its route key, its samples and its registry entry.
+
+/// Signs requests as Shopify does, with every header Shopify sends (its own libraries refuse a
+/// request without the topic, shop domain, API version and webhook id).
+#[derive(Clone)]
+pub struct ShopifySigner {
+    keys: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+}
+
+/// The API version [`ShopifySigner`] writes in `X-Shopify-API-Version`.
+pub const SHOPIFY_API_VERSION: &str = "2025-10";
+
+impl ShopifySigner {
+    /// A signer for the app's client secret.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`](crate::SecretError) when the secret is empty.
+    pub fn new(client_secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
+        Ok(Self {
+            keys: crate::scheme::MacKeys::new(
+                [client_secret.as_ref()],
+                crate::testing::ANY_LENGTH,
+            )?,
+        })
+    }
+
+    /// The `X-Shopify-Hmac-Sha256` value for `body`.
+    #[must_use]
+    pub fn signature(&self, body: &[u8]) -> String {
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            self.keys.sign(&[body]).unwrap_or_default(),
+        )
+    }
+
+    /// The headers of a delivery of `body` for `topic` (`orders/create`) from `shop_domain`,
+    /// with a generated webhook id and event id.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when the topic or domain cannot be a header value.
+    pub fn sign(
+        &self,
+        topic: &str,
+        shop_domain: &str,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
+        let token = crate::idempotency::ClaimToken::generate();
+        self.sign_delivery(
+            topic,
+            shop_domain,
+            &crate::testing::uuid_text(token.as_str()),
+            body,
+        )
+    }
+
+    /// [`sign`](Self::sign) with a given webhook id (also used as the event id).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when a value cannot be a header value.
+    pub fn sign_delivery(
+        &self,
+        topic: &str,
+        shop_domain: &str,
+        webhook_id: &str,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
+        let mut headers = http::HeaderMap::new();
+        crate::testing::insert(&mut headers, &SIGNATURE, &self.signature(body))?;
+        crate::testing::insert(&mut headers, &TOPIC, topic)?;
+        crate::testing::insert(&mut headers, &SHOP_DOMAIN, shop_domain)?;
+        crate::testing::insert(&mut headers, &API_VERSION, SHOPIFY_API_VERSION)?;
+        crate::testing::insert(&mut headers, &WEBHOOK_ID, webhook_id)?;
+        crate::testing::insert(&mut headers, &EVENT_ID, webhook_id)?;
+        Ok(headers)
+    }
+}
+
+crate::testing::redacted_debug!(ShopifySigner);
+
+/// A Shopify delivery: its topic (`X-Shopify-Topic`) and the body as `T`.
+///
+/// Shopify signs the body only: the topic and ids come from unsigned headers (a hint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShopifyEvent<T> {
+    /// `X-Shopify-Topic` (`orders/create`).
+    pub topic: String,
+    /// `X-Shopify-Event-Id`, else `X-Shopify-Webhook-Id`.
+    pub event_id: Option<String>,
+    /// The body: the resource the topic names.
+    pub payload: T,
+}
+
+impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for ShopifyEvent<T> {
+    fn from_routed(
+        routed: &crate::router::Routed,
+        _: &S,
+    ) -> Result<Self, crate::handler::HandlerError> {
+        crate::envelope::from_wire(routed, |payload: T, r| Self {
+            topic: r
+                .route_key()
+                .map(|k| k.as_str().to_owned())
+                .unwrap_or_default(),
+            event_id: crate::envelope::text(r.delivery().id()),
+            payload,
+        })
+    }
+}
+
+fn build(
+    args: crate::scheme::BuildArgs<'_>,
+    options: crate::verify::VerifyOptions,
+) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+    let secrets = args.secrets.iter().map(|s| s.as_bytes());
+    Ok(Box::new(
+        ShopifyVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+            .with_options(options),
+    ))
+}
+
+/// The shop a signed Shopify sample comes from.
+const SAMPLE_SHOP: &str = "verihook-demo.myshopify.com";
+
+/// An order created, as Shopify's test notifications look.
+fn sample_body(id: &str, _event: &str) -> String {
+    serde_json::json!({
+        "id": 820982911946154508_u64,
+        "admin_graphql_api_id": "gid://shopify/Order/820982911946154508",
+        "email": "jon@example.com",
+        "created_at": "2026-11-30T12:00:00-05:00",
+        "currency": "USD",
+        "total_price": "403.00",
+        "financial_status": "paid",
+        "note": format!("verihook sample {id}"),
+        "line_items": [{ "id": 866550311766439020_u64, "title": "IPod Nano - 8GB", "quantity": 1, "price": "199.00" }]
+    })
+    .to_string()
+}
+
+fn sign_sample(
+    request: &crate::providers::SignRequest<'_>,
+) -> Result<crate::providers::SignedHeaders, crate::providers::SignError> {
+    let headers = ShopifySigner::new(request.secret)?.sign_delivery(
+        request.event,
+        SAMPLE_SHOP,
+        request.id,
+        request.body,
+    )?;
+    Ok(crate::providers::SignedHeaders::new(headers))
+}
+
+/// The payload as the body, the type as `X-Shopify-Topic`.
+fn sample_event(
+    sample: &crate::providers::EventSample<'_>,
+) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
+    let body = crate::testing::to_vec(&sample.payload);
+    let headers = ShopifySigner::new(sample.secret)?.sign(
+        sample.event_type,
+        "verihook-test.myshopify.com",
+        &body,
+    )?;
+    Ok(crate::providers::SampleRequest::new(body, headers))
+}
+
+pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
+    name: "shopify",
+    aliases: &[],
+    signs_url: false,
+    headers: &["x-shopify-hmac-sha256"],
+    build,
+    route_key: crate::envelope::reported_route_key,
+    sample: crate::providers::Sample {
+        event_type: "orders/create",
+        header_event: "orders/create",
+        id_note: None,
+        spelled: &[
+            "X-Shopify-Hmac-Sha256",
+            "X-Shopify-Topic",
+            "X-Shopify-Shop-Domain",
+            "X-Shopify-Api-Version",
+            "X-Shopify-Webhook-Id",
+            "X-Shopify-Event-Id",
+        ],
+        forms: false,
+        body: sample_body,
+        sign: sign_sample,
+        event: sample_event,
+    },
+};

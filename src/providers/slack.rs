@@ -127,3 +127,181 @@ impl Scheme for SlackVerifier {
         ))
     }
 }
+
+// Everything else verihook knows about Slack: its signer (for tests and the CLI), its
+// typed envelope, its route key, its samples and its registry entry.
+
+/// Signs requests as Slack does.
+#[derive(Clone)]
+pub struct SlackSigner {
+    keys: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+}
+
+impl SlackSigner {
+    /// A signer for the app's signing secret.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`](crate::SecretError) when the secret is empty.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
+        Ok(Self {
+            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::testing::ANY_LENGTH)?,
+        })
+    }
+
+    /// The `X-Slack-Signature` value: `v0=<hex>`.
+    #[must_use]
+    pub fn signature(&self, timestamp: u64, body: &[u8]) -> String {
+        crate::testing::v0_signature(&self.keys, timestamp, body)
+    }
+
+    /// `X-Slack-Signature` and `X-Slack-Request-Timestamp` for `body` sent at `timestamp`.
+    #[must_use]
+    pub fn sign(&self, timestamp: u64, body: &[u8]) -> http::HeaderMap {
+        crate::testing::v0_headers(&self.keys, [&SIGNATURE, &TIMESTAMP], timestamp, body)
+    }
+}
+
+crate::testing::redacted_debug!(SlackSigner);
+
+/// A Slack Events API callback (`"type": "event_callback"`), with the inner `event` as `T`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SlackEvent<T> {
+    /// The inner event's `type` (`app_mention`).
+    pub event_type: String,
+    /// `event_id` (signed).
+    pub event_id: String,
+    /// `event_time`, Unix seconds.
+    pub event_time: u64,
+    /// `team_id`.
+    pub team_id: Option<String>,
+    /// `api_app_id`.
+    pub api_app_id: Option<String>,
+    /// `event`.
+    pub event: T,
+}
+
+#[derive(serde::Deserialize)]
+struct SlackWire<T> {
+    event_id: String,
+    event_time: u64,
+    #[serde(default)]
+    team_id: Option<String>,
+    #[serde(default)]
+    api_app_id: Option<String>,
+    event: T,
+}
+
+impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for SlackEvent<T> {
+    fn from_routed(
+        routed: &crate::router::Routed,
+        _: &S,
+    ) -> Result<Self, crate::handler::HandlerError> {
+        crate::envelope::from_wire(routed, |w: SlackWire<T>, r| Self {
+            event_type: r
+                .route_key()
+                .map(|k| k.as_str().to_owned())
+                .unwrap_or_default(),
+            event_id: w.event_id,
+            event_time: w.event_time,
+            team_id: w.team_id,
+            api_app_id: w.api_app_id,
+            event: w.event,
+        })
+    }
+}
+
+fn build(
+    args: crate::scheme::BuildArgs<'_>,
+    options: crate::verify::VerifyOptions,
+) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+    let secrets = args.secrets.iter().map(|s| s.as_bytes());
+    Ok(Box::new(
+        SlackVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+            .with_options(options),
+    ))
+}
+
+/// The inner `event.type` of an `event_callback` (`app_mention`), else the outer `type`.
+fn route_key(event: &crate::event::Event) -> Option<crate::event::RouteKey> {
+    /// The nested members the key is read from; every other member is skipped unread.
+    #[derive(serde::Deserialize)]
+    struct Nested<'a> {
+        #[serde(borrow, rename = "type")]
+        kind: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        event: Option<Inner<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Inner<'a> {
+        #[serde(borrow, rename = "type")]
+        kind: Option<std::borrow::Cow<'a, str>>,
+    }
+    let keys = serde_json::from_slice::<Nested<'_>>(&event.body[..]).ok()?;
+    match (keys.kind.as_deref(), keys.event.and_then(|e| e.kind)) {
+        (Some("event_callback"), Some(inner)) => Some(crate::event::RouteKey::new(&inner)),
+        (Some(outer), _) => Some(crate::event::RouteKey::new(outer)),
+        (None, _) => None,
+    }
+}
+
+/// An Events API callback.
+fn sample_body(id: &str, event: &str) -> String {
+    serde_json::json!({
+        "type": "event_callback",
+        "event_id": id,
+        "event_time": crate::testing::unix_now(),
+        "team_id": "T061EG9R6",
+        "event": { "type": event, "channel": "C2147483705", "user": "U2147483697", "text": "Hello world" }
+    })
+    .to_string()
+}
+
+fn sign_sample(
+    request: &crate::providers::SignRequest<'_>,
+) -> Result<crate::providers::SignedHeaders, crate::providers::SignError> {
+    let headers = SlackSigner::new(request.secret)?.sign(request.timestamp, request.body);
+    Ok(crate::providers::SignedHeaders::new(headers))
+}
+
+/// An `event_callback` with the payload as its inner `event`.
+fn sample_event(
+    sample: &crate::providers::EventSample<'_>,
+) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
+    let event = crate::testing::with_member(
+        sample.payload.clone(),
+        "type",
+        Some(serde_json::Value::from(sample.event_type)),
+    );
+    let body = crate::testing::to_vec(&serde_json::json!({
+        "token": "verihook-test",
+        "team_id": "T0VERIHOOK",
+        "api_app_id": "A0VERIHOOK",
+        "type": "event_callback",
+        "event_id": format!("Ev{}", &sample.unique[..16]),
+        "event_time": sample.secs,
+        "event": event,
+    }));
+    let headers = SlackSigner::new(sample.secret)?.sign(sample.secs, &body);
+    Ok(crate::providers::SampleRequest::new(body, headers))
+}
+
+pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
+    name: "slack",
+    aliases: &[],
+    signs_url: false,
+    headers: &["x-slack-signature"],
+    build,
+    route_key,
+    sample: crate::providers::Sample {
+        event_type: "app_mention",
+        header_event: "ping",
+        id_note: None,
+        spelled: &["X-Slack-Signature", "X-Slack-Request-Timestamp"],
+        forms: false,
+        body: sample_body,
+        sign: sign_sample,
+        event: sample_event,
+    },
+};

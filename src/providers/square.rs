@@ -11,7 +11,7 @@ use sha2::Sha256;
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{Builtin, MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN};
+use crate::scheme::{MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN};
 use crate::verify::{verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE: Header = Header::new(
@@ -89,21 +89,6 @@ impl SquareVerifier {
 
 verifier_options!(SquareVerifier, url);
 
-pub(crate) static BUILTIN: Builtin = Builtin {
-    name: "square",
-    aliases: &[],
-    signs_url: true,
-    headers: &["x-square-hmacsha256-signature"],
-    build: |args, options| {
-        let url = args.require_url()?;
-        let keys = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(Box::new(
-            SquareVerifier::with_min(keys, url, args.min(MIN_RAW_SECRET_LEN))?
-                .with_options(options),
-        ))
-    },
-};
-
 impl Scheme for SquareVerifier {
     fn name(&self) -> &'static str {
         "square"
@@ -161,3 +146,183 @@ impl fmt::Debug for SquareVerifier {
             .finish()
     }
 }
+
+// Everything else verihook knows about Square: its signer (for tests and the CLI), its
+// typed envelope, its route key, its samples and its registry entry.
+
+/// Signs requests as Square does.
+#[derive(Clone)]
+pub struct SquareSigner {
+    keys: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+}
+
+impl SquareSigner {
+    /// A signer for the subscription's signature key.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`](crate::SecretError) when the key is empty.
+    pub fn new(key: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
+        Ok(Self {
+            keys: crate::scheme::MacKeys::new([key.as_ref()], crate::testing::ANY_LENGTH)?,
+        })
+    }
+
+    /// The `x-square-hmacsha256-signature` value for `body` posted to `notification_url`.
+    #[must_use]
+    pub fn signature(&self, notification_url: &str, body: &[u8]) -> String {
+        let tag = self
+            .keys
+            .sign(&[notification_url.as_bytes(), body])
+            .unwrap_or_default();
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, tag)
+    }
+
+    /// The `x-square-hmacsha256-signature` header.
+    ///
+    /// # Errors
+    ///
+    /// Never in practice (base64 is always a valid header value).
+    pub fn sign(
+        &self,
+        notification_url: &str,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
+        let mut headers = http::HeaderMap::new();
+        crate::testing::insert(
+            &mut headers,
+            &SIGNATURE,
+            &self.signature(notification_url, body),
+        )?;
+        Ok(headers)
+    }
+}
+
+crate::testing::redacted_debug!(SquareSigner);
+
+/// A Square notification (`merchant_id`, `type`, `event_id`, `created_at`, `data`), with
+/// `data.object` as `T`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SquareEvent<T> {
+    /// `merchant_id`.
+    pub merchant_id: Option<String>,
+    /// `type` (`payment.created`).
+    pub event_type: String,
+    /// `event_id`.
+    pub event_id: String,
+    /// `created_at` (RFC 3339).
+    pub created_at: String,
+    /// `data.type`: the object's type (`payment`).
+    pub object_type: String,
+    /// `data.id`: the object's id.
+    pub object_id: String,
+    /// `data.object` (absent on test notifications).
+    pub object: Option<T>,
+}
+
+#[derive(serde::Deserialize)]
+struct SquareWire<T> {
+    #[serde(default)]
+    merchant_id: Option<String>,
+    #[serde(rename = "type")]
+    event_type: String,
+    event_id: String,
+    created_at: String,
+    data: SquareData<T>,
+}
+
+#[derive(serde::Deserialize)]
+struct SquareData<T> {
+    #[serde(rename = "type")]
+    object_type: String,
+    id: String,
+    #[serde(default = "Option::default")]
+    object: Option<T>,
+}
+
+impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for SquareEvent<T> {
+    fn from_routed(
+        routed: &crate::router::Routed,
+        _: &S,
+    ) -> Result<Self, crate::handler::HandlerError> {
+        crate::envelope::from_wire(routed, |w: SquareWire<T>, _| Self {
+            merchant_id: w.merchant_id,
+            event_type: w.event_type,
+            event_id: w.event_id,
+            created_at: w.created_at,
+            object_type: w.data.object_type,
+            object_id: w.data.id,
+            object: w.data.object,
+        })
+    }
+}
+
+fn build(
+    args: crate::scheme::BuildArgs<'_>,
+    options: crate::verify::VerifyOptions,
+) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+    let url = args.require_url()?;
+    let secrets = args.secrets.iter().map(|s| s.as_bytes());
+    Ok(Box::new(
+        SquareVerifier::with_min(secrets, url, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+            .with_options(options),
+    ))
+}
+
+/// A payment created.
+fn sample_body(id: &str, event: &str) -> String {
+    serde_json::json!({
+        "merchant_id": "MLEFBHHSJGVHD",
+        "type": event,
+        "event_id": id,
+        "created_at": "2026-11-30T12:00:00Z",
+        "data": { "type": "payment", "id": "KkAkhdMsgzn59SM8A89WgKwekxLZY" }
+    })
+    .to_string()
+}
+
+fn sign_sample(
+    request: &crate::providers::SignRequest<'_>,
+) -> Result<crate::providers::SignedHeaders, crate::providers::SignError> {
+    let url = request.url.ok_or(crate::providers::SignError::NeedsUrl)?;
+    let headers = SquareSigner::new(request.secret)?.sign(url, request.body)?;
+    Ok(crate::providers::SignedHeaders::new(headers))
+}
+
+/// `type` and `data.object`, posted to [`TEST_URL`](crate::testing::TEST_URL).
+fn sample_event(
+    sample: &crate::providers::EventSample<'_>,
+) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
+    let target = format!("{}/square", crate::testing::TEST_URL);
+    let body = crate::testing::to_vec(&serde_json::json!({
+        "merchant_id": "MVERIHOOK",
+        "type": sample.event_type,
+        "event_id": sample.uuid,
+        "created_at": crate::testing::rfc3339(sample.secs),
+        "data": { "type": sample.kind, "id": sample.unique, "object": sample.payload },
+    }));
+    let headers = SquareSigner::new(sample.secret)?.sign(&target, &body)?;
+    let mut request = crate::providers::SampleRequest::new(body, headers);
+    request.url = Some(target);
+    Ok(request)
+}
+
+pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
+    name: "square",
+    aliases: &[],
+    signs_url: true,
+    headers: &["x-square-hmacsha256-signature"],
+    build,
+    route_key: crate::envelope::reported_route_key,
+    sample: crate::providers::Sample {
+        event_type: "payment.created",
+        header_event: "ping",
+        id_note: None,
+        spelled: &["x-square-hmacsha256-signature"],
+        forms: false,
+        body: sample_body,
+        sign: sign_sample,
+        event: sample_event,
+    },
+};

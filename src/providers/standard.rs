@@ -14,7 +14,7 @@ use sha2::Sha256;
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{cap_entries, pairs, with_signed_content, Builtin, MacKeys, Scheme};
+use crate::scheme::{cap_entries, pairs, with_signed_content, MacKeys, Scheme};
 use crate::secret::{decode_base64, Secret};
 use crate::verify::{check_freshness, parse_unix_seconds, verifier_options, Header, VerifyOptions};
 
@@ -324,19 +324,6 @@ fn decode<const N: usize>(encoded: &[u8]) -> Option<[u8; N]> {
     }
 }
 
-pub(crate) static BUILTIN: Builtin = Builtin {
-    name: "standard-webhooks",
-    aliases: &["standard", "standardwebhooks", "svix"],
-    signs_url: false,
-    headers: &["webhook-signature", "svix-signature"],
-    build: |args, options| {
-        Ok(Box::new(
-            StandardVerifier::with_min(args.secrets, args.min(MIN_SYMMETRIC_KEY_LEN))?
-                .with_options(options),
-        ))
-    },
-};
-
 /// The three headers of a request, found and checked (the timestamp fresh).
 struct Parsed<'a> {
     id: &'a HeaderValue,
@@ -456,3 +443,290 @@ impl fmt::Debug for StandardVerifier {
         s.field("options", &self.options).finish()
     }
 }
+
+// Everything else verihook knows about Standard Webhooks: its signer (for tests and the CLI), its
+// typed envelope, its route key, its samples and its registry entry.
+
+/// Signs requests as a Standard Webhooks (or Svix) sender does.
+///
+/// A `whsec_` secret signs `v1` (HMAC-SHA256); a `whsk_` key signs `v1a` (ed25519, feature
+/// `ed25519`), and [`public_key`](Self::public_key) gives the `whpk_` key that verifies it.
+#[derive(Clone)]
+pub struct StandardSigner {
+    key: SigningKey,
+}
+
+#[derive(Clone)]
+enum SigningKey {
+    Symmetric(crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>),
+    #[cfg(feature = "ed25519")]
+    Ed25519(ed25519_dalek::SigningKey),
+}
+
+impl StandardSigner {
+    /// A signer for `whsec_<base64>` (prefix optional) or `whsk_<base64>`.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] when the key is empty, not base64, a `whpk_` public key, or
+    /// a `whsk_` key while the `ed25519` feature is off.
+    pub fn new(secret: &str) -> Result<Self, crate::error::SecretError> {
+        let secret = secret.trim();
+        if let Some(encoded) = secret.strip_prefix("whsk_") {
+            return Self::ed25519(encoded);
+        }
+        if secret.starts_with("whpk_") {
+            return Err(crate::error::SecretError::WrongKind {
+                reason: "a whpk_ key only verifies; sign with the whsk_ key",
+            });
+        }
+        if !secret.starts_with("whsec_") {
+            // A bare base64 secret signs as the `whsec_` one would.
+            return Self::new(&format!("whsec_{secret}"));
+        }
+        match Key::parse(secret)? {
+            Key::Symmetric(bytes) => Ok(Self {
+                key: SigningKey::Symmetric(crate::scheme::MacKeys::new(
+                    [bytes.as_slice()],
+                    crate::testing::ANY_LENGTH,
+                )?),
+            }),
+            #[cfg(feature = "ed25519")]
+            Key::Public(_) => Err(crate::error::SecretError::WrongKind {
+                reason: "a whpk_ key only verifies; sign with the whsk_ key",
+            }),
+        }
+    }
+
+    #[cfg(feature = "ed25519")]
+    fn ed25519(encoded: &str) -> Result<Self, crate::error::SecretError> {
+        let bytes = crate::secret::decode_base64(encoded)?;
+        let seed: [u8; 32] =
+            bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| crate::error::SecretError::WrongLength {
+                    len: bytes.len(),
+                    expected: 32,
+                })?;
+        Ok(Self {
+            key: SigningKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed)),
+        })
+    }
+
+    #[cfg(not(feature = "ed25519"))]
+    fn ed25519(_encoded: &str) -> Result<Self, crate::error::SecretError> {
+        Err(crate::error::SecretError::FeatureDisabled { feature: "ed25519" })
+    }
+
+    /// For a `whsk_` signer, the matching `whpk_<base64>` public key to verify with.
+    #[must_use]
+    pub fn public_key(&self) -> Option<String> {
+        match &self.key {
+            SigningKey::Symmetric(_) => None,
+            #[cfg(feature = "ed25519")]
+            SigningKey::Ed25519(key) => Some(format!(
+                "whpk_{}",
+                base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    key.verifying_key().as_bytes()
+                )
+            )),
+        }
+    }
+
+    /// The `webhook-signature` value: `v1,<base64>` or `v1a,<base64>`.
+    #[must_use]
+    pub fn signature(&self, id: &str, timestamp: u64, body: &[u8]) -> String {
+        let t = timestamp.to_string();
+        let parts: [&[u8]; 5] = [id.as_bytes(), b".", t.as_bytes(), b".", body];
+        match &self.key {
+            SigningKey::Symmetric(keys) => {
+                format!(
+                    "v1,{}",
+                    base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        keys.sign(&parts).unwrap_or_default()
+                    )
+                )
+            }
+            #[cfg(feature = "ed25519")]
+            SigningKey::Ed25519(key) => {
+                use ed25519_dalek::Signer as _;
+                let signature = key.sign(&parts.concat());
+                format!(
+                    "v1a,{}",
+                    base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        signature.to_bytes()
+                    )
+                )
+            }
+        }
+    }
+
+    /// The `webhook-id`, `webhook-timestamp` and `webhook-signature` headers.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when `id` cannot be a header value.
+    pub fn sign(
+        &self,
+        id: &str,
+        timestamp: u64,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
+        self.sign_as([&ID, &TIMESTAMP, &SIGNATURE], id, timestamp, body)
+    }
+
+    /// The same headers spelled as Svix sends them: `svix-id`, `svix-timestamp`,
+    /// `svix-signature`.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when `id` cannot be a header value.
+    pub fn sign_svix(
+        &self,
+        id: &str,
+        timestamp: u64,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
+        self.sign_as(
+            [&SVIX_ID, &SVIX_TIMESTAMP, &SVIX_SIGNATURE],
+            id,
+            timestamp,
+            body,
+        )
+    }
+
+    fn sign_as(
+        &self,
+        [id_header, ts_header, sig_header]: [&crate::verify::Header; 3],
+        id: &str,
+        timestamp: u64,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
+        let mut headers = http::HeaderMap::new();
+        crate::testing::insert(&mut headers, id_header, id)?;
+        crate::testing::insert(&mut headers, ts_header, &timestamp.to_string())?;
+        crate::testing::insert(
+            &mut headers,
+            sig_header,
+            &self.signature(id, timestamp, body),
+        )?;
+        Ok(headers)
+    }
+}
+
+crate::testing::redacted_debug!(StandardSigner);
+
+/// A Standard Webhooks payload (`type`, `timestamp`, `data`), with `data` as `T`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StandardEvent<T> {
+    /// The `webhook-id` header (signed).
+    pub id: Option<String>,
+    /// `type` (`invoice.paid`, `user.created`).
+    pub event_type: String,
+    /// `timestamp`, when the sender includes it: RFC 3339 as the specification recommends (a
+    /// sender that sends Unix seconds instead has them here as digits).
+    pub timestamp: Option<String>,
+    /// `data`.
+    pub data: T,
+}
+
+#[derive(serde::Deserialize)]
+struct StandardWire<T> {
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(default, deserialize_with = "crate::envelope::text_or_number")]
+    timestamp: Option<String>,
+    data: T,
+}
+
+impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for StandardEvent<T> {
+    fn from_routed(
+        routed: &crate::router::Routed,
+        _: &S,
+    ) -> Result<Self, crate::handler::HandlerError> {
+        crate::envelope::from_wire(routed, |w: StandardWire<T>, r| Self {
+            id: crate::envelope::text(r.delivery().id()),
+            event_type: w.event_type,
+            timestamp: w.timestamp,
+            data: w.data,
+        })
+    }
+}
+
+fn build(
+    args: crate::scheme::BuildArgs<'_>,
+    options: crate::verify::VerifyOptions,
+) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+    Ok(Box::new(
+        StandardVerifier::with_min(args.secrets, args.min(MIN_SYMMETRIC_KEY_LEN))?
+            .with_options(options),
+    ))
+}
+
+/// An invoice paid, in the specification's envelope.
+fn sample_body(_id: &str, event: &str) -> String {
+    serde_json::json!({
+        "type": event,
+        "timestamp": crate::testing::unix_now(),
+        "data": { "invoice_id": "inv_2Kq9", "amount": 4200, "currency": "EUR", "customer": "cust_7Xz" }
+    })
+    .to_string()
+}
+
+/// Chosen as `svix`, the headers are spelled as Svix sends them.
+fn sign_sample(
+    request: &crate::providers::SignRequest<'_>,
+) -> Result<crate::providers::SignedHeaders, crate::providers::SignError> {
+    let signer = StandardSigner::new(request.secret)?;
+    let headers = if request.named.eq_ignore_ascii_case("svix") {
+        signer.sign_svix(request.id, request.timestamp, request.body)?
+    } else {
+        signer.sign(request.id, request.timestamp, request.body)?
+    };
+    Ok(crate::providers::SignedHeaders::new(headers))
+}
+
+/// `type`, `timestamp` and `data`, with a fresh `msg_` id.
+fn sample_event(
+    sample: &crate::providers::EventSample<'_>,
+) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
+    let body = crate::testing::to_vec(&serde_json::json!({
+        "type": sample.event_type,
+        "timestamp": crate::testing::rfc3339(sample.secs),
+        "data": sample.payload,
+    }));
+    let id = format!("msg_{}", sample.unique);
+    let headers = StandardSigner::new(sample.secret)?.sign(&id, sample.secs, &body)?;
+    Ok(crate::providers::SampleRequest::new(body, headers))
+}
+
+pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
+    name: "standard-webhooks",
+    aliases: &["standard", "standardwebhooks", "svix"],
+    signs_url: false,
+    headers: &["webhook-signature", "svix-signature"],
+    build,
+    route_key: crate::envelope::reported_route_key,
+    sample: crate::providers::Sample {
+        event_type: "invoice.paid",
+        header_event: "ping",
+        id_note: None,
+        spelled: &[
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature",
+            "svix-id",
+            "svix-timestamp",
+            "svix-signature",
+        ],
+        forms: false,
+        body: sample_body,
+        sign: sign_sample,
+        event: sample_event,
+    },
+};

@@ -12,8 +12,7 @@ use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    with_signed_content, Builtin, ListedSignatures, MacKeys, Scheme, SignatureList,
-    MIN_RAW_SECRET_LEN,
+    with_signed_content, ListedSignatures, MacKeys, Scheme, SignatureList, MIN_RAW_SECRET_LEN,
 };
 use crate::secret::{require_len, Secret};
 use crate::verify::{check_freshness, verifier_options, Header, VerifyOptions};
@@ -117,19 +116,6 @@ pub(crate) static FORMAT: SignatureList = SignatureList {
     signature: b"v1",
 };
 
-pub(crate) static BUILTIN: Builtin = Builtin {
-    name: "stripe",
-    aliases: &[],
-    signs_url: false,
-    headers: &["stripe-signature"],
-    build: |args, options| {
-        let secrets = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(Box::new(
-            StripeVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?.with_options(options),
-        ))
-    },
-};
-
 impl StripeVerifier {
     /// The parsed header, once its timestamp is known to be fresh.
     #[inline]
@@ -206,3 +192,181 @@ impl fmt::Debug for StripeVerifier {
             .finish()
     }
 }
+
+// Everything else verihook knows about Stripe: its signer (for tests and the CLI), its
+// typed envelope, its route key, its samples and its registry entry.
+
+/// Signs requests as Stripe does.
+#[derive(Clone)]
+pub struct StripeSigner {
+    keys: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+}
+
+impl StripeSigner {
+    /// A signer for the endpoint secret (`whsec_...`, used as text).
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] when the secret is empty.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
+        Ok(Self {
+            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::testing::ANY_LENGTH)?,
+        })
+    }
+
+    /// The `Stripe-Signature` value: `t=<timestamp>,v1=<hex>`.
+    #[must_use]
+    pub fn signature(&self, timestamp: u64, body: &[u8]) -> String {
+        let t = timestamp.to_string();
+        let tag = self
+            .keys
+            .sign(&[t.as_bytes(), b".", body])
+            .unwrap_or_default();
+        format!("t={t},v1={}", const_hex::encode(tag))
+    }
+
+    /// The `Stripe-Signature` header for `body` signed at `timestamp` (Unix seconds).
+    #[must_use]
+    pub fn sign(&self, timestamp: u64, body: &[u8]) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        if let Ok(value) = http::HeaderValue::from_str(&self.signature(timestamp, body)) {
+            headers.insert(SIGNATURE.wire.clone(), value);
+        }
+        headers
+    }
+}
+
+crate::testing::redacted_debug!(StripeSigner);
+
+/// A Stripe event (`"object": "event"`), with `data.object` as `T`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StripeEvent<T> {
+    /// `id` (`evt_...`), signed.
+    pub id: String,
+    /// `type` (`invoice.paid`).
+    pub event_type: String,
+    /// `created`, Unix seconds.
+    pub created: u64,
+    /// `livemode`: false for test-mode events.
+    pub livemode: bool,
+    /// `api_version` the event was rendered with.
+    pub api_version: Option<String>,
+    /// `account`, for Connect events.
+    pub account: Option<String>,
+    /// `data.object`: the object the event is about.
+    pub object: T,
+    /// `data.previous_attributes`: the changed members' old values, on `*.updated` events.
+    pub previous_attributes: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(serde::Deserialize)]
+struct StripeWire<T> {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    created: u64,
+    #[serde(default)]
+    livemode: bool,
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    account: Option<String>,
+    data: StripeData<T>,
+}
+
+#[derive(serde::Deserialize)]
+struct StripeData<T> {
+    object: T,
+    #[serde(default)]
+    previous_attributes: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for StripeEvent<T> {
+    fn from_routed(
+        routed: &crate::router::Routed,
+        _: &S,
+    ) -> Result<Self, crate::handler::HandlerError> {
+        crate::envelope::from_wire(routed, |w: StripeWire<T>, _| Self {
+            id: w.id,
+            event_type: w.event_type,
+            created: w.created,
+            livemode: w.livemode,
+            api_version: w.api_version,
+            account: w.account,
+            object: w.data.object,
+            previous_attributes: w.data.previous_attributes,
+        })
+    }
+}
+
+fn build(
+    args: crate::scheme::BuildArgs<'_>,
+    options: crate::verify::VerifyOptions,
+) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+    let secrets = args.secrets.iter().map(|s| s.as_bytes());
+    Ok(Box::new(
+        StripeVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+            .with_options(options),
+    ))
+}
+
+/// An invoice paid, as Stripe's test events look.
+fn sample_body(id: &str, event: &str) -> String {
+    serde_json::json!({
+        "id": id,
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": crate::testing::unix_now(),
+        "type": event,
+        "livemode": false,
+        "pending_webhooks": 1,
+        "data": { "object": { "id": "in_1QDemoInvoice", "object": "invoice", "amount_paid": 4200, "currency": "eur", "customer": "cus_Demo123", "status": "paid" } }
+    })
+    .to_string()
+}
+
+fn sign_sample(
+    request: &crate::providers::SignRequest<'_>,
+) -> Result<crate::providers::SignedHeaders, crate::providers::SignError> {
+    let headers = StripeSigner::new(request.secret)?.sign(request.timestamp, request.body);
+    Ok(crate::providers::SignedHeaders::new(headers))
+}
+
+/// `type` and `data.object`, with a fresh `evt_` id.
+fn sample_event(
+    sample: &crate::providers::EventSample<'_>,
+) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
+    let body = crate::testing::to_vec(&serde_json::json!({
+        "id": format!("evt_test_{}", sample.unique),
+        "object": "event",
+        "api_version": "2025-01-27.acacia",
+        "created": sample.secs,
+        "livemode": false,
+        "pending_webhooks": 1,
+        "request": { "id": null, "idempotency_key": null },
+        "type": sample.event_type,
+        "data": { "object": sample.payload },
+    }));
+    let headers = StripeSigner::new(sample.secret)?.sign(sample.secs, &body);
+    Ok(crate::providers::SampleRequest::new(body, headers))
+}
+
+pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
+    name: "stripe",
+    aliases: &[],
+    signs_url: false,
+    headers: &["stripe-signature"],
+    build,
+    route_key: crate::envelope::reported_route_key,
+    sample: crate::providers::Sample {
+        event_type: "invoice.paid",
+        header_event: "ping",
+        id_note: Some("Stripe's event id is inside the body; --id is not sent"),
+        spelled: &["Stripe-Signature"],
+        forms: false,
+        body: sample_body,
+        sign: sign_sample,
+        event: sample_event,
+    },
+};

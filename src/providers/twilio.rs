@@ -16,9 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{
-    constant_time_eq, hex_array, Builtin, MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN,
-};
+use crate::scheme::{constant_time_eq, hex_array, MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN};
 use crate::verify::{verifier_options, Header, VerifyOptions};
 
 pub(crate) static SIGNATURE: Header = Header::new("x-twilio-signature", "X-Twilio-Signature");
@@ -228,21 +226,6 @@ fn matches<M: Mac + KeyInit + Clone>(
 }
 
 verifier_options!(TwilioVerifier, url);
-
-pub(crate) static BUILTIN: Builtin = Builtin {
-    name: "twilio",
-    aliases: &[],
-    signs_url: true,
-    headers: &["x-twilio-signature"],
-    build: |args, options| {
-        let url = args.require_url()?;
-        let tokens = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(Box::new(
-            TwilioVerifier::with_min(tokens, url, args.min(MIN_RAW_SECRET_LEN))?
-                .with_options(options),
-        ))
-    },
-};
 
 /// The `bodySHA256` query parameter's value, if the query has one.
 fn body_sha256(query: Option<&str>) -> Option<&[u8]> {
@@ -516,6 +499,209 @@ impl fmt::Debug for TwilioVerifier {
             .finish()
     }
 }
+
+// Everything else verihook knows about Twilio: its signer (for tests and the CLI), its
+// typed envelope, its route key, its samples and its registry entry.
+
+/// Signs requests as Twilio does: HMAC-SHA1 under the auth token, or HMAC-SHA256 under a
+/// webhook rule's shared key with [`sha256`](Self::sha256).
+#[derive(Clone)]
+pub struct TwilioSigner {
+    keys: crate::scheme::MacKeys<hmac::Hmac<sha1::Sha1>>,
+    keys_sha256: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+    sha256: bool,
+}
+
+impl TwilioSigner {
+    /// A signer for the account's auth token (or a webhook rule's shared key).
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`](crate::SecretError) when the token is empty.
+    pub fn new(auth_token: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
+        Ok(Self {
+            keys: crate::scheme::MacKeys::new([auth_token.as_ref()], crate::testing::ANY_LENGTH)?,
+            keys_sha256: crate::scheme::MacKeys::new(
+                [auth_token.as_ref()],
+                crate::testing::ANY_LENGTH,
+            )?,
+            sha256: false,
+        })
+    }
+
+    /// The same signer, signing with HMAC-SHA256 as a Twilio webhook rule with a shared key
+    /// does: the signed string is unchanged, and [`sign_form`](Self::sign_form) and
+    /// [`sign_json`](Self::sign_json) add
+    /// `X-Twilio-Webhooks-Signature-Settings: algorithm=HMAC_SHA256`.
+    #[must_use]
+    pub fn sha256(mut self) -> Self {
+        self.sha256 = true;
+        self
+    }
+
+    /// The MAC of what `feed` writes, under the algorithm this signer uses.
+    fn tag(&self, feed: impl Fn(&mut dyn FnMut(&[u8]))) -> Vec<u8> {
+        use hmac::Mac as _;
+        let tag = if self.sha256 {
+            self.keys_sha256
+                .sign_fed(|mac| feed(&mut |bytes| mac.update(bytes)))
+        } else {
+            self.keys
+                .sign_fed(|mac| feed(&mut |bytes| mac.update(bytes)))
+        };
+        tag.unwrap_or_default()
+    }
+
+    /// The headers for `signature`: the signature, and the settings header under SHA-256.
+    fn headers(&self, signature: &str) -> Result<http::HeaderMap, crate::error::VerifyError> {
+        let mut headers = http::HeaderMap::new();
+        crate::testing::insert(&mut headers, &SIGNATURE, signature)?;
+        if self.sha256 {
+            crate::testing::insert(&mut headers, &SETTINGS, "algorithm=HMAC_SHA256")?;
+        }
+        Ok(headers)
+    }
+
+    /// The `X-Twilio-Signature` value for a form `body` posted to `url` (the whole URL Twilio
+    /// requests, query included).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MalformedHeader`] when the body has more form parameters than allowed.
+    pub fn form_signature(
+        &self,
+        url: &str,
+        body: &[u8],
+    ) -> Result<String, crate::error::VerifyError> {
+        // Checked once apart, so that the signing below cannot fail.
+        feed_form(body, &mut |_: &[u8]| {})?;
+        let tag = self.tag(|write| {
+            write(url.as_bytes());
+            // Refused above if it could be.
+            let _ = feed_form(body, write);
+        });
+        Ok(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            tag,
+        ))
+    }
+
+    /// `X-Twilio-Signature` for a form `body` posted to `url`.
+    ///
+    /// # Errors
+    ///
+    /// As [`form_signature`](Self::form_signature).
+    pub fn sign_form(
+        &self,
+        url: &str,
+        body: &[u8],
+    ) -> Result<http::HeaderMap, crate::error::VerifyError> {
+        self.headers(&self.form_signature(url, body)?)
+    }
+
+    /// For a JSON `body` posted to `url`: the URL Twilio requests (with `bodySHA256` added to
+    /// its query) and the `X-Twilio-Signature` header.
+    ///
+    /// # Errors
+    ///
+    /// Never in practice (base64 is always a valid header value).
+    pub fn sign_json(
+        &self,
+        url: &str,
+        body: &[u8],
+    ) -> Result<(String, http::HeaderMap), crate::error::VerifyError> {
+        use sha2::Digest as _;
+        let hash = const_hex::encode(sha2::Sha256::digest(body));
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{separator}bodySHA256={hash}");
+        let tag = self.tag(|write| write(url.as_bytes()));
+        Ok((
+            url,
+            self.headers(&base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                tag,
+            ))?,
+        ))
+    }
+}
+
+crate::testing::redacted_debug!(TwilioSigner);
+
+fn build(
+    args: crate::scheme::BuildArgs<'_>,
+    options: crate::verify::VerifyOptions,
+) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+    let url = args.require_url()?;
+    let secrets = args.secrets.iter().map(|s| s.as_bytes());
+    Ok(Box::new(
+        TwilioVerifier::with_min(secrets, url, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+            .with_options(options),
+    ))
+}
+
+/// Twilio's requests carry no event type: only a fallback route takes them.
+fn route_key(event: &crate::event::Event) -> Option<crate::event::RouteKey> {
+    let _ = event;
+    None
+}
+
+/// An incoming SMS, as a form.
+fn sample_body(id: &str, _event: &str) -> String {
+    format!(
+        "AccountSid=AC00000000000000000000000000000000&MessageSid={id}&From=%2B14155550100&To=%2B14155550199&Body=Hello+from+verihook"
+    )
+}
+
+/// A form is signed with its parameters; a JSON body through the URL it is posted to.
+fn sign_sample(
+    request: &crate::providers::SignRequest<'_>,
+) -> Result<crate::providers::SignedHeaders, crate::providers::SignError> {
+    let signer = TwilioSigner::new(request.secret)?;
+    let url = request.url.ok_or(crate::providers::SignError::NeedsUrl)?;
+    if request.body.trim_ascii_start().starts_with(b"{") {
+        let (signed_url, headers) = signer.sign_json(url, request.body)?;
+        let mut signed = crate::providers::SignedHeaders::new(headers);
+        signed.notes.push(format!(
+            "a JSON body is signed through the URL: post it to {signed_url}"
+        ));
+        Ok(signed)
+    } else {
+        Ok(crate::providers::SignedHeaders::new(
+            signer.sign_form(url, request.body)?,
+        ))
+    }
+}
+
+/// Each member of the payload as a form parameter, posted to [`TEST_URL`](crate::testing::TEST_URL).
+fn sample_event(
+    sample: &crate::providers::EventSample<'_>,
+) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
+    let target = format!("{}/twilio", crate::testing::TEST_URL);
+    let body = crate::testing::form_body(&sample.payload).into_bytes();
+    let headers = TwilioSigner::new(sample.secret)?.sign_form(&target, &body)?;
+    let mut request = crate::providers::SampleRequest::new(body, headers);
+    request.url = Some(target);
+    Ok(request)
+}
+
+pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
+    name: "twilio",
+    aliases: &[],
+    signs_url: true,
+    headers: &["x-twilio-signature"],
+    build,
+    route_key,
+    sample: crate::providers::Sample {
+        event_type: "invoice.paid",
+        header_event: "ping",
+        id_note: None,
+        spelled: &["X-Twilio-Signature", "X-Twilio-Webhooks-Signature-Settings"],
+        forms: true,
+        body: sample_body,
+        sign: sign_sample,
+        event: sample_event,
+    },
+};
 
 #[cfg(test)]
 mod tests {

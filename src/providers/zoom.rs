@@ -156,3 +156,131 @@ impl Scheme for ZoomVerifier {
         ))
     }
 }
+
+// Everything else verihook knows about Zoom: its signer (for tests and the CLI), its
+// typed envelope, its route key, its samples and its registry entry.
+
+/// Signs requests as Zoom does.
+#[derive(Clone)]
+pub struct ZoomSigner {
+    keys: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+}
+
+impl ZoomSigner {
+    /// A signer for the app's secret token.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`](crate::SecretError) when the secret is empty.
+    pub fn new(secret_token: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
+        Ok(Self {
+            keys: crate::scheme::MacKeys::new([secret_token.as_ref()], crate::testing::ANY_LENGTH)?,
+        })
+    }
+
+    /// The `x-zm-signature` value: `v0=<hex>`.
+    #[must_use]
+    pub fn signature(&self, timestamp: u64, body: &[u8]) -> String {
+        crate::testing::v0_signature(&self.keys, timestamp, body)
+    }
+
+    /// `x-zm-signature` and `x-zm-request-timestamp` for `body` sent at `timestamp`.
+    #[must_use]
+    pub fn sign(&self, timestamp: u64, body: &[u8]) -> http::HeaderMap {
+        crate::testing::v0_headers(&self.keys, [&SIGNATURE, &TIMESTAMP], timestamp, body)
+    }
+}
+
+crate::testing::redacted_debug!(ZoomSigner);
+
+/// A Zoom event (`event`, `event_ts`, `payload`), with `payload` as `T`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ZoomEvent<T> {
+    /// `event` (`meeting.started`).
+    pub event: String,
+    /// `event_ts`, Unix milliseconds.
+    pub event_ts: u64,
+    /// `payload` (`account_id`, `object`).
+    pub payload: T,
+}
+
+#[derive(serde::Deserialize)]
+struct ZoomWire<T> {
+    event: String,
+    event_ts: u64,
+    payload: T,
+}
+
+impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for ZoomEvent<T> {
+    fn from_routed(
+        routed: &crate::router::Routed,
+        _: &S,
+    ) -> Result<Self, crate::handler::HandlerError> {
+        crate::envelope::from_wire(routed, |w: ZoomWire<T>, _| Self {
+            event: w.event,
+            event_ts: w.event_ts,
+            payload: w.payload,
+        })
+    }
+}
+
+fn build(
+    args: crate::scheme::BuildArgs<'_>,
+    options: crate::verify::VerifyOptions,
+) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+    let secrets = args.secrets.iter().map(|s| s.as_bytes());
+    Ok(Box::new(
+        ZoomVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+            .with_options(options),
+    ))
+}
+
+/// A meeting started.
+fn sample_body(id: &str, event: &str) -> String {
+    serde_json::json!({
+        "event": event,
+        "event_ts": crate::testing::unix_now() * 1000,
+        "payload": { "account_id": "AAAAAABBBB", "object": { "id": "1234567890", "uuid": id, "topic": "verihook demo", "type": 2, "duration": 60 } }
+    })
+    .to_string()
+}
+
+fn sign_sample(
+    request: &crate::providers::SignRequest<'_>,
+) -> Result<crate::providers::SignedHeaders, crate::providers::SignError> {
+    let headers = ZoomSigner::new(request.secret)?.sign(request.timestamp, request.body);
+    Ok(crate::providers::SignedHeaders::new(headers))
+}
+
+/// `event`, `event_ts` and the payload as `payload`.
+fn sample_event(
+    sample: &crate::providers::EventSample<'_>,
+) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
+    let body = crate::testing::to_vec(&serde_json::json!({
+        "event": sample.event_type,
+        "event_ts": sample.millis,
+        "payload": sample.payload,
+    }));
+    let headers = ZoomSigner::new(sample.secret)?.sign(sample.secs, &body);
+    Ok(crate::providers::SampleRequest::new(body, headers))
+}
+
+pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
+    name: "zoom",
+    aliases: &[],
+    signs_url: false,
+    headers: &["x-zm-signature"],
+    build,
+    route_key: crate::envelope::reported_route_key,
+    sample: crate::providers::Sample {
+        event_type: "meeting.started",
+        header_event: "ping",
+        id_note: None,
+        spelled: &["x-zm-signature", "x-zm-request-timestamp"],
+        forms: false,
+        body: sample_body,
+        sign: sign_sample,
+        event: sample_event,
+    },
+};

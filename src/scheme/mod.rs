@@ -2,13 +2,14 @@
 //! toolkit they share.
 //!
 //! A scheme sees the whole request (method, URL, headers, raw body) and answers with a
-//! [`Verified`] event or handshake. Each built-in scheme is one file here plus one line in
-//! [`BUILTINS`]. An app's own scheme is the same trait in its own crate: see "Adding your own
-//! scheme" in the [crate docs](crate), and `tests/external_scheme.rs`.
+//! [`Verified`] event or handshake. Each built-in scheme is one file in
+//! [`providers`](crate::providers) plus one line in [`providers::ALL`](crate::providers::ALL).
+//! An app's own scheme is the same trait in its own crate: see "Adding your own scheme" in the
+//! [crate docs](crate), and `tests/external_scheme.rs`.
 
-/// The constructors (`new`, `with_secrets` and the crate's `with_min`), the registry entry and
-/// the redacted `Debug` of a scheme keyed by text secrets of at least
-/// [`MIN_RAW_SECRET_LEN`] bytes, with `keys: MacKeys<Hmac<Sha256>>` and `options` fields.
+/// The constructors (`new`, `with_secrets` and the crate's `with_min`) and the redacted `Debug`
+/// of a scheme keyed by text secrets of at least [`MIN_RAW_SECRET_LEN`] bytes, with
+/// `keys: MacKeys<Hmac<Sha256>>` and `options` fields.
 macro_rules! text_secret_scheme {
     ($ty:ident, $name:literal, $secret:literal, $header:literal) => {
         impl $ty {
@@ -47,20 +48,6 @@ macro_rules! text_secret_scheme {
             }
         }
 
-        pub(crate) static BUILTIN: $crate::scheme::Builtin = $crate::scheme::Builtin {
-            name: $name,
-            aliases: &[],
-            signs_url: false,
-            headers: &[$header],
-            build: |args, options| {
-                let secrets = args.secrets.iter().map(|s| s.as_bytes());
-                Ok(Box::new(
-                    $ty::with_min(secrets, args.min($crate::scheme::MIN_RAW_SECRET_LEN))?
-                        .with_options(options),
-                ))
-            },
-        };
-
         impl std::fmt::Debug for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.debug_struct(stringify!($ty))
@@ -85,7 +72,6 @@ use http::HeaderMap;
 
 use crate::event::Verified;
 use crate::request::{RequestHead, WebhookRequest};
-use crate::verify::VerifyOptions;
 use crate::VerifyError;
 
 use hmac::{KeyInit, Mac};
@@ -551,108 +537,28 @@ impl BuildArgs<'_> {
     }
 }
 
-/// A built-in scheme, as configuration and the CLI name it.
-pub struct Builtin {
-    /// The canonical name: `github`, `stripe`, `standard-webhooks`, `slack`, `twilio`,
-    /// `discord`, `square`, `shopify`, `gitlab`, `paddle`, `linear`, `zoom`.
-    pub name: &'static str,
-    /// Other names accepted for it (`svix`, `standard`).
-    pub aliases: &'static [&'static str],
-    /// Whether it signs the URL (so needs the public URL configured).
-    pub signs_url: bool,
-    /// The headers (lower-case) whose presence marks a request as this scheme's: its
-    /// signature or token header.
-    pub headers: &'static [&'static str],
-    pub(crate) build: fn(BuildArgs<'_>, VerifyOptions) -> Result<Box<dyn Scheme>, VerifyError>,
-}
+/// A built-in scheme, as configuration and the CLI name it: now [`providers::Provider`](crate::providers::Provider).
+#[deprecated(note = "use verihook::providers::Provider")]
+pub type Builtin = crate::providers::Provider;
 
-impl Builtin {
-    /// Builds the scheme from key material exactly as the provider issues it (several for
-    /// rotation) and, for schemes that sign the URL, the public URL the provider posts to.
-    ///
-    /// ```
-    /// use verihook::{scheme, VerifyOptions};
-    /// let stripe = scheme::builtin("stripe").unwrap();
-    /// let verifier = stripe.build(&["whsec_old_secret", "whsec_new_secret"], None, VerifyOptions::default())?;
-    /// assert_eq!(verifier.name(), "stripe");
-    /// # Ok::<(), verihook::VerifyError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::BadSecret`] when a secret is refused (empty, too short, wrong kind) or
-    /// the scheme needs a URL and none (or a malformed one) was given.
-    pub fn build(
-        &self,
-        secrets: &[&str],
-        url: Option<&str>,
-        options: VerifyOptions,
-    ) -> Result<Box<dyn Scheme>, VerifyError> {
-        (self.build)(
-            BuildArgs {
-                secrets,
-                url,
-                short_ok: false,
-            },
-            options,
-        )
-    }
-}
+/// Every built-in scheme: now [`providers::ALL`](crate::providers::ALL).
+#[deprecated(note = "use verihook::providers::ALL")]
+pub static BUILTINS: &[&crate::providers::Provider] = crate::providers::ALL;
 
-impl fmt::Debug for Builtin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builtin")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Every built-in scheme. Adding one is its file in `src/scheme/` and one line here.
-pub static BUILTINS: &[&Builtin] = &[
-    &crate::providers::github::BUILTIN,
-    &crate::providers::stripe::BUILTIN,
-    // Before Standard Webhooks: GitLab's signing token sends `webhook-signature` too.
-    &crate::providers::gitlab::BUILTIN,
-    &crate::providers::standard::BUILTIN,
-    &crate::providers::slack::BUILTIN,
-    &crate::providers::twilio::BUILTIN,
-    &crate::providers::discord::BUILTIN,
-    &crate::providers::square::BUILTIN,
-    &crate::providers::shopify::BUILTIN,
-    &crate::providers::paddle::BUILTIN,
-    &crate::providers::linear::BUILTIN,
-    &crate::providers::zoom::BUILTIN,
-];
-
-/// The built-in scheme called `name` (or one of its aliases), ignoring case.
-///
-/// ```
-/// assert_eq!(verihook::scheme::builtin("Svix").map(|b| b.name), Some("standard-webhooks"));
-/// assert!(verihook::scheme::builtin("nope").is_none());
-/// ```
+/// The built-in scheme called `name` (or one of its aliases), ignoring case: now
+/// [`providers::find`](crate::providers::find).
+#[deprecated(note = "use verihook::providers::find")]
 #[must_use]
-pub fn builtin(name: &str) -> Option<&'static Builtin> {
-    BUILTINS.iter().copied().find(|b| {
-        b.name.eq_ignore_ascii_case(name) || b.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
-    })
+pub fn builtin(name: &str) -> Option<&'static crate::providers::Provider> {
+    crate::providers::find(name)
 }
 
-/// The built-in scheme whose signature (or token) header `headers` carry: the first of
-/// [`BUILTINS`] with one of its [`headers`](Builtin::headers) present.
-///
-/// ```
-/// use http::{HeaderMap, HeaderValue};
-/// let mut headers = HeaderMap::new();
-/// headers.insert("stripe-signature", HeaderValue::from_static("t=1,v1=00"));
-/// assert_eq!(verihook::scheme::detect(&headers).map(|b| b.name), Some("stripe"));
-/// assert!(verihook::scheme::detect(&HeaderMap::new()).is_none());
-/// ```
+/// The built-in scheme whose signature (or token) header `headers` carry: now
+/// [`providers::detect`](crate::providers::detect).
+#[deprecated(note = "use verihook::providers::detect")]
 #[must_use]
-pub fn detect(headers: &HeaderMap) -> Option<&'static Builtin> {
-    BUILTINS
-        .iter()
-        .copied()
-        .find(|b| b.headers.iter().any(|name| headers.contains_key(*name)))
+pub fn detect(headers: &HeaderMap) -> Option<&'static crate::providers::Provider> {
+    crate::providers::detect(headers)
 }
 
 /// A header that lists a timestamp and one or more signatures as `key=value` entries

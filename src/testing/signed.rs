@@ -6,16 +6,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
-use super::{
-    GithubSigner, GitlabSigner, LinearSigner, PaddleSigner, ShopifySigner, SlackSigner,
-    SquareSigner, StandardSigner, StripeSigner, TwilioSigner, ZoomSigner,
-};
 use crate::error::{SecretError, VerifyError};
 use crate::event::Verified;
 use crate::handler::Delivery;
 use crate::idempotency::ClaimToken;
+use crate::providers::{EventSample, SampleRequest};
 use crate::receiver::Outcome;
 use crate::request::{RequestHead, WebhookRequest};
 use crate::router::EventRouter;
@@ -38,7 +35,7 @@ impl SignedRequest {
         Self::from_boxed(sender, Box::new(scheme), request)
     }
 
-    /// [`new`](Self::new) with a boxed scheme (from [`Builtin::build`](crate::scheme::Builtin::build)).
+    /// [`new`](Self::new) with a boxed scheme (from [`Provider::build`](crate::providers::Provider::build)).
     pub fn from_boxed(
         sender: &str,
         scheme: Box<dyn Scheme>,
@@ -223,14 +220,13 @@ pub fn signed_event(
     event_type: &str,
     payload: Value,
 ) -> Result<SignedRequest, VerifyError> {
-    let builtin =
-        crate::scheme::builtin(scheme).ok_or(VerifyError::BadSecret(SecretError::WrongKind {
+    let provider =
+        crate::providers::find(scheme).ok_or(VerifyError::BadSecret(SecretError::WrongKind {
             reason: "signed_event knows the built-in schemes only",
         }))?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let (secs, millis) = (now.as_secs(), u64::try_from(now.as_millis()).unwrap_or(0));
     let unique = ClaimToken::generate();
     let unique = unique.as_str();
     let uuid = super::uuid_text(unique);
@@ -238,270 +234,36 @@ pub fn signed_event(
         Some((kind, action)) => (kind, Some(action)),
         None => (event_type, None),
     };
-    let mut url = None;
-    let mut key = secret.to_owned();
-    let mut form = false;
-    let (body, mut headers): (Vec<u8>, HeaderMap) = match builtin.name {
-        "stripe" => {
-            let body = to_vec(&json!({
-                "id": format!("evt_test_{unique}"),
-                "object": "event",
-                "api_version": "2025-01-27.acacia",
-                "created": secs,
-                "livemode": false,
-                "pending_webhooks": 1,
-                "request": { "id": null, "idempotency_key": null },
-                "type": event_type,
-                "data": { "object": payload },
-            }));
-            let headers = StripeSigner::new(secret)?.sign(secs, &body);
-            (body, headers)
-        }
-        "standard-webhooks" => {
-            let body = to_vec(&json!({
-                "type": event_type,
-                "timestamp": rfc3339(secs),
-                "data": payload,
-            }));
-            let headers =
-                StandardSigner::new(secret)?.sign(&format!("msg_{unique}"), secs, &body)?;
-            (body, headers)
-        }
-        "github" => {
-            let body = to_vec(&with_member(payload, "action", action.map(Value::from)));
-            let headers = GithubSigner::new(secret)?.sign_delivery(&uuid, kind, &body)?;
-            (body, headers)
-        }
-        "slack" => {
-            let event = with_member(payload, "type", Some(Value::from(event_type)));
-            let body = to_vec(&json!({
-                "token": "verihook-test",
-                "team_id": "T0VERIHOOK",
-                "api_app_id": "A0VERIHOOK",
-                "type": "event_callback",
-                "event_id": format!("Ev{}", &unique[..16]),
-                "event_time": secs,
-                "event": event,
-            }));
-            let headers = SlackSigner::new(secret)?.sign(secs, &body);
-            (body, headers)
-        }
-        "twilio" => {
-            let target = format!("{TEST_URL}/twilio");
-            let body = form_body(&payload).into_bytes();
-            let headers = TwilioSigner::new(secret)?.sign_form(&target, &body)?;
-            url = Some(target);
-            form = true;
-            (body, headers)
-        }
-        "discord" => discord(secret, &mut key, kind, action, payload, secs, unique)?,
-        "square" => {
-            let target = format!("{TEST_URL}/square");
-            let body = to_vec(&json!({
-                "merchant_id": "MVERIHOOK",
-                "type": event_type,
-                "event_id": uuid,
-                "created_at": rfc3339(secs),
-                "data": { "type": kind, "id": unique, "object": payload },
-            }));
-            let headers = SquareSigner::new(secret)?.sign(&target, &body)?;
-            url = Some(target);
-            (body, headers)
-        }
-        "shopify" => {
-            let body = to_vec(&payload);
-            let headers = ShopifySigner::new(secret)?.sign(
-                event_type,
-                "verihook-test.myshopify.com",
-                &body,
-            )?;
-            (body, headers)
-        }
-        "gitlab" => {
-            let mut body = with_member(payload, "object_kind", Some(Value::from(kind)));
-            if let (Some(action), Value::Object(members)) = (action, &mut body) {
-                let attributes = members
-                    .entry("object_attributes")
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Value::Object(attributes) = attributes {
-                    attributes.insert("action".into(), Value::from(action));
-                }
-            }
-            let body = to_vec(&body);
-            let header = gitlab_event_header(kind);
-            let headers = GitlabSigner::new(secret)?.sign(&header, &uuid, &body)?;
-            (body, headers)
-        }
-        "paddle" => {
-            let body = to_vec(&json!({
-                "event_id": format!("evt_{unique}"),
-                "event_type": event_type,
-                "occurred_at": rfc3339(secs),
-                "notification_id": format!("ntf_{unique}"),
-                "data": payload,
-            }));
-            let headers = PaddleSigner::new(secret)?.sign(secs, &body);
-            (body, headers)
-        }
-        "linear" => {
-            let body = to_vec(&json!({
-                "action": action.unwrap_or("create"),
-                "type": kind,
-                "createdAt": rfc3339(secs),
-                "data": payload,
-                "url": "https://linear.app/verihook-test",
-                "organizationId": uuid,
-                "webhookTimestamp": millis,
-                "webhookId": uuid,
-            }));
-            let headers = LinearSigner::new(secret)?.sign(kind, &uuid, &body)?;
-            (body, headers)
-        }
-        "zoom" => {
-            let body =
-                to_vec(&json!({ "event": event_type, "event_ts": millis, "payload": payload }));
-            let headers = ZoomSigner::new(secret)?.sign(secs, &body);
-            (body, headers)
-        }
-        _ => {
-            return Err(VerifyError::BadSecret(SecretError::WrongKind {
-                reason: "signed_event does not know how this scheme wraps its events",
-            }))
-        }
-    };
-    let content_type = if form {
-        "application/x-www-form-urlencoded"
-    } else {
-        "application/json"
-    };
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    let verifier = builtin.build(&[key.as_str()], url.as_deref(), VerifyOptions::default())?;
-    let target = url.unwrap_or_else(|| format!("/webhooks/{}", builtin.name));
+    let SampleRequest {
+        body,
+        mut headers,
+        url,
+        key,
+    } = (provider.sample.event)(&EventSample {
+        secret,
+        event_type,
+        kind,
+        action,
+        payload,
+        secs: now.as_secs(),
+        millis: u64::try_from(now.as_millis()).unwrap_or(0),
+        unique,
+        uuid: &uuid,
+    })?;
+    let content_type = HeaderValue::from_static(provider.content_type(&body));
+    headers.insert(header::CONTENT_TYPE, content_type);
+    let key = key.as_deref().unwrap_or(secret);
+    let verifier = provider.build(&[key], url.as_deref(), VerifyOptions::default())?;
+    let target = url.unwrap_or_else(|| format!("/webhooks/{}", provider.name));
     let mut request = http::Request::new(Bytes::from(body));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = target.parse().map_err(|_| VerifyError::UrlMismatch)?;
     *request.headers_mut() = headers;
     Ok(SignedRequest {
-        sender: Arc::new(builtin.name.to_owned()),
+        sender: Arc::new(provider.name.to_owned()),
         scheme: Arc::from(verifier),
         request,
     })
-}
-
-#[cfg(feature = "ed25519")]
-fn discord(
-    secret: &str,
-    key: &mut String,
-    kind: &str,
-    action: Option<&str>,
-    payload: Value,
-    secs: u64,
-    unique: &str,
-) -> Result<(Vec<u8>, HeaderMap), VerifyError> {
-    use sha2::Digest as _;
-    let signer = super::DiscordSigner::from_seed(sha2::Sha256::digest(secret.as_bytes()).into());
-    *key = signer.public_key();
-    let interaction = match kind {
-        "application_command" => Some(2),
-        "message_component" => Some(3),
-        "application_command_autocomplete" => Some(4),
-        "modal_submit" => Some(5),
-        _ => None,
-    };
-    let digits: String = unique
-        .bytes()
-        .take(18)
-        .map(|b| char::from(b'0' + b % 10))
-        .collect();
-    let body = match interaction {
-        Some(number) => {
-            let data = with_member(payload, "name", action.map(Value::from));
-            json!({
-                "id": digits,
-                "application_id": "1000000000000000001",
-                "type": number,
-                "token": format!("interaction-token-{unique}"),
-                "version": 1,
-                "data": data,
-            })
-        }
-        None => {
-            let event_type = match action {
-                Some(action) => [kind, ".", action].concat(),
-                None => kind.to_owned(),
-            };
-            json!({
-            "version": 1,
-            "application_id": "1000000000000000001",
-            "type": 1,
-            "event": {
-                "type": event_type,
-                "timestamp": rfc3339(secs),
-                "data": payload,
-            },
-            })
-        }
-    };
-    let body = to_vec(&body);
-    let headers = signer.sign(secs, &body);
-    Ok((body, headers))
-}
-
-#[cfg(not(feature = "ed25519"))]
-fn discord(
-    _: &str,
-    _: &mut String,
-    _: &str,
-    _: Option<&str>,
-    _: Value,
-    _: u64,
-    _: &str,
-) -> Result<(Vec<u8>, HeaderMap), VerifyError> {
-    Err(VerifyError::BadSecret(SecretError::FeatureDisabled {
-        feature: "ed25519",
-    }))
-}
-
-fn to_vec(value: &Value) -> Vec<u8> {
-    // A `Value` always serialises.
-    serde_json::to_vec(value).unwrap_or_default()
-}
-
-/// `value` with `name` set to `member` when given and not already there (an object only).
-fn with_member(mut value: Value, name: &str, member: Option<Value>) -> Value {
-    if let (Value::Object(members), Some(member)) = (&mut value, member) {
-        members.entry(name).or_insert(member);
-    }
-    value
-}
-
-/// Each top-level member of `payload` as a form parameter (strings as they are, other values
-/// as JSON text).
-fn form_body(payload: &Value) -> String {
-    let mut form = form_urlencoded::Serializer::new(String::new());
-    if let Value::Object(members) = payload {
-        for (name, value) in members {
-            match value {
-                Value::String(text) => form.append_pair(name, text),
-                other => form.append_pair(name, &other.to_string()),
-            };
-        }
-    }
-    form.finish()
-}
-
-/// GitLab's `X-Gitlab-Event` for an `object_kind`: `merge_request` → `Merge Request Hook`.
-fn gitlab_event_header(kind: &str) -> String {
-    let words: Vec<String> = kind
-        .split('_')
-        .map(|word| {
-            let mut chars = word.chars();
-            chars.next().map_or_else(String::new, |first| {
-                first.to_uppercase().chain(chars).collect()
-            })
-        })
-        .collect();
-    [words.join(" ").as_str(), " Hook"].concat()
 }
 
 /// `unix` seconds as RFC 3339 UTC (`2026-11-30T12:00:00Z`).
@@ -540,26 +302,22 @@ mod tests {
     }
 
     #[test]
-    fn names_gitlab_hooks() {
-        assert_eq!(gitlab_event_header("merge_request"), "Merge Request Hook");
-        assert_eq!(gitlab_event_header("push"), "Push Hook");
-    }
-
-    #[test]
     fn every_builtin_signs_an_event_its_verifier_accepts() {
-        for builtin in crate::scheme::BUILTINS {
+        for builtin in crate::providers::ALL {
             if cfg!(not(feature = "ed25519")) && builtin.name == "discord" {
                 continue;
             }
-            let secret = match builtin.name {
-                "standard-webhooks" => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                _ => "a-long-enough-test-secret-0123456789",
+            // A base64 secret, so that it also keys Standard Webhooks.
+            let secret = if builtin.name == "standard-webhooks" {
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            } else {
+                "a-long-enough-test-secret-0123456789"
             };
             let request = signed_event(
                 builtin.name,
                 secret,
                 "thing.happened",
-                json!({ "id": "t1" }),
+                serde_json::json!({ "id": "t1" }),
             )
             .unwrap();
             assert!(request.verify().is_ok(), "{}", builtin.name);

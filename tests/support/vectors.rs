@@ -78,7 +78,7 @@ pub fn verifier(provider: &str, case: &Case) -> Box<dyn Scheme> {
         return Box::new(verihook::dangerous::accept_legacy_github_sha1(v));
     }
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    let builtin = verihook::scheme::builtin(provider).unwrap();
+    let builtin = verihook::providers::find(provider).unwrap();
     if case.short_secret {
         return verihook::dangerous::allow_short_secrets(
             builtin,

@@ -20,6 +20,7 @@ use clap::Args;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
 use verihook::diagnose::Explainer;
+use verihook::providers::{self, Provider};
 use verihook::scheme::declared::SchemeSpec;
 use verihook::{
     dangerous, scheme, Outcome, RequestHead, Verified, VerifyError, VerifyOptions, WebhookRequest,
@@ -207,17 +208,17 @@ fn senders(args: &ListenArgs, declared: &[SchemeSpec]) -> Result<Senders, Usage>
         let declared_name = declared.iter().find(|spec| {
             spec.name.eq_ignore_ascii_case(&name) || spec.name.eq_ignore_ascii_case(&wanted)
         });
-        let canonical = match (scheme::builtin(&wanted), declared_name) {
+        let canonical = match (providers::find(&wanted), declared_name) {
             (_, Some(spec)) => spec.name.clone(),
             (Some(builtin), None) => builtin.name.to_owned(),
             // Another program's `<NAME>_WEBHOOK_SECRET` in the environment: not ours.
             (None, None) if n >= given => continue,
             (None, None) => {
+                let names: Vec<&str> = providers::ALL.iter().map(|p| p.name).collect();
                 return Err(Usage(format!(
-                    "`{wanted}` is neither a built-in sender (github, stripe, standard-webhooks, \
-                     slack, twilio, discord, square, shopify, gitlab, paddle, linear, zoom) nor \
-                     a --scheme-file's name"
-                )))
+                    "`{wanted}` is neither a built-in sender ({}) nor a --scheme-file's name",
+                    names.join(", ")
+                )));
             }
         };
         if secret.trim().is_empty() {
@@ -246,7 +247,7 @@ fn redact(entry: &str) -> String {
 #[derive(Clone, Copy)]
 enum Found<'a> {
     Declared(&'a SchemeSpec),
-    Builtin(&'static scheme::Builtin),
+    Builtin(&'static Provider),
 }
 
 /// What one request was found to be.
@@ -352,7 +353,7 @@ impl Listener {
                 .headers()
                 .contains_key(spec.signature.header.as_str())
         });
-        let found = match (spec, scheme::detect(request.headers())) {
+        let found = match (spec, providers::detect(request.headers())) {
             (Some(spec), _) => Found::Declared(spec),
             (None, Some(builtin)) => Found::Builtin(builtin),
             (None, None) => {
@@ -639,7 +640,7 @@ fn shown_headers(headers: &HeaderMap, declared: &[SchemeSpec]) -> Vec<(String, S
 /// `x-webhook-password`, `x-session-id`, `proxy-authorization` ...).
 fn secret_bearing(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    scheme::BUILTINS
+    providers::ALL
         .iter()
         .any(|b| b.headers.contains(&name.as_str()))
         || [
