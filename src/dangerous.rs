@@ -8,7 +8,7 @@ use crate::event::Verified;
 use crate::providers::github::GithubVerifier;
 use crate::request::WebhookRequest;
 use crate::scheme::declared::SchemeSpec;
-use crate::scheme::{BuildArgs, Builtin, Scheme};
+use crate::scheme::{BuildArgs, Builtin, Verifier};
 use crate::{VerifyError, VerifyOptions};
 
 /// Also accepts GitHub's legacy `X-Hub-Signature: sha1=<hex>` header, when (and only when) the
@@ -54,7 +54,7 @@ pub fn allow_short_secrets(
     secrets: &[&str],
     url: Option<&str>,
     options: VerifyOptions,
-) -> Result<Box<dyn Scheme>, VerifyError> {
+) -> Result<Verifier, VerifyError> {
     (builtin.build)(
         BuildArgs {
             secrets,

@@ -579,8 +579,8 @@ impl EventRouter<()> {
         let (parts, body) = (request.request.method(), request.request.body());
         let head = crate::RequestHead::new(parts, request.request.uri(), request.request.headers());
         let verified = request
-            .scheme
-            .verify_request(&WebhookRequest::new(head, body), request.scheme.now());
+            .verifier
+            .verify_request(&WebhookRequest::new(head, body));
         let event = match verified {
             Ok(Verified::Event(event)) => event.with_sender(&request.sender),
             Ok(Verified::Handshake(answer)) => return Outcome::Handshake(answer),

@@ -1,20 +1,21 @@
 //! GitHub: `X-Hub-Signature-256: sha256=<hex>`, HMAC-SHA256 of the raw body.
 
 use std::fmt;
-use std::time::SystemTime;
 
-use bytes::Bytes;
 use hmac::Hmac;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use sha1::Sha1;
 use sha2::Sha256;
 
 use crate::error::VerifyError;
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{hex_array, reported, Builtin, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
+use crate::scheme::{
+    event_only, hex_array, reported, Answers, Builtin, Check, MacKeys, Scheme, SchemeInfo,
+    Verifier, MIN_RAW_SECRET_LEN,
+};
 use crate::secret::Secret;
-use crate::verify::{verifier_options, Header, VerifyOptions};
+use crate::verify::Header;
 
 pub(crate) static SIGNATURE_256: Header = Header::new("x-hub-signature-256", "X-Hub-Signature-256");
 pub(crate) static SIGNATURE_SHA1: Header = Header::new("x-hub-signature", "X-Hub-Signature");
@@ -54,13 +55,22 @@ pub(crate) static EVENT: Header = Header::new("x-github-event", "X-GitHub-Event"
 /// assert_eq!(err.code(), "bad_signature");
 /// # Ok::<(), VerifyError>(())
 /// ```
+pub type GithubVerifier = Verifier<Github>;
+
+/// GitHub's scheme: the webhook's secrets, keyed once for SHA-256 (and SHA-1, used only where
+/// [`dangerous`](crate::dangerous) turned it on). Its policy is the [`GithubVerifier`]'s.
 #[derive(Clone)]
-pub struct GithubVerifier {
+pub struct Github {
     sha256: MacKeys<Hmac<Sha256>>,
     sha1: MacKeys<Hmac<Sha1>>,
     legacy_sha1: bool,
-    options: VerifyOptions,
 }
+
+static HEADERS: [HeaderName; 2] = [
+    HeaderName::from_static("x-hub-signature-256"),
+    HeaderName::from_static("x-hub-signature"),
+];
+static INFO: SchemeInfo = SchemeInfo::new("github", &HEADERS).with_body_limit(BODY_LIMIT);
 
 impl GithubVerifier {
     /// A verifier for one secret, as entered in GitHub's webhook settings.
@@ -94,12 +104,11 @@ impl GithubVerifier {
     {
         let secrets: Vec<I::Item> = secrets.into_iter().collect();
         let raw = || secrets.iter().map(AsRef::as_ref);
-        Ok(Self {
+        Ok(Verifier::for_scheme(Github {
             sha256: MacKeys::from_secrets(raw(), min)?,
             sha1: MacKeys::from_secrets(raw(), min)?,
             legacy_sha1: false,
-            options: VerifyOptions::default(),
-        })
+        }))
     }
 
     /// A verifier from already-decoded [`Secret`]s.
@@ -113,10 +122,12 @@ impl GithubVerifier {
     }
 
     pub(crate) fn set_legacy_sha1(mut self, on: bool) -> Self {
-        self.legacy_sha1 = on;
+        self.scheme.legacy_sha1 = on;
         self
     }
+}
 
+impl Github {
     /// The signature the headers carry, parsed (`sha256`, the header found with the others in
     /// one pass when there is one).
     fn signature(
@@ -149,8 +160,6 @@ enum Signature {
     Sha1([u8; 20]),
 }
 
-verifier_options!(GithubVerifier);
-
 /// GitHub caps webhook payloads at 25 MB.
 pub(crate) const BODY_LIMIT: usize = 25 * 1024 * 1024;
 
@@ -161,59 +170,38 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     headers: &["x-hub-signature-256", "x-hub-signature"],
     build: |args, options| {
         let secrets = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(Box::new(
-            GithubVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?.with_options(options),
-        ))
+        Ok(
+            GithubVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?
+                .with_options(options)
+                .boxed(),
+        )
     },
 };
 
-impl Scheme for GithubVerifier {
-    fn name(&self) -> &'static str {
-        "github"
+/// GitHub signs no timestamp: neither function reads the clock.
+impl Scheme for Github {
+    fn info(&self) -> &SchemeInfo {
+        &INFO
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        SIGNATURE_256.get(headers).is_some() || SIGNATURE_SHA1.get(headers).is_some()
-    }
-
-    fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
+    fn check_head(&self, head: &RequestHead<'_>, _at: &Check<'_>) -> Result<(), VerifyError> {
         let headers = head.headers();
         self.signature(headers, SIGNATURE_256.get(headers))
             .map(|_| ())
     }
 
-    /// This scheme signs no timestamp: verifying never needs the time, so no clock is read.
-    fn now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH
-    }
-
-    fn body_limit(&self) -> usize {
-        BODY_LIMIT
-    }
-
-    /// GitHub signs no timestamp, so `now` is not read.
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        _at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body().clone(), now)
-            .map(Verified::Event)
-    }
-}
-
-impl GithubVerifier {
-    fn check(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        _now: SystemTime,
-    ) -> Result<Event, VerifyError> {
+        let headers = request.headers();
+        let body = request.body();
         let [sha256, delivery, event] =
             Header::find_all(headers, [&SIGNATURE_256, &DELIVERY, &EVENT]);
         let id = reported(&DELIVERY, delivery)?;
         let event_type = reported(&EVENT, event)?;
-        let parts: [&[u8]; 1] = [&body];
+        let parts: [&[u8]; 1] = [body];
         let matched = match self.signature(headers, sha256)? {
             Signature::Sha256(sig) => self.sha256.matches_any(&parts, || std::iter::once(sig)),
             Signature::Sha1(sig) => self.sha1.matches_any(&parts, || std::iter::once(sig)),
@@ -225,22 +213,28 @@ impl GithubVerifier {
             });
         }
         // Only the body is signed: the delivery id is reported, never used to de-duplicate.
-        Ok(Event::verified(
+        Ok(Verified::Event(Event::verified(
             "github",
-            body,
+            body.clone(),
             (id, false),
             (event_type, false),
             None,
-        ))
+        )))
     }
 }
 
-impl fmt::Debug for GithubVerifier {
+impl Answers for Github {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+}
+
+impl fmt::Debug for Github {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GithubVerifier")
+        f.debug_struct("Github")
             .field("secrets", &self.sha256.len())
             .field("legacy_sha1", &self.legacy_sha1)
-            .field("options", &self.options)
             .finish()
     }
 }

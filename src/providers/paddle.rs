@@ -1,18 +1,22 @@
 //! Paddle Billing: `Paddle-Signature: ts=<unix>;h1=<hex>[;h1=<hex>...]` over `{ts}:{body}`.
 
-use std::time::{Duration, SystemTime};
+use std::fmt;
+use std::time::Duration;
+
+use hmac::Hmac;
+use http::{HeaderMap, HeaderName};
+use sha2::Sha256;
 
 use bytes::Bytes;
-use hmac::Hmac;
-use http::HeaderMap;
-use sha2::Sha256;
 
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::text_secret_scheme;
-use crate::scheme::{with_signed_content, ListedSignatures, MacKeys, Scheme, SignatureList};
-use crate::verify::{check_freshness, verifier_options, Header, VerifyOptions};
+use crate::scheme::{
+    event_only, with_signed_content, Answers, Builtin, Check, ListedSignatures, MacKeys, Scheme,
+    SchemeInfo, SignatureList, Verifier, MIN_RAW_SECRET_LEN,
+};
+use crate::verify::Header;
 
 pub(crate) static SIGNATURE: Header = Header::new("paddle-signature", "Paddle-Signature");
 
@@ -56,34 +60,35 @@ pub const PADDLE_TOLERANCE: Duration = Duration::from_secs(5);
 /// assert_eq!(late.verify(&headers, body.as_slice().into()).unwrap_err().code(), "timestamp_too_old");
 /// # Ok(()) }
 /// ```
+pub type PaddleVerifier = Verifier<Paddle>;
+
+/// Paddle's scheme: the secrets, keyed once. Its policy (clock, tolerance) is the
+/// [`PaddleVerifier`]'s.
 #[derive(Clone)]
-pub struct PaddleVerifier {
+pub struct Paddle {
     keys: MacKeys<Hmac<Sha256>>,
-    options: VerifyOptions,
 }
 
-impl PaddleVerifier {
+impl Paddle {
     /// The parsed header, once its timestamp is known to be fresh.
     #[inline]
     fn fresh_header<'a>(
-        &self,
         headers: &'a HeaderMap,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<ListedSignatures<'a>, VerifyError> {
         let header = FORMAT.parse(headers)?;
-        let tolerance = self.options.tolerance_or(PADDLE_TOLERANCE);
-        check_freshness(header.timestamp, now, tolerance)?;
+        at.fresh(header.timestamp)?;
         Ok(header)
     }
 
     fn check(
         &self,
         headers: &HeaderMap,
-        body: Bytes,
-        now: SystemTime,
+        body: &Bytes,
+        at: &Check<'_>,
     ) -> Result<Event, VerifyError> {
-        let header = self.fresh_header(headers, now)?;
-        let matched = with_signed_content([header.digits, b":"], &body, |parts| {
+        let header = Self::fresh_header(headers, at)?;
+        let matched = with_signed_content([header.digits, b":"], body, |parts| {
             self.keys.matches_any(parts, || header.signatures::<32>())
         });
         if !matched {
@@ -92,7 +97,7 @@ impl PaddleVerifier {
                 signatures: header.count,
             });
         }
-        Ok(Event::builder("paddle", body)
+        Ok(Event::builder("paddle", body.clone())
             .id(Field::Body("event_id"), true)
             .event_type(Field::Body("event_type"), true)
             .timestamp(header.timestamp)
@@ -100,37 +105,90 @@ impl PaddleVerifier {
     }
 }
 
-verifier_options!(PaddleVerifier);
-text_secret_scheme!(
-    PaddleVerifier,
-    "paddle",
-    "the notification destination's secret key, as Paddle shows it",
-    "paddle-signature"
-);
+const HEADER: &str = "paddle-signature";
+static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
+static INFO: SchemeInfo = SchemeInfo::new("paddle", &HEADERS).with_tolerance(PADDLE_TOLERANCE);
 
-impl Scheme for PaddleVerifier {
-    fn name(&self) -> &'static str {
-        "paddle"
+impl PaddleVerifier {
+    /// A verifier for the notification destination's secret key, as Paddle shows it.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
+        Self::with_secrets([secret])
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        SIGNATURE.get(headers).is_some()
+    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
+    /// with the new secret as soon as it is rotated).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), or when there are no secrets.
+    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
     }
 
-    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
-        self.fresh_header(head.headers(), now).map(|_| ())
+    pub(crate) fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        Ok(Verifier::for_scheme(Paddle {
+            keys: MacKeys::from_secrets(secrets, min)?,
+        }))
+    }
+}
+
+pub(crate) static BUILTIN: Builtin = Builtin {
+    name: "paddle",
+    aliases: &[],
+    signs_url: false,
+    headers: &[HEADER],
+    build: |args, options| {
+        let secrets = args.secrets.iter().map(|s| s.as_bytes());
+        Ok(
+            PaddleVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?
+                .with_options(options)
+                .boxed(),
+        )
+    },
+};
+
+impl fmt::Debug for Paddle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Paddle")
+            .field("secrets", &self.keys.len())
+            .finish()
+    }
+}
+
+impl Answers for Paddle {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+}
+
+impl Scheme for Paddle {
+    fn info(&self) -> &SchemeInfo {
+        &INFO
     }
 
-    fn now(&self) -> SystemTime {
-        self.options.clock.now()
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+        Self::fresh_header(head.headers(), at).map(|_| ())
     }
 
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body().clone(), now)
+        self.check(request.headers(), request.body(), at)
             .map(Verified::Event)
     }
 }

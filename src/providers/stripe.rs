@@ -1,22 +1,20 @@
 //! Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]` over `{t}.{body}`.
 
 use std::fmt;
-use std::time::SystemTime;
 
-use bytes::Bytes;
 use hmac::Hmac;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
 
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    with_signed_content, Builtin, ListedSignatures, MacKeys, Scheme, SignatureList,
-    MIN_RAW_SECRET_LEN,
+    event_only, with_signed_content, Answers, Builtin, Check, ListedSignatures, MacKeys, Scheme,
+    SchemeInfo, SignatureList, Verifier, MIN_RAW_SECRET_LEN,
 };
 use crate::secret::{require_len, Secret};
-use crate::verify::{check_freshness, verifier_options, Header, VerifyOptions};
+use crate::verify::Header;
 
 pub(crate) static SIGNATURE: Header = Header::new("stripe-signature", "Stripe-Signature");
 
@@ -46,11 +44,17 @@ pub(crate) static SIGNATURE: Header = Header::new("stripe-signature", "Stripe-Si
 /// assert_eq!(err.code(), "timestamp_too_old");
 /// # Ok(()) }
 /// ```
+pub type StripeVerifier = Verifier<Stripe>;
+
+/// Stripe's scheme: the endpoint secrets, keyed once. Its policy (clock, tolerance) is the
+/// [`StripeVerifier`]'s.
 #[derive(Clone)]
-pub struct StripeVerifier {
+pub struct Stripe {
     keys: MacKeys<Hmac<Sha256>>,
-    options: VerifyOptions,
 }
+
+static HEADERS: [HeaderName; 1] = [HeaderName::from_static("stripe-signature")];
+static INFO: SchemeInfo = SchemeInfo::new("stripe", &HEADERS);
 
 impl StripeVerifier {
     /// A verifier for one endpoint secret, exactly as Stripe shows it (`whsec_...`).
@@ -90,10 +94,9 @@ impl StripeVerifier {
             let secret = secret.as_ref();
             require_len(secret.strip_prefix(b"whsec_").unwrap_or(secret), min)?;
         }
-        Ok(Self {
+        Ok(Verifier::for_scheme(Stripe {
             keys: MacKeys::new(secrets.iter().map(AsRef::as_ref), 1)?,
-            options: VerifyOptions::default(),
-        })
+        }))
     }
 
     /// A verifier from [`Secret`]s holding the secrets' text as bytes.
@@ -106,8 +109,6 @@ impl StripeVerifier {
         Self::with_secrets(secrets.iter().map(Secret::expose))
     }
 }
-
-verifier_options!(StripeVerifier);
 
 /// How `Stripe-Signature` lists its timestamp and signatures.
 pub(crate) static FORMAT: SignatureList = SignatureList {
@@ -124,62 +125,42 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     headers: &["stripe-signature"],
     build: |args, options| {
         let secrets = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(Box::new(
-            StripeVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?.with_options(options),
-        ))
+        Ok(
+            StripeVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?
+                .with_options(options)
+                .boxed(),
+        )
     },
 };
 
-impl StripeVerifier {
-    /// The parsed header, once its timestamp is known to be fresh.
-    #[inline]
-    fn fresh_header<'a>(
-        &self,
-        headers: &'a HeaderMap,
-        now: SystemTime,
-    ) -> Result<ListedSignatures<'a>, VerifyError> {
-        let header = FORMAT.parse(headers)?;
-        check_freshness(header.timestamp, now, self.options.tolerance())?;
-        Ok(header)
-    }
+/// The parsed header, once its timestamp is known to be fresh.
+#[inline]
+fn fresh_header<'a>(
+    headers: &'a HeaderMap,
+    at: &Check<'_>,
+) -> Result<ListedSignatures<'a>, VerifyError> {
+    let header = FORMAT.parse(headers)?;
+    at.fresh(header.timestamp)?;
+    Ok(header)
 }
 
-impl Scheme for StripeVerifier {
-    fn name(&self) -> &'static str {
-        "stripe"
+impl Scheme for Stripe {
+    fn info(&self) -> &SchemeInfo {
+        &INFO
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        SIGNATURE.get(headers).is_some()
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+        fresh_header(head.headers(), at).map(|_| ())
     }
 
-    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
-        self.fresh_header(head.headers(), now).map(|_| ())
-    }
-
-    fn now(&self) -> SystemTime {
-        self.options.clock.now()
-    }
-
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body().clone(), now)
-            .map(Verified::Event)
-    }
-}
-
-impl StripeVerifier {
-    fn check(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        now: SystemTime,
-    ) -> Result<Event, VerifyError> {
-        let header = self.fresh_header(headers, now)?;
-        let matched = with_signed_content([header.digits, b"."], &body, |parts| {
+        let header = fresh_header(request.headers(), at)?;
+        let body = request.body();
+        let matched = with_signed_content([header.digits, b"."], body, |parts| {
             self.keys.matches_any(parts, || header.signatures::<32>())
         });
         if !matched {
@@ -188,21 +169,27 @@ impl StripeVerifier {
                 signatures: header.count,
             });
         }
-        Ok(Event::verified(
+        Ok(Verified::Event(Event::verified(
             "stripe",
-            body,
+            body.clone(),
             (Field::Body("id"), true),
             (Field::Body("type"), true),
             Some(header.timestamp),
-        ))
+        )))
     }
 }
 
-impl fmt::Debug for StripeVerifier {
+impl Answers for Stripe {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+}
+
+impl fmt::Debug for Stripe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StripeVerifier")
+        f.debug_struct("Stripe")
             .field("secrets", &self.keys.len())
-            .field("options", &self.options)
             .finish()
     }
 }
