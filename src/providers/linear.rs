@@ -1,7 +1,6 @@
 //! Linear: `Linear-Signature`, hex HMAC-SHA256 of the body, and the body's signed
 //! `webhookTimestamp` (milliseconds) within a minute.
 
-use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,8 +12,8 @@ use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    event_only, hex_array, last_member_integer, reported, Answers, Builtin, Check, MacKeys, Scheme,
-    SchemeInfo, Verifier, MIN_RAW_SECRET_LEN,
+    event_only, hex_array, last_member_integer, reported, text_keyed, Answers, Builtin, Check,
+    MacKeys, Scheme, SchemeInfo, Verifier, MIN_RAW_SECRET_LEN,
 };
 use crate::verify::{check_freshness_millis, Header};
 
@@ -60,7 +59,7 @@ pub type LinearVerifier = Verifier<Linear>;
 
 /// Linear's scheme: the secrets, keyed once. Its policy (clock, tolerance) is the
 /// [`LinearVerifier`]'s.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Linear {
     keys: MacKeys<Hmac<Sha256>>,
 }
@@ -126,17 +125,7 @@ impl LinearVerifier {
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
     {
-        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
-    }
-
-    pub(crate) fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        Ok(Verifier::for_scheme(Linear {
-            keys: MacKeys::from_secrets(secrets, min)?,
-        }))
+        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Linear { keys })
     }
 }
 
@@ -147,21 +136,12 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     headers: &[HEADER],
     build: |args, options| {
         let secrets = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(
-            LinearVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?
-                .with_options(options)
-                .boxed(),
-        )
+        let min = args.min(MIN_RAW_SECRET_LEN);
+        Ok(text_keyed(secrets, min, |keys| Linear { keys })?
+            .with_options(options)
+            .boxed())
     },
 };
-
-impl fmt::Debug for Linear {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Linear")
-            .field("secrets", &self.keys.len())
-            .finish()
-    }
-}
 
 impl Answers for Linear {
     type Answer = Event;

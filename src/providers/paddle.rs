@@ -1,6 +1,5 @@
 //! Paddle Billing: `Paddle-Signature: ts=<unix>;h1=<hex>[;h1=<hex>...]` over `{ts}:{body}`.
 
-use std::fmt;
 use std::time::Duration;
 
 use hmac::Hmac;
@@ -13,8 +12,8 @@ use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    event_only, with_signed_content, Answers, Builtin, Check, ListedSignatures, MacKeys, Scheme,
-    SchemeInfo, SignatureList, Verifier, MIN_RAW_SECRET_LEN,
+    event_only, text_keyed, with_signed_content, Answers, Builtin, Check, ListedSignatures,
+    MacKeys, Scheme, SchemeInfo, SignatureList, Verifier, MIN_RAW_SECRET_LEN,
 };
 use crate::verify::Header;
 
@@ -64,7 +63,7 @@ pub type PaddleVerifier = Verifier<Paddle>;
 
 /// Paddle's scheme: the secrets, keyed once. Its policy (clock, tolerance) is the
 /// [`PaddleVerifier`]'s.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Paddle {
     keys: MacKeys<Hmac<Sha256>>,
 }
@@ -130,17 +129,7 @@ impl PaddleVerifier {
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
     {
-        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
-    }
-
-    pub(crate) fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        Ok(Verifier::for_scheme(Paddle {
-            keys: MacKeys::from_secrets(secrets, min)?,
-        }))
+        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Paddle { keys })
     }
 }
 
@@ -151,21 +140,12 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     headers: &[HEADER],
     build: |args, options| {
         let secrets = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(
-            PaddleVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?
-                .with_options(options)
-                .boxed(),
-        )
+        let min = args.min(MIN_RAW_SECRET_LEN);
+        Ok(text_keyed(secrets, min, |keys| Paddle { keys })?
+            .with_options(options)
+            .boxed())
     },
 };
-
-impl fmt::Debug for Paddle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Paddle")
-            .field("secrets", &self.keys.len())
-            .finish()
-    }
-}
 
 impl Answers for Paddle {
     type Answer = Event;

@@ -1,8 +1,6 @@
 //! Shopify: `X-Shopify-Hmac-Sha256`, base64 HMAC-SHA256 of the body under the app's client
 //! secret.
 
-use std::fmt;
-
 use bytes::Bytes;
 use hmac::Hmac;
 use http::{HeaderMap, HeaderName};
@@ -12,8 +10,8 @@ use crate::error::VerifyError;
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    event_only, reported, Answers, Builtin, Check, MacKeys, Scheme, SchemeInfo, Verifier,
-    MIN_RAW_SECRET_LEN,
+    event_only, reported, text_keyed, Answers, Builtin, Check, MacKeys, Scheme, SchemeInfo,
+    Verifier, MIN_RAW_SECRET_LEN,
 };
 use crate::verify::Header;
 
@@ -53,7 +51,7 @@ pub type ShopifyVerifier = Verifier<Shopify>;
 
 /// Shopify's scheme: the secrets, keyed once. Its policy (clock, tolerance) is the
 /// [`ShopifyVerifier`]'s.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Shopify {
     keys: MacKeys<Hmac<Sha256>>,
 }
@@ -128,17 +126,7 @@ impl ShopifyVerifier {
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
     {
-        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
-    }
-
-    pub(crate) fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        Ok(Verifier::for_scheme(Shopify {
-            keys: MacKeys::from_secrets(secrets, min)?,
-        }))
+        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Shopify { keys })
     }
 }
 
@@ -149,21 +137,12 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     headers: &[HEADER],
     build: |args, options| {
         let secrets = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(
-            ShopifyVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?
-                .with_options(options)
-                .boxed(),
-        )
+        let min = args.min(MIN_RAW_SECRET_LEN);
+        Ok(text_keyed(secrets, min, |keys| Shopify { keys })?
+            .with_options(options)
+            .boxed())
     },
 };
-
-impl fmt::Debug for Shopify {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shopify")
-            .field("secrets", &self.keys.len())
-            .finish()
-    }
-}
 
 impl Answers for Shopify {
     type Answer = Event;

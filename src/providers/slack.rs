@@ -1,7 +1,5 @@
 //! Slack: `X-Slack-Signature: v0=<hex>`, HMAC-SHA256 of `v0:{X-Slack-Request-Timestamp}:{body}`.
 
-use std::fmt;
-
 use hmac::Hmac;
 use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
@@ -10,8 +8,8 @@ use crate::error::VerifyError;
 use crate::event::{body_member, Event, Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    with_signed_content, Answers, Builtin, Check, MacKeys, Scheme, SchemeInfo, Verifier,
-    MIN_RAW_SECRET_LEN,
+    text_keyed, with_signed_content, Answers, Builtin, Check, MacKeys, Scheme, SchemeInfo,
+    Verifier, MIN_RAW_SECRET_LEN,
 };
 use crate::verify::Header;
 
@@ -48,7 +46,7 @@ pub type SlackVerifier = Verifier<Slack>;
 
 /// Slack's scheme: the secrets, keyed once. Its policy (clock, tolerance) is the
 /// [`SlackVerifier`]'s.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Slack {
     keys: MacKeys<Hmac<Sha256>>,
 }
@@ -88,17 +86,7 @@ impl SlackVerifier {
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
     {
-        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
-    }
-
-    pub(crate) fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        Ok(Verifier::for_scheme(Slack {
-            keys: MacKeys::from_secrets(secrets, min)?,
-        }))
+        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Slack { keys })
     }
 }
 
@@ -109,21 +97,12 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     headers: &[HEADER],
     build: |args, options| {
         let secrets = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(
-            SlackVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?
-                .with_options(options)
-                .boxed(),
-        )
+        let min = args.min(MIN_RAW_SECRET_LEN);
+        Ok(text_keyed(secrets, min, |keys| Slack { keys })?
+            .with_options(options)
+            .boxed())
     },
 };
-
-impl fmt::Debug for Slack {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Slack")
-            .field("secrets", &self.keys.len())
-            .finish()
-    }
-}
 
 impl Answers for Slack {
     type Answer = Verified;

@@ -1,8 +1,6 @@
 //! Zoom: `x-zm-signature: v0=<hex>`, HMAC-SHA256 of `v0:{x-zm-request-timestamp}:{body}`, and
 //! the `endpoint.url_validation` handshake.
 
-use std::fmt;
-
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
@@ -12,8 +10,8 @@ use crate::error::VerifyError;
 use crate::event::{Event, Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    with_signed_content, Answers, Builtin, Check, MacKeys, Scheme, SchemeInfo, Verifier,
-    MIN_RAW_SECRET_LEN,
+    text_keyed, with_signed_content, Answers, Builtin, Check, MacKeys, Scheme, SchemeInfo,
+    Verifier, MIN_RAW_SECRET_LEN,
 };
 use crate::verify::Header;
 
@@ -53,7 +51,7 @@ pub type ZoomVerifier = Verifier<Zoom>;
 
 /// Zoom's scheme: the secrets, keyed once. Its policy (clock, tolerance) is the
 /// [`ZoomVerifier`]'s.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Zoom {
     keys: MacKeys<Hmac<Sha256>>,
 }
@@ -93,17 +91,7 @@ impl ZoomVerifier {
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
     {
-        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
-    }
-
-    pub(crate) fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        Ok(Verifier::for_scheme(Zoom {
-            keys: MacKeys::from_secrets(secrets, min)?,
-        }))
+        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Zoom { keys })
     }
 }
 
@@ -114,21 +102,12 @@ pub(crate) static BUILTIN: Builtin = Builtin {
     headers: &[HEADER],
     build: |args, options| {
         let secrets = args.secrets.iter().map(|s| s.as_bytes());
-        Ok(
-            ZoomVerifier::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?
-                .with_options(options)
-                .boxed(),
-        )
+        let min = args.min(MIN_RAW_SECRET_LEN);
+        Ok(text_keyed(secrets, min, |keys| Zoom { keys })?
+            .with_options(options)
+            .boxed())
     },
 };
-
-impl fmt::Debug for Zoom {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Zoom")
-            .field("secrets", &self.keys.len())
-            .finish()
-    }
-}
 
 /// The part of a URL validation request the answer needs.
 #[derive(Deserialize)]

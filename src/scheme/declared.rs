@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -892,7 +892,7 @@ impl DeclaredScheme {
             };
         Ok(Self {
             info: SchemeInfo::named(
-                Arc::<str>::from(name),
+                name.to_owned(),
                 vec![compiled_signature.header.wire.clone()],
             )
             .with_body_limit(spec.body_limit.unwrap_or(DEFAULT_BODY_LIMIT))

@@ -37,6 +37,31 @@ pub(crate) const MIN_RAW_SECRET_LEN: usize = 8;
 #[derive(Clone)]
 pub(crate) struct MacKeys<M>(Vec<M>);
 
+/// How many keys, never a key: a scheme holding them can derive `Debug`.
+impl<M> fmt::Debug for MacKeys<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MacKeys")
+            .field("secrets", &self.0.len())
+            .finish()
+    }
+}
+
+/// A verifier for a scheme keyed by HMAC-SHA256 secrets used as text (Slack, Paddle, Linear,
+/// Shopify, Zoom): one or more (rotation), each at least `min` bytes.
+pub(crate) fn text_keyed<S: Scheme, I>(
+    secrets: I,
+    min: usize,
+    scheme: fn(MacKeys<hmac::Hmac<sha2::Sha256>>) -> S,
+) -> Result<Verifier<S>, VerifyError>
+where
+    I: IntoIterator,
+    I::Item: AsRef<[u8]>,
+{
+    Ok(Verifier::for_scheme(scheme(MacKeys::from_secrets(
+        secrets, min,
+    )?)))
+}
+
 impl<M: Mac + KeyInit + Clone> MacKeys<M> {
     /// Keys one MAC per secret; refuses an empty set or a key shorter than `min` bytes.
     pub(crate) fn new<'a>(

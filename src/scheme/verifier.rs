@@ -27,10 +27,12 @@ use crate::verify::{check_freshness, Clock, VerifyOptions, DEFAULT_TOLERANCE};
 #[derive(Clone)]
 pub struct SchemeName(Name);
 
+/// Thin when shared (`Arc<String>`, one pointer), so the enum is no larger than a `&str` and
+/// events carrying it stay small.
 #[derive(Clone)]
 enum Name {
     Static(&'static str),
-    Shared(Arc<str>),
+    Shared(Arc<String>),
 }
 
 impl SchemeName {
@@ -69,15 +71,15 @@ impl From<&'static str> for SchemeName {
     }
 }
 
-impl From<Arc<str>> for SchemeName {
-    fn from(name: Arc<str>) -> Self {
+impl From<Arc<String>> for SchemeName {
+    fn from(name: Arc<String>) -> Self {
         Self(Name::Shared(name))
     }
 }
 
 impl From<String> for SchemeName {
     fn from(name: String) -> Self {
-        Self(Name::Shared(name.into()))
+        Self(Name::Shared(Arc::new(name)))
     }
 }
 
