@@ -1,5 +1,6 @@
 //! GitHub: `X-Hub-Signature-256: sha256=<hex>`, HMAC-SHA256 of the raw body.
 
+use bytes::Bytes;
 use hmac::Hmac;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha1::Sha1;
@@ -193,13 +194,18 @@ impl Scheme for Github {
         request: &WebhookRequest<'_>,
         _at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        let headers = request.headers();
-        let body = request.body();
+        self.check(request.headers(), request.body().clone())
+            .map(Verified::Event)
+    }
+}
+
+impl Github {
+    fn check(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
         let [sha256, delivery, event] =
             Header::find_all(headers, [&SIGNATURE_256, &DELIVERY, &EVENT]);
         let id = reported(&DELIVERY, delivery)?;
         let event_type = reported(&EVENT, event)?;
-        let parts: [&[u8]; 1] = [body];
+        let parts: [&[u8]; 1] = [&body];
         let matched = match self.signature(headers, sha256)? {
             Signature::Sha256(sig) => self.sha256.matches_any(&parts, || std::iter::once(sig)),
             Signature::Sha1(sig) => self.sha1.matches_any(&parts, || std::iter::once(sig)),
@@ -211,13 +217,13 @@ impl Scheme for Github {
             });
         }
         // Only the body is signed: the delivery id is reported, never used to de-duplicate.
-        Ok(Verified::Event(Event::verified(
+        Ok(Event::verified(
             "github",
-            body.clone(),
+            body,
             (id, false),
             (event_type, false),
             None,
-        )))
+        ))
     }
 }
 
@@ -225,5 +231,13 @@ impl Answers for Github {
     type Answer = Event;
     fn answer(verified: Verified) -> Result<Event, VerifyError> {
         event_only(verified)
+    }
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        _at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        self.check(headers, body)
     }
 }

@@ -74,25 +74,25 @@ impl Linear {
     fn check(
         &self,
         headers: &HeaderMap,
-        body: &Bytes,
+        body: Bytes,
         at: &Check<'_>,
     ) -> Result<Event, VerifyError> {
         let signature = Self::signature(headers)?;
         let id = reported(&DELIVERY, DELIVERY.get(headers))?;
         if !self
             .keys
-            .matches_any(&[body], || std::iter::once(signature))
+            .matches_any(&[&body], || std::iter::once(signature))
         {
             return Err(VerifyError::SignatureMismatch {
                 secrets: self.keys.len(),
                 signatures: 1,
             });
         }
-        let millis = last_member_integer(body, TIMESTAMP_MEMBER).ok_or_else(|| {
+        let millis = last_member_integer(&body, TIMESTAMP_MEMBER).ok_or_else(|| {
             SIGNATURE.malformed("the signed body has no webhookTimestamp in milliseconds")
         })?;
         check_freshness_millis(millis, at.now(), at.tolerance())?;
-        Ok(Event::builder("linear", body.clone())
+        Ok(Event::builder("linear", body)
             .id(id, false)
             .event_type(Field::Body("type"), true)
             .timestamp(millis / 1000)
@@ -148,6 +148,14 @@ impl Answers for Linear {
     fn answer(verified: Verified) -> Result<Event, VerifyError> {
         event_only(verified)
     }
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        self.check(headers, body, at)
+    }
 }
 
 impl Scheme for Linear {
@@ -164,7 +172,7 @@ impl Scheme for Linear {
         request: &WebhookRequest<'_>,
         at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body(), at)
+        self.check(request.headers(), request.body().clone(), at)
             .map(Verified::Event)
     }
 }

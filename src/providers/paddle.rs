@@ -83,11 +83,11 @@ impl Paddle {
     fn check(
         &self,
         headers: &HeaderMap,
-        body: &Bytes,
+        body: Bytes,
         at: &Check<'_>,
     ) -> Result<Event, VerifyError> {
         let header = Self::fresh_header(headers, at)?;
-        let matched = with_signed_content([header.digits, b":"], body, |parts| {
+        let matched = with_signed_content([header.digits, b":"], &body, |parts| {
             self.keys.matches_any(parts, || header.signatures::<32>())
         });
         if !matched {
@@ -96,7 +96,7 @@ impl Paddle {
                 signatures: header.count,
             });
         }
-        Ok(Event::builder("paddle", body.clone())
+        Ok(Event::builder("paddle", body)
             .id(Field::Body("event_id"), true)
             .event_type(Field::Body("event_type"), true)
             .timestamp(header.timestamp)
@@ -152,6 +152,14 @@ impl Answers for Paddle {
     fn answer(verified: Verified) -> Result<Event, VerifyError> {
         event_only(verified)
     }
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        self.check(headers, body, at)
+    }
 }
 
 impl Scheme for Paddle {
@@ -168,7 +176,7 @@ impl Scheme for Paddle {
         request: &WebhookRequest<'_>,
         at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body(), at)
+        self.check(request.headers(), request.body().clone(), at)
             .map(Verified::Event)
     }
 }

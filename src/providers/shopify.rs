@@ -73,14 +73,14 @@ impl Shopify {
     }
 
     /// Checks one request: the headers and the raw body as received.
-    fn check(&self, headers: &HeaderMap, body: &Bytes) -> Result<Event, VerifyError> {
+    fn check(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
         let signature = Self::signature(headers)?;
         let id = match EVENT_ID.get(headers) {
             Some(value) => reported(&EVENT_ID, Some(value))?,
             None => reported(&WEBHOOK_ID, WEBHOOK_ID.get(headers))?,
         };
         let topic = reported(&TOPIC, TOPIC.get(headers))?;
-        let parts: [&[u8]; 1] = [body];
+        let parts: [&[u8]; 1] = [&body];
         if !self
             .keys
             .matches_any_base64(&parts, || std::iter::once(signature))
@@ -93,7 +93,7 @@ impl Shopify {
         // Only the body is signed: the id and topic are reported, never used to de-duplicate.
         Ok(Event::verified(
             "shopify",
-            body.clone(),
+            body,
             (id, false),
             (topic, false),
             None,
@@ -149,6 +149,14 @@ impl Answers for Shopify {
     fn answer(verified: Verified) -> Result<Event, VerifyError> {
         event_only(verified)
     }
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        _at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        self.check(headers, body)
+    }
 }
 
 impl Scheme for Shopify {
@@ -168,7 +176,7 @@ impl Scheme for Shopify {
         request: &WebhookRequest<'_>,
         _at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body())
+        self.check(request.headers(), request.body().clone())
             .map(Verified::Event)
     }
 }

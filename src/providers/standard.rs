@@ -5,6 +5,7 @@ use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use bytes::Bytes;
 use hmac::Hmac;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
@@ -407,11 +408,22 @@ impl Scheme for Standard {
         request: &WebhookRequest<'_>,
         at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        let parsed = Self::parse(request.headers(), at)?;
-        let body = request.body();
+        self.check(request.headers(), request.body().clone(), at)
+            .map(Verified::Event)
+    }
+}
+
+impl Standard {
+    fn check(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        let parsed = Self::parse(headers, at)?;
         let raw = parsed.signatures;
         let prefix = [parsed.id_text, b".", parsed.timestamp_digits, b"."];
-        let matched = with_signed_content(prefix, body, |parts| {
+        let matched = with_signed_content(prefix, &body, |parts| {
             let matched = self.check_symmetric(parts, raw);
             #[cfg(feature = "ed25519")]
             let matched = matched || self.check_ed25519(parts, raw);
@@ -423,13 +435,13 @@ impl Scheme for Standard {
                 signatures: self.signature_count(raw),
             });
         }
-        Ok(Verified::Event(Event::verified(
+        Ok(Event::verified(
             "standard-webhooks",
-            body.clone(),
+            body,
             (Field::Header(parsed.id.clone()), true),
             (Field::Body("type"), true),
             Some(parsed.timestamp),
-        )))
+        ))
     }
 }
 
@@ -437,6 +449,14 @@ impl Answers for Standard {
     type Answer = Event;
     fn answer(verified: Verified) -> Result<Event, VerifyError> {
         event_only(verified)
+    }
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        self.check(headers, body, at)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]` over `{t}.{body}`.
 
+use bytes::Bytes;
 use hmac::Hmac;
 use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
@@ -156,9 +157,20 @@ impl Scheme for Stripe {
         request: &WebhookRequest<'_>,
         at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        let header = fresh_header(request.headers(), at)?;
-        let body = request.body();
-        let matched = with_signed_content([header.digits, b"."], body, |parts| {
+        self.check(request.headers(), request.body().clone(), at)
+            .map(Verified::Event)
+    }
+}
+
+impl Stripe {
+    fn check(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        let header = fresh_header(headers, at)?;
+        let matched = with_signed_content([header.digits, b"."], &body, |parts| {
             self.keys.matches_any(parts, || header.signatures::<32>())
         });
         if !matched {
@@ -167,13 +179,13 @@ impl Scheme for Stripe {
                 signatures: header.count,
             });
         }
-        Ok(Verified::Event(Event::verified(
+        Ok(Event::verified(
             "stripe",
-            body.clone(),
+            body,
             (Field::Body("id"), true),
             (Field::Body("type"), true),
             Some(header.timestamp),
-        )))
+        ))
     }
 }
 
@@ -181,5 +193,13 @@ impl Answers for Stripe {
     type Answer = Event;
     fn answer(verified: Verified) -> Result<Event, VerifyError> {
         event_only(verified)
+    }
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        self.check(headers, body, at)
     }
 }

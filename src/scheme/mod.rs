@@ -320,6 +320,7 @@ fn feed_parts<M: Mac>(mac: &mut M, parts: &[&[u8]]) {
 
 /// An unsigned header the scheme reports (an id, a type): absent, or visible text that is kept as
 /// it is; an empty or non-text value is malformed.
+#[inline]
 pub(crate) fn reported(
     header: &crate::verify::Header,
     value: Option<&http::HeaderValue>,

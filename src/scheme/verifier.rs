@@ -275,6 +275,24 @@ pub trait Answers: Scheme {
     /// When the scheme answered something its verifier does not hand back (a handshake from
     /// a scheme declared to have none).
     fn answer(verified: Verified) -> Result<Self::Answer, VerifyError>;
+
+    /// Verifies `headers` and the raw `body` of a `POST` under `at`, as
+    /// [`Verifier::verify`] does. The default builds the request and calls
+    /// [`verify`](Scheme::verify); a scheme whose event keeps the body may take it as it is,
+    /// without a copy.
+    ///
+    /// # Errors
+    ///
+    /// As [`verify`](Scheme::verify).
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        at: &Check<'_>,
+    ) -> Result<Self::Answer, VerifyError> {
+        let request = WebhookRequest::new(RequestHead::post(headers), &body);
+        Self::answer(self.verify(&request, at)?)
+    }
 }
 
 /// The [`Answers::answer`] of a scheme that answers no handshake.
@@ -489,10 +507,8 @@ impl<S: Answers> Verifier<S> {
     /// # Errors
     ///
     /// A [`VerifyError`] saying why the request is not authentic or not fresh.
-    #[allow(clippy::needless_pass_by_value)] // the signature every verifier's `verify` has had
     pub fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<S::Answer, VerifyError> {
-        let request = WebhookRequest::new(RequestHead::post(headers), &body);
-        S::answer(self.scheme.verify(&request, &self.check())?)
+        self.scheme.answer_post(headers, body, &self.check())
     }
 
     /// Verifies a whole `http::Request` whose body has been read (needed for schemes that
