@@ -168,8 +168,6 @@ impl Scheme for Shopify {
         Self::signature(head.headers()).map(|_| ())
     }
 
-    /// This scheme signs no timestamp: verifying never needs the time, so no clock is read.
-
     /// Shopify signs no timestamp, so `now` is not read.
     fn verify(
         &self,

@@ -125,8 +125,6 @@ impl Scheme for Square {
         self.url.signed(head.uri()).map(|_| ())
     }
 
-    /// This scheme signs no timestamp: verifying never needs the time, so no clock is read.
-
     /// Square signs no timestamp, so `now` is not read.
     fn verify(
         &self,

@@ -273,8 +273,6 @@ impl Scheme for Twilio {
         self.url.signed(head.uri()).map(|_| ())
     }
 
-    /// This scheme signs no timestamp: verifying never needs the time, so no clock is read.
-
     /// Twilio signs no timestamp, so `now` is not read.
     fn verify(
         &self,

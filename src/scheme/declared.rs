@@ -102,7 +102,7 @@ pub struct SchemeSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_type: Option<Source>,
     /// The largest gap allowed between the signed timestamp and now, in seconds (default
-    /// 300). A tolerance set in [`VerifyOptions`] replaces it.
+    /// 300). A tolerance set in [`VerifyOptions`](crate::VerifyOptions) replaces it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance_secs: Option<u64>,
     /// How the secret is written.

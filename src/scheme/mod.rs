@@ -1,10 +1,13 @@
 //! Signing schemes: the open [`Scheme`] trait, the built-in schemes by name, and the keyed-MAC
 //! toolkit they share.
 //!
-//! A scheme sees the whole request (method, URL, headers, raw body) and answers with a
-//! [`Verified`] event or handshake. Each built-in scheme is one file here plus one line in
-//! [`BUILTINS`]. An app's own scheme is the same trait in its own crate: see "Adding your own
-//! scheme" in the [crate docs](crate), and `tests/external_scheme.rs`.
+//! A scheme declares what it is once, as data ([`SchemeInfo`]), and writes two functions: a
+//! cheap check of the head and the verification of the whole request (method, URL, headers,
+//! raw body), which answers with a [`Verified`] event or handshake. The policy — clock,
+//! tolerance — lives apart, in one generic [`Verifier`]: `StripeVerifier` is
+//! `Verifier<Stripe>`. Each built-in scheme is its provider's file in `src/providers/` plus one
+//! line in [`BUILTINS`]. An app's own scheme is the same trait in its own crate: see the
+//! [`Scheme`] docs and `tests/external_scheme.rs`.
 
 pub mod cloudevents;
 pub mod declared;
