@@ -567,3 +567,83 @@ fn boxed<S: Scheme + 'static>(scheme: S) -> Box<dyn Scheme> {
         None => unreachable!("taken only when it was a boxed scheme"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::providers::github::GithubVerifier;
+    use crate::providers::stripe::StripeVerifier;
+    use crate::testing::{GithubSigner, StripeSigner};
+
+    /// A clock that counts how often it is read.
+    #[derive(Debug, Default)]
+    struct Counting(Arc<AtomicUsize>);
+
+    impl Clock for Counting {
+        fn now(&self) -> SystemTime {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+        }
+    }
+
+    #[test]
+    fn a_scheme_without_a_timestamp_never_reads_the_clock() {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let body = Bytes::from_static(b"{}");
+        let headers = GithubSigner::new("a-github-secret")
+            .unwrap()
+            .sign_delivery("d-1", "push", &body)
+            .unwrap();
+        let github = GithubVerifier::new("a-github-secret")
+            .unwrap()
+            .with_clock(Counting(reads.clone()));
+        assert!(github.verify(&headers, body.clone()).is_ok());
+        let boxed = github.boxed();
+        let request = WebhookRequest::new(RequestHead::post(&headers), &body);
+        assert!(boxed.check_head(&request.head()).is_ok());
+        assert!(boxed.verify_request(&request).is_ok());
+        assert_eq!(reads.load(Ordering::Relaxed), 0);
+
+        let headers = StripeSigner::new("whsec_a_stripe_secret")
+            .unwrap()
+            .sign(1_700_000_000, &body);
+        let stripe = StripeVerifier::new("whsec_a_stripe_secret")
+            .unwrap()
+            .with_clock(Counting(reads.clone()));
+        assert!(stripe.verify(&headers, body.clone()).is_ok());
+        assert_eq!(
+            reads.load(Ordering::Relaxed),
+            1,
+            "one read per verification"
+        );
+    }
+
+    #[test]
+    fn a_boxed_scheme_is_not_boxed_again() {
+        let boxed: Box<dyn Scheme> = Box::new(
+            StripeVerifier::new("whsec_a_stripe_secret")
+                .unwrap()
+                .into_scheme(),
+        );
+        let address = std::ptr::from_ref::<dyn Scheme>(&*boxed).cast::<u8>();
+        let again = super::boxed(boxed);
+        assert_eq!(
+            std::ptr::from_ref::<dyn Scheme>(&*again).cast::<u8>(),
+            address
+        );
+        assert_eq!(&*again.info().name, "stripe");
+    }
+
+    #[test]
+    fn scheme_names_compare_by_text_and_stay_thin() {
+        let shared = SchemeName::from(String::from("acme"));
+        assert_eq!(shared, SchemeName::from_static("acme"));
+        assert_eq!(shared.clone(), "acme");
+        assert_eq!(
+            std::mem::size_of::<SchemeName>(),
+            std::mem::size_of::<&str>()
+        );
+    }
+}
