@@ -18,7 +18,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use verihook::guard::{Guard, IpAllowlist, IpRanges, RateLimit, TrustedProxies};
 use verihook::testing::GithubSigner;
-use verihook::{GithubVerifier, Scheme};
+use verihook::GithubVerifier;
 
 const ROUNDS: usize = 101;
 const CALLS: usize = 2_000;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 use serde::Deserialize;
+use verihook::scheme::Verifier;
 use verihook::testing::{GithubSigner, SquareSigner, StandardSigner, StripeSigner};
 use verihook::{
     Event, FixedClock, GithubVerifier, Receiver, RequestHead, Scheme, SquareVerifier,
@@ -209,10 +210,10 @@ fn show(result: &Result<Event, VerifyError>) {
     }
 }
 
-fn reject(what: &str, verifier: &dyn Scheme, headers: &HeaderMap, body: &'static [u8]) {
+fn reject(what: &str, verifier: &Verifier<impl Scheme>, headers: &HeaderMap, body: &'static [u8]) {
     let body = Bytes::from_static(body);
     let request = WebhookRequest::new(RequestHead::post(headers), &body);
-    match verifier.verify_request(&request, verifier.now()) {
+    match verifier.verify_request(&request) {
         Ok(_) => println!("unexpected: {what} was accepted"),
         Err(err) => line(what, err.status().as_u16(), err.code(), &err),
     }

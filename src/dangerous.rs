@@ -9,7 +9,7 @@ use crate::providers::github::GithubVerifier;
 use crate::providers::Provider;
 use crate::request::WebhookRequest;
 use crate::scheme::declared::SchemeSpec;
-use crate::scheme::{BuildArgs, Scheme};
+use crate::scheme::{BuildArgs, Verifier};
 use crate::{VerifyError, VerifyOptions};
 
 /// Also accepts GitHub's legacy `X-Hub-Signature: sha1=<hex>` header, when (and only when) the
@@ -55,7 +55,7 @@ pub fn allow_short_secrets(
     secrets: &[&str],
     url: Option<&str>,
     options: VerifyOptions,
-) -> Result<Box<dyn Scheme>, VerifyError> {
+) -> Result<Verifier, VerifyError> {
     (builtin.build)(
         BuildArgs {
             secrets,

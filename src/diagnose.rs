@@ -57,7 +57,7 @@ use crate::event::Verified;
 use crate::providers::Provider;
 use crate::request::WebhookRequest;
 use crate::scheme::declared::SchemeSpec;
-use crate::scheme::Scheme;
+use crate::scheme::Verifier;
 use crate::verify::VerifyOptions;
 
 /// At most this many configured secrets (and as many other senders) are tried; the work stays
@@ -68,11 +68,10 @@ const MAX_SECRETS: usize = 8;
 const MAX_URLS: usize = 12;
 
 /// Builds a scheme from secrets as text and an optional public URL.
-type Build = Box<dyn Fn(&[&str], Option<&str>) -> Option<Box<dyn Scheme>> + Send + Sync>;
+type Build = Box<dyn Fn(&[&str], Option<&str>) -> Option<Verifier> + Send + Sync>;
 
 /// Builds a scheme as a receiver would: the secrets' rules as strict as the receiver's.
-type Strict =
-    Box<dyn Fn(&[&str], Option<&str>) -> Result<Box<dyn Scheme>, VerifyError> + Send + Sync>;
+type Strict = Box<dyn Fn(&[&str], Option<&str>) -> Result<Verifier, VerifyError> + Send + Sync>;
 
 /// One likely cause of a rejection, found by verifying with the mistake undone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,12 +273,10 @@ impl Explainer {
             url,
             Box::new(move |secrets, url| {
                 let scheme = lenient.build(secrets, url).ok()?;
-                Some(Box::new(scheme.with_options(options.clone())) as Box<dyn Scheme>)
+                Some(scheme.with_options(options.clone()).boxed())
             }),
             Box::new(move |secrets, url| match strict.build(secrets, url) {
-                Ok(scheme) => {
-                    Ok(Box::new(scheme.with_options(strict_options.clone())) as Box<dyn Scheme>)
-                }
+                Ok(scheme) => Ok(scheme.with_options(strict_options.clone()).boxed()),
                 Err(_) => Err(VerifyError::BadSecret(crate::SecretError::WrongKind {
                     reason: "the declared scheme cannot be built with the configured secrets \
                              (empty, shorter than its secret.min_len, or not in its encoding)",
@@ -337,7 +334,7 @@ impl Explainer {
         now: SystemTime,
     ) -> Result<Verified, VerifyError> {
         let scheme = (self.strict)(&texts(&self.secrets), self.url.as_deref())?;
-        scheme.verify_request(request, now)
+        scheme.verify_at(request, now)
     }
 
     /// [`verify`](Self::verify), also accepting secrets shorter than the scheme's minimum
@@ -352,7 +349,7 @@ impl Explainer {
                 reason: "no configured secret can key this scheme",
             }),
         )?;
-        scheme.verify_request(request, now)
+        scheme.verify_at(request, now)
     }
 
     /// The likely causes of `request`'s rejection as of `now`; empty when it verifies. Each
@@ -387,23 +384,23 @@ impl Explainer {
         };
         let mut at = now;
         let mut mismatch = false;
-        match configured.verify_request(request, now) {
+        match configured.verify_at(request, now) {
             Ok(_) => return Vec::new(),
             Err(VerifyError::SignatureMismatch { .. }) => mismatch = true,
             Err(VerifyError::TimestampTooOld { age, .. }) => {
                 at = now.checked_sub(age).unwrap_or(now);
-                let finding = skew(&*configured, request, at, age, false);
+                let finding = skew(&configured, request, at, age, false);
                 mismatch = matches!(
-                    configured.verify_request(request, at),
+                    configured.verify_at(request, at),
                     Err(VerifyError::SignatureMismatch { .. })
                 );
                 findings.push(finding);
             }
             Err(VerifyError::TimestampInFuture { ahead, .. }) => {
                 at = now.checked_add(ahead).unwrap_or(now);
-                let finding = skew(&*configured, request, at, ahead, true);
+                let finding = skew(&configured, request, at, ahead, true);
                 mismatch = matches!(
-                    configured.verify_request(request, at),
+                    configured.verify_at(request, at),
                     Err(VerifyError::SignatureMismatch { .. })
                 );
                 findings.push(finding);
@@ -421,7 +418,7 @@ impl Explainer {
         }) {
             return findings;
         }
-        self.body_findings(&*configured, request, at, &mut findings);
+        self.body_findings(&configured, request, at, &mut findings);
         self.secret_findings(&secrets, request, at, &mut findings);
         self.url_findings(&secrets, request, at, &mut findings);
         for (name, secrets) in &self.others {
@@ -473,12 +470,12 @@ impl Explainer {
         request: &WebhookRequest<'_>,
         at: SystemTime,
     ) -> bool {
-        (self.build)(secrets, url).is_some_and(|scheme| passes(&*scheme, request, at))
+        (self.build)(secrets, url).is_some_and(|scheme| passes(&scheme, request, at))
     }
 
     fn body_findings(
         &self,
-        scheme: &dyn Scheme,
+        scheme: &Verifier,
         request: &WebhookRequest<'_>,
         at: SystemTime,
         findings: &mut Vec<Finding>,
@@ -652,14 +649,14 @@ fn texts(secrets: &[Zeroizing<String>]) -> Vec<&str> {
 }
 
 /// Whether `scheme` accepts `request` at `at` (an event or a handshake).
-fn passes(scheme: &dyn Scheme, request: &WebhookRequest<'_>, at: SystemTime) -> bool {
-    scheme.verify_request(request, at).is_ok()
+fn passes(scheme: &Verifier, request: &WebhookRequest<'_>, at: SystemTime) -> bool {
+    scheme.verify_at(request, at).is_ok()
 }
 
 /// The clock-skew finding: always reported (the gap is a fact), saying whether the request
 /// verifies at its own time.
 fn skew(
-    scheme: &dyn Scheme,
+    scheme: &Verifier,
     request: &WebhookRequest<'_>,
     at: SystemTime,
     gap: Duration,

@@ -136,7 +136,7 @@ pub enum Field {
 /// ```
 #[derive(Clone)]
 pub struct Event {
-    pub(crate) scheme: &'static str,
+    pub(crate) scheme: crate::scheme::SchemeName,
     /// Thin (one pointer) to keep the event small: apps move events around.
     pub(crate) sender: Option<Arc<String>>,
     pub(crate) id: Field,
@@ -215,10 +215,10 @@ impl Event {
     /// Starts an event verified by the scheme `scheme` (its name, such as `"stripe"`) over
     /// `body`, the raw body as received.
     #[inline]
-    pub fn builder(scheme: &'static str, body: Bytes) -> EventBuilder {
+    pub fn builder(scheme: impl Into<crate::scheme::SchemeName>, body: Bytes) -> EventBuilder {
         EventBuilder {
             event: Self {
-                scheme,
+                scheme: scheme.into(),
                 sender: None,
                 id: Field::Absent,
                 event_type: Field::Absent,
@@ -240,7 +240,7 @@ impl Event {
         timestamp: Option<u64>,
     ) -> Self {
         Self {
-            scheme,
+            scheme: crate::scheme::SchemeName::from_static(scheme),
             sender: None,
             id,
             event_type,
@@ -257,8 +257,8 @@ impl Event {
 
     /// The name of the scheme that verified this event (`github`, `stripe`, ...).
     #[must_use]
-    pub fn scheme(&self) -> &'static str {
-        self.scheme
+    pub fn scheme(&self) -> &str {
+        self.scheme.as_str()
     }
 
     /// The name of the sender it came from, as configured in the
@@ -266,7 +266,9 @@ impl Event {
     /// event was verified outside a receiver.
     #[must_use]
     pub fn sender(&self) -> &str {
-        self.sender.as_deref().map_or(self.scheme, String::as_str)
+        self.sender
+            .as_deref()
+            .map_or(self.scheme.as_str(), String::as_str)
     }
 
     /// The provider's event id (Stripe's `evt_...`, Standard Webhooks' `webhook-id`, GitHub's

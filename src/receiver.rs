@@ -19,7 +19,7 @@ use crate::inbox::Inbox;
 use crate::observe::{self, RequestWatch};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::router::EventRouter;
-use crate::scheme::Scheme;
+use crate::scheme::{IntoVerifier, Verifier};
 
 /// What happened to one request, and the HTTP status that makes the provider do the right thing.
 #[derive(Debug)]
@@ -327,14 +327,15 @@ enum Mode {
 struct Sender {
     /// Shared with the events it verifies (a thin pointer keeps events small).
     name: Arc<String>,
-    scheme: Box<dyn Scheme>,
+    /// The sender's keys and policy.
+    verifier: Verifier,
     body_limit: usize,
 }
 
 /// Builds a [`Receiver`]; finish with [`build`](ReceiverBuilder::build).
 #[must_use]
 pub struct ReceiverBuilder {
-    senders: Vec<(String, Box<dyn Scheme>)>,
+    senders: Vec<(String, Verifier)>,
     limits: Vec<(Option<String>, usize)>,
     store: Option<Arc<dyn IdempotencyStore>>,
     handler: Option<Handler>,
@@ -367,23 +368,24 @@ impl Receiver {
 }
 
 impl ReceiverBuilder {
-    /// Adds a sender under `name` (`"stripe"`, `"clerk"`, ...), verified by `scheme`. Its
-    /// events' keys are namespaced by `name`; a route may name it.
-    pub fn sender(mut self, name: impl Into<String>, scheme: impl Scheme + 'static) -> Self {
-        self.senders.push((name.into(), Box::new(scheme)));
+    /// Adds a sender under `name` (`"stripe"`, `"clerk"`, ...), verified by `scheme` (a
+    /// verifier such as `StripeVerifier`, or a bare [`Scheme`](crate::Scheme) under the
+    /// default policy). Its events' keys are namespaced by `name`; a route may name it.
+    pub fn sender(mut self, name: impl Into<String>, scheme: impl IntoVerifier) -> Self {
+        self.senders.push((name.into(), scheme.into_verifier()));
         self
     }
 
     /// Adds a sender named after its scheme (`github`, `stripe`, `standard-webhooks`, ...).
-    pub fn verifier(self, scheme: impl Scheme + 'static) -> Self {
-        let name = scheme.name();
-        self.sender(name, scheme)
+    pub fn verifier(self, scheme: impl IntoVerifier) -> Self {
+        let verifier = scheme.into_verifier();
+        let name = verifier.name().to_owned();
+        self.sender(name, verifier)
     }
 
     /// Adds a sender whose scheme is already boxed (built from configuration, say).
-    pub fn boxed_sender(mut self, name: impl Into<String>, scheme: Box<dyn Scheme>) -> Self {
-        self.senders.push((name.into(), scheme));
-        self
+    pub fn boxed_sender(self, name: impl Into<String>, scheme: impl IntoVerifier) -> Self {
+        self.sender(name, scheme)
     }
 
     /// Uses `store` for idempotency (default: a [`MemoryStore`], this process only).
@@ -404,7 +406,7 @@ impl ReceiverBuilder {
     }
 
     /// The largest body read for every sender, instead of each scheme's default (see
-    /// [`Scheme::body_limit`]); a larger one is answered `413` with `body_too_large`.
+    /// [`SchemeInfo::body_limit`](crate::scheme::SchemeInfo::body_limit)); a larger one is answered `413` with `body_too_large`.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.limits.push((None, bytes));
         self
@@ -516,7 +518,7 @@ impl ReceiverBuilder {
             return Err(ConfigError::NoSender);
         }
         let mut senders: Vec<Sender> = Vec::with_capacity(self.senders.len());
-        for (name, scheme) in self.senders {
+        for (name, verifier) in self.senders {
             let valid = !name.is_empty()
                 && name.len() <= MAX_SENDER_NAME
                 && name
@@ -528,10 +530,10 @@ impl ReceiverBuilder {
             if senders.iter().any(|s| s.name.as_str() == name) {
                 return Err(ConfigError::DuplicateSender { name });
             }
-            let body_limit = scheme.body_limit();
+            let body_limit = verifier.body_limit();
             senders.push(Sender {
                 name: Arc::new(name),
-                scheme,
+                verifier,
                 body_limit,
             });
         }
@@ -591,7 +593,7 @@ impl Receiver {
             }
             (None, [only]) => Ok(only),
             (None, senders) => {
-                let mut recognising = senders.iter().filter(|s| s.scheme.recognizes(headers));
+                let mut recognising = senders.iter().filter(|s| s.verifier.recognizes(headers));
                 match (recognising.next(), recognising.count()) {
                     (Some(sender), 0) => Ok(sender),
                     (Some(_), others) => Err(VerifyError::AmbiguousSender {
@@ -620,10 +622,7 @@ impl Receiver {
         head: &RequestHead<'_>,
     ) -> Result<usize, VerifyError> {
         let chosen = self.choose(sender, head.headers())?;
-        chosen
-            .scheme
-            .precheck(head, chosen.scheme.now())
-            .map(|()| chosen.body_limit)
+        chosen.verifier.check_head(head).map(|()| chosen.body_limit)
     }
 
     /// Verifies a request with the sender named `sender` (or the one whose headers it
@@ -657,7 +656,7 @@ impl Receiver {
             return Err((VerifyError::BodyTooLarge { limit }, Some(&chosen.name)));
         }
         let started = observe::clock();
-        let verified = chosen.scheme.verify_request(request, chosen.scheme.now());
+        let verified = chosen.verifier.verify_request(request);
         observe::verified_since(&chosen.name, started);
         match verified {
             Ok(Verified::Event(event)) => Ok((

@@ -218,7 +218,7 @@ impl DeclaredSigner {
             .and_then(|uri| uri.path_and_query().and_then(|pq| pq.as_str().parse().ok()))
             .unwrap_or_else(|| http::Uri::from_static("/"));
         Ok(Self {
-            scheme: spec.build(&[secret], url)?,
+            scheme: spec.build(&[secret], url)?.scheme,
             target,
         })
     }

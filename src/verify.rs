@@ -95,11 +95,6 @@ impl VerifyOptions {
     pub(crate) fn tolerance_or(&self, default: Duration) -> Duration {
         self.tolerance.unwrap_or(default)
     }
-
-    /// The tolerance set, else [`DEFAULT_TOLERANCE`].
-    pub(crate) fn tolerance(&self) -> Duration {
-        self.tolerance_or(DEFAULT_TOLERANCE)
-    }
 }
 
 impl Default for VerifyOptions {
@@ -110,98 +105,6 @@ impl Default for VerifyOptions {
         }
     }
 }
-
-/// Adds the option builders that every built-in scheme shares, and `verify(&headers, body)`
-/// for schemes that sign no URL: returning an [`Event`](crate::Event), or a
-/// [`Verified`](crate::Verified) for schemes with handshakes.
-macro_rules! verifier_options {
-    ($ty:ty) => {
-        $crate::verify::verifier_options!(@options $ty);
-        impl $ty {
-            /// Verifies `headers` and the raw `body` (as a `POST`) as of the verifier's clock.
-            ///
-            /// # Errors
-            ///
-            /// A [`VerifyError`](crate::VerifyError) saying why the request is not
-            /// authentic or not fresh.
-            pub fn verify(
-                &self,
-                headers: &http::HeaderMap,
-                body: bytes::Bytes,
-            ) -> Result<$crate::Event, $crate::VerifyError> {
-                self.check(headers, body, $crate::Scheme::now(self))
-            }
-        }
-    };
-    ($ty:ty, handshakes) => {
-        $crate::verify::verifier_options!(@options $ty);
-        impl $ty {
-            /// Verifies `headers` and the raw `body` (as a `POST`) as of the verifier's clock:
-            /// an event, or the provider's handshake with its answer.
-            ///
-            /// # Errors
-            ///
-            /// A [`VerifyError`](crate::VerifyError) saying why the request is not
-            /// authentic or not fresh.
-            pub fn verify(
-                &self,
-                headers: &http::HeaderMap,
-                body: bytes::Bytes,
-            ) -> Result<$crate::Verified, $crate::VerifyError> {
-                $crate::Scheme::verify_request(
-                    self,
-                    &$crate::WebhookRequest::new($crate::RequestHead::post(headers), &body),
-                    $crate::Scheme::now(self),
-                )
-            }
-        }
-    };
-    ($ty:ty, url) => {
-        $crate::verify::verifier_options!(@options $ty);
-        impl $ty {
-            /// Verifies a whole request (this scheme signs its URL), as of the verifier's clock.
-            ///
-            /// # Errors
-            ///
-            /// A [`VerifyError`](crate::VerifyError) saying why the request is not authentic.
-            pub fn verify_http(
-                &self,
-                request: &http::Request<bytes::Bytes>,
-            ) -> Result<$crate::Event, $crate::VerifyError> {
-                match $crate::Scheme::verify_http(self, request)? {
-                    $crate::Verified::Event(event) => Ok(event),
-                    // This scheme answers no handshake.
-                    _ => Err($crate::VerifyError::MissingHeader { name: "event" }),
-                }
-            }
-        }
-    };
-    (@options $ty:ty) => {
-        impl $ty {
-            /// Replaces all options at once.
-            #[must_use]
-            pub fn with_options(mut self, options: $crate::VerifyOptions) -> Self {
-                self.options = options;
-                self
-            }
-
-            /// Sets the largest gap allowed between the signed timestamp and now.
-            #[must_use]
-            pub fn with_tolerance(mut self, tolerance: std::time::Duration) -> Self {
-                self.options.tolerance = Some(tolerance);
-                self
-            }
-
-            /// Reads "now" from `clock` instead of the system clock.
-            #[must_use]
-            pub fn with_clock(mut self, clock: impl $crate::Clock + 'static) -> Self {
-                self.options.clock = std::sync::Arc::new(clock);
-                self
-            }
-        }
-    };
-}
-pub(crate) use verifier_options;
 
 /// A header the scheme reads: its wire name and the spelling shown in errors.
 #[derive(Debug, Clone)]

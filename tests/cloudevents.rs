@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::HeaderMap;
 use verihook::cloudevents::{CloudEvents, StructuredEvent};
+use verihook::providers::standard::Standard;
+use verihook::scheme::Verifier;
 use verihook::testing::{GithubSigner, StandardSigner};
 use verihook::{
     Event, FixedClock, GithubVerifier, RequestHead, Scheme, StandardVerifier, Verified,
@@ -19,7 +21,7 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// The CloudEvents specification's own structured-mode example (spec.md, "Example"), compact.
 const SPEC_EXAMPLE: &str = r#"{"specversion":"1.0","type":"com.github.pull_request.opened","source":"https://github.com/cloudevents/spec/pull","subject":"123","id":"A234-1234-1234","time":"2018-04-05T17:31:00Z","comexampleextension1":"value","comexampleothervalue":5,"datacontenttype":"text/xml","data":"<much wow=\"xml\"/>"}"#;
 
-fn scheme() -> CloudEvents<StandardVerifier> {
+fn scheme() -> Verifier<CloudEvents<Standard>> {
     CloudEvents::new(
         StandardVerifier::new(SECRET)
             .unwrap()
@@ -29,16 +31,13 @@ fn scheme() -> CloudEvents<StandardVerifier> {
     .allowed_rate(120)
 }
 
-fn verify(
-    scheme: &dyn Scheme,
+fn verify<S: Scheme>(
+    scheme: &Verifier<S>,
     headers: &HeaderMap,
     body: &str,
 ) -> Result<Verified, verihook::VerifyError> {
     let body = Bytes::from(body.to_owned());
-    scheme.verify_request(
-        &WebhookRequest::new(RequestHead::post(headers), &body),
-        scheme.now(),
-    )
+    scheme.verify_request(&WebhookRequest::new(RequestHead::post(headers), &body))
 }
 
 fn structured(msg_id: &str, body: &str) -> HeaderMap {

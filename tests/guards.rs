@@ -13,6 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 use verihook::guard::{Guard, GuardLayer, IpAllowlist, IpRanges, RateLimit, TrustedProxies};
+use verihook::providers::github::Github;
+use verihook::scheme::{Check, SchemeInfo};
 use verihook::testing::GithubSigner;
 use verihook::{
     GithubVerifier, Receiver, RequestHead, Scheme, Verified, VerifyError, WebhookRequest,
@@ -23,27 +25,24 @@ const SECRET: &str = "guard-test-secret";
 /// GitHub's scheme, counting the verifications (each one a MAC over the body).
 #[derive(Debug)]
 struct Counting {
-    inner: GithubVerifier,
+    inner: Github,
     macs: Arc<AtomicUsize>,
 }
 
 impl Scheme for Counting {
-    fn name(&self) -> &'static str {
-        "github"
+    fn info(&self) -> &SchemeInfo {
+        self.inner.info()
     }
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        self.inner.recognizes(headers)
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+        self.inner.check_head(head, at)
     }
-    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
-        self.inner.precheck(head, now)
-    }
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
         self.macs.fetch_add(1, Ordering::SeqCst);
-        self.inner.verify_request(request, now)
+        self.inner.verify(request, at)
     }
 }
 
@@ -52,7 +51,7 @@ fn receiver(macs: Arc<AtomicUsize>) -> Receiver {
         .sender(
             "github",
             Counting {
-                inner: GithubVerifier::new(SECRET).unwrap(),
+                inner: GithubVerifier::new(SECRET).unwrap().into_scheme(),
                 macs,
             },
         )

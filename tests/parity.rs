@@ -19,6 +19,7 @@ use verihook::cloudevents::CloudEvents;
 use verihook::inbox::{Inbox, MemoryInbox, Worker};
 use verihook::router::RouteKey;
 use verihook::scheme::declared::SchemeSpec;
+use verihook::scheme::Verifier;
 use verihook::testing::{self, StandardSigner};
 use verihook::{
     Delivery, EventRouter, HandlerError, Receiver, Scheme, StandardVerifier, VerifyOptions,
@@ -41,7 +42,7 @@ struct Seen {
 /// One sample: its sender's scheme, the signed request and the route its key must reach.
 struct Case {
     name: String,
-    scheme: Arc<dyn Scheme>,
+    scheme: Verifier<Arc<dyn Scheme>>,
     request: http::Request<Bytes>,
     pattern: &'static str,
 }
@@ -129,7 +130,7 @@ fn cases() -> Vec<Case> {
             .unwrap();
         cases.push(Case {
             name: provider.to_owned(),
-            scheme: Arc::from(scheme),
+            scheme: scheme.shared(),
             request: signed.into_http(),
             pattern,
         });
@@ -159,7 +160,7 @@ fn declared() -> Case {
     let scheme = spec.build(&[secret], None).unwrap();
     Case {
         name: "declared workos".into(),
-        scheme: Arc::new(scheme),
+        scheme: scheme.shared(),
         request: post("/webhooks/workos", headers, body),
         pattern: "user.created",
     }
@@ -207,7 +208,7 @@ fn cloudevent(structured: bool) -> Case {
             "cloudevents {}",
             if structured { "structured" } else { "binary" }
         ),
-        scheme: Arc::new(scheme),
+        scheme: scheme.shared(),
         request: post("/webhooks/events", headers, body),
         pattern: "com.example.order.created",
     }
@@ -393,7 +394,7 @@ fn github_with_forged_type(forged: &str) -> (Case, http::Request<Bytes>) {
     .unwrap();
     let case = Case {
         name: "github".into(),
-        scheme: Arc::new(verihook::GithubVerifier::new(secret).unwrap()),
+        scheme: verihook::GithubVerifier::new(secret).unwrap().shared(),
         request: signed.into_http(),
         pattern: "pull_request.opened",
     };
@@ -454,10 +455,7 @@ async fn a_forged_type_gets_a_key_of_its_own() {
         let head = verihook::RequestHead::new(request.method(), request.uri(), request.headers());
         let verified = case
             .scheme
-            .verify_request(
-                &verihook::WebhookRequest::new(head, request.body()),
-                case.scheme.now(),
-            )
+            .verify_request(&verihook::WebhookRequest::new(head, request.body()))
             .unwrap();
         let verihook::Verified::Event(event) = verified else {
             panic!("not an event")

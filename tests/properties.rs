@@ -140,8 +140,8 @@ proptest! {
                 .or_else(|_| builtin.build(&["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], None, verihook::VerifyOptions::default()))
                 .or_else(|_| builtin.build(&["3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29"], None, verihook::VerifyOptions::default()))
             else { panic!("{} could not be built", builtin.name) };
-            let _ = v.precheck(&request.head(), now);
-            let _ = v.verify_request(&request, now);
+            let _ = v.check_head_at(&request.head(), now);
+            let _ = v.verify_at(&request, now);
         }
     }
 
@@ -297,6 +297,7 @@ fn public_types_are_send_and_sync() {
     check::<StandardSigner>();
     check::<Secret>();
     check::<Box<dyn Scheme>>();
+    check::<verihook::scheme::Verifier>();
     check::<verihook::Receiver>();
     check::<verihook::SlackVerifier>();
     check::<verihook::TwilioVerifier>();

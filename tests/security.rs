@@ -293,7 +293,7 @@ async fn three_distinct_ed25519_entries_are_refused_as_malformed_before_any_chec
     let verifier = StandardVerifier::new(&public).unwrap();
     let uri = http::Uri::from_static("/webhooks/signed-by-key");
     let head = verihook::RequestHead::new(&http::Method::POST, &uri, &headers);
-    let refused = verihook::Scheme::precheck(&verifier, &head, SystemTime::now());
+    let refused = verifier.check_head(&head);
     assert_eq!(refused.unwrap_err().code(), "malformed_header");
     let (receiver, runs) = receiver(MemoryStore::new());
     let outcome = receiver
@@ -528,22 +528,22 @@ async fn two_standard_webhooks_senders_side_by_side() {
 
 /// A scheme that counts the requests it verifies.
 #[derive(Debug)]
-struct Counting(StandardVerifier, Arc<std::sync::atomic::AtomicUsize>);
+struct Counting(
+    verihook::providers::standard::Standard,
+    Arc<std::sync::atomic::AtomicUsize>,
+);
 
 impl verihook::Scheme for Counting {
-    fn name(&self) -> &'static str {
-        self.0.name()
+    fn info(&self) -> &verihook::scheme::SchemeInfo {
+        self.0.info()
     }
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        self.0.recognizes(headers)
-    }
-    fn verify_request(
+    fn verify(
         &self,
         request: &verihook::WebhookRequest<'_>,
-        now: SystemTime,
+        at: &verihook::scheme::Check<'_>,
     ) -> Result<verihook::Verified, verihook::VerifyError> {
         self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.0.verify_request(request, now)
+        self.0.verify(request, at)
     }
 }
 
@@ -558,7 +558,10 @@ async fn an_unnamed_route_verifies_with_one_sender_and_applies_its_limit() {
         );
         builder = builder.sender(
             format!("standard-{n}"),
-            Counting(StandardVerifier::new(&secret).unwrap(), verified.clone()),
+            Counting(
+                StandardVerifier::new(&secret).unwrap().into_scheme(),
+                verified.clone(),
+            ),
         );
     }
     let receiver = builder
@@ -793,7 +796,7 @@ fn fastest_twilio_refusal(body: &Bytes, rounds: usize) -> Duration {
     (0..rounds)
         .map(|_| {
             let started = Instant::now();
-            let refused = verihook::Scheme::verify_request(&verifier, &request, SystemTime::now());
+            let refused = verifier.verify_at(&request, SystemTime::now());
             assert_eq!(refused.unwrap_err().code(), "bad_signature");
             started.elapsed()
         })

@@ -9,11 +9,12 @@ use support::{load, verifier, Case};
 use std::time::Duration;
 
 use verihook::scheme::declared::SchemeSpec;
-use verihook::{FixedClock, RequestHead, Scheme, Verified, VerifyOptions, WebhookRequest};
+use verihook::scheme::Verifier;
+use verihook::{FixedClock, RequestHead, Verified, VerifyOptions, WebhookRequest};
 
 /// The declared scheme of `examples/schemes/<spec>` for `case` (short published secrets
 /// allowed by lowering the specification's minimum).
-fn declared(spec: &str, case: &Case) -> Box<dyn Scheme> {
+fn declared(spec: &str, case: &Case) -> Verifier {
     let path = format!("{}/examples/schemes/{spec}", env!("CARGO_MANIFEST_DIR"));
     let mut spec: SchemeSpec = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
         .unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -25,11 +26,10 @@ fn declared(spec: &str, case: &Case) -> Box<dyn Scheme> {
     let mut options = VerifyOptions::default();
     options.tolerance = case.tolerance.map(Duration::from_secs);
     options.clock = std::sync::Arc::new(FixedClock::at_unix(case.now));
-    Box::new(
-        spec.build(&secrets, case.url.as_deref())
-            .unwrap_or_else(|e| panic!("{}: {e}", case.name))
-            .with_options(options),
-    )
+    spec.build(&secrets, case.url.as_deref())
+        .unwrap_or_else(|e| panic!("{}: {e}", case.name))
+        .with_options(options)
+        .boxed()
 }
 
 /// Runs every case of `file` with `ed25519` equal to `ed25519`; returns how many ran.
@@ -41,11 +41,7 @@ fn run(provider: &str, file: &str, ed25519: bool) -> usize {
 
 /// Runs the cases of `file` for which `scheme` gives a verifier (the others are skipped by the
 /// caller's rule); returns how many ran.
-fn run_with(
-    provider: &str,
-    file: &str,
-    scheme: impl Fn(&Case) -> Option<Box<dyn Scheme>>,
-) -> usize {
+fn run_with(provider: &str, file: &str, scheme: impl Fn(&Case) -> Option<Verifier>) -> usize {
     let file = load(file);
     let mut ran = 0;
     for case in &file.cases {
@@ -55,7 +51,7 @@ fn run_with(
         let (headers, uri, body) = support::request(case);
         let request =
             WebhookRequest::new(RequestHead::new(&http::Method::POST, &uri, &headers), &body);
-        let result = scheme.verify_request(&request, scheme.now());
+        let result = scheme.verify_request(&request);
         match (&result, case.expect.as_str()) {
             (Ok(Verified::Handshake(answer)), "handshake") => {
                 assert_eq!(

@@ -8,7 +8,7 @@ use http::{HeaderMap, Method};
 use libfuzzer_sys::fuzz_target;
 use verihook::cloudevents::CloudEvents;
 use verihook::testing::StandardSigner;
-use verihook::{RequestHead, Scheme, StandardVerifier, WebhookRequest};
+use verihook::{RequestHead, StandardVerifier, WebhookRequest};
 
 mod common;
 
@@ -54,8 +54,8 @@ fuzz_target!(|request: Request<'_>| {
     let uri = http::Uri::from_static("/");
     let body = Bytes::copy_from_slice(request.body);
     let head = RequestHead::new(&method, &uri, &headers);
-    let _ = scheme.precheck(&head, now);
-    match scheme.verify_request(&WebhookRequest::new(head, &body), now) {
+    let _ = scheme.check_head_at(&head, now);
+    match scheme.verify_at(&WebhookRequest::new(head, &body), now) {
         Ok(verihook::Verified::Event(event)) => {
             assert!(!request.options);
             let _ = (event.id(), event.event_type(), event.idempotency_key());

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use verihook::scheme::Verifier;
 use verihook::{Event, RequestHead, Scheme, Verified, WebhookRequest};
 
 /// The instant every target verifies at (the signers sign at it too).
@@ -27,13 +28,17 @@ pub fn append_to(headers: &mut HeaderMap, name: &'static str, extra: &[u8]) {
 
 /// Verifies a `POST /`, then reads everything an app could read from the event. Any panic is a
 /// finding.
-pub fn exercise(verifier: &dyn Scheme, headers: &HeaderMap, body: &[u8]) -> Option<Event> {
+pub fn exercise(
+    verifier: &Verifier<impl Scheme>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Event> {
     exercise_at(verifier, "/", headers, body)
 }
 
 /// [`exercise`] for a request to `target` (path and query; invalid ones become `/`).
 pub fn exercise_at(
-    verifier: &dyn Scheme,
+    verifier: &Verifier<impl Scheme>,
     target: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -44,8 +49,8 @@ pub fn exercise_at(
         .unwrap_or_else(|_| http::Uri::from_static("/"));
     let body = Bytes::copy_from_slice(body);
     let head = RequestHead::new(&http::Method::POST, &uri, headers);
-    let precheck = verifier.precheck(&head, now);
-    let verified = verifier.verify_request(&WebhookRequest::new(head, &body), now);
+    let precheck = verifier.check_head_at(&head, now);
+    let verified = verifier.verify_at(&WebhookRequest::new(head, &body), now);
     if verified.is_ok() {
         assert!(
             precheck.is_ok(),

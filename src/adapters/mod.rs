@@ -11,7 +11,7 @@ use crate::error::{PayloadError, VerifyError};
 use crate::event::{Event, Handshake, Verified};
 use crate::receiver::{json_object, Outcome};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::Scheme;
+use crate::scheme::{IntoVerifier, Verifier};
 
 /// The name of the sender a route receives from, for a [`Receiver`](crate::Receiver) with
 /// several: an Axum request extension (`.layer(Extension(SenderName::new("clerk")))`) or
@@ -37,16 +37,18 @@ impl SenderName {
 /// extractors.
 #[derive(Clone)]
 pub struct WebhookVerifier {
-    pub(crate) verifier: Arc<dyn Scheme>,
+    pub(crate) verifier: Arc<Verifier>,
     pub(crate) body_limit: usize,
 }
 
 impl WebhookVerifier {
-    /// Wraps `scheme`, reading bodies up to its own [`Scheme::body_limit`].
-    pub fn new(scheme: impl Scheme + 'static) -> Self {
-        let body_limit = scheme.body_limit();
+    /// Wraps `scheme` (a verifier, or a bare scheme under the default policy), reading bodies
+    /// up to its own [`SchemeInfo::body_limit`](crate::scheme::SchemeInfo::body_limit).
+    pub fn new(scheme: impl IntoVerifier) -> Self {
+        let verifier = scheme.into_verifier();
+        let body_limit = verifier.body_limit();
         Self {
-            verifier: Arc::new(scheme),
+            verifier: Arc::new(verifier),
             body_limit,
         }
     }
@@ -54,13 +56,13 @@ impl WebhookVerifier {
     /// Checks the head before the body is read.
     pub(crate) fn precheck(&self, head: &RequestHead<'_>) -> Result<(), WebhookRejection> {
         self.verifier
-            .precheck(head, self.verifier.now())
+            .check_head(head)
             .map_err(WebhookRejection::Verify)
     }
 
     /// Verifies the whole request: an event, or a handshake answered as a "rejection".
     pub(crate) fn verify(&self, request: &WebhookRequest<'_>) -> Result<Event, WebhookRejection> {
-        match self.verifier.verify_request(request, self.verifier.now()) {
+        match self.verifier.verify_request(request) {
             Ok(Verified::Event(event)) => Ok(event),
             Ok(Verified::Handshake(answer)) => Err(WebhookRejection::Handshake(answer)),
             Err(err) => Err(WebhookRejection::Verify(err)),

@@ -401,17 +401,13 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
                 .build(&texts, args.url.as_deref())
                 .map_err(|e| Usage(e.to_string()))?
                 .with_options(options);
-            (
-                Ok(Box::new(scheme) as Box<dyn verihook::Scheme>),
-                warnings,
-                "declared",
-            )
+            (Ok(scheme.boxed()), warnings, "declared")
         }
     };
     let method = http::Method::POST;
     let outcome = scheme.and_then(|scheme| {
         let head = RequestHead::new(&method, &uri, &headers);
-        scheme.verify_request(&WebhookRequest::new(head, &body), now)
+        scheme.verify_at(&WebhookRequest::new(head, &body), now)
     });
     let (report, code) = match &outcome {
         Ok(Verified::Event(event)) => (
@@ -476,7 +472,7 @@ fn weak_secret(builtin: &Provider, secret: &str, url: Option<&str>) -> Option<St
 enum Report<'a> {
     Authentic {
         ok: bool,
-        provider: &'static str,
+        provider: &'a str,
         id: Option<Cow<'a, str>>,
         #[serde(rename = "type")]
         event_type: Option<Cow<'a, str>>,

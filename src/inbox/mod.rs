@@ -52,7 +52,7 @@ mod redis;
 mod worker;
 
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -126,9 +126,12 @@ impl Entry {
             Some(text) => Field::Text(Arc::from(text.as_str())),
             None => Field::Absent,
         };
-        let mut event = Event::builder(scheme_name(&self.scheme), self.body.clone())
-            .id(text(&self.id), self.signed.id())
-            .event_type(text(&self.event_type), self.signed.event_type());
+        let mut event = Event::builder(
+            crate::scheme::SchemeName::from(self.scheme.clone()),
+            self.body.clone(),
+        )
+        .id(text(&self.id), self.signed.id())
+        .event_type(text(&self.event_type), self.signed.event_type());
         if let (Some(timestamp), true) = (self.timestamp, self.signed.timestamp()) {
             event = event.timestamp(timestamp);
         }
@@ -138,29 +141,6 @@ impl Entry {
         event.signed = self.signed;
         event
     }
-}
-
-/// The scheme names events carry are `&'static str`: built-in names are used as they are, and
-/// the first few other names read back from an inbox are kept for the life of the process.
-fn scheme_name(name: &str) -> &'static str {
-    if let Some(builtin) = crate::providers::find(name) {
-        return builtin.name;
-    }
-    const MAX_KEPT: usize = 64;
-    static KEPT: OnceLock<Mutex<Vec<&'static str>>> = OnceLock::new();
-    let mut kept = KEPT
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(known) = kept.iter().find(|known| **known == name) {
-        return known;
-    }
-    if kept.len() == MAX_KEPT || name.len() > 64 {
-        return "custom";
-    }
-    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
-    kept.push(leaked);
-    leaked
 }
 
 /// An entry a worker holds under a lease.

@@ -2,25 +2,22 @@
 //! application's public key.
 
 #[cfg(feature = "ed25519")]
-pub use imp::DiscordVerifier;
+pub use imp::{Discord, DiscordVerifier};
 #[cfg(feature = "ed25519")]
 pub(crate) use imp::{SIGNATURE, TIMESTAMP};
 
 #[cfg(feature = "ed25519")]
 mod imp {
     use std::fmt;
-    use std::time::SystemTime;
 
     use ed25519_dalek::{Signature, VerifyingKey};
-    use http::HeaderMap;
+    use http::{HeaderMap, HeaderName};
 
     use crate::error::{SecretError, VerifyError};
     use crate::event::{Event, Field, Handshake, Verified};
     use crate::request::{RequestHead, WebhookRequest};
-    use crate::scheme::{hex_array, Scheme};
-    use crate::verify::{
-        check_freshness, parse_unix_seconds, verifier_options, Header, VerifyOptions,
-    };
+    use crate::scheme::{hex_array, Answers, Check, Scheme, SchemeInfo, Verifier};
+    use crate::verify::{parse_unix_seconds, Header};
 
     pub(crate) static SIGNATURE: Header = Header::new("x-signature-ed25519", "X-Signature-Ed25519");
     pub(crate) static TIMESTAMP: Header =
@@ -47,11 +44,17 @@ mod imp {
     /// assert_eq!(pong.body().as_ref(), br#"{"type":1}"#);
     /// # Ok(()) }
     /// ```
+    pub type DiscordVerifier = Verifier<Discord>;
+
+    /// Discord's scheme: the application's public keys. Its policy (clock, tolerance) is the
+    /// [`DiscordVerifier`]'s.
     #[derive(Clone)]
-    pub struct DiscordVerifier {
+    pub struct Discord {
         keys: Vec<VerifyingKey>,
-        options: VerifyOptions,
     }
+
+    static HEADERS: [HeaderName; 1] = [HeaderName::from_static("x-signature-ed25519")];
+    static INFO: SchemeInfo = SchemeInfo::new("discord", &HEADERS);
 
     impl DiscordVerifier {
         /// A verifier for the application's public key, as hex.
@@ -81,16 +84,14 @@ mod imp {
             if keys.is_empty() {
                 return Err(SecretError::Empty.into());
             }
-            Ok(Self {
-                keys,
-                options: VerifyOptions::default(),
-            })
+            Ok(Verifier::for_scheme(Discord { keys }))
         }
+    }
 
+    impl Discord {
         fn parse<'a>(
-            &self,
             headers: &'a HeaderMap,
-            now: SystemTime,
+            at: &Check<'_>,
         ) -> Result<(&'a [u8], u64, Signature), VerifyError> {
             let [signature, timestamp] = Header::find_all(headers, [&SIGNATURE, &TIMESTAMP]);
             let signature = signature.ok_or_else(|| SIGNATURE.missing())?;
@@ -99,7 +100,7 @@ mod imp {
                 .ok_or_else(|| TIMESTAMP.malformed("not a Unix time in seconds"))?;
             let signature: [u8; 64] = hex_array(signature.as_bytes())
                 .ok_or_else(|| SIGNATURE.malformed("expected 128 hex digits"))?;
-            check_freshness(seconds, now, self.options.tolerance())?;
+            at.fresh(seconds)?;
             Ok((digits, seconds, Signature::from_bytes(&signature)))
         }
     }
@@ -123,37 +124,34 @@ mod imp {
         Ok(key)
     }
 
-    verifier_options!(DiscordVerifier, handshakes);
-
     /// Whether the body's top-level `type` is the integer 1 (PING).
     fn is_ping(body: &[u8]) -> bool {
         memchr::memmem::find(body, b"\"type\"").is_some()
             && crate::event::body_integer(body, "type") == Some(1)
     }
 
-    impl Scheme for DiscordVerifier {
-        fn name(&self) -> &'static str {
-            "discord"
+    impl Answers for Discord {
+        type Answer = Verified;
+        fn answer(verified: Verified) -> Result<Verified, VerifyError> {
+            Ok(verified)
+        }
+    }
+
+    impl Scheme for Discord {
+        fn info(&self) -> &SchemeInfo {
+            &INFO
         }
 
-        fn recognizes(&self, headers: &HeaderMap) -> bool {
-            SIGNATURE.get(headers).is_some()
+        fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+            Self::parse(head.headers(), at).map(|_| ())
         }
 
-        fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
-            self.parse(head.headers(), now).map(|_| ())
-        }
-
-        fn now(&self) -> SystemTime {
-            self.options.clock.now()
-        }
-
-        fn verify_request(
+        fn verify(
             &self,
             request: &WebhookRequest<'_>,
-            now: SystemTime,
+            at: &Check<'_>,
         ) -> Result<Verified, VerifyError> {
-            let (digits, seconds, signature) = self.parse(request.headers(), now)?;
+            let (digits, seconds, signature) = Self::parse(request.headers(), at)?;
             let body = request.body();
             let matched = self.keys.iter().any(|key| {
                 key.verify_stream(&signature).is_ok_and(|mut stream| {
@@ -181,11 +179,10 @@ mod imp {
         }
     }
 
-    impl fmt::Debug for DiscordVerifier {
+    impl fmt::Debug for Discord {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.debug_struct("DiscordVerifier")
+            f.debug_struct("Discord")
                 .field("public_keys", &self.keys.len())
-                .field("options", &self.options)
                 .finish()
         }
     }
@@ -355,17 +352,17 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Discord
 fn build(
     args: crate::scheme::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
-    Ok(Box::new(
-        DiscordVerifier::with_public_keys(args.secrets)?.with_options(options),
-    ))
+) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+    Ok(DiscordVerifier::with_public_keys(args.secrets)?
+        .with_options(options)
+        .boxed())
 }
 
 #[cfg(not(feature = "ed25519"))]
 fn build(
     _: crate::scheme::BuildArgs<'_>,
     _: crate::verify::VerifyOptions,
-) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
     Err(crate::error::SecretError::FeatureDisabled { feature: "ed25519" }.into())
 }
 

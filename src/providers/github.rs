@@ -1,20 +1,20 @@
 //! GitHub: `X-Hub-Signature-256: sha256=<hex>`, HMAC-SHA256 of the raw body.
 
-use std::fmt;
-use std::time::SystemTime;
-
 use bytes::Bytes;
 use hmac::Hmac;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use sha1::Sha1;
 use sha2::Sha256;
 
 use crate::error::VerifyError;
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{hex_array, reported, MacKeys, Scheme, MIN_RAW_SECRET_LEN};
+use crate::scheme::{
+    event_only, hex_array, reported, Answers, Check, MacKeys, Scheme, SchemeInfo, Verifier,
+    MIN_RAW_SECRET_LEN,
+};
 use crate::secret::Secret;
-use crate::verify::{verifier_options, Header, VerifyOptions};
+use crate::verify::Header;
 
 pub(crate) static SIGNATURE_256: Header = Header::new("x-hub-signature-256", "X-Hub-Signature-256");
 pub(crate) static SIGNATURE_SHA1: Header = Header::new("x-hub-signature", "X-Hub-Signature");
@@ -54,13 +54,22 @@ pub(crate) static EVENT: Header = Header::new("x-github-event", "X-GitHub-Event"
 /// assert_eq!(err.code(), "bad_signature");
 /// # Ok::<(), VerifyError>(())
 /// ```
-#[derive(Clone)]
-pub struct GithubVerifier {
+pub type GithubVerifier = Verifier<Github>;
+
+/// GitHub's scheme: the webhook's secrets, keyed once for SHA-256 (and SHA-1, used only where
+/// [`dangerous`](crate::dangerous) turned it on). Its policy is the [`GithubVerifier`]'s.
+#[derive(Clone, Debug)]
+pub struct Github {
     sha256: MacKeys<Hmac<Sha256>>,
     sha1: MacKeys<Hmac<Sha1>>,
     legacy_sha1: bool,
-    options: VerifyOptions,
 }
+
+static HEADERS: [HeaderName; 2] = [
+    HeaderName::from_static("x-hub-signature-256"),
+    HeaderName::from_static("x-hub-signature"),
+];
+static INFO: SchemeInfo = SchemeInfo::new("github", &HEADERS).with_body_limit(BODY_LIMIT);
 
 impl GithubVerifier {
     /// A verifier for one secret, as entered in GitHub's webhook settings.
@@ -94,12 +103,11 @@ impl GithubVerifier {
     {
         let secrets: Vec<I::Item> = secrets.into_iter().collect();
         let raw = || secrets.iter().map(AsRef::as_ref);
-        Ok(Self {
+        Ok(Verifier::for_scheme(Github {
             sha256: MacKeys::from_secrets(raw(), min)?,
             sha1: MacKeys::from_secrets(raw(), min)?,
             legacy_sha1: false,
-            options: VerifyOptions::default(),
-        })
+        }))
     }
 
     /// A verifier from already-decoded [`Secret`]s.
@@ -113,10 +121,12 @@ impl GithubVerifier {
     }
 
     pub(crate) fn set_legacy_sha1(mut self, on: bool) -> Self {
-        self.legacy_sha1 = on;
+        self.scheme.legacy_sha1 = on;
         self
     }
+}
 
+impl Github {
     /// The signature the headers carry, parsed (`sha256`, the header found with the others in
     /// one pass when there is one).
     fn signature(
@@ -149,53 +159,33 @@ enum Signature {
     Sha1([u8; 20]),
 }
 
-verifier_options!(GithubVerifier);
-
 /// GitHub caps webhook payloads at 25 MB.
 pub(crate) const BODY_LIMIT: usize = 25 * 1024 * 1024;
 
-impl Scheme for GithubVerifier {
-    fn name(&self) -> &'static str {
-        "github"
+/// GitHub signs no timestamp: neither function reads the clock.
+impl Scheme for Github {
+    fn info(&self) -> &SchemeInfo {
+        &INFO
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        SIGNATURE_256.get(headers).is_some() || SIGNATURE_SHA1.get(headers).is_some()
-    }
-
-    fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
+    fn check_head(&self, head: &RequestHead<'_>, _at: &Check<'_>) -> Result<(), VerifyError> {
         let headers = head.headers();
         self.signature(headers, SIGNATURE_256.get(headers))
             .map(|_| ())
     }
 
-    /// This scheme signs no timestamp: verifying never needs the time, so no clock is read.
-    fn now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH
-    }
-
-    fn body_limit(&self) -> usize {
-        BODY_LIMIT
-    }
-
-    /// GitHub signs no timestamp, so `now` is not read.
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        _at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body().clone(), now)
+        self.check(request.headers(), request.body().clone())
             .map(Verified::Event)
     }
 }
 
-impl GithubVerifier {
-    fn check(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        _now: SystemTime,
-    ) -> Result<Event, VerifyError> {
+impl Github {
+    fn check(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
         let [sha256, delivery, event] =
             Header::find_all(headers, [&SIGNATURE_256, &DELIVERY, &EVENT]);
         let id = reported(&DELIVERY, delivery)?;
@@ -222,13 +212,18 @@ impl GithubVerifier {
     }
 }
 
-impl fmt::Debug for GithubVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GithubVerifier")
-            .field("secrets", &self.sha256.len())
-            .field("legacy_sha1", &self.legacy_sha1)
-            .field("options", &self.options)
-            .finish()
+impl Answers for Github {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        _at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        self.check(headers, body)
     }
 }
 
@@ -351,12 +346,13 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for GithubE
 fn build(
     args: crate::scheme::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(Box::new(
+    Ok(
         GithubVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options),
-    ))
+            .with_options(options)
+            .boxed(),
+    )
 }
 
 /// `X-GitHub-Event` `.` the body's `action` (`pull_request.opened`). GitHub puts `action`

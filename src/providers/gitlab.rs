@@ -2,20 +2,21 @@
 //! GitLab's signing token, a Standard Webhooks signature over `{webhook-id}.{timestamp}.{body}`.
 
 use std::fmt;
-use std::time::SystemTime;
 
-use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Verified};
-use crate::providers::standard::{StandardVerifier, MIN_SYMMETRIC_KEY_LEN};
+use crate::providers::standard::{Standard, StandardVerifier, MIN_SYMMETRIC_KEY_LEN};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{constant_time_eq, reported, Scheme, MIN_RAW_SECRET_LEN};
+use crate::scheme::{
+    constant_time_eq, event_only, reported, Answers, Check, Scheme, SchemeInfo, SchemeName,
+    Verifier, MIN_RAW_SECRET_LEN,
+};
 use crate::secret::require_len;
-use crate::verify::{Header, VerifyOptions};
+use crate::verify::Header;
 
 pub(crate) static TOKEN: Header = Header::new("x-gitlab-token", "X-Gitlab-Token");
 pub(crate) static EVENT: Header = Header::new("x-gitlab-event", "X-Gitlab-Event");
@@ -55,14 +56,23 @@ pub(crate) static IDEMPOTENCY_KEY: Header = Header::new("idempotency-key", "Idem
 /// assert!(!event.signed().body(), "a token signs nothing");
 /// # Ok(()) }
 /// ```
+pub type GitlabVerifier = Verifier<Gitlab>;
+
+/// GitLab's scheme: the tokens (as digests) and the signing secrets, if any. Its policy (clock,
+/// tolerance) is the [`GitlabVerifier`]'s.
 #[derive(Clone)]
-pub struct GitlabVerifier {
+pub struct Gitlab {
     /// The SHA-256 of each accepted secret token (none: `X-Gitlab-Token` is not required).
     tokens: Vec<Zeroizing<[u8; 32]>>,
-    /// The signing tokens' verifier (none: GitLab signs nothing).
-    signing: Option<StandardVerifier>,
-    options: VerifyOptions,
+    /// The signing tokens' scheme (none: GitLab signs nothing).
+    signing: Option<Standard>,
 }
+
+static HEADERS: [HeaderName; 2] = [
+    HeaderName::from_static("x-gitlab-token"),
+    HeaderName::from_static("x-gitlab-event"),
+];
+static INFO: SchemeInfo = SchemeInfo::new("gitlab", &HEADERS);
 
 impl GitlabVerifier {
     /// A verifier for the webhook's secret token, as typed in GitLab's webhook settings, or for
@@ -116,18 +126,16 @@ impl GitlabVerifier {
             None
         } else {
             let min = if min == 1 { 1 } else { MIN_SYMMETRIC_KEY_LEN };
-            Some(StandardVerifier::with_min(
-                signing.iter().map(String::as_str),
-                min,
-            )?)
+            Some(StandardVerifier::with_min(signing.iter().map(String::as_str), min)?.scheme)
         };
-        Ok(Self {
+        Ok(Verifier::for_scheme(Gitlab {
             tokens: digests,
             signing,
-            options: VerifyOptions::default(),
-        })
+        }))
     }
+}
 
+impl Gitlab {
     /// The token header present and equal to one of the configured tokens.
     fn authenticate(&self, headers: &HeaderMap) -> Result<(), VerifyError> {
         let presented = TOKEN.require(headers)?.as_bytes();
@@ -147,19 +155,21 @@ impl GitlabVerifier {
     }
 
     /// Checks one request: the headers and the raw body as received.
-    fn check(&self, request: &WebhookRequest<'_>, now: SystemTime) -> Result<Event, VerifyError> {
+    fn check(&self, request: &WebhookRequest<'_>, at: &Check<'_>) -> Result<Event, VerifyError> {
         let headers = request.headers();
         if !self.tokens.is_empty() {
             self.authenticate(headers)?;
         }
         if let Some(signing) = &self.signing {
-            let mut event = signing.verify_request(request, now)?.into_event().ok_or(
-                VerifyError::MissingHeader {
-                    name: "webhook-signature",
-                },
-            )?;
+            let mut event =
+                signing
+                    .verify(request, at)?
+                    .into_event()
+                    .ok_or(VerifyError::MissingHeader {
+                        name: "webhook-signature",
+                    })?;
             // The id, timestamp and body are signed; X-Gitlab-Event is not.
-            event.scheme = "gitlab";
+            event.scheme = SchemeName::from_static("gitlab");
             event.event_type = reported(&EVENT, EVENT.get(headers))?;
             event.signed.event_type = false;
             return Ok(event);
@@ -176,91 +186,42 @@ impl GitlabVerifier {
     }
 }
 
-impl GitlabVerifier {
-    /// Replaces all options at once.
-    #[must_use]
-    pub fn with_options(mut self, options: VerifyOptions) -> Self {
-        self.signing = self.signing.map(|s| s.with_options(options.clone()));
-        self.options = options;
-        self
+impl Scheme for Gitlab {
+    fn info(&self) -> &SchemeInfo {
+        &INFO
     }
 
-    /// Sets the largest gap allowed between the signed timestamp and now (signing tokens).
-    #[must_use]
-    pub fn with_tolerance(mut self, tolerance: std::time::Duration) -> Self {
-        let mut options = self.options.clone();
-        options.tolerance = Some(tolerance);
-        self = self.with_options(options);
-        self
-    }
-
-    /// Reads "now" from `clock` instead of the system clock (signing tokens).
-    #[must_use]
-    pub fn with_clock(self, clock: impl crate::Clock + 'static) -> Self {
-        let mut options = self.options.clone();
-        options.clock = std::sync::Arc::new(clock);
-        self.with_options(options)
-    }
-
-    /// Verifies `headers` and the raw `body` (as a `POST`) as of the verifier's clock.
-    ///
-    /// # Errors
-    ///
-    /// A [`VerifyError`] saying why the request is not authentic.
-    #[allow(clippy::needless_pass_by_value)] // the signature every verifier's `verify` has
-    pub fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
-        self.check(
-            &WebhookRequest::new(RequestHead::post(headers), &body),
-            Scheme::now(self),
-        )
-    }
-}
-
-impl Scheme for GitlabVerifier {
-    fn name(&self) -> &'static str {
-        "gitlab"
-    }
-
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        TOKEN.get(headers).is_some() || EVENT.get(headers).is_some()
-    }
-
-    /// The secret token (and a signing token's timestamp) are checked here, before the body is
-    /// read: a wrong one costs nothing more.
-    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
         if !self.tokens.is_empty() {
             self.authenticate(head.headers())?;
         }
         match &self.signing {
-            Some(signing) => signing.precheck(head, now),
+            Some(signing) => signing.check_head(head, at),
             None => Ok(()),
         }
     }
 
-    /// A secret token signs no time: only a signing token needs the clock.
-    fn now(&self) -> SystemTime {
-        if self.signing.is_some() {
-            self.options.clock.now()
-        } else {
-            SystemTime::UNIX_EPOCH
-        }
-    }
-
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request, now).map(Verified::Event)
+        self.check(request, at).map(Verified::Event)
     }
 }
 
-impl fmt::Debug for GitlabVerifier {
+impl Answers for Gitlab {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+}
+
+impl fmt::Debug for Gitlab {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GitlabVerifier")
+        f.debug_struct("Gitlab")
             .field("tokens", &self.tokens.len())
             .field("signing", &self.signing)
-            .field("options", &self.options)
             .finish()
     }
 }
@@ -385,12 +346,13 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for GitlabE
 fn build(
     args: crate::scheme::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
     let tokens = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(Box::new(
+    Ok(
         GitlabVerifier::with_min(tokens, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options),
-    ))
+            .with_options(options)
+            .boxed(),
+    )
 }
 
 /// `object_kind` `.` `object_attributes.action` (`merge_request.open`), else the

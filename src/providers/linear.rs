@@ -1,19 +1,21 @@
 //! Linear: `Linear-Signature`, hex HMAC-SHA256 of the body, and the body's signed
 //! `webhookTimestamp` (milliseconds) within a minute.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hmac::Hmac;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
 
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::text_secret_scheme;
-use crate::scheme::{hex_array, last_member_integer, reported, MacKeys, Scheme};
-use crate::verify::{check_freshness_millis, verifier_options, Header, VerifyOptions};
+use crate::scheme::{
+    event_only, hex_array, last_member_integer, reported, text_keyed, Answers, Check, MacKeys,
+    Scheme, SchemeInfo, Verifier, MIN_RAW_SECRET_LEN,
+};
+use crate::verify::{check_freshness_millis, Header};
 
 pub(crate) static SIGNATURE: Header = Header::new("linear-signature", "Linear-Signature");
 pub(crate) static DELIVERY: Header = Header::new("linear-delivery", "Linear-Delivery");
@@ -53,13 +55,16 @@ const TIMESTAMP_MEMBER: &[u8] = b"\"webhookTimestamp\"";
 /// assert_eq!(late.verify(&headers, body.as_slice().into()).unwrap_err().code(), "timestamp_too_old");
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct LinearVerifier {
+pub type LinearVerifier = Verifier<Linear>;
+
+/// Linear's scheme: the secrets, keyed once. Its policy (clock, tolerance) is the
+/// [`LinearVerifier`]'s.
+#[derive(Clone, Debug)]
+pub struct Linear {
     keys: MacKeys<Hmac<Sha256>>,
-    options: VerifyOptions,
 }
 
-impl LinearVerifier {
+impl Linear {
     /// The signature header: 64 hex digits.
     fn signature(headers: &HeaderMap) -> Result<[u8; 32], VerifyError> {
         hex_array(SIGNATURE.require(headers)?.as_bytes())
@@ -70,7 +75,7 @@ impl LinearVerifier {
         &self,
         headers: &HeaderMap,
         body: Bytes,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Event, VerifyError> {
         let signature = Self::signature(headers)?;
         let id = reported(&DELIVERY, DELIVERY.get(headers))?;
@@ -86,7 +91,7 @@ impl LinearVerifier {
         let millis = last_member_integer(&body, TIMESTAMP_MEMBER).ok_or_else(|| {
             SIGNATURE.malformed("the signed body has no webhookTimestamp in milliseconds")
         })?;
-        check_freshness_millis(millis, now, self.options.tolerance_or(LINEAR_TOLERANCE))?;
+        check_freshness_millis(millis, at.now(), at.tolerance())?;
         Ok(Event::builder("linear", body)
             .id(id, false)
             .event_type(Field::Body("type"), true)
@@ -95,37 +100,65 @@ impl LinearVerifier {
     }
 }
 
-verifier_options!(LinearVerifier);
-text_secret_scheme!(
-    LinearVerifier,
-    "linear",
-    "the webhook's signing secret, as Linear shows it",
-    "linear-signature"
-);
+const HEADER: &str = "linear-signature";
+static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
+static INFO: SchemeInfo = SchemeInfo::new("linear", &HEADERS).with_tolerance(LINEAR_TOLERANCE);
 
-impl Scheme for LinearVerifier {
-    fn name(&self) -> &'static str {
-        "linear"
+impl LinearVerifier {
+    /// A verifier for the webhook's signing secret, as Linear shows it.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
+        Self::with_secrets([secret])
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        SIGNATURE.get(headers).is_some()
+    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
+    /// with the new secret as soon as it is rotated).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), or when there are no secrets.
+    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Linear { keys })
+    }
+}
+
+impl Answers for Linear {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        self.check(headers, body, at)
+    }
+}
+
+impl Scheme for Linear {
+    fn info(&self) -> &SchemeInfo {
+        &INFO
     }
 
-    fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
+    fn check_head(&self, head: &RequestHead<'_>, _at: &Check<'_>) -> Result<(), VerifyError> {
         Self::signature(head.headers()).map(|_| ())
     }
 
-    fn now(&self) -> SystemTime {
-        self.options.clock.now()
-    }
-
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body().clone(), now)
+        self.check(request.headers(), request.body().clone(), at)
             .map(Verified::Event)
     }
 }
@@ -247,12 +280,15 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for LinearE
 fn build(
     args: crate::scheme::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(Box::new(
-        LinearVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options),
-    ))
+    Ok(crate::scheme::text_keyed(
+        secrets,
+        args.min(crate::scheme::MIN_RAW_SECRET_LEN),
+        |keys| Linear { keys },
+    )?
+    .with_options(options)
+    .boxed())
 }
 
 /// `type` `.` `action` (`Issue.create`). Linear puts both first: the read stops there.

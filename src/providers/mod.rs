@@ -35,7 +35,7 @@ use http::HeaderMap;
 use crate::error::SecretError;
 use crate::event::Event;
 use crate::event::RouteKey;
-use crate::scheme::{BuildArgs, Scheme};
+use crate::scheme::{BuildArgs, Verifier};
 use crate::verify::VerifyOptions;
 use crate::VerifyError;
 
@@ -53,7 +53,7 @@ pub struct Provider {
     /// The headers (lower-case) whose presence marks a request as this provider's: its
     /// signature or token header.
     pub headers: &'static [&'static str],
-    pub(crate) build: fn(BuildArgs<'_>, VerifyOptions) -> Result<Box<dyn Scheme>, VerifyError>,
+    pub(crate) build: fn(BuildArgs<'_>, VerifyOptions) -> Result<Verifier, VerifyError>,
     /// The key its verified events are routed by (see the envelope table in
     /// [`envelope`](crate::envelope)).
     pub(crate) route_key: fn(&Event) -> Option<RouteKey>,
@@ -104,7 +104,7 @@ impl Provider {
         secrets: &[&str],
         url: Option<&str>,
         options: VerifyOptions,
-    ) -> Result<Box<dyn Scheme>, VerifyError> {
+    ) -> Result<Verifier, VerifyError> {
         (self.build)(
             BuildArgs {
                 secrets,
@@ -469,8 +469,7 @@ mod tests {
             let uri = http::Uri::from_static("/webhooks/x");
             let head = RequestHead::new(&method, &uri, &signed.headers);
             let body = bytes::Bytes::from(body);
-            let verified =
-                verifier.verify_request(&WebhookRequest::new(head, &body), verifier.now());
+            let verified = verifier.verify_request(&WebhookRequest::new(head, &body));
             assert!(verified.is_ok(), "{}: {verified:?}", provider.name);
             assert!(
                 signed

@@ -1,18 +1,21 @@
 //! Paddle Billing: `Paddle-Signature: ts=<unix>;h1=<hex>[;h1=<hex>...]` over `{ts}:{body}`.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+use hmac::Hmac;
+use http::{HeaderMap, HeaderName};
+use sha2::Sha256;
 
 use bytes::Bytes;
-use hmac::Hmac;
-use http::HeaderMap;
-use sha2::Sha256;
 
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::text_secret_scheme;
-use crate::scheme::{with_signed_content, ListedSignatures, MacKeys, Scheme, SignatureList};
-use crate::verify::{check_freshness, verifier_options, Header, VerifyOptions};
+use crate::scheme::{
+    event_only, text_keyed, with_signed_content, Answers, Check, ListedSignatures, MacKeys, Scheme,
+    SchemeInfo, SignatureList, Verifier, MIN_RAW_SECRET_LEN,
+};
+use crate::verify::Header;
 
 pub(crate) static SIGNATURE: Header = Header::new("paddle-signature", "Paddle-Signature");
 
@@ -56,23 +59,24 @@ pub const PADDLE_TOLERANCE: Duration = Duration::from_secs(5);
 /// assert_eq!(late.verify(&headers, body.as_slice().into()).unwrap_err().code(), "timestamp_too_old");
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct PaddleVerifier {
+pub type PaddleVerifier = Verifier<Paddle>;
+
+/// Paddle's scheme: the secrets, keyed once. Its policy (clock, tolerance) is the
+/// [`PaddleVerifier`]'s.
+#[derive(Clone, Debug)]
+pub struct Paddle {
     keys: MacKeys<Hmac<Sha256>>,
-    options: VerifyOptions,
 }
 
-impl PaddleVerifier {
+impl Paddle {
     /// The parsed header, once its timestamp is known to be fresh.
     #[inline]
     fn fresh_header<'a>(
-        &self,
         headers: &'a HeaderMap,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<ListedSignatures<'a>, VerifyError> {
         let header = FORMAT.parse(headers)?;
-        let tolerance = self.options.tolerance_or(PADDLE_TOLERANCE);
-        check_freshness(header.timestamp, now, tolerance)?;
+        at.fresh(header.timestamp)?;
         Ok(header)
     }
 
@@ -80,9 +84,9 @@ impl PaddleVerifier {
         &self,
         headers: &HeaderMap,
         body: Bytes,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Event, VerifyError> {
-        let header = self.fresh_header(headers, now)?;
+        let header = Self::fresh_header(headers, at)?;
         let matched = with_signed_content([header.digits, b":"], &body, |parts| {
             self.keys.matches_any(parts, || header.signatures::<32>())
         });
@@ -100,37 +104,65 @@ impl PaddleVerifier {
     }
 }
 
-verifier_options!(PaddleVerifier);
-text_secret_scheme!(
-    PaddleVerifier,
-    "paddle",
-    "the notification destination's secret key, as Paddle shows it",
-    "paddle-signature"
-);
+const HEADER: &str = "paddle-signature";
+static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
+static INFO: SchemeInfo = SchemeInfo::new("paddle", &HEADERS).with_tolerance(PADDLE_TOLERANCE);
 
-impl Scheme for PaddleVerifier {
-    fn name(&self) -> &'static str {
-        "paddle"
+impl PaddleVerifier {
+    /// A verifier for the notification destination's secret key, as Paddle shows it.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
+        Self::with_secrets([secret])
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        SIGNATURE.get(headers).is_some()
+    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
+    /// with the new secret as soon as it is rotated).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), or when there are no secrets.
+    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Paddle { keys })
+    }
+}
+
+impl Answers for Paddle {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        self.check(headers, body, at)
+    }
+}
+
+impl Scheme for Paddle {
+    fn info(&self) -> &SchemeInfo {
+        &INFO
     }
 
-    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
-        self.fresh_header(head.headers(), now).map(|_| ())
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+        Self::fresh_header(head.headers(), at).map(|_| ())
     }
 
-    fn now(&self) -> SystemTime {
-        self.options.clock.now()
-    }
-
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body().clone(), now)
+        self.check(request.headers(), request.body().clone(), at)
             .map(Verified::Event)
     }
 }
@@ -224,12 +256,15 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for PaddleE
 fn build(
     args: crate::scheme::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(Box::new(
-        PaddleVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options),
-    ))
+    Ok(crate::scheme::text_keyed(
+        secrets,
+        args.min(crate::scheme::MIN_RAW_SECRET_LEN),
+        |keys| Paddle { keys },
+    )?
+    .with_options(options)
+    .boxed())
 }
 
 /// A transaction completed.

@@ -1,19 +1,19 @@
 //! Shopify: `X-Shopify-Hmac-Sha256`, base64 HMAC-SHA256 of the body under the app's client
 //! secret.
 
-use std::time::SystemTime;
-
 use bytes::Bytes;
 use hmac::Hmac;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
 
 use crate::error::VerifyError;
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::text_secret_scheme;
-use crate::scheme::{reported, MacKeys, Scheme};
-use crate::verify::{verifier_options, Header, VerifyOptions};
+use crate::scheme::{
+    event_only, reported, text_keyed, Answers, Check, MacKeys, Scheme, SchemeInfo, Verifier,
+    MIN_RAW_SECRET_LEN,
+};
+use crate::verify::Header;
 
 pub(crate) static SIGNATURE: Header = Header::new("x-shopify-hmac-sha256", "X-Shopify-Hmac-Sha256");
 pub(crate) static TOPIC: Header = Header::new("x-shopify-topic", "X-Shopify-Topic");
@@ -47,13 +47,16 @@ const SIGNATURE_LEN: usize = 44;
 /// assert!(!event.signed().id() && !event.signed().event_type());
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct ShopifyVerifier {
+pub type ShopifyVerifier = Verifier<Shopify>;
+
+/// Shopify's scheme: the secrets, keyed once. Its policy (clock, tolerance) is the
+/// [`ShopifyVerifier`]'s.
+#[derive(Clone, Debug)]
+pub struct Shopify {
     keys: MacKeys<Hmac<Sha256>>,
-    options: VerifyOptions,
 }
 
-impl ShopifyVerifier {
+impl Shopify {
     /// The signature header, present and the shape of a base64 HMAC-SHA256.
     fn signature(headers: &HeaderMap) -> Result<&[u8], VerifyError> {
         let value = SIGNATURE.require(headers)?.as_bytes();
@@ -70,12 +73,7 @@ impl ShopifyVerifier {
     }
 
     /// Checks one request: the headers and the raw body as received.
-    fn check(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        _now: SystemTime,
-    ) -> Result<Event, VerifyError> {
+    fn check(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
         let signature = Self::signature(headers)?;
         let id = match EVENT_ID.get(headers) {
             Some(value) => reported(&EVENT_ID, Some(value))?,
@@ -103,39 +101,66 @@ impl ShopifyVerifier {
     }
 }
 
-verifier_options!(ShopifyVerifier);
-text_secret_scheme!(
-    ShopifyVerifier,
-    "shopify",
-    "the app's client secret, as the Partner Dashboard (or the app's settings) shows it",
-    "x-shopify-hmac-sha256"
-);
+const HEADER: &str = "x-shopify-hmac-sha256";
+static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
+static INFO: SchemeInfo = SchemeInfo::new("shopify", &HEADERS);
 
-impl Scheme for ShopifyVerifier {
-    fn name(&self) -> &'static str {
-        "shopify"
+impl ShopifyVerifier {
+    /// A verifier for the app's client secret, as the Partner Dashboard (or the app's settings) shows it.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
+        Self::with_secrets([secret])
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        SIGNATURE.get(headers).is_some()
+    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
+    /// with the new secret as soon as it is rotated).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), or when there are no secrets.
+    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Shopify { keys })
+    }
+}
+
+impl Answers for Shopify {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        _at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        self.check(headers, body)
+    }
+}
+
+impl Scheme for Shopify {
+    fn info(&self) -> &SchemeInfo {
+        &INFO
     }
 
-    fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
+    fn check_head(&self, head: &RequestHead<'_>, _at: &Check<'_>) -> Result<(), VerifyError> {
         Self::signature(head.headers()).map(|_| ())
     }
 
-    /// This scheme signs no timestamp: verifying never needs the time, so no clock is read.
-    fn now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH
-    }
-
     /// Shopify signs no timestamp, so `now` is not read.
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        _at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body().clone(), now)
+        self.check(request.headers(), request.body().clone())
             .map(Verified::Event)
     }
 }
@@ -256,12 +281,15 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Shopify
 fn build(
     args: crate::scheme::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(Box::new(
-        ShopifyVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options),
-    ))
+    Ok(crate::scheme::text_keyed(
+        secrets,
+        args.min(crate::scheme::MIN_RAW_SECRET_LEN),
+        |keys| Shopify { keys },
+    )?
+    .with_options(options)
+    .boxed())
 }
 
 /// The shop a signed Shopify sample comes from.

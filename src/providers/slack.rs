@@ -1,17 +1,17 @@
 //! Slack: `X-Slack-Signature: v0=<hex>`, HMAC-SHA256 of `v0:{X-Slack-Request-Timestamp}:{body}`.
 
-use std::time::SystemTime;
-
 use hmac::Hmac;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
 
 use crate::error::VerifyError;
 use crate::event::{body_member, Event, Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::text_secret_scheme;
-use crate::scheme::{with_signed_content, MacKeys, Scheme};
-use crate::verify::{verifier_options, Header, VerifyOptions};
+use crate::scheme::{
+    text_keyed, with_signed_content, Answers, Check, MacKeys, Scheme, SchemeInfo, Verifier,
+    MIN_RAW_SECRET_LEN,
+};
+use crate::verify::Header;
 
 pub(crate) static SIGNATURE: Header = Header::new("x-slack-signature", "X-Slack-Signature");
 pub(crate) static TIMESTAMP: Header =
@@ -42,59 +42,76 @@ const HANDSHAKE_MAX: usize = 4096;
 /// assert_eq!(answer.body().as_ref(), br#"{"challenge":"3eZbrw1aBm2rZgRNF"}"#);
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct SlackVerifier {
+pub type SlackVerifier = Verifier<Slack>;
+
+/// Slack's scheme: the secrets, keyed once. Its policy (clock, tolerance) is the
+/// [`SlackVerifier`]'s.
+#[derive(Clone, Debug)]
+pub struct Slack {
     keys: MacKeys<Hmac<Sha256>>,
-    options: VerifyOptions,
 }
 
-impl SlackVerifier {
+impl Slack {
     /// The timestamp's digits and value, and the signature, once the timestamp is fresh.
     fn parse<'a>(
-        &self,
         headers: &'a HeaderMap,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<(&'a [u8], u64, [u8; 32]), VerifyError> {
-        crate::scheme::v0_signed(
-            headers,
-            [&SIGNATURE, &TIMESTAMP],
-            self.options.tolerance(),
-            now,
-        )
+        crate::scheme::v0_signed(headers, [&SIGNATURE, &TIMESTAMP], at)
     }
 }
 
-verifier_options!(SlackVerifier, handshakes);
-text_secret_scheme!(
-    SlackVerifier,
-    "slack",
-    "the app's signing secret",
-    "x-slack-signature"
-);
+const HEADER: &str = "x-slack-signature";
+static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
+static INFO: SchemeInfo = SchemeInfo::new("slack", &HEADERS);
 
-impl Scheme for SlackVerifier {
-    fn name(&self) -> &'static str {
-        "slack"
+impl SlackVerifier {
+    /// A verifier for the app's signing secret.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
+        Self::with_secrets([secret])
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        SIGNATURE.get(headers).is_some()
+    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
+    /// with the new secret as soon as it is rotated).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), or when there are no secrets.
+    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Slack { keys })
+    }
+}
+
+impl Answers for Slack {
+    type Answer = Verified;
+    fn answer(verified: Verified) -> Result<Verified, VerifyError> {
+        Ok(verified)
+    }
+}
+
+impl Scheme for Slack {
+    fn info(&self) -> &SchemeInfo {
+        &INFO
     }
 
-    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
-        self.parse(head.headers(), now).map(|_| ())
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+        Self::parse(head.headers(), at).map(|_| ())
     }
 
-    fn now(&self) -> SystemTime {
-        self.options.clock.now()
-    }
-
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        let (digits, seconds, signature) = self.parse(request.headers(), now)?;
+        let (digits, seconds, signature) = Self::parse(request.headers(), at)?;
         let body = request.body();
         let matched = with_signed_content([b"v0:", digits, b":"], body, |parts| {
             self.keys.matches_any(parts, || std::iter::once(signature))
@@ -215,12 +232,15 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for SlackEv
 fn build(
     args: crate::scheme::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(Box::new(
-        SlackVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options),
-    ))
+    Ok(crate::scheme::text_keyed(
+        secrets,
+        args.min(crate::scheme::MIN_RAW_SECRET_LEN),
+        |keys| Slack { keys },
+    )?
+    .with_options(options)
+    .boxed())
 }
 
 /// The inner `event.type` of an `event_callback` (`app_mention`), else the outer `type`.

@@ -1,18 +1,21 @@
 //! Square: `x-square-hmacsha256-signature`, base64 HMAC-SHA256 of the notification URL followed
 //! by the body.
 
-use std::fmt;
-use std::time::SystemTime;
-
 use hmac::Hmac;
-use http::HeaderMap;
+use http::HeaderName;
 use sha2::Sha256;
 
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN};
-use crate::verify::{verifier_options, Header, VerifyOptions};
+use crate::scheme::{
+    event_only, Answers, Check, MacKeys, PublicUrl, Scheme, SchemeInfo, Verifier,
+    MIN_RAW_SECRET_LEN,
+};
+use crate::verify::Header;
+
+static HEADERS: [HeaderName; 1] = [HeaderName::from_static("x-square-hmacsha256-signature")];
+static INFO: SchemeInfo = SchemeInfo::new("square", &HEADERS);
 
 pub(crate) static SIGNATURE: Header = Header::new(
     "x-square-hmacsha256-signature",
@@ -43,11 +46,14 @@ pub(crate) static SIGNATURE: Header = Header::new(
 /// assert_eq!(event.id().as_deref(), Some("e-1"));
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct SquareVerifier {
+pub type SquareVerifier = Verifier<Square>;
+
+/// Square's scheme: the keys and the public URL they sign. Its policy is the [`SquareVerifier`]'s
+/// (this scheme signs no timestamp: it never reads the clock).
+#[derive(Clone, Debug)]
+pub struct Square {
     keys: MacKeys<Hmac<Sha256>>,
     url: PublicUrl,
-    options: VerifyOptions,
 }
 
 impl SquareVerifier {
@@ -79,40 +85,35 @@ impl SquareVerifier {
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
     {
-        Ok(Self {
+        Ok(Verifier::for_scheme(Square {
             keys: MacKeys::from_secrets(keys, min)?,
             url: PublicUrl::parse(notification_url)?,
-            options: VerifyOptions::default(),
-        })
+        }))
     }
 }
 
-verifier_options!(SquareVerifier, url);
+impl Answers for Square {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+}
 
-impl Scheme for SquareVerifier {
-    fn name(&self) -> &'static str {
-        "square"
+impl Scheme for Square {
+    fn info(&self) -> &SchemeInfo {
+        &INFO
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        SIGNATURE.get(headers).is_some()
-    }
-
-    fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
+    fn check_head(&self, head: &RequestHead<'_>, _at: &Check<'_>) -> Result<(), VerifyError> {
         SIGNATURE.require(head.headers())?;
         self.url.signed(head.uri()).map(|_| ())
     }
 
-    /// This scheme signs no timestamp: verifying never needs the time, so no clock is read.
-    fn now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH
-    }
-
     /// Square signs no timestamp, so `now` is not read.
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        _now: SystemTime,
+        _at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
         let signature = SIGNATURE.require(request.headers())?.as_bytes();
         let [url, _] = self.url.signed(request.head().uri())?;
@@ -136,17 +137,6 @@ impl Scheme for SquareVerifier {
         ))
     }
 }
-
-impl fmt::Debug for SquareVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SquareVerifier")
-            .field("secrets", &self.keys.len())
-            .field("url", &self.url)
-            .field("options", &self.options)
-            .finish()
-    }
-}
-
 // Everything else verihook knows about Square: its signer (for tests and the CLI), its
 // typed envelope, its route key, its samples and its registry entry.
 
@@ -261,13 +251,14 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for SquareE
 fn build(
     args: crate::scheme::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
     let url = args.require_url()?;
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(Box::new(
+    Ok(
         SquareVerifier::with_min(secrets, url, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options),
-    ))
+            .with_options(options)
+            .boxed(),
+    )
 }
 
 /// A payment created.

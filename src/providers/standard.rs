@@ -2,21 +2,23 @@
 //! `{id}.{timestamp}.{body}`; `v1` is HMAC-SHA256, `v1a` is ed25519.
 
 use std::fmt;
-use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
 use hmac::Hmac;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{cap_entries, pairs, with_signed_content, MacKeys, Scheme};
+use crate::scheme::{
+    cap_entries, event_only, pairs, with_signed_content, Answers, Check, MacKeys, Scheme,
+    SchemeInfo, Verifier,
+};
 use crate::secret::{decode_base64, Secret};
-use crate::verify::{check_freshness, parse_unix_seconds, verifier_options, Header, VerifyOptions};
+use crate::verify::{parse_unix_seconds, Header};
 
 pub(crate) static ID: Header = Header::new("webhook-id", "webhook-id");
 pub(crate) static TIMESTAMP: Header = Header::new("webhook-timestamp", "webhook-timestamp");
@@ -65,13 +67,22 @@ pub(crate) const MIN_SYMMETRIC_KEY_LEN: usize = 16;
 /// assert_eq!(err.code(), "bad_signature");
 /// # Ok(()) }
 /// ```
+pub type StandardVerifier = Verifier<Standard>;
+
+/// The Standard Webhooks scheme: its HMAC secrets and ed25519 public keys, each parsed once.
+/// Its policy (clock, tolerance) is the [`StandardVerifier`]'s.
 #[derive(Clone)]
-pub struct StandardVerifier {
+pub struct Standard {
     symmetric: MacKeys<Hmac<Sha256>>,
     #[cfg(feature = "ed25519")]
     public: Vec<ed25519_dalek::VerifyingKey>,
-    options: VerifyOptions,
 }
+
+static HEADERS: [HeaderName; 2] = [
+    HeaderName::from_static("webhook-signature"),
+    HeaderName::from_static("svix-signature"),
+];
+static INFO: SchemeInfo = SchemeInfo::new("standard-webhooks", &HEADERS);
 
 impl StandardVerifier {
     /// A verifier for one key, as the sender issues it: `whsec_<base64>` for HMAC,
@@ -121,12 +132,11 @@ impl StandardVerifier {
         if none {
             return Err(SecretError::Empty.into());
         }
-        Ok(Self {
+        Ok(Verifier::for_scheme(Standard {
             symmetric: MacKeys::new(symmetric.iter().map(|k| k.as_slice()), min)?,
             #[cfg(feature = "ed25519")]
             public,
-            options: VerifyOptions::default(),
-        })
+        }))
     }
 
     /// A verifier from already-decoded HMAC keys.
@@ -139,14 +149,15 @@ impl StandardVerifier {
         if secrets.is_empty() {
             return Err(SecretError::Empty.into());
         }
-        Ok(Self {
+        Ok(Verifier::for_scheme(Standard {
             symmetric: MacKeys::new(secrets.iter().map(Secret::expose), MIN_SYMMETRIC_KEY_LEN)?,
             #[cfg(feature = "ed25519")]
             public: Vec::new(),
-            options: VerifyOptions::default(),
-        })
+        }))
     }
+}
 
+impl Standard {
     /// Whether a `v1` entry matches any HMAC key.
     fn check_symmetric(&self, parts: &[&[u8]], raw: &[u8]) -> bool {
         !self.symmetric.is_empty()
@@ -202,8 +213,6 @@ impl StandardVerifier {
         return self.symmetric.len();
     }
 }
-
-verifier_options!(StandardVerifier);
 
 /// One key as the sender issues it.
 pub(crate) enum Key {
@@ -333,12 +342,8 @@ struct Parsed<'a> {
     signatures: &'a [u8],
 }
 
-impl StandardVerifier {
-    fn parse<'a>(
-        &self,
-        headers: &'a HeaderMap,
-        now: SystemTime,
-    ) -> Result<Parsed<'a>, VerifyError> {
+impl Standard {
+    fn parse<'a>(headers: &'a HeaderMap, at: &Check<'_>) -> Result<Parsed<'a>, VerifyError> {
         let [id, timestamp, signature] = Header::find_all(headers, [&ID, &TIMESTAMP, &SIGNATURE]);
         // Only a request missing a `webhook-*` header pays for a second scan.
         let [svix_id, svix_timestamp, svix_signature] =
@@ -364,7 +369,7 @@ impl StandardVerifier {
         if distinct_v1a(raw) > MAX_V1A {
             return Err(sig_header.malformed("more than 2 distinct v1a entries"));
         }
-        check_freshness(seconds, now, self.options.tolerance())?;
+        at.fresh(seconds)?;
         Ok(Parsed {
             id: id_value,
             id_text,
@@ -375,41 +380,33 @@ impl StandardVerifier {
     }
 }
 
-impl Scheme for StandardVerifier {
-    fn name(&self) -> &'static str {
-        "standard-webhooks"
+impl Scheme for Standard {
+    fn info(&self) -> &SchemeInfo {
+        &INFO
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        SIGNATURE.get(headers).is_some() || SVIX_SIGNATURE.get(headers).is_some()
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+        Self::parse(head.headers(), at).map(|_| ())
     }
 
-    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
-        self.parse(head.headers(), now).map(|_| ())
-    }
-
-    fn now(&self) -> SystemTime {
-        self.options.clock.now()
-    }
-
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body().clone(), now)
+        self.check(request.headers(), request.body().clone(), at)
             .map(Verified::Event)
     }
 }
 
-impl StandardVerifier {
+impl Standard {
     fn check(
         &self,
         headers: &HeaderMap,
         body: Bytes,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Event, VerifyError> {
-        let parsed = self.parse(headers, now)?;
+        let parsed = Self::parse(headers, at)?;
         let raw = parsed.signatures;
         let prefix = [parsed.id_text, b".", parsed.timestamp_digits, b"."];
         let matched = with_signed_content(prefix, &body, |parts| {
@@ -434,13 +431,28 @@ impl StandardVerifier {
     }
 }
 
-impl fmt::Debug for StandardVerifier {
+impl Answers for Standard {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        self.check(headers, body, at)
+    }
+}
+
+impl fmt::Debug for Standard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = f.debug_struct("StandardVerifier");
+        let mut s = f.debug_struct("Standard");
         s.field("hmac_secrets", &self.symmetric.len());
         #[cfg(feature = "ed25519")]
         s.field("public_keys", &self.public.len());
-        s.field("options", &self.options).finish()
+        s.finish()
     }
 }
 
@@ -661,11 +673,12 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Standar
 fn build(
     args: crate::scheme::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
-    Ok(Box::new(
+) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+    Ok(
         StandardVerifier::with_min(args.secrets, args.min(MIN_SYMMETRIC_KEY_LEN))?
-            .with_options(options),
-    ))
+            .with_options(options)
+            .boxed(),
+    )
 }
 
 /// An invoice paid, in the specification's envelope.

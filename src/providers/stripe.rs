@@ -1,21 +1,19 @@
 //! Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]` over `{t}.{body}`.
 
-use std::fmt;
-use std::time::SystemTime;
-
 use bytes::Bytes;
 use hmac::Hmac;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
 
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    with_signed_content, ListedSignatures, MacKeys, Scheme, SignatureList, MIN_RAW_SECRET_LEN,
+    event_only, with_signed_content, Answers, Check, ListedSignatures, MacKeys, Scheme, SchemeInfo,
+    SignatureList, Verifier, MIN_RAW_SECRET_LEN,
 };
 use crate::secret::{require_len, Secret};
-use crate::verify::{check_freshness, verifier_options, Header, VerifyOptions};
+use crate::verify::Header;
 
 pub(crate) static SIGNATURE: Header = Header::new("stripe-signature", "Stripe-Signature");
 
@@ -45,11 +43,17 @@ pub(crate) static SIGNATURE: Header = Header::new("stripe-signature", "Stripe-Si
 /// assert_eq!(err.code(), "timestamp_too_old");
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct StripeVerifier {
+pub type StripeVerifier = Verifier<Stripe>;
+
+/// Stripe's scheme: the endpoint secrets, keyed once. Its policy (clock, tolerance) is the
+/// [`StripeVerifier`]'s.
+#[derive(Clone, Debug)]
+pub struct Stripe {
     keys: MacKeys<Hmac<Sha256>>,
-    options: VerifyOptions,
 }
+
+static HEADERS: [HeaderName; 1] = [HeaderName::from_static("stripe-signature")];
+static INFO: SchemeInfo = SchemeInfo::new("stripe", &HEADERS);
 
 impl StripeVerifier {
     /// A verifier for one endpoint secret, exactly as Stripe shows it (`whsec_...`).
@@ -89,10 +93,9 @@ impl StripeVerifier {
             let secret = secret.as_ref();
             require_len(secret.strip_prefix(b"whsec_").unwrap_or(secret), min)?;
         }
-        Ok(Self {
+        Ok(Verifier::for_scheme(Stripe {
             keys: MacKeys::new(secrets.iter().map(AsRef::as_ref), 1)?,
-            options: VerifyOptions::default(),
-        })
+        }))
     }
 
     /// A verifier from [`Secret`]s holding the secrets' text as bytes.
@@ -106,8 +109,6 @@ impl StripeVerifier {
     }
 }
 
-verifier_options!(StripeVerifier);
-
 /// How `Stripe-Signature` lists its timestamp and signatures.
 pub(crate) static FORMAT: SignatureList = SignatureList {
     header: &SIGNATURE,
@@ -116,55 +117,44 @@ pub(crate) static FORMAT: SignatureList = SignatureList {
     signature: b"v1",
 };
 
-impl StripeVerifier {
-    /// The parsed header, once its timestamp is known to be fresh.
-    #[inline]
-    fn fresh_header<'a>(
-        &self,
-        headers: &'a HeaderMap,
-        now: SystemTime,
-    ) -> Result<ListedSignatures<'a>, VerifyError> {
-        let header = FORMAT.parse(headers)?;
-        check_freshness(header.timestamp, now, self.options.tolerance())?;
-        Ok(header)
-    }
+/// The parsed header, once its timestamp is known to be fresh.
+#[inline]
+fn fresh_header<'a>(
+    headers: &'a HeaderMap,
+    at: &Check<'_>,
+) -> Result<ListedSignatures<'a>, VerifyError> {
+    let header = FORMAT.parse(headers)?;
+    at.fresh(header.timestamp)?;
+    Ok(header)
 }
 
-impl Scheme for StripeVerifier {
-    fn name(&self) -> &'static str {
-        "stripe"
+impl Scheme for Stripe {
+    fn info(&self) -> &SchemeInfo {
+        &INFO
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        SIGNATURE.get(headers).is_some()
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+        fresh_header(head.headers(), at).map(|_| ())
     }
 
-    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
-        self.fresh_header(head.headers(), now).map(|_| ())
-    }
-
-    fn now(&self) -> SystemTime {
-        self.options.clock.now()
-    }
-
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body().clone(), now)
+        self.check(request.headers(), request.body().clone(), at)
             .map(Verified::Event)
     }
 }
 
-impl StripeVerifier {
+impl Stripe {
     fn check(
         &self,
         headers: &HeaderMap,
         body: Bytes,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Event, VerifyError> {
-        let header = self.fresh_header(headers, now)?;
+        let header = fresh_header(headers, at)?;
         let matched = with_signed_content([header.digits, b"."], &body, |parts| {
             self.keys.matches_any(parts, || header.signatures::<32>())
         });
@@ -184,12 +174,18 @@ impl StripeVerifier {
     }
 }
 
-impl fmt::Debug for StripeVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StripeVerifier")
-            .field("secrets", &self.keys.len())
-            .field("options", &self.options)
-            .finish()
+impl Answers for Stripe {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        self.check(headers, body, at)
     }
 }
 
@@ -303,12 +299,13 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for StripeE
 fn build(
     args: crate::scheme::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(Box::new(
+    Ok(
         StripeVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options),
-    ))
+            .with_options(options)
+            .boxed(),
+    )
 }
 
 /// An invoice paid, as Stripe's test events look.

@@ -2,22 +2,25 @@
 //! `X-Twilio-Webhooks-Signature-Settings` names it) of the URL followed by the POST parameters
 //! sorted by name; JSON bodies through the `bodySHA256` query parameter.
 
-use std::fmt;
-use std::time::SystemTime;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{constant_time_eq, hex_array, MacKeys, PublicUrl, Scheme, MIN_RAW_SECRET_LEN};
-use crate::verify::{verifier_options, Header, VerifyOptions};
+use crate::scheme::{
+    constant_time_eq, event_only, hex_array, Answers, Check, MacKeys, PublicUrl, Scheme,
+    SchemeInfo, Verifier, MIN_RAW_SECRET_LEN,
+};
+use crate::verify::Header;
+
+static HEADERS: [HeaderName; 1] = [HeaderName::from_static("x-twilio-signature")];
+static INFO: SchemeInfo = SchemeInfo::new("twilio", &HEADERS);
 
 pub(crate) static SIGNATURE: Header = Header::new("x-twilio-signature", "X-Twilio-Signature");
 pub(crate) static SETTINGS: Header = Header::new(
@@ -74,13 +77,16 @@ pub(crate) const MAX_PARAMS: usize = 256;
 /// assert!(verifier.verify_http(&request).is_ok());
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct TwilioVerifier {
+pub type TwilioVerifier = Verifier<Twilio>;
+
+/// Twilio's scheme: the keys and the public URL they sign. Its policy is the [`TwilioVerifier`]'s
+/// (this scheme signs no timestamp: it never reads the clock).
+#[derive(Clone, Debug)]
+pub struct Twilio {
     keys: MacKeys<Hmac<Sha1>>,
     keys_sha256: MacKeys<Hmac<Sha256>>,
     sha256_only: bool,
     url: PublicUrl,
-    options: VerifyOptions,
 }
 
 impl TwilioVerifier {
@@ -113,13 +119,12 @@ impl TwilioVerifier {
         I::Item: AsRef<[u8]>,
     {
         let tokens: Vec<I::Item> = auth_tokens.into_iter().collect();
-        Ok(Self {
+        Ok(Verifier::for_scheme(Twilio {
             keys: MacKeys::from_secrets(tokens.iter().map(AsRef::as_ref), min)?,
             keys_sha256: MacKeys::from_secrets(tokens.iter().map(AsRef::as_ref), min)?,
             sha256_only: false,
             url: PublicUrl::parse(url)?,
-            options: VerifyOptions::default(),
-        })
+        }))
     }
 
     /// The same verifier, refusing every request not signed with HMAC-SHA256 (one without
@@ -146,10 +151,12 @@ impl TwilioVerifier {
     /// ```
     #[must_use]
     pub fn require_sha256(mut self) -> Self {
-        self.sha256_only = true;
+        self.scheme.sha256_only = true;
         self
     }
+}
 
+impl Twilio {
     /// The algorithm the request says it was signed with, and its signature (20 or 32 bytes at
     /// the front of the array).
     fn signature(&self, headers: &HeaderMap) -> Result<(Algorithm, [u8; 32]), VerifyError> {
@@ -225,8 +232,6 @@ fn matches<M: Mac + KeyInit + Clone>(
     })
 }
 
-verifier_options!(TwilioVerifier, url);
-
 /// The `bodySHA256` query parameter's value, if the query has one.
 fn body_sha256(query: Option<&str>) -> Option<&[u8]> {
     query?
@@ -235,30 +240,28 @@ fn body_sha256(query: Option<&str>) -> Option<&[u8]> {
         .map(str::as_bytes)
 }
 
-impl Scheme for TwilioVerifier {
-    fn name(&self) -> &'static str {
-        "twilio"
+impl Answers for Twilio {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+}
+
+impl Scheme for Twilio {
+    fn info(&self) -> &SchemeInfo {
+        &INFO
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        SIGNATURE.get(headers).is_some()
-    }
-
-    fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
+    fn check_head(&self, head: &RequestHead<'_>, _at: &Check<'_>) -> Result<(), VerifyError> {
         self.signature(head.headers())?;
         self.url.signed(head.uri()).map(|_| ())
     }
 
-    /// This scheme signs no timestamp: verifying never needs the time, so no clock is read.
-    fn now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH
-    }
-
     /// Twilio signs no timestamp, so `now` is not read.
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        _now: SystemTime,
+        _at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
         let head = request.head();
         let (algorithm, signature) = self.signature(head.headers())?;
@@ -489,17 +492,6 @@ impl Iterator for Decoded<'_> {
     }
 }
 
-impl fmt::Debug for TwilioVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TwilioVerifier")
-            .field("secrets", &self.keys.len())
-            .field("sha256_only", &self.sha256_only)
-            .field("url", &self.url)
-            .field("options", &self.options)
-            .finish()
-    }
-}
-
 // Everything else verihook knows about Twilio: its signer (for tests and the CLI), its
 // typed envelope, its route key, its samples and its registry entry.
 
@@ -630,13 +622,14 @@ crate::testing::redacted_debug!(TwilioSigner);
 fn build(
     args: crate::scheme::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
     let url = args.require_url()?;
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(Box::new(
+    Ok(
         TwilioVerifier::with_min(secrets, url, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options),
-    ))
+            .with_options(options)
+            .boxed(),
+    )
 }
 
 /// Twilio's requests carry no event type: only a fallback route takes them.

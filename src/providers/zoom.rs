@@ -1,19 +1,19 @@
 //! Zoom: `x-zm-signature: v0=<hex>`, HMAC-SHA256 of `v0:{x-zm-request-timestamp}:{body}`, and
 //! the `endpoint.url_validation` handshake.
 
-use std::time::SystemTime;
-
 use hmac::{Hmac, Mac};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::text_secret_scheme;
-use crate::scheme::{with_signed_content, MacKeys, Scheme};
-use crate::verify::{verifier_options, Header, VerifyOptions};
+use crate::scheme::{
+    text_keyed, with_signed_content, Answers, Check, MacKeys, Scheme, SchemeInfo, Verifier,
+    MIN_RAW_SECRET_LEN,
+};
+use crate::verify::Header;
 
 pub(crate) static SIGNATURE: Header = Header::new("x-zm-signature", "x-zm-signature");
 pub(crate) static TIMESTAMP: Header =
@@ -47,35 +47,53 @@ pub(crate) const URL_VALIDATION: &str = "endpoint.url_validation";
 /// assert!(answer.body().starts_with(br#"{"plainToken":"qgg8vlvZRS6UYooatFL8Aw","encryptedToken":""#));
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct ZoomVerifier {
+pub type ZoomVerifier = Verifier<Zoom>;
+
+/// Zoom's scheme: the secrets, keyed once. Its policy (clock, tolerance) is the
+/// [`ZoomVerifier`]'s.
+#[derive(Clone, Debug)]
+pub struct Zoom {
     keys: MacKeys<Hmac<Sha256>>,
-    options: VerifyOptions,
 }
 
-impl ZoomVerifier {
+impl Zoom {
     /// The timestamp's digits and value, and the signature, once the timestamp is fresh.
     fn parse<'a>(
-        &self,
         headers: &'a HeaderMap,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<(&'a [u8], u64, [u8; 32]), VerifyError> {
-        crate::scheme::v0_signed(
-            headers,
-            [&SIGNATURE, &TIMESTAMP],
-            self.options.tolerance(),
-            now,
-        )
+        crate::scheme::v0_signed(headers, [&SIGNATURE, &TIMESTAMP], at)
     }
 }
 
-verifier_options!(ZoomVerifier, handshakes);
-text_secret_scheme!(
-    ZoomVerifier,
-    "zoom",
-    "the app's secret token (the app's \"Feature\" page in the Zoom Marketplace)",
-    "x-zm-signature"
-);
+const HEADER: &str = "x-zm-signature";
+static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
+static INFO: SchemeInfo = SchemeInfo::new("zoom", &HEADERS);
+
+impl ZoomVerifier {
+    /// A verifier for the app's secret token (the app's "Feature" page in the Zoom Marketplace).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
+        Self::with_secrets([secret])
+    }
+
+    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
+    /// with the new secret as soon as it is rotated).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), or when there are no secrets.
+    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Zoom { keys })
+    }
+}
 
 /// The part of a URL validation request the answer needs.
 #[derive(Deserialize)]
@@ -114,29 +132,28 @@ pub(crate) fn validation_answer(key: &Hmac<Sha256>, body: &[u8]) -> Option<Hands
     )))
 }
 
-impl Scheme for ZoomVerifier {
-    fn name(&self) -> &'static str {
-        "zoom"
+impl Answers for Zoom {
+    type Answer = Verified;
+    fn answer(verified: Verified) -> Result<Verified, VerifyError> {
+        Ok(verified)
+    }
+}
+
+impl Scheme for Zoom {
+    fn info(&self) -> &SchemeInfo {
+        &INFO
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        SIGNATURE.get(headers).is_some()
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+        Self::parse(head.headers(), at).map(|_| ())
     }
 
-    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
-        self.parse(head.headers(), now).map(|_| ())
-    }
-
-    fn now(&self) -> SystemTime {
-        self.options.clock.now()
-    }
-
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        let (digits, seconds, signature) = self.parse(request.headers(), now)?;
+        let (digits, seconds, signature) = Self::parse(request.headers(), at)?;
         let body = request.body();
         let key = with_signed_content([b"v0:", digits, b":"], body, |parts| {
             self.keys.matching_key(parts, || std::iter::once(signature))
@@ -228,12 +245,15 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for ZoomEve
 fn build(
     args: crate::scheme::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<Box<dyn crate::scheme::Scheme>, crate::error::VerifyError> {
+) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(Box::new(
-        ZoomVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options),
-    ))
+    Ok(crate::scheme::text_keyed(
+        secrets,
+        args.min(crate::scheme::MIN_RAW_SECRET_LEN),
+        |keys| Zoom { keys },
+    )?
+    .with_options(options)
+    .boxed())
 }
 
 /// A meeting started.

@@ -5,12 +5,11 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde::Deserialize;
 
-use super::Scheme;
+use super::{Answers, Check, Scheme, SchemeInfo, Verifier};
 use crate::error::VerifyError;
 use crate::event::{Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
@@ -54,7 +53,7 @@ pub const STRUCTURED_JSON: &str = "application/cloudevents+json";
 /// ```
 /// use verihook::cloudevents::CloudEvents;
 /// use verihook::testing::StandardSigner;
-/// use verihook::{FixedClock, Scheme, StandardVerifier, Verified, WebhookRequest, RequestHead};
+/// use verihook::{FixedClock, StandardVerifier, Verified, WebhookRequest, RequestHead};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// let scheme = CloudEvents::new(StandardVerifier::new(secret)?.with_clock(FixedClock::at_unix(1_700_000_001)))
@@ -63,7 +62,7 @@ pub const STRUCTURED_JSON: &str = "application/cloudevents+json";
 /// let mut headers = StandardSigner::new(secret)?.sign("msg_1", 1_700_000_000, body)?;
 /// headers.insert("content-type", "application/cloudevents+json".parse()?);
 /// let body = bytes::Bytes::from_static(body);
-/// let verified = scheme.verify_request(&WebhookRequest::new(RequestHead::post(&headers), &body), scheme.now())?;
+/// let verified = scheme.verify_request(&WebhookRequest::new(RequestHead::post(&headers), &body))?;
 /// let Verified::Event(event) = verified else { panic!() };
 /// assert_eq!(event.id().as_deref(), Some("https://github.com/cloudevents/spec/pull A234-1234-1234"));
 /// assert_eq!(event.event_type().as_deref(), Some("com.github.pull_request.opened"));
@@ -73,15 +72,35 @@ pub const STRUCTURED_JSON: &str = "application/cloudevents+json";
 #[derive(Clone)]
 pub struct CloudEvents<S> {
     inner: S,
+    /// The inner scheme's, plus `WebHook-Request-Origin` (the handshake) among its headers.
+    info: SchemeInfo,
     origins: Arc<[String]>,
     rate: Option<u32>,
 }
 
 impl<S: Scheme> CloudEvents<S> {
-    /// CloudEvents signed with `inner`; no origin allowed until [`allow_origin`](Self::allow_origin).
-    pub fn new(inner: S) -> Self {
+    /// CloudEvents signed with the scheme of `inner`, under its policy (clock, tolerance); no
+    /// origin allowed until [`allow_origin`](Verifier::allow_origin).
+    // A verifier in, a verifier out: the wrapper changes the scheme, not the policy.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(inner: Verifier<S>) -> Verifier<CloudEvents<S>> {
+        Verifier {
+            scheme: Self::wrap(inner.scheme),
+            options: inner.options,
+        }
+    }
+
+    /// CloudEvents signed with the scheme `inner` (its policy is the verifier's that holds the
+    /// wrapper).
+    pub fn wrap(inner: S) -> Self {
+        let mut headers = inner.info().signature_headers.to_vec();
+        headers.push(REQUEST_ORIGIN.wire.clone());
+        let info = SchemeInfo::named(inner.info().name.clone(), headers)
+            .with_body_limit(inner.info().body_limit)
+            .with_tolerance(inner.info().tolerance);
         Self {
             inner,
+            info,
             origins: Arc::from([]),
             rate: None,
         }
@@ -145,6 +164,31 @@ impl<S: Scheme> CloudEvents<S> {
     }
 }
 
+impl<S: Scheme> Verifier<CloudEvents<S>> {
+    /// Grants `origin` (the sender's host, as it sends `WebHook-Request-Origin`; `*` for any)
+    /// permission to deliver.
+    #[must_use]
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        self.scheme = self.scheme.allow_origin(origin);
+        self
+    }
+
+    /// The request rate granted, per minute (`WebHook-Allowed-Rate`); none by default, which
+    /// the specification reads as "no limit stated".
+    #[must_use]
+    pub fn allowed_rate(mut self, per_minute: u32) -> Self {
+        self.scheme = self.scheme.allowed_rate(per_minute);
+        self
+    }
+}
+
+impl<S: Scheme> Answers for CloudEvents<S> {
+    type Answer = Verified;
+    fn answer(verified: Verified) -> Result<Verified, VerifyError> {
+        Ok(verified)
+    }
+}
+
 /// The attributes read from a structured-mode body.
 #[derive(Deserialize)]
 struct Attributes<'a> {
@@ -187,30 +231,26 @@ pub struct StructuredEvent<T> {
 }
 
 impl<S: Scheme> Scheme for CloudEvents<S> {
-    fn name(&self) -> &'static str {
-        self.inner.name()
+    fn info(&self) -> &SchemeInfo {
+        &self.info
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        self.inner.recognizes(headers) || REQUEST_ORIGIN.get(headers).is_some()
-    }
-
-    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
         if *head.method() == Method::OPTIONS {
             return REQUEST_ORIGIN.require(head.headers()).map(|_| ());
         }
-        self.inner.precheck(head, now)
+        self.inner.check_head(head, at)
     }
 
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
         if *request.head().method() == Method::OPTIONS {
             return self.validation(request.headers()).map(Verified::Handshake);
         }
-        let mut event = match self.inner.verify_request(request, now)? {
+        let mut event = match self.inner.verify(request, at)? {
             Verified::Event(event) => event,
             handshake => return Ok(handshake),
         };
@@ -242,14 +282,6 @@ impl<S: Scheme> Scheme for CloudEvents<S> {
             }
         }
         Ok(Verified::Event(event))
-    }
-
-    fn now(&self) -> SystemTime {
-        self.inner.now()
-    }
-
-    fn body_limit(&self) -> usize {
-        self.inner.body_limit()
     }
 }
 

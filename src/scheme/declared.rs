@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
@@ -16,16 +16,13 @@ use sha2::{Sha256, Sha512};
 use zeroize::Zeroizing;
 
 use super::{
-    cap_entries, last_member_integer, pairs, MacKeys, PublicUrl, Scheme, DEFAULT_BODY_LIMIT,
-    MAX_SIGNATURES, MIN_RAW_SECRET_LEN,
+    cap_entries, event_only, last_member_integer, pairs, Answers, Check, MacKeys, PublicUrl,
+    Scheme, SchemeInfo, Verifier, DEFAULT_BODY_LIMIT, MAX_SIGNATURES, MIN_RAW_SECRET_LEN,
 };
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::verify::{
-    check_freshness, check_freshness_millis, parse_unix_seconds, Header, VerifyOptions,
-    DEFAULT_TOLERANCE,
-};
+use crate::verify::{check_freshness_millis, parse_unix_seconds, Header, DEFAULT_TOLERANCE};
 
 /// The most pieces of signed content a declared scheme may list.
 pub const MAX_PIECES: usize = 12;
@@ -41,7 +38,7 @@ pub const MAX_PIECES: usize = 12;
 ///
 /// ```
 /// use verihook::scheme::declared::{Encoding, Piece, SchemeSpec, SignatureSpec, Source, TimeUnit};
-/// use verihook::{FixedClock, Scheme, WebhookRequest, RequestHead};
+/// use verihook::{FixedClock, WebhookRequest, RequestHead};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // Mux: `Mux-Signature: t=<unix>,v1=<hex>` over `{t}.{body}`.
 /// let mux = SchemeSpec::new("mux", SignatureSpec::list("Mux-Signature", ',', "v1", Encoding::Hex))
@@ -55,8 +52,8 @@ pub const MAX_PIECES: usize = 12;
 /// headers.insert("mux-signature", "t=1565125718,v1=854ece4c22acef7c66b57d4e504153bc512595e8e9c772ece2a68150548c19a7".parse()?);
 /// let body = bytes::Bytes::from_static(br#"{"test":"body"}"#);
 /// let request = WebhookRequest::new(RequestHead::post(&headers), &body);
-/// let now = FixedClock::at_unix(1_565_125_718);
-/// assert!(mux.verify_request(&request, verihook::Clock::now(&now)).is_ok());
+/// let mux = mux.with_clock(FixedClock::at_unix(1_565_125_718));
+/// assert!(mux.verify_request(&request).is_ok());
 /// # Ok(()) }
 /// ```
 ///
@@ -105,7 +102,7 @@ pub struct SchemeSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_type: Option<Source>,
     /// The largest gap allowed between the signed timestamp and now, in seconds (default
-    /// 300). A tolerance set in [`VerifyOptions`] replaces it.
+    /// 300). A tolerance set in [`VerifyOptions`](crate::VerifyOptions) replaces it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance_secs: Option<u64>,
     /// How the secret is written.
@@ -486,15 +483,20 @@ impl SchemeSpec {
     /// # Errors
     ///
     /// [`SpecError`] naming what is wrong: see the type's docs.
-    pub fn build(&self, secrets: &[&str], url: Option<&str>) -> Result<DeclaredScheme, SpecError> {
-        DeclaredScheme::compile(self, secrets, url)
+    pub fn build(
+        &self,
+        secrets: &[&str],
+        url: Option<&str>,
+    ) -> Result<Verifier<DeclaredScheme>, SpecError> {
+        DeclaredScheme::compile(self, secrets, url).map(Verifier::for_scheme)
     }
 }
 
 /// A scheme compiled from a [`SchemeSpec`].
 #[derive(Clone)]
 pub struct DeclaredScheme {
-    name: &'static str,
+    /// The name (shared by every event it verifies), signature header, limit and tolerance.
+    info: SchemeInfo,
     algorithm: Algorithm,
     keys: Keys,
     signature: CompiledSignature,
@@ -503,9 +505,6 @@ pub struct DeclaredScheme {
     id: Option<(CompiledSource, bool)>,
     event_type: Option<(CompiledSource, bool)>,
     url: Option<PublicUrl>,
-    default_tolerance: Duration,
-    body_limit: usize,
-    options: VerifyOptions,
 }
 
 #[derive(Clone)]
@@ -892,7 +891,15 @@ impl DeclaredScheme {
                 None
             };
         Ok(Self {
-            name: intern(name),
+            info: SchemeInfo::named(
+                name.to_owned(),
+                vec![compiled_signature.header.wire.clone()],
+            )
+            .with_body_limit(spec.body_limit.unwrap_or(DEFAULT_BODY_LIMIT))
+            .with_tolerance(
+                spec.tolerance_secs
+                    .map_or(DEFAULT_TOLERANCE, Duration::from_secs),
+            ),
             algorithm: spec.algorithm,
             keys: keys(spec, secrets)?,
             signature: compiled_signature,
@@ -901,33 +908,7 @@ impl DeclaredScheme {
             id,
             event_type,
             url,
-            default_tolerance: spec
-                .tolerance_secs
-                .map_or(DEFAULT_TOLERANCE, Duration::from_secs),
-            body_limit: spec.body_limit.unwrap_or(DEFAULT_BODY_LIMIT),
-            options: VerifyOptions::default(),
         })
-    }
-
-    /// Replaces the options (the tolerance set there replaces the specification's).
-    #[must_use]
-    pub fn with_options(mut self, options: VerifyOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// Sets the largest gap allowed between the signed timestamp and now.
-    #[must_use]
-    pub fn with_tolerance(mut self, tolerance: Duration) -> Self {
-        self.options.tolerance = Some(tolerance);
-        self
-    }
-
-    /// Reads "now" from `clock` instead of the system clock.
-    #[must_use]
-    pub fn with_clock(mut self, clock: impl crate::Clock + 'static) -> Self {
-        self.options.clock = std::sync::Arc::new(clock);
-        self
     }
 
     /// The signature header parsed: decoded signatures, and the timestamp entry if declared.
@@ -1044,15 +1025,14 @@ impl DeclaredScheme {
     }
 
     /// Checks `value` (in the declared unit) against now; gives it in seconds.
-    fn fresh(&self, value: u64, now: SystemTime) -> Result<u64, VerifyError> {
-        let tolerance = self.options.tolerance_or(self.default_tolerance);
+    fn fresh(&self, value: u64, at: &Check<'_>) -> Result<u64, VerifyError> {
         match self.timestamp.as_ref().map(|(_, unit)| *unit) {
             Some(TimeUnit::Milliseconds) => {
-                check_freshness_millis(value, now, tolerance)?;
+                check_freshness_millis(value, at.now(), at.tolerance())?;
                 Ok(value / 1000)
             }
             _ => {
-                check_freshness(value, now, tolerance)?;
+                at.fresh(value)?;
                 Ok(value)
             }
         }
@@ -1153,19 +1133,22 @@ impl DeclaredScheme {
     }
 }
 
+impl Answers for DeclaredScheme {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+}
+
 impl Scheme for DeclaredScheme {
-    fn name(&self) -> &'static str {
-        self.name
+    fn info(&self) -> &SchemeInfo {
+        &self.info
     }
 
-    fn recognizes(&self, headers: &HeaderMap) -> bool {
-        self.signature.header.get(headers).is_some()
-    }
-
-    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
         let parsed = self.parse(head.headers())?;
         if let Some((_, value)) = self.header_timestamp(head.headers(), &parsed)? {
-            self.fresh(value, now)?;
+            self.fresh(value, at)?;
         }
         for piece in self.pieces.iter() {
             if let Compiled::Header(h) = piece {
@@ -1175,24 +1158,16 @@ impl Scheme for DeclaredScheme {
         Ok(())
     }
 
-    fn now(&self) -> SystemTime {
-        self.options.clock.now()
-    }
-
-    fn body_limit(&self) -> usize {
-        self.body_limit
-    }
-
-    fn verify_request(
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
+        at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
         let headers = request.headers();
         let parsed = self.parse(headers)?;
         let header_timestamp = self.header_timestamp(headers, &parsed)?;
         let mut seconds = match header_timestamp {
-            Some((_, value)) => Some(self.fresh(value, now)?),
+            Some((_, value)) => Some(self.fresh(value, at)?),
             None => None,
         };
         let id_value = match &self.id {
@@ -1241,11 +1216,11 @@ impl Scheme for DeclaredScheme {
                     .header
                     .malformed("the signed body has no integer timestamp member")
             })?;
-            seconds = Some(self.fresh(value, now)?);
+            seconds = Some(self.fresh(value, at)?);
         }
         let (id, id_signed) = Self::field(self.id.as_ref(), headers)?;
         let (event_type, type_signed) = Self::field(self.event_type.as_ref(), headers)?;
-        let mut event = Event::builder(self.name, body.clone())
+        let mut event = Event::builder(self.info.name.clone(), body.clone())
             .id(id, id_signed)
             .event_type(event_type, type_signed);
         if let Some(seconds) = seconds {
@@ -1258,11 +1233,10 @@ impl Scheme for DeclaredScheme {
 impl fmt::Debug for DeclaredScheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DeclaredScheme")
-            .field("name", &self.name)
+            .field("name", &self.info.name)
             .field("algorithm", &self.algorithm)
             .field("signature_header", &self.signature.header.display)
             .field("secrets", &self.keys.len())
-            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }

@@ -1,72 +1,23 @@
 //! Signing schemes: the open [`Scheme`] trait, the built-in schemes by name, and the keyed-MAC
 //! toolkit they share.
 //!
-//! A scheme sees the whole request (method, URL, headers, raw body) and answers with a
-//! [`Verified`] event or handshake. Each built-in scheme is one file in
-//! [`providers`](crate::providers) plus one line in [`providers::ALL`](crate::providers::ALL).
-//! An app's own scheme is the same trait in its own crate: see "Adding your own scheme" in the
-//! [crate docs](crate), and `tests/external_scheme.rs`.
-
-/// The constructors (`new`, `with_secrets` and the crate's `with_min`) and the redacted `Debug`
-/// of a scheme keyed by text secrets of at least [`MIN_RAW_SECRET_LEN`] bytes, with
-/// `keys: MacKeys<Hmac<Sha256>>` and `options` fields.
-macro_rules! text_secret_scheme {
-    ($ty:ident, $name:literal, $secret:literal, $header:literal) => {
-        impl $ty {
-            #[doc = concat!("A verifier for ", $secret, ".")]
-            ///
-            /// # Errors
-            ///
-            /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
-            pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
-                Self::with_secrets([secret])
-            }
-
-            /// A verifier that accepts a signature from any of `secrets` (rotation: the
-            /// sender signs with the new secret as soon as it is rotated).
-            ///
-            /// # Errors
-            ///
-            /// As [`new`](Self::new), or when there are no secrets.
-            pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
-            where
-                I: IntoIterator,
-                I::Item: AsRef<[u8]>,
-            {
-                Self::with_min(secrets, $crate::scheme::MIN_RAW_SECRET_LEN)
-            }
-
-            pub(crate) fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
-            where
-                I: IntoIterator,
-                I::Item: AsRef<[u8]>,
-            {
-                Ok(Self {
-                    keys: $crate::scheme::MacKeys::from_secrets(secrets, min)?,
-                    options: $crate::verify::VerifyOptions::default(),
-                })
-            }
-        }
-
-        impl std::fmt::Debug for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($ty))
-                    .field("secrets", &self.keys.len())
-                    .field("options", &self.options)
-                    .finish()
-            }
-        }
-    };
-}
-
-pub(crate) use text_secret_scheme;
+//! A scheme declares what it is once, as data ([`SchemeInfo`]), and writes two functions: a
+//! cheap check of the head and the verification of the whole request (method, URL, headers,
+//! raw body), which answers with a [`Verified`] event or handshake. The policy — clock,
+//! tolerance — lives apart, in one generic [`Verifier`]: `StripeVerifier` is
+//! `Verifier<Stripe>`. Each built-in scheme is its provider's file in
+//! [`providers`](crate::providers) plus one line in [`providers::ALL`](crate::providers::ALL). An app's own scheme is the same trait in its own crate: see the
+//! [`Scheme`] docs and `tests/external_scheme.rs`.
 
 pub mod cloudevents;
 pub mod declared;
+mod verifier;
+
+pub(crate) use verifier::event_only;
+pub use verifier::{Answers, Check, IntoVerifier, SchemeInfo, SchemeName, Verifier};
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use http::HeaderMap;
 
@@ -87,6 +38,31 @@ pub(crate) const MIN_RAW_SECRET_LEN: usize = 8;
 /// One MAC per secret, each keyed once at construction and cloned per request.
 #[derive(Clone)]
 pub(crate) struct MacKeys<M>(Vec<M>);
+
+/// How many keys, never a key: a scheme holding them can derive `Debug`.
+impl<M> fmt::Debug for MacKeys<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MacKeys")
+            .field("secrets", &self.0.len())
+            .finish()
+    }
+}
+
+/// A verifier for a scheme keyed by HMAC-SHA256 secrets used as text (Slack, Paddle, Linear,
+/// Shopify, Zoom): one or more (rotation), each at least `min` bytes.
+pub(crate) fn text_keyed<S: Scheme, I>(
+    secrets: I,
+    min: usize,
+    scheme: fn(MacKeys<hmac::Hmac<sha2::Sha256>>) -> S,
+) -> Result<Verifier<S>, VerifyError>
+where
+    I: IntoIterator,
+    I::Item: AsRef<[u8]>,
+{
+    Ok(Verifier::for_scheme(scheme(MacKeys::from_secrets(
+        secrets, min,
+    )?)))
+}
 
 impl<M: Mac + KeyInit + Clone> MacKeys<M> {
     /// Keys one MAC per secret; refuses an empty set or a key shorter than `min` bytes.
@@ -213,8 +189,7 @@ impl MacKeys<hmac::Hmac<sha2::Sha256>> {
 pub(crate) fn v0_signed<'a>(
     headers: &'a HeaderMap,
     [signature_header, timestamp_header]: [&crate::verify::Header; 2],
-    tolerance: std::time::Duration,
-    now: SystemTime,
+    at: &Check<'_>,
 ) -> Result<(&'a [u8], u64, [u8; 32]), VerifyError> {
     let [signature, timestamp] =
         crate::verify::Header::find_all(headers, [signature_header, timestamp_header]);
@@ -229,7 +204,7 @@ pub(crate) fn v0_signed<'a>(
         .strip_prefix(b"v0=")
         .and_then(hex_array)
         .ok_or_else(|| signature_header.malformed("expected v0= and 64 hex digits"))?;
-    crate::verify::check_freshness(seconds, now, tolerance)?;
+    at.fresh(seconds)?;
     Ok((digits, seconds, signature))
 }
 
@@ -347,6 +322,7 @@ fn feed_parts<M: Mac>(mac: &mut M, parts: &[&[u8]]) {
 
 /// An unsigned header the scheme reports (an id, a type): absent, or visible text that is kept as
 /// it is; an empty or non-text value is malformed.
+#[inline]
 pub(crate) fn reported(
     header: &crate::verify::Header,
     value: Option<&http::HeaderValue>,
@@ -418,94 +394,128 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// thousands.
 pub const MAX_SIGNATURES: usize = 8;
 
-/// Checks that a request really comes from one sender: a webhook signing scheme configured
-/// with its keys.
+/// Checks that a request really comes from one sender: a webhook signing scheme and its keys.
 ///
-/// Implementations are pure: no I/O, bounded work, constant-time comparisons, and (for the
-/// built-in schemes) no heap allocation. See the [module docs](self) for a scheme written
-/// outside this crate.
+/// A scheme declares what it is once, as data ([`info`](Self::info)), and writes two
+/// functions: [`check_head`](Self::check_head) (cheap, before the body is read) and
+/// [`verify`](Self::verify) (the whole request). The policy — the clock, the tolerance — is
+/// not the scheme's: a [`Verifier`] holds it and hands each call the [`Check`] resolved for
+/// the request. Implementations are pure: no I/O, bounded work, constant-time comparisons,
+/// and (for the built-in schemes) no heap allocation.
+///
+/// An app's own scheme, written with the public API alone:
+///
+/// ```
+/// use std::time::Duration;
+/// use verihook::http::{HeaderMap, HeaderName, HeaderValue};
+/// use verihook::scheme::{Check, SchemeInfo, Verifier};
+/// use verihook::{Event, Field, FixedClock, RequestHead, Scheme, Verified, VerifyError, WebhookRequest};
+///
+/// /// Acme sends `X-Acme-Token: <token>` and `X-Acme-Time: <unix seconds>` (a toy scheme).
+/// #[derive(Debug)]
+/// struct Acme {
+///     token: &'static str,
+/// }
+///
+/// static HEADERS: [HeaderName; 1] = [HeaderName::from_static("x-acme-token")];
+/// static INFO: SchemeInfo = SchemeInfo::new("acme", &HEADERS).with_tolerance(Duration::from_secs(60));
+///
+/// fn time(head: &RequestHead<'_>) -> Result<u64, VerifyError> {
+///     let value = head.headers().get("x-acme-time").ok_or(VerifyError::MissingHeader { name: "X-Acme-Time" })?;
+///     value.to_str().ok().and_then(|text| text.parse().ok())
+///         .ok_or(VerifyError::MalformedHeader { name: "X-Acme-Time", reason: "not Unix seconds" })
+/// }
+///
+/// impl Scheme for Acme {
+///     fn info(&self) -> &SchemeInfo {
+///         &INFO
+///     }
+///
+///     fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+///         at.fresh(time(head)?)
+///     }
+///
+///     fn verify(&self, request: &WebhookRequest<'_>, at: &Check<'_>) -> Result<Verified, VerifyError> {
+///         let seconds = time(&request.head())?;
+///         at.fresh(seconds)?;
+///         // A real scheme compares a MAC in constant time; a toy compares a token.
+///         let sent = request.headers().get("x-acme-token").map(HeaderValue::as_bytes);
+///         if sent != Some(self.token.as_bytes()) {
+///             return Err(VerifyError::SignatureMismatch { secrets: 1, signatures: 1 });
+///         }
+///         Ok(Verified::Event(
+///             Event::builder(INFO.name.clone(), request.body().clone())
+///                 .id(Field::Body("id"), true)
+///                 .timestamp(seconds)
+///                 .build(),
+///         ))
+///     }
+/// }
+///
+/// let verifier = Verifier::for_scheme(Acme { token: "s3cret" }).with_clock(FixedClock::at_unix(1_700_000_030));
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-acme-token", HeaderValue::from_static("s3cret"));
+/// headers.insert("x-acme-time", HeaderValue::from_static("1700000000"));
+/// let body = verihook::bytes::Bytes::from_static(br#"{"id":"a1"}"#);
+/// let verified = verifier.verify_request(&WebhookRequest::new(RequestHead::post(&headers), &body))?;
+/// assert_eq!(verified.into_event().unwrap().idempotency_key(), "acme:a1");
+/// # Ok::<(), VerifyError>(())
+/// ```
 pub trait Scheme: Send + Sync + fmt::Debug {
-    /// The scheme's name (`github`, `stripe`, ...): the default sender name, and the
-    /// namespace of its idempotency keys when no sender name is given.
-    fn name(&self) -> &'static str;
-
-    /// Whether `headers` look like this scheme's (its signature header is present); used to
-    /// pick a sender when the route does not name one.
-    fn recognizes(&self, headers: &HeaderMap) -> bool;
+    /// What the scheme is: its name, signature headers, body limit and default tolerance.
+    fn info(&self) -> &SchemeInfo;
 
     /// Cheap checks on the head alone (required headers present and well formed, timestamp
     /// fresh), run before the body is read. The default checks nothing.
     ///
     /// # Errors
     ///
-    /// The [`VerifyError`] that [`verify_request`](Self::verify_request) would give anyway.
-    fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
-        let _ = (head, now);
+    /// The [`VerifyError`] that [`verify`](Self::verify) would give anyway.
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+        let _ = (head, at);
         Ok(())
     }
 
-    /// The full check over the raw body as of `now`.
+    /// The full check over the raw body, under the policy `at` resolved for this request.
     ///
     /// # Errors
     ///
     /// A [`VerifyError`] saying why the request is not authentic or not fresh.
-    fn verify_request(
+    fn verify(&self, request: &WebhookRequest<'_>, at: &Check<'_>)
+        -> Result<Verified, VerifyError>;
+}
+
+impl<S: Scheme + ?Sized> Scheme for Box<S> {
+    fn info(&self) -> &SchemeInfo {
+        (**self).info()
+    }
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+        (**self).check_head(head, at)
+    }
+    fn verify(
         &self,
         request: &WebhookRequest<'_>,
-        now: SystemTime,
-    ) -> Result<Verified, VerifyError>;
-
-    /// The current time as this scheme's clock reads it (the system clock by default). A scheme
-    /// that signs no timestamp may answer any instant without reading a clock.
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-
-    /// The largest body this sender is expected to send (default [`DEFAULT_BODY_LIMIT`]); a
-    /// [`Receiver`](crate::Receiver) may override it per sender.
-    fn body_limit(&self) -> usize {
-        DEFAULT_BODY_LIMIT
-    }
-
-    /// Verifies a whole `http::Request` whose body has been read, as of this scheme's clock.
-    ///
-    /// # Errors
-    ///
-    /// As [`verify_request`](Self::verify_request).
-    fn verify_http(&self, request: &http::Request<bytes::Bytes>) -> Result<Verified, VerifyError> {
-        self.verify_request(&WebhookRequest::from_http(request), self.now())
+        at: &Check<'_>,
+    ) -> Result<Verified, VerifyError> {
+        (**self).verify(request, at)
     }
 }
 
-macro_rules! forward_scheme {
-    ($($wrapper:ident),*) => {$(
-        impl<S: Scheme + ?Sized> Scheme for $wrapper<S> {
-            fn name(&self) -> &'static str {
-                (**self).name()
-            }
-            fn recognizes(&self, headers: &HeaderMap) -> bool {
-                (**self).recognizes(headers)
-            }
-            fn precheck(&self, head: &RequestHead<'_>, now: SystemTime) -> Result<(), VerifyError> {
-                (**self).precheck(head, now)
-            }
-            fn verify_request(
-                &self,
-                request: &WebhookRequest<'_>,
-                now: SystemTime,
-            ) -> Result<Verified, VerifyError> {
-                (**self).verify_request(request, now)
-            }
-            fn now(&self) -> SystemTime {
-                (**self).now()
-            }
-            fn body_limit(&self) -> usize {
-                (**self).body_limit()
-            }
-        }
-    )*};
+impl<S: Scheme + ?Sized> Scheme for Arc<S> {
+    fn info(&self) -> &SchemeInfo {
+        (**self).info()
+    }
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+        (**self).check_head(head, at)
+    }
+    fn verify(
+        &self,
+        request: &WebhookRequest<'_>,
+        at: &Check<'_>,
+    ) -> Result<Verified, VerifyError> {
+        (**self).verify(request, at)
+    }
 }
-forward_scheme!(Box, Arc);
 
 /// What building a built-in scheme from configuration takes.
 #[derive(Debug, Clone, Copy)]

@@ -16,7 +16,7 @@ use crate::providers::{EventSample, SampleRequest};
 use crate::receiver::Outcome;
 use crate::request::{RequestHead, WebhookRequest};
 use crate::router::EventRouter;
-use crate::scheme::Scheme;
+use crate::scheme::{IntoVerifier, Verifier};
 use crate::verify::VerifyOptions;
 
 /// A request signed now as a provider would send it, with the verifier (built from the same
@@ -24,28 +24,29 @@ use crate::verify::VerifyOptions;
 /// without HTTP, or send [`into_http`](Self::into_http) to a receiver or an app.
 pub struct SignedRequest {
     pub(crate) sender: Arc<String>,
-    pub(crate) scheme: Arc<dyn Scheme>,
+    pub(crate) verifier: Arc<Verifier>,
     pub(crate) request: http::Request<Bytes>,
 }
 
 impl SignedRequest {
     /// A request the app already has (a provider's published example, a captured delivery)
     /// and the verifier that accepts it, from the sender named `sender`.
-    pub fn new(sender: &str, scheme: impl Scheme + 'static, request: http::Request<Bytes>) -> Self {
-        Self::from_boxed(sender, Box::new(scheme), request)
-    }
-
-    /// [`new`](Self::new) with a boxed scheme (from [`Provider::build`](crate::providers::Provider::build)).
-    pub fn from_boxed(
-        sender: &str,
-        scheme: Box<dyn Scheme>,
-        request: http::Request<Bytes>,
-    ) -> Self {
+    pub fn new(sender: &str, scheme: impl IntoVerifier, request: http::Request<Bytes>) -> Self {
         Self {
             sender: Arc::new(sender.to_owned()),
-            scheme: Arc::from(scheme),
+            verifier: Arc::new(scheme.into_verifier()),
             request,
         }
+    }
+
+    /// [`new`](Self::new) with a verifier built from configuration (by
+    /// [`Builtin::build`](crate::scheme::Builtin::build)).
+    pub fn from_boxed(
+        sender: &str,
+        scheme: impl IntoVerifier,
+        request: http::Request<Bytes>,
+    ) -> Self {
+        Self::new(sender, scheme, request)
     }
 
     /// Names the sender the request comes from (default: the scheme's name), for routes
@@ -82,8 +83,8 @@ impl SignedRequest {
 
     /// The verifier that accepts this request.
     #[must_use]
-    pub fn scheme(&self) -> &dyn Scheme {
-        &*self.scheme
+    pub fn scheme(&self) -> &Verifier {
+        &self.verifier
     }
 
     /// Verifies the request with its verifier.
@@ -97,10 +98,8 @@ impl SignedRequest {
             self.request.uri(),
             self.request.headers(),
         );
-        self.scheme.verify_request(
-            &WebhookRequest::new(head, self.request.body()),
-            self.scheme.now(),
-        )
+        self.verifier
+            .verify_request(&WebhookRequest::new(head, self.request.body()))
     }
 
     /// The request as an `http::Request`, for [`Receiver::handle_http`](crate::Receiver::handle_http)
@@ -115,7 +114,7 @@ impl fmt::Debug for SignedRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SignedRequest")
             .field("sender", &self.sender)
-            .field("scheme", &self.scheme)
+            .field("verifier", &self.verifier)
             .field("uri", self.request.uri())
             .field("body_len", &self.request.body().len())
             .finish_non_exhaustive()
@@ -261,7 +260,7 @@ pub fn signed_event(
     *request.headers_mut() = headers;
     Ok(SignedRequest {
         sender: Arc::new(provider.name.to_owned()),
-        scheme: Arc::from(verifier),
+        verifier: Arc::new(verifier),
         request,
     })
 }
@@ -323,7 +322,7 @@ mod tests {
             assert!(request.verify().is_ok(), "{}", builtin.name);
             let tampered = SignedRequest {
                 sender: request.sender.clone(),
-                scheme: request.scheme.clone(),
+                verifier: request.verifier.clone(),
                 request: {
                     let mut copy = http::Request::new(Bytes::from_static(b"{\"id\":\"t2\"}"));
                     *copy.method_mut() = Method::POST;

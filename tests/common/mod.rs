@@ -240,14 +240,17 @@ pub async fn a_failing_handler_answers_500_and_the_retry_succeeds(server: &Serve
 /// `X-Signature: sha512=<hex>`, HMAC-SHA512 of the body; the body's `id` is the (signed) event
 /// id.
 pub mod acme {
-    use std::time::SystemTime;
-
     use hmac::{Hmac, KeyInit, Mac};
-    use http::{HeaderMap, HeaderValue};
+    use http::{HeaderMap, HeaderName, HeaderValue};
+    use verihook::scheme::{Check, SchemeInfo};
     use verihook::{Event, Field, RequestHead, Scheme, Verified, VerifyError, WebhookRequest};
 
     const HEADER: &str = "x-signature";
     const SHOWN: &str = "X-Signature";
+
+    /// Declared once: the name, the signature header, a 64 KiB body limit.
+    static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
+    static INFO: SchemeInfo = SchemeInfo::new("acme", &HEADERS).with_body_limit(64 * 1024);
 
     #[derive(Debug)]
     pub struct Acme {
@@ -272,26 +275,19 @@ pub mod acme {
     }
 
     impl Scheme for Acme {
-        fn name(&self) -> &'static str {
-            "acme"
+        fn info(&self) -> &SchemeInfo {
+            &INFO
         }
 
-        fn recognizes(&self, headers: &HeaderMap) -> bool {
-            headers.contains_key(HEADER)
-        }
-
-        fn precheck(&self, head: &RequestHead<'_>, _now: SystemTime) -> Result<(), VerifyError> {
+        /// Acme signs no timestamp: the check never reads the clock.
+        fn check_head(&self, head: &RequestHead<'_>, _at: &Check<'_>) -> Result<(), VerifyError> {
             signature(head.headers()).map(|_| ())
         }
 
-        fn body_limit(&self) -> usize {
-            64 * 1024
-        }
-
-        fn verify_request(
+        fn verify(
             &self,
             request: &WebhookRequest<'_>,
-            _now: SystemTime,
+            _at: &Check<'_>,
         ) -> Result<Verified, VerifyError> {
             let signature = signature(request.headers())?;
             let mut mac = Hmac::<sha2::Sha512>::new_from_slice(&self.key).unwrap();
@@ -302,7 +298,7 @@ pub mod acme {
                     signatures: 1,
                 })?;
             Ok(Verified::Event(
-                Event::builder("acme", request.body().clone())
+                Event::builder(INFO.name.clone(), request.body().clone())
                     .id(Field::Body("id"), true)
                     .event_type(Field::Body("kind"), true)
                     .build(),

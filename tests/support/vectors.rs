@@ -7,7 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
-use verihook::{FixedClock, Scheme, VerifyOptions};
+use verihook::scheme::Verifier;
+use verihook::{FixedClock, VerifyOptions};
 
 #[derive(Deserialize)]
 pub struct File {
@@ -57,7 +58,7 @@ pub fn load(name: &str) -> File {
     file
 }
 
-pub fn verifier(provider: &str, case: &Case) -> Box<dyn Scheme> {
+pub fn verifier(provider: &str, case: &Case) -> Verifier {
     let mut options = VerifyOptions::default();
     options.tolerance = case.tolerance.map(Duration::from_secs);
     options.clock = std::sync::Arc::new(FixedClock::at_unix(case.now));
@@ -75,7 +76,7 @@ pub fn verifier(provider: &str, case: &Case) -> Box<dyn Scheme> {
         let v = verihook::GithubVerifier::with_secrets(&secrets)
             .unwrap()
             .with_options(options);
-        return Box::new(verihook::dangerous::accept_legacy_github_sha1(v));
+        return verihook::dangerous::accept_legacy_github_sha1(v).boxed();
     }
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let builtin = verihook::providers::find(provider).unwrap();
