@@ -9,7 +9,7 @@ use crate::providers::github::GithubVerifier;
 use crate::providers::Provider;
 use crate::request::WebhookRequest;
 use crate::scheme::declared::SchemeSpec;
-use crate::scheme::{BuildArgs, Verifier};
+use crate::scheme::Verifier;
 use crate::{VerifyError, VerifyOptions};
 
 /// Also accepts GitHub's legacy `X-Hub-Signature: sha1=<hex>` header, when (and only when) the
@@ -56,14 +56,7 @@ pub fn allow_short_secrets(
     url: Option<&str>,
     options: VerifyOptions,
 ) -> Result<Verifier, VerifyError> {
-    (builtin.build)(
-        BuildArgs {
-            secrets,
-            url,
-            short_ok: true,
-        },
-        options,
-    )
+    builtin.build_short_ok(secrets, url, options)
 }
 
 /// Lets a declared scheme accept secrets shorter than 8 bytes, down to its `secret.min_len`

@@ -51,7 +51,6 @@ use base64::Engine as _;
 use bytes::Bytes;
 use zeroize::Zeroizing;
 
-use crate::dangerous;
 use crate::error::VerifyError;
 use crate::event::Verified;
 use crate::providers::Provider;
@@ -247,7 +246,7 @@ impl Explainer {
             secrets,
             url,
             Box::new(move |secrets, url| {
-                dangerous::allow_short_secrets(builtin, secrets, url, options.clone()).ok()
+                builtin.build_short_ok(secrets, url, options.clone()).ok()
             }),
             Box::new(move |secrets, url| builtin.build(secrets, url, strict_options.clone())),
         )
@@ -265,7 +264,8 @@ impl Explainer {
     ) -> Self {
         let strict = spec.clone();
         let strict_options = options.clone();
-        let mut lenient = dangerous::allow_short_declared_secrets(spec.clone());
+        let mut lenient = spec.clone();
+        lenient.dangerous.short_secrets = true;
         lenient.secret.min_len = 1;
         Self::new(
             &spec.name,
@@ -338,7 +338,7 @@ impl Explainer {
     }
 
     /// [`verify`](Self::verify), also accepting secrets shorter than the scheme's minimum
-    /// (reached through [`dangerous::verify_with_short_secrets`]).
+    /// (reached through `dangerous::verify_with_short_secrets`).
     pub(crate) fn verify_lenient(
         &self,
         request: &WebhookRequest<'_>,

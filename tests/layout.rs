@@ -166,10 +166,18 @@ fn production_code_does_not_use_the_test_kit() {
 fn no_string_is_leaked() {
     let mut found = Vec::new();
     for path in sources(&src()) {
-        for (at, line) in code_lines(&path) {
-            if line.contains("Box::leak") || line.contains(".leak()") {
-                found.push(format!("{}:{at}: {}", path.display(), line.trim()));
-            }
+        // A declared scheme's header display names and body member names, read from its spec
+        // once at start-up, are kept for the process's life: `VerifyError::MissingHeader` and
+        // `Field::Body` name them as `&'static str`. One copy per distinct name, never per
+        // request or per event; scheme names themselves are shared, not leaked.
+        let allowed = usize::from(path.ends_with("scheme/declared.rs"));
+        let leaks: Vec<String> = code_lines(&path)
+            .into_iter()
+            .filter(|(_, line)| line.contains("Box::leak") || line.contains(".leak()"))
+            .map(|(at, line)| format!("{}:{at}: {}", path.display(), line.trim()))
+            .collect();
+        if leaks.len() > allowed {
+            found.extend(leaks);
         }
     }
     assert!(

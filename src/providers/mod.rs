@@ -115,6 +115,25 @@ impl Provider {
         )
     }
 
+    /// [`build`](Self::build), accepting secrets shorter than the provider's minimum: the
+    /// diagnosis keys a scheme this way to say "too short" rather than "mismatch", and
+    /// `dangerous::allow_short_secrets` is the public way in.
+    pub(crate) fn build_short_ok(
+        &self,
+        secrets: &[&str],
+        url: Option<&str>,
+        options: VerifyOptions,
+    ) -> Result<Verifier, VerifyError> {
+        (self.build)(
+            BuildArgs {
+                secrets,
+                url,
+                short_ok: true,
+            },
+            options,
+        )
+    }
+
     /// Whether `name` is this provider's name or one of its aliases, ignoring case.
     #[must_use]
     pub fn is_named(&self, name: &str) -> bool {
