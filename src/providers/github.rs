@@ -217,6 +217,7 @@ impl Answers for Github {
     fn answer(verified: Verified) -> Result<Event, VerifyError> {
         event_only(verified)
     }
+    #[inline]
     fn answer_post(
         &self,
         headers: &HeaderMap,

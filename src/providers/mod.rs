@@ -484,6 +484,15 @@ mod tests {
             let verifier = provider
                 .build(&[secret], url, VerifyOptions::default())
                 .unwrap();
+            // The registry entry and the scheme's own `SchemeInfo` say the same.
+            let info = verifier.info();
+            assert_eq!(&*info.name, provider.name);
+            let declared: Vec<&str> = info
+                .signature_headers
+                .iter()
+                .map(http::HeaderName::as_str)
+                .collect();
+            assert_eq!(declared, provider.headers, "{}", provider.name);
             let method = http::Method::POST;
             let uri = http::Uri::from_static("/webhooks/x");
             let head = RequestHead::new(&method, &uri, &signed.headers);

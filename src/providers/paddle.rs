@@ -138,6 +138,7 @@ impl Answers for Paddle {
     fn answer(verified: Verified) -> Result<Event, VerifyError> {
         event_only(verified)
     }
+    #[inline]
     fn answer_post(
         &self,
         headers: &HeaderMap,

@@ -135,6 +135,7 @@ impl Answers for Shopify {
     fn answer(verified: Verified) -> Result<Event, VerifyError> {
         event_only(verified)
     }
+    #[inline]
     fn answer_post(
         &self,
         headers: &HeaderMap,

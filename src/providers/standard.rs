@@ -436,6 +436,7 @@ impl Answers for Standard {
     fn answer(verified: Verified) -> Result<Event, VerifyError> {
         event_only(verified)
     }
+    #[inline]
     fn answer_post(
         &self,
         headers: &HeaderMap,

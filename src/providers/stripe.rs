@@ -179,6 +179,7 @@ impl Answers for Stripe {
     fn answer(verified: Verified) -> Result<Event, VerifyError> {
         event_only(verified)
     }
+    #[inline]
     fn answer_post(
         &self,
         headers: &HeaderMap,

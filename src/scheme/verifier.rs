@@ -284,6 +284,7 @@ pub trait Answers: Scheme {
     /// # Errors
     ///
     /// As [`verify`](Scheme::verify).
+    #[inline]
     fn answer_post(
         &self,
         headers: &HeaderMap,
