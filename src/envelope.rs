@@ -42,14 +42,9 @@
 //! let _router = verihook::EventRouter::new().route("invoice.paid", invoice_paid);
 //! ```
 
-use std::borrow::Cow;
-
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::Value;
 
 use crate::error::{parse_form, parse_payload};
-use crate::event::{final_member_text, first_members, Event, Field, RouteKey};
 use crate::handler::HandlerError;
 use crate::router::{FromRouted, Routed};
 
@@ -69,62 +64,6 @@ pub use crate::providers::square::SquareEvent;
 pub use crate::providers::standard::StandardEvent;
 pub use crate::providers::stripe::StripeEvent;
 pub use crate::providers::zoom::ZoomEvent;
-
-/// The key an event is routed by, read from the verified event as its sender defines it (see
-/// the [module](self) table): the built-in provider whose scheme verified it reads it, else the
-/// type the scheme reported. `None` when the event carries no type: only a fallback route
-/// takes it.
-pub(crate) fn route_key(event: &Event) -> Option<RouteKey> {
-    match crate::providers::by_scheme(event.scheme()) {
-        Some(provider) => (provider.route_key)(event),
-        None => reported_route_key(event),
-    }
-}
-
-/// The event type the scheme reported, as the route key: for declared schemes, CloudEvents and
-/// the providers whose type is one member of the body or one header.
-pub(crate) fn reported_route_key(event: &Event) -> Option<RouteKey> {
-    let body = &event.body[..];
-    match &event.event_type {
-        // A type the scheme already resolved (CloudEvents' `type`), or an inbox entry's
-        // stored type, is the key as it is.
-        Field::Text(text) => Some(RouteKey::new(text.as_ref())),
-        // Stripe's `type` ends the event: read from the end first.
-        Field::Body(name) => match final_member_text(body, name) {
-            Some(kind) => Some(RouteKey::new(kind)),
-            None => {
-                let [kind] = first_members(body, [*name]);
-                kind.map(|t| RouteKey::new(&t))
-            }
-        },
-        _ => event.event_type().map(|t| RouteKey::new(&t)),
-    }
-}
-
-/// Builds an envelope from the routed event: the body deserialised once into `W` (the wire
-/// shape, `T` inside it), then arranged.
-pub(crate) fn from_wire<W: DeserializeOwned, E>(
-    routed: &Routed,
-    arrange: impl FnOnce(W, &Routed) -> E,
-) -> Result<E, HandlerError> {
-    let wire = parse_payload::<W>(routed.delivery().body())?;
-    Ok(arrange(wire, routed))
-}
-
-/// A string, or a number as its digits (senders disagree on how to write a timestamp).
-pub(crate) fn text_or_number<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<Value>::deserialize(deserializer)? {
-        Some(Value::String(text)) => Some(text),
-        Some(Value::Number(number)) => Some(number.to_string()),
-        _ => None,
-    })
-}
-
-pub(crate) fn text(value: Option<Cow<'_, str>>) -> Option<String> {
-    value.map(Cow::into_owned)
-}
 
 /// The whole body as `T`, for any JSON sender.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -136,7 +136,7 @@ pub enum Field {
 /// ```
 #[derive(Clone)]
 pub struct Event {
-    pub(crate) scheme: crate::scheme::SchemeName,
+    pub(crate) scheme: SchemeName,
     /// Thin (one pointer) to keep the event small: apps move events around.
     pub(crate) sender: Option<Arc<String>>,
     pub(crate) id: Field,
@@ -215,7 +215,7 @@ impl Event {
     /// Starts an event verified by the scheme `scheme` (its name, such as `"stripe"`) over
     /// `body`, the raw body as received.
     #[inline]
-    pub fn builder(scheme: impl Into<crate::scheme::SchemeName>, body: Bytes) -> EventBuilder {
+    pub fn builder(scheme: impl Into<SchemeName>, body: Bytes) -> EventBuilder {
         EventBuilder {
             event: Self {
                 scheme: scheme.into(),
@@ -240,7 +240,7 @@ impl Event {
         timestamp: Option<u64>,
     ) -> Self {
         Self {
-            scheme: crate::scheme::SchemeName::from_static(scheme),
+            scheme: SchemeName::from_static(scheme),
             sender: None,
             id,
             event_type,
@@ -866,6 +866,128 @@ impl RouteKey {
 impl fmt::Display for RouteKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.full)
+    }
+}
+
+/// The event type the scheme reported, as the route key: for declared schemes, CloudEvents and
+/// the providers whose type is one member of the body or one header.
+pub(crate) fn reported_route_key(event: &Event) -> Option<RouteKey> {
+    let body = &event.body[..];
+    match &event.event_type {
+        // A type the scheme already resolved (CloudEvents' `type`), or an inbox entry's
+        // stored type, is the key as it is.
+        Field::Text(text) => Some(RouteKey::new(text.as_ref())),
+        // Stripe's `type` ends the event: read from the end first.
+        Field::Body(name) => match final_member_text(body, name) {
+            Some(kind) => Some(RouteKey::new(kind)),
+            None => {
+                let [kind] = first_members(body, [*name]);
+                kind.map(|t| RouteKey::new(&t))
+            }
+        },
+        _ => event.event_type().map(|t| RouteKey::new(&t)),
+    }
+}
+
+/// A scheme's name (`stripe`, `github`, a declared scheme's own): the default sender name and
+/// what [`Event::scheme`] answers.
+///
+/// Cloning it never allocates: a built-in name is static text, a name read at run time (a
+/// declared scheme's) is shared.
+#[derive(Clone)]
+pub struct SchemeName(Name);
+
+/// Thin when shared (`Arc<String>`, one pointer), so the enum is no larger than a `&str` and
+/// events carrying it stay small.
+#[derive(Clone)]
+enum Name {
+    Static(&'static str),
+    Shared(Arc<String>),
+}
+
+impl SchemeName {
+    /// A name known at compile time.
+    #[must_use]
+    pub const fn from_static(name: &'static str) -> Self {
+        Self(Name::Static(name))
+    }
+
+    /// The name as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Name::Static(name) => name,
+            Name::Shared(name) => name,
+        }
+    }
+}
+
+impl std::ops::Deref for SchemeName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for SchemeName {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&'static str> for SchemeName {
+    fn from(name: &'static str) -> Self {
+        Self::from_static(name)
+    }
+}
+
+impl From<Arc<String>> for SchemeName {
+    fn from(name: Arc<String>) -> Self {
+        Self(Name::Shared(name))
+    }
+}
+
+impl From<String> for SchemeName {
+    fn from(name: String) -> Self {
+        Self(Name::Shared(Arc::new(name)))
+    }
+}
+
+impl PartialEq for SchemeName {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for SchemeName {}
+
+impl PartialEq<str> for SchemeName {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for SchemeName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::hash::Hash for SchemeName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for SchemeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for SchemeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -96,6 +96,7 @@ pub mod providers;
 mod receiver;
 mod request;
 pub mod router;
+mod sample;
 pub mod scheme;
 mod secret;
 pub mod testing;

@@ -781,7 +781,7 @@ impl Receiver {
             }
         };
         let route_key_signed = event.signed().route_key();
-        let delivery = Delivery::new(event, key.clone(), token, 1, crate::envelope::route_key);
+        let delivery = Delivery::new(event, key.clone(), token, 1, crate::providers::route_key);
         let (store, lease, beat_key) = (&self.store, self.lease, key.as_str());
         let started = observe::clock();
         let handled = handler

@@ -43,12 +43,17 @@
 //! # let _ = router;
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::{ready, Future};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::error::ConfigError;
+use serde::de::DeserializeOwned;
+use serde::Deserialize as _;
+use serde_json::Value;
+
+use crate::error::{parse_payload, ConfigError};
 pub use crate::event::RouteKey;
 use crate::handler::{Delivery, HandlerError};
 pub use crate::handler::{Handled, Unrouted};
@@ -477,4 +482,28 @@ impl<S> fmt::Debug for EventRouter<S> {
             .field("unrouted", &self.policy)
             .finish_non_exhaustive()
     }
+}
+/// Builds an envelope from the routed event: the body deserialised once into `W` (the wire
+/// shape, `T` inside it), then arranged.
+pub(crate) fn from_wire<W: DeserializeOwned, E>(
+    routed: &Routed,
+    arrange: impl FnOnce(W, &Routed) -> E,
+) -> Result<E, HandlerError> {
+    let wire = parse_payload::<W>(routed.delivery().body())?;
+    Ok(arrange(wire, routed))
+}
+
+/// A string, or a number as its digits (senders disagree on how to write a timestamp).
+pub(crate) fn text_or_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(deserializer)? {
+        Some(Value::String(text)) => Some(text),
+        Some(Value::Number(number)) => Some(number.to_string()),
+        _ => None,
+    })
+}
+
+pub(crate) fn text(value: Option<Cow<'_, str>>) -> Option<String> {
+    value.map(Cow::into_owned)
 }

@@ -24,7 +24,8 @@
 //! ```
 
 mod signed;
-pub use signed::{signed_event, SignedRequest, TEST_URL};
+pub use crate::sample::TEST_URL;
+pub use signed::{signed_event, SignedRequest};
 
 #[cfg(feature = "ed25519")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
@@ -41,133 +42,9 @@ pub use crate::providers::stripe::StripeSigner;
 pub use crate::providers::twilio::TwilioSigner;
 pub use crate::providers::zoom::ZoomSigner;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use hmac::Hmac;
-use http::{HeaderMap, HeaderValue};
-use serde_json::Value;
-use sha2::Sha256;
+use http::HeaderMap;
 
 use crate::error::VerifyError;
-use crate::scheme::MacKeys;
-use crate::verify::Header;
-
-/// Signers take any non-empty secret: they sign what the provider would, and some providers
-/// (GitHub) let users pick any secret. The verifiers keep their minimum lengths, which
-/// [`dangerous::allow_short_secrets`](crate::dangerous::allow_short_secrets) lifts.
-pub(crate) const ANY_LENGTH: usize = 1;
-
-/// 32 hex digits (a claim token's) in the 8-4-4-4-12 form of a UUID.
-pub(crate) fn uuid_text(hex: &str) -> String {
-    let part = |range: std::ops::Range<usize>| hex.get(range).unwrap_or("0");
-    [
-        part(0..8),
-        part(8..12),
-        part(12..16),
-        part(16..20),
-        part(20..32),
-    ]
-    .join("-")
-}
-
-pub(crate) fn insert(
-    headers: &mut HeaderMap,
-    header: &Header,
-    value: &str,
-) -> Result<(), VerifyError> {
-    let value = HeaderValue::from_str(value)
-        .ok()
-        .filter(|v| !v.is_empty() && v.to_str().is_ok())
-        .ok_or_else(|| header.malformed("not a valid header value"))?;
-    headers.insert(header.wire.clone(), value);
-    Ok(())
-}
-
-/// `v0=<hex>` of `v0:{timestamp}:{body}` (Slack's and Zoom's format).
-pub(crate) fn v0_signature(keys: &MacKeys<Hmac<Sha256>>, timestamp: u64, body: &[u8]) -> String {
-    let t = timestamp.to_string();
-    let tag = keys
-        .sign(&[b"v0:", t.as_bytes(), b":", body])
-        .unwrap_or_default();
-    format!("v0={}", const_hex::encode(tag))
-}
-
-/// The `v0=` signature and the timestamp, in `signature` and `timestamp`.
-pub(crate) fn v0_headers(
-    keys: &MacKeys<Hmac<Sha256>>,
-    [signature, stamp]: [&Header; 2],
-    timestamp: u64,
-    body: &[u8],
-) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    for (header, value) in [
-        (signature, v0_signature(keys, timestamp, body)),
-        (stamp, timestamp.to_string()),
-    ] {
-        // Digits, hex and ASCII prefixes are always valid header values.
-        let _ = insert(&mut headers, header, &value);
-    }
-    headers
-}
-
-/// A `Debug` that shows a signer's type and never its key.
-macro_rules! redacted_debug {
-    ($($ty:ty),*) => {$(
-        impl std::fmt::Debug for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(concat!(stringify!($ty), "([redacted])"))
-            }
-        }
-    )*};
-}
-pub(crate) use redacted_debug;
-
-/// The current time, Unix seconds.
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
-}
-
-/// The current time, Unix milliseconds.
-pub(crate) fn unix_now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
-}
-
-/// `value` as JSON bytes.
-pub(crate) fn to_vec(value: &Value) -> Vec<u8> {
-    // A `Value` always serialises.
-    serde_json::to_vec(value).unwrap_or_default()
-}
-
-/// `value` with `name` set to `member` when given and not already there (an object only).
-pub(crate) fn with_member(mut value: Value, name: &str, member: Option<Value>) -> Value {
-    if let (Value::Object(members), Some(member)) = (&mut value, member) {
-        members.entry(name).or_insert(member);
-    }
-    value
-}
-
-/// Each top-level member of `payload` as a form parameter (strings as they are, other values
-/// as JSON text).
-pub(crate) fn form_body(payload: &Value) -> String {
-    let mut form = form_urlencoded::Serializer::new(String::new());
-    if let Value::Object(members) = payload {
-        for (name, value) in members {
-            match value {
-                Value::String(text) => form.append_pair(name, text),
-                other => form.append_pair(name, &other.to_string()),
-            };
-        }
-    }
-    form.finish()
-}
-
-pub(crate) use signed::rfc3339;
 
 /// Signs requests as a sender described by a [`SchemeSpec`](crate::scheme::declared::SchemeSpec)
 /// does: the signature header in the declared format, and the timestamp and id headers the
@@ -241,4 +118,4 @@ impl DeclaredSigner {
     }
 }
 
-redacted_debug!(DeclaredSigner);
+crate::sample::redacted_debug!(DeclaredSigner);

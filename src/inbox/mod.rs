@@ -113,7 +113,7 @@ impl Entry {
             event_type: event.event_type().map(Into::into),
             timestamp: event.unix_timestamp(),
             signed: event.signed(),
-            route_key: crate::envelope::route_key(event),
+            route_key: crate::providers::route_key(event),
             route_key_signed: event.signed().route_key(),
             body: event.body().clone(),
         }

@@ -329,7 +329,7 @@ impl Worker {
                 key.clone(),
                 token,
                 attempt,
-                crate::envelope::route_key,
+                crate::providers::route_key,
             )
             .with_route_key(entry.route_key);
             let started = observe::clock();

@@ -222,18 +222,18 @@ impl DiscordSigner {
         let t = timestamp.to_string();
         let signature = self.key.sign(&[t.as_bytes(), body].concat());
         let mut headers = http::HeaderMap::new();
-        let _ = crate::testing::insert(
+        let _ = crate::sample::insert(
             &mut headers,
             &SIGNATURE,
             &const_hex::encode(signature.to_bytes()),
         );
-        let _ = crate::testing::insert(&mut headers, &TIMESTAMP, &t);
+        let _ = crate::sample::insert(&mut headers, &TIMESTAMP, &t);
         headers
     }
 }
 
 #[cfg(feature = "ed25519")]
-crate::testing::redacted_debug!(DiscordSigner);
+crate::sample::redacted_debug!(DiscordSigner);
 
 /// A Discord interaction (slash command, component, modal), with `data` as `T`.
 ///
@@ -280,7 +280,7 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Discord
         routed: &crate::router::Routed,
         _: &S,
     ) -> Result<Self, crate::handler::HandlerError> {
-        crate::envelope::from_wire(routed, |w: InteractionWire<T>, _| Self {
+        crate::router::from_wire(routed, |w: InteractionWire<T>, _| Self {
             id: w.id,
             application_id: w.application_id,
             kind: w.kind,
@@ -339,7 +339,7 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Discord
         routed: &crate::router::Routed,
         _: &S,
     ) -> Result<Self, crate::handler::HandlerError> {
-        crate::envelope::from_wire(routed, |w: DiscordEventWire<T>, _| Self {
+        crate::router::from_wire(routed, |w: DiscordEventWire<T>, _| Self {
             application_id: w.application_id,
             event_type: w.event.event_type,
             timestamp: w.event.timestamp,
@@ -448,7 +448,7 @@ fn sample_event(
         .collect();
     let body = match interaction {
         Some(number) => {
-            let data = crate::testing::with_member(
+            let data = crate::sample::with_member(
                 sample.payload.clone(),
                 "name",
                 sample.action.map(serde_json::Value::from),
@@ -468,12 +468,12 @@ fn sample_event(
             "type": 1,
             "event": {
                 "type": sample.event_type,
-                "timestamp": crate::testing::rfc3339(sample.secs),
+                "timestamp": crate::sample::rfc3339(sample.secs),
                 "data": sample.payload,
             },
         }),
     };
-    let body = crate::testing::to_vec(&body);
+    let body = crate::sample::to_vec(&body);
     let headers = signer.sign(sample.secs, &body);
     let mut request = crate::providers::SampleRequest::new(body, headers);
     request.key = Some(signer.public_key());

@@ -247,8 +247,8 @@ impl GithubSigner {
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         let secret = secret.as_ref();
         Ok(Self {
-            sha256: crate::scheme::MacKeys::new([secret], crate::testing::ANY_LENGTH)?,
-            sha1: crate::scheme::MacKeys::new([secret], crate::testing::ANY_LENGTH)?,
+            sha256: crate::scheme::MacKeys::new([secret], crate::sample::ANY_LENGTH)?,
+            sha1: crate::scheme::MacKeys::new([secret], crate::sample::ANY_LENGTH)?,
         })
     }
 
@@ -299,13 +299,13 @@ impl GithubSigner {
         body: &[u8],
     ) -> Result<http::HeaderMap, crate::error::VerifyError> {
         let mut headers = self.sign(body);
-        crate::testing::insert(&mut headers, &DELIVERY, delivery)?;
-        crate::testing::insert(&mut headers, &EVENT, event)?;
+        crate::sample::insert(&mut headers, &DELIVERY, delivery)?;
+        crate::sample::insert(&mut headers, &EVENT, event)?;
         Ok(headers)
     }
 }
 
-crate::testing::redacted_debug!(GithubSigner);
+crate::sample::redacted_debug!(GithubSigner);
 
 /// A GitHub delivery: the event name (`X-GitHub-Event`), its `action`, and the body as `T`.
 ///
@@ -329,7 +329,7 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for GithubE
         routed: &crate::router::Routed,
         _: &S,
     ) -> Result<Self, crate::handler::HandlerError> {
-        crate::envelope::from_wire(routed, |payload: T, r| Self {
+        crate::router::from_wire(routed, |payload: T, r| Self {
             event: r
                 .route_key()
                 .map(|k| k.kind().to_owned())
@@ -338,7 +338,7 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for GithubE
                 .route_key()
                 .and_then(crate::event::RouteKey::action)
                 .map(str::to_owned),
-            delivery: crate::envelope::text(r.delivery().id()),
+            delivery: crate::router::text(r.delivery().id()),
             payload,
         })
     }
@@ -397,7 +397,7 @@ fn sample_event(
     sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     let action = sample.action.map(serde_json::Value::from);
-    let body = crate::testing::to_vec(&crate::testing::with_member(
+    let body = crate::sample::to_vec(&crate::sample::with_member(
         sample.payload.clone(),
         "action",
         action,

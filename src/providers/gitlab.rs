@@ -302,14 +302,14 @@ impl GitlabSigner {
                 headers
             }
         };
-        crate::testing::insert(&mut headers, &EVENT, event)?;
-        crate::testing::insert(&mut headers, &EVENT_UUID, uuid)?;
-        crate::testing::insert(&mut headers, &IDEMPOTENCY_KEY, uuid)?;
+        crate::sample::insert(&mut headers, &EVENT, event)?;
+        crate::sample::insert(&mut headers, &EVENT_UUID, uuid)?;
+        crate::sample::insert(&mut headers, &IDEMPOTENCY_KEY, uuid)?;
         Ok(headers)
     }
 }
 
-crate::testing::redacted_debug!(GitlabSigner);
+crate::sample::redacted_debug!(GitlabSigner);
 
 /// A GitLab delivery: `object_kind`, `object_attributes.action` where there is one, and the
 /// body as `T`.
@@ -329,7 +329,7 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for GitlabE
         routed: &crate::router::Routed,
         _: &S,
     ) -> Result<Self, crate::handler::HandlerError> {
-        crate::envelope::from_wire(routed, |payload: T, r| Self {
+        crate::router::from_wire(routed, |payload: T, r| Self {
             object_kind: r
                 .route_key()
                 .map(|k| k.kind().to_owned())
@@ -416,7 +416,7 @@ fn sign_sample(
 fn sample_event(
     sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
-    let mut body = crate::testing::with_member(
+    let mut body = crate::sample::with_member(
         sample.payload.clone(),
         "object_kind",
         Some(serde_json::Value::from(sample.kind)),
@@ -429,7 +429,7 @@ fn sample_event(
             attributes.insert("action".into(), serde_json::Value::from(action));
         }
     }
-    let body = crate::testing::to_vec(&body);
+    let body = crate::sample::to_vec(&body);
     let header = event_header(sample.kind);
     let headers = GitlabSigner::new(sample.secret)?.sign(&header, sample.uuid, &body)?;
     Ok(crate::providers::SampleRequest::new(body, headers))

@@ -182,7 +182,7 @@ impl LinearSigner {
     /// [`SecretError`](crate::SecretError) when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::testing::ANY_LENGTH)?,
+            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,
         })
     }
 
@@ -205,14 +205,14 @@ impl LinearSigner {
         body: &[u8],
     ) -> Result<http::HeaderMap, crate::error::VerifyError> {
         let mut headers = http::HeaderMap::new();
-        crate::testing::insert(&mut headers, &SIGNATURE, &self.signature(body))?;
-        crate::testing::insert(&mut headers, &EVENT, event)?;
-        crate::testing::insert(&mut headers, &DELIVERY, delivery)?;
+        crate::sample::insert(&mut headers, &SIGNATURE, &self.signature(body))?;
+        crate::sample::insert(&mut headers, &EVENT, event)?;
+        crate::sample::insert(&mut headers, &DELIVERY, delivery)?;
         Ok(headers)
     }
 }
 
-crate::testing::redacted_debug!(LinearSigner);
+crate::sample::redacted_debug!(LinearSigner);
 
 /// A Linear webhook (`action`, `type`, `data`, ...), with `data` as `T`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,7 +264,7 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for LinearE
         routed: &crate::router::Routed,
         _: &S,
     ) -> Result<Self, crate::handler::HandlerError> {
-        crate::envelope::from_wire(routed, |w: LinearWire<T>, _| Self {
+        crate::router::from_wire(routed, |w: LinearWire<T>, _| Self {
             action: w.action,
             event_type: w.event_type,
             created_at: w.created_at,
@@ -310,7 +310,7 @@ fn sample_body(id: &str, event: &str) -> String {
         "url": "https://linear.app/verihook/issue/VH-1",
         "createdAt": "2026-11-30T12:00:00.000Z",
         "organizationId": "4e8ea3a0-d4d1-4e7e-a5be-8b1e7b4e0f1c",
-        "webhookTimestamp": crate::testing::unix_now_millis(),
+        "webhookTimestamp": crate::sample::unix_now_millis(),
         "webhookId": "000042e3-d123-4980-b49f-8e140eef9329"
     })
     .to_string()
@@ -344,10 +344,10 @@ fn sign_sample(
 fn sample_event(
     sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
-    let body = crate::testing::to_vec(&serde_json::json!({
+    let body = crate::sample::to_vec(&serde_json::json!({
         "action": sample.action.unwrap_or("create"),
         "type": sample.kind,
-        "createdAt": crate::testing::rfc3339(sample.secs),
+        "createdAt": crate::sample::rfc3339(sample.secs),
         "data": sample.payload,
         "url": "https://linear.app/verihook-test",
         "organizationId": sample.uuid,

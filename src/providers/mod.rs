@@ -375,6 +375,17 @@ pub static ALL: &[&Provider] = &[
     &zoom::PROVIDER,
 ];
 
+/// The key an event is routed by, read from the verified event as its sender defines it (see
+/// the [envelope](crate::envelope) table): the built-in provider whose scheme verified it reads it, else the
+/// type the scheme reported. `None` when the event carries no type: only a fallback route
+/// takes it.
+pub(crate) fn route_key(event: &Event) -> Option<RouteKey> {
+    match crate::providers::by_scheme(event.scheme()) {
+        Some(provider) => (provider.route_key)(event),
+        None => crate::event::reported_route_key(event),
+    }
+}
+
 /// The built-in provider called `name` (or one of its aliases), ignoring case.
 ///
 /// ```
@@ -456,7 +467,7 @@ mod tests {
 
     #[test]
     fn every_provider_signs_its_sample_as_its_verifier_expects() {
-        let now = crate::testing::unix_now();
+        let now = crate::sample::unix_now();
         for provider in ALL {
             let secret = if provider.name == "standard-webhooks" {
                 "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -185,7 +185,7 @@ impl PaddleSigner {
     /// [`SecretError`](crate::SecretError) when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::testing::ANY_LENGTH)?,
+            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,
         })
     }
 
@@ -205,12 +205,12 @@ impl PaddleSigner {
     pub fn sign(&self, timestamp: u64, body: &[u8]) -> http::HeaderMap {
         let mut headers = http::HeaderMap::new();
         // Digits, hex and ASCII are always a valid header value.
-        let _ = crate::testing::insert(&mut headers, &SIGNATURE, &self.signature(timestamp, body));
+        let _ = crate::sample::insert(&mut headers, &SIGNATURE, &self.signature(timestamp, body));
         headers
     }
 }
 
-crate::testing::redacted_debug!(PaddleSigner);
+crate::sample::redacted_debug!(PaddleSigner);
 
 /// A Paddle Billing notification (`event_id`, `event_type`, `occurred_at`, `data`), with `data`
 /// as `T`.
@@ -244,7 +244,7 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for PaddleE
         routed: &crate::router::Routed,
         _: &S,
     ) -> Result<Self, crate::handler::HandlerError> {
-        crate::envelope::from_wire(routed, |w: PaddleWire<T>, _| Self {
+        crate::router::from_wire(routed, |w: PaddleWire<T>, _| Self {
             event_id: w.event_id,
             event_type: w.event_type,
             occurred_at: w.occurred_at,
@@ -291,10 +291,10 @@ fn sign_sample(
 fn sample_event(
     sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
-    let body = crate::testing::to_vec(&serde_json::json!({
+    let body = crate::sample::to_vec(&serde_json::json!({
         "event_id": format!("evt_{}", sample.unique),
         "event_type": sample.event_type,
-        "occurred_at": crate::testing::rfc3339(sample.secs),
+        "occurred_at": crate::sample::rfc3339(sample.secs),
         "notification_id": format!("ntf_{}", sample.unique),
         "data": sample.payload,
     }));
@@ -308,7 +308,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     signs_url: false,
     headers: &["paddle-signature"],
     build,
-    route_key: crate::envelope::reported_route_key,
+    route_key: crate::event::reported_route_key,
     sample: crate::providers::Sample {
         event_type: "transaction.completed",
         header_event: "ping",

@@ -187,10 +187,7 @@ impl ShopifySigner {
     /// [`SecretError`](crate::SecretError) when the secret is empty.
     pub fn new(client_secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new(
-                [client_secret.as_ref()],
-                crate::testing::ANY_LENGTH,
-            )?,
+            keys: crate::scheme::MacKeys::new([client_secret.as_ref()], crate::sample::ANY_LENGTH)?,
         })
     }
 
@@ -219,7 +216,7 @@ impl ShopifySigner {
         self.sign_delivery(
             topic,
             shop_domain,
-            &crate::testing::uuid_text(token.as_str()),
+            &crate::sample::uuid_text(token.as_str()),
             body,
         )
     }
@@ -237,17 +234,17 @@ impl ShopifySigner {
         body: &[u8],
     ) -> Result<http::HeaderMap, crate::error::VerifyError> {
         let mut headers = http::HeaderMap::new();
-        crate::testing::insert(&mut headers, &SIGNATURE, &self.signature(body))?;
-        crate::testing::insert(&mut headers, &TOPIC, topic)?;
-        crate::testing::insert(&mut headers, &SHOP_DOMAIN, shop_domain)?;
-        crate::testing::insert(&mut headers, &API_VERSION, SHOPIFY_API_VERSION)?;
-        crate::testing::insert(&mut headers, &WEBHOOK_ID, webhook_id)?;
-        crate::testing::insert(&mut headers, &EVENT_ID, webhook_id)?;
+        crate::sample::insert(&mut headers, &SIGNATURE, &self.signature(body))?;
+        crate::sample::insert(&mut headers, &TOPIC, topic)?;
+        crate::sample::insert(&mut headers, &SHOP_DOMAIN, shop_domain)?;
+        crate::sample::insert(&mut headers, &API_VERSION, SHOPIFY_API_VERSION)?;
+        crate::sample::insert(&mut headers, &WEBHOOK_ID, webhook_id)?;
+        crate::sample::insert(&mut headers, &EVENT_ID, webhook_id)?;
         Ok(headers)
     }
 }
 
-crate::testing::redacted_debug!(ShopifySigner);
+crate::sample::redacted_debug!(ShopifySigner);
 
 /// A Shopify delivery: its topic (`X-Shopify-Topic`) and the body as `T`.
 ///
@@ -268,12 +265,12 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Shopify
         routed: &crate::router::Routed,
         _: &S,
     ) -> Result<Self, crate::handler::HandlerError> {
-        crate::envelope::from_wire(routed, |payload: T, r| Self {
+        crate::router::from_wire(routed, |payload: T, r| Self {
             topic: r
                 .route_key()
                 .map(|k| k.as_str().to_owned())
                 .unwrap_or_default(),
-            event_id: crate::envelope::text(r.delivery().id()),
+            event_id: crate::router::text(r.delivery().id()),
             payload,
         })
     }
@@ -328,7 +325,7 @@ fn sign_sample(
 fn sample_event(
     sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
-    let body = crate::testing::to_vec(&sample.payload);
+    let body = crate::sample::to_vec(&sample.payload);
     let headers = ShopifySigner::new(sample.secret)?.sign(
         sample.event_type,
         "verihook-test.myshopify.com",
@@ -343,7 +340,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     signs_url: false,
     headers: &["x-shopify-hmac-sha256"],
     build,
-    route_key: crate::envelope::reported_route_key,
+    route_key: crate::event::reported_route_key,
     sample: crate::providers::Sample {
         event_type: "orders/create",
         header_event: "orders/create",

@@ -162,24 +162,24 @@ impl SlackSigner {
     /// [`SecretError`](crate::SecretError) when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::testing::ANY_LENGTH)?,
+            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,
         })
     }
 
     /// The `X-Slack-Signature` value: `v0=<hex>`.
     #[must_use]
     pub fn signature(&self, timestamp: u64, body: &[u8]) -> String {
-        crate::testing::v0_signature(&self.keys, timestamp, body)
+        crate::sample::v0_signature(&self.keys, timestamp, body)
     }
 
     /// `X-Slack-Signature` and `X-Slack-Request-Timestamp` for `body` sent at `timestamp`.
     #[must_use]
     pub fn sign(&self, timestamp: u64, body: &[u8]) -> http::HeaderMap {
-        crate::testing::v0_headers(&self.keys, [&SIGNATURE, &TIMESTAMP], timestamp, body)
+        crate::sample::v0_headers(&self.keys, [&SIGNATURE, &TIMESTAMP], timestamp, body)
     }
 }
 
-crate::testing::redacted_debug!(SlackSigner);
+crate::sample::redacted_debug!(SlackSigner);
 
 /// A Slack Events API callback (`"type": "event_callback"`), with the inner `event` as `T`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,7 +215,7 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for SlackEv
         routed: &crate::router::Routed,
         _: &S,
     ) -> Result<Self, crate::handler::HandlerError> {
-        crate::envelope::from_wire(routed, |w: SlackWire<T>, r| Self {
+        crate::router::from_wire(routed, |w: SlackWire<T>, r| Self {
             event_type: r
                 .route_key()
                 .map(|k| k.as_str().to_owned())
@@ -271,7 +271,7 @@ fn sample_body(id: &str, event: &str) -> String {
     serde_json::json!({
         "type": "event_callback",
         "event_id": id,
-        "event_time": crate::testing::unix_now(),
+        "event_time": crate::sample::unix_now(),
         "team_id": "T061EG9R6",
         "event": { "type": event, "channel": "C2147483705", "user": "U2147483697", "text": "Hello world" }
     })
@@ -289,12 +289,12 @@ fn sign_sample(
 fn sample_event(
     sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
-    let event = crate::testing::with_member(
+    let event = crate::sample::with_member(
         sample.payload.clone(),
         "type",
         Some(serde_json::Value::from(sample.event_type)),
     );
-    let body = crate::testing::to_vec(&serde_json::json!({
+    let body = crate::sample::to_vec(&serde_json::json!({
         "token": "verihook-test",
         "team_id": "T0VERIHOOK",
         "api_app_id": "A0VERIHOOK",

@@ -154,7 +154,7 @@ impl SquareSigner {
     /// [`SecretError`](crate::SecretError) when the key is empty.
     pub fn new(key: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([key.as_ref()], crate::testing::ANY_LENGTH)?,
+            keys: crate::scheme::MacKeys::new([key.as_ref()], crate::sample::ANY_LENGTH)?,
         })
     }
 
@@ -179,7 +179,7 @@ impl SquareSigner {
         body: &[u8],
     ) -> Result<http::HeaderMap, crate::error::VerifyError> {
         let mut headers = http::HeaderMap::new();
-        crate::testing::insert(
+        crate::sample::insert(
             &mut headers,
             &SIGNATURE,
             &self.signature(notification_url, body),
@@ -188,7 +188,7 @@ impl SquareSigner {
     }
 }
 
-crate::testing::redacted_debug!(SquareSigner);
+crate::sample::redacted_debug!(SquareSigner);
 
 /// A Square notification (`merchant_id`, `type`, `event_id`, `created_at`, `data`), with
 /// `data.object` as `T`.
@@ -236,7 +236,7 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for SquareE
         routed: &crate::router::Routed,
         _: &S,
     ) -> Result<Self, crate::handler::HandlerError> {
-        crate::envelope::from_wire(routed, |w: SquareWire<T>, _| Self {
+        crate::router::from_wire(routed, |w: SquareWire<T>, _| Self {
             merchant_id: w.merchant_id,
             event_type: w.event_type,
             event_id: w.event_id,
@@ -281,16 +281,16 @@ fn sign_sample(
     Ok(crate::providers::SignedHeaders::new(headers))
 }
 
-/// `type` and `data.object`, posted to [`TEST_URL`](crate::testing::TEST_URL).
+/// `type` and `data.object`, posted to [`TEST_URL`](crate::sample::TEST_URL).
 fn sample_event(
     sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
-    let target = format!("{}/square", crate::testing::TEST_URL);
-    let body = crate::testing::to_vec(&serde_json::json!({
+    let target = format!("{}/square", crate::sample::TEST_URL);
+    let body = crate::sample::to_vec(&serde_json::json!({
         "merchant_id": "MVERIHOOK",
         "type": sample.event_type,
         "event_id": sample.uuid,
-        "created_at": crate::testing::rfc3339(sample.secs),
+        "created_at": crate::sample::rfc3339(sample.secs),
         "data": { "type": sample.kind, "id": sample.unique, "object": sample.payload },
     }));
     let headers = SquareSigner::new(sample.secret)?.sign(&target, &body)?;
@@ -305,7 +305,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     signs_url: true,
     headers: &["x-square-hmacsha256-signature"],
     build,
-    route_key: crate::envelope::reported_route_key,
+    route_key: crate::event::reported_route_key,
     sample: crate::providers::Sample {
         event_type: "payment.created",
         header_event: "ping",

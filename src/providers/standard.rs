@@ -501,7 +501,7 @@ impl StandardSigner {
             Key::Symmetric(bytes) => Ok(Self {
                 key: SigningKey::Symmetric(crate::scheme::MacKeys::new(
                     [bytes.as_slice()],
-                    crate::testing::ANY_LENGTH,
+                    crate::sample::ANY_LENGTH,
                 )?),
             }),
             #[cfg(feature = "ed25519")]
@@ -620,9 +620,9 @@ impl StandardSigner {
         body: &[u8],
     ) -> Result<http::HeaderMap, crate::error::VerifyError> {
         let mut headers = http::HeaderMap::new();
-        crate::testing::insert(&mut headers, id_header, id)?;
-        crate::testing::insert(&mut headers, ts_header, &timestamp.to_string())?;
-        crate::testing::insert(
+        crate::sample::insert(&mut headers, id_header, id)?;
+        crate::sample::insert(&mut headers, ts_header, &timestamp.to_string())?;
+        crate::sample::insert(
             &mut headers,
             sig_header,
             &self.signature(id, timestamp, body),
@@ -631,7 +631,7 @@ impl StandardSigner {
     }
 }
 
-crate::testing::redacted_debug!(StandardSigner);
+crate::sample::redacted_debug!(StandardSigner);
 
 /// A Standard Webhooks payload (`type`, `timestamp`, `data`), with `data` as `T`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -652,7 +652,7 @@ pub struct StandardEvent<T> {
 struct StandardWire<T> {
     #[serde(rename = "type")]
     event_type: String,
-    #[serde(default, deserialize_with = "crate::envelope::text_or_number")]
+    #[serde(default, deserialize_with = "crate::router::text_or_number")]
     timestamp: Option<String>,
     data: T,
 }
@@ -662,8 +662,8 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Standar
         routed: &crate::router::Routed,
         _: &S,
     ) -> Result<Self, crate::handler::HandlerError> {
-        crate::envelope::from_wire(routed, |w: StandardWire<T>, r| Self {
-            id: crate::envelope::text(r.delivery().id()),
+        crate::router::from_wire(routed, |w: StandardWire<T>, r| Self {
+            id: crate::router::text(r.delivery().id()),
             event_type: w.event_type,
             timestamp: w.timestamp,
             data: w.data,
@@ -686,7 +686,7 @@ fn build(
 fn sample_body(_id: &str, event: &str) -> String {
     serde_json::json!({
         "type": event,
-        "timestamp": crate::testing::unix_now(),
+        "timestamp": crate::sample::unix_now(),
         "data": { "invoice_id": "inv_2Kq9", "amount": 4200, "currency": "EUR", "customer": "cust_7Xz" }
     })
     .to_string()
@@ -709,9 +709,9 @@ fn sign_sample(
 fn sample_event(
     sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
-    let body = crate::testing::to_vec(&serde_json::json!({
+    let body = crate::sample::to_vec(&serde_json::json!({
         "type": sample.event_type,
-        "timestamp": crate::testing::rfc3339(sample.secs),
+        "timestamp": crate::sample::rfc3339(sample.secs),
         "data": sample.payload,
     }));
     let id = format!("msg_{}", sample.unique);
@@ -725,7 +725,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     signs_url: false,
     headers: &["webhook-signature", "svix-signature"],
     build,
-    route_key: crate::envelope::reported_route_key,
+    route_key: crate::event::reported_route_key,
     sample: crate::providers::Sample {
         event_type: "invoice.paid",
         header_event: "ping",

@@ -207,7 +207,7 @@ impl StripeSigner {
     /// [`SecretError`] when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::testing::ANY_LENGTH)?,
+            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,
         })
     }
 
@@ -233,7 +233,7 @@ impl StripeSigner {
     }
 }
 
-crate::testing::redacted_debug!(StripeSigner);
+crate::sample::redacted_debug!(StripeSigner);
 
 /// A Stripe event (`"object": "event"`), with `data.object` as `T`.
 #[derive(Debug, Clone, PartialEq)]
@@ -284,7 +284,7 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for StripeE
         routed: &crate::router::Routed,
         _: &S,
     ) -> Result<Self, crate::handler::HandlerError> {
-        crate::envelope::from_wire(routed, |w: StripeWire<T>, _| Self {
+        crate::router::from_wire(routed, |w: StripeWire<T>, _| Self {
             id: w.id,
             event_type: w.event_type,
             created: w.created,
@@ -315,7 +315,7 @@ fn sample_body(id: &str, event: &str) -> String {
         "id": id,
         "object": "event",
         "api_version": "2024-06-20",
-        "created": crate::testing::unix_now(),
+        "created": crate::sample::unix_now(),
         "type": event,
         "livemode": false,
         "pending_webhooks": 1,
@@ -335,7 +335,7 @@ fn sign_sample(
 fn sample_event(
     sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
-    let body = crate::testing::to_vec(&serde_json::json!({
+    let body = crate::sample::to_vec(&serde_json::json!({
         "id": format!("evt_test_{}", sample.unique),
         "object": "event",
         "api_version": "2025-01-27.acacia",
@@ -356,7 +356,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     signs_url: false,
     headers: &["stripe-signature"],
     build,
-    route_key: crate::envelope::reported_route_key,
+    route_key: crate::event::reported_route_key,
     sample: crate::providers::Sample {
         event_type: "invoice.paid",
         header_event: "ping",

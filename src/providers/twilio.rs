@@ -512,10 +512,10 @@ impl TwilioSigner {
     /// [`SecretError`](crate::SecretError) when the token is empty.
     pub fn new(auth_token: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([auth_token.as_ref()], crate::testing::ANY_LENGTH)?,
+            keys: crate::scheme::MacKeys::new([auth_token.as_ref()], crate::sample::ANY_LENGTH)?,
             keys_sha256: crate::scheme::MacKeys::new(
                 [auth_token.as_ref()],
-                crate::testing::ANY_LENGTH,
+                crate::sample::ANY_LENGTH,
             )?,
             sha256: false,
         })
@@ -547,9 +547,9 @@ impl TwilioSigner {
     /// The headers for `signature`: the signature, and the settings header under SHA-256.
     fn headers(&self, signature: &str) -> Result<http::HeaderMap, crate::error::VerifyError> {
         let mut headers = http::HeaderMap::new();
-        crate::testing::insert(&mut headers, &SIGNATURE, signature)?;
+        crate::sample::insert(&mut headers, &SIGNATURE, signature)?;
         if self.sha256 {
-            crate::testing::insert(&mut headers, &SETTINGS, "algorithm=HMAC_SHA256")?;
+            crate::sample::insert(&mut headers, &SETTINGS, "algorithm=HMAC_SHA256")?;
         }
         Ok(headers)
     }
@@ -617,7 +617,7 @@ impl TwilioSigner {
     }
 }
 
-crate::testing::redacted_debug!(TwilioSigner);
+crate::sample::redacted_debug!(TwilioSigner);
 
 fn build(
     args: crate::scheme::BuildArgs<'_>,
@@ -665,12 +665,12 @@ fn sign_sample(
     }
 }
 
-/// Each member of the payload as a form parameter, posted to [`TEST_URL`](crate::testing::TEST_URL).
+/// Each member of the payload as a form parameter, posted to [`TEST_URL`](crate::sample::TEST_URL).
 fn sample_event(
     sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
-    let target = format!("{}/twilio", crate::testing::TEST_URL);
-    let body = crate::testing::form_body(&sample.payload).into_bytes();
+    let target = format!("{}/twilio", crate::sample::TEST_URL);
+    let body = crate::sample::form_body(&sample.payload).into_bytes();
     let headers = TwilioSigner::new(sample.secret)?.sign_form(&target, &body)?;
     let mut request = crate::providers::SampleRequest::new(body, headers);
     request.url = Some(target);

@@ -191,24 +191,24 @@ impl ZoomSigner {
     /// [`SecretError`](crate::SecretError) when the secret is empty.
     pub fn new(secret_token: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([secret_token.as_ref()], crate::testing::ANY_LENGTH)?,
+            keys: crate::scheme::MacKeys::new([secret_token.as_ref()], crate::sample::ANY_LENGTH)?,
         })
     }
 
     /// The `x-zm-signature` value: `v0=<hex>`.
     #[must_use]
     pub fn signature(&self, timestamp: u64, body: &[u8]) -> String {
-        crate::testing::v0_signature(&self.keys, timestamp, body)
+        crate::sample::v0_signature(&self.keys, timestamp, body)
     }
 
     /// `x-zm-signature` and `x-zm-request-timestamp` for `body` sent at `timestamp`.
     #[must_use]
     pub fn sign(&self, timestamp: u64, body: &[u8]) -> http::HeaderMap {
-        crate::testing::v0_headers(&self.keys, [&SIGNATURE, &TIMESTAMP], timestamp, body)
+        crate::sample::v0_headers(&self.keys, [&SIGNATURE, &TIMESTAMP], timestamp, body)
     }
 }
 
-crate::testing::redacted_debug!(ZoomSigner);
+crate::sample::redacted_debug!(ZoomSigner);
 
 /// A Zoom event (`event`, `event_ts`, `payload`), with `payload` as `T`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,7 +234,7 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for ZoomEve
         routed: &crate::router::Routed,
         _: &S,
     ) -> Result<Self, crate::handler::HandlerError> {
-        crate::envelope::from_wire(routed, |w: ZoomWire<T>, _| Self {
+        crate::router::from_wire(routed, |w: ZoomWire<T>, _| Self {
             event: w.event,
             event_ts: w.event_ts,
             payload: w.payload,
@@ -260,7 +260,7 @@ fn build(
 fn sample_body(id: &str, event: &str) -> String {
     serde_json::json!({
         "event": event,
-        "event_ts": crate::testing::unix_now() * 1000,
+        "event_ts": crate::sample::unix_now() * 1000,
         "payload": { "account_id": "AAAAAABBBB", "object": { "id": "1234567890", "uuid": id, "topic": "verihook demo", "type": 2, "duration": 60 } }
     })
     .to_string()
@@ -277,7 +277,7 @@ fn sign_sample(
 fn sample_event(
     sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
-    let body = crate::testing::to_vec(&serde_json::json!({
+    let body = crate::sample::to_vec(&serde_json::json!({
         "event": sample.event_type,
         "event_ts": sample.millis,
         "payload": sample.payload,
@@ -292,7 +292,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     signs_url: false,
     headers: &["x-zm-signature"],
     build,
-    route_key: crate::envelope::reported_route_key,
+    route_key: crate::event::reported_route_key,
     sample: crate::providers::Sample {
         event_type: "meeting.started",
         header_event: "ping",

@@ -5,8 +5,6 @@
 use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
-use std::hash::{Hash, Hasher};
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -19,107 +17,7 @@ use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::verify::{check_freshness, Clock, VerifyOptions, DEFAULT_TOLERANCE};
 
-/// A scheme's name (`stripe`, `github`, a declared scheme's own): the default sender name and
-/// what [`Event::scheme`] answers.
-///
-/// Cloning it never allocates: a built-in name is static text, a name read at run time (a
-/// declared scheme's) is shared.
-#[derive(Clone)]
-pub struct SchemeName(Name);
-
-/// Thin when shared (`Arc<String>`, one pointer), so the enum is no larger than a `&str` and
-/// events carrying it stay small.
-#[derive(Clone)]
-enum Name {
-    Static(&'static str),
-    Shared(Arc<String>),
-}
-
-impl SchemeName {
-    /// A name known at compile time.
-    #[must_use]
-    pub const fn from_static(name: &'static str) -> Self {
-        Self(Name::Static(name))
-    }
-
-    /// The name as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        match &self.0 {
-            Name::Static(name) => name,
-            Name::Shared(name) => name,
-        }
-    }
-}
-
-impl Deref for SchemeName {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl AsRef<str> for SchemeName {
-    fn as_ref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl From<&'static str> for SchemeName {
-    fn from(name: &'static str) -> Self {
-        Self::from_static(name)
-    }
-}
-
-impl From<Arc<String>> for SchemeName {
-    fn from(name: Arc<String>) -> Self {
-        Self(Name::Shared(name))
-    }
-}
-
-impl From<String> for SchemeName {
-    fn from(name: String) -> Self {
-        Self(Name::Shared(Arc::new(name)))
-    }
-}
-
-impl PartialEq for SchemeName {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-impl Eq for SchemeName {}
-
-impl PartialEq<str> for SchemeName {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for SchemeName {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl Hash for SchemeName {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state);
-    }
-}
-
-impl fmt::Debug for SchemeName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for SchemeName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::event::SchemeName;
 
 /// What a scheme is, declared once as data: its name, the headers that mark a request as its
 /// own, the largest body its sender sends and the freshness window its provider applies.

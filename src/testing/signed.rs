@@ -171,15 +171,12 @@ impl EventRouter {
             key.clone(),
             ClaimToken::generate(),
             1,
-            crate::envelope::route_key,
+            crate::providers::route_key,
         );
         // No lease and no panic caught: a failed assertion in a route fails the app's test.
         Outcome::handled(key, self.run(delivery).await, false)
     }
 }
-
-/// The URL schemes that sign it (Twilio, Square) are signed for.
-pub const TEST_URL: &str = "https://example.com/webhooks";
 
 /// A request for one event of type `event_type` with `payload` as its data, from the built-in
 /// sender `scheme` (`stripe`, `github`, `standard-webhooks`, ...), wrapped in that provider's
@@ -228,7 +225,7 @@ pub fn signed_event(
         .unwrap_or_default();
     let unique = ClaimToken::generate();
     let unique = unique.as_str();
-    let uuid = super::uuid_text(unique);
+    let uuid = crate::sample::uuid_text(unique);
     let (kind, action) = match event_type.split_once('.') {
         Some((kind, action)) => (kind, Some(action)),
         None => (event_type, None),
@@ -265,40 +262,10 @@ pub fn signed_event(
     })
 }
 
-/// `unix` seconds as RFC 3339 UTC (`2026-11-30T12:00:00Z`).
-pub(crate) fn rfc3339(unix: u64) -> String {
-    let days = unix / 86_400;
-    let rest = unix % 86_400;
-    // Days since 1970-01-01 to a civil date (proleptic Gregorian), after Howard Hinnant.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3_600,
-        rest % 3_600 / 60,
-        rest % 60
-    )
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_dates_as_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_764_504_000), "2025-11-30T12:00:00Z");
-        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
-    }
 
     #[test]
     fn every_builtin_signs_an_event_its_verifier_accepts() {
