@@ -9,7 +9,7 @@ use crate::providers::github::GithubVerifier;
 use crate::providers::Provider;
 use crate::request::WebhookRequest;
 use crate::scheme::declared::SchemeSpec;
-use crate::scheme::Verifier;
+use crate::scheme::verifier::Verifier;
 use crate::{VerifyError, VerifyOptions};
 
 /// Also accepts GitHub's legacy `X-Hub-Signature: sha1=<hex>` header, when (and only when) the

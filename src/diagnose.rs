@@ -56,7 +56,7 @@ use crate::event::Verified;
 use crate::providers::Provider;
 use crate::request::WebhookRequest;
 use crate::scheme::declared::SchemeSpec;
-use crate::scheme::Verifier;
+use crate::scheme::verifier::Verifier;
 use crate::verify::VerifyOptions;
 
 /// At most this many configured secrets (and as many other senders) are tried; the work stays

@@ -101,6 +101,7 @@ pub mod scheme;
 mod secret;
 pub mod testing;
 mod verify;
+mod wire;
 
 pub use error::{ConfigError, PayloadError, SecretError, VerifyError, MAX_SENDER_NAME};
 pub use event::{Event, EventBuilder, Field, Handshake, Signed, Verified, MAX_KEY_LEN};

@@ -19,7 +19,7 @@ use crate::inbox::Inbox;
 use crate::observe::{self, RequestWatch};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::router::EventRouter;
-use crate::scheme::{IntoVerifier, Verifier};
+use crate::scheme::verifier::{IntoVerifier, Verifier};
 
 /// What happened to one request, and the HTTP status that makes the provider do the right thing.
 #[derive(Debug)]
@@ -406,7 +406,7 @@ impl ReceiverBuilder {
     }
 
     /// The largest body read for every sender, instead of each scheme's default (see
-    /// [`SchemeInfo::body_limit`](crate::scheme::SchemeInfo::body_limit)); a larger one is answered `413` with `body_too_large`.
+    /// [`SchemeInfo::body_limit`](crate::scheme::verifier::SchemeInfo::body_limit)); a larger one is answered `413` with `body_too_large`.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.limits.push((None, bytes));
         self

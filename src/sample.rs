@@ -10,8 +10,8 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::error::VerifyError;
-use crate::scheme::MacKeys;
 use crate::verify::Header;
+use crate::wire::mac::MacKeys;
 
 /// Signers take any non-empty secret: they sign what the provider would, and some providers
 /// (GitHub) let users pick any secret. The verifiers keep their minimum lengths, which

@@ -11,7 +11,7 @@ use crate::error::{PayloadError, VerifyError};
 use crate::event::{Event, Handshake, Verified};
 use crate::receiver::{json_object, Outcome};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{IntoVerifier, Verifier};
+use crate::scheme::verifier::{IntoVerifier, Verifier};
 
 /// The name of the sender a route receives from, for a [`Receiver`](crate::Receiver) with
 /// several: an Axum request extension (`.layer(Extension(SenderName::new("clerk")))`) or
@@ -43,7 +43,7 @@ pub struct WebhookVerifier {
 
 impl WebhookVerifier {
     /// Wraps `scheme` (a verifier, or a bare scheme under the default policy), reading bodies
-    /// up to its own [`SchemeInfo::body_limit`](crate::scheme::SchemeInfo::body_limit).
+    /// up to its own [`SchemeInfo::body_limit`](crate::scheme::verifier::SchemeInfo::body_limit).
     pub fn new(scheme: impl IntoVerifier) -> Self {
         let verifier = scheme.into_verifier();
         let body_limit = verifier.body_limit();

@@ -127,7 +127,7 @@ impl Entry {
             None => Field::Absent,
         };
         let mut event = Event::builder(
-            crate::scheme::SchemeName::from(self.scheme.clone()),
+            crate::event::SchemeName::from(self.scheme.clone()),
             self.body.clone(),
         )
         .id(text(&self.id), self.signed.id())

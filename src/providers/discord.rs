@@ -16,8 +16,9 @@ mod imp {
     use crate::error::{SecretError, VerifyError};
     use crate::event::{Event, Field, Handshake, Verified};
     use crate::request::{RequestHead, WebhookRequest};
-    use crate::scheme::{hex_array, Answers, Check, Scheme, SchemeInfo, Verifier};
+    use crate::scheme::verifier::{Answers, Check, Scheme, SchemeInfo, Verifier};
     use crate::verify::{parse_unix_seconds, Header};
+    use crate::wire::header::hex_array;
 
     pub(crate) static SIGNATURE: Header = Header::new("x-signature-ed25519", "X-Signature-Ed25519");
     pub(crate) static TIMESTAMP: Header =
@@ -350,9 +351,9 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Discord
 
 #[cfg(feature = "ed25519")]
 fn build(
-    args: crate::scheme::BuildArgs<'_>,
+    args: crate::providers::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
     Ok(DiscordVerifier::with_public_keys(args.secrets)?
         .with_options(options)
         .boxed())
@@ -360,9 +361,9 @@ fn build(
 
 #[cfg(not(feature = "ed25519"))]
 fn build(
-    _: crate::scheme::BuildArgs<'_>,
+    _: crate::providers::BuildArgs<'_>,
     _: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
     Err(crate::error::SecretError::FeatureDisabled { feature: "ed25519" }.into())
 }
 

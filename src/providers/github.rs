@@ -9,12 +9,11 @@ use sha2::Sha256;
 use crate::error::VerifyError;
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{
-    event_only, hex_array, reported, Answers, Check, MacKeys, Scheme, SchemeInfo, Verifier,
-    MIN_RAW_SECRET_LEN,
-};
+use crate::scheme::verifier::{event_only, Answers, Check, Scheme, SchemeInfo, Verifier};
 use crate::secret::Secret;
 use crate::verify::Header;
+use crate::wire::header::{hex_array, reported};
+use crate::wire::mac::{MacKeys, MIN_RAW_SECRET_LEN};
 
 pub(crate) static SIGNATURE_256: Header = Header::new("x-hub-signature-256", "X-Hub-Signature-256");
 pub(crate) static SIGNATURE_SHA1: Header = Header::new("x-hub-signature", "X-Hub-Signature");
@@ -234,8 +233,8 @@ impl Answers for Github {
 /// Signs requests as GitHub does.
 #[derive(Clone)]
 pub struct GithubSigner {
-    sha256: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
-    sha1: crate::scheme::MacKeys<hmac::Hmac<sha1::Sha1>>,
+    sha256: crate::wire::mac::MacKeys<hmac::Hmac<sha2::Sha256>>,
+    sha1: crate::wire::mac::MacKeys<hmac::Hmac<sha1::Sha1>>,
 }
 
 impl GithubSigner {
@@ -247,8 +246,8 @@ impl GithubSigner {
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         let secret = secret.as_ref();
         Ok(Self {
-            sha256: crate::scheme::MacKeys::new([secret], crate::sample::ANY_LENGTH)?,
-            sha1: crate::scheme::MacKeys::new([secret], crate::sample::ANY_LENGTH)?,
+            sha256: crate::wire::mac::MacKeys::new([secret], crate::sample::ANY_LENGTH)?,
+            sha1: crate::wire::mac::MacKeys::new([secret], crate::sample::ANY_LENGTH)?,
         })
     }
 
@@ -345,12 +344,12 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for GithubE
 }
 
 fn build(
-    args: crate::scheme::BuildArgs<'_>,
+    args: crate::providers::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
     Ok(
-        GithubVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+        GithubVerifier::with_min(secrets, args.min(crate::wire::mac::MIN_RAW_SECRET_LEN))?
             .with_options(options)
             .boxed(),
     )

@@ -8,15 +8,15 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{SecretError, VerifyError};
+use crate::event::SchemeName;
 use crate::event::{Event, Verified};
 use crate::providers::standard::{Standard, StandardVerifier, MIN_SYMMETRIC_KEY_LEN};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{
-    constant_time_eq, event_only, reported, Answers, Check, Scheme, SchemeInfo, SchemeName,
-    Verifier, MIN_RAW_SECRET_LEN,
-};
+use crate::scheme::verifier::{event_only, Answers, Check, Scheme, SchemeInfo, Verifier};
 use crate::secret::require_len;
 use crate::verify::Header;
+use crate::wire::header::reported;
+use crate::wire::mac::{constant_time_eq, MIN_RAW_SECRET_LEN};
 
 pub(crate) static TOKEN: Header = Header::new("x-gitlab-token", "X-Gitlab-Token");
 pub(crate) static EVENT: Header = Header::new("x-gitlab-event", "X-Gitlab-Event");
@@ -344,12 +344,12 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for GitlabE
 }
 
 fn build(
-    args: crate::scheme::BuildArgs<'_>,
+    args: crate::providers::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
     let tokens = args.secrets.iter().map(|s| s.as_bytes());
     Ok(
-        GitlabVerifier::with_min(tokens, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+        GitlabVerifier::with_min(tokens, args.min(crate::wire::mac::MIN_RAW_SECRET_LEN))?
             .with_options(options)
             .boxed(),
     )

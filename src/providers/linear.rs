@@ -11,11 +11,13 @@ use sha2::Sha256;
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{
-    event_only, hex_array, last_member_integer, reported, text_keyed, Answers, Check, MacKeys,
-    Scheme, SchemeInfo, Verifier, MIN_RAW_SECRET_LEN,
+use crate::scheme::verifier::{
+    event_only, text_keyed, Answers, Check, Scheme, SchemeInfo, Verifier,
 };
 use crate::verify::{check_freshness_millis, Header};
+use crate::wire::header::{hex_array, reported};
+use crate::wire::json::last_member_integer;
+use crate::wire::mac::{MacKeys, MIN_RAW_SECRET_LEN};
 
 pub(crate) static SIGNATURE: Header = Header::new("linear-signature", "Linear-Signature");
 pub(crate) static DELIVERY: Header = Header::new("linear-delivery", "Linear-Delivery");
@@ -171,7 +173,7 @@ impl Scheme for Linear {
 /// Unix milliseconds): the body you sign must carry it.
 #[derive(Clone)]
 pub struct LinearSigner {
-    keys: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+    keys: crate::wire::mac::MacKeys<hmac::Hmac<sha2::Sha256>>,
 }
 
 impl LinearSigner {
@@ -182,7 +184,7 @@ impl LinearSigner {
     /// [`SecretError`](crate::SecretError) when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,
+            keys: crate::wire::mac::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,
         })
     }
 
@@ -279,13 +281,13 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for LinearE
 }
 
 fn build(
-    args: crate::scheme::BuildArgs<'_>,
+    args: crate::providers::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(crate::scheme::text_keyed(
+    Ok(crate::scheme::verifier::text_keyed(
         secrets,
-        args.min(crate::scheme::MIN_RAW_SECRET_LEN),
+        args.min(crate::wire::mac::MIN_RAW_SECRET_LEN),
         |keys| Linear { keys },
     )?
     .with_options(options)

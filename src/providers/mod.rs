@@ -35,7 +35,7 @@ use http::HeaderMap;
 use crate::error::SecretError;
 use crate::event::Event;
 use crate::event::RouteKey;
-use crate::scheme::{BuildArgs, Verifier};
+use crate::scheme::verifier::Verifier;
 use crate::verify::VerifyOptions;
 use crate::VerifyError;
 
@@ -374,6 +374,36 @@ pub static ALL: &[&Provider] = &[
     &linear::PROVIDER,
     &zoom::PROVIDER,
 ];
+
+/// What building a built-in scheme from configuration takes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BuildArgs<'a> {
+    /// Key material exactly as the provider issues it, one entry per secret (rotation).
+    pub(crate) secrets: &'a [&'a str],
+    /// The public URL the provider posts to, for schemes that sign it.
+    pub(crate) url: Option<&'a str>,
+    /// Accept secrets shorter than the scheme's minimum (see `dangerous`).
+    pub(crate) short_ok: bool,
+}
+
+impl BuildArgs<'_> {
+    /// The smallest secret accepted: `min`, or 1 where short secrets were allowed.
+    pub(crate) fn min(&self, min: usize) -> usize {
+        if self.short_ok {
+            1
+        } else {
+            min
+        }
+    }
+
+    /// The URL, or the error that says this scheme needs one.
+    pub(crate) fn require_url(&self) -> Result<&str, VerifyError> {
+        self.url
+            .ok_or(VerifyError::BadSecret(crate::SecretError::WrongKind {
+                reason: "this scheme signs the URL: configure the public URL the provider posts to",
+            }))
+    }
+}
 
 /// The key an event is routed by, read from the verified event as its sender defines it (see
 /// the [envelope](crate::envelope) table): the built-in provider whose scheme verified it reads it, else the

@@ -11,11 +11,12 @@ use bytes::Bytes;
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{
-    event_only, text_keyed, with_signed_content, Answers, Check, ListedSignatures, MacKeys, Scheme,
-    SchemeInfo, SignatureList, Verifier, MIN_RAW_SECRET_LEN,
+use crate::scheme::verifier::{
+    event_only, text_keyed, Answers, Check, Scheme, SchemeInfo, Verifier,
 };
 use crate::verify::Header;
+use crate::wire::header::{ListedSignatures, SignatureList};
+use crate::wire::mac::{with_signed_content, MacKeys, MIN_RAW_SECRET_LEN};
 
 pub(crate) static SIGNATURE: Header = Header::new("paddle-signature", "Paddle-Signature");
 
@@ -36,7 +37,7 @@ pub const PADDLE_TOLERANCE: Duration = Duration::from_secs(5);
 /// (`pdl_ntfset_...`), used as text.
 ///
 /// Every `h1` entry is tried against every secret (several while a secret is rotated); other
-/// keys are ignored; more than [`MAX_SIGNATURES`](crate::scheme::MAX_SIGNATURES) entries are
+/// keys are ignored; more than [`MAX_SIGNATURES`](crate::wire::header::MAX_SIGNATURES) entries are
 /// refused. The signed `ts` must be within the tolerance of now — by default
 /// [`PADDLE_TOLERANCE`], the 5 seconds Paddle's SDKs allow — checked before any signature
 /// work, in either direction (Paddle's SDKs bound only the past; a future timestamp beyond the
@@ -174,7 +175,7 @@ impl Scheme for Paddle {
 /// Signs requests as Paddle Billing does.
 #[derive(Clone)]
 pub struct PaddleSigner {
-    keys: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+    keys: crate::wire::mac::MacKeys<hmac::Hmac<sha2::Sha256>>,
 }
 
 impl PaddleSigner {
@@ -185,7 +186,7 @@ impl PaddleSigner {
     /// [`SecretError`](crate::SecretError) when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,
+            keys: crate::wire::mac::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,
         })
     }
 
@@ -255,13 +256,13 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for PaddleE
 }
 
 fn build(
-    args: crate::scheme::BuildArgs<'_>,
+    args: crate::providers::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(crate::scheme::text_keyed(
+    Ok(crate::scheme::verifier::text_keyed(
         secrets,
-        args.min(crate::scheme::MIN_RAW_SECRET_LEN),
+        args.min(crate::wire::mac::MIN_RAW_SECRET_LEN),
         |keys| Paddle { keys },
     )?
     .with_options(options)

@@ -9,11 +9,12 @@ use sha2::Sha256;
 use crate::error::VerifyError;
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{
-    event_only, reported, text_keyed, Answers, Check, MacKeys, Scheme, SchemeInfo, Verifier,
-    MIN_RAW_SECRET_LEN,
+use crate::scheme::verifier::{
+    event_only, text_keyed, Answers, Check, Scheme, SchemeInfo, Verifier,
 };
 use crate::verify::Header;
+use crate::wire::header::reported;
+use crate::wire::mac::{MacKeys, MIN_RAW_SECRET_LEN};
 
 pub(crate) static SIGNATURE: Header = Header::new("x-shopify-hmac-sha256", "X-Shopify-Hmac-Sha256");
 pub(crate) static TOPIC: Header = Header::new("x-shopify-topic", "X-Shopify-Topic");
@@ -173,7 +174,7 @@ impl Scheme for Shopify {
 /// request without the topic, shop domain, API version and webhook id).
 #[derive(Clone)]
 pub struct ShopifySigner {
-    keys: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+    keys: crate::wire::mac::MacKeys<hmac::Hmac<sha2::Sha256>>,
 }
 
 /// The API version [`ShopifySigner`] writes in `X-Shopify-API-Version`.
@@ -187,7 +188,10 @@ impl ShopifySigner {
     /// [`SecretError`](crate::SecretError) when the secret is empty.
     pub fn new(client_secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([client_secret.as_ref()], crate::sample::ANY_LENGTH)?,
+            keys: crate::wire::mac::MacKeys::new(
+                [client_secret.as_ref()],
+                crate::sample::ANY_LENGTH,
+            )?,
         })
     }
 
@@ -277,13 +281,13 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Shopify
 }
 
 fn build(
-    args: crate::scheme::BuildArgs<'_>,
+    args: crate::providers::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(crate::scheme::text_keyed(
+    Ok(crate::scheme::verifier::text_keyed(
         secrets,
-        args.min(crate::scheme::MIN_RAW_SECRET_LEN),
+        args.min(crate::wire::mac::MIN_RAW_SECRET_LEN),
         |keys| Shopify { keys },
     )?
     .with_options(options)

@@ -7,11 +7,9 @@ use sha2::Sha256;
 use crate::error::VerifyError;
 use crate::event::{body_member, Event, Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{
-    text_keyed, with_signed_content, Answers, Check, MacKeys, Scheme, SchemeInfo, Verifier,
-    MIN_RAW_SECRET_LEN,
-};
+use crate::scheme::verifier::{text_keyed, Answers, Check, Scheme, SchemeInfo, Verifier};
 use crate::verify::Header;
+use crate::wire::mac::{with_signed_content, MacKeys, MIN_RAW_SECRET_LEN};
 
 pub(crate) static SIGNATURE: Header = Header::new("x-slack-signature", "X-Slack-Signature");
 pub(crate) static TIMESTAMP: Header =
@@ -57,7 +55,7 @@ impl Slack {
         headers: &'a HeaderMap,
         at: &Check<'_>,
     ) -> Result<(&'a [u8], u64, [u8; 32]), VerifyError> {
-        crate::scheme::v0_signed(headers, [&SIGNATURE, &TIMESTAMP], at)
+        crate::wire::header::v0_signed(headers, [&SIGNATURE, &TIMESTAMP], at)
     }
 }
 
@@ -151,7 +149,7 @@ impl Scheme for Slack {
 /// Signs requests as Slack does.
 #[derive(Clone)]
 pub struct SlackSigner {
-    keys: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+    keys: crate::wire::mac::MacKeys<hmac::Hmac<sha2::Sha256>>,
 }
 
 impl SlackSigner {
@@ -162,7 +160,7 @@ impl SlackSigner {
     /// [`SecretError`](crate::SecretError) when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,
+            keys: crate::wire::mac::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,
         })
     }
 
@@ -230,13 +228,13 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for SlackEv
 }
 
 fn build(
-    args: crate::scheme::BuildArgs<'_>,
+    args: crate::providers::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(crate::scheme::text_keyed(
+    Ok(crate::scheme::verifier::text_keyed(
         secrets,
-        args.min(crate::scheme::MIN_RAW_SECRET_LEN),
+        args.min(crate::wire::mac::MIN_RAW_SECRET_LEN),
         |keys| Slack { keys },
     )?
     .with_options(options)

@@ -8,11 +8,10 @@ use sha2::Sha256;
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{
-    event_only, Answers, Check, MacKeys, PublicUrl, Scheme, SchemeInfo, Verifier,
-    MIN_RAW_SECRET_LEN,
-};
+use crate::scheme::verifier::{event_only, Answers, Check, Scheme, SchemeInfo, Verifier};
 use crate::verify::Header;
+use crate::wire::mac::{MacKeys, MIN_RAW_SECRET_LEN};
+use crate::wire::url::PublicUrl;
 
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static("x-square-hmacsha256-signature")];
 static INFO: SchemeInfo = SchemeInfo::new("square", &HEADERS);
@@ -143,7 +142,7 @@ impl Scheme for Square {
 /// Signs requests as Square does.
 #[derive(Clone)]
 pub struct SquareSigner {
-    keys: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+    keys: crate::wire::mac::MacKeys<hmac::Hmac<sha2::Sha256>>,
 }
 
 impl SquareSigner {
@@ -154,7 +153,7 @@ impl SquareSigner {
     /// [`SecretError`](crate::SecretError) when the key is empty.
     pub fn new(key: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([key.as_ref()], crate::sample::ANY_LENGTH)?,
+            keys: crate::wire::mac::MacKeys::new([key.as_ref()], crate::sample::ANY_LENGTH)?,
         })
     }
 
@@ -249,13 +248,13 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for SquareE
 }
 
 fn build(
-    args: crate::scheme::BuildArgs<'_>,
+    args: crate::providers::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
     let url = args.require_url()?;
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
     Ok(
-        SquareVerifier::with_min(secrets, url, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+        SquareVerifier::with_min(secrets, url, args.min(crate::wire::mac::MIN_RAW_SECRET_LEN))?
             .with_options(options)
             .boxed(),
     )

@@ -13,12 +13,11 @@ use sha2::Sha256;
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{
-    cap_entries, event_only, pairs, with_signed_content, Answers, Check, MacKeys, Scheme,
-    SchemeInfo, Verifier,
-};
+use crate::scheme::verifier::{event_only, Answers, Check, Scheme, SchemeInfo, Verifier};
 use crate::secret::{decode_base64, Secret};
 use crate::verify::{parse_unix_seconds, Header};
+use crate::wire::header::{cap_entries, pairs};
+use crate::wire::mac::{with_signed_content, MacKeys};
 
 pub(crate) static ID: Header = Header::new("webhook-id", "webhook-id");
 pub(crate) static TIMESTAMP: Header = Header::new("webhook-timestamp", "webhook-timestamp");
@@ -36,7 +35,7 @@ pub(crate) const MIN_SYMMETRIC_KEY_LEN: usize = 16;
 /// `svix-*`), signed over `{id}.{timestamp}.{body}`.
 ///
 /// The signature header is a space-separated list of at most
-/// [`MAX_SIGNATURES`](crate::scheme::MAX_SIGNATURES) entries, of which at most two distinct
+/// [`MAX_SIGNATURES`](crate::wire::header::MAX_SIGNATURES) entries, of which at most two distinct
 /// `v1a` entries (a sender sends one per active key); more is refused as a malformed header
 /// before any signature work, and a repeated entry is tried once. Every entry is tried against
 /// every key of its kind: ed25519 hashes the signature's `R`, the public key and the message
@@ -316,7 +315,7 @@ fn v1a_signatures(raw: &[u8]) -> impl Iterator<Item = ed25519_dalek::Signature> 
 const MAX_V1A: usize = 2;
 
 /// How many distinct `v1a` signatures the header carries (at most
-/// [`MAX_SIGNATURES`](crate::scheme::MAX_SIGNATURES) entries, so the pairwise look is cheap).
+/// [`MAX_SIGNATURES`](crate::wire::header::MAX_SIGNATURES) entries, so the pairwise look is cheap).
 #[cfg(feature = "ed25519")]
 fn distinct_v1a(raw: &[u8]) -> usize {
     v1a_signatures(raw)
@@ -471,7 +470,7 @@ pub struct StandardSigner {
 
 #[derive(Clone)]
 enum SigningKey {
-    Symmetric(crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>),
+    Symmetric(crate::wire::mac::MacKeys<hmac::Hmac<sha2::Sha256>>),
     #[cfg(feature = "ed25519")]
     Ed25519(ed25519_dalek::SigningKey),
 }
@@ -499,7 +498,7 @@ impl StandardSigner {
         }
         match Key::parse(secret)? {
             Key::Symmetric(bytes) => Ok(Self {
-                key: SigningKey::Symmetric(crate::scheme::MacKeys::new(
+                key: SigningKey::Symmetric(crate::wire::mac::MacKeys::new(
                     [bytes.as_slice()],
                     crate::sample::ANY_LENGTH,
                 )?),
@@ -672,9 +671,9 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Standar
 }
 
 fn build(
-    args: crate::scheme::BuildArgs<'_>,
+    args: crate::providers::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
     Ok(
         StandardVerifier::with_min(args.secrets, args.min(MIN_SYMMETRIC_KEY_LEN))?
             .with_options(options)

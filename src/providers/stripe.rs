@@ -8,12 +8,11 @@ use sha2::Sha256;
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{
-    event_only, with_signed_content, Answers, Check, ListedSignatures, MacKeys, Scheme, SchemeInfo,
-    SignatureList, Verifier, MIN_RAW_SECRET_LEN,
-};
+use crate::scheme::verifier::{event_only, Answers, Check, Scheme, SchemeInfo, Verifier};
 use crate::secret::{require_len, Secret};
 use crate::verify::Header;
+use crate::wire::header::{ListedSignatures, SignatureList};
+use crate::wire::mac::{with_signed_content, MacKeys, MIN_RAW_SECRET_LEN};
 
 pub(crate) static SIGNATURE: Header = Header::new("stripe-signature", "Stripe-Signature");
 
@@ -22,7 +21,7 @@ pub(crate) static SIGNATURE: Header = Header::new("stripe-signature", "Stripe-Si
 ///
 /// Every `v1` entry is tried against every secret (Stripe sends several while a secret is being
 /// rolled); `v0` and unknown schemes are ignored; a header of more than
-/// [`MAX_SIGNATURES`](crate::scheme::MAX_SIGNATURES) entries is refused. The signed `t` must be
+/// [`MAX_SIGNATURES`](crate::wire::header::MAX_SIGNATURES) entries is refused. The signed `t` must be
 /// within the tolerance (default 5 minutes) of now, in either direction, and is checked before
 /// any signature work. The event id and type are the body's `id`
 /// and `type`, read only when asked for: verification itself never parses the body.
@@ -196,7 +195,7 @@ impl Answers for Stripe {
 /// Signs requests as Stripe does.
 #[derive(Clone)]
 pub struct StripeSigner {
-    keys: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+    keys: crate::wire::mac::MacKeys<hmac::Hmac<sha2::Sha256>>,
 }
 
 impl StripeSigner {
@@ -207,7 +206,7 @@ impl StripeSigner {
     /// [`SecretError`] when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,
+            keys: crate::wire::mac::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,
         })
     }
 
@@ -298,12 +297,12 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for StripeE
 }
 
 fn build(
-    args: crate::scheme::BuildArgs<'_>,
+    args: crate::providers::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
     Ok(
-        StripeVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+        StripeVerifier::with_min(secrets, args.min(crate::wire::mac::MIN_RAW_SECRET_LEN))?
             .with_options(options)
             .boxed(),
     )

@@ -13,11 +13,11 @@ use sha2::{Digest, Sha256};
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{
-    constant_time_eq, event_only, hex_array, Answers, Check, MacKeys, PublicUrl, Scheme,
-    SchemeInfo, Verifier, MIN_RAW_SECRET_LEN,
-};
+use crate::scheme::verifier::{event_only, Answers, Check, Scheme, SchemeInfo, Verifier};
 use crate::verify::Header;
+use crate::wire::header::hex_array;
+use crate::wire::mac::{constant_time_eq, MacKeys, MIN_RAW_SECRET_LEN};
+use crate::wire::url::PublicUrl;
 
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static("x-twilio-signature")];
 static INFO: SchemeInfo = SchemeInfo::new("twilio", &HEADERS);
@@ -499,8 +499,8 @@ impl Iterator for Decoded<'_> {
 /// webhook rule's shared key with [`sha256`](Self::sha256).
 #[derive(Clone)]
 pub struct TwilioSigner {
-    keys: crate::scheme::MacKeys<hmac::Hmac<sha1::Sha1>>,
-    keys_sha256: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+    keys: crate::wire::mac::MacKeys<hmac::Hmac<sha1::Sha1>>,
+    keys_sha256: crate::wire::mac::MacKeys<hmac::Hmac<sha2::Sha256>>,
     sha256: bool,
 }
 
@@ -512,8 +512,8 @@ impl TwilioSigner {
     /// [`SecretError`](crate::SecretError) when the token is empty.
     pub fn new(auth_token: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([auth_token.as_ref()], crate::sample::ANY_LENGTH)?,
-            keys_sha256: crate::scheme::MacKeys::new(
+            keys: crate::wire::mac::MacKeys::new([auth_token.as_ref()], crate::sample::ANY_LENGTH)?,
+            keys_sha256: crate::wire::mac::MacKeys::new(
                 [auth_token.as_ref()],
                 crate::sample::ANY_LENGTH,
             )?,
@@ -620,13 +620,13 @@ impl TwilioSigner {
 crate::sample::redacted_debug!(TwilioSigner);
 
 fn build(
-    args: crate::scheme::BuildArgs<'_>,
+    args: crate::providers::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
     let url = args.require_url()?;
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
     Ok(
-        TwilioVerifier::with_min(secrets, url, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
+        TwilioVerifier::with_min(secrets, url, args.min(crate::wire::mac::MIN_RAW_SECRET_LEN))?
             .with_options(options)
             .boxed(),
     )

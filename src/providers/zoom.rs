@@ -9,11 +9,9 @@ use sha2::Sha256;
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::{
-    text_keyed, with_signed_content, Answers, Check, MacKeys, Scheme, SchemeInfo, Verifier,
-    MIN_RAW_SECRET_LEN,
-};
+use crate::scheme::verifier::{text_keyed, Answers, Check, Scheme, SchemeInfo, Verifier};
 use crate::verify::Header;
+use crate::wire::mac::{with_signed_content, MacKeys, MIN_RAW_SECRET_LEN};
 
 pub(crate) static SIGNATURE: Header = Header::new("x-zm-signature", "x-zm-signature");
 pub(crate) static TIMESTAMP: Header =
@@ -62,7 +60,7 @@ impl Zoom {
         headers: &'a HeaderMap,
         at: &Check<'_>,
     ) -> Result<(&'a [u8], u64, [u8; 32]), VerifyError> {
-        crate::scheme::v0_signed(headers, [&SIGNATURE, &TIMESTAMP], at)
+        crate::wire::header::v0_signed(headers, [&SIGNATURE, &TIMESTAMP], at)
     }
 }
 
@@ -180,7 +178,7 @@ impl Scheme for Zoom {
 /// Signs requests as Zoom does.
 #[derive(Clone)]
 pub struct ZoomSigner {
-    keys: crate::scheme::MacKeys<hmac::Hmac<sha2::Sha256>>,
+    keys: crate::wire::mac::MacKeys<hmac::Hmac<sha2::Sha256>>,
 }
 
 impl ZoomSigner {
@@ -191,7 +189,10 @@ impl ZoomSigner {
     /// [`SecretError`](crate::SecretError) when the secret is empty.
     pub fn new(secret_token: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
-            keys: crate::scheme::MacKeys::new([secret_token.as_ref()], crate::sample::ANY_LENGTH)?,
+            keys: crate::wire::mac::MacKeys::new(
+                [secret_token.as_ref()],
+                crate::sample::ANY_LENGTH,
+            )?,
         })
     }
 
@@ -243,13 +244,13 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for ZoomEve
 }
 
 fn build(
-    args: crate::scheme::BuildArgs<'_>,
+    args: crate::providers::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
+) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
     let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(crate::scheme::text_keyed(
+    Ok(crate::scheme::verifier::text_keyed(
         secrets,
-        args.min(crate::scheme::MIN_RAW_SECRET_LEN),
+        args.min(crate::wire::mac::MIN_RAW_SECRET_LEN),
         |keys| Zoom { keys },
     )?
     .with_options(options)

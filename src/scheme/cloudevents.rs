@@ -9,10 +9,10 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde::Deserialize;
 
-use super::{Answers, Check, Scheme, SchemeInfo, Verifier};
 use crate::error::VerifyError;
 use crate::event::{Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::verifier::{Answers, Check, Scheme, SchemeInfo, Verifier};
 use crate::verify::Header;
 
 static REQUEST_ORIGIN: Header = Header::new("webhook-request-origin", "WebHook-Request-Origin");

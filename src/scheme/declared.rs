@@ -15,14 +15,17 @@ use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 use zeroize::Zeroizing;
 
-use super::{
-    cap_entries, event_only, last_member_integer, pairs, Answers, Check, MacKeys, PublicUrl,
-    Scheme, SchemeInfo, Verifier, DEFAULT_BODY_LIMIT, MAX_SIGNATURES, MIN_RAW_SECRET_LEN,
-};
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::verifier::{
+    event_only, Answers, Check, Scheme, SchemeInfo, Verifier, DEFAULT_BODY_LIMIT,
+};
 use crate::verify::{check_freshness_millis, parse_unix_seconds, Header, DEFAULT_TOLERANCE};
+use crate::wire::header::{cap_entries, pairs, MAX_SIGNATURES};
+use crate::wire::json::last_member_integer;
+use crate::wire::mac::{MacKeys, MIN_RAW_SECRET_LEN};
+use crate::wire::url::PublicUrl;
 
 /// The most pieces of signed content a declared scheme may list.
 pub const MAX_PIECES: usize = 12;
@@ -1046,7 +1049,7 @@ impl DeclaredScheme {
             None => (Field::Absent, false),
             Some((CompiledSource::Body(member, _), signed)) => (Field::Body(member), *signed),
             Some((CompiledSource::Header(h), signed)) => {
-                (super::reported(h, h.get(headers))?, *signed)
+                (crate::wire::header::reported(h, h.get(headers))?, *signed)
             }
             Some((CompiledSource::Entry(_), _)) => (Field::Absent, false),
         })

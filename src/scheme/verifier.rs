@@ -11,13 +11,11 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName};
 
-use super::{Scheme, DEFAULT_BODY_LIMIT};
 use crate::error::VerifyError;
-use crate::event::{Event, Verified};
+use crate::event::{Event, SchemeName, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::verify::{check_freshness, Clock, VerifyOptions, DEFAULT_TOLERANCE};
-
-pub use crate::event::SchemeName;
+use crate::wire::mac::MacKeys;
 
 /// What a scheme is, declared once as data: its name, the headers that mark a request as its
 /// own, the largest body its sender sends and the freshness window its provider applies.
@@ -464,6 +462,148 @@ fn boxed<S: Scheme + 'static>(scheme: S) -> Box<dyn Scheme> {
     match slot {
         Some(scheme) => Box::new(scheme),
         None => unreachable!("taken only when it was a boxed scheme"),
+    }
+}
+
+/// A verifier for a scheme keyed by HMAC-SHA256 secrets used as text (Slack, Paddle, Linear,
+/// Shopify, Zoom): one or more (rotation), each at least `min` bytes.
+pub(crate) fn text_keyed<S: Scheme, I>(
+    secrets: I,
+    min: usize,
+    scheme: fn(MacKeys<hmac::Hmac<sha2::Sha256>>) -> S,
+) -> Result<Verifier<S>, VerifyError>
+where
+    I: IntoIterator,
+    I::Item: AsRef<[u8]>,
+{
+    Ok(Verifier::for_scheme(scheme(MacKeys::from_secrets(
+        secrets, min,
+    )?)))
+}
+
+/// The default largest body, for schemes whose provider documents no cap: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Checks that a request really comes from one sender: a webhook signing scheme and its keys.
+///
+/// A scheme declares what it is once, as data ([`info`](Self::info)), and writes two
+/// functions: [`check_head`](Self::check_head) (cheap, before the body is read) and
+/// [`verify`](Self::verify) (the whole request). The policy — the clock, the tolerance — is
+/// not the scheme's: a [`Verifier`] holds it and hands each call the [`Check`] resolved for
+/// the request. Implementations are pure: no I/O, bounded work, constant-time comparisons,
+/// and (for the built-in schemes) no heap allocation.
+///
+/// An app's own scheme, written with the public API alone:
+///
+/// ```
+/// use std::time::Duration;
+/// use verihook::http::{HeaderMap, HeaderName, HeaderValue};
+/// use verihook::scheme::{Check, SchemeInfo, Verifier};
+/// use verihook::{Event, Field, FixedClock, RequestHead, Scheme, Verified, VerifyError, WebhookRequest};
+///
+/// /// Acme sends `X-Acme-Token: <token>` and `X-Acme-Time: <unix seconds>` (a toy scheme).
+/// #[derive(Debug)]
+/// struct Acme {
+///     token: &'static str,
+/// }
+///
+/// static HEADERS: [HeaderName; 1] = [HeaderName::from_static("x-acme-token")];
+/// static INFO: SchemeInfo = SchemeInfo::new("acme", &HEADERS).with_tolerance(Duration::from_secs(60));
+///
+/// fn time(head: &RequestHead<'_>) -> Result<u64, VerifyError> {
+///     let value = head.headers().get("x-acme-time").ok_or(VerifyError::MissingHeader { name: "X-Acme-Time" })?;
+///     value.to_str().ok().and_then(|text| text.parse().ok())
+///         .ok_or(VerifyError::MalformedHeader { name: "X-Acme-Time", reason: "not Unix seconds" })
+/// }
+///
+/// impl Scheme for Acme {
+///     fn info(&self) -> &SchemeInfo {
+///         &INFO
+///     }
+///
+///     fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+///         at.fresh(time(head)?)
+///     }
+///
+///     fn verify(&self, request: &WebhookRequest<'_>, at: &Check<'_>) -> Result<Verified, VerifyError> {
+///         let seconds = time(&request.head())?;
+///         at.fresh(seconds)?;
+///         // A real scheme compares a MAC in constant time; a toy compares a token.
+///         let sent = request.headers().get("x-acme-token").map(HeaderValue::as_bytes);
+///         if sent != Some(self.token.as_bytes()) {
+///             return Err(VerifyError::SignatureMismatch { secrets: 1, signatures: 1 });
+///         }
+///         Ok(Verified::Event(
+///             Event::builder(INFO.name.clone(), request.body().clone())
+///                 .id(Field::Body("id"), true)
+///                 .timestamp(seconds)
+///                 .build(),
+///         ))
+///     }
+/// }
+///
+/// let verifier = Verifier::for_scheme(Acme { token: "s3cret" }).with_clock(FixedClock::at_unix(1_700_000_030));
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-acme-token", HeaderValue::from_static("s3cret"));
+/// headers.insert("x-acme-time", HeaderValue::from_static("1700000000"));
+/// let body = verihook::bytes::Bytes::from_static(br#"{"id":"a1"}"#);
+/// let verified = verifier.verify_request(&WebhookRequest::new(RequestHead::post(&headers), &body))?;
+/// assert_eq!(verified.into_event().unwrap().idempotency_key(), "acme:a1");
+/// # Ok::<(), VerifyError>(())
+/// ```
+pub trait Scheme: Send + Sync + fmt::Debug {
+    /// What the scheme is: its name, signature headers, body limit and default tolerance.
+    fn info(&self) -> &SchemeInfo;
+
+    /// Cheap checks on the head alone (required headers present and well formed, timestamp
+    /// fresh), run before the body is read. The default checks nothing.
+    ///
+    /// # Errors
+    ///
+    /// The [`VerifyError`] that [`verify`](Self::verify) would give anyway.
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+        let _ = (head, at);
+        Ok(())
+    }
+
+    /// The full check over the raw body, under the policy `at` resolved for this request.
+    ///
+    /// # Errors
+    ///
+    /// A [`VerifyError`] saying why the request is not authentic or not fresh.
+    fn verify(&self, request: &WebhookRequest<'_>, at: &Check<'_>)
+        -> Result<Verified, VerifyError>;
+}
+
+impl<S: Scheme + ?Sized> Scheme for Box<S> {
+    fn info(&self) -> &SchemeInfo {
+        (**self).info()
+    }
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+        (**self).check_head(head, at)
+    }
+    fn verify(
+        &self,
+        request: &WebhookRequest<'_>,
+        at: &Check<'_>,
+    ) -> Result<Verified, VerifyError> {
+        (**self).verify(request, at)
+    }
+}
+
+impl<S: Scheme + ?Sized> Scheme for Arc<S> {
+    fn info(&self) -> &SchemeInfo {
+        (**self).info()
+    }
+    fn check_head(&self, head: &RequestHead<'_>, at: &Check<'_>) -> Result<(), VerifyError> {
+        (**self).check_head(head, at)
+    }
+    fn verify(
+        &self,
+        request: &WebhookRequest<'_>,
+        at: &Check<'_>,
+    ) -> Result<Verified, VerifyError> {
+        (**self).verify(request, at)
     }
 }
 

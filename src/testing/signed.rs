@@ -16,7 +16,7 @@ use crate::providers::{EventSample, SampleRequest};
 use crate::receiver::Outcome;
 use crate::request::{RequestHead, WebhookRequest};
 use crate::router::EventRouter;
-use crate::scheme::{IntoVerifier, Verifier};
+use crate::scheme::verifier::{IntoVerifier, Verifier};
 use crate::verify::VerifyOptions;
 
 /// A request signed now as a provider would send it, with the verifier (built from the same
