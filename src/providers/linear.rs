@@ -12,8 +12,8 @@ use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    event_only, hex_array, last_member_integer, reported, text_keyed, Answers, Check, MacKeys,
-    Scheme, SchemeInfo, Verifier, MIN_RAW_SECRET_LEN,
+    event_only, hex_array, last_member_integer, reported, Answers, Check, MacKeys, Scheme,
+    SchemeInfo, TextKeyed, TextKeys, Verifier,
 };
 use crate::verify::{check_freshness_millis, Header};
 
@@ -38,6 +38,8 @@ const TIMESTAMP_MEMBER: &[u8] = b"\"webhookTimestamp\"";
 /// `Comment`, ...), signed; its `action` (`create`, `update`, `remove`) is in the payload.
 /// `Linear-Delivery` is reported as the id, unsigned, so a digest of the signed body
 /// de-duplicates.
+///
+/// [`LinearVerifier::new`](Verifier::new) takes the webhook's signing secret, as Linear shows it.
 ///
 /// ```
 /// use verihook::{testing::LinearSigner, FixedClock, LinearVerifier};
@@ -104,28 +106,9 @@ const HEADER: &str = "linear-signature";
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
 static INFO: SchemeInfo = SchemeInfo::new("linear", &HEADERS).with_tolerance(LINEAR_TOLERANCE);
 
-impl LinearVerifier {
-    /// A verifier for the webhook's signing secret, as Linear shows it.
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
-    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
-        Self::with_secrets([secret])
-    }
-
-    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
-    /// with the new secret as soon as it is rotated).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new), or when there are no secrets.
-    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Linear { keys })
+impl TextKeyed for Linear {
+    fn from_keys(keys: TextKeys) -> Self {
+        Self { keys: keys.0 }
     }
 }
 
@@ -278,20 +261,6 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for LinearE
     }
 }
 
-fn build(
-    args: crate::scheme::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(crate::scheme::text_keyed(
-        secrets,
-        args.min(crate::scheme::MIN_RAW_SECRET_LEN),
-        |keys| Linear { keys },
-    )?
-    .with_options(options)
-    .boxed())
-}
-
 /// `type` `.` `action` (`Issue.create`). Linear puts both first: the read stops there.
 fn route_key(event: &crate::event::Event) -> Option<crate::event::RouteKey> {
     let [kind, action] = crate::event::first_members(&event.body[..], ["type", "action"]);
@@ -363,7 +332,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     aliases: &[],
     signs_url: false,
     headers: &["linear-signature"],
-    build,
+    build: crate::scheme::build_text_keyed::<Linear>,
     route_key,
     sample: crate::providers::Sample {
         event_type: "Issue",

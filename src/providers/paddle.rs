@@ -12,8 +12,8 @@ use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    event_only, text_keyed, with_signed_content, Answers, Check, ListedSignatures, MacKeys, Scheme,
-    SchemeInfo, SignatureList, Verifier, MIN_RAW_SECRET_LEN,
+    event_only, with_signed_content, Answers, Check, ListedSignatures, MacKeys, Scheme, SchemeInfo,
+    SignatureList, TextKeyed, TextKeys, Verifier,
 };
 use crate::verify::Header;
 
@@ -43,6 +43,8 @@ pub const PADDLE_TOLERANCE: Duration = Duration::from_secs(5);
 /// window means a clock is wrong, and is refused here). Widen it with
 /// [`with_tolerance`](Self::with_tolerance) if your clock drifts. The event id and type are the
 /// body's `event_id` and `event_type`, signed.
+///
+/// [`PaddleVerifier::new`](Verifier::new) takes the notification destination's secret key, as Paddle shows it.
 ///
 /// ```
 /// use verihook::{testing::PaddleSigner, FixedClock, PaddleVerifier};
@@ -108,28 +110,9 @@ const HEADER: &str = "paddle-signature";
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
 static INFO: SchemeInfo = SchemeInfo::new("paddle", &HEADERS).with_tolerance(PADDLE_TOLERANCE);
 
-impl PaddleVerifier {
-    /// A verifier for the notification destination's secret key, as Paddle shows it.
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
-    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
-        Self::with_secrets([secret])
-    }
-
-    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
-    /// with the new secret as soon as it is rotated).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new), or when there are no secrets.
-    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Paddle { keys })
+impl TextKeyed for Paddle {
+    fn from_keys(keys: TextKeys) -> Self {
+        Self { keys: keys.0 }
     }
 }
 
@@ -254,20 +237,6 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for PaddleE
     }
 }
 
-fn build(
-    args: crate::scheme::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(crate::scheme::text_keyed(
-        secrets,
-        args.min(crate::scheme::MIN_RAW_SECRET_LEN),
-        |keys| Paddle { keys },
-    )?
-    .with_options(options)
-    .boxed())
-}
-
 /// A transaction completed.
 fn sample_body(id: &str, event: &str) -> String {
     serde_json::json!({
@@ -307,7 +276,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     aliases: &[],
     signs_url: false,
     headers: &["paddle-signature"],
-    build,
+    build: crate::scheme::build_text_keyed::<Paddle>,
     route_key: crate::envelope::reported_route_key,
     sample: crate::providers::Sample {
         event_type: "transaction.completed",

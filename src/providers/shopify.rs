@@ -10,8 +10,8 @@ use crate::error::VerifyError;
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    event_only, reported, text_keyed, Answers, Check, MacKeys, Scheme, SchemeInfo, Verifier,
-    MIN_RAW_SECRET_LEN,
+    event_only, reported, Answers, Check, MacKeys, Scheme, SchemeInfo, TextKeyed, TextKeys,
+    Verifier,
 };
 use crate::verify::Header;
 
@@ -36,6 +36,8 @@ const SIGNATURE_LEN: usize = 44;
 /// a `duplicate` while the store retains it, and Shopify signs no timestamp). The shop
 /// (`X-Shopify-Shop-Domain`) and API version headers are equally unsigned: read them from the
 /// request, as hints.
+///
+/// [`ShopifyVerifier::new`](Verifier::new) takes the app's client secret, as the Partner Dashboard (or the app's settings) shows it.
 ///
 /// ```
 /// use verihook::{testing::ShopifySigner, ShopifyVerifier};
@@ -105,28 +107,9 @@ const HEADER: &str = "x-shopify-hmac-sha256";
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
 static INFO: SchemeInfo = SchemeInfo::new("shopify", &HEADERS);
 
-impl ShopifyVerifier {
-    /// A verifier for the app's client secret, as the Partner Dashboard (or the app's settings) shows it.
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
-    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
-        Self::with_secrets([secret])
-    }
-
-    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
-    /// with the new secret as soon as it is rotated).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new), or when there are no secrets.
-    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Shopify { keys })
+impl TextKeyed for Shopify {
+    fn from_keys(keys: TextKeys) -> Self {
+        Self { keys: keys.0 }
     }
 }
 
@@ -279,20 +262,6 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Shopify
     }
 }
 
-fn build(
-    args: crate::scheme::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(crate::scheme::text_keyed(
-        secrets,
-        args.min(crate::scheme::MIN_RAW_SECRET_LEN),
-        |keys| Shopify { keys },
-    )?
-    .with_options(options)
-    .boxed())
-}
-
 /// The shop a signed Shopify sample comes from.
 const SAMPLE_SHOP: &str = "verihook-demo.myshopify.com";
 
@@ -342,7 +311,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     aliases: &[],
     signs_url: false,
     headers: &["x-shopify-hmac-sha256"],
-    build,
+    build: crate::scheme::build_text_keyed::<Shopify>,
     route_key: crate::envelope::reported_route_key,
     sample: crate::providers::Sample {
         event_type: "orders/create",

@@ -8,8 +8,7 @@ use crate::error::VerifyError;
 use crate::event::{body_member, Event, Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    text_keyed, with_signed_content, Answers, Check, MacKeys, Scheme, SchemeInfo, Verifier,
-    MIN_RAW_SECRET_LEN,
+    with_signed_content, Answers, Check, MacKeys, Scheme, SchemeInfo, TextKeyed, TextKeys, Verifier,
 };
 use crate::verify::Header;
 
@@ -30,6 +29,8 @@ const HANDSHAKE_MAX: usize = 4096;
 /// signature passed: [`Verified::Handshake`]. The event id is the body's `event_id` (Events
 /// API; signed), the type its `type`. Form bodies carry no id: they are de-duplicated by a
 /// digest of the signed timestamp and body.
+///
+/// [`SlackVerifier::new`](Verifier::new) takes the app's signing secret.
 ///
 /// ```
 /// use verihook::{testing::SlackSigner, FixedClock, SlackVerifier, Verified};
@@ -65,28 +66,9 @@ const HEADER: &str = "x-slack-signature";
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
 static INFO: SchemeInfo = SchemeInfo::new("slack", &HEADERS);
 
-impl SlackVerifier {
-    /// A verifier for the app's signing secret.
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
-    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
-        Self::with_secrets([secret])
-    }
-
-    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
-    /// with the new secret as soon as it is rotated).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new), or when there are no secrets.
-    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Slack { keys })
+impl TextKeyed for Slack {
+    fn from_keys(keys: TextKeys) -> Self {
+        Self { keys: keys.0 }
     }
 }
 
@@ -229,20 +211,6 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for SlackEv
     }
 }
 
-fn build(
-    args: crate::scheme::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(crate::scheme::text_keyed(
-        secrets,
-        args.min(crate::scheme::MIN_RAW_SECRET_LEN),
-        |keys| Slack { keys },
-    )?
-    .with_options(options)
-    .boxed())
-}
-
 /// The inner `event.type` of an `event_callback` (`app_mention`), else the outer `type`.
 fn route_key(event: &crate::event::Event) -> Option<crate::event::RouteKey> {
     /// The nested members the key is read from; every other member is skipped unread.
@@ -312,7 +280,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     aliases: &[],
     signs_url: false,
     headers: &["x-slack-signature"],
-    build,
+    build: crate::scheme::build_text_keyed::<Slack>,
     route_key,
     sample: crate::providers::Sample {
         event_type: "app_mention",

@@ -48,20 +48,68 @@ impl<M> fmt::Debug for MacKeys<M> {
     }
 }
 
-/// A verifier for a scheme keyed by HMAC-SHA256 secrets used as text (Slack, Paddle, Linear,
-/// Shopify, Zoom): one or more (rotation), each at least `min` bytes.
-pub(crate) fn text_keyed<S: Scheme, I>(
-    secrets: I,
-    min: usize,
-    scheme: fn(MacKeys<hmac::Hmac<sha2::Sha256>>) -> S,
-) -> Result<Verifier<S>, VerifyError>
-where
-    I: IntoIterator,
-    I::Item: AsRef<[u8]>,
-{
-    Ok(Verifier::for_scheme(scheme(MacKeys::from_secrets(
-        secrets, min,
-    )?)))
+/// A scheme keyed by HMAC-SHA256 secrets used as text, as its provider shows them (Linear,
+/// Paddle, Shopify, Slack, Zoom): its verifier is made with [`Verifier::new`] or
+/// [`Verifier::with_secrets`]. Only the built-in schemes implement it.
+pub trait TextKeyed: Scheme + Sized {
+    /// The scheme holding `keys`.
+    #[doc(hidden)]
+    fn from_keys(keys: TextKeys) -> Self;
+}
+
+/// The keys of a [`TextKeyed`] scheme: one HMAC-SHA256 per secret, keyed once. Opaque: only
+/// this crate makes them, which keeps [`TextKeyed`] to the built-in schemes.
+#[doc(hidden)]
+#[derive(Clone, Debug)]
+pub struct TextKeys(pub(crate) MacKeys<hmac::Hmac<sha2::Sha256>>);
+
+impl<S: TextKeyed> Verifier<S> {
+    /// A verifier for the signing secret, as the provider shows it (each provider's verifier
+    /// says where to find it).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
+        Self::with_secrets([secret])
+    }
+
+    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
+    /// with the new secret as soon as it is rotated).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), or when there are no secrets.
+    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
+    }
+
+    /// [`with_secrets`](Self::with_secrets), with `min` as the shortest secret accepted.
+    fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let keys = MacKeys::from_secrets(secrets, min)?;
+        Ok(Verifier::for_scheme(S::from_keys(TextKeys(keys))))
+    }
+}
+
+/// The registry's `build` for a [`TextKeyed`] scheme: its secrets as text, the app's options.
+pub(crate) fn build_text_keyed<S: TextKeyed + 'static>(
+    args: BuildArgs<'_>,
+    options: crate::verify::VerifyOptions,
+) -> Result<Verifier, VerifyError> {
+    let secrets = args.secrets.iter().map(|s| s.as_bytes());
+    Ok(
+        Verifier::<S>::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?
+            .with_options(options)
+            .boxed(),
+    )
 }
 
 impl<M: Mac + KeyInit + Clone> MacKeys<M> {
