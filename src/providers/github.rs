@@ -10,8 +10,7 @@ use crate::error::VerifyError;
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    event_only, hex_array, reported, Answers, Check, MacKeys, Scheme, SchemeInfo, Verifier,
-    MIN_RAW_SECRET_LEN,
+    hex_array, reported, Check, Events, MacKeys, Scheme, SchemeInfo, Verifier, MIN_RAW_SECRET_LEN,
 };
 use crate::secret::Secret;
 use crate::verify::Header;
@@ -179,13 +178,13 @@ impl Scheme for Github {
         request: &WebhookRequest<'_>,
         _at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body().clone())
+        self.check_post(request.headers(), request.body().clone())
             .map(Verified::Event)
     }
 }
 
 impl Github {
-    fn check(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
+    fn check_post(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
         let [sha256, delivery, event] =
             Header::find_all(headers, [&SIGNATURE_256, &DELIVERY, &EVENT]);
         let id = reported(&DELIVERY, delivery)?;
@@ -212,19 +211,11 @@ impl Github {
     }
 }
 
-impl Answers for Github {
-    type Answer = Event;
-    fn answer(verified: Verified) -> Result<Event, VerifyError> {
-        event_only(verified)
-    }
+/// GitHub signs no timestamp: the policy goes unread, and unbuilt once this is inlined.
+impl Events for Github {
     #[inline]
-    fn answer_post(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        _at: &Check<'_>,
-    ) -> Result<Event, VerifyError> {
-        self.check(headers, body)
+    fn check(&self, headers: &HeaderMap, body: Bytes, _: &Check<'_>) -> Result<Event, VerifyError> {
+        self.check_post(headers, body)
     }
 }
 

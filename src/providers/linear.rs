@@ -12,8 +12,8 @@ use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    event_only, hex_array, last_member_integer, reported, Answers, Check, MacKeys, Scheme,
-    SchemeInfo, TextKeyed, TextKeys, Verifier,
+    hex_array, last_member_integer, reported, Check, Events, MacKeys, Scheme, SchemeInfo,
+    TextKeyed, TextKeys, Verifier,
 };
 use crate::verify::{check_freshness_millis, Header};
 
@@ -72,7 +72,19 @@ impl Linear {
         hex_array(SIGNATURE.require(headers)?.as_bytes())
             .ok_or_else(|| SIGNATURE.malformed("expected 64 hex digits"))
     }
+}
 
+const HEADER: &str = "linear-signature";
+static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
+static INFO: SchemeInfo = SchemeInfo::new("linear", &HEADERS).with_tolerance(LINEAR_TOLERANCE);
+
+impl TextKeyed for Linear {
+    fn from_keys(keys: TextKeys) -> Self {
+        Self { keys: keys.0 }
+    }
+}
+
+impl Events for Linear {
     fn check(
         &self,
         headers: &HeaderMap,
@@ -99,32 +111,6 @@ impl Linear {
             .event_type(Field::Body("type"), true)
             .timestamp(millis / 1000)
             .build())
-    }
-}
-
-const HEADER: &str = "linear-signature";
-static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
-static INFO: SchemeInfo = SchemeInfo::new("linear", &HEADERS).with_tolerance(LINEAR_TOLERANCE);
-
-impl TextKeyed for Linear {
-    fn from_keys(keys: TextKeys) -> Self {
-        Self { keys: keys.0 }
-    }
-}
-
-impl Answers for Linear {
-    type Answer = Event;
-    fn answer(verified: Verified) -> Result<Event, VerifyError> {
-        event_only(verified)
-    }
-    #[inline]
-    fn answer_post(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        at: &Check<'_>,
-    ) -> Result<Event, VerifyError> {
-        self.check(headers, body, at)
     }
 }
 

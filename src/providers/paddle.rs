@@ -12,7 +12,7 @@ use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    event_only, with_signed_content, Answers, Check, ListedSignatures, MacKeys, Scheme, SchemeInfo,
+    with_signed_content, Check, Events, ListedSignatures, MacKeys, Scheme, SchemeInfo,
     SignatureList, TextKeyed, TextKeys, Verifier,
 };
 use crate::verify::Header;
@@ -81,7 +81,19 @@ impl Paddle {
         at.fresh(header.timestamp)?;
         Ok(header)
     }
+}
 
+const HEADER: &str = "paddle-signature";
+static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
+static INFO: SchemeInfo = SchemeInfo::new("paddle", &HEADERS).with_tolerance(PADDLE_TOLERANCE);
+
+impl TextKeyed for Paddle {
+    fn from_keys(keys: TextKeys) -> Self {
+        Self { keys: keys.0 }
+    }
+}
+
+impl Events for Paddle {
     fn check(
         &self,
         headers: &HeaderMap,
@@ -103,32 +115,6 @@ impl Paddle {
             .event_type(Field::Body("event_type"), true)
             .timestamp(header.timestamp)
             .build())
-    }
-}
-
-const HEADER: &str = "paddle-signature";
-static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
-static INFO: SchemeInfo = SchemeInfo::new("paddle", &HEADERS).with_tolerance(PADDLE_TOLERANCE);
-
-impl TextKeyed for Paddle {
-    fn from_keys(keys: TextKeys) -> Self {
-        Self { keys: keys.0 }
-    }
-}
-
-impl Answers for Paddle {
-    type Answer = Event;
-    fn answer(verified: Verified) -> Result<Event, VerifyError> {
-        event_only(verified)
-    }
-    #[inline]
-    fn answer_post(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        at: &Check<'_>,
-    ) -> Result<Event, VerifyError> {
-        self.check(headers, body, at)
     }
 }
 

@@ -10,8 +10,7 @@ use crate::error::VerifyError;
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    event_only, reported, Answers, Check, MacKeys, Scheme, SchemeInfo, TextKeyed, TextKeys,
-    Verifier,
+    reported, Check, Events, MacKeys, Scheme, SchemeInfo, TextKeyed, TextKeys, Verifier,
 };
 use crate::verify::Header;
 
@@ -75,7 +74,7 @@ impl Shopify {
     }
 
     /// Checks one request: the headers and the raw body as received.
-    fn check(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
+    fn check_post(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
         let signature = Self::signature(headers)?;
         let id = match EVENT_ID.get(headers) {
             Some(value) => reported(&EVENT_ID, Some(value))?,
@@ -113,19 +112,11 @@ impl TextKeyed for Shopify {
     }
 }
 
-impl Answers for Shopify {
-    type Answer = Event;
-    fn answer(verified: Verified) -> Result<Event, VerifyError> {
-        event_only(verified)
-    }
+/// Shopify signs no timestamp: the policy goes unread, and unbuilt once this is inlined.
+impl Events for Shopify {
     #[inline]
-    fn answer_post(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        _at: &Check<'_>,
-    ) -> Result<Event, VerifyError> {
-        self.check(headers, body)
+    fn check(&self, headers: &HeaderMap, body: Bytes, _: &Check<'_>) -> Result<Event, VerifyError> {
+        self.check_post(headers, body)
     }
 }
 
@@ -144,7 +135,7 @@ impl Scheme for Shopify {
         request: &WebhookRequest<'_>,
         _at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body().clone())
+        self.check_post(request.headers(), request.body().clone())
             .map(Verified::Event)
     }
 }

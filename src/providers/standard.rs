@@ -14,8 +14,7 @@ use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    cap_entries, event_only, pairs, with_signed_content, Answers, Check, MacKeys, Scheme,
-    SchemeInfo, Verifier,
+    cap_entries, pairs, with_signed_content, Check, Events, MacKeys, Scheme, SchemeInfo, Verifier,
 };
 use crate::secret::{decode_base64, Secret};
 use crate::verify::{parse_unix_seconds, Header};
@@ -399,7 +398,7 @@ impl Scheme for Standard {
     }
 }
 
-impl Standard {
+impl Events for Standard {
     fn check(
         &self,
         headers: &HeaderMap,
@@ -428,22 +427,6 @@ impl Standard {
             (Field::Body("type"), true),
             Some(parsed.timestamp),
         ))
-    }
-}
-
-impl Answers for Standard {
-    type Answer = Event;
-    fn answer(verified: Verified) -> Result<Event, VerifyError> {
-        event_only(verified)
-    }
-    #[inline]
-    fn answer_post(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        at: &Check<'_>,
-    ) -> Result<Event, VerifyError> {
-        self.check(headers, body, at)
     }
 }
 

@@ -9,7 +9,7 @@ use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
-    event_only, with_signed_content, Answers, Check, ListedSignatures, MacKeys, Scheme, SchemeInfo,
+    with_signed_content, Check, Events, ListedSignatures, MacKeys, Scheme, SchemeInfo,
     SignatureList, Verifier, MIN_RAW_SECRET_LEN,
 };
 use crate::secret::{require_len, Secret};
@@ -147,7 +147,7 @@ impl Scheme for Stripe {
     }
 }
 
-impl Stripe {
+impl Events for Stripe {
     fn check(
         &self,
         headers: &HeaderMap,
@@ -171,22 +171,6 @@ impl Stripe {
             (Field::Body("type"), true),
             Some(header.timestamp),
         ))
-    }
-}
-
-impl Answers for Stripe {
-    type Answer = Event;
-    fn answer(verified: Verified) -> Result<Event, VerifyError> {
-        event_only(verified)
-    }
-    #[inline]
-    fn answer_post(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        at: &Check<'_>,
-    ) -> Result<Event, VerifyError> {
-        self.check(headers, body, at)
     }
 }
 

@@ -14,7 +14,7 @@ pub mod declared;
 mod verifier;
 
 pub(crate) use verifier::event_only;
-pub use verifier::{Answers, Check, IntoVerifier, SchemeInfo, SchemeName, Verifier};
+pub use verifier::{Answers, Check, Events, IntoVerifier, SchemeInfo, SchemeName, Verifier};
 
 use std::fmt;
 use std::sync::Arc;

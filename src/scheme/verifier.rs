@@ -296,6 +296,36 @@ pub trait Answers: Scheme {
     }
 }
 
+/// A scheme that answers every request it verifies with an [`Event`] (it has no handshake)
+/// and reads only the headers and the raw body: its [`Answers`] come with it, and
+/// [`Verifier::verify`] hands it the body as it is, without building a request.
+pub trait Events: Scheme {
+    /// Verifies `headers` and the raw `body` of a `POST` under `at`: what
+    /// [`verify`](Scheme::verify) answers for that request, as an [`Event`].
+    ///
+    /// # Errors
+    ///
+    /// As [`verify`](Scheme::verify).
+    fn check(&self, headers: &HeaderMap, body: Bytes, at: &Check<'_>)
+        -> Result<Event, VerifyError>;
+}
+
+impl<S: Events> Answers for S {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+    #[inline]
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        self.check(headers, body, at)
+    }
+}
+
 /// The [`Answers::answer`] of a scheme that answers no handshake.
 pub(crate) fn event_only(verified: Verified) -> Result<Event, VerifyError> {
     match verified {
