@@ -195,10 +195,7 @@ impl Github {
             Signature::Sha1(sig) => self.sha1.matches_any(&parts, || std::iter::once(sig)),
         };
         if !matched {
-            return Err(VerifyError::SignatureMismatch {
-                secrets: self.sha256.len(),
-                signatures: 1,
-            });
+            return Err(self.sha256.mismatch(1));
         }
         // Only the body is signed: the delivery id is reported, never used to de-duplicate.
         Ok(Event::verified(

@@ -97,10 +97,7 @@ impl Events for Linear {
             .keys
             .matches_any(&[&body], || std::iter::once(signature))
         {
-            return Err(VerifyError::SignatureMismatch {
-                secrets: self.keys.len(),
-                signatures: 1,
-            });
+            return Err(self.keys.mismatch(1));
         }
         let millis = last_member_integer(&body, TIMESTAMP_MEMBER).ok_or_else(|| {
             SIGNATURE.malformed("the signed body has no webhookTimestamp in milliseconds")

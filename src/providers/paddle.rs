@@ -105,10 +105,7 @@ impl Events for Paddle {
             self.keys.matches_any(parts, || header.signatures::<32>())
         });
         if !matched {
-            return Err(VerifyError::SignatureMismatch {
-                secrets: self.keys.len(),
-                signatures: header.count,
-            });
+            return Err(self.keys.mismatch(header.count));
         }
         Ok(Event::builder("paddle", body)
             .id(Field::Body("event_id"), true)

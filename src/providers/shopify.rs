@@ -86,10 +86,7 @@ impl Shopify {
             .keys
             .matches_any_base64(&parts, || std::iter::once(signature))
         {
-            return Err(VerifyError::SignatureMismatch {
-                secrets: self.keys.len(),
-                signatures: 1,
-            });
+            return Err(self.keys.mismatch(1));
         }
         // Only the body is signed: the id and topic are reported, never used to de-duplicate.
         Ok(Event::verified(

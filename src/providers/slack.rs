@@ -99,10 +99,7 @@ impl Scheme for Slack {
             self.keys.matches_any(parts, || std::iter::once(signature))
         });
         if !matched {
-            return Err(VerifyError::SignatureMismatch {
-                secrets: self.keys.len(),
-                signatures: 1,
-            });
+            return Err(self.keys.mismatch(1));
         }
         // The handshake is a small body that names itself: nothing larger is searched or parsed.
         // Built once: building a substring finder costs more than searching a small body.

@@ -124,10 +124,7 @@ impl Scheme for Square {
             .keys
             .matches_any_base64(&parts, || std::iter::once(signature))
         {
-            return Err(VerifyError::SignatureMismatch {
-                secrets: self.keys.len(),
-                signatures: 1,
-            });
+            return Err(self.keys.mismatch(1));
         }
         Ok(Verified::Event(
             Event::builder("square", body.clone())

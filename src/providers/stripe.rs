@@ -159,10 +159,7 @@ impl Events for Stripe {
             self.keys.matches_any(parts, || header.signatures::<32>())
         });
         if !matched {
-            return Err(VerifyError::SignatureMismatch {
-                secrets: self.keys.len(),
-                signatures: header.count,
-            });
+            return Err(self.keys.mismatch(header.count));
         }
         Ok(Event::verified(
             "stripe",

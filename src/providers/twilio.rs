@@ -281,19 +281,13 @@ impl Scheme for Twilio {
             Algorithm::Sha256 => matches(&self.keys_sha256, &urls, &params, &signature),
         };
         if !matched {
-            return Err(VerifyError::SignatureMismatch {
-                secrets: self.keys.len(),
-                signatures: 1,
-            });
+            return Err(self.keys.mismatch(1));
         }
         if let Some(expected) = json_hash {
             let expected: [u8; 32] = hex_array(expected)
                 .ok_or_else(|| SIGNATURE.malformed("bodySHA256 is not 64 hex digits"))?;
             if !constant_time_eq(&Sha256::digest(body), &expected) {
-                return Err(VerifyError::SignatureMismatch {
-                    secrets: self.keys.len(),
-                    signatures: 1,
-                });
+                return Err(self.keys.mismatch(1));
             }
         }
         let id = match IDEMPOTENCY.get(head.headers()) {

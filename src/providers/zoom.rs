@@ -140,10 +140,7 @@ impl Scheme for Zoom {
         let key = with_signed_content([b"v0:", digits, b":"], body, |parts| {
             self.keys.matching_key(parts, || std::iter::once(signature))
         })
-        .ok_or(VerifyError::SignatureMismatch {
-            secrets: self.keys.len(),
-            signatures: 1,
-        })?;
+        .ok_or(self.keys.mismatch(1))?;
         if let Some(answer) = validation_answer(key, body) {
             return Ok(Verified::Handshake(answer));
         }

@@ -149,6 +149,15 @@ impl<M: Mac + KeyInit + Clone> MacKeys<M> {
         self.0.len()
     }
 
+    /// The error for a request none of these keys signed; `signatures` is how many it carried.
+    #[inline]
+    pub(crate) fn mismatch(&self, signatures: usize) -> crate::VerifyError {
+        crate::VerifyError::SignatureMismatch {
+            secrets: self.len(),
+            signatures,
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
