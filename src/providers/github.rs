@@ -9,11 +9,13 @@ use sha2::Sha256;
 use crate::error::VerifyError;
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::{configured, BuildArgs};
 use crate::scheme::{
     hex_array, reported, Check, Events, MacKeys, Scheme, SchemeInfo, Verifier, MIN_RAW_SECRET_LEN,
 };
 use crate::secret::Secret;
 use crate::verify::Header;
+use crate::verify::VerifyOptions;
 
 pub(crate) static SIGNATURE_256: Header = Header::new("x-hub-signature-256", "X-Hub-Signature-256");
 pub(crate) static SIGNATURE_SHA1: Header = Header::new("x-hub-signature", "X-Hub-Signature");
@@ -332,15 +334,10 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for GithubE
     }
 }
 
-fn build(
-    args: crate::scheme::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(
-        GithubVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options)
-            .boxed(),
+fn build(args: BuildArgs<'_>, options: VerifyOptions) -> Result<Verifier, VerifyError> {
+    configured(
+        GithubVerifier::with_min(args.bytes(), args.min_raw()),
+        options,
     )
 }
 

@@ -11,12 +11,14 @@ use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Verified};
 use crate::providers::standard::{Standard, StandardVerifier, MIN_SYMMETRIC_KEY_LEN};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::{configured, BuildArgs};
 use crate::scheme::{
     constant_time_eq, event_only, reported, Answers, Check, Scheme, SchemeInfo, SchemeName,
     Verifier, MIN_RAW_SECRET_LEN,
 };
 use crate::secret::require_len;
 use crate::verify::Header;
+use crate::verify::VerifyOptions;
 
 pub(crate) static TOKEN: Header = Header::new("x-gitlab-token", "X-Gitlab-Token");
 pub(crate) static EVENT: Header = Header::new("x-gitlab-event", "X-Gitlab-Event");
@@ -343,15 +345,10 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for GitlabE
     }
 }
 
-fn build(
-    args: crate::scheme::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
-    let tokens = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(
-        GitlabVerifier::with_min(tokens, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options)
-            .boxed(),
+fn build(args: BuildArgs<'_>, options: VerifyOptions) -> Result<Verifier, VerifyError> {
+    configured(
+        GitlabVerifier::with_min(args.bytes(), args.min_raw()),
+        options,
     )
 }
 

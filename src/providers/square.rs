@@ -8,11 +8,13 @@ use sha2::Sha256;
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::{configured, BuildArgs};
 use crate::scheme::{
     event_only, Answers, Check, MacKeys, PublicUrl, Scheme, SchemeInfo, Verifier,
     MIN_RAW_SECRET_LEN,
 };
 use crate::verify::Header;
+use crate::verify::VerifyOptions;
 
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static("x-square-hmacsha256-signature")];
 static INFO: SchemeInfo = SchemeInfo::new("square", &HEADERS);
@@ -245,16 +247,10 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for SquareE
     }
 }
 
-fn build(
-    args: crate::scheme::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
-    let url = args.require_url()?;
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(
-        SquareVerifier::with_min(secrets, url, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options)
-            .boxed(),
+fn build(args: BuildArgs<'_>, options: VerifyOptions) -> Result<Verifier, VerifyError> {
+    configured(
+        SquareVerifier::with_min(args.bytes(), args.require_url()?, args.min_raw()),
+        options,
     )
 }
 

@@ -16,7 +16,9 @@ use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::{
     cap_entries, pairs, with_signed_content, Check, Events, MacKeys, Scheme, SchemeInfo, Verifier,
 };
+use crate::scheme::{configured, BuildArgs};
 use crate::secret::{decode_base64, Secret};
+use crate::verify::VerifyOptions;
 use crate::verify::{parse_unix_seconds, Header};
 
 pub(crate) static ID: Header = Header::new("webhook-id", "webhook-id");
@@ -654,14 +656,10 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Standar
     }
 }
 
-fn build(
-    args: crate::scheme::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
-    Ok(
-        StandardVerifier::with_min(args.secrets, args.min(MIN_SYMMETRIC_KEY_LEN))?
-            .with_options(options)
-            .boxed(),
+fn build(args: BuildArgs<'_>, options: VerifyOptions) -> Result<Verifier, VerifyError> {
+    configured(
+        StandardVerifier::with_min(args.secrets, args.min(MIN_SYMMETRIC_KEY_LEN)),
+        options,
     )
 }
 

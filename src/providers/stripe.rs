@@ -8,12 +8,14 @@ use sha2::Sha256;
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::{configured, BuildArgs};
 use crate::scheme::{
     with_signed_content, Check, Events, ListedSignatures, MacKeys, Scheme, SchemeInfo,
     SignatureList, Verifier, MIN_RAW_SECRET_LEN,
 };
 use crate::secret::{require_len, Secret};
 use crate::verify::Header;
+use crate::verify::VerifyOptions;
 
 pub(crate) static SIGNATURE: Header = Header::new("stripe-signature", "Stripe-Signature");
 
@@ -278,15 +280,10 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for StripeE
     }
 }
 
-fn build(
-    args: crate::scheme::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(
-        StripeVerifier::with_min(secrets, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options)
-            .boxed(),
+fn build(args: BuildArgs<'_>, options: VerifyOptions) -> Result<Verifier, VerifyError> {
+    configured(
+        StripeVerifier::with_min(args.bytes(), args.min_raw()),
+        options,
     )
 }
 

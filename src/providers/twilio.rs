@@ -13,11 +13,13 @@ use sha2::{Digest, Sha256};
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
+use crate::scheme::{configured, BuildArgs};
 use crate::scheme::{
     constant_time_eq, event_only, hex_array, Answers, Check, MacKeys, PublicUrl, Scheme,
     SchemeInfo, Verifier, MIN_RAW_SECRET_LEN,
 };
 use crate::verify::Header;
+use crate::verify::VerifyOptions;
 
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static("x-twilio-signature")];
 static INFO: SchemeInfo = SchemeInfo::new("twilio", &HEADERS);
@@ -613,16 +615,10 @@ impl TwilioSigner {
 
 crate::testing::redacted_debug!(TwilioSigner);
 
-fn build(
-    args: crate::scheme::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::Verifier, crate::error::VerifyError> {
-    let url = args.require_url()?;
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(
-        TwilioVerifier::with_min(secrets, url, args.min(crate::scheme::MIN_RAW_SECRET_LEN))?
-            .with_options(options)
-            .boxed(),
+fn build(args: BuildArgs<'_>, options: VerifyOptions) -> Result<Verifier, VerifyError> {
+    configured(
+        TwilioVerifier::with_min(args.bytes(), args.require_url()?, args.min_raw()),
+        options,
     )
 }
 

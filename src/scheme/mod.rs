@@ -104,12 +104,18 @@ pub(crate) fn build_text_keyed<S: TextKeyed + 'static>(
     args: BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
 ) -> Result<Verifier, VerifyError> {
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(
-        Verifier::<S>::with_min(secrets, args.min(MIN_RAW_SECRET_LEN))?
-            .with_options(options)
-            .boxed(),
+    configured(
+        Verifier::<S>::with_min(args.bytes(), args.min_raw()),
+        options,
     )
+}
+
+/// What a registry `build` answers: `verifier` with the app's `options`, behind a boxed scheme.
+pub(crate) fn configured<S: Scheme + 'static>(
+    verifier: Result<Verifier<S>, VerifyError>,
+    options: crate::verify::VerifyOptions,
+) -> Result<Verifier, VerifyError> {
+    Ok(verifier?.with_options(options).boxed())
 }
 
 impl<M: Mac + KeyInit + Clone> MacKeys<M> {
@@ -593,6 +599,16 @@ impl BuildArgs<'_> {
         } else {
             min
         }
+    }
+
+    /// [`min`](Self::min) of [`MIN_RAW_SECRET_LEN`], for secrets used as they are.
+    pub(crate) fn min_raw(&self) -> usize {
+        self.min(MIN_RAW_SECRET_LEN)
+    }
+
+    /// The secrets' bytes, in order.
+    pub(crate) fn bytes(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.secrets.iter().map(|s| s.as_bytes())
     }
 
     /// The URL, or the error that says this scheme needs one.
