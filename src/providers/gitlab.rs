@@ -10,11 +10,14 @@ use zeroize::Zeroizing;
 use crate::error::{SecretError, VerifyError};
 use crate::event::SchemeName;
 use crate::event::{Event, Verified};
+use crate::providers::configured;
 use crate::providers::standard::{Standard, StandardVerifier, MIN_SYMMETRIC_KEY_LEN};
+use crate::providers::BuildArgs;
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::verifier::{event_only, Answers, Check, Scheme, SchemeInfo, Verifier};
 use crate::secret::require_len;
 use crate::verify::Header;
+use crate::verify::VerifyOptions;
 use crate::wire::header::reported;
 use crate::wire::mac::{constant_time_eq, MIN_RAW_SECRET_LEN};
 
@@ -343,15 +346,10 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for GitlabE
     }
 }
 
-fn build(
-    args: crate::providers::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
-    let tokens = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(
-        GitlabVerifier::with_min(tokens, args.min(crate::wire::mac::MIN_RAW_SECRET_LEN))?
-            .with_options(options)
-            .boxed(),
+fn build(args: BuildArgs<'_>, options: VerifyOptions) -> Result<Verifier, VerifyError> {
+    configured(
+        GitlabVerifier::with_min(args.bytes(), args.min_raw()),
+        options,
     )
 }
 

@@ -11,13 +11,12 @@ use sha2::Sha256;
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::verifier::{
-    event_only, text_keyed, Answers, Check, Scheme, SchemeInfo, Verifier,
-};
+use crate::scheme::verifier::{Check, Scheme, SchemeInfo, Verifier};
+use crate::scheme::verifier::{Events, TextKeyed, TextKeys};
 use crate::verify::{check_freshness_millis, Header};
 use crate::wire::header::{hex_array, reported};
 use crate::wire::json::last_member_integer;
-use crate::wire::mac::{MacKeys, MIN_RAW_SECRET_LEN};
+use crate::wire::mac::MacKeys;
 
 pub(crate) static SIGNATURE: Header = Header::new("linear-signature", "Linear-Signature");
 pub(crate) static DELIVERY: Header = Header::new("linear-delivery", "Linear-Delivery");
@@ -40,6 +39,8 @@ const TIMESTAMP_MEMBER: &[u8] = b"\"webhookTimestamp\"";
 /// `Comment`, ...), signed; its `action` (`create`, `update`, `remove`) is in the payload.
 /// `Linear-Delivery` is reported as the id, unsigned, so a digest of the signed body
 /// de-duplicates.
+///
+/// [`LinearVerifier::new`](Verifier::new) takes the webhook's signing secret, as Linear shows it.
 ///
 /// ```
 /// use verihook::{testing::LinearSigner, FixedClock, LinearVerifier};
@@ -72,7 +73,19 @@ impl Linear {
         hex_array(SIGNATURE.require(headers)?.as_bytes())
             .ok_or_else(|| SIGNATURE.malformed("expected 64 hex digits"))
     }
+}
 
+const HEADER: &str = "linear-signature";
+static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
+static INFO: SchemeInfo = SchemeInfo::new("linear", &HEADERS).with_tolerance(LINEAR_TOLERANCE);
+
+impl TextKeyed for Linear {
+    fn from_keys(keys: TextKeys) -> Self {
+        Self { keys: keys.0 }
+    }
+}
+
+impl Events for Linear {
     fn check(
         &self,
         headers: &HeaderMap,
@@ -85,10 +98,7 @@ impl Linear {
             .keys
             .matches_any(&[&body], || std::iter::once(signature))
         {
-            return Err(VerifyError::SignatureMismatch {
-                secrets: self.keys.len(),
-                signatures: 1,
-            });
+            return Err(self.keys.mismatch(1));
         }
         let millis = last_member_integer(&body, TIMESTAMP_MEMBER).ok_or_else(|| {
             SIGNATURE.malformed("the signed body has no webhookTimestamp in milliseconds")
@@ -99,51 +109,6 @@ impl Linear {
             .event_type(Field::Body("type"), true)
             .timestamp(millis / 1000)
             .build())
-    }
-}
-
-const HEADER: &str = "linear-signature";
-static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
-static INFO: SchemeInfo = SchemeInfo::new("linear", &HEADERS).with_tolerance(LINEAR_TOLERANCE);
-
-impl LinearVerifier {
-    /// A verifier for the webhook's signing secret, as Linear shows it.
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
-    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
-        Self::with_secrets([secret])
-    }
-
-    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
-    /// with the new secret as soon as it is rotated).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new), or when there are no secrets.
-    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Linear { keys })
-    }
-}
-
-impl Answers for Linear {
-    type Answer = Event;
-    fn answer(verified: Verified) -> Result<Event, VerifyError> {
-        event_only(verified)
-    }
-    #[inline]
-    fn answer_post(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        at: &Check<'_>,
-    ) -> Result<Event, VerifyError> {
-        self.check(headers, body, at)
     }
 }
 
@@ -280,20 +245,6 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for LinearE
     }
 }
 
-fn build(
-    args: crate::providers::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(crate::scheme::verifier::text_keyed(
-        secrets,
-        args.min(crate::wire::mac::MIN_RAW_SECRET_LEN),
-        |keys| Linear { keys },
-    )?
-    .with_options(options)
-    .boxed())
-}
-
 /// `type` `.` `action` (`Issue.create`). Linear puts both first: the read stops there.
 fn route_key(event: &crate::event::Event) -> Option<crate::event::RouteKey> {
     let [kind, action] = crate::event::first_members(&event.body[..], ["type", "action"]);
@@ -365,7 +316,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     aliases: &[],
     signs_url: false,
     headers: &["linear-signature"],
-    build,
+    build: crate::providers::build_text_keyed::<Linear>,
     route_key,
     sample: crate::providers::Sample {
         event_type: "Issue",

@@ -396,6 +396,16 @@ impl BuildArgs<'_> {
         }
     }
 
+    /// [`min`](Self::min) of the 8 bytes asked of secrets used as they are.
+    pub(crate) fn min_raw(&self) -> usize {
+        self.min(crate::wire::mac::MIN_RAW_SECRET_LEN)
+    }
+
+    /// The secrets' bytes, in order.
+    pub(crate) fn bytes(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.secrets.iter().map(|s| s.as_bytes())
+    }
+
     /// The URL, or the error that says this scheme needs one.
     pub(crate) fn require_url(&self) -> Result<&str, VerifyError> {
         self.url
@@ -403,6 +413,25 @@ impl BuildArgs<'_> {
                 reason: "this scheme signs the URL: configure the public URL the provider posts to",
             }))
     }
+}
+
+/// The registry's `build` for a [`TextKeyed`](crate::scheme::verifier::TextKeyed) scheme: its secrets as text, the app's options.
+pub(crate) fn build_text_keyed<S: crate::scheme::verifier::TextKeyed + 'static>(
+    args: BuildArgs<'_>,
+    options: VerifyOptions,
+) -> Result<Verifier, VerifyError> {
+    configured(
+        Verifier::<S>::with_min(args.bytes(), args.min_raw()),
+        options,
+    )
+}
+
+/// What a registry `build` answers: `verifier` with the app's `options`, behind a boxed scheme.
+pub(crate) fn configured<S: crate::scheme::verifier::Scheme + 'static>(
+    verifier: Result<Verifier<S>, VerifyError>,
+    options: VerifyOptions,
+) -> Result<Verifier, VerifyError> {
+    Ok(verifier?.with_options(options).boxed())
 }
 
 /// The key an event is routed by, read from the verified event as its sender defines it (see

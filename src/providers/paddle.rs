@@ -11,12 +11,11 @@ use bytes::Bytes;
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::verifier::{
-    event_only, text_keyed, Answers, Check, Scheme, SchemeInfo, Verifier,
-};
+use crate::scheme::verifier::{Check, Scheme, SchemeInfo, Verifier};
+use crate::scheme::verifier::{Events, TextKeyed, TextKeys};
 use crate::verify::Header;
 use crate::wire::header::{ListedSignatures, SignatureList};
-use crate::wire::mac::{with_signed_content, MacKeys, MIN_RAW_SECRET_LEN};
+use crate::wire::mac::{with_signed_content, MacKeys};
 
 pub(crate) static SIGNATURE: Header = Header::new("paddle-signature", "Paddle-Signature");
 
@@ -44,6 +43,8 @@ pub const PADDLE_TOLERANCE: Duration = Duration::from_secs(5);
 /// window means a clock is wrong, and is refused here). Widen it with
 /// [`with_tolerance`](Self::with_tolerance) if your clock drifts. The event id and type are the
 /// body's `event_id` and `event_type`, signed.
+///
+/// [`PaddleVerifier::new`](Verifier::new) takes the notification destination's secret key, as Paddle shows it.
 ///
 /// ```
 /// use verihook::{testing::PaddleSigner, FixedClock, PaddleVerifier};
@@ -80,7 +81,19 @@ impl Paddle {
         at.fresh(header.timestamp)?;
         Ok(header)
     }
+}
 
+const HEADER: &str = "paddle-signature";
+static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
+static INFO: SchemeInfo = SchemeInfo::new("paddle", &HEADERS).with_tolerance(PADDLE_TOLERANCE);
+
+impl TextKeyed for Paddle {
+    fn from_keys(keys: TextKeys) -> Self {
+        Self { keys: keys.0 }
+    }
+}
+
+impl Events for Paddle {
     fn check(
         &self,
         headers: &HeaderMap,
@@ -92,61 +105,13 @@ impl Paddle {
             self.keys.matches_any(parts, || header.signatures::<32>())
         });
         if !matched {
-            return Err(VerifyError::SignatureMismatch {
-                secrets: self.keys.len(),
-                signatures: header.count,
-            });
+            return Err(self.keys.mismatch(header.count));
         }
         Ok(Event::builder("paddle", body)
             .id(Field::Body("event_id"), true)
             .event_type(Field::Body("event_type"), true)
             .timestamp(header.timestamp)
             .build())
-    }
-}
-
-const HEADER: &str = "paddle-signature";
-static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
-static INFO: SchemeInfo = SchemeInfo::new("paddle", &HEADERS).with_tolerance(PADDLE_TOLERANCE);
-
-impl PaddleVerifier {
-    /// A verifier for the notification destination's secret key, as Paddle shows it.
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
-    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
-        Self::with_secrets([secret])
-    }
-
-    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
-    /// with the new secret as soon as it is rotated).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new), or when there are no secrets.
-    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Paddle { keys })
-    }
-}
-
-impl Answers for Paddle {
-    type Answer = Event;
-    fn answer(verified: Verified) -> Result<Event, VerifyError> {
-        event_only(verified)
-    }
-    #[inline]
-    fn answer_post(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        at: &Check<'_>,
-    ) -> Result<Event, VerifyError> {
-        self.check(headers, body, at)
     }
 }
 
@@ -255,20 +220,6 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for PaddleE
     }
 }
 
-fn build(
-    args: crate::providers::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(crate::scheme::verifier::text_keyed(
-        secrets,
-        args.min(crate::wire::mac::MIN_RAW_SECRET_LEN),
-        |keys| Paddle { keys },
-    )?
-    .with_options(options)
-    .boxed())
-}
-
 /// A transaction completed.
 fn sample_body(id: &str, event: &str) -> String {
     serde_json::json!({
@@ -308,7 +259,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     aliases: &[],
     signs_url: false,
     headers: &["paddle-signature"],
-    build,
+    build: crate::providers::build_text_keyed::<Paddle>,
     route_key: crate::event::reported_route_key,
     sample: crate::providers::Sample {
         event_type: "transaction.completed",

@@ -9,12 +9,11 @@ use sha2::Sha256;
 use crate::error::VerifyError;
 use crate::event::{Event, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::verifier::{
-    event_only, text_keyed, Answers, Check, Scheme, SchemeInfo, Verifier,
-};
+use crate::scheme::verifier::{Check, Scheme, SchemeInfo, Verifier};
+use crate::scheme::verifier::{Events, TextKeyed, TextKeys};
 use crate::verify::Header;
 use crate::wire::header::reported;
-use crate::wire::mac::{MacKeys, MIN_RAW_SECRET_LEN};
+use crate::wire::mac::MacKeys;
 
 pub(crate) static SIGNATURE: Header = Header::new("x-shopify-hmac-sha256", "X-Shopify-Hmac-Sha256");
 pub(crate) static TOPIC: Header = Header::new("x-shopify-topic", "X-Shopify-Topic");
@@ -37,6 +36,8 @@ const SIGNATURE_LEN: usize = 44;
 /// a `duplicate` while the store retains it, and Shopify signs no timestamp). The shop
 /// (`X-Shopify-Shop-Domain`) and API version headers are equally unsigned: read them from the
 /// request, as hints.
+///
+/// [`ShopifyVerifier::new`](Verifier::new) takes the app's client secret, as the Partner Dashboard (or the app's settings) shows it.
 ///
 /// ```
 /// use verihook::{testing::ShopifySigner, ShopifyVerifier};
@@ -74,7 +75,7 @@ impl Shopify {
     }
 
     /// Checks one request: the headers and the raw body as received.
-    fn check(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
+    fn check_post(&self, headers: &HeaderMap, body: Bytes) -> Result<Event, VerifyError> {
         let signature = Self::signature(headers)?;
         let id = match EVENT_ID.get(headers) {
             Some(value) => reported(&EVENT_ID, Some(value))?,
@@ -86,10 +87,7 @@ impl Shopify {
             .keys
             .matches_any_base64(&parts, || std::iter::once(signature))
         {
-            return Err(VerifyError::SignatureMismatch {
-                secrets: self.keys.len(),
-                signatures: 1,
-            });
+            return Err(self.keys.mismatch(1));
         }
         // Only the body is signed: the id and topic are reported, never used to de-duplicate.
         Ok(Event::verified(
@@ -106,44 +104,17 @@ const HEADER: &str = "x-shopify-hmac-sha256";
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
 static INFO: SchemeInfo = SchemeInfo::new("shopify", &HEADERS);
 
-impl ShopifyVerifier {
-    /// A verifier for the app's client secret, as the Partner Dashboard (or the app's settings) shows it.
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
-    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
-        Self::with_secrets([secret])
-    }
-
-    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
-    /// with the new secret as soon as it is rotated).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new), or when there are no secrets.
-    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Shopify { keys })
+impl TextKeyed for Shopify {
+    fn from_keys(keys: TextKeys) -> Self {
+        Self { keys: keys.0 }
     }
 }
 
-impl Answers for Shopify {
-    type Answer = Event;
-    fn answer(verified: Verified) -> Result<Event, VerifyError> {
-        event_only(verified)
-    }
+/// Shopify signs no timestamp: the policy goes unread, and unbuilt once this is inlined.
+impl Events for Shopify {
     #[inline]
-    fn answer_post(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        _at: &Check<'_>,
-    ) -> Result<Event, VerifyError> {
-        self.check(headers, body)
+    fn check(&self, headers: &HeaderMap, body: Bytes, _: &Check<'_>) -> Result<Event, VerifyError> {
+        self.check_post(headers, body)
     }
 }
 
@@ -162,7 +133,7 @@ impl Scheme for Shopify {
         request: &WebhookRequest<'_>,
         _at: &Check<'_>,
     ) -> Result<Verified, VerifyError> {
-        self.check(request.headers(), request.body().clone())
+        self.check_post(request.headers(), request.body().clone())
             .map(Verified::Event)
     }
 }
@@ -280,20 +251,6 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Shopify
     }
 }
 
-fn build(
-    args: crate::providers::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(crate::scheme::verifier::text_keyed(
-        secrets,
-        args.min(crate::wire::mac::MIN_RAW_SECRET_LEN),
-        |keys| Shopify { keys },
-    )?
-    .with_options(options)
-    .boxed())
-}
-
 /// The shop a signed Shopify sample comes from.
 const SAMPLE_SHOP: &str = "verihook-demo.myshopify.com";
 
@@ -343,7 +300,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     aliases: &[],
     signs_url: false,
     headers: &["x-shopify-hmac-sha256"],
-    build,
+    build: crate::providers::build_text_keyed::<Shopify>,
     route_key: crate::event::reported_route_key,
     sample: crate::providers::Sample {
         event_type: "orders/create",

@@ -7,9 +7,10 @@ use sha2::Sha256;
 use crate::error::VerifyError;
 use crate::event::{body_member, Event, Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::verifier::{text_keyed, Answers, Check, Scheme, SchemeInfo, Verifier};
+use crate::scheme::verifier::{Answers, Check, Scheme, SchemeInfo, Verifier};
+use crate::scheme::verifier::{TextKeyed, TextKeys};
 use crate::verify::Header;
-use crate::wire::mac::{with_signed_content, MacKeys, MIN_RAW_SECRET_LEN};
+use crate::wire::mac::{with_signed_content, MacKeys};
 
 pub(crate) static SIGNATURE: Header = Header::new("x-slack-signature", "X-Slack-Signature");
 pub(crate) static TIMESTAMP: Header =
@@ -28,6 +29,8 @@ const HANDSHAKE_MAX: usize = 4096;
 /// signature passed: [`Verified::Handshake`]. The event id is the body's `event_id` (Events
 /// API; signed), the type its `type`. Form bodies carry no id: they are de-duplicated by a
 /// digest of the signed timestamp and body.
+///
+/// [`SlackVerifier::new`](Verifier::new) takes the app's signing secret.
 ///
 /// ```
 /// use verihook::{testing::SlackSigner, FixedClock, SlackVerifier, Verified};
@@ -63,28 +66,9 @@ const HEADER: &str = "x-slack-signature";
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
 static INFO: SchemeInfo = SchemeInfo::new("slack", &HEADERS);
 
-impl SlackVerifier {
-    /// A verifier for the app's signing secret.
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
-    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
-        Self::with_secrets([secret])
-    }
-
-    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
-    /// with the new secret as soon as it is rotated).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new), or when there are no secrets.
-    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Slack { keys })
+impl TextKeyed for Slack {
+    fn from_keys(keys: TextKeys) -> Self {
+        Self { keys: keys.0 }
     }
 }
 
@@ -115,10 +99,7 @@ impl Scheme for Slack {
             self.keys.matches_any(parts, || std::iter::once(signature))
         });
         if !matched {
-            return Err(VerifyError::SignatureMismatch {
-                secrets: self.keys.len(),
-                signatures: 1,
-            });
+            return Err(self.keys.mismatch(1));
         }
         // The handshake is a small body that names itself: nothing larger is searched or parsed.
         // Built once: building a substring finder costs more than searching a small body.
@@ -227,20 +208,6 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for SlackEv
     }
 }
 
-fn build(
-    args: crate::providers::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(crate::scheme::verifier::text_keyed(
-        secrets,
-        args.min(crate::wire::mac::MIN_RAW_SECRET_LEN),
-        |keys| Slack { keys },
-    )?
-    .with_options(options)
-    .boxed())
-}
-
 /// The inner `event.type` of an `event_callback` (`app_mention`), else the outer `type`.
 fn route_key(event: &crate::event::Event) -> Option<crate::event::RouteKey> {
     /// The nested members the key is read from; every other member is skipped unread.
@@ -310,7 +277,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     aliases: &[],
     signs_url: false,
     headers: &["x-slack-signature"],
-    build,
+    build: crate::providers::build_text_keyed::<Slack>,
     route_key,
     sample: crate::providers::Sample {
         event_type: "app_mention",

@@ -7,9 +7,12 @@ use sha2::Sha256;
 
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
+use crate::providers::configured;
+use crate::providers::BuildArgs;
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::verifier::{event_only, Answers, Check, Scheme, SchemeInfo, Verifier};
 use crate::verify::Header;
+use crate::verify::VerifyOptions;
 use crate::wire::mac::{MacKeys, MIN_RAW_SECRET_LEN};
 use crate::wire::url::PublicUrl;
 
@@ -123,10 +126,7 @@ impl Scheme for Square {
             .keys
             .matches_any_base64(&parts, || std::iter::once(signature))
         {
-            return Err(VerifyError::SignatureMismatch {
-                secrets: self.keys.len(),
-                signatures: 1,
-            });
+            return Err(self.keys.mismatch(1));
         }
         Ok(Verified::Event(
             Event::builder("square", body.clone())
@@ -247,16 +247,10 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for SquareE
     }
 }
 
-fn build(
-    args: crate::providers::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
-    let url = args.require_url()?;
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(
-        SquareVerifier::with_min(secrets, url, args.min(crate::wire::mac::MIN_RAW_SECRET_LEN))?
-            .with_options(options)
-            .boxed(),
+fn build(args: BuildArgs<'_>, options: VerifyOptions) -> Result<Verifier, VerifyError> {
+    configured(
+        SquareVerifier::with_min(args.bytes(), args.require_url()?, args.min_raw()),
+        options,
     )
 }
 

@@ -12,9 +12,13 @@ use sha2::Sha256;
 
 use crate::error::{SecretError, VerifyError};
 use crate::event::{Event, Field, Verified};
+use crate::providers::configured;
+use crate::providers::BuildArgs;
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::verifier::{event_only, Answers, Check, Scheme, SchemeInfo, Verifier};
+use crate::scheme::verifier::Events;
+use crate::scheme::verifier::{Check, Scheme, SchemeInfo, Verifier};
 use crate::secret::{decode_base64, Secret};
+use crate::verify::VerifyOptions;
 use crate::verify::{parse_unix_seconds, Header};
 use crate::wire::header::{cap_entries, pairs};
 use crate::wire::mac::{with_signed_content, MacKeys};
@@ -398,7 +402,7 @@ impl Scheme for Standard {
     }
 }
 
-impl Standard {
+impl Events for Standard {
     fn check(
         &self,
         headers: &HeaderMap,
@@ -427,22 +431,6 @@ impl Standard {
             (Field::Body("type"), true),
             Some(parsed.timestamp),
         ))
-    }
-}
-
-impl Answers for Standard {
-    type Answer = Event;
-    fn answer(verified: Verified) -> Result<Event, VerifyError> {
-        event_only(verified)
-    }
-    #[inline]
-    fn answer_post(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        at: &Check<'_>,
-    ) -> Result<Event, VerifyError> {
-        self.check(headers, body, at)
     }
 }
 
@@ -670,14 +658,10 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Standar
     }
 }
 
-fn build(
-    args: crate::providers::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
-    Ok(
-        StandardVerifier::with_min(args.secrets, args.min(MIN_SYMMETRIC_KEY_LEN))?
-            .with_options(options)
-            .boxed(),
+fn build(args: BuildArgs<'_>, options: VerifyOptions) -> Result<Verifier, VerifyError> {
+    configured(
+        StandardVerifier::with_min(args.secrets, args.min(MIN_SYMMETRIC_KEY_LEN)),
+        options,
     )
 }
 

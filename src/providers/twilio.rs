@@ -12,9 +12,12 @@ use sha2::{Digest, Sha256};
 
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Verified};
+use crate::providers::configured;
+use crate::providers::BuildArgs;
 use crate::request::{RequestHead, WebhookRequest};
 use crate::scheme::verifier::{event_only, Answers, Check, Scheme, SchemeInfo, Verifier};
 use crate::verify::Header;
+use crate::verify::VerifyOptions;
 use crate::wire::header::hex_array;
 use crate::wire::mac::{constant_time_eq, MacKeys, MIN_RAW_SECRET_LEN};
 use crate::wire::url::PublicUrl;
@@ -281,19 +284,13 @@ impl Scheme for Twilio {
             Algorithm::Sha256 => matches(&self.keys_sha256, &urls, &params, &signature),
         };
         if !matched {
-            return Err(VerifyError::SignatureMismatch {
-                secrets: self.keys.len(),
-                signatures: 1,
-            });
+            return Err(self.keys.mismatch(1));
         }
         if let Some(expected) = json_hash {
             let expected: [u8; 32] = hex_array(expected)
                 .ok_or_else(|| SIGNATURE.malformed("bodySHA256 is not 64 hex digits"))?;
             if !constant_time_eq(&Sha256::digest(body), &expected) {
-                return Err(VerifyError::SignatureMismatch {
-                    secrets: self.keys.len(),
-                    signatures: 1,
-                });
+                return Err(self.keys.mismatch(1));
             }
         }
         let id = match IDEMPOTENCY.get(head.headers()) {
@@ -619,16 +616,10 @@ impl TwilioSigner {
 
 crate::sample::redacted_debug!(TwilioSigner);
 
-fn build(
-    args: crate::providers::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
-    let url = args.require_url()?;
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(
-        TwilioVerifier::with_min(secrets, url, args.min(crate::wire::mac::MIN_RAW_SECRET_LEN))?
-            .with_options(options)
-            .boxed(),
+fn build(args: BuildArgs<'_>, options: VerifyOptions) -> Result<Verifier, VerifyError> {
+    configured(
+        TwilioVerifier::with_min(args.bytes(), args.require_url()?, args.min_raw()),
+        options,
     )
 }
 

@@ -9,9 +9,10 @@ use sha2::Sha256;
 use crate::error::VerifyError;
 use crate::event::{Event, Field, Handshake, Verified};
 use crate::request::{RequestHead, WebhookRequest};
-use crate::scheme::verifier::{text_keyed, Answers, Check, Scheme, SchemeInfo, Verifier};
+use crate::scheme::verifier::{Answers, Check, Scheme, SchemeInfo, Verifier};
+use crate::scheme::verifier::{TextKeyed, TextKeys};
 use crate::verify::Header;
-use crate::wire::mac::{with_signed_content, MacKeys, MIN_RAW_SECRET_LEN};
+use crate::wire::mac::{with_signed_content, MacKeys};
 
 pub(crate) static SIGNATURE: Header = Header::new("x-zm-signature", "x-zm-signature");
 pub(crate) static TIMESTAMP: Header =
@@ -33,6 +34,8 @@ pub(crate) const URL_VALIDATION: &str = "endpoint.url_validation";
 /// `{"plainToken":..,"encryptedToken":..}`, the hex HMAC-SHA256 of the plain token under the
 /// secret that signed the request. The type is the body's `event` (`meeting.started`), signed.
 /// Zoom sends no event id: a digest of the signed timestamp and body de-duplicates.
+///
+/// [`ZoomVerifier::new`](Verifier::new) takes the app's secret token (the app's "Feature" page in the Zoom Marketplace).
 ///
 /// ```
 /// use verihook::{testing::ZoomSigner, FixedClock, Verified, ZoomVerifier};
@@ -68,28 +71,9 @@ const HEADER: &str = "x-zm-signature";
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
 static INFO: SchemeInfo = SchemeInfo::new("zoom", &HEADERS);
 
-impl ZoomVerifier {
-    /// A verifier for the app's secret token (the app's "Feature" page in the Zoom Marketplace).
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
-    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
-        Self::with_secrets([secret])
-    }
-
-    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
-    /// with the new secret as soon as it is rotated).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new), or when there are no secrets.
-    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        text_keyed(secrets, MIN_RAW_SECRET_LEN, |keys| Zoom { keys })
+impl TextKeyed for Zoom {
+    fn from_keys(keys: TextKeys) -> Self {
+        Self { keys: keys.0 }
     }
 }
 
@@ -156,10 +140,7 @@ impl Scheme for Zoom {
         let key = with_signed_content([b"v0:", digits, b":"], body, |parts| {
             self.keys.matching_key(parts, || std::iter::once(signature))
         })
-        .ok_or(VerifyError::SignatureMismatch {
-            secrets: self.keys.len(),
-            signatures: 1,
-        })?;
+        .ok_or(self.keys.mismatch(1))?;
         if let Some(answer) = validation_answer(key, body) {
             return Ok(Verified::Handshake(answer));
         }
@@ -243,20 +224,6 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for ZoomEve
     }
 }
 
-fn build(
-    args: crate::providers::BuildArgs<'_>,
-    options: crate::verify::VerifyOptions,
-) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
-    let secrets = args.secrets.iter().map(|s| s.as_bytes());
-    Ok(crate::scheme::verifier::text_keyed(
-        secrets,
-        args.min(crate::wire::mac::MIN_RAW_SECRET_LEN),
-        |keys| Zoom { keys },
-    )?
-    .with_options(options)
-    .boxed())
-}
-
 /// A meeting started.
 fn sample_body(id: &str, event: &str) -> String {
     serde_json::json!({
@@ -292,7 +259,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     aliases: &[],
     signs_url: false,
     headers: &["x-zm-signature"],
-    build,
+    build: crate::providers::build_text_keyed::<Zoom>,
     route_key: crate::event::reported_route_key,
     sample: crate::providers::Sample {
         event_type: "meeting.started",

@@ -15,7 +15,7 @@ use crate::error::VerifyError;
 use crate::event::{Event, SchemeName, Verified};
 use crate::request::{RequestHead, WebhookRequest};
 use crate::verify::{check_freshness, Clock, VerifyOptions, DEFAULT_TOLERANCE};
-use crate::wire::mac::MacKeys;
+use crate::wire::mac::{MacKeys, MIN_RAW_SECRET_LEN};
 
 /// What a scheme is, declared once as data: its name, the headers that mark a request as its
 /// own, the largest body its sender sends and the freshness window its provider applies.
@@ -189,6 +189,36 @@ pub trait Answers: Scheme {
     ) -> Result<Self::Answer, VerifyError> {
         let request = WebhookRequest::new(RequestHead::post(headers), &body);
         Self::answer(self.verify(&request, at)?)
+    }
+}
+
+/// A scheme that answers every request it verifies with an [`Event`] (it has no handshake)
+/// and reads only the headers and the raw body: its [`Answers`] come with it, and
+/// [`Verifier::verify`] hands it the body as it is, without building a request.
+pub trait Events: Scheme {
+    /// Verifies `headers` and the raw `body` of a `POST` under `at`: what
+    /// [`verify`](Scheme::verify) answers for that request, as an [`Event`].
+    ///
+    /// # Errors
+    ///
+    /// As [`verify`](Scheme::verify).
+    fn check(&self, headers: &HeaderMap, body: Bytes, at: &Check<'_>)
+        -> Result<Event, VerifyError>;
+}
+
+impl<S: Events> Answers for S {
+    type Answer = Event;
+    fn answer(verified: Verified) -> Result<Event, VerifyError> {
+        event_only(verified)
+    }
+    #[inline]
+    fn answer_post(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        at: &Check<'_>,
+    ) -> Result<Event, VerifyError> {
+        self.check(headers, body, at)
     }
 }
 
@@ -465,20 +495,55 @@ fn boxed<S: Scheme + 'static>(scheme: S) -> Box<dyn Scheme> {
     }
 }
 
-/// A verifier for a scheme keyed by HMAC-SHA256 secrets used as text (Slack, Paddle, Linear,
-/// Shopify, Zoom): one or more (rotation), each at least `min` bytes.
-pub(crate) fn text_keyed<S: Scheme, I>(
-    secrets: I,
-    min: usize,
-    scheme: fn(MacKeys<hmac::Hmac<sha2::Sha256>>) -> S,
-) -> Result<Verifier<S>, VerifyError>
-where
-    I: IntoIterator,
-    I::Item: AsRef<[u8]>,
-{
-    Ok(Verifier::for_scheme(scheme(MacKeys::from_secrets(
-        secrets, min,
-    )?)))
+/// A scheme keyed by HMAC-SHA256 secrets used as text, as its provider shows them (Linear,
+/// Paddle, Shopify, Slack, Zoom): its verifier is made with [`Verifier::new`] or
+/// [`Verifier::with_secrets`]. Only the built-in schemes implement it.
+pub trait TextKeyed: Scheme + Sized {
+    /// The scheme holding `keys`.
+    #[doc(hidden)]
+    fn from_keys(keys: TextKeys) -> Self;
+}
+
+/// The keys of a [`TextKeyed`] scheme: one HMAC-SHA256 per secret, keyed once. Opaque: only
+/// this crate makes them, which keeps [`TextKeyed`] to the built-in schemes.
+#[doc(hidden)]
+#[derive(Clone, Debug)]
+pub struct TextKeys(pub(crate) MacKeys<hmac::Hmac<sha2::Sha256>>);
+
+impl<S: TextKeyed> Verifier<S> {
+    /// A verifier for the signing secret, as the provider shows it (each provider's verifier
+    /// says where to find it).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::BadSecret`] when the secret is empty or shorter than 8 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, VerifyError> {
+        Self::with_secrets([secret])
+    }
+
+    /// A verifier that accepts a signature from any of `secrets` (rotation: the sender signs
+    /// with the new secret as soon as it is rotated).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), or when there are no secrets.
+    pub fn with_secrets<I>(secrets: I) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        Self::with_min(secrets, MIN_RAW_SECRET_LEN)
+    }
+
+    /// [`with_secrets`](Self::with_secrets), with `min` as the shortest secret accepted.
+    pub(crate) fn with_min<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let keys = MacKeys::from_secrets(secrets, min)?;
+        Ok(Verifier::for_scheme(S::from_keys(TextKeys(keys))))
+    }
 }
 
 /// The default largest body, for schemes whose provider documents no cap: 1 MiB.

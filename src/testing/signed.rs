@@ -188,9 +188,9 @@ impl EventRouter {
 /// | `standard-webhooks` | `type` | `data`, with a fresh `msg_` id |
 /// | `github` | `pull_request.opened`: `X-GitHub-Event` and `action` | the body |
 /// | `slack` | the inner `event.type` | `event` of an `event_callback` |
-/// | `twilio` | ignored | form parameters (each member), URL [`TEST_URL`] |
+/// | `twilio` | ignored | form parameters (each member), URL [`TEST_URL`](crate::testing::TEST_URL) |
 /// | `discord` | `application_command.<name>`, `message_component`, `modal_submit` (interactions) or a webhook event type | `data` (the secret seeds the key pair) |
-/// | `square` | `type` | `data.object`, URL [`TEST_URL`] |
+/// | `square` | `type` | `data.object`, URL [`TEST_URL`](crate::testing::TEST_URL) |
 /// | `shopify` | `X-Shopify-Topic` | the body |
 /// | `gitlab` | `merge_request.open`: `object_kind` and `object_attributes.action` | the body |
 /// | `paddle` | `event_type` | `data` |

@@ -104,7 +104,9 @@ pub(crate) struct ListedSignatures<'a> {
 
 impl SignatureList {
     /// The header's entries; at most [`MAX_SIGNATURES`], one timestamp, at least one signature.
-    #[inline]
+    /// Always inlined: it is on the hot path of every listed scheme (Stripe, Paddle), and a
+    /// plain hint is lost when the crate's code moves between codegen units.
+    #[inline(always)]
     pub(crate) fn parse<'a>(
         &'static self,
         headers: &'a HeaderMap,

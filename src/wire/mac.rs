@@ -6,7 +6,7 @@ use std::fmt;
 use hmac::{KeyInit, Mac};
 use subtle::ConstantTimeEq;
 
-use crate::error::SecretError;
+use crate::error::{SecretError, VerifyError};
 use crate::secret::require_len;
 
 /// The smallest raw secret accepted for schemes whose secret is chosen by the user (GitHub) or
@@ -61,6 +61,15 @@ impl<M: Mac + KeyInit + Clone> MacKeys<M> {
 
     pub(crate) fn len(&self) -> usize {
         self.0.len()
+    }
+
+    /// The error for a request none of these keys signed; `signatures` is how many it carried.
+    #[inline]
+    pub(crate) fn mismatch(&self, signatures: usize) -> VerifyError {
+        VerifyError::SignatureMismatch {
+            secrets: self.len(),
+            signatures,
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
