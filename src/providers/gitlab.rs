@@ -299,8 +299,10 @@ impl GitlabSigner {
             Some(signer) => signer.sign(uuid, timestamp, body)?,
             None => {
                 let mut headers = http::HeaderMap::new();
-                let token = http::HeaderValue::from_bytes(&self.token)
+                let mut token = http::HeaderValue::from_bytes(&self.token)
                     .map_err(|_| TOKEN.malformed("the token is not a valid header value"))?;
+                // The token is the secret itself: `Debug` of these headers shows `Sensitive`.
+                token.set_sensitive(true);
                 headers.insert(TOKEN.wire.clone(), token);
                 headers
             }

@@ -232,8 +232,8 @@ impl fmt::Debug for Provider {
     }
 }
 
-/// What [`Provider::sign`] signs.
-#[derive(Debug, Clone, Copy)]
+/// What [`Provider::sign`] signs. Its `Debug` never shows the secret.
+#[derive(Clone, Copy)]
 pub struct SignRequest<'a> {
     /// The name the provider was chosen by (its name or an alias): `svix` signs with Svix's
     /// header names.
@@ -251,6 +251,20 @@ pub struct SignRequest<'a> {
     pub timestamp: u64,
     /// The raw body.
     pub body: &'a [u8],
+}
+
+impl fmt::Debug for SignRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignRequest")
+            .field("named", &self.named)
+            .field("secret", &"[redacted]")
+            .field("url", &self.url)
+            .field("id", &self.id)
+            .field("event", &self.event)
+            .field("timestamp", &self.timestamp)
+            .field("body", &self.body.len())
+            .finish()
+    }
 }
 
 /// The headers [`Provider::sign`] made, and what the signer noted about the request.
@@ -578,6 +592,28 @@ mod tests {
                 provider.name
             );
         }
+    }
+
+    #[test]
+    fn a_sign_request_and_a_gitlab_token_never_print_the_secret() {
+        let secret = "glpat-a-token-that-is-the-secret";
+        let request = SignRequest {
+            named: "gitlab",
+            secret,
+            url: None,
+            id: "b8f0a6c2-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+            event: "Push Hook",
+            timestamp: 1_700_000_000,
+            body: b"{}",
+        };
+        let shown = format!("{request:?}");
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        let gitlab = find("gitlab").unwrap();
+        let signed = gitlab.sign(&request).unwrap();
+        assert_eq!(signed.headers["x-gitlab-token"], secret);
+        let shown = format!("{signed:?}");
+        assert!(!shown.contains(secret), "{shown}");
     }
 
     #[test]
