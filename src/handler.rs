@@ -69,7 +69,7 @@ impl Delivery {
 
     /// With the route key already known (the one the receiver read, as an inbox entry keeps
     /// it); `None` leaves it to be read from the event.
-    #[cfg_attr(not(feature = "inbox"), allow(dead_code))]
+    #[cfg(feature = "inbox")]
     pub(crate) fn with_route_key(self, route_key: Option<RouteKey>) -> Self {
         if let Some(route_key) = route_key {
             // A fresh delivery's cell is empty: this cannot lose a key already read.

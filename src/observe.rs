@@ -223,6 +223,9 @@ impl RequestWatch {
                     u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
                 );
             }
+            // Only the span records the status.
+            #[cfg(not(feature = "tracing"))]
+            let _ = status;
         }
         #[cfg(not(any(feature = "metrics", feature = "tracing")))]
         let _ = (sender, code, status);
