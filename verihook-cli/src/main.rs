@@ -26,7 +26,6 @@ use verihook::providers::{self, Provider, SignError, SignRequest};
 use verihook::scheme::declared::{SchemeSpec, Source, TimeUnit, TimestampSpec};
 use verihook::testing::DeclaredSigner;
 
-#[path = "verihook/listen.rs"]
 mod listen;
 
 /// The event type of a declared sender's sample when none is given.
@@ -55,9 +54,8 @@ enum Command {
     /// (or JSON line) per request with the diagnosis when rejected, and answer like the real
     /// receiver (or forward to the app with --forward).
     Listen(listen::ListenArgs),
-    /// Look into a durable inbox and act on it: stats, dead letters, retry, purge (built with
-    /// the `inbox` feature, and `postgres` for --database-url, `redis` for --redis-url).
-    #[cfg(feature = "inbox")]
+    /// Look into a durable inbox and act on it: stats, dead letters, retry, purge
+    /// (PostgreSQL with --database-url, Redis with --redis-url).
     Inbox(inbox_command::InboxArgs),
 }
 
@@ -300,7 +298,6 @@ fn main() -> ExitCode {
         Command::Sign(args) => sign(&args),
         Command::Send(args) => send(&args),
         Command::Listen(args) => listen::run(&args),
-        #[cfg(feature = "inbox")]
         Command::Inbox(args) => inbox_command::run(&args).map_err(Usage),
     };
     match result {
@@ -903,7 +900,6 @@ fn generated_id() -> String {
 }
 
 /// `verihook inbox stats|list|retry|purge`.
-#[cfg(feature = "inbox")]
 mod inbox_command {
     use std::process::ExitCode;
     use std::sync::Arc;
@@ -970,16 +966,10 @@ mod inbox_command {
 
     async fn open(args: &InboxArgs) -> Result<Arc<dyn Inbox>, String> {
         if let Some(url) = &args.redis_url {
-            #[cfg(feature = "redis")]
             return verihook::inbox::RedisInbox::connect(url)
                 .await
                 .map(|inbox| Arc::new(inbox) as Arc<dyn Inbox>)
                 .map_err(|e| e.to_string());
-            #[cfg(not(feature = "redis"))]
-            return Err(format!(
-                "--redis-url {url}: this build has no Redis inbox \
-                 (cargo run --features cli,inbox,redis -- inbox ...)"
-            ));
         }
         let Some(url) = &args.database_url else {
             return Err(
@@ -988,23 +978,13 @@ mod inbox_command {
                     .to_owned(),
             );
         };
-        #[cfg(feature = "postgres")]
-        {
-            let mut inbox = verihook::inbox::PostgresInbox::connect(url)
-                .await
-                .map_err(|e| e.to_string())?;
-            if let Some(table) = &args.table {
-                inbox = inbox.with_table(table).map_err(|e| e.to_string())?;
-            }
-            Ok(Arc::new(inbox))
+        let mut inbox = verihook::inbox::PostgresInbox::connect(url)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(table) = &args.table {
+            inbox = inbox.with_table(table).map_err(|e| e.to_string())?;
         }
-        #[cfg(not(feature = "postgres"))]
-        {
-            let _ = (url, &args.table);
-            Err("--database-url needs a build with the postgres feature \
-                 (cargo run --features cli,inbox,postgres -- inbox ...)"
-                .to_owned())
-        }
+        Ok(Arc::new(inbox))
     }
 
     async fn act(args: &InboxArgs) -> Result<ExitCode, String> {

@@ -1,0 +1,171 @@
+//! `verihook inbox ...` against a real PostgreSQL inbox: an operator's stats, dead letters,
+//! retry and purge, as the CLI prints them.
+//!
+//! It talks to the server named by `TEST_DATABASE_URL`, in a table of its own (dropped at the
+//! end); it is `#[ignore]`d so that `cargo test` passes without the server, and `.ci/run` runs
+//! it with `--ignored`.
+#![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use verihook::idempotency::ClaimToken;
+use verihook::inbox::{Backoff, Inbox, PostgresInbox, Worker};
+use verihook::testing::StripeSigner;
+use verihook::{FixedClock, HandlerError, Receiver, StripeVerifier};
+
+const SECRET: &str = "whsec_inbox_suite_secret";
+const NOW: u64 = 1_700_000_000;
+
+fn delivery(id: &str) -> (HeaderMap, Bytes) {
+    let body = Bytes::from(format!(r#"{{"id":"{id}","type":"invoice.paid"}}"#));
+    let headers = StripeSigner::new(SECRET).unwrap().sign(NOW, &body);
+    (headers, body)
+}
+
+fn receiver(inbox: Arc<dyn Inbox>) -> Arc<Receiver> {
+    Arc::new(
+        Receiver::builder()
+            .sender(
+                "stripe",
+                StripeVerifier::new(SECRET)
+                    .unwrap()
+                    .with_clock(FixedClock::at_unix(NOW)),
+            )
+            .inbox(inbox)
+            .build()
+            .unwrap(),
+    )
+}
+
+/// A worker whose handler fails while `fail` says so, three attempts per event.
+fn worker(
+    inbox: Arc<dyn Inbox>,
+    fail: impl Fn(&str) -> Option<&'static str> + Send + Sync + 'static,
+) -> Worker {
+    let fail = Arc::new(fail);
+    Worker::builder(inbox)
+        .concurrency(8)
+        .lease(Duration::from_millis(300))
+        .backoff(Backoff {
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(80),
+        })
+        .max_attempts(3)
+        .poll_interval(Duration::from_millis(50))
+        .handler(move |delivery| {
+            let fail = fail.clone();
+            async move {
+                let id = delivery.id().unwrap_or_default().into_owned();
+                match fail(&id) {
+                    Some(message) => Err(HandlerError::from(message)),
+                    None => Ok(()),
+                }
+            }
+        })
+        .build()
+        .unwrap()
+}
+
+/// Runs the worker until nothing is due, or `within` passes.
+async fn drain(worker: &Worker, inbox: &dyn Inbox, within: Duration) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        let stats = inbox.stats().await.unwrap();
+        if stats.pending == 0 && stats.in_flight == 0 {
+            return;
+        }
+        if worker.run_once().await.unwrap() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// An inbox in a table of its own, and the table's name.
+async fn own_inbox() -> (Arc<PostgresInbox>, String) {
+    let url = std::env::var("TEST_DATABASE_URL")
+        .expect("TEST_DATABASE_URL must name the PostgreSQL database these tests run against");
+    let table = format!("inbox_test_{}", ClaimToken::generate().as_str());
+    let inbox = PostgresInbox::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {url} is unreachable: {e}"))
+        .with_table(&table)
+        .unwrap();
+    inbox.create_table().await.unwrap();
+    (Arc::new(inbox), table)
+}
+
+/// `verihook inbox ...` against the table of `inbox`; its exit status and lines.
+fn cli(table: &str, args: &[&str]) -> (Option<i32>, Vec<serde_json::Value>) {
+    let url = std::env::var("TEST_DATABASE_URL").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_verihook"))
+        .args(["inbox", "--database-url", &url, "--table", table])
+        .args(args)
+        .output()
+        .unwrap();
+    let lines = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    (out.status.code(), lines)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+async fn operators_see_stats_and_dead_letters_retry_and_purge() {
+    let (inbox, table) = own_inbox().await;
+    let receiver = receiver(inbox.clone());
+    for id in ["evt_a", "evt_b", "evt_dead"] {
+        let (headers, body) = delivery(id);
+        receiver.handle(&headers, body).await;
+    }
+    let worker = worker(inbox.clone(), |id| {
+        (id == "evt_dead").then_some("the ledger is closed")
+    });
+    drain(&worker, &*inbox, Duration::from_secs(10)).await;
+
+    let (code, stats) = cli(&table, &["stats"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        stats,
+        [
+            serde_json::json!({"pending": 0, "in_flight": 0, "done": 2, "dead": 1,
+                            "oldest_pending_secs": null})
+        ]
+    );
+    let (code, dead) = cli(&table, &["list", "--dead"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        dead,
+        [
+            serde_json::json!({"key": "stripe:evt_dead", "provider": "stripe", "attempts": 3,
+                            "last_error": "the ledger is closed"})
+        ]
+    );
+    assert_eq!(
+        cli(&table, &["retry", "stripe:evt_a"]).0,
+        Some(1),
+        "not dead"
+    );
+    assert_eq!(cli(&table, &["retry", "stripe:evt_dead"]).0, Some(0));
+    let (_, stats) = cli(&table, &["stats"]);
+    assert_eq!(
+        (stats[0]["pending"].as_u64(), stats[0]["dead"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert!(stats[0]["oldest_pending_secs"].is_u64());
+    let (code, purged) = cli(&table, &["purge", "--done-before", "3600"]);
+    assert_eq!(
+        (code, &purged[0]["purged"]),
+        (Some(0), &serde_json::json!(0))
+    );
+    let (_, purged) = cli(&table, &["purge", "--done-before", "0"]);
+    assert_eq!(purged[0]["purged"], 2);
+    sqlx::query(&format!("DROP TABLE {table}"))
+        .execute(inbox.pool())
+        .await
+        .unwrap();
+}
