@@ -2,7 +2,7 @@
 //! handled once.
 //!
 //! ```sh
-//! cargo run --example actix_receiver --features actix
+//! cargo run -p verihook-examples --bin actix_receiver --features actix
 //! ```
 //!
 //! Same contract as `axum_receiver`: `127.0.0.1:$PORT` (default 3000); `POST /webhooks/<sender>`

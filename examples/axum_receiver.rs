@@ -1,7 +1,7 @@
 //! A webhook receiver on Axum: every built-in sender on its own route, each event handled once.
 //!
 //! ```sh
-//! cargo run --example axum_receiver --features axum
+//! cargo run -p verihook-examples          # the default binary: axum_receiver
 //! ```
 //!
 //! * listens on `127.0.0.1:$PORT` (default 3000);

@@ -2,11 +2,11 @@
 //! inbox and answers at once, and workers that run the handler with retries and dead letters.
 //!
 //! ```sh
-//! cargo run --example inbox --features axum,inbox                 # memory (lost on restart)
+//! cargo run -p verihook-examples --bin inbox --features inbox            # memory (lost on restart)
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
-//!   cargo run --example inbox --features axum,inbox,postgres      # PostgreSQL
+//!   cargo run -p verihook-examples --bin inbox --features inbox,postgres  # PostgreSQL
 //! REDIS_URL=redis://127.0.0.1:6379 \
-//!   cargo run --example inbox --features axum,inbox,redis         # Redis
+//!   cargo run -p verihook-examples --bin inbox --features inbox,redis     # Redis
 //! ```
 //!
 //! * `DATABASE_URL`: a PostgreSQL inbox (table `verihook_inbox`), or `REDIS_URL`: a Redis

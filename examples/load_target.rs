@@ -9,7 +9,7 @@
 //! * `POST /unverified/{scheme}`: reads the same body and answers 200, verifying nothing.
 //!
 //! ```sh
-//! cargo run --release --example load_target --features axum   # listens on 127.0.0.1:$PORT (3000)
+//! cargo run --release -p verihook-examples --bin load_target   # listens on 127.0.0.1:$PORT (3000)
 //! ```
 
 use std::sync::Arc;

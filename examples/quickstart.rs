@@ -1,6 +1,7 @@
 //! Signs a webhook for each provider, verifies it, shows every reason a request is rejected
 //! (every code the crate has: `.ci/run` checks this list against the source), then runs the
-//! exactly-once pipeline. Needs nothing installed: `cargo run --example quickstart`.
+//! exactly-once pipeline. Needs nothing installed:
+//! `cargo run -p verihook-examples --bin quickstart`.
 
 use std::time::Duration;
 

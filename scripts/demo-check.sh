@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 redis_url="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
-cargo build --quiet --all-features --examples --bin verihook
+# The example receivers (verihook-examples, every feature: Redis, PostgreSQL, Discord) and the CLI.
+cargo build --quiet -p verihook-examples -p verihook-cli --all-features
 # Wherever cargo puts its builds (CARGO_TARGET_DIR, a config file, or ./target).
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
@@ -19,7 +20,7 @@ trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 start() {  # name port [VAR=value ...]
   local name=$1 port=$2
   shift 2
-  env PORT="$port" "$@" "$target_dir/debug/examples/$name" >"$work/$name-$port.log" 2>&1 &
+  env PORT="$port" "$@" "$target_dir/debug/$name" >"$work/$name-$port.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do
     grep -q "listening on" "$work/$name-$port.log" 2>/dev/null && return 0
@@ -144,7 +145,7 @@ echo "prometheus: guards answer 429 past the burst and GET /metrics serves the c
 fails() {  # name expected-line [VAR=value ...]
   local name=$1 line=$2
   shift 2
-  if env "$@" "$target_dir/debug/examples/$name" >"$work/fail.out" 2>&1; then
+  if env "$@" "$target_dir/debug/$name" >"$work/fail.out" 2>&1; then
     echo "$name started with $*"; exit 1
   fi
   [ "$(wc -l <"$work/fail.out")" = 1 ] || { echo "$name: more than one line"; cat "$work/fail.out"; exit 1; }

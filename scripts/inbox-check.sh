@@ -20,10 +20,11 @@ redis_url="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 events="${INBOX_CHECK_EVENTS:-1000}"
 port=3962
 
-cargo build --quiet --features axum,inbox,postgres,redis,cli --example inbox --bin verihook
+cargo build --quiet -p verihook-examples -p verihook-cli --bin inbox --bin verihook \
+  --features verihook-examples/inbox,verihook-examples/postgres,verihook-examples/redis
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-inbox_bin="$target_dir/debug/examples/inbox"
+inbox_bin="$target_dir/debug/inbox"
 cli="$target_dir/debug/verihook"
 
 work=$(mktemp -d)

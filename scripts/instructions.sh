@@ -20,7 +20,7 @@ if ! command -v valgrind >/dev/null; then
 fi
 
 # The bench profile (release); the executable's path comes from cargo's own report.
-bin="$(cargo bench --no-run --bench instructions --message-format=json 2>/dev/null \
+bin="$(cargo bench -p verihook --no-run --bench instructions --message-format=json 2>/dev/null \
   | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)"
 [ -x "$bin" ] || { echo "no executable built for benches/instructions.rs"; exit 1; }
 

@@ -26,8 +26,7 @@ ROUNDS="${ROUNDS:-3}"
 if ! command -v wrk >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
-cargo build --release --quiet --example load_target --features axum
-cargo build --release --quiet --features cli --bin verihook
+cargo build --release --quiet -p verihook-examples -p verihook-cli --bin load_target --bin verihook
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 
@@ -152,7 +151,7 @@ cpu_ticks() {  # user + system CPU ticks the process has used
 }
 
 run() {  # route store -> "requests/s p99_ms requests bad cpu_us_per_request"
-  PORT="$PORT" STORE="$2" TOKIO_WORKER_THREADS=1 "${server_cpu[@]}" "$target_dir"/release/examples/load_target >/dev/null &
+  PORT="$PORT" STORE="$2" TOKIO_WORKER_THREADS=1 "${server_cpu[@]}" "$target_dir"/release/load_target >/dev/null &
   server=$!
   for _ in $(seq 1 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break

@@ -253,7 +253,8 @@ pub(crate) fn routes_and_try(address: std::net::SocketAddr, store_line: &str) {
         let from = match std::env::var(route.variable) {
             Ok(_) => route.variable.to_owned(),
             Err(_) => format!(
-                "the demo secret, {variable} unset",
+                "{demo} (the demo secret, {variable} unset)",
+                demo = route.demo_secret,
                 variable = route.variable
             ),
         };
@@ -270,7 +271,7 @@ pub(crate) fn routes_and_try(address: std::net::SocketAddr, store_line: &str) {
     };
     println!("try, from another terminal (the first run builds the CLI, about a minute):");
     println!(
-        "  cargo run --features cli -- send --provider {} --secret {secret} --url http://{address}{} --id evt_demo_1 --repeat 2",
+        "  cargo run -p verihook-cli -- send --provider {} --secret {secret} --url http://{address}{} --id evt_demo_1 --repeat 2",
         stripe.provider, stripe.path
     );
 }
