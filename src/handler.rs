@@ -141,7 +141,7 @@ impl fmt::Debug for Delivery {
 }
 
 /// An event no route of an [`EventRouter`](crate::EventRouter) takes: its route key, and whether
-/// the router acknowledges such events (its [`UnroutedPolicy`](crate::UnroutedPolicy)).
+/// the router acknowledges such events (its [`UnroutedPolicy`](crate::router::UnroutedPolicy)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unrouted {
     pub(crate) event_type: Option<String>,
@@ -218,7 +218,7 @@ impl Handled {
     }
 
     /// What becomes of the claim or inbox entry the event ran under. `route_key_signed` says
-    /// whether the signature covers the route key ([`Signed::route_key`](crate::Signed::route_key)).
+    /// whether the signature covers the route key ([`Signed::route_key`](crate::event::Signed::route_key)).
     pub(crate) fn settle(&self, route_key_signed: bool) -> Settle {
         match self {
             Self::Processed => Settle::Complete,
