@@ -99,15 +99,11 @@ pub use adapters::axum;
 pub mod dangerous;
 pub mod diagnose;
 pub mod envelope;
-/// Errors, one enum per concern, each with a stable code and the HTTP status it answers.
 pub mod error;
-/// The verified event a scheme hands back, what its provider signed, and handshake answers.
 pub mod event;
 #[cfg(feature = "guard")]
 #[cfg_attr(docsrs, doc(cfg(feature = "guard")))]
 pub mod guard;
-/// What an app's handler receives ([`Delivery`]) and returns ([`HandlerError`]), and the lease
-/// and retention defaults of exactly-once processing.
 pub mod handler;
 pub mod idempotency;
 #[cfg(feature = "inbox")]
@@ -116,7 +112,6 @@ pub mod inbox;
 mod moved;
 mod observe;
 pub mod providers;
-/// The [`Receiver`]: verify, claim, handle, settle, and the [`Outcome`] to answer with.
 pub mod receiver;
 mod request;
 pub mod router;

@@ -108,6 +108,9 @@ pub const DEFAULT_TOLERANCE: Duration = crate::scheme::DEFAULT_TOLERANCE;
 
 // A deprecation on these would not fire: a trait, a tuple struct used as its constructor, a unit
 // struct used as a value, a module.
+#[doc(hidden)]
 pub use crate::router::State;
+#[doc(hidden)]
 pub use crate::scheme::cloudevents;
+#[doc(hidden)]
 pub use crate::scheme::{Clock, SystemClock};

@@ -62,7 +62,7 @@ pub enum Outcome {
     StoreUnavailable(StoreError),
     /// A provider's endpoint check, answered by the scheme (the handler did not run).
     Handshake(Handshake),
-    /// No route of the [`EventRouter`](crate::EventRouter) takes the event's type: acknowledged (`200`)
+    /// No route of the [`EventRouter`] takes the event's type: acknowledged (`200`)
     /// and marked done, by the default [`UnroutedPolicy`](crate::router::UnroutedPolicy).
     Unrouted {
         /// The idempotency key.
