@@ -22,7 +22,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use verihook::testing::StandardSigner;
-use verihook::{RequestHead, StandardVerifier, WebhookRequest};
+use verihook::{providers::standard::StandardVerifier, RequestHead, WebhookRequest};
 
 const ROUNDS: usize = 101;
 const HMAC_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

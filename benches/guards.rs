@@ -6,7 +6,7 @@
 //! 6-range allowlist hit plus the rate limit), `denied` (allowlist miss), `limited` (a source
 //! over its rate), `proxied` (a trusted proxy's `X-Forwarded-For` read, then the allowlist).
 //!
-//! Run: `cargo bench --bench guards --features guards` (about 5 s).
+//! Run: `cargo bench --bench guards --features guard` (about 5 s).
 
 #![allow(clippy::unwrap_used)] // a benchmark that cannot set up should fail loudly
 
@@ -17,8 +17,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::HeaderMap;
 use verihook::guard::{Guard, IpAllowlist, IpRanges, RateLimit, TrustedProxies};
+use verihook::providers::github::GithubVerifier;
 use verihook::testing::GithubSigner;
-use verihook::GithubVerifier;
 
 const ROUNDS: usize = 101;
 const CALLS: usize = 2_000;

@@ -34,7 +34,7 @@ use http::HeaderMap;
 use verihook::idempotency::{ClaimToken, IdempotencyStore, PostgresStore, RedisStore};
 use verihook::inbox::{Inbox, PostgresInbox, RedisInbox, Worker};
 use verihook::testing::StripeSigner;
-use verihook::{FixedClock, Receiver, StripeVerifier};
+use verihook::{providers::stripe::StripeVerifier, scheme::FixedClock, Receiver};
 
 const SECRET: &str = "whsec_inbox_bench_secret";
 const NOW: u64 = 1_700_000_000;

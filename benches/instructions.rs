@@ -25,7 +25,10 @@ use std::hint::black_box;
 use verihook::bytes::Bytes;
 use verihook::http::{HeaderMap, HeaderName, HeaderValue};
 use verihook::testing::{GithubSigner, StandardSigner, StripeSigner};
-use verihook::{FixedClock, GithubVerifier, StandardVerifier, StripeVerifier};
+use verihook::{
+    providers::github::GithubVerifier, providers::standard::StandardVerifier,
+    providers::stripe::StripeVerifier, scheme::FixedClock,
+};
 
 /// The time the requests are signed at and the verifiers' clock reads.
 const NOW: u64 = 1_700_000_000;

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 use verihook::envelope::{GithubEvent, StripeEvent};
 use verihook::testing::{signed_event, GithubSigner, SignedRequest};
-use verihook::{EventRouter, GithubVerifier, HandlerError, Verified};
+use verihook::{event::Verified, providers::github::GithubVerifier, EventRouter, HandlerError};
 
 const ROUNDS: usize = 101;
 

@@ -6,7 +6,7 @@
 //!
 //! * listens on `127.0.0.1:$PORT` (default 3000);
 //! * `POST /webhooks/<sender>` for `github`, `stripe`, `standard`, `slack`, `twilio`, `square`,
-//!   `shopify`, `gitlab`, `paddle`, `linear`, `zoom` (and `discord` with the `ed25519` feature);
+//!   `shopify`, `gitlab`, `paddle`, `linear`, `zoom` (and `discord` with the `discord` feature);
 //! * secrets from `<SENDER>_WEBHOOK_SECRET` (`GITHUB_WEBHOOK_SECRET`, ...), or the demo defaults
 //!   in `examples/common/mod.rs` when unset; Twilio and Square sign the URL: `PUBLIC_URL`
 //!   (default `http://127.0.0.1:$PORT`) followed by the route;

@@ -19,7 +19,7 @@ use axum::{Extension, Router};
 use bytes::Bytes;
 use verihook::axum::{receive, SenderName, Webhook, WebhookVerifier};
 use verihook::idempotency::MemoryStore;
-use verihook::{GithubVerifier, Receiver, StandardVerifier};
+use verihook::{providers::github::GithubVerifier, Receiver, providers::standard::StandardVerifier};
 
 /// The store `STORE` asks for (`lazy`, or preallocated by default).
 fn store() -> MemoryStore {

@@ -2,7 +2,7 @@
 //! in the Prometheus format.
 //!
 //! ```sh
-//! cargo run -p verihook-examples --bin prometheus --features guards,metrics
+//! cargo run -p verihook-examples --bin prometheus --features guard,metrics
 //! curl -s http://127.0.0.1:3000/metrics
 //! ```
 //!

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use verihook::scheme::Verifier;
 use verihook::testing::{GithubSigner, SquareSigner, StandardSigner, StripeSigner};
 use verihook::{
-    Event, FixedClock, GithubVerifier, Receiver, RequestHead, Scheme, SquareVerifier,
-    StandardVerifier, StripeVerifier, VerifyError, WebhookRequest,
+    Event, scheme::FixedClock, providers::github::GithubVerifier, Receiver, RequestHead, Scheme, providers::square::SquareVerifier,
+    providers::standard::StandardVerifier, providers::stripe::StripeVerifier, VerifyError, WebhookRequest,
 };
 
 /// The app's own type for the part of the payload it cares about.

@@ -10,7 +10,7 @@ use crate::providers::Provider;
 use crate::request::WebhookRequest;
 use crate::scheme::declared::SchemeSpec;
 use crate::scheme::verifier::Verifier;
-use crate::{VerifyError, VerifyOptions};
+use crate::{scheme::VerifyOptions, VerifyError};
 
 /// Also accepts GitHub's legacy `X-Hub-Signature: sha1=<hex>` header, when (and only when) the
 /// request has no `X-Hub-Signature-256` header.
@@ -19,7 +19,7 @@ use crate::{VerifyError, VerifyOptions};
 /// on only for a GitHub Enterprise Server that sends no SHA-256 signature.
 ///
 /// ```
-/// use verihook::{dangerous, testing::GithubSigner, GithubVerifier};
+/// use verihook::{dangerous, testing::GithubSigner, providers::github::GithubVerifier};
 /// # fn main() -> Result<(), verihook::VerifyError> {
 /// let mut headers = GithubSigner::new("legacy-secret")?.sign(b"{}");
 /// headers.remove("x-hub-signature-256");
@@ -41,7 +41,7 @@ pub fn accept_legacy_github_sha1(verifier: GithubVerifier) -> GithubVerifier {
 /// request: rotate it as soon as you can.
 ///
 /// ```
-/// use verihook::{dangerous, providers, testing::GithubSigner, VerifyOptions};
+/// use verihook::{dangerous, providers, testing::GithubSigner, scheme::VerifyOptions};
 /// assert!(providers::find("github").unwrap().build(&["short"], None, VerifyOptions::default()).is_err());
 /// let github = dangerous::allow_short_secrets(providers::find("github").unwrap(), &["short"], None, VerifyOptions::default())?;
 /// # Ok::<(), verihook::VerifyError>(())
@@ -120,13 +120,13 @@ pub fn allow_adjacent_pieces(mut spec: SchemeSpec) -> SchemeSpec {
 /// ```
 /// use std::time::SystemTime;
 /// use verihook::diagnose::Explainer;
-/// use verihook::{dangerous, providers, testing::GithubSigner, RequestHead, VerifyOptions, WebhookRequest};
+/// use verihook::{dangerous, providers, testing::GithubSigner, RequestHead, scheme::VerifyOptions, WebhookRequest};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let headers = GithubSigner::new("short")?.sign(b"{}");
 /// let body = bytes::Bytes::from_static(b"{}");
 /// let request = WebhookRequest::new(RequestHead::post(&headers), &body);
 /// let github = providers::find("github").ok_or("no github")?;
-/// let explainer = Explainer::builtin(github, &["short"], None, VerifyOptions::default());
+/// let explainer = Explainer::provider(github, &["short"], None, VerifyOptions::default());
 /// assert_eq!(explainer.verify(&request, SystemTime::now()).unwrap_err().code(), "bad_secret");
 /// assert!(dangerous::verify_with_short_secrets(&explainer, &request, SystemTime::now()).is_ok());
 /// # Ok(()) }

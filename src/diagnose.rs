@@ -19,7 +19,7 @@
 //! ```
 //! use std::time::SystemTime;
 //! use verihook::diagnose::{Cause, Explainer};
-//! use verihook::{providers, testing::GithubSigner, RequestHead, VerifyOptions, WebhookRequest};
+//! use verihook::{providers, testing::GithubSigner, RequestHead, scheme::VerifyOptions, WebhookRequest};
 //!
 //! let secret = "It's a Secret to Everybody";
 //! let headers = GithubSigner::new(secret)?.sign(b"{\"zen\":\"Keep it logically awesome.\"}");
@@ -28,7 +28,7 @@
 //!
 //! // The secret was pasted into an environment file with its newline.
 //! let configured = format!("{secret}\n");
-//! let explainer = Explainer::builtin(providers::find("github").unwrap(), &[&configured], None, VerifyOptions::default());
+//! let explainer = Explainer::provider(providers::find("github").unwrap(), &[&configured], None, VerifyOptions::default());
 //! let request = WebhookRequest::new(RequestHead::post(&headers), &received);
 //! let findings = explainer.diagnose(&request, SystemTime::now());
 //! // Each mistake is found alone only when the other is absent: here both are made at once,
@@ -37,7 +37,7 @@
 //! assert_eq!(findings.len(), 1);
 //! assert_eq!(findings[0].cause, Cause::SecretDiffers);
 //!
-//! let explainer = Explainer::builtin(providers::find("github").unwrap(), &[secret], None, VerifyOptions::default());
+//! let explainer = Explainer::provider(providers::find("github").unwrap(), &[secret], None, VerifyOptions::default());
 //! let findings = explainer.diagnose(&request, SystemTime::now());
 //! assert_eq!(findings[0].cause, Cause::BodyReserialized { pretty: false });
 //! assert!(findings[0].advice.contains("raw bytes"));
@@ -200,7 +200,7 @@ impl fmt::Display for Finding {
 
 /// Finds why a request was rejected, given the sender's secrets as text.
 ///
-/// Built for one sender ([`builtin`](Self::builtin) or [`declared`](Self::declared)), with the
+/// Built for one sender ([`provider`](Self::provider) or [`declared`](Self::declared)), with the
 /// other senders an app has ([`other_sender`](Self::other_sender)); see the
 /// [module docs](self).
 pub struct Explainer {
@@ -230,9 +230,31 @@ impl fmt::Debug for Explainer {
 }
 
 impl Explainer {
-    /// Explains rejections by the built-in scheme `builtin`, keyed by `secrets` exactly as
+    /// Explains rejections by the provider's scheme, keyed by `secrets` exactly as
     /// configured (short ones included: a diagnosis never accepts a request; but
     /// [`verify`](Self::verify) applies the receiver's rules).
+    #[must_use]
+    pub fn provider(
+        provider: &'static Provider,
+        secrets: &[&str],
+        url: Option<&str>,
+        options: VerifyOptions,
+    ) -> Self {
+        let strict_options = options.clone();
+        Self::new(
+            provider.name,
+            secrets,
+            url,
+            Box::new(move |secrets, url| {
+                provider.build_short_ok(secrets, url, options.clone()).ok()
+            }),
+            Box::new(move |secrets, url| provider.build(secrets, url, strict_options.clone())),
+        )
+    }
+
+    /// Renamed [`provider`](Self::provider).
+    // PENDING: #[deprecated(note = "use Explainer::provider")]
+    #[doc(hidden)]
     #[must_use]
     pub fn builtin(
         builtin: &'static Provider,
@@ -240,16 +262,7 @@ impl Explainer {
         url: Option<&str>,
         options: VerifyOptions,
     ) -> Self {
-        let strict_options = options.clone();
-        Self::new(
-            builtin.name,
-            secrets,
-            url,
-            Box::new(move |secrets, url| {
-                builtin.build_short_ok(secrets, url, options.clone()).ok()
-            }),
-            Box::new(move |secrets, url| builtin.build(secrets, url, strict_options.clone())),
-        )
+        Self::provider(builtin, secrets, url, options)
     }
 
     /// Explains rejections by a declared scheme, keyed by `secrets` exactly as configured
@@ -277,10 +290,12 @@ impl Explainer {
             }),
             Box::new(move |secrets, url| match strict.build(secrets, url) {
                 Ok(scheme) => Ok(scheme.with_options(strict_options.clone()).boxed()),
-                Err(_) => Err(VerifyError::BadSecret(crate::SecretError::WrongKind {
-                    reason: "the declared scheme cannot be built with the configured secrets \
+                Err(_) => Err(VerifyError::BadSecret(
+                    crate::error::SecretError::WrongKind {
+                        reason: "the declared scheme cannot be built with the configured secrets \
                              (empty, shorter than its secret.min_len, or not in its encoding)",
-                })),
+                    },
+                )),
             }),
         )
     }
@@ -345,7 +360,7 @@ impl Explainer {
         now: SystemTime,
     ) -> Result<Verified, VerifyError> {
         let scheme = (self.build)(&texts(&self.secrets), self.url.as_deref()).ok_or(
-            VerifyError::BadSecret(crate::SecretError::WrongKind {
+            VerifyError::BadSecret(crate::error::SecretError::WrongKind {
                 reason: "no configured secret can key this scheme",
             }),
         )?;

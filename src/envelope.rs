@@ -4,7 +4,7 @@
 //!
 //! A route handler takes one of these as its argument, with `T` the app's payload type; it is
 //! deserialised only after the signature passed, and only for the route that matched. A payload
-//! that does not fit `T` is a [`PayloadError`](crate::PayloadError) naming the member that did not fit (see
+//! that does not fit `T` is a [`PayloadError`](crate::error::PayloadError) naming the member that did not fit (see
 //! [`EventRouter`](crate::EventRouter) for how it is answered).
 //!
 //! | Sender | Route key | Envelope | `T` is |
@@ -22,7 +22,7 @@
 //! | Zoom | `event` (`meeting.started`) | [`ZoomEvent<T>`] | `payload` |
 //! | Square | `type` (`payment.created`) | [`SquareEvent<T>`] | `data.object` |
 //! | GitLab | `object_kind` `.` `object_attributes.action` (`merge_request.open`) | [`GitlabEvent<T>`] | the body |
-//! | CloudEvents | `type` | [`StructuredEvent<T>`](crate::cloudevents::StructuredEvent) (structured mode) or [`Json<T>`] (binary mode) | `data` |
+//! | CloudEvents | `type` | [`StructuredEvent<T>`](crate::scheme::cloudevents::StructuredEvent) (structured mode) or [`Json<T>`] (binary mode) | `data` |
 //! | any other | the event type its scheme reports | [`Json<T>`] | the body |
 //!
 //! ```

@@ -15,7 +15,7 @@ use http::StatusCode;
 /// contain a secret or a computed signature.
 ///
 /// ```
-/// use verihook::{GithubVerifier, VerifyError};
+/// use verihook::{providers::github::GithubVerifier, VerifyError};
 /// # use http::HeaderMap;
 /// let verifier = GithubVerifier::new("It's a Secret to Everybody")?;
 /// let err = verifier.verify(&HeaderMap::new(), "{}".into()).unwrap_err();
@@ -431,7 +431,7 @@ impl Error for PayloadError {
 /// The longest sender name.
 pub const MAX_SENDER_NAME: usize = 64;
 
-/// Why a [`ReceiverBuilder`](crate::ReceiverBuilder) or an inbox worker could not build: a
+/// Why a [`ReceiverBuilder`](crate::receiver::ReceiverBuilder) or an inbox worker could not build: a
 /// mistake in the app's set-up, found at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -69,7 +69,8 @@ impl Signed {
     }
 
     /// The flags as bits (id 1, type 2, timestamp 4, body *not* signed 8), for an inbox
-    /// backend to store.
+    /// backend to store. A storage detail: hidden, public only for inbox backends.
+    #[doc(hidden)]
     #[must_use]
     pub fn bits(self) -> u8 {
         u8::from(self.id)
@@ -78,7 +79,8 @@ impl Signed {
             | u8::from(self.body_unsigned) << 3
     }
 
-    /// The flags an inbox backend stored with [`bits`](Self::bits).
+    /// The flags an inbox backend stored with [`bits`](Self::bits). Hidden, as `bits`.
+    #[doc(hidden)]
     #[must_use]
     pub fn from_bits(bits: u8) -> Self {
         Self {
@@ -117,7 +119,7 @@ pub enum Field {
 /// [`event_type`](Event::event_type) read it lazily.
 ///
 /// ```
-/// use verihook::{testing::StandardSigner, StandardVerifier, FixedClock};
+/// use verihook::{testing::StandardSigner, providers::standard::StandardVerifier, scheme::FixedClock};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// let body = br#"{"type":"invoice.paid","data":{"amount":42}}"#;
@@ -151,7 +153,7 @@ pub struct Event {
 /// verified.
 ///
 /// ```
-/// use verihook::{Event, Field};
+/// use verihook::{Event, event::Field};
 /// let event = Event::builder("acme", bytes::Bytes::from_static(br#"{"id":"a1","kind":"x"}"#))
 ///     .id(Field::Body("id"), true)
 ///     .event_type(Field::Body("kind"), true)
@@ -454,7 +456,7 @@ pub(crate) fn body_member<'a>(body: &'a [u8], name: &str) -> Option<Cow<'a, str>
 /// The top-level member `name` of a JSON object body, when it is a non-negative integer. The
 /// whole body is read (a read stopped early costs serde_json an error, an allocation, and this
 /// runs inside verification, which allocates nothing).
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 pub(crate) fn body_integer(body: &[u8], name: &str) -> Option<u64> {
     member(body, name, Integer, false)
 }
@@ -636,11 +638,11 @@ impl Visitor<'_> for IsKey<'_> {
 }
 
 /// A non-negative integer; anything else as `None`.
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 #[derive(Clone, Copy)]
 struct Integer;
 
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 impl<'de> DeserializeSeed<'de> for Integer {
     type Value = Option<u64>;
 
@@ -721,7 +723,7 @@ impl fmt::Debug for Event {
 /// handler never sees it.
 ///
 /// ```
-/// use verihook::Handshake;
+/// use verihook::event::Handshake;
 /// let answer = Handshake::json(r#"{"type":1}"#);
 /// assert_eq!(answer.status(), http::StatusCode::OK);
 /// assert_eq!(answer.content_type(), "application/json");

@@ -1,4 +1,4 @@
-//! Request guards (feature `guards`): keep unwanted traffic out before it costs a MAC.
+//! Request guards (feature `guard`): keep unwanted traffic out before it costs a MAC.
 //!
 //! A [`Guard`] belongs to one sender's route and checks the request's head alone, before the
 //! body is read: the source address against an [`IpAllowlist`] (CIDR ranges, with loaders for

@@ -1,10 +1,14 @@
-//! The handler contract both pipelines share: the [`Delivery`] a handler gets, what its run came
-//! to ([`Handled`]), running it under a lease (heartbeat, panic caught) and what each result
-//! means for the claim or inbox entry it ran under ([`Settle`]).
+//! What an app's handler gets (a [`Delivery`]) and returns (a [`HandlerError`] when it fails),
+//! and how long a claim is leased ([`DEFAULT_LEASE`]) and a processed event remembered
+//! ([`DEFAULT_RETAIN`]).
 //!
-//! The inline [`Receiver`](crate::Receiver), the inbox [`Worker`](crate::inbox::Worker) and a
-//! direct [`EventRouter`](crate::EventRouter) call all go through here, so an event settles the
-//! same way whichever drives it.
+//! The inline [`Receiver`](crate::Receiver), the inbox `Worker` and a direct
+//! [`EventRouter`](crate::EventRouter) call all go through here, so an event settles the same
+//! way whichever drives it.
+
+// The handler contract both pipelines share: what a run came to (`Handled`), running it under a
+// lease (heartbeat, panic caught) and what each result means for the claim or inbox entry it ran
+// under (`Settle`).
 
 use std::any::Any;
 use std::error::Error;
@@ -141,7 +145,7 @@ impl fmt::Debug for Delivery {
 }
 
 /// An event no route of an [`EventRouter`](crate::EventRouter) takes: its route key, and whether
-/// the router acknowledges such events (its [`UnroutedPolicy`](crate::UnroutedPolicy)).
+/// the router acknowledges such events (its [`UnroutedPolicy`](crate::router::UnroutedPolicy)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unrouted {
     pub(crate) event_type: Option<String>,
@@ -218,7 +222,7 @@ impl Handled {
     }
 
     /// What becomes of the claim or inbox entry the event ran under. `route_key_signed` says
-    /// whether the signature covers the route key ([`Signed::route_key`](crate::Signed::route_key)).
+    /// whether the signature covers the route key ([`Signed::route_key`](crate::event::Signed::route_key)).
     pub(crate) fn settle(&self, route_key_signed: bool) -> Settle {
         match self {
             Self::Processed => Settle::Complete,

@@ -2,12 +2,12 @@
 //! reject stale and replayed requests, accept several secrets during rotation, and run the
 //! app's handler once per event, with de-duplication in memory, Redis or PostgreSQL.
 //!
-//! * **Verify one request:** a verifier per scheme ([`GithubVerifier`], [`StripeVerifier`],
-//!   [`StandardVerifier`], [`SlackVerifier`], [`TwilioVerifier`], [`SquareVerifier`],
-//!   [`ShopifyVerifier`], [`GitlabVerifier`] (a shared token: it signs nothing),
-//!   [`PaddleVerifier`], [`LinearVerifier`], [`ZoomVerifier`], and
-//!   `DiscordVerifier` with the `ed25519` feature), or your own [`Scheme`]; each hands back an
-//!   [`Event`] or a [`VerifyError`] with a stable code and HTTP status.
+//! * **Verify one request:** a [`Verifier`] per provider, under [`providers`]
+//!   (`providers::github::GithubVerifier`, `providers::stripe::StripeVerifier`,
+//!   `providers::standard::StandardVerifier`, Slack, Twilio, Square, Shopify, GitLab (a shared
+//!   token: it signs nothing), Paddle, Linear, Zoom, and Discord with the `discord` feature), or
+//!   your own [`Scheme`]; each hands back an [`Event`] or a [`VerifyError`] with a stable code
+//!   and HTTP status.
 //! * **Exactly once:** a [`Receiver`] verifies, claims the event in an
 //!   [`idempotency`] store, runs the handler, and gives an [`Outcome`] with the status to answer.
 //! * **Typed events:** an [`EventRouter`] runs one handler per event type, with the payload
@@ -19,13 +19,15 @@
 //! * **Frameworks:** `verihook::axum` and `verihook::actix` (features `axum`, `actix`) check the
 //!   head before reading the body and answer each outcome.
 //! * **Operations:** [`diagnose`] says why a signature did not match; `verihook::guard`
-//!   (feature `guards`) keeps unwanted sources out before the body is read; the `metrics` and
+//!   (feature `guard`) keeps unwanted sources out before the body is read; the `metrics` and
 //!   `tracing` features report every request.
-//! * **Tests:** [`testing`] signs requests the way each provider does, and builds a signed typed
-//!   event in one expression for [`EventRouter::handle`].
+//! * **Tests:** `verihook::testing` (feature `testing`, for dev-dependencies) signs requests the
+//!   way each provider does, and builds a signed typed event in one expression for
+//!   [`EventRouter::handle`].
 //!
 //! ```
-//! use verihook::{testing::GithubSigner, GithubVerifier, Receiver};
+//! use verihook::providers::github::{GithubSigner, GithubVerifier};
+//! use verihook::Receiver;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let receiver = Receiver::builder()
@@ -44,6 +46,22 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
 //!
+//! # Words
+//!
+//! * **scheme** — how a sender signs: which headers, which bytes, which MAC. The [`Scheme`]
+//!   trait; a [`Verifier`] adds the app's policy (clock, tolerance) to one.
+//! * **provider** — a company's built-in scheme, one file each under [`providers`] (Stripe,
+//!   GitHub, ...), with its verifier, signer, envelope and route key.
+//! * **sender** — a named, configured source of webhooks in a [`Receiver`]
+//!   (`.sender("billing", StripeVerifier::new(..)?)`): a name plus a verifier.
+//! * **verifier** — a scheme with its policy, the value that checks one request.
+//! * [`Event`] — what a successful verification hands back: the raw body and what the provider
+//!   signed. A [`Delivery`] is one event handed to the app's handler.
+//! * [`Outcome`] — what the receiver did with one request (processed, duplicate, rejected, ...)
+//!   and the HTTP status to answer.
+//! * `inbox::Attempt` and `inbox::Fate` (feature `inbox`) — one try of an inbox worker's handler
+//!   at a stored event, and what became of it (done, retry later, dead letter, lost, unrouted).
+//!
 //! The README (this crate's page on crates.io) has a complete Axum receiver with a Redis store,
 //! the demo, every store constructed, both frameworks, the scheme table and the CLI.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -57,7 +75,7 @@
     feature = "redis",
     feature = "postgres",
     feature = "inbox",
-    feature = "guards",
+    feature = "guard",
     feature = "metrics"
 ))]
 #[doc = include_str!("../README.md")]
@@ -81,49 +99,40 @@ pub use adapters::axum;
 pub mod dangerous;
 pub mod diagnose;
 pub mod envelope;
-mod error;
-mod event;
-#[cfg(feature = "guards")]
-#[cfg_attr(docsrs, doc(cfg(feature = "guards")))]
+pub mod error;
+pub mod event;
+#[cfg(feature = "guard")]
+#[cfg_attr(docsrs, doc(cfg(feature = "guard")))]
 pub mod guard;
-mod handler;
+pub mod handler;
 pub mod idempotency;
 #[cfg(feature = "inbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
 pub mod inbox;
+mod moved;
 mod observe;
 pub mod providers;
-mod receiver;
+pub mod receiver;
 mod request;
 pub mod router;
 mod sample;
 pub mod scheme;
 mod secret;
+#[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod verify;
 mod wire;
 
-pub use error::{ConfigError, PayloadError, SecretError, VerifyError, MAX_SENDER_NAME};
-pub use event::{Event, EventBuilder, Field, Handshake, Signed, Verified, MAX_KEY_LEN};
-pub use handler::{Delivery, HandlerError, DEFAULT_LEASE, DEFAULT_RETAIN};
-#[cfg(feature = "ed25519")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
-pub use providers::discord::DiscordVerifier;
-pub use providers::github::GithubVerifier;
-pub use providers::gitlab::GitlabVerifier;
-pub use providers::linear::{LinearVerifier, LINEAR_TOLERANCE};
-pub use providers::paddle::{PaddleVerifier, PADDLE_TOLERANCE};
-pub use providers::shopify::ShopifyVerifier;
-pub use providers::slack::SlackVerifier;
-pub use providers::square::SquareVerifier;
-pub use providers::standard::StandardVerifier;
-pub use providers::stripe::StripeVerifier;
-pub use providers::twilio::TwilioVerifier;
-pub use providers::zoom::ZoomVerifier;
-pub use receiver::{Outcome, Receiver, ReceiverBuilder};
+pub use error::{ConfigError, VerifyError};
+pub use event::Event;
+pub use handler::{Delivery, HandlerError};
+pub use receiver::{Outcome, Receiver};
 pub use request::{RequestHead, WebhookRequest};
-pub use router::{EventRouter, State, UnroutedPolicy};
-pub use scheme::cloudevents;
-pub use scheme::{Scheme, DEFAULT_BODY_LIMIT};
+pub use router::EventRouter;
+pub use scheme::{Scheme, Verifier};
 pub use secret::Secret;
-pub use verify::{Clock, FixedClock, SystemClock, VerifyOptions, DEFAULT_TOLERANCE};
+
+// The names the root exported before they moved to their modules, for one release.
+#[doc(hidden)]
+pub use moved::*;

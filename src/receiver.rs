@@ -62,8 +62,8 @@ pub enum Outcome {
     StoreUnavailable(StoreError),
     /// A provider's endpoint check, answered by the scheme (the handler did not run).
     Handshake(Handshake),
-    /// No route of the [`EventRouter`](crate::EventRouter) takes the event's type: acknowledged (`200`)
-    /// and marked done, by the default [`UnroutedPolicy`](crate::UnroutedPolicy).
+    /// No route of the [`EventRouter`] takes the event's type: acknowledged (`200`)
+    /// and marked done, by the default [`UnroutedPolicy`](crate::router::UnroutedPolicy).
     Unrouted {
         /// The idempotency key.
         key: String,
@@ -71,7 +71,7 @@ pub enum Outcome {
         event_type: Option<String>,
     },
     /// No route takes the event's type and the router rejects such events
-    /// ([`UnroutedPolicy::Reject`](crate::UnroutedPolicy::Reject)): `501`, claim released, so
+    /// ([`UnroutedPolicy::Reject`](crate::router::UnroutedPolicy::Reject)): `501`, claim released, so
     /// that the provider retries.
     NoRoute {
         /// The idempotency key.
@@ -81,7 +81,7 @@ pub enum Outcome {
     },
     /// Authentic, but its payload does not fit the type its route (or handler) expects: `422`,
     /// claim released. The same bytes will never fit, so the provider's retries meet the same
-    /// answer until the app is fixed; [`PayloadError::path`](crate::PayloadError::path) says
+    /// answer until the app is fixed; [`PayloadError::path`](crate::error::PayloadError::path) says
     /// where it failed.
     InvalidPayload {
         /// The idempotency key.
@@ -273,7 +273,7 @@ impl fmt::Display for Outcome {
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::sync::Arc;
-/// use verihook::{testing::StripeSigner, Receiver, StripeVerifier};
+/// use verihook::{testing::StripeSigner, Receiver, providers::stripe::StripeVerifier};
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let runs = Arc::new(AtomicUsize::new(0));
 /// let counter = runs.clone();
@@ -448,7 +448,7 @@ impl ReceiverBuilder {
     /// struct Push { after: String }
     ///
     /// let receiver = verihook::Receiver::builder()
-    ///     .sender("github", verihook::GithubVerifier::new("a long webhook secret").unwrap())
+    ///     .sender("github", verihook::providers::github::GithubVerifier::new("a long webhook secret").unwrap())
     ///     .handler(|delivery| async move {
     ///         let push: Push = delivery.json()?;
     ///         println!("pushed {}", push.after);
@@ -471,13 +471,13 @@ impl ReceiverBuilder {
 
     /// Routes each event by its type to the [`EventRouter`]'s handlers: the handler this receiver
     /// runs. An event no route takes is answered by the router's
-    /// [`UnroutedPolicy`](crate::UnroutedPolicy) (`200 unrouted` and marked done by default);
+    /// [`UnroutedPolicy`](crate::router::UnroutedPolicy) (`200 unrouted` and marked done by default);
     /// a payload that does not fit its route's type is answered `422 invalid_payload` and its
     /// claim released.
     ///
     /// ```
     /// use verihook::envelope::StripeEvent;
-    /// use verihook::{HandlerError, Receiver, EventRouter, StripeVerifier};
+    /// use verihook::{HandlerError, Receiver, EventRouter, providers::stripe::StripeVerifier};
     ///
     /// #[derive(serde::Deserialize)]
     /// struct Invoice { amount_paid: u64 }

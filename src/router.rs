@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use verihook::envelope::{GithubEvent, StripeEvent};
-//! use verihook::{HandlerError, EventRouter, State};
+//! use verihook::{HandlerError, EventRouter, router::State};
 //!
 //! #[derive(Clone)]
 //! struct App {
@@ -91,7 +91,7 @@ pub trait FromRouted<S>: Sized {
     /// # Errors
     ///
     /// Any error: it fails the event as the handler's own error would. Return a
-    /// [`PayloadError`](crate::PayloadError) for a payload that does not fit, so that it is
+    /// [`PayloadError`](crate::error::PayloadError) for a payload that does not fit, so that it is
     /// answered `422` (inline) or buried (inbox) rather than retried.
     fn from_routed(routed: &Routed, state: &S) -> Result<Self, HandlerError>;
 }
@@ -250,7 +250,7 @@ pub enum UnroutedPolicy {
 }
 
 /// Routes events by type to typed handlers; give it to a
-/// [`ReceiverBuilder::router`](crate::ReceiverBuilder::router) or an inbox
+/// [`ReceiverBuilder::router`](crate::receiver::ReceiverBuilder::router) or an inbox
 /// [`WorkerBuilder::router`](crate::inbox::WorkerBuilder::router).
 ///
 /// A route is an event type (`invoice.paid`), a prefix (`invoice.*`) or the fallback (`*`), for
@@ -432,7 +432,7 @@ impl EventRouter<()> {
     /// fit its route's type ([`Handled::Misfit`]), or the handler's failure. What
     /// [`ReceiverBuilder::router`] and the inbox [`WorkerBuilder::router`] run for each event.
     ///
-    /// [`ReceiverBuilder::router`]: crate::ReceiverBuilder::router
+    /// [`ReceiverBuilder::router`]: crate::receiver::ReceiverBuilder::router
     /// [`WorkerBuilder::router`]: crate::inbox::WorkerBuilder::router
     pub fn run(&self, delivery: Delivery) -> impl Future<Output = Handled> + Send + 'static {
         let routed = Routed { delivery };
@@ -455,7 +455,7 @@ impl EventRouter<()> {
     ///
     /// # Errors
     ///
-    /// [`Unrouted`] for an event no route takes, [`PayloadError`](crate::PayloadError) for a
+    /// [`Unrouted`] for an event no route takes, [`PayloadError`](crate::error::PayloadError) for a
     /// payload that does not fit its route's type, or the route handler's own error.
     #[deprecated(note = "use `EventRouter::run`, which gives what the event came to as a value")]
     pub fn dispatch(

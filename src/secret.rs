@@ -15,7 +15,7 @@ use crate::error::SecretError;
 /// provider issues it. Use `Secret` when the key material comes in another encoding.
 ///
 /// ```
-/// use verihook::{GithubVerifier, Secret};
+/// use verihook::{providers::github::GithubVerifier, Secret};
 /// let secret = Secret::from_hex("4974277320612053656372657420746f2045766572796f6e65")?;
 /// assert_eq!(format!("{secret:?}"), "Secret([redacted])");
 /// let verifier = GithubVerifier::from_secrets([secret])?;

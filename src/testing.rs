@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use verihook::testing::GithubSigner;
-//! use verihook::GithubVerifier;
+//! use verihook::providers::github::GithubVerifier;
 //! # fn main() -> Result<(), verihook::VerifyError> {
 //! let body = br#"{"zen":"Design for failure."}"#;
 //! let headers = GithubSigner::new("my-webhook-secret")?.sign_delivery("d-1", "ping", body)?;
@@ -27,8 +27,8 @@ mod signed;
 pub use crate::sample::TEST_URL;
 pub use signed::{signed_event, SignedRequest};
 
-#[cfg(feature = "ed25519")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+#[cfg(feature = "discord")]
+#[cfg_attr(docsrs, doc(cfg(feature = "discord")))]
 pub use crate::providers::discord::DiscordSigner;
 pub use crate::providers::github::GithubSigner;
 pub use crate::providers::gitlab::GitlabSigner;
@@ -53,7 +53,7 @@ use crate::error::VerifyError;
 /// ```
 /// use verihook::scheme::declared::SchemeSpec;
 /// use verihook::testing::DeclaredSigner;
-/// use verihook::{FixedClock, Scheme};
+/// use verihook::{scheme::FixedClock, Scheme};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let spec: SchemeSpec = serde_json::from_str(r#"{
 ///   "name": "mux",

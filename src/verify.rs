@@ -34,8 +34,8 @@ impl Clock for SystemClock {
 /// A clock stopped at one instant, for tests and for replaying a captured request.
 ///
 /// ```
-/// use verihook::FixedClock;
-/// use verihook::Clock as _;
+/// use verihook::scheme::FixedClock;
+/// use verihook::scheme::Clock as _;
 /// let clock = FixedClock::at_unix(1_700_000_000);
 /// assert_eq!(clock.unix_seconds(), 1_700_000_000);
 /// ```
@@ -72,7 +72,7 @@ impl Clock for FixedClock {
 ///
 /// ```
 /// use std::time::Duration;
-/// use verihook::{StripeVerifier, VerifyOptions};
+/// use verihook::{providers::stripe::StripeVerifier, scheme::VerifyOptions};
 /// let mut options = VerifyOptions::default();
 /// options.tolerance = Some(Duration::from_secs(60));
 /// let verifier = StripeVerifier::new("whsec_test_secret")?.with_options(options);

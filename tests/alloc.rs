@@ -11,7 +11,8 @@ use verihook::idempotency::MemoryStore;
 use verihook::scheme::Verifier;
 use verihook::testing::{GithubSigner, StandardSigner, StripeSigner};
 use verihook::{
-    FixedClock, GithubVerifier, Receiver, RequestHead, Scheme, StandardVerifier, StripeVerifier,
+    providers::github::GithubVerifier, providers::standard::StandardVerifier,
+    providers::stripe::StripeVerifier, scheme::FixedClock, Receiver, RequestHead, Scheme,
     WebhookRequest,
 };
 
@@ -147,7 +148,7 @@ fn rejection_allocates_nothing() {
     );
 }
 
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 #[test]
 fn standard_ed25519_verify_allocates_nothing() {
     let body = body(1024);
@@ -178,7 +179,7 @@ fn slack_verify_allocates_nothing() {
     let signed = verihook::testing::SlackSigner::new("slack-signing-secret")
         .unwrap()
         .sign(NOW, &body);
-    let verifier = verihook::SlackVerifier::new("slack-signing-secret")
+    let verifier = verihook::providers::slack::SlackVerifier::new("slack-signing-secret")
         .unwrap()
         .with_clock(FixedClock::at_unix(NOW));
     assert_eq!(
@@ -195,7 +196,8 @@ fn square_verify_allocates_nothing() {
         .unwrap()
         .sign(url, &body)
         .unwrap();
-    let verifier = verihook::SquareVerifier::new("square-signature-key", url).unwrap();
+    let verifier =
+        verihook::providers::square::SquareVerifier::new("square-signature-key", url).unwrap();
     assert_eq!(
         allocations_at(
             &verifier,
@@ -215,9 +217,11 @@ fn shopify_verify_allocates_nothing() {
         .unwrap()
         .sign("orders/create", "verihook-demo.myshopify.com", &body)
         .unwrap();
-    let verifier =
-        verihook::ShopifyVerifier::with_secrets(["another-secret", "shopify-client-secret"])
-            .unwrap();
+    let verifier = verihook::providers::shopify::ShopifyVerifier::with_secrets([
+        "another-secret",
+        "shopify-client-secret",
+    ])
+    .unwrap();
     assert_eq!(
         allocations(&verifier, &as_received(&signed), &body, true),
         0
@@ -231,8 +235,11 @@ fn gitlab_verify_allocates_nothing() {
         .unwrap()
         .sign("Push Hook", "13792a34-cac6-4fda-95a8-c58e00a3954e", &body)
         .unwrap();
-    let verifier =
-        verihook::GitlabVerifier::with_secrets(["another-token", "gitlab-webhook-token"]).unwrap();
+    let verifier = verihook::providers::gitlab::GitlabVerifier::with_secrets([
+        "another-token",
+        "gitlab-webhook-token",
+    ])
+    .unwrap();
     assert_eq!(
         allocations(&verifier, &as_received(&signed), &body, true),
         0
@@ -247,7 +254,8 @@ fn twilio_verify_allocates_nothing() {
     );
     let url = "https://example.com/webhooks/twilio";
     let signer = verihook::testing::TwilioSigner::new("twilio-auth-token").unwrap();
-    let verifier = verihook::TwilioVerifier::new("twilio-auth-token", url).unwrap();
+    let verifier =
+        verihook::providers::twilio::TwilioVerifier::new("twilio-auth-token", url).unwrap();
     // HMAC-SHA1 under the auth token, and HMAC-SHA256 as a webhook rule with a shared key signs.
     for signer in [signer.clone(), signer.sha256()] {
         let signed = signer.sign_form(url, &body).unwrap();
@@ -264,13 +272,13 @@ fn twilio_verify_allocates_nothing() {
     }
 }
 
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 #[test]
 fn discord_verify_allocates_nothing() {
     let body = Bytes::from_static(br#"{"id":"1","type":2,"data":{"name":"ping"}}"#);
     let signer = verihook::testing::DiscordSigner::from_seed([9; 32]);
     let signed = signer.sign(NOW, &body);
-    let verifier = verihook::DiscordVerifier::new(&signer.public_key())
+    let verifier = verihook::providers::discord::DiscordVerifier::new(&signer.public_key())
         .unwrap()
         .with_clock(FixedClock::at_unix(NOW));
     assert_eq!(
@@ -337,12 +345,12 @@ fn paddle_verify_allocates_nothing() {
     let signed = verihook::testing::PaddleSigner::new("pdl_ntfset_alloc_secret")
         .unwrap()
         .sign(1_700_000_000, &body);
-    let verifier = verihook::PaddleVerifier::with_secrets([
+    let verifier = verihook::providers::paddle::PaddleVerifier::with_secrets([
         "pdl_ntfset_other_secret",
         "pdl_ntfset_alloc_secret",
     ])
     .unwrap()
-    .with_clock(verihook::FixedClock::at_unix(1_700_000_002));
+    .with_clock(verihook::scheme::FixedClock::at_unix(1_700_000_002));
     assert_eq!(
         allocations(&verifier, &as_received(&signed), &body, true),
         0
@@ -360,9 +368,12 @@ fn linear_verify_allocates_nothing() {
         .unwrap()
         .sign("Issue", "234d1a4e-b617-4388-90fe-adc3633d6b72", &body)
         .unwrap();
-    let verifier = verihook::LinearVerifier::with_secrets(["lin_wh_other", "lin_wh_alloc_secret"])
-        .unwrap()
-        .with_clock(verihook::FixedClock::at_unix(1_700_000_010));
+    let verifier = verihook::providers::linear::LinearVerifier::with_secrets([
+        "lin_wh_other",
+        "lin_wh_alloc_secret",
+    ])
+    .unwrap()
+    .with_clock(verihook::scheme::FixedClock::at_unix(1_700_000_010));
     assert_eq!(
         allocations(&verifier, &as_received(&signed), &body, true),
         0
@@ -375,9 +386,12 @@ fn zoom_verify_allocates_nothing() {
     let signed = verihook::testing::ZoomSigner::new("zoom_alloc_secret")
         .unwrap()
         .sign(1_700_000_000, &body);
-    let verifier = verihook::ZoomVerifier::with_secrets(["zoom_other_secret", "zoom_alloc_secret"])
-        .unwrap()
-        .with_clock(verihook::FixedClock::at_unix(1_700_000_010));
+    let verifier = verihook::providers::zoom::ZoomVerifier::with_secrets([
+        "zoom_other_secret",
+        "zoom_alloc_secret",
+    ])
+    .unwrap()
+    .with_clock(verihook::scheme::FixedClock::at_unix(1_700_000_010));
     assert_eq!(
         allocations(&verifier, &as_received(&signed), &body, true),
         0
@@ -405,7 +419,7 @@ fn declared_verify_allocates_nothing() {
     let verifier = spec
         .build(&["mux-other-secret", "mux-alloc-secret"], None)
         .unwrap()
-        .with_clock(verihook::FixedClock::at_unix(1_700_000_010));
+        .with_clock(verihook::scheme::FixedClock::at_unix(1_700_000_010));
     assert_eq!(
         allocations(&verifier, &as_received(&headers), &body, true),
         0
@@ -425,9 +439,9 @@ fn gitlab_signing_token_verify_allocates_nothing() {
             &body,
         )
         .unwrap();
-    let verifier = verihook::GitlabVerifier::new(key)
+    let verifier = verihook::providers::gitlab::GitlabVerifier::new(key)
         .unwrap()
-        .with_clock(verihook::FixedClock::at_unix(1_700_000_005));
+        .with_clock(verihook::scheme::FixedClock::at_unix(1_700_000_005));
     assert_eq!(
         allocations(&verifier, &as_received(&signed), &body, true),
         0

@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::HeaderMap;
-use verihook::cloudevents::{CloudEvents, StructuredEvent};
 use verihook::providers::standard::Standard;
+use verihook::scheme::cloudevents::{CloudEvents, StructuredEvent};
 use verihook::scheme::Verifier;
 use verihook::testing::{GithubSigner, StandardSigner};
 use verihook::{
-    Event, FixedClock, GithubVerifier, RequestHead, Scheme, StandardVerifier, Verified,
-    WebhookRequest,
+    event::Verified, providers::github::GithubVerifier, providers::standard::StandardVerifier,
+    scheme::FixedClock, Event, RequestHead, Scheme, WebhookRequest,
 };
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

@@ -8,7 +8,7 @@ use verihook::scheme::declared::{
     Algorithm, Encoding, Piece, SchemeSpec, SecretEncoding, SignatureSpec, Source, TimeUnit,
 };
 use verihook::scheme::Verifier;
-use verihook::{Clock, FixedClock, RequestHead, Scheme, WebhookRequest};
+use verihook::{scheme::Clock, scheme::FixedClock, RequestHead, Scheme, WebhookRequest};
 
 fn stripe_like() -> SchemeSpec {
     SchemeSpec::new(

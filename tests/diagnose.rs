@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use verihook::diagnose::{Cause, Explainer, Finding};
 use verihook::testing::{GithubSigner, StandardSigner, StripeSigner, TwilioSigner};
-use verihook::{providers, RequestHead, VerifyOptions, WebhookRequest};
+use verihook::{providers, scheme::VerifyOptions, RequestHead, WebhookRequest};
 
 const GITHUB_SECRET: &str = "github-webhook-secret-1";
 const STRIPE_SECRET: &str = "whsec_stripe_test_secret_0123456789";
@@ -23,7 +23,7 @@ fn at(seconds: u64) -> SystemTime {
 }
 
 fn explainer(name: &str, secrets: &[&str], url: Option<&str>) -> Explainer {
-    Explainer::builtin(
+    Explainer::provider(
         providers::find(name).unwrap(),
         secrets,
         url,
@@ -327,7 +327,7 @@ fn a_stale_request_is_checked_at_its_own_time_for_the_other_mistakes() {
             }
         ]
     );
-    let alone = verihook::diagnose::Explainer::builtin(
+    let alone = verihook::diagnose::Explainer::provider(
         providers::find("stripe").unwrap(),
         &["whsec_not_the_secret_0123456"],
         None,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use common::acme::{self, Acme};
-use verihook::{Receiver, StripeVerifier};
+use verihook::{providers::stripe::StripeVerifier, Receiver};
 
 const KEY: &[u8] = b"an in-house signing key";
 

@@ -17,7 +17,8 @@ use verihook::providers::github::Github;
 use verihook::scheme::{Check, SchemeInfo};
 use verihook::testing::GithubSigner;
 use verihook::{
-    GithubVerifier, Receiver, RequestHead, Scheme, Verified, VerifyError, WebhookRequest,
+    event::Verified, providers::github::GithubVerifier, Receiver, RequestHead, Scheme, VerifyError,
+    WebhookRequest,
 };
 
 const SECRET: &str = "guard-test-secret";

@@ -18,7 +18,7 @@ use verihook::idempotency::{ClaimToken, StoreError};
 use verihook::inbox::{Backoff, Enqueued, Entry, Inbox, MemoryInbox, Worker};
 use verihook::router::RouteKey;
 use verihook::testing::StripeSigner;
-use verihook::{FixedClock, HandlerError, Receiver, StripeVerifier};
+use verihook::{providers::stripe::StripeVerifier, scheme::FixedClock, HandlerError, Receiver};
 
 const SECRET: &str = "whsec_inbox_suite_secret";
 const NOW: u64 = 1_700_000_000;
@@ -413,7 +413,7 @@ async fn entries_round_trip_and_done_ones_are_purged(inbox: Arc<dyn Inbox>) {
     let mut entry = Entry::new(&event, "acme:sha256:00".to_owned());
     entry.sender = "acme-prod".to_owned();
     // A scheme that signs nothing (GitLab's token): the flag survives the inbox.
-    entry.signed = verihook::Signed::from_bits(8);
+    entry.signed = verihook::event::Signed::from_bits(8);
     assert!(!entry.signed.body());
     assert_eq!(inbox.enqueue(&entry).await.unwrap(), Enqueued::New);
     assert_eq!(inbox.enqueue(&entry).await.unwrap(), Enqueued::Duplicate);

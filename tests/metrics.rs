@@ -14,7 +14,7 @@ use verihook::guard::{Guard, IpAllowlist};
 use verihook::idempotency::{BoxFuture, Claim, ClaimToken, IdempotencyStore, StoreError};
 use verihook::inbox::{MemoryInbox, Worker};
 use verihook::testing::GithubSigner;
-use verihook::{GithubVerifier, Receiver};
+use verihook::{providers::github::GithubVerifier, Receiver};
 
 const SECRET: &str = "metrics-test-secret";
 

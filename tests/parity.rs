@@ -15,14 +15,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::{HeaderValue, Method};
 use serde_json::json;
-use verihook::cloudevents::CloudEvents;
 use verihook::inbox::{Inbox, MemoryInbox, Worker};
 use verihook::router::RouteKey;
+use verihook::scheme::cloudevents::CloudEvents;
 use verihook::scheme::declared::SchemeSpec;
 use verihook::scheme::Verifier;
 use verihook::testing::{self, StandardSigner};
 use verihook::{
-    Delivery, EventRouter, HandlerError, Receiver, Scheme, StandardVerifier, VerifyOptions,
+    providers::standard::StandardVerifier, scheme::VerifyOptions, Delivery, EventRouter,
+    HandlerError, Receiver, Scheme,
 };
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -394,7 +395,9 @@ fn github_with_forged_type(forged: &str) -> (Case, http::Request<Bytes>) {
     .unwrap();
     let case = Case {
         name: "github".into(),
-        scheme: verihook::GithubVerifier::new(secret).unwrap().shared(),
+        scheme: verihook::providers::github::GithubVerifier::new(secret)
+            .unwrap()
+            .shared(),
         request: signed.into_http(),
         pattern: "pull_request.opened",
     };
@@ -457,7 +460,7 @@ async fn a_forged_type_gets_a_key_of_its_own() {
             .scheme
             .verify_request(&verihook::WebhookRequest::new(head, request.body()))
             .unwrap();
-        let verihook::Verified::Event(event) = verified else {
+        let verihook::event::Verified::Event(event) = verified else {
             panic!("not an event")
         };
         event.idempotency_key()
@@ -513,10 +516,13 @@ async fn a_cloudevent_replayed_with_other_headers_is_a_duplicate() {
 fn a_route_for_a_sender_the_receiver_does_not_have_is_refused_at_build() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let err = Receiver::builder()
-        .sender("stripe", verihook::StripeVerifier::new(SECRET).unwrap())
+        .sender(
+            "stripe",
+            verihook::providers::stripe::StripeVerifier::new(SECRET).unwrap(),
+        )
         .sender(
             "github",
-            verihook::GithubVerifier::new("a webhook secret").unwrap(),
+            verihook::providers::github::GithubVerifier::new("a webhook secret").unwrap(),
         )
         .router(EventRouter::new().route_for("strpe", "invoice.paid", record("specific", seen)))
         .build()

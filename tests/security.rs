@@ -15,8 +15,9 @@ use http::{HeaderMap, HeaderValue};
 use verihook::idempotency::MemoryStore;
 use verihook::testing::{GithubSigner, SlackSigner, StandardSigner};
 use verihook::{
-    providers, ConfigError, GithubVerifier, Receiver, SlackVerifier, StandardVerifier,
-    StripeVerifier, VerifyOptions,
+    providers, providers::github::GithubVerifier, providers::slack::SlackVerifier,
+    providers::standard::StandardVerifier, providers::stripe::StripeVerifier,
+    scheme::VerifyOptions, ConfigError, Receiver,
 };
 
 const GITHUB_SECRET: &str = "security-github-secret";
@@ -541,7 +542,7 @@ impl verihook::Scheme for Counting {
         &self,
         request: &verihook::WebhookRequest<'_>,
         at: &verihook::scheme::Check<'_>,
-    ) -> Result<verihook::Verified, verihook::VerifyError> {
+    ) -> Result<verihook::event::Verified, verihook::VerifyError> {
         self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.0.verify(request, at)
     }
@@ -785,7 +786,8 @@ async fn a_wrongly_typed_type_keeps_the_id_stable_across_retries() {
 /// fastest run.
 fn fastest_twilio_refusal(body: &Bytes, rounds: usize) -> Duration {
     let url = "https://example.com/webhooks/twilio";
-    let verifier = verihook::TwilioVerifier::new("the-real-auth-token", url).unwrap();
+    let verifier =
+        verihook::providers::twilio::TwilioVerifier::new("the-real-auth-token", url).unwrap();
     let headers = verihook::testing::TwilioSigner::new("an-attackers-token")
         .unwrap()
         .sign_form(url, body)
@@ -839,7 +841,8 @@ const TWILIO_TOKEN: &str = "security-twilio-token";
 
 /// Verifies a form `body` signed for [`TWILIO_URL`] with `headers`.
 fn twilio_verify(headers: &HeaderMap, body: &'static [u8]) -> verihook::Event {
-    let verifier = verihook::TwilioVerifier::new(TWILIO_TOKEN, TWILIO_URL).unwrap();
+    let verifier =
+        verihook::providers::twilio::TwilioVerifier::new(TWILIO_TOKEN, TWILIO_URL).unwrap();
     let mut request = http::Request::post("/webhooks/twilio")
         .body(Bytes::from_static(body))
         .unwrap();
@@ -879,7 +882,8 @@ fn a_twilio_form_body_is_not_reported_as_signed() {
     // A JSON body is covered byte for byte through `bodySHA256`.
     let json = br#"{"CallSid":"CA1"}"#;
     let (url, headers) = signer.sign_json(TWILIO_URL, json).unwrap();
-    let verifier = verihook::TwilioVerifier::new(TWILIO_TOKEN, TWILIO_URL).unwrap();
+    let verifier =
+        verihook::providers::twilio::TwilioVerifier::new(TWILIO_TOKEN, TWILIO_URL).unwrap();
     let target = url.trim_start_matches("https://example.com");
     let mut request = http::Request::post(target)
         .body(Bytes::from_static(json))

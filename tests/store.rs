@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use verihook::idempotency::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError};
 use verihook::testing::StripeSigner;
-use verihook::{FixedClock, Outcome, Receiver, StripeVerifier};
+use verihook::{providers::stripe::StripeVerifier, scheme::FixedClock, Outcome, Receiver};
 
 const SECRET: &str = "whsec_store_suite_secret";
 const NOW: u64 = 1_700_000_000;
@@ -47,7 +47,7 @@ fn counting_receiver<S: IdempotencyStore + 'static>(
     store: S,
     work: Duration,
 ) -> (Arc<Receiver>, Runs) {
-    counting_receiver_with_lease(store, work, verihook::DEFAULT_LEASE)
+    counting_receiver_with_lease(store, work, verihook::handler::DEFAULT_LEASE)
 }
 
 /// [`counting_receiver`] with its own lease.

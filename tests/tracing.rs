@@ -11,7 +11,7 @@ use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use verihook::idempotency::MemoryStore;
 use verihook::testing::GithubSigner;
-use verihook::{GithubVerifier, Receiver};
+use verihook::{providers::github::GithubVerifier, Receiver};
 
 const SECRET: &str = "tracing-test-secret-do-not-log";
 

@@ -14,9 +14,13 @@ use verihook::testing::{
     SlackSigner, SquareSigner, StandardSigner, StripeSigner, TwilioSigner, ZoomSigner,
 };
 use verihook::{
-    DiscordVerifier, GithubVerifier, GitlabVerifier, LinearVerifier, PaddleVerifier, RequestHead,
-    Scheme, ShopifyVerifier, SlackVerifier, SquareVerifier, StandardVerifier, StripeVerifier,
-    TwilioVerifier, WebhookRequest, ZoomVerifier,
+    providers::discord::DiscordVerifier, providers::github::GithubVerifier,
+    providers::gitlab::GitlabVerifier, providers::linear::LinearVerifier,
+    providers::paddle::PaddleVerifier, providers::shopify::ShopifyVerifier,
+    providers::slack::SlackVerifier, providers::square::SquareVerifier,
+    providers::standard::StandardVerifier, providers::stripe::StripeVerifier,
+    providers::twilio::TwilioVerifier, providers::zoom::ZoomVerifier, RequestHead, Scheme,
+    WebhookRequest,
 };
 
 pub(crate) const SIZES: [usize; 4] = [256, 1024, 64 * 1024, 1024 * 1024];

@@ -12,7 +12,7 @@ use verihook::envelope::{
     SquareEvent, StandardEvent, StripeEvent, ZoomEvent,
 };
 use verihook::idempotency::{IdempotencyStore, MemoryStore};
-use verihook::{Delivery, EventRouter, HandlerError, Outcome, Receiver, ReceiverBuilder};
+use verihook::{Delivery, EventRouter, HandlerError, Outcome, Receiver, receiver::ReceiverBuilder};
 
 /// Demo secrets, used when the environment sets none. Never use these in production.
 pub(crate) const DEMO_GITHUB_SECRET: &str = "demo-github-secret";
@@ -30,7 +30,7 @@ pub(crate) struct Route {
 }
 
 /// The routes and the sender each receives from: one per built-in sender (Discord's with the
-/// `ed25519` feature).
+/// `discord` feature).
 pub(crate) const ROUTES: &[Route] = &[
     route(
         "github",
@@ -100,7 +100,7 @@ pub(crate) const ROUTES: &[Route] = &[
         "demo-zoom-secret-token",
     ),
     // Discord signs with its private key; the demo verifies with RFC 8032's first test key.
-    #[cfg(feature = "ed25519")]
+    #[cfg(feature = "discord")]
     route(
         "discord",
         "discord",
@@ -197,7 +197,7 @@ pub(crate) fn with_senders(mut builder: ReceiverBuilder) -> Result<ReceiverBuild
             .build(
                 &texts,
                 builtin.signs_url.then_some(url.as_str()),
-                verihook::VerifyOptions::default(),
+                verihook::scheme::VerifyOptions::default(),
             )
             .map_err(|err| StartError(format!("{}: {err}", route.variable)))?;
         builder = builder.sender(route.sender, scheme);
@@ -338,7 +338,7 @@ pub(crate) fn router() -> EventRouter {
         .route_for("zoom", "meeting.*", |d: Delivery, e: ZoomEvent<Value>| {
             processed(d, format!("event={}", e.event))
         });
-    #[cfg(feature = "ed25519")]
+    #[cfg(feature = "discord")]
     let router = router.route_for(
         "discord",
         "application_command",

@@ -6,9 +6,9 @@ use arbitrary::Arbitrary;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use libfuzzer_sys::fuzz_target;
-use verihook::cloudevents::CloudEvents;
+use verihook::scheme::cloudevents::CloudEvents;
 use verihook::testing::StandardSigner;
-use verihook::{RequestHead, StandardVerifier, WebhookRequest};
+use verihook::{RequestHead, providers::standard::StandardVerifier, WebhookRequest};
 
 mod common;
 
@@ -56,11 +56,11 @@ fuzz_target!(|request: Request<'_>| {
     let head = RequestHead::new(&method, &uri, &headers);
     let _ = scheme.check_head_at(&head, now);
     match scheme.verify_at(&WebhookRequest::new(head, &body), now) {
-        Ok(verihook::Verified::Event(event)) => {
+        Ok(verihook::event::Verified::Event(event)) => {
             assert!(!request.options);
             let _ = (event.id(), event.event_type(), event.idempotency_key());
         }
-        Ok(verihook::Verified::Handshake(answer)) => {
+        Ok(verihook::event::Verified::Handshake(answer)) => {
             assert!(request.options);
             let _ = (answer.status(), answer.headers());
         }

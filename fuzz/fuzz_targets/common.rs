@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use verihook::scheme::Verifier;
-use verihook::{Event, RequestHead, Scheme, Verified, WebhookRequest};
+use verihook::{Event, RequestHead, Scheme, event::Verified, WebhookRequest};
 
 /// The instant every target verifies at (the signers sign at it too).
 pub const NOW: u64 = 1_700_000_000;
@@ -76,7 +76,7 @@ pub fn exercise_at(
             );
             let _ = event.json::<serde_json::Value>();
             let _ = format!("{event:?}");
-            assert!(event.idempotency_key().len() <= verihook::MAX_KEY_LEN);
+            assert!(event.idempotency_key().len() <= verihook::event::MAX_KEY_LEN);
             Some(event)
         }
         Ok(_) => None,

@@ -5,7 +5,7 @@ use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use verihook::testing::DiscordSigner;
-use verihook::DiscordVerifier;
+use verihook::providers::discord::DiscordVerifier;
 
 mod common;
 

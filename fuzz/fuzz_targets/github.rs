@@ -6,7 +6,7 @@ use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use verihook::dangerous::accept_legacy_github_sha1;
 use verihook::testing::GithubSigner;
-use verihook::GithubVerifier;
+use verihook::providers::github::GithubVerifier;
 
 mod common;
 

@@ -5,7 +5,7 @@ use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use verihook::testing::GitlabSigner;
-use verihook::GitlabVerifier;
+use verihook::providers::gitlab::GitlabVerifier;
 
 mod common;
 

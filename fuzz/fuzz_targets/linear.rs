@@ -5,7 +5,7 @@ use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use verihook::testing::LinearSigner;
-use verihook::LinearVerifier;
+use verihook::providers::linear::LinearVerifier;
 
 mod common;
 

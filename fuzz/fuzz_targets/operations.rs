@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 use verihook::diagnose::Explainer;
 use verihook::guard::{Guard, IpAllowlist, IpRanges, RateLimit, TrustedProxies};
 use verihook::testing::StripeSigner;
-use verihook::{providers, RequestHead, VerifyOptions, WebhookRequest};
+use verihook::{providers, RequestHead, scheme::VerifyOptions, WebhookRequest};
 
 #[allow(dead_code)] // the request helpers are for the scheme targets
 mod common;
@@ -74,7 +74,7 @@ fuzz_target!(|input: Input<'_>| {
     let request = WebhookRequest::new(RequestHead::post(&headers), &body);
     for name in ["stripe", "twilio"] {
         let url = (name == "twilio").then_some("https://example.com:8443/sms");
-        let explainer = Explainer::builtin(
+        let explainer = Explainer::provider(
             providers::find(name).unwrap(),
             &[input.secret, "whsec_fuzz_secret_000"],
             url,

@@ -5,7 +5,7 @@ use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use verihook::testing::PaddleSigner;
-use verihook::PaddleVerifier;
+use verihook::providers::paddle::PaddleVerifier;
 
 mod common;
 

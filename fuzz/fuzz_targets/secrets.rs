@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use verihook::idempotency::ClaimToken;
 use verihook::testing::{GithubSigner, StandardSigner, StripeSigner};
-use verihook::{GithubVerifier, StandardVerifier, StripeVerifier};
+use verihook::{providers::github::GithubVerifier, providers::standard::StandardVerifier, providers::stripe::StripeVerifier};
 
 fuzz_target!(|text: &str| {
     for result in [
@@ -19,7 +19,7 @@ fuzz_target!(|text: &str| {
     }
     // Every built-in scheme by name, with the text as its key and as its public URL.
     for builtin in verihook::providers::ALL {
-        let options = verihook::VerifyOptions::default();
+        let options = verihook::scheme::VerifyOptions::default();
         for url in [None, Some(text), Some("https://example.com/hook")] {
             if let Err(err) = builtin.build(&[text], url, options.clone()) {
                 assert_eq!(err.code(), "bad_secret");

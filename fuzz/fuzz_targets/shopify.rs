@@ -5,7 +5,7 @@ use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use verihook::testing::ShopifySigner;
-use verihook::ShopifyVerifier;
+use verihook::providers::shopify::ShopifyVerifier;
 
 mod common;
 

@@ -5,7 +5,7 @@ use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use verihook::testing::SlackSigner;
-use verihook::SlackVerifier;
+use verihook::providers::slack::SlackVerifier;
 
 mod common;
 

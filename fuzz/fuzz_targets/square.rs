@@ -5,7 +5,7 @@ use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use verihook::testing::SquareSigner;
-use verihook::SquareVerifier;
+use verihook::providers::square::SquareVerifier;
 
 mod common;
 

@@ -6,7 +6,7 @@ use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use verihook::testing::StandardSigner;
-use verihook::StandardVerifier;
+use verihook::providers::standard::StandardVerifier;
 
 mod common;
 

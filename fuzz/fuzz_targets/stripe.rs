@@ -5,7 +5,7 @@ use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use verihook::testing::StripeSigner;
-use verihook::StripeVerifier;
+use verihook::providers::stripe::StripeVerifier;
 
 mod common;
 

@@ -6,7 +6,7 @@ use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use verihook::testing::TwilioSigner;
-use verihook::TwilioVerifier;
+use verihook::providers::twilio::TwilioVerifier;
 
 mod common;
 

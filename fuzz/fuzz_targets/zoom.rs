@@ -5,7 +5,7 @@ use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use verihook::testing::ZoomSigner;
-use verihook::ZoomVerifier;
+use verihook::providers::zoom::ZoomVerifier;
 
 mod common;
 

@@ -22,7 +22,7 @@
 //!
 //! ```no_run
 //! use actix_web::{web, App, HttpServer};
-//! use verihook::{actix::{receive, SenderName}, Receiver, StripeVerifier};
+//! use verihook::{actix::{receive, SenderName}, Receiver, providers::stripe::StripeVerifier};
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let receiver = web::Data::new(
 //!     Receiver::builder()

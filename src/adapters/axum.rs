@@ -21,7 +21,7 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use axum::{routing::post, Extension, Router};
-//! use verihook::{axum::{receive, SenderName}, Receiver, GithubVerifier, StandardVerifier};
+//! use verihook::{axum::{receive, SenderName}, Receiver, providers::github::GithubVerifier, providers::standard::StandardVerifier};
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let receiver = Arc::new(
 //!     Receiver::builder()

@@ -3,10 +3,15 @@
 //!
 //! A route handler takes octocrab's [`WebhookEvent`] (every GitHub event, its kind chosen by
 //! `X-GitHub-Event`), or [`GithubEvent<T>`](super::GithubEvent) with one of octocrab's payload
-//! types as `T` (re-exported here as [`payload`]):
+//! types as `T`. The payload types are octocrab's own, named through the [`octocrab`] re-exported
+//! here (the version verihook builds against, so the two cannot drift) or through the app's own
+//! `octocrab` dependency of the same version:
 //!
 //! ```
-//! use verihook::envelope::github_models::{payload::PushWebhookEventPayload, WebhookEvent, WebhookEventPayload};
+//! use verihook::envelope::github_models::octocrab::models::webhook_events::{
+//!     payload::PushWebhookEventPayload, WebhookEventPayload,
+//! };
+//! use verihook::envelope::github_models::WebhookEvent;
 //! use verihook::envelope::GithubEvent;
 //! use verihook::{EventRouter, HandlerError};
 //!
@@ -28,9 +33,27 @@
 //! # let _ = events;
 //! ```
 
-pub use octocrab::models::webhook_events::{
-    payload, WebhookEvent, WebhookEventPayload, WebhookEventType,
-};
+/// The `octocrab` crate whose models these are: name any payload type through it.
+pub use octocrab;
+/// The one octocrab type verihook itself routes: a handler's argument for every GitHub event.
+pub use octocrab::models::webhook_events::WebhookEvent;
+
+// Until 0.1 octocrab's payload module and enums were re-exported here, inlining ~140 of
+// octocrab's types into verihook's docs; kept reachable, hidden, for one release.
+#[doc(hidden)]
+pub use octocrab::models::webhook_events::payload;
+/// Moved: name it through [`octocrab`].
+#[deprecated(
+    note = "use verihook::envelope::github_models::octocrab::models::webhook_events::WebhookEventPayload"
+)]
+#[doc(hidden)]
+pub type WebhookEventPayload = octocrab::models::webhook_events::WebhookEventPayload;
+/// Moved: name it through [`octocrab`].
+#[deprecated(
+    note = "use verihook::envelope::github_models::octocrab::models::webhook_events::WebhookEventType"
+)]
+#[doc(hidden)]
+pub type WebhookEventType = octocrab::models::webhook_events::WebhookEventType;
 
 use crate::error::PayloadError;
 use crate::handler::HandlerError;

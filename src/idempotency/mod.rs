@@ -75,7 +75,12 @@ pub enum Claim {
 }
 
 /// The longest token text [`ClaimToken::parse`] takes.
-pub const MAX_TOKEN_LEN: usize = 64;
+pub(crate) const TOKEN_CAPACITY: usize = 64;
+
+/// The longest token text [`ClaimToken::parse`] takes: a storage detail, no longer public.
+#[deprecated(note = "a storage detail: ClaimToken::parse takes 1 to 64 ASCII characters")]
+#[doc(hidden)]
+pub const MAX_TOKEN_LEN: usize = TOKEN_CAPACITY;
 
 /// How many random and counter bytes a generated token is written from.
 pub(crate) const GENERATED_BYTES: usize = 16;
@@ -88,7 +93,7 @@ const GENERATED_LEN: usize = 2 * GENERATED_BYTES;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClaimToken {
     len: u8,
-    text: [u8; MAX_TOKEN_LEN],
+    text: [u8; TOKEN_CAPACITY],
 }
 
 impl ClaimToken {
@@ -119,7 +124,7 @@ impl ClaimToken {
         let mut bytes = [0u8; GENERATED_BYTES];
         bytes[..8].copy_from_slice(&process.to_be_bytes());
         bytes[8..].copy_from_slice(&count.to_be_bytes());
-        let mut text = [0u8; MAX_TOKEN_LEN];
+        let mut text = [0u8; TOKEN_CAPACITY];
         // 16 bytes always fit 32 hex digits.
         let _ = const_hex::encode_to_slice(bytes, &mut text[..GENERATED_LEN]);
         let token = Self {
@@ -141,14 +146,14 @@ impl ClaimToken {
     }
 
     /// Rebuilds a token from its text (for example one kept in the app's own database):
-    /// `None` unless it is 1 to [`MAX_TOKEN_LEN`] ASCII characters.
+    /// `None` unless it is 1 to 64 ASCII characters.
     #[must_use]
     pub fn parse(token: &str) -> Option<Self> {
         let bytes = token.as_bytes();
-        if bytes.is_empty() || bytes.len() > MAX_TOKEN_LEN || !token.is_ascii() {
+        if bytes.is_empty() || bytes.len() > TOKEN_CAPACITY || !token.is_ascii() {
             return None;
         }
-        let mut text = [0u8; MAX_TOKEN_LEN];
+        let mut text = [0u8; TOKEN_CAPACITY];
         text[..bytes.len()].copy_from_slice(bytes);
         Some(Self {
             len: u8::try_from(bytes.len()).ok()?,
@@ -583,7 +588,7 @@ mod tests {
         let token = ClaimToken::generate();
         assert_eq!(ClaimToken::parse(token.as_str()), Some(token));
         assert_eq!(ClaimToken::parse(""), None);
-        assert_eq!(ClaimToken::parse(&"a".repeat(MAX_TOKEN_LEN + 1)), None);
+        assert_eq!(ClaimToken::parse(&"a".repeat(TOKEN_CAPACITY + 1)), None);
         assert_eq!(ClaimToken::parse("tök"), None);
         assert_eq!(
             ClaimToken::parse("abc").map(|t| t.as_str().to_owned()),

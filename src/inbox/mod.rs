@@ -1,7 +1,7 @@
 //! Acknowledge fast, process later: a durable inbox for verified events, and the workers that
 //! run the app's handler on them with retries, backoff and dead letters.
 //!
-//! A [`Receiver`](crate::Receiver) built with [`inbox`](crate::ReceiverBuilder::inbox) verifies
+//! A [`Receiver`](crate::Receiver) built with [`inbox`](crate::receiver::ReceiverBuilder::inbox) verifies
 //! each request, writes the event into the inbox and answers `200 queued` once the write is
 //! durable (`503` when it cannot be written: never a 2xx for an event that is not stored). A
 //! duplicate delivery of a stored event is answered `200 duplicate` without a second entry.
@@ -18,7 +18,7 @@
 //! use std::sync::Arc;
 //! use std::time::Duration;
 //! use verihook::inbox::{MemoryInbox, Worker};
-//! use verihook::{testing::StripeSigner, Receiver, StripeVerifier};
+//! use verihook::{testing::StripeSigner, Receiver, providers::stripe::StripeVerifier};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let inbox = Arc::new(MemoryInbox::new());

@@ -123,7 +123,7 @@ pub enum Fate {
     /// event, or the inbox could not be reached. The event runs again when its lease ends.
     Lost,
     /// No route of the worker's [`EventRouter`](crate::EventRouter) takes the event's type: done, and
-    /// reported (the default [`UnroutedPolicy`](crate::UnroutedPolicy)).
+    /// reported (the default [`UnroutedPolicy`](crate::router::UnroutedPolicy)).
     Unrouted {
         /// The event's route key, when it has one.
         event_type: Option<String>,
@@ -480,7 +480,7 @@ impl WorkerBuilder {
 
     /// Routes each event by its type to the [`EventRouter`]'s handlers (instead of one
     /// [`handler`](Self::handler)): an event no route takes is done and reported
-    /// ([`Fate::Unrouted`]) by the default [`UnroutedPolicy`](crate::UnroutedPolicy), else
+    /// ([`Fate::Unrouted`]) by the default [`UnroutedPolicy`](crate::router::UnroutedPolicy), else
     /// retried; a payload that does not fit its route's type becomes a dead letter at once,
     /// since retrying the same bytes cannot help.
     pub fn router(mut self, router: EventRouter) -> Self {

@@ -1,12 +1,12 @@
 //! Discord interactions: `X-Signature-Ed25519` over `{X-Signature-Timestamp}{body}` with the
 //! application's public key.
 
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 pub use imp::{Discord, DiscordVerifier};
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 pub(crate) use imp::{SIGNATURE, TIMESTAMP};
 
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 mod imp {
     use std::fmt;
 
@@ -24,7 +24,7 @@ mod imp {
     pub(crate) static TIMESTAMP: Header =
         Header::new("x-signature-timestamp", "X-Signature-Timestamp");
 
-    /// Verifies Discord interactions (feature `ed25519`): `X-Signature-Ed25519`, the ed25519
+    /// Verifies Discord interactions (feature `discord`): `X-Signature-Ed25519`, the ed25519
     /// signature of `{X-Signature-Timestamp}{body}` under the application's public key (64 hex
     /// digits, from the developer portal).
     ///
@@ -34,7 +34,7 @@ mod imp {
     /// body's `id` (signed), the type its `type`.
     ///
     /// ```
-    /// use verihook::{testing::DiscordSigner, DiscordVerifier, FixedClock, Verified};
+    /// use verihook::{testing::DiscordSigner, providers::discord::DiscordVerifier, scheme::FixedClock, event::Verified};
     /// # fn main() -> Result<(), verihook::VerifyError> {
     /// let signer = DiscordSigner::from_seed([7; 32]);
     /// let body = br#"{"id":"1","type":1}"#;
@@ -194,13 +194,13 @@ mod imp {
 
 /// Signs requests as Discord does, with a key pair of the test's own (only Discord holds the
 /// real private key). Feature `ed25519`.
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 #[derive(Clone)]
 pub struct DiscordSigner {
     key: ed25519_dalek::SigningKey,
 }
 
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 impl DiscordSigner {
     /// A signer from a 32-byte seed.
     #[must_use]
@@ -233,7 +233,7 @@ impl DiscordSigner {
     }
 }
 
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 crate::sample::redacted_debug!(DiscordSigner);
 
 /// A Discord interaction (slash command, component, modal), with `data` as `T`.
@@ -349,7 +349,7 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for Discord
     }
 }
 
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 fn build(
     args: crate::providers::BuildArgs<'_>,
     options: crate::verify::VerifyOptions,
@@ -359,12 +359,12 @@ fn build(
         .boxed())
 }
 
-#[cfg(not(feature = "ed25519"))]
+#[cfg(not(feature = "discord"))]
 fn build(
     _: crate::providers::BuildArgs<'_>,
     _: crate::verify::VerifyOptions,
 ) -> Result<crate::scheme::verifier::Verifier, crate::error::VerifyError> {
-    Err(crate::error::SecretError::FeatureDisabled { feature: "ed25519" }.into())
+    Err(crate::error::SecretError::FeatureDisabled { feature: "discord" }.into())
 }
 
 /// An interaction's kind (`application_command.<name>`, `message_component`, ...) or a
@@ -428,7 +428,7 @@ fn sign_sample(
 /// An interaction (`application_command.<name>`, `message_component`, `modal_submit`) with the
 /// payload as `data`, or a webhook event of any other type; signed with a key pair seeded by
 /// the secret, whose public key the verifier takes.
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 fn sample_event(
     sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
@@ -481,12 +481,12 @@ fn sample_event(
     Ok(request)
 }
 
-#[cfg(not(feature = "ed25519"))]
+#[cfg(not(feature = "discord"))]
 fn sample_event(
     sample: &crate::providers::EventSample<'_>,
 ) -> Result<crate::providers::SampleRequest, crate::error::VerifyError> {
     let _ = sample;
-    Err(crate::error::SecretError::FeatureDisabled { feature: "ed25519" }.into())
+    Err(crate::error::SecretError::FeatureDisabled { feature: "discord" }.into())
 }
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {

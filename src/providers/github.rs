@@ -42,7 +42,7 @@ pub(crate) static EVENT: Header = Header::new("x-github-event", "X-GitHub-Event"
 /// it on, and even then never used when `X-Hub-Signature-256` is present.
 ///
 /// ```
-/// use verihook::{GithubVerifier, VerifyError};
+/// use verihook::{providers::github::GithubVerifier, VerifyError};
 /// # use http::{HeaderMap, HeaderValue};
 /// // GitHub's documented example.
 /// let verifier = GithubVerifier::new("It's a Secret to Everybody")?;
@@ -235,7 +235,7 @@ impl GithubSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`](crate::SecretError) when the secret is empty.
+    /// [`SecretError`](crate::error::SecretError) when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         let secret = secret.as_ref();
         Ok(Self {
@@ -302,7 +302,7 @@ crate::sample::redacted_debug!(GithubSigner);
 /// A GitHub delivery: the event name (`X-GitHub-Event`), its `action`, and the body as `T`.
 ///
 /// GitHub signs the body only: `event` and `delivery` come from unsigned headers (a hint, see
-/// [`Signed`](crate::Signed)); `action` is read from the signed body.
+/// [`Signed`](crate::event::Signed)); `action` is read from the signed body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GithubEvent<T> {

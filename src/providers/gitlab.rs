@@ -42,7 +42,7 @@ pub(crate) static IDEMPOTENCY_KEY: Header = Header::new("idempotency-key", "Idem
 /// (`Push Hook`, `Merge Request Hook`, ...).
 ///
 /// **GitLab's signing token** (GitLab 18.x, behind its `webhook_signing_token` flag): a webhook
-/// configured with one is signed as [Standard Webhooks](crate::StandardVerifier) are,
+/// configured with one is signed as [Standard Webhooks](crate::providers::standard::StandardVerifier) are,
 /// `webhook-signature: v1,<base64>` of `{webhook-id}.{webhook-timestamp}.{body}` under a
 /// `whsec_<base64>` key, `webhook-id` being the `Idempotency-Key`. Give that token (it starts
 /// with `whsec_`) and the body, id and time are verified: the id then de-duplicates (it is
@@ -50,7 +50,7 @@ pub(crate) static IDEMPOTENCY_KEY: Header = Header::new("idempotency-key", "Idem
 /// a signing token and a secret token and both are required.
 ///
 /// ```
-/// use verihook::{testing::GitlabSigner, GitlabVerifier};
+/// use verihook::{testing::GitlabSigner, providers::gitlab::GitlabVerifier};
 /// # fn main() -> Result<(), verihook::VerifyError> {
 /// let body = br#"{"object_kind":"push","ref":"refs/heads/main"}"#;
 /// let headers = GitlabSigner::new("a-webhook-secret-token")?.sign("Push Hook", "3c7d5e3f-1", body)?;

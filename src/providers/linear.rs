@@ -43,7 +43,7 @@ const TIMESTAMP_MEMBER: &[u8] = b"\"webhookTimestamp\"";
 /// [`LinearVerifier::new`](Verifier::new) takes the webhook's signing secret, as Linear shows it.
 ///
 /// ```
-/// use verihook::{testing::LinearSigner, FixedClock, LinearVerifier};
+/// use verihook::{testing::LinearSigner, scheme::FixedClock, providers::linear::LinearVerifier};
 /// # fn main() -> Result<(), verihook::VerifyError> {
 /// let secret = "lin_wh_verihook_signing_secret";
 /// let body = br#"{"action":"create","type":"Issue","data":{"id":"ISS-1"},"webhookTimestamp":1700000000000}"#;
@@ -146,7 +146,7 @@ impl LinearSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`](crate::SecretError) when the secret is empty.
+    /// [`SecretError`](crate::error::SecretError) when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
             keys: crate::wire::mac::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,

@@ -6,7 +6,7 @@
 //! Adding a built-in provider is its file here and one line in [`ALL`].
 //!
 //! ```
-//! use verihook::{providers, VerifyOptions};
+//! use verihook::{providers, scheme::VerifyOptions};
 //!
 //! let stripe = providers::find("Stripe").ok_or("no stripe")?;
 //! let verifier = stripe.build(&["whsec_a_stripe_secret"], None, VerifyOptions::default())?;
@@ -88,7 +88,7 @@ impl Provider {
     /// rotation) and, for schemes that sign the URL, the public URL the provider posts to.
     ///
     /// ```
-    /// use verihook::{providers, VerifyOptions};
+    /// use verihook::{providers, scheme::VerifyOptions};
     /// let stripe = providers::find("stripe").unwrap();
     /// let verifier = stripe.build(&["whsec_old_secret", "whsec_new_secret"], None, VerifyOptions::default())?;
     /// assert_eq!(verifier.name(), "stripe");
@@ -422,10 +422,11 @@ impl BuildArgs<'_> {
 
     /// The URL, or the error that says this scheme needs one.
     pub(crate) fn require_url(&self) -> Result<&str, VerifyError> {
-        self.url
-            .ok_or(VerifyError::BadSecret(crate::SecretError::WrongKind {
+        self.url.ok_or(VerifyError::BadSecret(
+            crate::error::SecretError::WrongKind {
                 reason: "this scheme signs the URL: configure the public URL the provider posts to",
-            }))
+            },
+        ))
     }
 }
 

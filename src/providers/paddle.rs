@@ -47,7 +47,7 @@ pub const PADDLE_TOLERANCE: Duration = Duration::from_secs(5);
 /// [`PaddleVerifier::new`](Verifier::new) takes the notification destination's secret key, as Paddle shows it.
 ///
 /// ```
-/// use verihook::{testing::PaddleSigner, FixedClock, PaddleVerifier};
+/// use verihook::{testing::PaddleSigner, scheme::FixedClock, providers::paddle::PaddleVerifier};
 /// # fn main() -> Result<(), verihook::VerifyError> {
 /// let secret = "pdl_ntfset_01h8cd_secret_key";
 /// let body = br#"{"event_id":"evt_01h8","event_type":"transaction.completed","data":{}}"#;
@@ -148,7 +148,7 @@ impl PaddleSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`](crate::SecretError) when the secret is empty.
+    /// [`SecretError`](crate::error::SecretError) when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
             keys: crate::wire::mac::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,

@@ -40,7 +40,7 @@ const SIGNATURE_LEN: usize = 44;
 /// [`ShopifyVerifier::new`](Verifier::new) takes the app's client secret, as the Partner Dashboard (or the app's settings) shows it.
 ///
 /// ```
-/// use verihook::{testing::ShopifySigner, ShopifyVerifier};
+/// use verihook::{testing::ShopifySigner, providers::shopify::ShopifyVerifier};
 /// # fn main() -> Result<(), verihook::VerifyError> {
 /// let body = br#"{"id":820982911946154508,"email":"jon@example.com"}"#;
 /// let headers = ShopifySigner::new("a-client-secret")?.sign("orders/create", "shop.myshopify.com", body)?;
@@ -156,7 +156,7 @@ impl ShopifySigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`](crate::SecretError) when the secret is empty.
+    /// [`SecretError`](crate::error::SecretError) when the secret is empty.
     pub fn new(client_secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
             keys: crate::wire::mac::MacKeys::new(

@@ -33,7 +33,7 @@ const HANDSHAKE_MAX: usize = 4096;
 /// [`SlackVerifier::new`](Verifier::new) takes the app's signing secret.
 ///
 /// ```
-/// use verihook::{testing::SlackSigner, FixedClock, SlackVerifier, Verified};
+/// use verihook::{testing::SlackSigner, scheme::FixedClock, providers::slack::SlackVerifier, event::Verified};
 /// # fn main() -> Result<(), verihook::VerifyError> {
 /// let secret = "8f742231b10e8888abcd99yyyzzz85a5";
 /// let body = br#"{"type":"url_verification","challenge":"3eZbrw1aBm2rZgRNF"}"#;
@@ -138,7 +138,7 @@ impl SlackSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`](crate::SecretError) when the secret is empty.
+    /// [`SecretError`](crate::error::SecretError) when the secret is empty.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
             keys: crate::wire::mac::MacKeys::new([secret.as_ref()], crate::sample::ANY_LENGTH)?,

@@ -34,7 +34,7 @@ pub(crate) static SIGNATURE: Header = Header::new(
 /// store retains the key. The type is the body's `type`.
 ///
 /// ```
-/// use verihook::{testing::SquareSigner, SquareVerifier};
+/// use verihook::{testing::SquareSigner, providers::square::SquareVerifier};
 /// # fn main() -> Result<(), verihook::VerifyError> {
 /// let url = "https://example.com/webhooks/square";
 /// let body = br#"{"event_id":"e-1","type":"payment.updated"}"#;
@@ -150,7 +150,7 @@ impl SquareSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`](crate::SecretError) when the key is empty.
+    /// [`SecretError`](crate::error::SecretError) when the key is empty.
     pub fn new(key: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
             keys: crate::wire::mac::MacKeys::new([key.as_ref()], crate::sample::ANY_LENGTH)?,

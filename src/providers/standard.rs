@@ -45,7 +45,7 @@ pub(crate) const MIN_SYMMETRIC_KEY_LEN: usize = 16;
 /// every key of its kind: ed25519 hashes the signature's `R`, the public key and the message
 /// together, so a forged request costs at most two SHA-512 passes over the body per public key.
 /// `v1,<base64>` is HMAC-SHA256 under a `whsec_<base64>` secret. `v1a,<base64>` is ed25519
-/// under a `whpk_<base64>` public key (feature `ed25519`). The prefix says which kind a key is
+/// under a `whpk_<base64>` public key (feature `discord`). The prefix says which kind a key is
 /// and is required: bare base64 could be either, and a public key taken as an HMAC secret
 /// would let anyone who knows it sign (use [`Secret::from_base64`] with
 /// [`from_secrets`](Self::from_secrets) for a bare HMAC key). A verifier configured with
@@ -55,7 +55,7 @@ pub(crate) const MIN_SYMMETRIC_KEY_LEN: usize = 16;
 /// The id is `webhook-id`; the type is the body's `type` member, read only when asked for.
 ///
 /// ```
-/// use verihook::{testing::StandardSigner, FixedClock, StandardVerifier};
+/// use verihook::{testing::StandardSigner, scheme::FixedClock, providers::standard::StandardVerifier};
 /// # fn main() -> Result<(), verihook::VerifyError> {
 /// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// let body = br#"{"test": 2432232314}"#;
@@ -77,7 +77,7 @@ pub type StandardVerifier = Verifier<Standard>;
 #[derive(Clone)]
 pub struct Standard {
     symmetric: MacKeys<Hmac<Sha256>>,
-    #[cfg(feature = "ed25519")]
+    #[cfg(feature = "discord")]
     public: Vec<ed25519_dalek::VerifyingKey>,
 }
 
@@ -94,7 +94,7 @@ impl StandardVerifier {
     /// # Errors
     ///
     /// [`VerifyError::BadSecret`] when the key has neither prefix, is empty, not base64, too
-    /// short, a `whsk_` signing key, or a public key while the `ed25519` feature is off.
+    /// short, a `whsk_` signing key, or a public key while the `discord` feature is off.
     pub fn new(secret: &str) -> Result<Self, VerifyError> {
         Self::with_secrets([secret])
     }
@@ -119,25 +119,25 @@ impl StandardVerifier {
         I::Item: AsRef<str>,
     {
         let mut symmetric = Vec::new();
-        #[cfg(feature = "ed25519")]
+        #[cfg(feature = "discord")]
         let mut public = Vec::new();
         for secret in secrets {
             match Key::parse(secret.as_ref())? {
                 Key::Symmetric(bytes) => symmetric.push(bytes),
-                #[cfg(feature = "ed25519")]
+                #[cfg(feature = "discord")]
                 Key::Public(key) => public.push(key),
             }
         }
-        #[cfg(feature = "ed25519")]
+        #[cfg(feature = "discord")]
         let none = symmetric.is_empty() && public.is_empty();
-        #[cfg(not(feature = "ed25519"))]
+        #[cfg(not(feature = "discord"))]
         let none = symmetric.is_empty();
         if none {
             return Err(SecretError::Empty.into());
         }
         Ok(Verifier::for_scheme(Standard {
             symmetric: MacKeys::new(symmetric.iter().map(|k| k.as_slice()), min)?,
-            #[cfg(feature = "ed25519")]
+            #[cfg(feature = "discord")]
             public,
         }))
     }
@@ -154,7 +154,7 @@ impl StandardVerifier {
         }
         Ok(Verifier::for_scheme(Standard {
             symmetric: MacKeys::new(secrets.iter().map(Secret::expose), MIN_SYMMETRIC_KEY_LEN)?,
-            #[cfg(feature = "ed25519")]
+            #[cfg(feature = "discord")]
             public: Vec::new(),
         }))
     }
@@ -173,7 +173,7 @@ impl Standard {
 
     /// Whether a `v1a` entry verifies under any public key. The signed content is streamed
     /// into the verifier, never copied.
-    #[cfg(feature = "ed25519")]
+    #[cfg(feature = "discord")]
     fn check_ed25519(&self, parts: &[&[u8]], raw: &[u8]) -> bool {
         self.public.iter().any(|key| {
             v1a_signatures(raw).enumerate().any(|(at, sig)| {
@@ -198,21 +198,21 @@ impl Standard {
         } else {
             v1_signatures(raw).count()
         };
-        #[cfg(feature = "ed25519")]
+        #[cfg(feature = "discord")]
         let asymmetric = if self.public.is_empty() {
             0
         } else {
             v1a_signatures(raw).count()
         };
-        #[cfg(not(feature = "ed25519"))]
+        #[cfg(not(feature = "discord"))]
         let asymmetric = 0;
         symmetric + asymmetric
     }
 
     fn key_count(&self) -> usize {
-        #[cfg(feature = "ed25519")]
+        #[cfg(feature = "discord")]
         return self.symmetric.len() + self.public.len();
-        #[cfg(not(feature = "ed25519"))]
+        #[cfg(not(feature = "discord"))]
         return self.symmetric.len();
     }
 }
@@ -220,7 +220,7 @@ impl Standard {
 /// One key as the sender issues it.
 pub(crate) enum Key {
     Symmetric(zeroize::Zeroizing<Vec<u8>>),
-    #[cfg(feature = "ed25519")]
+    #[cfg(feature = "discord")]
     Public(ed25519_dalek::VerifyingKey),
 }
 
@@ -251,7 +251,7 @@ impl Key {
         }
     }
 
-    #[cfg(feature = "ed25519")]
+    #[cfg(feature = "discord")]
     fn public(encoded: &str) -> Result<Self, SecretError> {
         let bytes = decode_base64(encoded)?;
         let bytes: [u8; 32] =
@@ -275,9 +275,9 @@ impl Key {
         Ok(Self::Public(key))
     }
 
-    #[cfg(not(feature = "ed25519"))]
+    #[cfg(not(feature = "discord"))]
     fn public(_encoded: &str) -> Result<Self, SecretError> {
-        Err(SecretError::FeatureDisabled { feature: "ed25519" })
+        Err(SecretError::FeatureDisabled { feature: "discord" })
     }
 }
 
@@ -305,7 +305,7 @@ fn v1_signatures(raw: &[u8]) -> impl Iterator<Item = [u8; 32]> + '_ {
 }
 
 /// The `v1a` (ed25519) signatures that decode to 64 bytes.
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 fn v1a_signatures(raw: &[u8]) -> impl Iterator<Item = ed25519_dalek::Signature> + '_ {
     entries(raw)
         .filter(|(version, _)| matches!(version, [b'v', b'1', b'a']))
@@ -315,12 +315,12 @@ fn v1a_signatures(raw: &[u8]) -> impl Iterator<Item = ed25519_dalek::Signature> 
 
 /// The most distinct `v1a` entries a request may carry: each costs a SHA-512 pass over the body
 /// per public key, nothing shared between entries or keys.
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 const MAX_V1A: usize = 2;
 
 /// How many distinct `v1a` signatures the header carries (at most
 /// [`MAX_SIGNATURES`](crate::wire::header::MAX_SIGNATURES) entries, so the pairwise look is cheap).
-#[cfg(feature = "ed25519")]
+#[cfg(feature = "discord")]
 fn distinct_v1a(raw: &[u8]) -> usize {
     v1a_signatures(raw)
         .enumerate()
@@ -368,7 +368,7 @@ impl Standard {
             0 => return Err(sig_header.malformed("no version,signature entry")),
             count => cap_entries(count, sig_header)?,
         }
-        #[cfg(feature = "ed25519")]
+        #[cfg(feature = "discord")]
         if distinct_v1a(raw) > MAX_V1A {
             return Err(sig_header.malformed("more than 2 distinct v1a entries"));
         }
@@ -414,7 +414,7 @@ impl Events for Standard {
         let prefix = [parsed.id_text, b".", parsed.timestamp_digits, b"."];
         let matched = with_signed_content(prefix, &body, |parts| {
             let matched = self.check_symmetric(parts, raw);
-            #[cfg(feature = "ed25519")]
+            #[cfg(feature = "discord")]
             let matched = matched || self.check_ed25519(parts, raw);
             matched
         });
@@ -438,7 +438,7 @@ impl fmt::Debug for Standard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("Standard");
         s.field("hmac_secrets", &self.symmetric.len());
-        #[cfg(feature = "ed25519")]
+        #[cfg(feature = "discord")]
         s.field("public_keys", &self.public.len());
         s.finish()
     }
@@ -450,7 +450,7 @@ impl fmt::Debug for Standard {
 /// Signs requests as a Standard Webhooks (or Svix) sender does.
 ///
 /// A `whsec_` secret signs `v1` (HMAC-SHA256); a `whsk_` key signs `v1a` (ed25519, feature
-/// `ed25519`), and [`public_key`](Self::public_key) gives the `whpk_` key that verifies it.
+/// `discord`), and [`public_key`](Self::public_key) gives the `whpk_` key that verifies it.
 #[derive(Clone)]
 pub struct StandardSigner {
     key: SigningKey,
@@ -459,7 +459,7 @@ pub struct StandardSigner {
 #[derive(Clone)]
 enum SigningKey {
     Symmetric(crate::wire::mac::MacKeys<hmac::Hmac<sha2::Sha256>>),
-    #[cfg(feature = "ed25519")]
+    #[cfg(feature = "discord")]
     Ed25519(ed25519_dalek::SigningKey),
 }
 
@@ -469,7 +469,7 @@ impl StandardSigner {
     /// # Errors
     ///
     /// [`SecretError`] when the key is empty, not base64, a `whpk_` public key, or
-    /// a `whsk_` key while the `ed25519` feature is off.
+    /// a `whsk_` key while the `discord` feature is off.
     pub fn new(secret: &str) -> Result<Self, crate::error::SecretError> {
         let secret = secret.trim();
         if let Some(encoded) = secret.strip_prefix("whsk_") {
@@ -491,14 +491,14 @@ impl StandardSigner {
                     crate::sample::ANY_LENGTH,
                 )?),
             }),
-            #[cfg(feature = "ed25519")]
+            #[cfg(feature = "discord")]
             Key::Public(_) => Err(crate::error::SecretError::WrongKind {
                 reason: "a whpk_ key only verifies; sign with the whsk_ key",
             }),
         }
     }
 
-    #[cfg(feature = "ed25519")]
+    #[cfg(feature = "discord")]
     fn ed25519(encoded: &str) -> Result<Self, crate::error::SecretError> {
         let bytes = crate::secret::decode_base64(encoded)?;
         let seed: [u8; 32] =
@@ -514,9 +514,9 @@ impl StandardSigner {
         })
     }
 
-    #[cfg(not(feature = "ed25519"))]
+    #[cfg(not(feature = "discord"))]
     fn ed25519(_encoded: &str) -> Result<Self, crate::error::SecretError> {
-        Err(crate::error::SecretError::FeatureDisabled { feature: "ed25519" })
+        Err(crate::error::SecretError::FeatureDisabled { feature: "discord" })
     }
 
     /// For a `whsk_` signer, the matching `whpk_<base64>` public key to verify with.
@@ -524,7 +524,7 @@ impl StandardSigner {
     pub fn public_key(&self) -> Option<String> {
         match &self.key {
             SigningKey::Symmetric(_) => None,
-            #[cfg(feature = "ed25519")]
+            #[cfg(feature = "discord")]
             SigningKey::Ed25519(key) => Some(format!(
                 "whpk_{}",
                 base64::Engine::encode(
@@ -550,7 +550,7 @@ impl StandardSigner {
                     )
                 )
             }
-            #[cfg(feature = "ed25519")]
+            #[cfg(feature = "discord")]
             SigningKey::Ed25519(key) => {
                 use ed25519_dalek::Signer as _;
                 let signature = key.sign(&parts.concat());

@@ -31,7 +31,7 @@ pub(crate) static SIGNATURE: Header = Header::new("stripe-signature", "Stripe-Si
 /// and `type`, read only when asked for: verification itself never parses the body.
 ///
 /// ```
-/// use verihook::{testing::StripeSigner, FixedClock, StripeVerifier};
+/// use verihook::{testing::StripeSigner, scheme::FixedClock, providers::stripe::StripeVerifier};
 /// # fn main() -> Result<(), verihook::VerifyError> {
 /// let secret = "whsec_test_secret";
 /// let body = br#"{"id":"evt_1","type":"charge.succeeded"}"#;

@@ -61,7 +61,7 @@ pub(crate) const MAX_PARAMS: usize = 256;
 /// so one signature also covers other splits of the same characters (`Body=hello&To=+1415...`
 /// and `Body=helloT&o=+1415...`), other encodings, orders and repeats of the parameters. The
 /// verifier cannot tell these apart: it keys the event on what was signed (a re-split replay is
-/// a duplicate of the original), and [`Signed::body`](crate::Signed::body) is false for a form
+/// a duplicate of the original), and [`Signed::body`](crate::event::Signed::body) is false for a form
 /// body, since the split that arrived is not what was signed. An app that reads the form should
 /// validate each parameter's format (a phone number, a `SID` of the expected prefix and length)
 /// rather than trust the split. A JSON body is covered byte for byte through `bodySHA256`.
@@ -69,7 +69,7 @@ pub(crate) const MAX_PARAMS: usize = 256;
 /// never used to de-duplicate.
 ///
 /// ```
-/// use verihook::{testing::TwilioSigner, TwilioVerifier};
+/// use verihook::{testing::TwilioSigner, providers::twilio::TwilioVerifier};
 /// # fn main() -> Result<(), verihook::VerifyError> {
 /// let url = "https://example.com/webhooks/twilio";
 /// let body = b"CallSid=CA123&From=%2B14158675309";
@@ -135,7 +135,7 @@ impl TwilioVerifier {
     /// endpoint whose Twilio webhook rule signs with a shared key.
     ///
     /// ```
-    /// use verihook::{testing::TwilioSigner, TwilioVerifier};
+    /// use verihook::{testing::TwilioSigner, providers::twilio::TwilioVerifier};
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let url = "https://example.com/webhooks/twilio";
     /// let body = b"CallSid=CA123&From=%2B14158675309";
@@ -506,7 +506,7 @@ impl TwilioSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`](crate::SecretError) when the token is empty.
+    /// [`SecretError`](crate::error::SecretError) when the token is empty.
     pub fn new(auth_token: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
             keys: crate::wire::mac::MacKeys::new([auth_token.as_ref()], crate::sample::ANY_LENGTH)?,

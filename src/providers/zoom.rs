@@ -38,7 +38,7 @@ pub(crate) const URL_VALIDATION: &str = "endpoint.url_validation";
 /// [`ZoomVerifier::new`](Verifier::new) takes the app's secret token (the app's "Feature" page in the Zoom Marketplace).
 ///
 /// ```
-/// use verihook::{testing::ZoomSigner, FixedClock, Verified, ZoomVerifier};
+/// use verihook::{testing::ZoomSigner, scheme::FixedClock, event::Verified, providers::zoom::ZoomVerifier};
 /// # fn main() -> Result<(), verihook::VerifyError> {
 /// let secret = "zoom_secret_token_123";
 /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680}"#;
@@ -167,7 +167,7 @@ impl ZoomSigner {
     ///
     /// # Errors
     ///
-    /// [`SecretError`](crate::SecretError) when the secret is empty.
+    /// [`SecretError`](crate::error::SecretError) when the secret is empty.
     pub fn new(secret_token: impl AsRef<[u8]>) -> Result<Self, crate::error::SecretError> {
         Ok(Self {
             keys: crate::wire::mac::MacKeys::new(

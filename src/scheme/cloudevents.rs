@@ -51,9 +51,9 @@ pub const STRUCTURED_JSON: &str = "application/cloudevents+json";
 ///   `POST`.
 ///
 /// ```
-/// use verihook::cloudevents::CloudEvents;
+/// use verihook::scheme::cloudevents::CloudEvents;
 /// use verihook::testing::StandardSigner;
-/// use verihook::{FixedClock, StandardVerifier, Verified, WebhookRequest, RequestHead};
+/// use verihook::{scheme::FixedClock, providers::standard::StandardVerifier, event::Verified, WebhookRequest, RequestHead};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// let scheme = CloudEvents::new(StandardVerifier::new(secret)?.with_clock(FixedClock::at_unix(1_700_000_001)))

@@ -41,7 +41,7 @@ pub const MAX_PIECES: usize = 12;
 ///
 /// ```
 /// use verihook::scheme::declared::{Encoding, Piece, SchemeSpec, SignatureSpec, Source, TimeUnit};
-/// use verihook::{FixedClock, WebhookRequest, RequestHead};
+/// use verihook::{scheme::FixedClock, WebhookRequest, RequestHead};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // Mux: `Mux-Signature: t=<unix>,v1=<hex>` over `{t}.{body}`.
 /// let mux = SchemeSpec::new("mux", SignatureSpec::list("Mux-Signature", ',', "v1", Encoding::Hex))
@@ -105,7 +105,7 @@ pub struct SchemeSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_type: Option<Source>,
     /// The largest gap allowed between the signed timestamp and now, in seconds (default
-    /// 300). A tolerance set in [`VerifyOptions`](crate::VerifyOptions) replaces it.
+    /// 300). A tolerance set in [`VerifyOptions`](crate::scheme::VerifyOptions) replaces it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance_secs: Option<u64>,
     /// How the secret is written.

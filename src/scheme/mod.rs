@@ -3,7 +3,7 @@
 //!
 //! A scheme declares what it is once, as data ([`SchemeInfo`]), and writes two functions: a
 //! cheap check of the head and the verification of the whole request (method, URL, headers,
-//! raw body), which answers with a [`Verified`](crate::Verified) event or handshake. The policy — clock,
+//! raw body), which answers with a [`Verified`](crate::event::Verified) event or handshake. The policy — clock,
 //! tolerance — lives apart, in one generic [`Verifier`]: `StripeVerifier` is
 //! `Verifier<Stripe>`. Each built-in scheme is its provider's file in
 //! [`providers`](crate::providers) plus one line in [`providers::ALL`](crate::providers::ALL). An app's own scheme is the same trait in its own crate: see the
@@ -14,6 +14,7 @@ pub mod declared;
 pub(crate) mod verifier;
 
 pub use crate::event::SchemeName;
+pub use crate::verify::{Clock, FixedClock, SystemClock, VerifyOptions, DEFAULT_TOLERANCE};
 pub use crate::wire::header::MAX_SIGNATURES;
 pub use verifier::{
     Answers, Check, Events, IntoVerifier, Scheme, SchemeInfo, TextKeyed, TextKeys, Verifier,

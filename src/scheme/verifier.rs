@@ -251,7 +251,7 @@ impl Answers for Arc<dyn Scheme> {
 ///
 /// ```
 /// use verihook::scheme::Verifier;
-/// use verihook::{testing::StripeSigner, FixedClock, StripeVerifier, WebhookRequest, RequestHead};
+/// use verihook::{testing::StripeSigner, scheme::FixedClock, providers::stripe::StripeVerifier, WebhookRequest, RequestHead};
 /// # fn main() -> Result<(), verihook::VerifyError> {
 /// let headers = StripeSigner::new("whsec_test_secret")?.sign(1_700_000_000, b"{}");
 /// let verifier: Verifier = StripeVerifier::new("whsec_test_secret")?
@@ -564,7 +564,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// use std::time::Duration;
 /// use verihook::http::{HeaderMap, HeaderName, HeaderValue};
 /// use verihook::scheme::{Check, SchemeInfo, Verifier};
-/// use verihook::{Event, Field, FixedClock, RequestHead, Scheme, Verified, VerifyError, WebhookRequest};
+/// use verihook::{Event, event::Field, scheme::FixedClock, RequestHead, Scheme, event::Verified, VerifyError, WebhookRequest};
 ///
 /// /// Acme sends `X-Acme-Token: <token>` and `X-Acme-Time: <unix seconds>` (a toy scheme).
 /// #[derive(Debug)]

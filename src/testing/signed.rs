@@ -208,7 +208,7 @@ impl EventRouter {
 /// # Errors
 ///
 /// [`VerifyError::BadSecret`] for an unknown scheme, a secret the scheme refuses, or `discord`
-/// without the `ed25519` feature; [`VerifyError::MalformedHeader`] when the event type cannot
+/// without the `discord` feature; [`VerifyError::MalformedHeader`] when the event type cannot
 /// be a header value.
 pub fn signed_event(
     scheme: &str,
@@ -270,7 +270,7 @@ mod tests {
     #[test]
     fn every_builtin_signs_an_event_its_verifier_accepts() {
         for builtin in crate::providers::ALL {
-            if cfg!(not(feature = "ed25519")) && builtin.name == "discord" {
+            if cfg!(not(feature = "discord")) && builtin.name == "discord" {
                 continue;
             }
             // A base64 secret, so that it also keys Standard Webhooks.

@@ -19,7 +19,7 @@ pub(crate) struct PublicUrl {
 
 impl PublicUrl {
     pub(crate) fn parse(url: &str) -> Result<Self, VerifyError> {
-        let bad = |reason| VerifyError::BadSecret(crate::SecretError::WrongKind { reason });
+        let bad = |reason| VerifyError::BadSecret(crate::error::SecretError::WrongKind { reason });
         let uri: http::Uri = url
             .trim()
             .parse()

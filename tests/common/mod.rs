@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde::Deserialize;
 use verihook::testing::StripeSigner;
-use verihook::{FixedClock, Receiver, StripeVerifier};
+use verihook::{providers::stripe::StripeVerifier, scheme::FixedClock, Receiver};
 
 pub const SECRET: &str = "whsec_adapter_test_secret";
 pub const NOW: u64 = 1_700_000_000;
@@ -243,7 +243,9 @@ pub mod acme {
     use hmac::{Hmac, KeyInit, Mac};
     use http::{HeaderMap, HeaderName, HeaderValue};
     use verihook::scheme::{Check, SchemeInfo};
-    use verihook::{Event, Field, RequestHead, Scheme, Verified, VerifyError, WebhookRequest};
+    use verihook::{
+        event::Field, event::Verified, Event, RequestHead, Scheme, VerifyError, WebhookRequest,
+    };
 
     const HEADER: &str = "x-signature";
     const SHOWN: &str = "X-Signature";

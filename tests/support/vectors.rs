@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 use verihook::scheme::Verifier;
-use verihook::{FixedClock, VerifyOptions};
+use verihook::{scheme::FixedClock, scheme::VerifyOptions};
 
 #[derive(Deserialize)]
 pub struct File {
@@ -63,17 +63,17 @@ pub fn verifier(provider: &str, case: &Case) -> Verifier {
     options.tolerance = case.tolerance.map(Duration::from_secs);
     options.clock = std::sync::Arc::new(FixedClock::at_unix(case.now));
     let secrets: Vec<String> = match &case.signing_key {
-        #[cfg(feature = "ed25519")]
+        #[cfg(feature = "discord")]
         Some(key) => vec![verihook::testing::StandardSigner::new(key)
             .unwrap()
             .public_key()
             .unwrap()],
-        #[cfg(not(feature = "ed25519"))]
+        #[cfg(not(feature = "discord"))]
         Some(_) => unreachable!("ed25519 cases are filtered out without the feature"),
         None => case.secrets.clone(),
     };
     if case.legacy_sha1 {
-        let v = verihook::GithubVerifier::with_secrets(&secrets)
+        let v = verihook::providers::github::GithubVerifier::with_secrets(&secrets)
             .unwrap()
             .with_options(options);
         return verihook::dangerous::accept_legacy_github_sha1(v).boxed();

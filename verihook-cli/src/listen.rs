@@ -23,7 +23,7 @@ use verihook::diagnose::Explainer;
 use verihook::providers::{self, Provider};
 use verihook::scheme::declared::SchemeSpec;
 use verihook::{
-    dangerous, scheme, Outcome, RequestHead, Verified, VerifyError, VerifyOptions, WebhookRequest,
+    dangerous, scheme, Outcome, RequestHead, event::Verified, VerifyError, scheme::VerifyOptions, WebhookRequest,
 };
 
 use super::{
@@ -373,7 +373,7 @@ impl Listener {
         };
         report.sender = Some(name.clone());
         let Some(secrets) = self.senders.get(&name) else {
-            let error = VerifyError::BadSecret(verihook::SecretError::WrongKind {
+            let error = VerifyError::BadSecret(verihook::error::SecretError::WrongKind {
                 reason: "no secret configured for this sender",
             });
             report.error = Some(error.code());
@@ -393,7 +393,7 @@ impl Listener {
             }
             Found::Builtin(builtin) => {
                 let url = builtin.signs_url.then(|| self.public_url(request));
-                Explainer::builtin(builtin, &texts, url.as_deref(), options)
+                Explainer::provider(builtin, &texts, url.as_deref(), options)
             }
         };
         for (other, others) in &self.senders {

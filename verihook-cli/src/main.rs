@@ -31,7 +31,7 @@ mod listen;
 /// The event type of a declared sender's sample when none is given.
 const DECLARED_SAMPLE_EVENT: &str = "invoice.paid";
 use verihook::{
-    dangerous, diagnose, RequestHead, Verified, VerifyError, VerifyOptions, WebhookRequest,
+    dangerous, diagnose, RequestHead, event::Verified, VerifyError, scheme::VerifyOptions, WebhookRequest,
 };
 
 #[derive(Parser, Debug)]
@@ -351,7 +351,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
     // A diagnostic tool verifies with any non-empty secret, and warns when one is weak.
     let explainer = args.explain.then(|| {
         let explainer = match &sender {
-            Sender::Builtin(chosen) => Some(diagnose::Explainer::builtin(
+            Sender::Builtin(chosen) => Some(diagnose::Explainer::provider(
                 chosen.provider,
                 &texts,
                 args.url.as_deref(),
@@ -456,7 +456,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
 /// verifies with it (it may be what the provider really uses; GitHub lets users pick any).
 fn weak_secret(builtin: &Provider, secret: &str, url: Option<&str>) -> Option<String> {
     match builtin.build(&[secret], url, VerifyOptions::default()) {
-        Err(VerifyError::BadSecret(err @ verihook::SecretError::TooShort { .. })) => {
+        Err(VerifyError::BadSecret(err @ verihook::error::SecretError::TooShort { .. })) => {
             Some(format!("weak secret: {err}"))
         }
         _ => None,

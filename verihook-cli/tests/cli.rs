@@ -375,8 +375,10 @@ fn send_replays_one_delivery_and_the_receiver_processes_it_once() {
         let receiver = Arc::new(
             verihook::Receiver::builder()
                 .verifier(
-                    verihook::StandardVerifier::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-                        .unwrap(),
+                    verihook::providers::standard::StandardVerifier::new(
+                        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                    )
+                    .unwrap(),
                 )
                 .handler(move |delivery| {
                     let counter = counter.clone();
