@@ -418,7 +418,7 @@ impl BuildArgs<'_> {
     }
 
     /// The secrets' bytes, in order.
-    pub(crate) fn bytes(&self) -> impl ExactSizeIterator<Item = &[u8]> + Clone + '_ {
+    pub(crate) fn bytes(&self) -> impl Iterator<Item = &[u8]> + '_ {
         self.secrets.iter().map(|s| s.as_bytes())
     }
 

@@ -91,25 +91,23 @@ impl StripeVerifier {
         for secret in &secrets {
             signing_secret_form(secret.as_ref()).map_err(|e| e.for_scheme("stripe"))?;
         }
-        Self::keyed(secrets.iter().map(AsRef::as_ref), min)
+        let secrets: Vec<&[u8]> = secrets.iter().map(AsRef::as_ref).collect();
+        Self::keyed(&secrets, min)
     }
 
     /// The keys, whatever their form (the escape hatch [`from_secrets`](Self::from_secrets)
     /// and the checked constructors share it).
-    fn keyed<'a>(
-        secrets: impl ExactSizeIterator<Item = &'a [u8]> + Clone,
-        min: usize,
-    ) -> Result<Self, VerifyError> {
+    fn keyed(secrets: &[&[u8]], min: usize) -> Result<Self, VerifyError> {
         let keyed = || {
-            if secrets.len() == 0 {
+            if secrets.is_empty() {
                 return Err(VerifyError::from(SecretError::Empty));
             }
-            for secret in secrets.clone() {
+            for secret in secrets {
                 // The whole text keys the MAC, but only what follows the public prefix is secret.
                 require_len(secret.strip_prefix(b"whsec_").unwrap_or(secret), min)?;
             }
             Ok(Verifier::for_scheme(Stripe {
-                keys: MacKeys::new(secrets.clone(), 1)?,
+                keys: MacKeys::new(secrets.iter().copied(), 1)?,
             }))
         };
         keyed().map_err(|e| e.for_scheme("stripe"))
@@ -134,7 +132,8 @@ impl StripeVerifier {
     /// [`VerifyError::BadSecret`] when there are no secrets, or one is shorter than 8 bytes.
     pub fn from_secrets(secrets: impl IntoIterator<Item = Secret>) -> Result<Self, VerifyError> {
         let secrets: Vec<Secret> = secrets.into_iter().collect();
-        Self::keyed(secrets.iter().map(Secret::expose), MIN_RAW_SECRET_LEN)
+        let secrets: Vec<&[u8]> = secrets.iter().map(Secret::expose).collect();
+        Self::keyed(&secrets, MIN_RAW_SECRET_LEN)
     }
 }
 
@@ -348,7 +347,7 @@ fn build(args: BuildArgs<'_>, options: VerifyOptions) -> Result<Verifier, Verify
     // The diagnosis (and `dangerous::allow_short_secrets`) keys secrets of any form, to say
     // what is wrong with them rather than refuse them.
     let verifier = if args.short_ok {
-        StripeVerifier::keyed(args.bytes(), args.min_raw())
+        StripeVerifier::keyed(&args.bytes().collect::<Vec<_>>(), args.min_raw())
     } else {
         StripeVerifier::with_min(args.bytes(), args.min_raw())
     };
