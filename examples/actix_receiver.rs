@@ -21,6 +21,7 @@ use verihook::actix::{Received, SenderName};
 
 #[actix_web::main]
 async fn main() -> ExitCode {
+    common::init_logging();
     common::exit(run().await)
 }
 

@@ -28,6 +28,7 @@ use common::StartError;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    common::init_logging();
     common::exit(run().await)
 }
 

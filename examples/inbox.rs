@@ -37,6 +37,7 @@ use verihook::{Delivery, HandlerError, Receiver};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    common::init_logging();
     common::exit(run().await)
 }
 

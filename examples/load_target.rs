@@ -43,7 +43,24 @@ fn standard() -> Result<StandardVerifier, verihook::VerifyError> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    // Failures only (and only with the `tracing` feature): a line per processed request would
+    // be what the load test measures.
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+        .with_target(false)
+        .try_init();
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // One line, never a Debug dump.
+            eprintln!("error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let receiver = Arc::new(
         Receiver::builder()
             .verifier(GithubVerifier::new(SECRET)?)
@@ -89,8 +106,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }),
         );
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
-    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
+    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))
+        .await
+        .map_err(|err| format!("cannot listen on 127.0.0.1:{port} (PORT={port}): {err}"))?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            tokio::signal::ctrl_c().await.ok();
+        })
+        .await?;
     Ok(())
 }

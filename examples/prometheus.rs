@@ -30,6 +30,7 @@ use verihook::guard::{Guard, GuardLayer, IpAllowlist, IpRanges, RateLimit, Trust
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    common::init_logging();
     common::exit(run().await)
 }
 

@@ -43,7 +43,28 @@ struct WrongInvoice {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    // With the `tracing` feature, the receivers below log each refusal in one line (to stderr,
+    // apart from this walk-through's own lines); `RUST_LOG=info` shows every request.
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::WARN);
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let body =
         br#"{"id":"evt_1Q2w3E","type":"invoice.paid","data":{"amount":4200,"currency":"eur"}}"#;
     let clock = FixedClock::at_unix(NOW);

@@ -73,12 +73,14 @@ for name in axum_receiver actix_receiver; do
   expect "$log" "processed provider=stripe id=evt_$name type=invoice.paid invoice=in_1QDemoInvoice amount_paid=4200"
   expect "$log" "processed provider=stripe id=evt_demo_payment_intent type=payment_intent.succeeded payment_intent=pi_3QDemo amount=4200"
   expect "$work/out" ' 422 {"error":"invalid_payload"'
-  expect "$log" "invalid_payload provider=stripe (stripe:evt_misfit_$name: authentic payload does not match the expected type at \`data.object\`: missing field \`amount\`"
+  # Failures are verihook's own log lines (the `tracing` feature), one each, naming the sender.
+  expect "$log" "webhook payload does not fit its route's type; the claim was released sender=\"stripe\" key=\"stripe:evt_misfit_$name\" code=\"invalid_payload\" status=422 path=data.object error=authentic payload does not match the expected type at \`data.object\`: missing field \`amount\`"
+  [ "$(grep -c "evt_misfit_$name" "$log")" = 1 ] || { echo "a misfit logged in more than one line"; exit 1; }
   expect "$log" "processed provider=github id=pr-$name type=pull_request #2 \"Update the README with new information.\""
-  expect "$log" "unrouted provider=stripe (acknowledged stripe:evt_new_$name without a route for its type customer.tax_id.created)"
+  expect "$log" "webhook acknowledged without a route for its type sender=\"stripe\" key=\"stripe:evt_new_$name\" code=\"unrouted\" status=200 event_type=customer.tax_id.created"
   expect "$work/out" '"outcome":"unrouted"'
   expect "$log" "processed provider=standard-webhooks id=msg_$name type=user.created"
-  expect "$log" "rejected provider=stripe error=bad_signature"
+  expect "$log" "webhook rejected sender=\"stripe\" code=\"bad_signature\" status=401 error=no signature matched"
   expect "$log" "duplicate provider=github"
   expect "$log" "idempotency: in memory"
   expect "$log" "POST /webhooks/standard"
@@ -156,6 +158,9 @@ fails axum_receiver "error: cannot listen on 127.0.0.1:3932 (PORT=3932): " PORT=
 fails actix_receiver "error: cannot listen on 127.0.0.1:3933 (PORT=3933): " PORT=3933
 fails axum_receiver "error: cannot connect to Redis at redis://:***@127.0.0.1:1: " REDIS_URL=redis://:hunter2@127.0.0.1:1
 fails actix_receiver "error: cannot connect to PostgreSQL at postgres://postgres@127.0.0.1:1/test: " DATABASE_URL=postgres://postgres@127.0.0.1:1/test
-fails axum_receiver "error: STRIPE_WEBHOOK_SECRET: bad secret: the secret is 5 bytes" STRIPE_WEBHOOK_SECRET=short
+fails axum_receiver "error: STRIPE_WEBHOOK_SECRET: stripe: bad secret: the secret is 5 bytes" STRIPE_WEBHOOK_SECRET=whsec_short
+fails actix_receiver "error: STRIPE_WEBHOOK_SECRET: stripe: bad secret: this is a Stripe API key, not a webhook signing secret" STRIPE_WEBHOOK_SECRET=sk_live_hunter2hunter2
+fails axum_receiver "error: STRIPE_WEBHOOK_SECRET: stripe: bad secret: the secret contains spaces, a newline or quotes" 'STRIPE_WEBHOOK_SECRET="whsec_hunter2hunter2"'
+fails axum_receiver "error: STANDARD_WEBHOOK_SECRET: standard-webhooks: bad secret: the text after whsec_ is not base64" 'STANDARD_WEBHOOK_SECRET=whsec_hunter2 hunter2!' 
 fails axum_receiver 'error: PORT="eighty" is not a port number' PORT=eighty
 echo "start-up failures are one readable line each"

@@ -170,6 +170,9 @@ impl fmt::Display for VerifyError {
                 ahead.as_secs(),
                 tolerance.as_secs()
             ),
+            Self::BadSecret(SecretError::ForScheme { scheme, error }) => {
+                write!(f, "{scheme}: bad secret: {error}")
+            }
             Self::BadSecret(e) => write!(f, "bad secret: {e}"),
             Self::BodyTooLarge { limit } => write!(f, "body is larger than {limit} bytes"),
             Self::UrlMismatch => f.write_str(
@@ -188,6 +191,16 @@ impl Error for VerifyError {
         match self {
             Self::BadSecret(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+impl VerifyError {
+    /// A refused secret named as `scheme`'s; any other error unchanged.
+    pub(crate) fn for_scheme(self, scheme: &'static str) -> Self {
+        match self {
+            Self::BadSecret(e) => Self::BadSecret(e.for_scheme(scheme)),
+            other => other,
         }
     }
 }
@@ -244,6 +257,16 @@ pub enum SecretError {
         /// The feature to enable.
         feature: &'static str,
     },
+    /// A secret refused by a named scheme: `stripe: the secret is 5 bytes, ...`. Every
+    /// built-in verifier and the provider registry name the scheme this way, so an app that
+    /// configures several senders is told which one is wrong; [`reason`](Self::reason) is the
+    /// refusal itself.
+    ForScheme {
+        /// The scheme's (or sender's) name: `stripe`, `standard`, `github`...
+        scheme: &'static str,
+        /// Why the secret was refused.
+        error: Box<SecretError>,
+    },
 }
 
 impl SecretError {
@@ -251,6 +274,43 @@ impl SecretError {
     #[must_use]
     pub fn code(&self) -> &'static str {
         "bad_secret"
+    }
+
+    /// The scheme that refused the secret, when it is named.
+    #[must_use]
+    pub fn scheme(&self) -> Option<&'static str> {
+        match self {
+            Self::ForScheme { scheme, .. } => Some(scheme),
+            _ => None,
+        }
+    }
+
+    /// Why the secret was refused, without the scheme's name: the error itself, or the one a
+    /// [`ForScheme`](Self::ForScheme) wraps. Match on this to tell the reasons apart.
+    ///
+    /// ```
+    /// use verihook::{error::SecretError, providers::stripe::StripeVerifier, VerifyError};
+    /// let Err(VerifyError::BadSecret(err)) = StripeVerifier::new("whsec_short") else { panic!() };
+    /// assert_eq!(err.scheme(), Some("stripe"));
+    /// assert!(matches!(err.reason(), SecretError::TooShort { len: 5, .. }));
+    /// ```
+    #[must_use]
+    pub fn reason(&self) -> &SecretError {
+        match self {
+            Self::ForScheme { error, .. } => error.reason(),
+            other => other,
+        }
+    }
+
+    /// This error, named as `scheme`'s (unless it already names one).
+    pub(crate) fn for_scheme(self, scheme: &'static str) -> Self {
+        match self {
+            named @ Self::ForScheme { .. } => named,
+            error => Self::ForScheme {
+                scheme,
+                error: Box::new(error),
+            },
+        }
     }
 }
 
@@ -274,11 +334,19 @@ impl fmt::Display for SecretError {
             Self::FeatureDisabled { feature } => {
                 write!(f, "this key needs the `{feature}` cargo feature")
             }
+            Self::ForScheme { scheme, error } => write!(f, "{scheme}: {error}"),
         }
     }
 }
 
-impl Error for SecretError {}
+impl Error for SecretError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            Self::ForScheme { error, .. } => Some(error.as_ref()),
+            _ => None,
+        }
+    }
+}
 
 /// A correctly signed body that could not be deserialised into the requested type.
 ///
@@ -322,6 +390,35 @@ impl PayloadError {
     #[must_use]
     pub fn status(&self) -> StatusCode {
         StatusCode::UNPROCESSABLE_ENTITY
+    }
+
+    /// The message answered to the sender, the same wherever a misfit is answered (the
+    /// [`Receiver`](crate::Receiver) and the adapters' `TypedWebhook`): serde's detail
+    /// ([`Display`](fmt::Display), [`path`](Self::path)) describes the app's own types, so it
+    /// goes to the log only, never to the sender.
+    ///
+    /// ```
+    /// use verihook::{testing::GithubSigner, providers::github::GithubVerifier};
+    /// #[derive(Debug, serde::Deserialize)]
+    /// struct Invoice {
+    ///     #[allow(dead_code)]
+    ///     amount: u64,
+    /// }
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let body = br#"{"amount":"ten"}"#;
+    /// let headers = GithubSigner::new("a-secret-of-length")?.sign_delivery("d-1", "invoice", body)?;
+    /// let event = GithubVerifier::new("a-secret-of-length")?.verify(&headers, body.as_slice().into())?;
+    /// let err = event.json::<Invoice>().unwrap_err();
+    /// assert_eq!(
+    ///     err.answer(),
+    ///     "the authentic payload does not fit the type this event is handled as"
+    /// );
+    /// assert!(err.to_string().contains("amount")); // for the log
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn answer(&self) -> &'static str {
+        "the authentic payload does not fit the type this event is handled as"
     }
 
     /// The line and column (1-based) where a JSON body failed to deserialise; `(0, 0)` when

@@ -185,13 +185,9 @@ impl Outcome {
                     "this receiver does not handle this event type yet",
                 ),
             ]),
-            Self::InvalidPayload { .. } => json_object([
-                ("error", self.code()),
-                (
-                    "message",
-                    "the authentic payload does not fit the type this event is handled as",
-                ),
-            ]),
+            Self::InvalidPayload { error, .. } => {
+                json_object([("error", self.code()), ("message", error.answer())])
+            }
         }
     }
 

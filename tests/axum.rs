@@ -55,3 +55,8 @@ async fn twenty_concurrent_duplicates_run_the_handler_once() {
 async fn a_failing_handler_answers_500_and_the_retry_succeeds() {
     common::a_failing_handler_answers_500_and_the_retry_succeeds(&start().await).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misfit_is_answered_the_same_by_the_receiver_and_the_extractor() {
+    common::a_misfit_is_answered_the_same_by_the_receiver_and_the_extractor(&start().await).await;
+}

@@ -20,6 +20,10 @@ use verihook::router::RouteKey;
 use verihook::testing::StripeSigner;
 use verihook::{providers::stripe::StripeVerifier, scheme::FixedClock, HandlerError, Receiver};
 
+#[cfg(any(feature = "redis", feature = "postgres"))]
+#[path = "support/servers.rs"]
+mod servers;
+
 const SECRET: &str = "whsec_inbox_suite_secret";
 const NOW: u64 = 1_700_000_000;
 
@@ -638,9 +642,9 @@ macro_rules! conformance {
                     $(#[$attr])*
                     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                     async fn $name() {
-                        let (inbox, cleanup) = $make;
+                        // Holds the backend's keys or table until the test ends, passed or not.
+                        let (inbox, _cleanup) = $make;
                         super::$name(inbox).await;
-                        cleanup.await;
                     }
                 };
             }
@@ -662,8 +666,8 @@ macro_rules! conformance {
     };
 }
 
-fn memory() -> (Arc<dyn Inbox>, std::future::Ready<()>) {
-    (Arc::new(MemoryInbox::new()), std::future::ready(()))
+fn memory() -> (Arc<dyn Inbox>, ()) {
+    (Arc::new(MemoryInbox::new()), ())
 }
 
 conformance!(memory, memory());
@@ -671,36 +675,27 @@ conformance!(memory, memory());
 #[cfg(feature = "postgres")]
 mod postgres_backend {
     use super::*;
-    use std::future::Future;
-    use std::pin::Pin;
     use verihook::inbox::PostgresInbox;
 
-    /// An inbox in a table of its own (created twice: idempotent), and the table's name.
-    pub(super) async fn own_inbox() -> (Arc<PostgresInbox>, String) {
-        let url = std::env::var("TEST_DATABASE_URL")
-            .expect("TEST_DATABASE_URL must name the PostgreSQL database these tests run against");
-        let table = format!("inbox_test_{}", ClaimToken::generate().as_str());
+    /// An inbox in a table of its own (created twice: idempotent), and the guard that drops
+    /// the table (and the tables named after it) when the test ends.
+    pub(super) async fn own_inbox() -> (Arc<PostgresInbox>, servers::PgTable) {
+        let url = servers::database_url();
+        let table = servers::PgTable::new("inbox");
         let inbox = PostgresInbox::connect(&url)
             .await
             .unwrap_or_else(|e| panic!("PostgreSQL at {url} is unreachable: {e}"))
-            .with_table(&table)
+            .with_table(table.name())
             .unwrap();
         inbox.create_table().await.unwrap();
         inbox.create_table().await.unwrap();
         (Arc::new(inbox), table)
     }
 
-    /// [`own_inbox`], and the future that drops its table.
-    pub(super) async fn inbox() -> (Arc<dyn Inbox>, Pin<Box<dyn Future<Output = ()> + Send>>) {
+    /// [`own_inbox`], as the conformance suite takes it.
+    pub(super) async fn inbox() -> (Arc<dyn Inbox>, servers::PgTable) {
         let (inbox, table) = own_inbox().await;
-        let pool = inbox.pool().clone();
-        let cleanup = Box::pin(async move {
-            sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
-                .execute(&pool)
-                .await
-                .unwrap();
-        });
-        (inbox, cleanup)
+        (inbox, table)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -793,7 +788,7 @@ mod postgres_backend {
         .await
         .unwrap();
         assert_eq!(stale_rows, 0);
-        for dropped in [&effects, &table] {
+        for dropped in [effects.as_str(), table.name()] {
             sqlx::query(&format!("DROP TABLE {dropped}"))
                 .execute(&pool)
                 .await
@@ -874,12 +869,12 @@ mod postgres_backend {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
     async fn an_earlier_table_is_migrated_and_its_rows_kept() {
-        let url = std::env::var("TEST_DATABASE_URL").unwrap();
-        let table = format!("inbox_test_{}", ClaimToken::generate().as_str());
+        let url = servers::database_url();
+        let table = servers::PgTable::new("migrated");
         let inbox = PostgresInbox::connect(&url)
             .await
             .unwrap()
-            .with_table(&table)
+            .with_table(table.name())
             .unwrap();
         for statement in [
             format!(
@@ -997,39 +992,16 @@ conformance!(
 #[cfg(feature = "redis")]
 mod redis_backend {
     use super::*;
-    use std::future::Future;
-    use std::pin::Pin;
     use verihook::inbox::RedisInbox;
 
-    fn url() -> String {
-        std::env::var("TEST_REDIS_URL")
-            .expect("TEST_REDIS_URL must name the Redis server these tests run against")
-    }
-
-    /// An inbox under a prefix of its own, and the future that deletes its keys.
-    pub(super) async fn inbox() -> (Arc<dyn Inbox>, Pin<Box<dyn Future<Output = ()> + Send>>) {
-        let url = url();
-        let prefix = format!("verihook-test:{{{}}}:", ClaimToken::generate().as_str());
-        let inbox = RedisInbox::connect_with_prefix(&url, &prefix)
+    /// An inbox under a prefix of this run's, and the guard that deletes its keys.
+    pub(super) async fn inbox() -> (Arc<dyn Inbox>, servers::RedisKeys) {
+        let url = servers::redis_url();
+        let keys = servers::RedisKeys::new("inbox");
+        let inbox = RedisInbox::connect_with_prefix(&url, keys.prefix())
             .await
             .unwrap_or_else(|e| panic!("Redis at {url} is unreachable: {e}"));
-        let cleanup = Box::pin(async move {
-            let client = ::redis::Client::open(url.as_str()).unwrap();
-            let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-            let keys: Vec<String> = ::redis::cmd("KEYS")
-                .arg(format!("{prefix}*"))
-                .query_async(&mut connection)
-                .await
-                .unwrap();
-            for key in keys {
-                let _: () = ::redis::cmd("DEL")
-                    .arg(key)
-                    .query_async(&mut connection)
-                    .await
-                    .unwrap();
-            }
-        });
-        (Arc::new(inbox), cleanup)
+        (Arc::new(inbox), keys)
     }
 
     #[tokio::test]

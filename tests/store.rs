@@ -19,6 +19,10 @@ use verihook::idempotency::{Claim, ClaimToken, IdempotencyStore, MemoryStore, St
 use verihook::testing::StripeSigner;
 use verihook::{providers::stripe::StripeVerifier, scheme::FixedClock, Outcome, Receiver};
 
+#[cfg(any(feature = "redis", feature = "postgres"))]
+#[path = "support/servers.rs"]
+mod servers;
+
 const SECRET: &str = "whsec_store_suite_secret";
 const NOW: u64 = 1_700_000_000;
 
@@ -375,55 +379,63 @@ macro_rules! conformance {
             $(#[$attr])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn concurrent_deliveries_run_the_handler_once() {
-                super::concurrent_deliveries_run_the_handler_once($make).await;
+                let (store, _cleanup) = $make;
+                super::concurrent_deliveries_run_the_handler_once(store).await;
             }
 
             $(#[$attr])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn an_expired_lease_is_taken_over_and_the_stale_holder_refused() {
-                super::an_expired_lease_is_taken_over_and_the_stale_holder_refused($make).await;
+                let (store, _cleanup) = $make;
+                super::an_expired_lease_is_taken_over_and_the_stale_holder_refused(store).await;
             }
 
             $(#[$attr])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_handler_three_times_slower_than_its_lease_runs_once() {
-                super::a_handler_three_times_slower_than_its_lease_runs_once($make).await;
+                let (store, _cleanup) = $make;
+                super::a_handler_three_times_slower_than_its_lease_runs_once(store).await;
             }
 
             $(#[$attr])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_failed_handler_releases_the_claim() {
-                super::a_failed_handler_releases_the_claim($make).await;
+                let (store, _cleanup) = $make;
+                super::a_failed_handler_releases_the_claim(store).await;
             }
 
             $(#[$attr])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_done_key_is_forgotten_after_retain() {
-                super::a_done_key_is_forgotten_after_retain($make).await;
+                let (store, _cleanup) = $make;
+                super::a_done_key_is_forgotten_after_retain(store).await;
             }
 
             $(#[$attr])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn the_longest_lease_and_retention_are_held() {
-                super::the_longest_lease_and_retention_are_held($make).await;
+                let (store, _cleanup) = $make;
+                super::the_longest_lease_and_retention_are_held(store).await;
             }
 
             $(#[$attr])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn keys_with_nul_are_claimed_and_kept_apart() {
-                super::keys_with_nul_are_claimed_and_kept_apart($make).await;
+                let (store, _cleanup) = $make;
+                super::keys_with_nul_are_claimed_and_kept_apart(store).await;
             }
 
             $(#[$attr])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn ten_thousand_events_delivered_twice_are_each_handled_once() {
-                super::ten_thousand_events_delivered_twice_are_each_handled_once($make).await;
+                let (store, _cleanup) = $make;
+                super::ten_thousand_events_delivered_twice_are_each_handled_once(store).await;
             }
         }
     };
 }
 
-conformance!(memory, MemoryStore::new());
+conformance!(memory, (MemoryStore::new(), ()));
 
 #[tokio::test]
 async fn memory_store_full_of_live_claims_answers_503() {
@@ -444,16 +456,45 @@ mod redis_backend {
     use super::*;
     use verihook::idempotency::RedisStore;
 
-    pub(super) async fn store() -> RedisStore {
-        let url = std::env::var("TEST_REDIS_URL")
-            .expect("TEST_REDIS_URL must name the Redis server these tests run against");
-        RedisStore::connect(&url)
+    /// A store under a prefix of this run's, and the guard that deletes its keys.
+    pub(super) async fn store() -> (RedisStore, servers::RedisKeys) {
+        let url = servers::redis_url();
+        let keys = servers::RedisKeys::new("store");
+        let store = RedisStore::connect(&url)
             .await
             .unwrap_or_else(|e| panic!("Redis at {url} is unreachable: {e}"))
-            .with_prefix(format!(
-                "verihook-test:{}:",
-                ClaimToken::generate().as_str()
-            ))
+            .with_prefix(keys.prefix());
+        (store, keys)
+    }
+
+    /// The suites leave nothing behind: a test's keys are gone once its guard drops.
+    #[tokio::test]
+    #[ignore = "needs Redis at TEST_REDIS_URL; .ci/run runs it"]
+    async fn a_tests_keys_are_deleted_when_its_guard_drops() {
+        let (store, keys) = store().await;
+        for n in 0..1_200 {
+            store
+                .claim(&format!("stripe:evt_{n}"), Duration::from_secs(60))
+                .await
+                .unwrap();
+        }
+        let prefix = keys.prefix().to_owned();
+        assert_eq!(keys.count(), 1_200);
+        drop(keys);
+        let again = servers::RedisKeys::new("store");
+        assert!(again.prefix() != prefix);
+        let client = ::redis::Client::open(servers::redis_url()).unwrap();
+        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+        let (_, left): (u64, Vec<String>) = ::redis::cmd("SCAN")
+            .arg(0)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(100_000)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert_eq!(left, Vec::<String>::new());
     }
 
     #[tokio::test]
@@ -491,16 +532,39 @@ mod postgres_backend {
     use super::*;
     use verihook::idempotency::PostgresStore;
 
-    pub(super) async fn store() -> PostgresStore {
-        let url = std::env::var("TEST_DATABASE_URL")
-            .expect("TEST_DATABASE_URL must name the PostgreSQL database these tests run against");
+    /// A store in a table of its own (this run's), and the guard that drops the table.
+    pub(super) async fn store() -> (PostgresStore, servers::PgTable) {
+        let url = servers::database_url();
+        let table = servers::PgTable::new("store");
         let store = PostgresStore::connect(&url)
             .await
             .unwrap_or_else(|e| panic!("PostgreSQL at {url} is unreachable: {e}"))
-            .with_table("verihook_test_events_bytes")
+            .with_table(table.name())
             .unwrap();
         store.create_table().await.unwrap();
-        store
+        (store, table)
+    }
+
+    /// The suites leave nothing behind: a test's table, and the tables named after it, are
+    /// dropped once its guard drops.
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+    async fn a_tests_tables_are_dropped_when_its_guard_drops() {
+        let (store, table) = store().await;
+        sqlx::query(&format!("CREATE TABLE {}_effects (key text)", table.name()))
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let name = table.name().to_owned();
+        drop(table);
+        let (left,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_tables WHERE tablename = $1 OR tablename = $1 || '_effects'",
+        )
+        .bind(&name)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(left, 0);
     }
 
     #[tokio::test]
@@ -513,7 +577,7 @@ mod postgres_backend {
     #[tokio::test]
     #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
     async fn done_mark_commits_with_the_apps_transaction() {
-        let store = store().await;
+        let (store, _table) = store().await;
         let key = unique("tx");
         let lease = Duration::from_secs(60);
         let Claim::Acquired(token) = store.claim(&key, lease).await.unwrap() else {
@@ -541,7 +605,7 @@ mod postgres_backend {
     #[tokio::test]
     #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
     async fn create_table_is_idempotent_and_purge_removes_expired_rows() {
-        let store = store().await;
+        let (store, _table) = store().await;
         store.create_table().await.unwrap();
         let key = unique("purge");
         let Claim::Acquired(token) = store.claim(&key, Duration::from_secs(60)).await.unwrap()
@@ -562,12 +626,13 @@ mod postgres_backend {
     #[tokio::test]
     #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
     async fn an_earlier_table_is_migrated_and_its_keys_kept() {
-        let url = std::env::var("TEST_DATABASE_URL").unwrap();
-        let table = format!("store_test_{}", ClaimToken::generate().as_str());
+        let url = servers::database_url();
+        let guard = servers::PgTable::new("migrated");
+        let table = guard.name();
         let store = PostgresStore::connect(&url)
             .await
             .unwrap()
-            .with_table(&table)
+            .with_table(table)
             .unwrap();
         for statement in [
             format!(

@@ -211,3 +211,122 @@ async fn a_misfit_payload_and_a_long_error_stay_out_of_the_log() {
     let longest = log.lines().map(str::len).max().unwrap_or(0);
     assert!(longest < 1_500, "a log line of {longest} bytes");
 }
+
+/// The typed extractor's refusals are logged too, one line each naming the sender: a request
+/// refused before its body is read, a forged one, and a misfit payload (serde's detail in the
+/// log, never in the answer).
+#[cfg(feature = "axum")]
+#[tokio::test(flavor = "current_thread")]
+async fn the_extractors_log_each_refusal_in_one_line_naming_the_sender() {
+    use axum::extract::FromRequest;
+    use axum::response::IntoResponse;
+    use verihook::axum::{TypedWebhook, WebhookVerifier};
+    use verihook::testing::StripeSigner;
+    use verihook::{scheme::FixedClock, providers::stripe::StripeVerifier};
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)] // only its failure to deserialise matters
+    struct Invoice {
+        amount: u64,
+    }
+    const STRIPE: &str = "whsec_tracing_extractor_secret";
+    let (captured, _guard) = capture(FmtSpan::NONE);
+    let state = WebhookVerifier::new(
+        StripeVerifier::new(STRIPE)
+            .unwrap()
+            .with_clock(FixedClock::at_unix(1_700_000_000)),
+    );
+    let request = |headers: http::HeaderMap, body: &'static [u8]| {
+        let mut request = http::Request::post("/typed")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        *request.headers_mut() = headers;
+        request
+    };
+    let body: &[u8] = br#"{"id":"evt_1","amount":"secret-looking-value"}"#;
+    let signed = StripeSigner::new(STRIPE).unwrap().sign(1_700_000_000, body);
+    let forged = StripeSigner::new("whsec_someone_elses_secret")
+        .unwrap()
+        .sign(1_700_000_000, body);
+
+    let mut answers = Vec::new();
+    for headers in [http::HeaderMap::new(), forged, signed] {
+        let refused = TypedWebhook::<Invoice>::from_request(request(headers, body), &state)
+            .await
+            .unwrap_err();
+        let response = refused.into_response();
+        let status = response.status().as_u16();
+        let answer = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        answers.push((status, String::from_utf8(answer.to_vec()).unwrap()));
+    }
+    assert_eq!(
+        answers[2],
+        (
+            422,
+            r#"{"error":"invalid_payload","message":"the authentic payload does not fit the type this event is handled as"}"#
+                .to_owned()
+        )
+    );
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 3, "one line per refusal:\n{log}");
+    let expect = [
+        ("WARN", r#"code="missing_header" status=400"#),
+        ("WARN", r#"code="bad_signature" status=401"#),
+        ("ERROR", r#"code="invalid_payload" status=422"#),
+    ];
+    for (line, (level, fields)) in lines.iter().zip(expect) {
+        assert!(
+            line.contains(level) && line.contains(r#"sender="stripe""#) && line.contains(fields),
+            "{line}"
+        );
+    }
+    assert!(
+        lines[2].contains("at `amount`: invalid type: string, expected u64"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("secret-looking-value"),
+        "body content was logged"
+    );
+    assert!(!log.contains(STRIPE), "the secret was logged");
+}
+
+/// A handler that panics and an event no route takes are each one line naming the sender.
+#[tokio::test(flavor = "current_thread")]
+async fn a_panic_and_an_unrouted_event_are_each_one_line() {
+    use verihook::envelope::Json;
+    use verihook::{EventRouter, HandlerError};
+
+    async fn panics(_: Json<serde_json::Value>) -> Result<(), HandlerError> {
+        panic!("the handler fell over")
+    }
+    let (captured, _guard) = capture(FmtSpan::NONE);
+    let receiver = Receiver::builder()
+        .verifier(GithubVerifier::new(SECRET).unwrap())
+        .router(EventRouter::new().route("push", panics))
+        .build()
+        .unwrap();
+    let body = Bytes::from_static(br#"{"zen":"Half measures are as bad as nothing at all."}"#);
+    let signer = GithubSigner::new(SECRET).unwrap();
+    for (id, kind) in [("d-1", "push"), ("d-2", "issues")] {
+        let headers = signer.sign_delivery(id, kind, &body).unwrap();
+        receiver.handle(&headers, body.clone()).await;
+    }
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per request:\n{log}");
+    assert!(
+        lines[0].contains("ERROR") && lines[0].contains(r#"sender="github""#),
+        "{log}"
+    );
+    assert!(lines[0].contains("handler_failed"), "{log}");
+    assert!(lines[1].contains(r#"sender="github""#), "{log}");
+    assert!(
+        lines[1].contains("unrouted") || lines[1].contains("no_route"),
+        "{log}"
+    );
+}

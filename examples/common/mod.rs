@@ -449,8 +449,42 @@ async fn processed(delivery: Delivery, detail: String) -> Result<(), HandlerErro
     Ok(())
 }
 
+/// Logs through `tracing` to stdout, one line per event, at the level `RUST_LOG` names
+/// (`error`, `warn`, `info`, `debug` or `trace`; `warn` when unset or not a level: per-target
+/// filters need tracing-subscriber's `env-filter`). With the `tracing` feature, verihook logs
+/// every request it refuses or fails to handle in one line naming the sender
+/// (`WARN ... webhook rejected sender="stripe" code="bad_signature" status=401 error=...`);
+/// `RUST_LOG=info` adds a line for every request.
+pub(crate) fn init_logging() {
+    use std::io::IsTerminal as _;
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::WARN);
+    // A second subscriber (none here) would be refused, not replace the first.
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
+        .try_init();
+}
+
 /// One line per request that did not reach the handler (the handler logs those it processes).
+/// With the `tracing` feature, verihook logs the failures itself (through the subscriber
+/// [`init_logging`] installed): they are not printed twice.
 pub(crate) fn log(sender: &str, outcome: &Outcome) {
+    let failed = matches!(
+        outcome,
+        Outcome::Rejected(_)
+            | Outcome::HandlerFailed { .. }
+            | Outcome::StoreUnavailable(_)
+            | Outcome::Unrouted { .. }
+            | Outcome::NoRoute { .. }
+            | Outcome::InvalidPayload { .. }
+    );
+    if cfg!(feature = "tracing") && failed {
+        return;
+    }
     match outcome {
         Outcome::Processed { .. } => {}
         Outcome::Rejected(err) => {

@@ -184,19 +184,25 @@ impl FromRequest for Webhook {
         let head = Head::of(request);
         let mut payload = payload.take();
         Box::pin(async move {
-            let config = config.ok_or(WebhookRejection::NotConfigured(
-                "web::Data<WebhookVerifier>",
-            ))?;
-            config.precheck(&head.view())?;
-            if declared_too_large(head.content_length(), config.body_limit) {
-                return Err(WebhookRejection::Verify(VerifyError::BodyTooLarge {
-                    limit: config.body_limit,
-                }));
-            }
-            let body = read(&mut payload, config.body_limit).await?;
-            config
-                .verify(&WebhookRequest::new(head.view(), &body))
-                .map(Webhook)
+            let Some(config) = config else {
+                let missing = WebhookRejection::NotConfigured("web::Data<WebhookVerifier>");
+                return Err(missing.logged("unknown"));
+            };
+            let extracted = async {
+                config.precheck(&head.view())?;
+                if declared_too_large(head.content_length(), config.body_limit) {
+                    return Err(WebhookRejection::Verify(VerifyError::BodyTooLarge {
+                        limit: config.body_limit,
+                    }));
+                }
+                let body = read(&mut payload, config.body_limit).await?;
+                config
+                    .verify(&WebhookRequest::new(head.view(), &body))
+                    .map(Webhook)
+            };
+            extracted
+                .await
+                .map_err(|refused| refused.logged(config.verifier.name()))
         })
     }
 }
@@ -209,7 +215,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for TypedWebhook<T> {
         let verified = Webhook::from_request(request, payload);
         Box::pin(async move {
             let Webhook(event) = verified.await?;
-            let payload = event.json().map_err(WebhookRejection::Payload)?;
+            let payload = event
+                .json()
+                .map_err(|misfit| WebhookRejection::Payload(misfit).logged(event.sender()))?;
             Ok(Self { event, payload })
         })
     }
@@ -226,9 +234,11 @@ impl FromRequest for Received {
         let mut payload = payload.take();
         let request = request.clone();
         Box::pin(async move {
-            let receiver =
-                receiver.ok_or(WebhookRejection::NotConfigured("web::Data<Receiver>"))?;
             let sender = sender.as_ref().map(SenderName::as_str);
+            let Some(receiver) = receiver else {
+                let missing = WebhookRejection::NotConfigured("web::Data<Receiver>");
+                return Err(missing.logged(sender.unwrap_or("unknown")));
+            };
             let watch = RequestWatch::start();
             let early = |err, payload| {
                 // Kept until the answer is written: Actix then closes the connection instead of
@@ -246,7 +256,7 @@ impl FromRequest for Received {
             let body = match read(&mut payload, limit).await {
                 Ok(body) => body,
                 Err(WebhookRejection::Verify(err)) => return early(err, payload),
-                Err(err) => return Err(err),
+                Err(err) => return Err(err.logged(sender.unwrap_or("unknown"))),
             };
             let outcome = receiver
                 .handle_watched(sender, head.view(), body, &watch)

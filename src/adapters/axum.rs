@@ -152,25 +152,32 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let config = WebhookVerifier::from_ref(state);
-        let (parts, body) = request.into_parts();
-        let head = RequestHead::new(&parts.method, &parts.uri, &parts.headers);
-        config.precheck(&head)?;
-        let declared = content_length(&parts.headers);
-        let too_large = WebhookRejection::Verify(VerifyError::BodyTooLarge {
-            limit: config.body_limit,
-        });
-        if declared_too_large(declared, config.body_limit) {
-            return Err(too_large);
-        }
-        let body = match read_body(body, config.body_limit, declared).await {
-            Ok(body) => body,
-            Err(ReadError::TooLarge) => return Err(too_large),
-            Err(ReadError::Unreadable) => return Err(WebhookRejection::Unreadable),
-        };
-        config
-            .verify(&WebhookRequest::new(head, &body))
-            .map(Webhook)
+        extract(request, &config)
+            .await
+            .map_err(|refused| refused.logged(config.verifier.name()))
     }
+}
+
+/// The `Webhook` extractor's steps: head check, bounded body read, verification.
+async fn extract(request: Request, config: &WebhookVerifier) -> Result<Webhook, WebhookRejection> {
+    let (parts, body) = request.into_parts();
+    let head = RequestHead::new(&parts.method, &parts.uri, &parts.headers);
+    config.precheck(&head)?;
+    let declared = content_length(&parts.headers);
+    let too_large = WebhookRejection::Verify(VerifyError::BodyTooLarge {
+        limit: config.body_limit,
+    });
+    if declared_too_large(declared, config.body_limit) {
+        return Err(too_large);
+    }
+    let body = match read_body(body, config.body_limit, declared).await {
+        Ok(body) => body,
+        Err(ReadError::TooLarge) => return Err(too_large),
+        Err(ReadError::Unreadable) => return Err(WebhookRejection::Unreadable),
+    };
+    config
+        .verify(&WebhookRequest::new(head, &body))
+        .map(Webhook)
 }
 
 impl<S, T> FromRequest<S> for TypedWebhook<T>
@@ -183,7 +190,9 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let Webhook(event) = Webhook::from_request(request, state).await?;
-        let payload = event.json().map_err(WebhookRejection::Payload)?;
+        let payload = event
+            .json()
+            .map_err(|misfit| WebhookRejection::Payload(misfit).logged(event.sender()))?;
         Ok(Self { event, payload })
     }
 }

@@ -142,9 +142,49 @@ impl WebhookRejection {
     pub fn json_body(&self) -> String {
         let message = match self {
             Self::Verify(err) => err.answer(),
+            Self::Payload(err) => err.answer().into(),
             other => other.to_string().into(),
         };
         json_object([("error", self.code()), ("message", &message)])
+    }
+
+    /// With the `tracing` feature, records this refusal as one event (target `verihook`), naming
+    /// the sender: `WARN` for a request refused, `ERROR` for a misfit payload (the app's type
+    /// does not fit an authentic event: serde's detail is logged here, never answered) and for
+    /// a missing app state. A handshake is `INFO`.
+    pub(crate) fn logged(self, sender: &str) -> Self {
+        #[cfg(feature = "tracing")]
+        {
+            use crate::observe::Capped;
+            let code = self.code();
+            let status = self.status().as_u16();
+            match &self {
+                Self::Payload(error) => tracing::error!(
+                    target: "verihook", sender, code, status,
+                    path = %Capped(error.path().unwrap_or("")), error = %Capped(error),
+                    "webhook payload does not fit the extractor's type"
+                ),
+                Self::NotConfigured(_) => tracing::error!(
+                    target: "verihook", sender, code, status, error = %self,
+                    "webhook extractor not configured"
+                ),
+                Self::Handshake(_) => tracing::info!(
+                    target: "verihook", sender, code, status,
+                    "answered the provider's handshake"
+                ),
+                Self::Verify(error) => tracing::warn!(
+                    target: "verihook", sender, code, status, error = %Capped(error),
+                    "webhook rejected"
+                ),
+                Self::Unreadable => tracing::warn!(
+                    target: "verihook", sender, code, status, error = %self,
+                    "webhook rejected"
+                ),
+            }
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = sender;
+        self
     }
 
     /// The headers a handshake answers with, besides `Content-Type` (none for a rejection).

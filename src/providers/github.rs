@@ -106,9 +106,10 @@ impl GithubVerifier {
     {
         let secrets: Vec<I::Item> = secrets.into_iter().collect();
         let raw = || secrets.iter().map(AsRef::as_ref);
+        let named = |e: VerifyError| e.for_scheme("github");
         Ok(Verifier::for_scheme(Github {
-            sha256: MacKeys::from_secrets(raw(), min)?,
-            sha1: MacKeys::from_secrets(raw(), min)?,
+            sha256: MacKeys::from_secrets(raw(), min).map_err(named)?,
+            sha1: MacKeys::from_secrets(raw(), min).map_err(named)?,
             legacy_sha1: false,
         }))
     }

@@ -80,6 +80,8 @@ static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
 static INFO: SchemeInfo = SchemeInfo::new("linear", &HEADERS).with_tolerance(LINEAR_TOLERANCE);
 
 impl TextKeyed for Linear {
+    const NAME: &'static str = "linear";
+
     fn from_keys(keys: TextKeys) -> Self {
         Self { keys: keys.0 }
     }

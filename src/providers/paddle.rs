@@ -88,6 +88,8 @@ static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
 static INFO: SchemeInfo = SchemeInfo::new("paddle", &HEADERS).with_tolerance(PADDLE_TOLERANCE);
 
 impl TextKeyed for Paddle {
+    const NAME: &'static str = "paddle";
+
     fn from_keys(keys: TextKeys) -> Self {
         Self { keys: keys.0 }
     }

@@ -105,6 +105,8 @@ static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
 static INFO: SchemeInfo = SchemeInfo::new("shopify", &HEADERS);
 
 impl TextKeyed for Shopify {
+    const NAME: &'static str = "shopify";
+
     fn from_keys(keys: TextKeys) -> Self {
         Self { keys: keys.0 }
     }

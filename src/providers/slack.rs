@@ -67,6 +67,8 @@ static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
 static INFO: SchemeInfo = SchemeInfo::new("slack", &HEADERS);
 
 impl TextKeyed for Slack {
+    const NAME: &'static str = "slack";
+
     fn from_keys(keys: TextKeys) -> Self {
         Self { keys: keys.0 }
     }

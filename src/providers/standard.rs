@@ -118,6 +118,14 @@ impl StandardVerifier {
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
+        Self::keyed(secrets, min).map_err(|e| e.for_scheme("standard-webhooks"))
+    }
+
+    fn keyed<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
         let mut symmetric = Vec::new();
         #[cfg(feature = "discord")]
         let mut public = Vec::new();
@@ -150,10 +158,12 @@ impl StandardVerifier {
     pub fn from_secrets(secrets: impl IntoIterator<Item = Secret>) -> Result<Self, VerifyError> {
         let secrets: Vec<Secret> = secrets.into_iter().collect();
         if secrets.is_empty() {
-            return Err(SecretError::Empty.into());
+            return Err(VerifyError::from(SecretError::Empty).for_scheme("standard-webhooks"));
         }
+        let symmetric = MacKeys::new(secrets.iter().map(Secret::expose), MIN_SYMMETRIC_KEY_LEN)
+            .map_err(|e| e.for_scheme("standard-webhooks"))?;
         Ok(Verifier::for_scheme(Standard {
-            symmetric: MacKeys::new(secrets.iter().map(Secret::expose), MIN_SYMMETRIC_KEY_LEN)?,
+            symmetric,
             #[cfg(feature = "discord")]
             public: Vec::new(),
         }))
@@ -234,6 +244,16 @@ impl Key {
                          loader): configure it without the quotes",
             });
         }
+        if ["sk_", "rk_", "pk_"]
+            .iter()
+            .any(|api| secret.starts_with(api))
+        {
+            return Err(SecretError::WrongKind {
+                reason: "this looks like a Stripe API key: a Standard Webhooks key is whsec_ \
+                         (HMAC) or whpk_ (ed25519) followed by base64, as the sender's \
+                         dashboard shows it",
+            });
+        }
         if secret.starts_with("whsk_") {
             return Err(SecretError::WrongKind {
                 reason: "a whsk_ key signs; verify with its whpk_ public key",
@@ -243,7 +263,15 @@ impl Key {
             return Self::public(encoded);
         }
         match secret.strip_prefix("whsec_") {
-            Some(encoded) => Ok(Self::Symmetric(decode_base64(encoded)?)),
+            Some(encoded) => match decode_base64(encoded) {
+                Ok(bytes) => Ok(Self::Symmetric(bytes)),
+                Err(SecretError::Encoding { .. }) => Err(SecretError::WrongKind {
+                    reason: "the text after whsec_ is not base64: give the key exactly as the \
+                             sender shows it, without spaces or quotes (a Stripe secret, also \
+                             whsec_..., belongs to StripeVerifier)",
+                }),
+                Err(other) => Err(other),
+            },
             None => Err(SecretError::WrongKind {
                 reason: "a Standard Webhooks key needs its prefix: whsec_ for an HMAC secret, \
                          whpk_ for an ed25519 public key (bare base64 could be either)",
@@ -727,3 +755,39 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
         event: sample_event,
     },
 };
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn refused(secret: &str) -> String {
+        StandardVerifier::new(secret).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn refuses_a_stripe_api_key() {
+        let message = refused("sk_live_51Habcdefghijklmnop");
+        assert!(
+            message.starts_with("standard-webhooks: bad secret: this looks like a Stripe API key"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn refuses_a_tail_that_is_not_base64_with_the_fix() {
+        let message = refused("whsec_not base64 at all!");
+        assert!(message.contains("not base64"), "{message}");
+        assert!(message.contains("StripeVerifier"), "{message}");
+    }
+
+    #[test]
+    fn a_short_key_names_the_scheme() {
+        // 8 bytes of key: shorter than the 16 allowed.
+        let message = refused("whsec_MDEyMzQ1Njc=");
+        assert!(
+            message.starts_with("standard-webhooks: bad secret: the secret is 8 bytes"),
+            "{message}"
+        );
+    }
+}

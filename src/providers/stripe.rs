@@ -88,28 +88,89 @@ impl StripeVerifier {
         I::Item: AsRef<[u8]>,
     {
         let secrets: Vec<I::Item> = secrets.into_iter().collect();
-        if secrets.is_empty() {
-            return Err(SecretError::Empty.into());
-        }
         for secret in &secrets {
-            // The whole text keys the MAC, but only what follows the public prefix is secret.
-            let secret = secret.as_ref();
-            require_len(secret.strip_prefix(b"whsec_").unwrap_or(secret), min)?;
+            signing_secret_form(secret.as_ref()).map_err(|e| e.for_scheme("stripe"))?;
         }
-        Ok(Verifier::for_scheme(Stripe {
-            keys: MacKeys::new(secrets.iter().map(AsRef::as_ref), 1)?,
-        }))
+        let secrets: Vec<&[u8]> = secrets.iter().map(AsRef::as_ref).collect();
+        Self::keyed(&secrets, min)
     }
 
-    /// A verifier from [`Secret`]s holding the secrets' text as bytes.
+    /// The keys, whatever their form (the escape hatch [`from_secrets`](Self::from_secrets)
+    /// and the checked constructors share it).
+    fn keyed(secrets: &[&[u8]], min: usize) -> Result<Self, VerifyError> {
+        let keyed = || {
+            if secrets.is_empty() {
+                return Err(VerifyError::from(SecretError::Empty));
+            }
+            for secret in secrets {
+                // The whole text keys the MAC, but only what follows the public prefix is secret.
+                require_len(secret.strip_prefix(b"whsec_").unwrap_or(secret), min)?;
+            }
+            Ok(Verifier::for_scheme(Stripe {
+                keys: MacKeys::new(secrets.iter().copied(), 1)?,
+            }))
+        };
+        keyed().map_err(|e| e.for_scheme("stripe"))
+    }
+
+    /// A verifier from [`Secret`]s holding the secrets' text as bytes, used exactly as given:
+    /// the explicit way in for a secret that is not of Stripe's `whsec_...` form (a proxy or a
+    /// test harness that signs as Stripe does with its own secret). [`new`](Self::new) and
+    /// [`with_secrets`](Self::with_secrets) refuse such a secret, as it is most often a
+    /// mistake (an API key, a value pasted with its quotes).
+    ///
+    /// ```
+    /// use verihook::{Secret, providers::stripe::StripeVerifier};
+    /// assert!(StripeVerifier::new("my-proxy-signing-secret").is_err());
+    /// let secret = Secret::from_bytes("my-proxy-signing-secret")?;
+    /// let verifier = StripeVerifier::from_secrets([secret])?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
     /// [`VerifyError::BadSecret`] when there are no secrets, or one is shorter than 8 bytes.
     pub fn from_secrets(secrets: impl IntoIterator<Item = Secret>) -> Result<Self, VerifyError> {
         let secrets: Vec<Secret> = secrets.into_iter().collect();
-        Self::with_secrets(secrets.iter().map(Secret::expose))
+        let secrets: Vec<&[u8]> = secrets.iter().map(Secret::expose).collect();
+        Self::keyed(&secrets, MIN_RAW_SECRET_LEN)
     }
+}
+
+/// Whether `secret` has the form of a Stripe endpoint signing secret (`whsec_` and a token),
+/// else what it looks like and what to give instead: the usual mistakes are an API key (`sk_`,
+/// `rk_`, `pk_`) where the signing secret belongs, and a value pasted from a shell or `.env`
+/// file with its quotes, spaces or newline.
+fn signing_secret_form(secret: &[u8]) -> Result<(), SecretError> {
+    if secret.is_empty() {
+        return Err(SecretError::Empty);
+    }
+    if secret
+        .iter()
+        .any(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\''))
+    {
+        return Err(SecretError::WrongKind {
+            reason: "the secret contains spaces, a newline or quotes (pasted from a shell or \
+                     .env file?): give the value alone, `whsec_...` without quotes",
+        });
+    }
+    for api_key in [&b"sk_"[..], b"rk_", b"pk_"] {
+        if secret.starts_with(api_key) {
+            return Err(SecretError::WrongKind {
+                reason: "this is a Stripe API key, not a webhook signing secret: copy the \
+                         endpoint's signing secret (whsec_...) from the Stripe dashboard \
+                         (Developers > Webhooks) or `stripe listen`",
+            });
+        }
+    }
+    if !secret.starts_with(b"whsec_") {
+        return Err(SecretError::WrongKind {
+            reason: "a Stripe signing secret starts with whsec_: copy the endpoint's signing \
+                     secret from the Stripe dashboard (Developers > Webhooks) or `stripe \
+                     listen`; for a secret of another form, use StripeVerifier::from_secrets",
+        });
+    }
+    Ok(())
 }
 
 /// How `Stripe-Signature` lists its timestamp and signatures.
@@ -283,10 +344,14 @@ impl<S, T: serde::de::DeserializeOwned> crate::router::FromRouted<S> for StripeE
 }
 
 fn build(args: BuildArgs<'_>, options: VerifyOptions) -> Result<Verifier, VerifyError> {
-    configured(
-        StripeVerifier::with_min(args.bytes(), args.min_raw()),
-        options,
-    )
+    // The diagnosis (and `dangerous::allow_short_secrets`) keys secrets of any form, to say
+    // what is wrong with them rather than refuse them.
+    let verifier = if args.short_ok {
+        StripeVerifier::keyed(&args.bytes().collect::<Vec<_>>(), args.min_raw())
+    } else {
+        StripeVerifier::with_min(args.bytes(), args.min_raw())
+    };
+    configured(verifier, options)
 }
 
 /// An invoice paid, as Stripe's test events look.
@@ -348,3 +413,79 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
         event: sample_event,
     },
 };
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The refusal's message, as an app prints it at start-up.
+    fn refused(secret: &str) -> String {
+        StripeVerifier::new(secret).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn refuses_an_api_key_given_as_the_signing_secret() {
+        for key in [
+            "sk_live_51Habcdefgh",
+            "rk_test_51Habcdefgh",
+            "pk_live_51Habcdefgh",
+        ] {
+            let message = refused(key);
+            assert!(
+                message.starts_with("stripe: bad secret: this is a Stripe API key"),
+                "{message}"
+            );
+            assert!(message.contains("whsec_"), "{message}");
+        }
+    }
+
+    #[test]
+    fn refuses_a_secret_pasted_with_quotes_or_whitespace() {
+        for pasted in [
+            "\"whsec_pasted_from_env\"",
+            "'whsec_pasted_from_env'",
+            "whsec_pasted_from_env\n",
+            " whsec_pasted_from_env",
+        ] {
+            let message = refused(pasted);
+            assert!(message.contains("quotes"), "{message}");
+        }
+    }
+
+    #[test]
+    fn refuses_a_secret_without_its_prefix_and_names_the_way_out() {
+        let message = refused("a-proxy-signing-secret");
+        assert!(message.contains("starts with whsec_"), "{message}");
+        assert!(
+            message.contains("StripeVerifier::from_secrets"),
+            "{message}"
+        );
+        let secret = Secret::from_bytes("a-proxy-signing-secret").unwrap();
+        assert!(StripeVerifier::from_secrets([secret]).is_ok());
+    }
+
+    #[test]
+    fn a_short_secret_names_the_scheme_and_keeps_its_reason() {
+        let VerifyError::BadSecret(err) = StripeVerifier::new("whsec_short").unwrap_err() else {
+            panic!("not a bad secret");
+        };
+        assert_eq!(err.scheme(), Some("stripe"));
+        assert!(matches!(
+            err.reason(),
+            SecretError::TooShort { len: 5, min: 8 }
+        ));
+        assert!(VerifyError::BadSecret(err)
+            .to_string()
+            .starts_with("stripe: bad secret: the secret is 5 bytes"));
+    }
+
+    #[test]
+    fn the_registry_names_the_scheme_too() {
+        let stripe = crate::providers::find("stripe").unwrap();
+        let err = stripe
+            .build(&["whsec_short"], None, VerifyOptions::default())
+            .unwrap_err();
+        assert!(err.to_string().starts_with("stripe: bad secret: "), "{err}");
+    }
+}

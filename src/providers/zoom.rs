@@ -72,6 +72,8 @@ static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
 static INFO: SchemeInfo = SchemeInfo::new("zoom", &HEADERS);
 
 impl TextKeyed for Zoom {
+    const NAME: &'static str = "zoom";
+
     fn from_keys(keys: TextKeys) -> Self {
         Self { keys: keys.0 }
     }

@@ -499,6 +499,10 @@ fn boxed<S: Scheme + 'static>(scheme: S) -> Box<dyn Scheme> {
 /// Paddle, Shopify, Slack, Zoom): its verifier is made with [`Verifier::new`] or
 /// [`Verifier::with_secrets`]. Only the built-in schemes implement it.
 pub trait TextKeyed: Scheme + Sized {
+    /// The scheme's name, for the errors that refuse its secrets.
+    #[doc(hidden)]
+    const NAME: &'static str;
+
     /// The scheme holding `keys`.
     #[doc(hidden)]
     fn from_keys(keys: TextKeys) -> Self;
@@ -541,7 +545,8 @@ impl<S: TextKeyed> Verifier<S> {
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
     {
-        let keys = MacKeys::from_secrets(secrets, min)?;
+        let keys =
+            MacKeys::from_secrets(secrets, min).map_err(|e: VerifyError| e.for_scheme(S::NAME))?;
         Ok(Verifier::for_scheme(S::from_keys(TextKeys(keys))))
     }
 }

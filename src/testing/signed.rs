@@ -273,8 +273,8 @@ mod tests {
             if cfg!(not(feature = "discord")) && builtin.name == "discord" {
                 continue;
             }
-            // A base64 secret, so that it also keys Standard Webhooks.
-            let secret = if builtin.name == "standard-webhooks" {
+            // A whsec_ base64 secret for the two schemes that want one.
+            let secret = if matches!(builtin.name, "standard-webhooks" | "stripe") {
                 "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
             } else {
                 "a-long-enough-test-secret-0123456789"

@@ -125,6 +125,25 @@ pub async fn valid_delivery_is_processed_and_the_handler_gets_the_typed_event(se
     );
 }
 
+/// A misfit payload (authentic, but `amount` is text) is answered the same by the receiver and
+/// by the typed extractor: 422 with one message, and serde's detail (which names the app's
+/// types and quotes nothing of the body) is never told to the sender.
+pub async fn a_misfit_is_answered_the_same_by_the_receiver_and_the_extractor(server: &Server) {
+    let body =
+        Bytes::from_static(br#"{"id":"evt_misfit","type":"invoice.paid","amount":"forty-two"}"#);
+    let headers = StripeSigner::new(SECRET).unwrap().sign(NOW, &body);
+    let received = server
+        .post("/webhooks/stripe", headers.clone(), body.clone())
+        .await;
+    let typed = server.post("/typed", headers, body).await;
+    let expected = serde_json::json!({
+        "error": "invalid_payload",
+        "message": "the authentic payload does not fit the type this event is handled as",
+    });
+    assert_eq!(received, (422, expected.clone()), "the receiver");
+    assert_eq!(typed, (422, expected), "the typed extractor");
+}
+
 pub async fn tampered_missing_oversize_and_stale_are_rejected_with_their_codes(server: &Server) {
     let (headers, _) = invoice("evt_bad", NOW);
     let tampered = Bytes::from_static(br#"{"id":"evt_bad","type":"invoice.paid","amount":9999}"#);

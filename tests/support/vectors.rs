@@ -33,6 +33,10 @@ pub struct Case {
     /// The published secret is shorter than verihook's minimum.
     #[serde(default)]
     pub short_secret: bool,
+    /// The secret is not of the provider's usual form (a Stripe secret without `whsec_`), so it
+    /// is given through the explicit way in: `StripeVerifier::from_secrets`.
+    #[serde(default)]
+    pub unusual_form: bool,
     pub headers: std::collections::BTreeMap<String, String>,
     pub body: String,
     #[serde(default)]
@@ -72,6 +76,32 @@ pub fn verifier(provider: &str, case: &Case) -> Verifier {
         Some(_) => unreachable!("ed25519 cases are filtered out without the feature"),
         None => case.secrets.clone(),
     };
+    if case.unusual_form {
+        assert_eq!(
+            provider, "stripe",
+            "{}: only Stripe has a form check",
+            case.name
+        );
+        assert!(
+            verihook::providers::find(provider)
+                .unwrap()
+                .build(
+                    &secrets.iter().map(String::as_str).collect::<Vec<_>>(),
+                    None,
+                    options.clone()
+                )
+                .is_err(),
+            "{}: the usual constructor refuses the secret",
+            case.name
+        );
+        let secrets = secrets
+            .iter()
+            .map(|s| verihook::Secret::from_bytes(s.as_bytes()).unwrap());
+        return verihook::providers::stripe::StripeVerifier::from_secrets(secrets)
+            .unwrap()
+            .with_options(options)
+            .boxed();
+    }
     if case.legacy_sha1 {
         let v = verihook::providers::github::GithubVerifier::with_secrets(&secrets)
             .unwrap()
