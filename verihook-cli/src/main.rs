@@ -456,8 +456,10 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, Usage> {
 /// verifies with it (it may be what the provider really uses; GitHub lets users pick any).
 fn weak_secret(builtin: &Provider, secret: &str, url: Option<&str>) -> Option<String> {
     match builtin.build(&[secret], url, VerifyOptions::default()) {
-        Err(VerifyError::BadSecret(err @ verihook::error::SecretError::TooShort { .. })) => {
-            Some(format!("weak secret: {err}"))
+        Err(VerifyError::BadSecret(err))
+            if matches!(err.reason(), verihook::error::SecretError::TooShort { .. }) =>
+        {
+            Some(format!("weak secret: {}", err.reason()))
         }
         _ => None,
     }
