@@ -44,8 +44,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
 //!
-//! The README (this crate's page on crates.io) has a complete Axum receiver with a Redis store,
-//! the demo, every store constructed, both frameworks, the scheme table and the CLI.
+//! The [`guide`] has a chapter per task: routing, stores, the inbox, frameworks, schemes,
+//! diagnosis, guards, metrics and tracing, security notes and every error code.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
@@ -83,6 +83,7 @@ pub mod diagnose;
 pub mod envelope;
 mod error;
 mod event;
+pub mod guide;
 #[cfg(feature = "guards")]
 #[cfg_attr(docsrs, doc(cfg(feature = "guards")))]
 pub mod guard;
