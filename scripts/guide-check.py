@@ -329,7 +329,9 @@ def compile_blocks(rust):
                 where = f"{block.path}:{block.line + span['line_start'] - 1}"
             else:
                 where = block.where
-            errors.append(f"{where}: {diagnostic['rendered'].rstrip()}")
+            error = f"{where}: {diagnostic['rendered'].rstrip()}"
+            if error not in errors:  # a bin is checked twice (as a bin and as a test)
+                errors.append(error)
         if done.returncode != 0:
             if not errors:
                 errors.append(f"{crate}: cargo check failed:\n{done.stderr[-3000:]}")
