@@ -62,8 +62,8 @@
 //! * `inbox::Attempt` and `inbox::Fate` (feature `inbox`) — one try of an inbox worker's handler
 //!   at a stored event, and what became of it (done, retry later, dead letter, lost, unrouted).
 //!
-//! The README (this crate's page on crates.io) has a complete Axum receiver with a Redis store,
-//! the demo, every store constructed, both frameworks, the scheme table and the CLI.
+//! The [`guide`] has a chapter per task: routing, stores, the inbox, frameworks, schemes,
+//! diagnosis, guards, metrics and tracing, security notes and every error code.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
@@ -101,6 +101,7 @@ pub mod diagnose;
 pub mod envelope;
 pub mod error;
 pub mod event;
+pub mod guide;
 #[cfg(feature = "guard")]
 #[cfg_attr(docsrs, doc(cfg(feature = "guard")))]
 pub mod guard;

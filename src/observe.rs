@@ -1,5 +1,6 @@
 //! What the crate reports through the `metrics` facade (feature `metrics`); every function is
-//! a no-op without it. The names and labels are listed in the README's "Metrics" table.
+//! a no-op without it. The names and labels are listed in the guide's "Metrics and tracing"
+//! chapter (`docs/observability.md`).
 
 use http::StatusCode;
 

@@ -693,7 +693,7 @@ impl Receiver {
     /// then the event is claimed, handled once, and completed or released.
     ///
     /// With the `metrics` feature the request is counted and timed; with `tracing` it runs in
-    /// a `webhook` span (see the README's "Metrics" and "Tracing").
+    /// a `webhook` span (see the [guide](crate::guide)'s chapter "Metrics and tracing").
     pub async fn handle_request(
         &self,
         sender: Option<&str>,

@@ -283,10 +283,10 @@ fn every_example_specification_verifies_what_its_signer_signs() {
 }
 
 #[test]
-fn the_readme_declaration_is_the_example_file() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = &readme[readme.find("## Your sender is not listed").unwrap()..];
+fn the_guides_declaration_is_the_example_file() {
+    let guide =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schemes.md")).unwrap();
+    let section = &guide[guide.find("## A sender that is not listed").unwrap()..];
     let start = section.find("```json\n").unwrap() + "```json\n".len();
     let block = &section[start..start + section[start..].find("```").unwrap()];
     let quoted: SchemeSpec = serde_json::from_str(block).unwrap();

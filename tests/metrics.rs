@@ -1,6 +1,6 @@
-//! With the `metrics` feature, every metric of the README's table is recorded through the
-//! facade, with its labels: requests by sender and outcome, verification and handler
-//! durations, store and inbox errors, guard refusals, and the inbox's depth.
+//! With the `metrics` feature, every metric of the guide's table (docs/observability.md) is
+//! recorded through the facade, with its labels: requests by sender and outcome, verification
+//! and handler durations, store and inbox errors, guard refusals, and the inbox's depth.
 #![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 
 use std::collections::HashMap;

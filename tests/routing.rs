@@ -400,7 +400,7 @@ async fn in_the_inbox_a_misfit_is_a_dead_letter_at_once_and_an_unrouted_type_is_
     assert!(matches!(duplicate, Err(ConfigError::DuplicateRoute { .. })));
 }
 
-/// The one-expression handler test the README shows: a signed request for a typed event, and
+/// The one-expression handler test the guide shows (docs/routing.md): a signed request for a typed event, and
 /// the router called directly, with the app's state.
 #[tokio::test]
 async fn a_handler_is_tested_with_one_expression() {
