@@ -19,7 +19,9 @@ use axum::{Extension, Router};
 use bytes::Bytes;
 use verihook::axum::{receive, SenderName, Webhook, WebhookVerifier};
 use verihook::idempotency::MemoryStore;
-use verihook::{providers::github::GithubVerifier, Receiver, providers::standard::StandardVerifier};
+use verihook::{
+    providers::github::GithubVerifier, providers::standard::StandardVerifier, Receiver,
+};
 
 /// The store `STORE` asks for (`lazy`, or preallocated by default).
 fn store() -> MemoryStore {

@@ -11,8 +11,9 @@ use serde::Deserialize;
 use verihook::scheme::Verifier;
 use verihook::testing::{GithubSigner, SquareSigner, StandardSigner, StripeSigner};
 use verihook::{
-    Event, scheme::FixedClock, providers::github::GithubVerifier, Receiver, RequestHead, Scheme, providers::square::SquareVerifier,
-    providers::standard::StandardVerifier, providers::stripe::StripeVerifier, VerifyError, WebhookRequest,
+    providers::github::GithubVerifier, providers::square::SquareVerifier,
+    providers::standard::StandardVerifier, providers::stripe::StripeVerifier, scheme::FixedClock,
+    Event, Receiver, RequestHead, Scheme, VerifyError, WebhookRequest,
 };
 
 /// The app's own type for the part of the payload it cares about.

@@ -30,7 +30,10 @@ pub mod routing {}
 pub mod exactly_once {}
 
 #[cfg(all(feature = "inbox", feature = "postgres", feature = "axum"))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "inbox", feature = "postgres", feature = "axum"))))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(all(feature = "inbox", feature = "postgres", feature = "axum")))
+)]
 #[doc = include_str!("../docs/inbox.md")]
 pub mod inbox {}
 
@@ -54,10 +57,20 @@ pub mod diagnosis {}
 #[doc = include_str!("../docs/guards.md")]
 pub mod guards {}
 
-#[cfg(all(feature = "tracing", feature = "metrics", feature = "axum", feature = "testing"))]
+#[cfg(all(
+    feature = "tracing",
+    feature = "metrics",
+    feature = "axum",
+    feature = "testing"
+))]
 #[cfg_attr(
     docsrs,
-    doc(cfg(all(feature = "tracing", feature = "metrics", feature = "axum", feature = "testing")))
+    doc(cfg(all(
+        feature = "tracing",
+        feature = "metrics",
+        feature = "axum",
+        feature = "testing"
+    )))
 )]
 #[doc = include_str!("../docs/observability.md")]
 pub mod observability {}

@@ -101,10 +101,10 @@ pub mod diagnose;
 pub mod envelope;
 pub mod error;
 pub mod event;
-pub mod guide;
 #[cfg(feature = "guard")]
 #[cfg_attr(docsrs, doc(cfg(feature = "guard")))]
 pub mod guard;
+pub mod guide;
 pub mod handler;
 pub mod idempotency;
 #[cfg(feature = "inbox")]

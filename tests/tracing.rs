@@ -222,7 +222,7 @@ async fn the_extractors_log_each_refusal_in_one_line_naming_the_sender() {
     use axum::response::IntoResponse;
     use verihook::axum::{TypedWebhook, WebhookVerifier};
     use verihook::testing::StripeSigner;
-    use verihook::{scheme::FixedClock, providers::stripe::StripeVerifier};
+    use verihook::{providers::stripe::StripeVerifier, scheme::FixedClock};
 
     #[derive(Debug, serde::Deserialize)]
     #[allow(dead_code)] // only its failure to deserialise matters

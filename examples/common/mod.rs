@@ -12,7 +12,7 @@ use verihook::envelope::{
     SquareEvent, StandardEvent, StripeEvent, ZoomEvent,
 };
 use verihook::idempotency::{IdempotencyStore, MemoryStore};
-use verihook::{Delivery, EventRouter, HandlerError, Outcome, Receiver, receiver::ReceiverBuilder};
+use verihook::{receiver::ReceiverBuilder, Delivery, EventRouter, HandlerError, Outcome, Receiver};
 
 /// Demo secrets, used when the environment sets none. Never use these in production.
 pub(crate) const DEMO_GITHUB_SECRET: &str = "demo-github-secret";

@@ -8,7 +8,7 @@ use http::{HeaderMap, Method};
 use libfuzzer_sys::fuzz_target;
 use verihook::scheme::cloudevents::CloudEvents;
 use verihook::testing::StandardSigner;
-use verihook::{RequestHead, providers::standard::StandardVerifier, WebhookRequest};
+use verihook::{providers::standard::StandardVerifier, RequestHead, WebhookRequest};
 
 mod common;
 

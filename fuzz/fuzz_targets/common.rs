@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use verihook::scheme::Verifier;
-use verihook::{Event, RequestHead, Scheme, event::Verified, WebhookRequest};
+use verihook::{event::Verified, Event, RequestHead, Scheme, WebhookRequest};
 
 /// The instant every target verifies at (the signers sign at it too).
 pub const NOW: u64 = 1_700_000_000;

@@ -4,8 +4,8 @@
 use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
-use verihook::testing::DiscordSigner;
 use verihook::providers::discord::DiscordVerifier;
+use verihook::testing::DiscordSigner;
 
 mod common;
 

@@ -5,8 +5,8 @@ use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use verihook::dangerous::accept_legacy_github_sha1;
-use verihook::testing::GithubSigner;
 use verihook::providers::github::GithubVerifier;
+use verihook::testing::GithubSigner;
 
 mod common;
 

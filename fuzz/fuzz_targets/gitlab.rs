@@ -4,8 +4,8 @@
 use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
-use verihook::testing::GitlabSigner;
 use verihook::providers::gitlab::GitlabVerifier;
+use verihook::testing::GitlabSigner;
 
 mod common;
 

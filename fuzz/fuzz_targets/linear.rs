@@ -4,8 +4,8 @@
 use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
-use verihook::testing::LinearSigner;
 use verihook::providers::linear::LinearVerifier;
+use verihook::testing::LinearSigner;
 
 mod common;
 

@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 use verihook::diagnose::Explainer;
 use verihook::guard::{Guard, IpAllowlist, IpRanges, RateLimit, TrustedProxies};
 use verihook::testing::StripeSigner;
-use verihook::{providers, RequestHead, scheme::VerifyOptions, WebhookRequest};
+use verihook::{providers, scheme::VerifyOptions, RequestHead, WebhookRequest};
 
 #[allow(dead_code)] // the request helpers are for the scheme targets
 mod common;

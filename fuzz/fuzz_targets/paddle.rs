@@ -4,8 +4,8 @@
 use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
-use verihook::testing::PaddleSigner;
 use verihook::providers::paddle::PaddleVerifier;
+use verihook::testing::PaddleSigner;
 
 mod common;
 

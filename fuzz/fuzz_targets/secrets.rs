@@ -5,7 +5,10 @@
 use libfuzzer_sys::fuzz_target;
 use verihook::idempotency::ClaimToken;
 use verihook::testing::{GithubSigner, StandardSigner, StripeSigner};
-use verihook::{providers::github::GithubVerifier, providers::standard::StandardVerifier, providers::stripe::StripeVerifier};
+use verihook::{
+    providers::github::GithubVerifier, providers::standard::StandardVerifier,
+    providers::stripe::StripeVerifier,
+};
 
 fuzz_target!(|text: &str| {
     for result in [

@@ -4,8 +4,8 @@
 use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
-use verihook::testing::ShopifySigner;
 use verihook::providers::shopify::ShopifyVerifier;
+use verihook::testing::ShopifySigner;
 
 mod common;
 

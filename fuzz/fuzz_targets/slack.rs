@@ -4,8 +4,8 @@
 use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
-use verihook::testing::SlackSigner;
 use verihook::providers::slack::SlackVerifier;
+use verihook::testing::SlackSigner;
 
 mod common;
 

@@ -4,8 +4,8 @@
 use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
-use verihook::testing::SquareSigner;
 use verihook::providers::square::SquareVerifier;
+use verihook::testing::SquareSigner;
 
 mod common;
 

@@ -5,8 +5,8 @@
 use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
-use verihook::testing::StandardSigner;
 use verihook::providers::standard::StandardVerifier;
+use verihook::testing::StandardSigner;
 
 mod common;
 

@@ -4,8 +4,8 @@
 use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
-use verihook::testing::StripeSigner;
 use verihook::providers::stripe::StripeVerifier;
+use verihook::testing::StripeSigner;
 
 mod common;
 

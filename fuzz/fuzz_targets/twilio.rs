@@ -5,8 +5,8 @@
 use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
-use verihook::testing::TwilioSigner;
 use verihook::providers::twilio::TwilioVerifier;
+use verihook::testing::TwilioSigner;
 
 mod common;
 

@@ -4,8 +4,8 @@
 use arbitrary::Arbitrary;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
-use verihook::testing::ZoomSigner;
 use verihook::providers::zoom::ZoomVerifier;
+use verihook::testing::ZoomSigner;
 
 mod common;
 

@@ -23,7 +23,8 @@ use verihook::diagnose::Explainer;
 use verihook::providers::{self, Provider};
 use verihook::scheme::declared::SchemeSpec;
 use verihook::{
-    dangerous, scheme, Outcome, RequestHead, event::Verified, VerifyError, scheme::VerifyOptions, WebhookRequest,
+    dangerous, event::Verified, scheme, scheme::VerifyOptions, Outcome, RequestHead, VerifyError,
+    WebhookRequest,
 };
 
 use super::{

@@ -31,7 +31,8 @@ mod listen;
 /// The event type of a declared sender's sample when none is given.
 const DECLARED_SAMPLE_EVENT: &str = "invoice.paid";
 use verihook::{
-    dangerous, diagnose, RequestHead, event::Verified, VerifyError, scheme::VerifyOptions, WebhookRequest,
+    dangerous, diagnose, event::Verified, scheme::VerifyOptions, RequestHead, VerifyError,
+    WebhookRequest,
 };
 
 #[derive(Parser, Debug)]

@@ -14,7 +14,7 @@ use http::HeaderMap;
 use verihook::idempotency::ClaimToken;
 use verihook::inbox::{Backoff, Inbox, PostgresInbox, Worker};
 use verihook::testing::StripeSigner;
-use verihook::{scheme::FixedClock, HandlerError, Receiver, providers::stripe::StripeVerifier};
+use verihook::{providers::stripe::StripeVerifier, scheme::FixedClock, HandlerError, Receiver};
 
 const SECRET: &str = "whsec_inbox_suite_secret";
 const NOW: u64 = 1_700_000_000;
