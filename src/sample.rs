@@ -130,6 +130,7 @@ pub(crate) fn form_body(payload: &Value) -> String {
 }
 
 /// The URL schemes that sign it (Twilio, Square) are signed for.
+#[cfg_attr(not(feature = "testing"), allow(unreachable_pub))] // public through `testing`
 pub const TEST_URL: &str = "https://example.com/webhooks";
 
 /// `unix` seconds as RFC 3339 UTC (`2026-11-30T12:00:00Z`).

@@ -80,6 +80,7 @@ pub(crate) struct Sample {
     /// Signs a body as the provider does.
     pub(crate) sign: fn(&SignRequest<'_>) -> Result<SignedHeaders, SignError>,
     /// The test kit's event: a payload wrapped in the provider's envelope and signed.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // read only by `testing`
     pub(crate) event: fn(&EventSample<'_>) -> Result<SampleRequest, VerifyError>,
 }
 
@@ -354,6 +355,7 @@ pub(crate) struct EventSample<'a> {
 }
 
 /// A provider's signed test-kit event.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // read only by `testing`
 pub(crate) struct SampleRequest {
     pub(crate) body: Vec<u8>,
     pub(crate) headers: HeaderMap,

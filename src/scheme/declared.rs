@@ -1059,6 +1059,7 @@ impl DeclaredScheme {
 impl DeclaredScheme {
     /// The headers this scheme's sender would send with `body` posted as `method` to `uri`
     /// at `timestamp` (Unix seconds; written in the declared unit), under the first secret.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // read only by `testing`
     pub(crate) fn sign_request(
         &self,
         method: &http::Method,
