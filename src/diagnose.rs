@@ -253,7 +253,7 @@ impl Explainer {
     }
 
     /// Renamed [`provider`](Self::provider).
-    // PENDING: #[deprecated(note = "use Explainer::provider")]
+    #[deprecated(note = "use Explainer::provider")]
     #[doc(hidden)]
     #[must_use]
     pub fn builtin(

@@ -14,7 +14,7 @@ use std::time::Duration;
 #[deprecated(note = "use verihook::error::PayloadError")]
 #[doc(hidden)]
 pub type PayloadError = crate::error::PayloadError;
-// PENDING: #[deprecated(note = "use verihook::error::SecretError")]
+#[deprecated(note = "use verihook::error::SecretError")]
 #[doc(hidden)]
 pub type SecretError = crate::error::SecretError;
 #[deprecated(note = "use verihook::event::EventBuilder")]
@@ -29,14 +29,14 @@ pub type Handshake = crate::event::Handshake;
 #[deprecated(note = "use verihook::event::Signed")]
 #[doc(hidden)]
 pub type Signed = crate::event::Signed;
-// PENDING: #[deprecated(note = "use verihook::event::Verified")]
+#[deprecated(note = "use verihook::event::Verified")]
 #[doc(hidden)]
 pub type Verified = crate::event::Verified;
 #[cfg(feature = "discord")]
 #[deprecated(note = "use verihook::providers::discord::DiscordVerifier")]
 #[doc(hidden)]
 pub type DiscordVerifier = crate::providers::discord::DiscordVerifier;
-// PENDING: #[deprecated(note = "use verihook::providers::github::GithubVerifier")]
+#[deprecated(note = "use verihook::providers::github::GithubVerifier")]
 #[doc(hidden)]
 pub type GithubVerifier = crate::providers::github::GithubVerifier;
 #[deprecated(note = "use verihook::providers::gitlab::GitlabVerifier")]
@@ -54,13 +54,13 @@ pub type ShopifyVerifier = crate::providers::shopify::ShopifyVerifier;
 #[deprecated(note = "use verihook::providers::slack::SlackVerifier")]
 #[doc(hidden)]
 pub type SlackVerifier = crate::providers::slack::SlackVerifier;
-// PENDING: #[deprecated(note = "use verihook::providers::square::SquareVerifier")]
+#[deprecated(note = "use verihook::providers::square::SquareVerifier")]
 #[doc(hidden)]
 pub type SquareVerifier = crate::providers::square::SquareVerifier;
-// PENDING: #[deprecated(note = "use verihook::providers::standard::StandardVerifier")]
+#[deprecated(note = "use verihook::providers::standard::StandardVerifier")]
 #[doc(hidden)]
 pub type StandardVerifier = crate::providers::standard::StandardVerifier;
-// PENDING: #[deprecated(note = "use verihook::providers::stripe::StripeVerifier")]
+#[deprecated(note = "use verihook::providers::stripe::StripeVerifier")]
 #[doc(hidden)]
 pub type StripeVerifier = crate::providers::stripe::StripeVerifier;
 #[deprecated(note = "use verihook::providers::twilio::TwilioVerifier")]
@@ -69,16 +69,16 @@ pub type TwilioVerifier = crate::providers::twilio::TwilioVerifier;
 #[deprecated(note = "use verihook::providers::zoom::ZoomVerifier")]
 #[doc(hidden)]
 pub type ZoomVerifier = crate::providers::zoom::ZoomVerifier;
-// PENDING: #[deprecated(note = "use verihook::receiver::ReceiverBuilder")]
+#[deprecated(note = "use verihook::receiver::ReceiverBuilder")]
 #[doc(hidden)]
 pub type ReceiverBuilder = crate::receiver::ReceiverBuilder;
 #[deprecated(note = "use verihook::router::UnroutedPolicy")]
 #[doc(hidden)]
 pub type UnroutedPolicy = crate::router::UnroutedPolicy;
-// PENDING: #[deprecated(note = "use verihook::scheme::FixedClock")]
+#[deprecated(note = "use verihook::scheme::FixedClock")]
 #[doc(hidden)]
 pub type FixedClock = crate::scheme::FixedClock;
-// PENDING: #[deprecated(note = "use verihook::scheme::VerifyOptions")]
+#[deprecated(note = "use verihook::scheme::VerifyOptions")]
 #[doc(hidden)]
 pub type VerifyOptions = crate::scheme::VerifyOptions;
 #[deprecated(note = "use verihook::error::MAX_SENDER_NAME")]

@@ -9,7 +9,8 @@
 //! use verihook::bytes::Bytes;
 //! use verihook::http::{HeaderMap, HeaderName, HeaderValue};
 //! use verihook::scheme::{Check, SchemeInfo, Verifier};
-//! use verihook::{Event, Field, RequestHead, Scheme, Verified, VerifyError, WebhookRequest};
+//! use verihook::event::{Field, Verified};
+//! use verihook::{Event, RequestHead, Scheme, VerifyError, WebhookRequest};
 //!
 //! #[derive(Debug)]
 //! struct Acme {
