@@ -540,6 +540,22 @@ def check_complete_receiver(readme_text, readme, target):
         say("the complete receiver routes each event to its typed handler once, and a second "
             "replica sharing Redis answers duplicate")
 
+        # The README promises one log line per failure: a wrongly signed event is one.
+        forged = run(f"{cli} send --provider stripe --secret whsec_not_the_guide_secret "
+                     f"--url http://127.0.0.1:{first_port}/webhooks/stripe", timeout=60)
+        if "401" not in forged.stdout:
+            fail(f"the complete receiver did not refuse a wrongly signed event: {forged.stdout}")
+        wanted = 'webhook rejected sender="stripe" code="bad_signature" status=401'
+        deadline = time.time() + 10
+        # tracing-subscriber colours its fields, even into a file.
+        plain = lambda: [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in first.lines()]
+        while not any(wanted in line for line in plain()):
+            if time.time() > deadline:
+                fail(f"the complete receiver logged no line with `{wanted}` for a wrongly signed "
+                     "event:\n" + "\n".join(first.lines()[-20:]))
+            time.sleep(0.2)
+        say("the complete receiver logs a wrongly signed event in one line")
+
         quoted = re.findall(r"`(error: [^`]*)`", section.replace("\n", " "))
         if len(quoted) < 4:
             fail(f"expected the README to quote four start-up errors, found {quoted}")
