@@ -492,6 +492,11 @@ def check_complete_receiver(readme_text, readme, target):
     program = next(b for b in readme if b.section == "A complete receiver" and b.is_rust)
     crate = tempfile.mkdtemp(prefix="guide-receiver-")
     processes = []
+    # The receiver's idempotency keys in Redis are deleted afterwards: those this run made.
+    redis_keys = lambda: set(subprocess.run(
+        ["redis-cli", "-u", REDIS_URL, "--scan", "--pattern", "verihook:*"],
+        capture_output=True, text=True).stdout.split())
+    keys_before = redis_keys()
     try:
         os.makedirs(os.path.join(crate, "src"))
         write(os.path.join(crate, "Cargo.toml"),
@@ -592,6 +597,10 @@ def check_complete_receiver(readme_text, readme, target):
             else:
                 process.close()
         shutil.rmtree(crate, ignore_errors=True)
+        made = sorted(k for k in redis_keys() - keys_before
+                      if k.startswith(("verihook:stripe:", "verihook:github:")))
+        if made:
+            subprocess.run(["redis-cli", "-u", REDIS_URL, "DEL", *made], capture_output=True)
 
 
 def main():

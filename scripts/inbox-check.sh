@@ -131,6 +131,8 @@ for name in worker1 worker2; do
 done
 if [ "$backend" = postgres ]; then
   psql -q "$admin_url" -c 'DROP DATABASE IF EXISTS verihook_inbox_check' >/dev/null
+else
+  redis-cli -u "$redis_url" --scan --pattern 'verihook:{inbox}:*' | xargs -r redis-cli -u "$redis_url" DEL >/dev/null
 fi
 echo "$backend: inbox crash test passed: $events acknowledged, $events processed"
 }
