@@ -105,6 +105,7 @@ $send send -p stripe -s whsec_demo_stripe_secret --url http://127.0.0.1:3933/web
 expect "$work/shared" '"outcome":"processed"'
 expect "$work/shared" '"outcome":"duplicate"'
 expect "$work/axum_receiver-3932.log" "idempotency: Redis"
+redis-cli -u "$redis_url" DEL "verihook:stripe:$id" >/dev/null  # leave Redis as it was
 echo "axum_receiver and actix_receiver share deduplication through Redis"
 
 # 3. `verihook listen --forward` in front of the example receiver: listen verifies and prints,
