@@ -77,10 +77,13 @@ impl Linear {
 
 const HEADER: &str = "linear-signature";
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
-static INFO: SchemeInfo = SchemeInfo::new("linear", &HEADERS).with_tolerance(LINEAR_TOLERANCE);
+/// The provider's one name: its scheme's, its events' sender's and its registry entry's.
+const NAME: &str = "linear";
+
+static INFO: SchemeInfo = SchemeInfo::new(NAME, &HEADERS).with_tolerance(LINEAR_TOLERANCE);
 
 impl TextKeyed for Linear {
-    const NAME: &'static str = "linear";
+    const NAME: &'static str = NAME;
 
     fn from_keys(keys: TextKeys) -> Self {
         Self { keys: keys.0 }
@@ -106,7 +109,7 @@ impl Events for Linear {
             SIGNATURE.malformed("the signed body has no webhookTimestamp in milliseconds")
         })?;
         check_freshness_millis(millis, at.now(), at.tolerance())?;
-        Ok(Event::builder("linear", body)
+        Ok(Event::builder(NAME, body)
             .id(id, false)
             .event_type(Field::Body("type"), true)
             .timestamp(millis / 1000)
@@ -314,7 +317,7 @@ fn sample_event(
 }
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
-    name: "linear",
+    name: NAME,
     aliases: &[],
     signs_url: false,
     headers: &["linear-signature"],

@@ -85,10 +85,13 @@ impl Paddle {
 
 const HEADER: &str = "paddle-signature";
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
-static INFO: SchemeInfo = SchemeInfo::new("paddle", &HEADERS).with_tolerance(PADDLE_TOLERANCE);
+/// The provider's one name: its scheme's, its events' sender's and its registry entry's.
+const NAME: &str = "paddle";
+
+static INFO: SchemeInfo = SchemeInfo::new(NAME, &HEADERS).with_tolerance(PADDLE_TOLERANCE);
 
 impl TextKeyed for Paddle {
-    const NAME: &'static str = "paddle";
+    const NAME: &'static str = NAME;
 
     fn from_keys(keys: TextKeys) -> Self {
         Self { keys: keys.0 }
@@ -109,7 +112,7 @@ impl Events for Paddle {
         if !matched {
             return Err(self.keys.mismatch(header.count));
         }
-        Ok(Event::builder("paddle", body)
+        Ok(Event::builder(NAME, body)
             .id(Field::Body("event_id"), true)
             .event_type(Field::Body("event_type"), true)
             .timestamp(header.timestamp)
@@ -257,7 +260,7 @@ fn sample_event(
 }
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
-    name: "paddle",
+    name: NAME,
     aliases: &[],
     signs_url: false,
     headers: &["paddle-signature"],

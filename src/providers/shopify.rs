@@ -91,7 +91,7 @@ impl Shopify {
         }
         // Only the body is signed: the id and topic are reported, never used to de-duplicate.
         Ok(Event::verified(
-            "shopify",
+            NAME,
             body,
             (id, false),
             (topic, false),
@@ -102,10 +102,13 @@ impl Shopify {
 
 const HEADER: &str = "x-shopify-hmac-sha256";
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
-static INFO: SchemeInfo = SchemeInfo::new("shopify", &HEADERS);
+/// The provider's one name: its scheme's, its events' sender's and its registry entry's.
+const NAME: &str = "shopify";
+
+static INFO: SchemeInfo = SchemeInfo::new(NAME, &HEADERS);
 
 impl TextKeyed for Shopify {
-    const NAME: &'static str = "shopify";
+    const NAME: &'static str = NAME;
 
     fn from_keys(keys: TextKeys) -> Self {
         Self { keys: keys.0 }
@@ -298,7 +301,7 @@ fn sample_event(
 }
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
-    name: "shopify",
+    name: NAME,
     aliases: &[],
     signs_url: false,
     headers: &["x-shopify-hmac-sha256"],

@@ -64,10 +64,13 @@ impl Slack {
 
 const HEADER: &str = "x-slack-signature";
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
-static INFO: SchemeInfo = SchemeInfo::new("slack", &HEADERS);
+/// The provider's one name: its scheme's, its events' sender's and its registry entry's.
+const NAME: &str = "slack";
+
+static INFO: SchemeInfo = SchemeInfo::new(NAME, &HEADERS);
 
 impl TextKeyed for Slack {
-    const NAME: &'static str = "slack";
+    const NAME: &'static str = NAME;
 
     fn from_keys(keys: TextKeys) -> Self {
         Self { keys: keys.0 }
@@ -117,7 +120,7 @@ impl Scheme for Slack {
             }
         }
         Ok(Verified::Event(
-            Event::builder("slack", body.clone())
+            Event::builder(NAME, body.clone())
                 .id(Field::Body("event_id"), true)
                 .event_type(Field::Body("type"), true)
                 .timestamp(seconds)
@@ -275,7 +278,7 @@ fn sample_event(
 }
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
-    name: "slack",
+    name: NAME,
     aliases: &[],
     signs_url: false,
     headers: &["x-slack-signature"],

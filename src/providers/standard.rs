@@ -85,7 +85,10 @@ static HEADERS: [HeaderName; 2] = [
     HeaderName::from_static("webhook-signature"),
     HeaderName::from_static("svix-signature"),
 ];
-static INFO: SchemeInfo = SchemeInfo::new("standard-webhooks", &HEADERS);
+/// The provider's one name: its scheme's, its events' sender's and its registry entry's.
+const NAME: &str = "standard-webhooks";
+
+static INFO: SchemeInfo = SchemeInfo::new(NAME, &HEADERS);
 
 impl StandardVerifier {
     /// A verifier for one key, as the sender issues it: `whsec_<base64>` for HMAC,
@@ -118,7 +121,7 @@ impl StandardVerifier {
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
-        Self::keyed(secrets, min).map_err(|e| e.for_scheme("standard-webhooks"))
+        Self::keyed(secrets, min).map_err(|e| e.for_scheme(NAME))
     }
 
     fn keyed<I>(secrets: I, min: usize) -> Result<Self, VerifyError>
@@ -158,10 +161,10 @@ impl StandardVerifier {
     pub fn from_secrets(secrets: impl IntoIterator<Item = Secret>) -> Result<Self, VerifyError> {
         let secrets: Vec<Secret> = secrets.into_iter().collect();
         if secrets.is_empty() {
-            return Err(VerifyError::from(SecretError::Empty).for_scheme("standard-webhooks"));
+            return Err(VerifyError::from(SecretError::Empty).for_scheme(NAME));
         }
         let symmetric = MacKeys::new(secrets.iter().map(Secret::expose), MIN_SYMMETRIC_KEY_LEN)
-            .map_err(|e| e.for_scheme("standard-webhooks"))?;
+            .map_err(|e| e.for_scheme(NAME))?;
         Ok(Verifier::for_scheme(Standard {
             symmetric,
             #[cfg(feature = "discord")]
@@ -244,10 +247,7 @@ impl Key {
                          loader): configure it without the quotes",
             });
         }
-        if ["sk_", "rk_", "pk_"]
-            .iter()
-            .any(|api| secret.starts_with(api))
-        {
+        if crate::providers::stripe::is_api_key(secret.as_bytes()) {
             return Err(SecretError::WrongKind {
                 reason: "this looks like a Stripe API key: a Standard Webhooks key is whsec_ \
                          (HMAC) or whpk_ (ed25519) followed by base64, as the sender's \
@@ -453,7 +453,7 @@ impl Events for Standard {
             });
         }
         Ok(Event::verified(
-            "standard-webhooks",
+            NAME,
             body,
             (Field::Header(parsed.id.clone()), true),
             (Field::Body("type"), true),
@@ -731,7 +731,7 @@ fn sample_event(
 }
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
-    name: "standard-webhooks",
+    name: NAME,
     aliases: &["standard", "standardwebhooks", "svix"],
     signs_url: false,
     headers: &["webhook-signature", "svix-signature"],

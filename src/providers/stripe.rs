@@ -56,7 +56,10 @@ pub struct Stripe {
 }
 
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static("stripe-signature")];
-static INFO: SchemeInfo = SchemeInfo::new("stripe", &HEADERS);
+/// The provider's one name: its scheme's, its events' sender's and its registry entry's.
+const NAME: &str = "stripe";
+
+static INFO: SchemeInfo = SchemeInfo::new(NAME, &HEADERS);
 
 impl StripeVerifier {
     /// A verifier for one endpoint secret, exactly as Stripe shows it (`whsec_...`).
@@ -89,7 +92,7 @@ impl StripeVerifier {
     {
         let secrets: Vec<I::Item> = secrets.into_iter().collect();
         for secret in &secrets {
-            signing_secret_form(secret.as_ref()).map_err(|e| e.for_scheme("stripe"))?;
+            signing_secret_form(secret.as_ref()).map_err(|e| e.for_scheme(NAME))?;
         }
         let secrets: Vec<&[u8]> = secrets.iter().map(AsRef::as_ref).collect();
         Self::keyed(&secrets, min)
@@ -110,7 +113,7 @@ impl StripeVerifier {
                 keys: MacKeys::new(secrets.iter().copied(), 1)?,
             }))
         };
-        keyed().map_err(|e| e.for_scheme("stripe"))
+        keyed().map_err(|e| e.for_scheme(NAME))
     }
 
     /// A verifier from [`Secret`]s holding the secrets' text as bytes, used exactly as given:
@@ -137,6 +140,14 @@ impl StripeVerifier {
     }
 }
 
+/// Whether `secret` looks like a Stripe API key (secret, restricted or publishable), the usual
+/// mistake for a webhook signing secret, here and in other schemes' `whsec_` keys.
+pub(crate) fn is_api_key(secret: &[u8]) -> bool {
+    [&b"sk_"[..], b"rk_", b"pk_"]
+        .iter()
+        .any(|prefix| secret.starts_with(prefix))
+}
+
 /// Whether `secret` has the form of a Stripe endpoint signing secret (`whsec_` and a token),
 /// else what it looks like and what to give instead: the usual mistakes are an API key (`sk_`,
 /// `rk_`, `pk_`) where the signing secret belongs, and a value pasted from a shell or `.env`
@@ -154,14 +165,12 @@ fn signing_secret_form(secret: &[u8]) -> Result<(), SecretError> {
                      .env file?): give the value alone, `whsec_...` without quotes",
         });
     }
-    for api_key in [&b"sk_"[..], b"rk_", b"pk_"] {
-        if secret.starts_with(api_key) {
-            return Err(SecretError::WrongKind {
-                reason: "this is a Stripe API key, not a webhook signing secret: copy the \
-                         endpoint's signing secret (whsec_...) from the Stripe dashboard \
-                         (Developers > Webhooks) or `stripe listen`",
-            });
-        }
+    if is_api_key(secret) {
+        return Err(SecretError::WrongKind {
+            reason: "this is a Stripe API key, not a webhook signing secret: copy the \
+                     endpoint's signing secret (whsec_...) from the Stripe dashboard \
+                     (Developers > Webhooks) or `stripe listen`",
+        });
     }
     if !secret.starts_with(b"whsec_") {
         return Err(SecretError::WrongKind {
@@ -227,7 +236,7 @@ impl Events for Stripe {
             return Err(self.keys.mismatch(header.count));
         }
         Ok(Event::verified(
-            "stripe",
+            NAME,
             body,
             (Field::Body("id"), true),
             (Field::Body("type"), true),
@@ -396,7 +405,7 @@ fn sample_event(
 }
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
-    name: "stripe",
+    name: NAME,
     aliases: &[],
     signs_url: false,
     headers: &["stripe-signature"],

@@ -69,10 +69,13 @@ impl Zoom {
 
 const HEADER: &str = "x-zm-signature";
 static HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER)];
-static INFO: SchemeInfo = SchemeInfo::new("zoom", &HEADERS);
+/// The provider's one name: its scheme's, its events' sender's and its registry entry's.
+const NAME: &str = "zoom";
+
+static INFO: SchemeInfo = SchemeInfo::new(NAME, &HEADERS);
 
 impl TextKeyed for Zoom {
-    const NAME: &'static str = "zoom";
+    const NAME: &'static str = NAME;
 
     fn from_keys(keys: TextKeys) -> Self {
         Self { keys: keys.0 }
@@ -147,7 +150,7 @@ impl Scheme for Zoom {
             return Ok(Verified::Handshake(answer));
         }
         Ok(Verified::Event(
-            Event::builder("zoom", body.clone())
+            Event::builder(NAME, body.clone())
                 .event_type(Field::Body("event"), true)
                 .timestamp(seconds)
                 .build(),
@@ -257,7 +260,7 @@ fn sample_event(
 }
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
-    name: "zoom",
+    name: NAME,
     aliases: &[],
     signs_url: false,
     headers: &["x-zm-signature"],
