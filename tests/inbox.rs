@@ -13,40 +13,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::HeaderMap;
 use verihook::idempotency::{ClaimToken, StoreError};
 use verihook::inbox::{Backoff, Enqueued, Entry, Inbox, MemoryInbox, Worker};
 use verihook::router::RouteKey;
-use verihook::testing::StripeSigner;
-use verihook::{providers::stripe::StripeVerifier, scheme::FixedClock, HandlerError, Receiver};
+use verihook::{providers::stripe::StripeVerifier, HandlerError, Receiver};
+
+#[path = "support/inbox_kit.rs"]
+mod inbox_kit;
+use inbox_kit::{delivery, drain, receiver, NOW, SECRET};
 
 #[cfg(any(feature = "redis", feature = "postgres"))]
 #[path = "support/servers.rs"]
 mod servers;
-
-const SECRET: &str = "whsec_inbox_suite_secret";
-const NOW: u64 = 1_700_000_000;
-
-fn delivery(id: &str) -> (HeaderMap, Bytes) {
-    let body = Bytes::from(format!(r#"{{"id":"{id}","type":"invoice.paid"}}"#));
-    let headers = StripeSigner::new(SECRET).unwrap().sign(NOW, &body);
-    (headers, body)
-}
-
-fn receiver(inbox: Arc<dyn Inbox>) -> Arc<Receiver> {
-    Arc::new(
-        Receiver::builder()
-            .sender(
-                "stripe",
-                StripeVerifier::new(SECRET)
-                    .unwrap()
-                    .with_clock(FixedClock::at_unix(NOW)),
-            )
-            .inbox(inbox)
-            .build()
-            .unwrap(),
-    )
-}
 
 /// How many times the handler ran, per event id.
 type Runs = Arc<Mutex<HashMap<String, usize>>>;
@@ -89,20 +67,6 @@ fn worker(
         .build()
         .unwrap();
     (worker, runs)
-}
-
-/// Runs the worker until nothing is due, or `within` passes.
-async fn drain(worker: &Worker, inbox: &dyn Inbox, within: Duration) {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        let stats = inbox.stats().await.unwrap();
-        if stats.pending == 0 && stats.in_flight == 0 {
-            return;
-        }
-        if worker.run_once().await.unwrap() == 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
 }
 
 async fn sixty_four_concurrent_duplicates_enqueue_one_entry(inbox: Arc<dyn Inbox>) {

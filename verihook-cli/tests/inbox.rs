@@ -7,38 +7,15 @@
 #![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
-use http::HeaderMap;
 use verihook::idempotency::ClaimToken;
 use verihook::inbox::{Backoff, Inbox, PostgresInbox, Worker};
-use verihook::testing::StripeSigner;
-use verihook::{providers::stripe::StripeVerifier, scheme::FixedClock, HandlerError, Receiver};
+use verihook::HandlerError;
 
-const SECRET: &str = "whsec_inbox_suite_secret";
-const NOW: u64 = 1_700_000_000;
-
-fn delivery(id: &str) -> (HeaderMap, Bytes) {
-    let body = Bytes::from(format!(r#"{{"id":"{id}","type":"invoice.paid"}}"#));
-    let headers = StripeSigner::new(SECRET).unwrap().sign(NOW, &body);
-    (headers, body)
-}
-
-fn receiver(inbox: Arc<dyn Inbox>) -> Arc<Receiver> {
-    Arc::new(
-        Receiver::builder()
-            .sender(
-                "stripe",
-                StripeVerifier::new(SECRET)
-                    .unwrap()
-                    .with_clock(FixedClock::at_unix(NOW)),
-            )
-            .inbox(inbox)
-            .build()
-            .unwrap(),
-    )
-}
+#[path = "../../tests/support/inbox_kit.rs"]
+mod inbox_kit;
+use inbox_kit::{delivery, drain, receiver};
 
 /// A worker whose handler fails while `fail` says so, three attempts per event.
 fn worker(
@@ -67,20 +44,6 @@ fn worker(
         })
         .build()
         .unwrap()
-}
-
-/// Runs the worker until nothing is due, or `within` passes.
-async fn drain(worker: &Worker, inbox: &dyn Inbox, within: Duration) {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        let stats = inbox.stats().await.unwrap();
-        if stats.pending == 0 && stats.in_flight == 0 {
-            return;
-        }
-        if worker.run_once().await.unwrap() == 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
 }
 
 /// An inbox in a table of its own, and the table's name.
