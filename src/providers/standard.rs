@@ -247,7 +247,12 @@ impl Key {
                          loader): configure it without the quotes",
             });
         }
-        if crate::providers::stripe::is_api_key(secret.as_bytes()) {
+        // A provider file reaches into no other's (tests/layout.rs): the prefixes of Stripe's API
+        // keys are spelled here as in stripe.rs.
+        if ["sk_", "rk_", "pk_"]
+            .iter()
+            .any(|api| secret.starts_with(api))
+        {
             return Err(SecretError::WrongKind {
                 reason: "this looks like a Stripe API key: a Standard Webhooks key is whsec_ \
                          (HMAC) or whpk_ (ed25519) followed by base64, as the sender's \

@@ -141,8 +141,8 @@ impl StripeVerifier {
 }
 
 /// Whether `secret` looks like a Stripe API key (secret, restricted or publishable), the usual
-/// mistake for a webhook signing secret, here and in other schemes' `whsec_` keys.
-pub(crate) fn is_api_key(secret: &[u8]) -> bool {
+/// mistake for a webhook signing secret.
+fn is_api_key(secret: &[u8]) -> bool {
     [&b"sk_"[..], b"rk_", b"pk_"]
         .iter()
         .any(|prefix| secret.starts_with(prefix))
