@@ -112,6 +112,7 @@ pub mod idempotency;
 pub mod inbox;
 mod moved;
 mod observe;
+mod ordering;
 pub mod providers;
 pub mod receiver;
 mod request;

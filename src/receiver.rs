@@ -315,7 +315,16 @@ enum Mode {
     Inline(Handler),
     /// Writes it into the inbox for the workers.
     #[cfg(feature = "inbox")]
-    Inbox(Arc<dyn Inbox>),
+    Inbox(Queue),
+}
+
+/// The inbox a receiver writes into, and how it stores each sender's events.
+#[cfg(feature = "inbox")]
+struct Queue {
+    inbox: Arc<dyn Inbox>,
+    /// Each sender's ordering, where the app chose one (else [`OrderBy::Provider`]).
+    ordering: Vec<(String, crate::inbox::OrderBy)>,
+    redaction: crate::inbox::Redaction,
 }
 
 /// One named sender: its scheme and how much body it may send.
@@ -337,6 +346,10 @@ pub struct ReceiverBuilder {
     handler: Option<Handler>,
     #[cfg(feature = "inbox")]
     inbox: Option<Arc<dyn Inbox>>,
+    #[cfg(feature = "inbox")]
+    ordering: Vec<(String, crate::inbox::OrderBy)>,
+    #[cfg(feature = "inbox")]
+    redaction: crate::inbox::Redaction,
     lease: Duration,
     retain: Duration,
     /// A mistake found while building (a router's bad route), reported by `build`.
@@ -355,6 +368,10 @@ impl Receiver {
             handler: None,
             #[cfg(feature = "inbox")]
             inbox: None,
+            #[cfg(feature = "inbox")]
+            ordering: Vec::new(),
+            #[cfg(feature = "inbox")]
+            redaction: crate::inbox::Redaction::new(),
             lease: DEFAULT_LEASE,
             retain: DEFAULT_RETAIN,
             error: None,
@@ -398,6 +415,52 @@ impl ReceiverBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
     pub fn inbox(mut self, inbox: impl Inbox + 'static) -> Self {
         self.inbox = Some(Arc::new(inbox));
+        self
+    }
+
+    /// How `sender`'s events are ordered in the inbox (default
+    /// [`OrderBy::Provider`](crate::inbox::OrderBy::Provider): the built-in provider's
+    /// ordering key, none for other schemes): name a JSON pointer for a declared or custom
+    /// scheme, or turn ordering off. Workers run the events of one ordering key one at a time,
+    /// in the provider's order.
+    ///
+    /// ```
+    /// use verihook::inbox::{MemoryInbox, OrderBy};
+    /// use verihook::providers::standard::StandardVerifier;
+    ///
+    /// let receiver = verihook::Receiver::builder()
+    ///     .sender("clerk", StandardVerifier::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?)
+    ///     .ordering("clerk", OrderBy::pointer("/data/id").stamp("/timestamp"))
+    ///     .inbox(MemoryInbox::new())
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "inbox")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
+    pub fn ordering(mut self, sender: impl Into<String>, order: crate::inbox::OrderBy) -> Self {
+        self.ordering.push((sender.into(), order));
+        self
+    }
+
+    /// Removes the values `redaction` names from each event's body before the inbox stores
+    /// it (the signature was checked on the body as received; the stored entry says it was
+    /// redacted).
+    ///
+    /// ```
+    /// use verihook::inbox::{MemoryInbox, Redaction};
+    /// use verihook::providers::stripe::StripeVerifier;
+    ///
+    /// let receiver = verihook::Receiver::builder()
+    ///     .sender("stripe", StripeVerifier::new("whsec_test_secret")?)
+    ///     .redact(Redaction::new().sender("stripe", ["/data/object/customer_email"]))
+    ///     .inbox(MemoryInbox::new())
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "inbox")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
+    pub fn redact(mut self, redaction: crate::inbox::Redaction) -> Self {
+        self.redaction = redaction;
         self
     }
 
@@ -553,7 +616,11 @@ impl ReceiverBuilder {
         #[cfg(feature = "inbox")]
         let mode = match (self.inbox, self.handler) {
             (Some(_), Some(_)) => return Err(ConfigError::HandlerWithInbox),
-            (Some(inbox), None) => Mode::Inbox(inbox),
+            (Some(inbox), None) => Mode::Inbox(Queue {
+                inbox,
+                ordering: self.ordering,
+                redaction: self.redaction,
+            }),
             (None, handler) => Mode::Inline(handler.ok_or(ConfigError::NoHandler)?),
         };
         #[cfg(not(feature = "inbox"))]
@@ -715,6 +782,7 @@ impl Receiver {
     ) -> Outcome {
         let (name, outcome) = watch
             .within(async {
+                let traceparent = head.headers().get("traceparent");
                 let verified = self.verify_named(sender, &WebhookRequest::new(head, &body));
                 // `name` borrows the receiver's own sender entry: no copy, no lookup.
                 let (event, name) = match verified {
@@ -729,7 +797,7 @@ impl Receiver {
                     }
                 };
                 watch.event(name, event.id().as_deref());
-                let outcome = self.run(event, name).await;
+                let outcome = self.run(event, name, traceparent).await;
                 (Some(name), traced(Some(name), outcome))
             })
             .await;
@@ -749,15 +817,30 @@ impl Receiver {
         &*self.store
     }
 
-    async fn run(&self, event: Event, sender: &str) -> Outcome {
+    async fn run(
+        &self,
+        event: Event,
+        sender: &str,
+        traceparent: Option<&http::HeaderValue>,
+    ) -> Outcome {
         let key = event.idempotency_key();
         #[allow(clippy::infallible_destructuring_match)] // one arm without the inbox feature
         let handler = match &self.mode {
             Mode::Inline(handler) => handler,
             #[cfg(feature = "inbox")]
-            Mode::Inbox(inbox) => {
-                let entry = crate::inbox::Entry::new(&event, key);
-                return match inbox.enqueue(&entry).await {
+            Mode::Inbox(queue) => {
+                let order = queue
+                    .ordering
+                    .iter()
+                    .find(|(name, _)| name == sender)
+                    .map(|(_, order)| order);
+                let mut entry = crate::inbox::Entry::new(&event, key)
+                    .traced(traceparent.and_then(|value| value.to_str().ok()))
+                    .redacted(&queue.redaction);
+                if let Some(order) = order {
+                    entry = entry.ordered(&event, order);
+                }
+                return match queue.inbox.enqueue(&entry).await {
                     Ok(crate::inbox::Enqueued::New) => Outcome::Queued { key: entry.key },
                     Ok(crate::inbox::Enqueued::Duplicate) => Outcome::Duplicate { key: entry.key },
                     Err(err) => {
@@ -816,7 +899,7 @@ impl fmt::Debug for Receiver {
         match &self.mode {
             Mode::Inline(_) => debug.field("store", &self.store),
             #[cfg(feature = "inbox")]
-            Mode::Inbox(inbox) => debug.field("inbox", inbox),
+            Mode::Inbox(queue) => debug.field("inbox", &queue.inbox),
         };
         debug
             .field("lease", &self.lease)

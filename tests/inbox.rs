@@ -268,7 +268,7 @@ async fn an_expired_lease_is_leased_again_and_the_stale_token_refused(inbox: Arc
         inbox
             .retry("stripe:evt_lease", stale, Duration::ZERO, "late")
             .await,
-        inbox.bury("stripe:evt_lease", stale, "late").await,
+        inbox.bury("stripe:evt_lease", stale, "late", "0").await,
         inbox
             .extend("stripe:evt_lease", stale, Duration::from_secs(1))
             .await,
@@ -399,7 +399,7 @@ async fn entries_round_trip_and_done_ones_are_purged(inbox: Arc<dyn Inbox>) {
     );
     let long_error = "é".repeat(5000);
     inbox
-        .bury(&entry.key, &leased[0].token, &long_error)
+        .bury(&entry.key, &leased[0].token, &long_error, "0")
         .await
         .unwrap();
     let dead = inbox.dead_letters(5).await.unwrap();
@@ -515,7 +515,7 @@ async fn nul_bytes_round_trip(inbox: Arc<dyn Inbox>) {
         ("issue\u{0}", Some("op\u{0}en"))
     );
     inbox
-        .bury(&entry.key, &leased[0].token, "bad\u{0}byte")
+        .bury(&entry.key, &leased[0].token, "bad\u{0}byte", "0")
         .await
         .unwrap();
     let dead = inbox.dead_letters(5).await.unwrap();

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Notify;
 
+use super::log::group_issues;
 use super::{
-    bounded_error, hold, BoxFuture, ClaimToken, DeadLetter, Enqueued, Entry, Inbox, InboxStats,
-    Leased, StoreError,
+    bounded_error, hold, BoxFuture, ClaimToken, DeadLetter, Enqueued, Entry, Filter, Inbox,
+    InboxStats, Issue, Leased, Status, StoreError, Stored, MAX_BATCH,
 };
 
 /// An inbox in this process's memory, for development and tests: **lost on restart**, and not
@@ -18,6 +19,10 @@ use super::{
 #[derive(Debug, Default)]
 pub struct MemoryInbox {
     entries: Mutex<HashMap<String, Slot>>,
+    /// The greatest stamp applied per ordering key.
+    applied: Mutex<HashMap<String, u64>>,
+    /// Arrival order.
+    arrivals: std::sync::atomic::AtomicU64,
     wake: Notify,
 }
 
@@ -31,15 +36,48 @@ struct Slot {
     due: Instant,
     token: Option<ClaimToken>,
     finished: Option<Instant>,
+    finished_at: Option<SystemTime>,
     last_error: Option<String>,
+    /// Arrival order, after the stamp.
+    seq: u64,
+    replays: u32,
+    replay_reason: Option<String>,
+    /// Whether the current run comes from a replay (it yields to fresh entries).
+    replayed: bool,
+    issue: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Pending,
-    Leased,
-    Done,
-    Dead,
+type State = Status;
+
+impl Slot {
+    fn stored(&self) -> Stored {
+        Stored {
+            key: self.entry.key.clone(),
+            sender: self.entry.sender.clone(),
+            id: self.entry.id.clone(),
+            event_type: self.entry.event_type.clone(),
+            ordering_key: self.entry.ordering_key.clone(),
+            status: self.state,
+            attempts: self.attempts,
+            enqueued_at: self.enqueued_at,
+            replays: self.replays,
+            replay_reason: self.replay_reason.clone(),
+            last_error: self.last_error.clone(),
+            issue: self.issue.clone(),
+            redacted: self.entry.redacted,
+        }
+    }
+
+    /// Its place among the events of its ordering key.
+    fn order(&self) -> (u64, u64) {
+        (self.entry.stamp.unwrap_or(0), self.seq)
+    }
+
+    fn finish(&mut self, state: State) {
+        self.state = state;
+        self.finished = Some(Instant::now());
+        self.finished_at = Some(SystemTime::now());
+    }
 }
 
 /// `after` from `now`, shortened to [`MAX_HOLD`](crate::idempotency::MAX_HOLD) (`Duration::MAX`
@@ -76,6 +114,12 @@ impl MemoryInbox {
         }
     }
 
+    fn applied_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.applied
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
         self.entries
             .lock()
@@ -100,7 +144,15 @@ impl Inbox for MemoryInbox {
                         due: Instant::now(),
                         token: None,
                         finished: None,
+                        finished_at: None,
                         last_error: None,
+                        seq: self
+                            .arrivals
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                        replays: 0,
+                        replay_reason: None,
+                        replayed: false,
+                        issue: None,
                     },
                 );
                 Enqueued::New
@@ -120,26 +172,62 @@ impl Inbox for MemoryInbox {
     ) -> BoxFuture<'a, Result<Vec<Leased>, StoreError>> {
         let now = Instant::now();
         let mut entries = self.lock();
-        let mut due: Vec<&mut Slot> = entries
-            .values_mut()
+        // Per ordering key: its first unsettled event, and whether one is under a live lease.
+        let mut heads: HashMap<&str, ((u64, u64), &str)> = HashMap::new();
+        let mut busy: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for slot in entries.values() {
+            let Some(ordering) = slot.entry.ordering_key.as_deref() else {
+                continue;
+            };
+            if !matches!(slot.state, State::Pending | State::Leased) {
+                continue;
+            }
+            if slot.state == State::Leased && slot.due > now {
+                busy.insert(ordering);
+            }
+            let head = heads
+                .entry(ordering)
+                .or_insert((slot.order(), &slot.entry.key));
+            if slot.order() < head.0 {
+                *head = (slot.order(), &slot.entry.key);
+            }
+        }
+        let mut chosen: Vec<(bool, Instant, String)> = entries
+            .values()
             .filter(|slot| matches!(slot.state, State::Pending | State::Leased) && slot.due <= now)
+            .filter(|slot| match slot.entry.ordering_key.as_deref() {
+                None => true,
+                Some(ordering) => {
+                    !busy.contains(ordering)
+                        && heads.get(ordering).map(|head| head.1) == Some(slot.entry.key.as_str())
+                }
+            })
+            .map(|slot| (slot.replayed, slot.due, slot.entry.key.clone()))
             .collect();
-        due.sort_by_key(|slot| slot.due);
-        let leased = due
+        chosen.sort();
+        let applied = self.applied_lock();
+        let leased = chosen
             .into_iter()
             .take(max)
-            .map(|slot| {
+            .filter_map(|(_, _, key)| {
+                let slot = entries.get_mut(&key)?;
                 let token = ClaimToken::generate();
                 slot.state = State::Leased;
                 slot.token = Some(token);
                 slot.attempts = slot.attempts.saturating_add(1);
                 slot.due = later(now, lease);
-                Leased {
+                Some(Leased {
                     entry: slot.entry.clone(),
                     token,
                     attempt: slot.attempts,
                     enqueued_at: slot.enqueued_at,
-                }
+                    applied_stamp: slot
+                        .entry
+                        .ordering_key
+                        .as_ref()
+                        .and_then(|ordering| applied.get(ordering).copied()),
+                    replay_reason: slot.replay_reason.clone().filter(|_| slot.replayed),
+                })
             })
             .collect();
         Box::pin(std::future::ready(Ok(leased)))
@@ -168,8 +256,14 @@ impl Inbox for MemoryInbox {
                     && slot.token.as_ref().map(ClaimToken::as_str) == Some(token.as_str()) =>
             {
                 if slot.state == State::Leased {
-                    slot.state = State::Done;
-                    slot.finished = Some(Instant::now());
+                    slot.finish(State::Done);
+                    if let (Some(ordering), Some(stamp)) =
+                        (&slot.entry.ordering_key, slot.entry.stamp)
+                    {
+                        let mut applied = self.applied_lock();
+                        let last = applied.entry(ordering.clone()).or_insert(stamp);
+                        *last = (*last).max(stamp);
+                    }
                 }
                 Ok(())
             }
@@ -200,14 +294,119 @@ impl Inbox for MemoryInbox {
         key: &'a str,
         token: &'a ClaimToken,
         error: &'a str,
+        issue: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let result = self.with_held(key, token, |slot| {
-            slot.state = State::Dead;
+            slot.finish(State::Dead);
             slot.token = None;
-            slot.finished = Some(Instant::now());
             slot.last_error = Some(bounded_error(error).to_owned());
+            slot.issue = Some(issue.to_owned());
         });
         Box::pin(std::future::ready(result))
+    }
+
+    fn supersede<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.with_held(key, token, |slot| slot.finish(State::Superseded));
+        Box::pin(std::future::ready(result))
+    }
+
+    fn find<'a>(&'a self, filter: &'a Filter) -> BoxFuture<'a, Result<Vec<Stored>, StoreError>> {
+        let entries = self.lock();
+        let mut found: Vec<&Slot> = entries
+            .values()
+            .filter(|slot| filter.matches(&slot.stored()))
+            .collect();
+        found.sort_by_key(|slot| (slot.enqueued_at, slot.seq));
+        let found = found
+            .into_iter()
+            .take(filter.bounded_limit())
+            .map(Slot::stored)
+            .collect();
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn replay<'a>(
+        &'a self,
+        filter: &'a Filter,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        let mut entries = self.lock();
+        let mut chosen: Vec<(SystemTime, u64, String)> = entries
+            .values()
+            .filter(|slot| slot.state.is_settled() && filter.matches(&slot.stored()))
+            .map(|slot| (slot.enqueued_at, slot.seq, slot.entry.key.clone()))
+            .collect();
+        chosen.sort();
+        chosen.truncate(filter.bounded_limit());
+        let now = Instant::now();
+        let keys: Vec<String> = chosen
+            .into_iter()
+            .filter_map(|(_, _, key)| {
+                let slot = entries.get_mut(&key)?;
+                slot.state = State::Pending;
+                slot.attempts = 0;
+                slot.due = now;
+                slot.token = None;
+                slot.finished = None;
+                slot.finished_at = None;
+                slot.issue = None;
+                slot.replays = slot.replays.saturating_add(1);
+                slot.replay_reason = Some(bounded_error(reason).to_owned());
+                slot.replayed = true;
+                Some(key)
+            })
+            .collect();
+        drop(entries);
+        if !keys.is_empty() {
+            self.wake.notify_waiters();
+            self.wake.notify_one();
+        }
+        Box::pin(std::future::ready(Ok(keys)))
+    }
+
+    fn purge<'a>(
+        &'a self,
+        filter: &'a Filter,
+        age: Duration,
+        except: &'a [(String, Option<String>)],
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        let mut entries = self.lock();
+        let old: Vec<String> = entries
+            .values()
+            .filter(|slot| {
+                slot.state.is_settled()
+                    && slot.finished.is_some_and(|at| at.elapsed() >= age)
+                    && filter.matches(&slot.stored())
+                    && !excepted(except, &slot.entry)
+            })
+            .map(|slot| slot.entry.key.clone())
+            .take(MAX_BATCH)
+            .collect();
+        for key in &old {
+            entries.remove(key);
+        }
+        Box::pin(std::future::ready(Ok(old.len() as u64)))
+    }
+
+    fn issues(&self, limit: usize) -> BoxFuture<'_, Result<Vec<Issue>, StoreError>> {
+        let entries = self.lock();
+        let dead = entries
+            .values()
+            .filter(|slot| slot.state == State::Dead)
+            .map(|slot| {
+                (
+                    slot.stored(),
+                    slot.entry.route_key.as_ref().map(|r| r.as_str().to_owned()),
+                    slot.finished_at.unwrap_or(slot.enqueued_at),
+                )
+            });
+        let mut issues = group_issues(dead);
+        issues.truncate(limit);
+        Box::pin(std::future::ready(Ok(issues)))
     }
 
     fn forget<'a>(
@@ -235,7 +434,7 @@ impl Inbox for MemoryInbox {
             match slot.state {
                 State::Leased if slot.due > now => stats.in_flight += 1,
                 State::Pending | State::Leased => stats.pending += 1,
-                State::Done => stats.done += 1,
+                State::Done | State::Superseded => stats.done += 1,
                 State::Dead => stats.dead += 1,
             }
             if matches!(slot.state, State::Pending | State::Leased) {
@@ -276,6 +475,8 @@ impl Inbox for MemoryInbox {
                 slot.attempts = 0;
                 slot.due = Instant::now();
                 slot.finished = None;
+                slot.finished_at = None;
+                slot.issue = None;
                 true
             }
             _ => false,
@@ -285,14 +486,14 @@ impl Inbox for MemoryInbox {
         }
         Box::pin(std::future::ready(Ok(requeued)))
     }
+}
 
-    fn purge_done(&self, age: Duration) -> BoxFuture<'_, Result<u64, StoreError>> {
-        let mut entries = self.lock();
-        let before = entries.len();
-        entries.retain(|_, slot| {
-            !(slot.state == State::Done && slot.finished.is_some_and(|at| at.elapsed() >= age))
-        });
-        let purged = (before - entries.len()) as u64;
-        Box::pin(std::future::ready(Ok(purged)))
-    }
+/// Whether `entry`'s sender (and type, where the pair names one) is in `except`.
+pub(crate) fn excepted(except: &[(String, Option<String>)], entry: &Entry) -> bool {
+    except.iter().any(|(sender, event_type)| {
+        *sender == entry.sender
+            && event_type
+                .as_ref()
+                .is_none_or(|t| Some(t) == entry.event_type.as_ref())
+    })
 }

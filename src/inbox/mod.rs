@@ -44,6 +44,7 @@
 
 #[cfg(feature = "postgres")]
 mod group;
+mod log;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -61,6 +62,11 @@ use crate::event::RouteKey;
 use crate::event::{Event, Field, Signed};
 use crate::idempotency::{BoxFuture, ClaimToken, StoreError};
 
+pub use crate::ordering::OrderBy;
+pub use log::{
+    issue_id, masked_error, Filter, Issue, Redaction, Retention, RetentionRule, Status, Stored,
+    MAX_BATCH, REDACTED,
+};
 pub use memory::MemoryInbox;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -97,7 +103,21 @@ pub struct Entry {
     /// Whether everything the route key was read from is covered by the signature (GitHub's
     /// comes partly from the unsigned `X-GitHub-Event` header: `false`).
     pub route_key_signed: bool,
-    /// The raw body, exactly as received.
+    /// The key that orders this event among others of the same object (`sub_1Nx`,
+    /// `octo/app#12`), read from signed content by its provider or the app's
+    /// [`OrderBy`]: workers never run two events of one ordering key at once, and run them by
+    /// [`stamp`](Self::stamp), then arrival. `None`: no order kept.
+    pub ordering_key: Option<String>,
+    /// The provider's own order for the event, in milliseconds since the Unix epoch (Stripe's
+    /// `created`, a signed timestamp, an object's `updated_at`): what ordering and the
+    /// [stale-event guard](WorkerBuilder::stale_guard) compare. `None`: arrival order only.
+    pub stamp: Option<u64>,
+    /// The W3C trace context of the request that delivered it (`traceparent`), so that the
+    /// worker's attempts join the request's trace.
+    pub traceparent: Option<String>,
+    /// Whether values were removed from the stored body ([`Redaction`]).
+    pub redacted: bool,
+    /// The raw body, exactly as received (or redacted, when [`redacted`](Self::redacted)).
     pub body: Bytes,
 }
 
@@ -115,8 +135,41 @@ impl Entry {
             signed: event.signed(),
             route_key: crate::providers::route_key(event),
             route_key_signed: event.signed().route_key(),
+            ordering_key: None,
+            stamp: None,
+            traceparent: None,
+            redacted: false,
             body: event.body().clone(),
         }
+        .ordered(event, &OrderBy::Provider)
+    }
+
+    /// This entry ordered as `order` reads from `event`.
+    #[must_use]
+    pub fn ordered(mut self, event: &Event, order: &OrderBy) -> Self {
+        let found = order.read(event);
+        self.ordering_key = found.as_ref().map(|(key, _)| key.clone());
+        self.stamp = found.and_then(|(_, stamp)| stamp);
+        self
+    }
+
+    /// This entry with the values `redaction` names removed from its stored body.
+    #[must_use]
+    pub fn redacted(mut self, redaction: &Redaction) -> Self {
+        if let Some(body) = redaction.apply(&self.sender, &self.body) {
+            self.body = Bytes::from(body);
+            self.redacted = true;
+        }
+        self
+    }
+
+    /// This entry carrying the request's trace context, when `traceparent` is a valid W3C
+    /// `traceparent` value (anything else is dropped: the header is not signed, and only a
+    /// well-formed value reaches the logs).
+    #[must_use]
+    pub fn traced(mut self, traceparent: Option<&str>) -> Self {
+        self.traceparent = traceparent.filter(|t| valid_traceparent(t)).map(Into::into);
+        self
     }
 
     /// The event, as the receiver verified it.
@@ -155,6 +208,11 @@ pub struct Leased {
     pub attempt: u32,
     /// When the receiver stored it.
     pub enqueued_at: SystemTime,
+    /// The greatest [`stamp`](Entry::stamp) of an event of its ordering key that was applied
+    /// (completed), for the [stale-event guard](WorkerBuilder::stale_guard).
+    pub applied_stamp: Option<u64>,
+    /// Why it was replayed, when this run is part of a replay.
+    pub replay_reason: Option<String>,
 }
 
 /// What [`Inbox::enqueue`] did.
@@ -244,13 +302,51 @@ pub trait Inbox: Send + Sync + fmt::Debug {
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Makes the entry a dead letter with the handler's last `error`.
+    /// Makes the entry a dead letter with the handler's last `error`, grouped under `issue`
+    /// (its [`issue_id`]).
     fn bury<'a>(
         &'a self,
         key: &'a str,
         token: &'a ClaimToken,
         error: &'a str,
+        issue: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Settles the entry as [`Status::Superseded`] without running the handler: a newer event
+    /// of its ordering key was already applied. Kept like a done entry (redeliveries are
+    /// duplicates); does not change the applied stamp.
+    fn supersede<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Up to [`Filter::limit`] stored entries that `filter` selects, oldest stored first.
+    fn find<'a>(&'a self, filter: &'a Filter) -> BoxFuture<'a, Result<Vec<Stored>, StoreError>>;
+
+    /// Puts up to [`Filter::limit`] settled entries (done, superseded or dead) that `filter`
+    /// selects back to work, oldest stored first: pending, due now, attempts reset, replays
+    /// counted, `reason` recorded. Pending and leased entries are never touched. Replayed
+    /// entries keep their ordering key, and yield to new deliveries: a worker leases them only
+    /// after what is due fresh. Gives their keys.
+    fn replay<'a>(
+        &'a self,
+        filter: &'a Filter,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>>;
+
+    /// Removes up to [`MAX_BATCH`] settled entries that `filter` selects, settled more than
+    /// `age` ago (an age past a century counts as a century), except those whose sender (and
+    /// type, when given) is in `except`. Gives how many. Their keys are no longer duplicates.
+    fn purge<'a>(
+        &'a self,
+        filter: &'a Filter,
+        age: Duration,
+        except: &'a [(String, Option<String>)],
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
+
+    /// Dead letters grouped by [`Issue`], most recently failed first, at most `limit`.
+    fn issues(&self, limit: usize) -> BoxFuture<'_, Result<Vec<Issue>, StoreError>>;
 
     /// Removes the entry without marking it done, so a later delivery of its key is stored
     /// anew: what a worker does with an event no route took when the signature does not cover
@@ -275,9 +371,14 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     /// when there is no dead letter of that key.
     fn requeue<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
 
-    /// Removes done entries older than `age` (an age past a century counts as a century);
-    /// gives how many. Their keys are no longer duplicates.
-    fn purge_done(&self, age: Duration) -> BoxFuture<'_, Result<u64, StoreError>>;
+    /// Removes up to [`MAX_BATCH`] done entries finished more than `age` ago (an age past a
+    /// century counts as a century); gives how many. Their keys are no longer duplicates.
+    fn purge_done(&self, age: Duration) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let done = Filter::new().status(Status::Done);
+            self.purge(&done, age, &[]).await
+        })
+    }
 }
 
 impl<T: Inbox + ?Sized> Inbox for Arc<T> {
@@ -325,8 +426,42 @@ impl<T: Inbox + ?Sized> Inbox for Arc<T> {
         key: &'a str,
         token: &'a ClaimToken,
         error: &'a str,
+        issue: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        (**self).bury(key, token, error)
+        (**self).bury(key, token, error, issue)
+    }
+
+    fn supersede<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).supersede(key, token)
+    }
+
+    fn find<'a>(&'a self, filter: &'a Filter) -> BoxFuture<'a, Result<Vec<Stored>, StoreError>> {
+        (**self).find(filter)
+    }
+
+    fn replay<'a>(
+        &'a self,
+        filter: &'a Filter,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        (**self).replay(filter, reason)
+    }
+
+    fn purge<'a>(
+        &'a self,
+        filter: &'a Filter,
+        age: Duration,
+        except: &'a [(String, Option<String>)],
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        (**self).purge(filter, age, except)
+    }
+
+    fn issues(&self, limit: usize) -> BoxFuture<'_, Result<Vec<Issue>, StoreError>> {
+        (**self).issues(limit)
     }
 
     fn forget<'a>(
@@ -396,4 +531,19 @@ pub(crate) fn bounded_error(error: &str) -> &str {
         end -= 1;
     }
     &error[..end]
+}
+
+/// Whether `value` is a W3C `traceparent`: version `00`, a 32-hex-digit trace id and a
+/// 16-hex-digit parent id, neither all zeros, and two hex digits of flags.
+pub(crate) fn valid_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |part: &str, len: usize| {
+        part.len() == len
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    matches!(parts.as_slice(), [version, trace, parent, flags]
+        if *version == "00" && hex(trace, 32) && hex(parent, 16) && hex(flags, 2)
+            && trace.bytes().any(|b| b != b'0') && parent.bytes().any(|b| b != b'0'))
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinSet;
 
-use super::{Inbox, Leased};
+use super::{Inbox, Leased, Retention};
 use crate::error::ConfigError;
 use crate::handler::{
     Delivery, Handled, Handler, HandlerError, Settle, DEFAULT_LEASE, DEFAULT_RETAIN,
@@ -80,6 +80,8 @@ pub struct Worker {
     max_attempts: u32,
     max_age: Duration,
     retain: Duration,
+    retention: Option<Retention>,
+    stale_guard: bool,
     idle_wait: Duration,
 }
 
@@ -95,6 +97,8 @@ pub struct WorkerBuilder {
     max_attempts: u32,
     max_age: Duration,
     retain: Duration,
+    retention: Option<Retention>,
+    stale_guard: bool,
     poll: Duration,
     /// A mistake found while building (a router's bad route), reported by `build`.
     error: Option<ConfigError>,
@@ -118,6 +122,14 @@ pub enum Fate {
     Dead {
         /// What the handler said.
         error: String,
+    },
+    /// Settled without running the handler: a newer event of its ordering key was already
+    /// applied (the [stale-event guard](WorkerBuilder::stale_guard)).
+    Superseded {
+        /// The event's stamp.
+        stamp: u64,
+        /// The newest stamp applied for its ordering key.
+        applied: u64,
     },
     /// The result could not be recorded: the lease ran out and another worker may have the
     /// event, or the inbox could not be reached. The event runs again when its lease ends.
@@ -163,6 +175,8 @@ impl Worker {
             max_attempts: 8,
             max_age: DEFAULT_RETAIN,
             retain: DEFAULT_RETAIN,
+            retention: None,
+            stale_guard: false,
             poll: Duration::from_secs(1),
             error: None,
         }
@@ -245,7 +259,13 @@ impl Worker {
                 last_depth = Instant::now();
             }
             if last_purge.elapsed() >= Duration::from_secs(60) {
-                let _ = self.inbox.purge_done(self.retain).await;
+                let purged = match &self.retention {
+                    Some(retention) => retention.apply(&*self.inbox).await,
+                    None => self.inbox.purge_done(self.retain).await,
+                };
+                if purged.is_err() {
+                    observe::inbox_error("purge");
+                }
                 last_purge = Instant::now();
             }
             if leased_any && running.len() < self.concurrency {
@@ -303,12 +323,17 @@ impl Worker {
         let max_attempts = self.max_attempts;
         let max_age = self.max_age;
         let observer = self.observer.clone();
-        async move {
+        let stale_guard = self.stale_guard;
+        #[cfg(feature = "tracing")]
+        let span = attempt_span(&leased);
+        let work = async move {
             let Leased {
                 entry,
                 token,
                 attempt,
                 enqueued_at,
+                applied_stamp,
+                replay_reason,
             } = leased;
             let key = entry.key.clone();
             let sender = entry.sender.clone();
@@ -318,6 +343,32 @@ impl Worker {
                 target: "verihook", key = key.as_str(), sender = sender.as_str(), attempt,
                 "inbox event started"
             );
+            // The stale-event guard: a newer event of this ordering key was applied already.
+            // A replay always runs: re-running stored events is what it was asked for.
+            if let (true, None, Some(stamp), Some(applied)) =
+                (stale_guard, &replay_reason, entry.stamp, applied_stamp)
+            {
+                if stamp < applied {
+                    let fate = match inbox.supersede(&key, &token).await {
+                        Ok(()) => Fate::Superseded { stamp, applied },
+                        Err(_) => Fate::Lost,
+                    };
+                    observe::handled_since(&sender, fate.code(), observe::clock());
+                    let report = Attempt {
+                        key,
+                        sender,
+                        id,
+                        number: attempt,
+                        fate,
+                    };
+                    trace(&report);
+                    if let Some(observe) = &observer {
+                        observe(&report);
+                    }
+                    return report.key;
+                }
+            }
+            let route = entry.route_key.as_ref().map(|r| r.as_str().to_owned());
             let event = entry.to_event();
             // Entries stored before route keys were kept: read as the receiver did.
             let route_key_signed = match entry.route_key {
@@ -359,7 +410,8 @@ impl Worker {
                     } else {
                         // A misfit (retrying the same bytes cannot make them fit), or the last
                         // attempt: a dead letter.
-                        let buried = inbox.bury(&key, &token, &error).await;
+                        let issue = super::issue_id(&sender, route.as_deref(), &error);
+                        let buried = inbox.bury(&key, &token, &error, &issue).await;
                         buried.map(|()| Fate::Dead { error })
                     }
                 }
@@ -381,8 +433,39 @@ impl Worker {
                 observe(&report);
             }
             report.key
-        }
+        };
+        #[cfg(feature = "tracing")]
+        let work = tracing::Instrument::instrument(work, span);
+        work
     }
+}
+
+/// The span an attempt runs in (feature `tracing`): named `verihook.attempt`, with the
+/// event's key, sender, attempt number, ordering key and replay reason, and the trace context
+/// the request carried: the first attempt is the request's child (`trace_id`, `parent_id`),
+/// later ones link to it (`trace_id`, `link_id`), so a tracing backend that reads these fields
+/// shows every retry in the request's trace.
+#[cfg(feature = "tracing")]
+fn attempt_span(leased: &Leased) -> tracing::Span {
+    let entry = &leased.entry;
+    let context = entry.traceparent.as_deref().and_then(|t| {
+        let mut parts = t.split('-').skip(1);
+        Some((parts.next()?, parts.next()?))
+    });
+    let (trace_id, parent) = context.unzip();
+    let first = leased.attempt <= 1 && leased.replay_reason.is_none();
+    tracing::info_span!(
+        target: "verihook",
+        "verihook.attempt",
+        key = entry.key.as_str(),
+        sender = entry.sender.as_str(),
+        attempt = leased.attempt,
+        ordering_key = entry.ordering_key.as_deref(),
+        replay = leased.replay_reason.as_deref(),
+        trace_id,
+        parent_id = parent.filter(|_| first),
+        link_id = parent.filter(|_| !first),
+    )
 }
 
 /// How often a running worker reads the inbox's depth into the gauges.
@@ -408,6 +491,7 @@ impl Fate {
             Self::Dead { .. } => "dead",
             Self::Lost => "lost",
             Self::Unrouted { .. } => "unrouted",
+            Self::Superseded { .. } => "superseded",
         }
     }
 }
@@ -438,6 +522,10 @@ fn trace(attempt: &Attempt) {
             Fate::Lost => tracing::warn!(
                 target: "verihook", key, sender, attempt = number,
                 "inbox event's lease was lost before its result was recorded; it runs again"
+            ),
+            Fate::Superseded { stamp, applied } => tracing::info!(
+                target: "verihook", key, sender, attempt = number, stamp, applied,
+                "inbox event superseded: a newer event of its ordering key was applied"
             ),
             Fate::Unrouted { event_type } => tracing::warn!(
                 target: "verihook", key, sender, attempt = number,
@@ -536,6 +624,24 @@ impl WorkerBuilder {
         self
     }
 
+    /// Removes settled entries as `retention` says, per sender and event type, once a
+    /// minute (instead of [`retain`](Self::retain), which then no longer applies).
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = Some(retention);
+        self
+    }
+
+    /// Turns on the stale-event guard: an event whose [stamp](super::Entry::stamp) is older
+    /// than the newest one already applied for its ordering key is settled as
+    /// [`Fate::Superseded`] without running the handler (counted under the `superseded`
+    /// result and logged). Off by default: turn it on when the handler applies an object's
+    /// state (a subscription's status), not when every event counts (a ledger). Replays always
+    /// run.
+    pub fn stale_guard(mut self, on: bool) -> Self {
+        self.stale_guard = on;
+        self
+    }
+
     /// How often an idle worker looks for retries that came due and leases that ran out
     /// (default 1 second, at least 1 ms, at most an hour). New events wake it at once,
     /// whatever this is.
@@ -564,6 +670,8 @@ impl WorkerBuilder {
             max_attempts: self.max_attempts,
             max_age: self.max_age,
             retain: self.retain,
+            retention: self.retention,
+            stale_guard: self.stale_guard,
             idle_wait: self.poll,
         })
     }

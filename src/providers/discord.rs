@@ -496,6 +496,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     headers: &["x-signature-ed25519"],
     build,
     route_key,
+    ordering: |_| None,
     sample: crate::providers::Sample {
         event_type: "invoice.paid",
         header_event: "ping",

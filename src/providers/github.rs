@@ -355,6 +355,29 @@ fn route_key(event: &crate::event::Event) -> Option<crate::event::RouteKey> {
     ))
 }
 
+/// Ordered per object of a repository, from the signed body: `octo/app#12` for an issue or a
+/// pull request (and their comments and reviews), `octo/app/workflow_job/7` for a workflow
+/// job or run, check run or suite, else the repository itself; stamped by the object's
+/// `updated_at` where it has one (GitHub signs no timestamp: otherwise arrival order).
+fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
+    use crate::ordering::{body_stamp, body_text};
+    let body: serde_json::Value = serde_json::from_slice(&event.body[..]).ok()?;
+    let repository = body_text(&body, "/repository/full_name")?;
+    for object in ["issue", "pull_request"] {
+        if let Some(number) = body_text(&body, &format!("/{object}/number")) {
+            let stamp = body_stamp(&body, &format!("/{object}/updated_at"));
+            return Some((format!("{repository}#{number}"), stamp));
+        }
+    }
+    for object in ["workflow_job", "workflow_run", "check_run", "check_suite"] {
+        if let Some(id) = body_text(&body, &format!("/{object}/id")) {
+            let stamp = body_stamp(&body, &format!("/{object}/updated_at"));
+            return Some((format!("{repository}/{object}/{id}"), stamp));
+        }
+    }
+    Some((repository, None))
+}
+
 /// A push, as GitHub's own test deliveries look.
 fn sample_body(id: &str, _event: &str) -> String {
     serde_json::json!({
@@ -402,6 +425,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     headers: &["x-hub-signature-256", "x-hub-signature"],
     build,
     route_key,
+    ordering,
     sample: crate::providers::Sample {
         event_type: "push",
         header_event: "ping",

@@ -355,6 +355,26 @@ fn build(args: BuildArgs<'_>, options: VerifyOptions) -> Result<Verifier, Verify
     )
 }
 
+/// Ordered per object of a project: `<project id>/<object_kind>/<iid or id>` from
+/// `object_attributes` (a merge request, an issue, a pipeline), else the project; stamped by
+/// the object's `updated_at`. GitLab's token authenticates the whole request (it signs
+/// nothing), so the body is the sender's as much as anything else it sent.
+fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
+    use crate::ordering::{body_stamp, body_text};
+    let body: serde_json::Value = serde_json::from_slice(&event.body[..]).ok()?;
+    let project = body_text(&body, "/project/id")?;
+    let kind = body_text(&body, "/object_kind");
+    let object = body_text(&body, "/object_attributes/iid")
+        .or_else(|| body_text(&body, "/object_attributes/id"));
+    match (kind, object) {
+        (Some(kind), Some(object)) => Some((
+            format!("{project}/{kind}/{object}"),
+            body_stamp(&body, "/object_attributes/updated_at"),
+        )),
+        _ => Some((project, None)),
+    }
+}
+
 /// `object_kind` `.` `object_attributes.action` (`merge_request.open`), else the
 /// `X-Gitlab-Event` the scheme reported.
 fn route_key(event: &crate::event::Event) -> Option<crate::event::RouteKey> {
@@ -456,6 +476,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     headers: &["x-gitlab-token", "x-gitlab-event"],
     build,
     route_key,
+    ordering,
     sample: crate::providers::Sample {
         event_type: "Push Hook",
         header_event: "Push Hook",

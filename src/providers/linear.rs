@@ -315,6 +315,10 @@ fn sample_event(
     let headers = LinearSigner::new(sample.secret)?.sign(sample.kind, sample.uuid, &body)?;
     Ok(crate::providers::SampleRequest::new(body, headers))
 }
+/// Ordered by the object the event is about (/data/id), stamped by /webhookTimestamp.
+fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
+    crate::ordering::from_body(event, "/data/id", "/webhookTimestamp")
+}
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
     name: NAME,
@@ -323,6 +327,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     headers: &["linear-signature"],
     build: crate::providers::build_text_keyed::<Linear>,
     route_key,
+    ordering,
     sample: crate::providers::Sample {
         event_type: "Issue",
         header_event: "Issue",

@@ -57,6 +57,10 @@ pub struct Provider {
     /// The key its verified events are routed by (see the envelope table in
     /// [`envelope`](crate::envelope)).
     pub(crate) route_key: fn(&Event) -> Option<RouteKey>,
+    /// The ordering key and stamp of its verified events, read from the signed body (see
+    /// [`OrderBy::Provider`](crate::inbox::OrderBy::Provider)); `None` for senders whose
+    /// events are not about one object (Slack, Twilio, Discord, Standard Webhooks).
+    pub(crate) ordering: fn(&Event) -> Option<crate::ordering::Order>,
     /// The sample: its default event type, body, signer and test-kit event.
     pub(crate) sample: Sample,
 }

@@ -258,6 +258,10 @@ fn sample_event(
     let headers = PaddleSigner::new(sample.secret)?.sign(sample.secs, &body);
     Ok(crate::providers::SampleRequest::new(body, headers))
 }
+/// Ordered by the object the event is about (/data/id), stamped by /occurred_at.
+fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
+    crate::ordering::from_body(event, "/data/id", "/occurred_at")
+}
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
     name: NAME,
@@ -266,6 +270,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     headers: &["paddle-signature"],
     build: crate::providers::build_text_keyed::<Paddle>,
     route_key: crate::event::reported_route_key,
+    ordering,
     sample: crate::providers::Sample {
         event_type: "transaction.completed",
         header_event: "ping",

@@ -299,6 +299,10 @@ fn sample_event(
     )?;
     Ok(crate::providers::SampleRequest::new(body, headers))
 }
+/// Ordered by the object the event is about (/id), stamped by /updated_at.
+fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
+    crate::ordering::from_body(event, "/id", "/updated_at")
+}
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
     name: NAME,
@@ -307,6 +311,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     headers: &["x-shopify-hmac-sha256"],
     build: crate::providers::build_text_keyed::<Shopify>,
     route_key: crate::event::reported_route_key,
+    ordering,
     sample: crate::providers::Sample {
         event_type: "orders/create",
         header_event: "orders/create",

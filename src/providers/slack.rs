@@ -284,6 +284,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     headers: &["x-slack-signature"],
     build: crate::providers::build_text_keyed::<Slack>,
     route_key,
+    ordering: |_| None,
     sample: crate::providers::Sample {
         event_type: "app_mention",
         header_event: "ping",

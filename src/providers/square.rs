@@ -291,6 +291,10 @@ fn sample_event(
     request.url = Some(target);
     Ok(request)
 }
+/// Ordered by the object the event is about (/data/id), stamped by /created_at.
+fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
+    crate::ordering::from_body(event, "/data/id", "/created_at")
+}
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
     name: "square",
@@ -299,6 +303,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     headers: &["x-square-hmacsha256-signature"],
     build,
     route_key: crate::event::reported_route_key,
+    ordering,
     sample: crate::providers::Sample {
         event_type: "payment.created",
         header_event: "ping",

@@ -742,6 +742,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     headers: &["webhook-signature", "svix-signature"],
     build,
     route_key: crate::event::reported_route_key,
+    ordering: |_| None,
     sample: crate::providers::Sample {
         event_type: "invoice.paid",
         header_event: "ping",

@@ -403,6 +403,10 @@ fn sample_event(
     let headers = StripeSigner::new(sample.secret)?.sign(sample.secs, &body);
     Ok(crate::providers::SampleRequest::new(body, headers))
 }
+/// Ordered by the object the event is about (/data/object/id), stamped by /created.
+fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
+    crate::ordering::from_body(event, "/data/object/id", "/created")
+}
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
     name: NAME,
@@ -411,6 +415,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     headers: &["stripe-signature"],
     build,
     route_key: crate::event::reported_route_key,
+    ordering,
     sample: crate::providers::Sample {
         event_type: "invoice.paid",
         header_event: "ping",

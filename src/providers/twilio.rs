@@ -675,6 +675,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     headers: &["x-twilio-signature"],
     build,
     route_key,
+    ordering: |_| None,
     sample: crate::providers::Sample {
         event_type: "invoice.paid",
         header_event: "ping",

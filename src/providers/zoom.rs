@@ -258,6 +258,10 @@ fn sample_event(
     let headers = ZoomSigner::new(sample.secret)?.sign(sample.secs, &body);
     Ok(crate::providers::SampleRequest::new(body, headers))
 }
+/// Ordered by the object the event is about (/payload/object/id), stamped by /event_ts.
+fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
+    crate::ordering::from_body(event, "/payload/object/id", "/event_ts")
+}
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {
     name: NAME,
@@ -266,6 +270,7 @@ pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provi
     headers: &["x-zm-signature"],
     build: crate::providers::build_text_keyed::<Zoom>,
     route_key: crate::event::reported_route_key,
+    ordering,
     sample: crate::providers::Sample {
         event_type: "meeting.started",
         header_event: "ping",

@@ -1,0 +1,435 @@
+//! The inbox as the event log, one conformance suite for every backend: ordering keys (one at
+//! a time, in the provider's order), the stale-event guard's applied stamp, replay by query,
+//! retention, and dead letters grouped into issues.
+//!
+//! The memory inbox always runs; the PostgreSQL and Redis suites talk to the real servers and
+//! are `#[ignore]`d (`.ci/run` runs them with `--ignored`).
+#![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
+#![cfg(feature = "inbox")]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use verihook::inbox::{issue_id, Enqueued, Entry, Filter, Inbox, MemoryInbox, Status};
+
+#[cfg(any(feature = "redis", feature = "postgres"))]
+#[path = "support/servers.rs"]
+mod servers;
+
+const LEASE: Duration = Duration::from_secs(60);
+
+/// An entry of `sender`, type `event_type`, under `key`, ordered by `ordering` at `stamp`.
+fn entry(key: &str, sender: &str, event_type: &str, ordering: Option<(&str, u64)>) -> Entry {
+    let body = Bytes::from(format!(r#"{{"id":"{key}","type":"{event_type}"}}"#));
+    let event = verihook::Event::builder("acme", body).build();
+    let mut entry = Entry::new(&event, key.to_owned());
+    entry.sender = sender.to_owned();
+    entry.event_type = Some(event_type.to_owned());
+    entry.ordering_key = ordering.map(|(k, _)| k.to_owned());
+    entry.stamp = ordering.map(|(_, s)| s);
+    entry
+}
+
+fn keys(leased: &[verihook::inbox::Leased]) -> Vec<String> {
+    let mut keys: Vec<String> = leased.iter().map(|l| l.entry.key.clone()).collect();
+    keys.sort();
+    keys
+}
+
+/// Events of one ordering key run one at a time, by stamp whatever their arrival; other
+/// keys and unordered events do not wait for them; the applied stamp follows completions.
+async fn one_ordering_key_runs_one_at_a_time_by_stamp(inbox: Arc<dyn Inbox>) {
+    for (key, stamp) in [("a3", 3), ("a1", 1), ("a2", 2)] {
+        inbox
+            .enqueue(&entry(key, "s", "t", Some(("sub_a", stamp))))
+            .await
+            .unwrap();
+    }
+    inbox
+        .enqueue(&entry("b9", "s", "t", Some(("sub_b", 9))))
+        .await
+        .unwrap();
+    inbox.enqueue(&entry("free", "s", "t", None)).await.unwrap();
+    let first = inbox.lease(10, LEASE).await.unwrap();
+    assert_eq!(
+        keys(&first),
+        ["a1", "b9", "free"],
+        "the head of each key, and the rest"
+    );
+    assert!(first.iter().all(|l| l.applied_stamp.is_none()));
+    assert!(
+        inbox.lease(10, LEASE).await.unwrap().is_empty(),
+        "sub_a is busy: a2 and a3 wait"
+    );
+    let a1 = first.iter().find(|l| l.entry.key == "a1").unwrap();
+    inbox.complete("a1", &a1.token).await.unwrap();
+    let next = inbox.lease(10, LEASE).await.unwrap();
+    assert_eq!(keys(&next), ["a2"]);
+    assert_eq!(next[0].applied_stamp, Some(1));
+    // A retry keeps its place: a3 waits for a2 until a2 is settled.
+    inbox
+        .retry("a2", &next[0].token, Duration::ZERO, "try again")
+        .await
+        .unwrap();
+    let again = inbox.lease(10, LEASE).await.unwrap();
+    assert_eq!(keys(&again), ["a2"], "a2 again, not a3");
+    // A dead letter does not hold its key back.
+    inbox
+        .bury(
+            "a2",
+            &again[0].token,
+            "broken",
+            &issue_id("s", None, "broken"),
+        )
+        .await
+        .unwrap();
+    let last = inbox.lease(10, LEASE).await.unwrap();
+    assert_eq!(keys(&last), ["a3"]);
+    assert_eq!(
+        last[0].applied_stamp,
+        Some(1),
+        "a dead letter applied nothing"
+    );
+    // Superseding settles without moving the applied stamp.
+    inbox.supersede("a3", &last[0].token).await.unwrap();
+    let found = inbox
+        .find(&Filter::new().status(Status::Superseded))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].key, "a3");
+    assert_eq!(
+        inbox
+            .enqueue(&entry("a3", "s", "t", Some(("sub_a", 3))))
+            .await
+            .unwrap(),
+        Enqueued::Duplicate,
+        "a superseded event answers redeliveries duplicate"
+    );
+    inbox
+        .enqueue(&entry("a4", "s", "t", Some(("sub_a", 4))))
+        .await
+        .unwrap();
+    let a4 = inbox.lease(10, LEASE).await.unwrap();
+    assert_eq!(keys(&a4), ["a4"]);
+    assert_eq!(a4[0].applied_stamp, Some(1));
+}
+
+/// An ordered event whose lease ran out is taken again; the next of its key still waits.
+async fn an_expired_ordered_lease_is_taken_again_before_the_next(inbox: Arc<dyn Inbox>) {
+    for (key, stamp) in [("k1", 10), ("k2", 20)] {
+        inbox
+            .enqueue(&entry(key, "s", "t", Some(("obj", stamp))))
+            .await
+            .unwrap();
+    }
+    let first = inbox.lease(10, Duration::from_millis(50)).await.unwrap();
+    assert_eq!(keys(&first), ["k1"]);
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let again = inbox.lease(10, LEASE).await.unwrap();
+    assert_eq!(keys(&again), ["k1"], "k1 again, k2 still waits");
+    assert_eq!(again[0].attempt, 2);
+    inbox.complete("k1", &again[0].token).await.unwrap();
+    let next = inbox.lease(10, LEASE).await.unwrap();
+    assert_eq!(keys(&next), ["k2"]);
+    assert_eq!(next[0].applied_stamp, Some(10));
+}
+
+/// The new fields come back from the store as they went in.
+async fn ordering_trace_and_redaction_round_trip(inbox: Arc<dyn Inbox>) {
+    let mut stored = entry("rt", "s", "t", Some(("octo/app#12", 1_700_000_000_123)));
+    stored.traceparent = Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into());
+    stored.redacted = true;
+    let plain = entry("rt-plain", "s", "t", None);
+    inbox.enqueue(&stored).await.unwrap();
+    inbox.enqueue(&plain).await.unwrap();
+    let mut leased = inbox.lease(10, LEASE).await.unwrap();
+    leased.sort_by(|a, b| a.entry.key.cmp(&b.entry.key));
+    assert_eq!(leased[0].entry, stored);
+    assert_eq!(leased[1].entry, plain);
+    assert_eq!(leased[0].replay_reason, None);
+    let found = inbox.find(&Filter::new()).await.unwrap();
+    let rt = found.iter().find(|s| s.key == "rt").unwrap();
+    assert!(rt.redacted);
+    assert_eq!(rt.ordering_key.as_deref(), Some("octo/app#12"));
+    assert_eq!(rt.status, Status::Leased);
+}
+
+/// Settles `key` (leased alone) as `how`.
+async fn settle(inbox: &dyn Inbox, key: &str, how: &str) {
+    let leased = inbox.lease(1, LEASE).await.unwrap();
+    assert_eq!(leased.len(), 1, "{key}");
+    assert_eq!(leased[0].entry.key, key);
+    let token = &leased[0].token;
+    let sender = leased[0].entry.sender.clone();
+    match how {
+        "done" => inbox.complete(key, token).await.unwrap(),
+        error => inbox
+            .bury(key, token, error, &issue_id(&sender, None, error))
+            .await
+            .unwrap(),
+    }
+}
+
+/// A query finds exactly what it selects; a replay puts exactly the matching settled entries
+/// back, once each, and they yield to fresh ones.
+async fn replay_by_query_runs_exactly_the_matching_events(inbox: Arc<dyn Inbox>) {
+    let plan = [
+        ("e1", "stripe", "invoice.paid", "done"),
+        ("e2", "stripe", "invoice.paid", "done"),
+        ("e3", "stripe", "customer.created", "done"),
+        ("e4", "github", "push", "done"),
+        ("e5", "stripe", "invoice.paid", "card 4242 declined"),
+    ];
+    let before = SystemTime::now() - Duration::from_secs(5);
+    for (key, sender, event_type, how) in plan {
+        inbox
+            .enqueue(&entry(key, sender, event_type, None))
+            .await
+            .unwrap();
+        settle(&*inbox, key, how).await;
+    }
+    inbox
+        .enqueue(&entry("e6", "stripe", "invoice.paid", None))
+        .await
+        .unwrap(); // pending: never replayed
+    let paid = Filter::new().sender("stripe").event_type("invoice.paid");
+    let found: Vec<String> = inbox
+        .find(&paid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.key)
+        .collect();
+    assert_eq!(found, ["e1", "e2", "e5", "e6"], "oldest first");
+    let done = paid.clone().status(Status::Done);
+    let found: Vec<String> = inbox
+        .find(&done)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.key)
+        .collect();
+    assert_eq!(found, ["e1", "e2"]);
+    assert!(inbox
+        .find(&Filter::new().since(SystemTime::now() + Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        inbox
+            .find(&Filter::new().since(before).limit(2))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(inbox
+        .find(&Filter::new().until(before))
+        .await
+        .unwrap()
+        .is_empty());
+    // Replay invoice.paid, whatever became of them: e1, e2 (done), e5 (dead); not e6 (pending).
+    let replayed = inbox.replay(&paid, "handler fixed in v2").await.unwrap();
+    assert_eq!(replayed, ["e1", "e2", "e5"]);
+    let again = inbox.replay(&paid, "twice").await.unwrap();
+    assert!(
+        again.is_empty(),
+        "pending entries are not replayed again: {again:?}"
+    );
+    // Fresh work first: e6 was due before, and a new delivery arriving now too.
+    inbox
+        .enqueue(&entry("e7", "github", "push", None))
+        .await
+        .unwrap();
+    let fresh = inbox.lease(2, LEASE).await.unwrap();
+    assert_eq!(
+        keys(&fresh),
+        ["e6", "e7"],
+        "fresh deliveries before the replay"
+    );
+    let replays = inbox.lease(10, LEASE).await.unwrap();
+    assert_eq!(keys(&replays), ["e1", "e2", "e5"]);
+    for leased in &replays {
+        assert_eq!(leased.replay_reason.as_deref(), Some("handler fixed in v2"));
+        assert_eq!(leased.attempt, 1, "attempts start again");
+        inbox
+            .complete(&leased.entry.key, &leased.token)
+            .await
+            .unwrap();
+    }
+    let e1 = inbox
+        .find(&Filter::new().sender("stripe").limit(1))
+        .await
+        .unwrap();
+    assert_eq!((e1[0].key.as_str(), e1[0].replays), ("e1", 1));
+    assert_eq!(e1[0].replay_reason.as_deref(), Some("handler fixed in v2"));
+    assert_eq!(e1[0].status, Status::Done);
+}
+
+/// Dead letters of two different failures form two issues; re-driving one leaves the other.
+async fn dead_letters_group_into_issues_and_one_is_redriven(inbox: Arc<dyn Inbox>) {
+    let failures = [
+        ("d1", "order 17 not found"),
+        ("d2", "order 18 not found"),
+        ("d3", "order 99 not found"),
+        ("d4", "connection refused"),
+        ("d5", "connection refused"),
+    ];
+    for (key, error) in failures {
+        inbox
+            .enqueue(&entry(key, "shop", "orders/create", None))
+            .await
+            .unwrap();
+        settle(&*inbox, key, error).await;
+    }
+    let issues = inbox.issues(10).await.unwrap();
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    let missing = issues.iter().find(|i| i.count == 3).unwrap();
+    let refused = issues.iter().find(|i| i.count == 2).unwrap();
+    assert_eq!(missing.error, "order … not found");
+    assert_eq!(missing.sender, "shop");
+    assert!(missing.first_seen <= missing.last_seen);
+    assert_eq!(refused.error, "connection refused");
+    let by_issue = inbox.find(&Filter::new().issue(&missing.id)).await.unwrap();
+    assert_eq!(by_issue.len(), 3);
+    let redriven = inbox
+        .replay(&Filter::new().issue(&missing.id), "retry issue")
+        .await
+        .unwrap();
+    assert_eq!(redriven, ["d1", "d2", "d3"]);
+    let left = inbox.issues(10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, refused.id);
+    assert_eq!(left[0].count, 2);
+    assert_eq!(inbox.stats().await.unwrap().pending, 3);
+}
+
+/// Purge removes settled entries older than the age that the filter selects, except the
+/// named senders; never a pending one.
+async fn purge_follows_filter_age_and_exceptions(inbox: Arc<dyn Inbox>) {
+    for (key, sender, how) in [
+        ("p1", "stripe", "done"),
+        ("p2", "github", "done"),
+        ("p3", "github", "boom"),
+        ("p4", "shop", "done"),
+    ] {
+        inbox.enqueue(&entry(key, sender, "t", None)).await.unwrap();
+        settle(&*inbox, key, how).await;
+    }
+    inbox
+        .enqueue(&entry("p5", "github", "t", None))
+        .await
+        .unwrap();
+    let done = Filter::new().status(Status::Done);
+    assert_eq!(
+        inbox
+            .purge(&done, Duration::from_secs(3600), &[])
+            .await
+            .unwrap(),
+        0
+    );
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let except = [("stripe".to_owned(), None)];
+    assert_eq!(
+        inbox
+            .purge(&done, Duration::from_millis(10), &except)
+            .await
+            .unwrap(),
+        2,
+        "p2 and p4; not stripe's p1, not the dead p3, not the pending p5"
+    );
+    let left: Vec<String> = inbox
+        .find(&Filter::new())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.key)
+        .collect();
+    assert_eq!(left, ["p1", "p3", "p5"]);
+    let dead = Filter::new().status(Status::Dead).sender("github");
+    assert_eq!(
+        inbox
+            .purge(&dead, Duration::from_millis(10), &[])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        inbox
+            .enqueue(&entry("p2", "github", "t", None))
+            .await
+            .unwrap(),
+        Enqueued::New
+    );
+}
+
+macro_rules! event_log {
+    ($backend:ident, $make:expr $(, #[$attr:meta])*) => {
+        mod $backend {
+            use super::*;
+
+            macro_rules! case {
+                ($name:ident) => {
+                    $(#[$attr])*
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let (inbox, _cleanup) = $make;
+                        super::$name(inbox).await;
+                    }
+                };
+            }
+
+            case!(one_ordering_key_runs_one_at_a_time_by_stamp);
+            case!(an_expired_ordered_lease_is_taken_again_before_the_next);
+            case!(ordering_trace_and_redaction_round_trip);
+            case!(replay_by_query_runs_exactly_the_matching_events);
+            case!(dead_letters_group_into_issues_and_one_is_redriven);
+            case!(purge_follows_filter_age_and_exceptions);
+        }
+    };
+}
+
+fn memory() -> (Arc<dyn Inbox>, ()) {
+    (Arc::new(MemoryInbox::new()), ())
+}
+
+event_log!(memory, memory());
+
+#[cfg(feature = "postgres")]
+async fn postgres() -> (Arc<dyn Inbox>, servers::PgTable) {
+    let url = servers::database_url();
+    let table = servers::PgTable::new("log");
+    let inbox = verihook::inbox::PostgresInbox::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {url} is unreachable: {e}"))
+        .with_table(table.name())
+        .unwrap();
+    inbox.create_table().await.unwrap();
+    (Arc::new(inbox), table)
+}
+
+#[cfg(feature = "postgres")]
+event_log!(
+    postgres,
+    postgres().await,
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+);
+
+#[cfg(feature = "redis")]
+async fn redis() -> (Arc<dyn Inbox>, servers::RedisKeys) {
+    let url = servers::redis_url();
+    let keys = servers::RedisKeys::new("log");
+    let inbox = verihook::inbox::RedisInbox::connect_with_prefix(&url, keys.prefix())
+        .await
+        .unwrap_or_else(|e| panic!("Redis at {url} is unreachable: {e}"));
+    (Arc::new(inbox), keys)
+}
+
+#[cfg(feature = "redis")]
+event_log!(
+    redis,
+    redis().await,
+    #[ignore = "needs Redis at TEST_REDIS_URL; .ci/run runs it"]
+);
