@@ -23,6 +23,14 @@
 //!   top-level `"fail_times": N` fails its first N attempts;
 //! * log lines: `processed provider=<p> id=<id> attempt=<k>`, `retry provider=<p> id=<id>
 //!   attempt=<k> next_in_ms=<ms>`, `dead provider=<p> id=<id> attempts=<k> error=<message>`;
+//! * ordering: each provider's events about one object (a Stripe subscription, a GitHub pull
+//!   request) run one at a time in the provider's order; `INBOX_STALE_GUARD=1` settles an
+//!   event older than one already applied for its object as `superseded` instead of running
+//!   it; the log lines carry `ordering_key=<key>`, and `replay=<reason>` for replayed events;
+//! * stored Stripe bodies have `data.object.customer_email` redacted; settled events are kept
+//!   3 days, dead letters 30 days (`INBOX_RETAIN_DAYS`, `INBOX_DEAD_RETAIN_DAYS`);
+//! * replay with the CLI while this runs: `verihook inbox --database-url "$DATABASE_URL"
+//!   replay --sender stripe --since 1h --dry-run`, then without `--dry-run`;
 //! * Ctrl-C or SIGTERM: stops answering, gives running handlers 10 s, hands the rest back.
 
 mod common;
@@ -32,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::StartError;
-use verihook::inbox::{Attempt, Backoff, Fate, Inbox, MemoryInbox, Worker};
+use verihook::inbox::{Attempt, Backoff, Fate, Inbox, MemoryInbox, Redaction, Retention, Worker};
 use verihook::{Delivery, HandlerError, Receiver};
 
 #[tokio::main]
@@ -81,6 +89,7 @@ async fn run() -> Result<(), StartError> {
     if role != Role::Worker {
         let port = common::port()?;
         let receiver = common::with_senders(Receiver::builder())?
+            .redact(Redaction::new().sender("stripe", ["/data/object/customer_email"]))
             .inbox(inbox.clone())
             .build()?;
         let app = common::axum_app(receiver);
@@ -178,6 +187,8 @@ type Effects = Arc<verihook::inbox::PostgresInbox>;
 #[cfg(not(feature = "postgres"))]
 type Effects = std::convert::Infallible;
 
+const DAY: u64 = 24 * 60 * 60;
+
 fn worker(inbox: Arc<dyn Inbox>, effects: Option<Effects>) -> Result<Worker, StartError> {
     let delay = Duration::from_millis(number("HANDLER_DELAY_MS", 0)?);
     let effects = Arc::new(effects);
@@ -189,6 +200,11 @@ fn worker(inbox: Arc<dyn Inbox>, effects: Option<Effects>) -> Result<Worker, Sta
             cap: Duration::from_secs(60 * 60),
         })
         .max_attempts(u32::try_from(number("INBOX_MAX_ATTEMPTS", 8)?).unwrap_or(8))
+        .stale_guard(number("INBOX_STALE_GUARD", 0)? == 1)
+        .retention(Retention::new(
+            Duration::from_secs(number("INBOX_RETAIN_DAYS", 3)? * DAY),
+            Duration::from_secs(number("INBOX_DEAD_RETAIN_DAYS", 30)? * DAY),
+        ))
         .on_attempt(log_attempt)
         .handler(move |delivery| {
             let effects = effects.clone();
@@ -244,8 +260,18 @@ fn log_attempt(attempt: &Attempt) {
     let provider = &attempt.sender;
     let id = attempt.id.as_deref().unwrap_or("-");
     let number = attempt.number;
+    let mut order = String::new();
+    if let Some(key) = &attempt.ordering_key {
+        order.push_str(&format!(" ordering_key={key}"));
+    }
+    if let Some(reason) = &attempt.replay_reason {
+        order.push_str(&format!(" replay={reason:?}"));
+    }
     match &attempt.fate {
-        Fate::Done => println!("processed provider={provider} id={id} attempt={number}"),
+        Fate::Done => println!("processed provider={provider} id={id} attempt={number}{order}"),
+        Fate::Superseded { stamp, applied } => println!(
+            "superseded provider={provider} id={id} stamp={stamp} applied={applied}{order}"
+        ),
         Fate::Retry { delay, .. } => println!(
             "retry provider={provider} id={id} attempt={number} next_in_ms={}",
             delay.as_millis()

@@ -658,3 +658,101 @@ mod redis_backend {
         .await;
     }
 }
+
+/// Each built-in provider's ordering key, read from an event signed as it sends them.
+#[test]
+fn every_provider_declares_its_ordering_key() {
+    use serde_json::json;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let cases = [
+        (
+            "stripe",
+            "customer.subscription.updated",
+            json!({"id": "sub_9"}),
+            Some("sub_9"),
+        ),
+        (
+            "github",
+            "pull_request.opened",
+            json!({"action": "opened", "number": 7, "pull_request": {"number": 7, "updated_at": "2026-12-06T10:00:00Z"}, "repository": {"full_name": "octo/app"}}),
+            Some("octo/app#7"),
+        ),
+        (
+            "github",
+            "workflow_job.completed",
+            json!({"action": "completed", "workflow_job": {"id": 41}, "repository": {"full_name": "octo/app"}}),
+            Some("octo/app/workflow_job/41"),
+        ),
+        (
+            "github",
+            "push",
+            json!({"ref": "refs/heads/main", "repository": {"full_name": "octo/app"}}),
+            Some("octo/app"),
+        ),
+        (
+            "shopify",
+            "orders/updated",
+            json!({"id": 820982911946154508_u64, "updated_at": "2026-12-06T10:00:00-05:00"}),
+            Some("820982911946154508"),
+        ),
+        (
+            "gitlab",
+            "merge_request.update",
+            json!({"object_kind": "merge_request", "project": {"id": 15}, "object_attributes": {"iid": 3, "action": "update", "updated_at": "2026-12-06 10:00:00 UTC"}}),
+            Some("15/merge_request/3"),
+        ),
+        (
+            "paddle",
+            "subscription.updated",
+            json!({"id": "sub_01h"}),
+            Some("sub_01h"),
+        ),
+        (
+            "linear",
+            "Issue.update",
+            json!({"id": "2174add1"}),
+            Some("2174add1"),
+        ),
+        (
+            "zoom",
+            "meeting.updated",
+            json!({"object": {"id": "1234567890"}}),
+            Some("1234567890"),
+        ),
+        // Square names the object in `data.id` (the kit writes one), its fields in `data.object`.
+        (
+            "square",
+            "payment.updated",
+            json!({"payment": {"id": "KkAkhd"}}),
+            Some("data.id"),
+        ),
+        (
+            "standard-webhooks",
+            "user.updated",
+            json!({"id": "user_1"}),
+            None,
+        ),
+        ("slack", "app_mention", json!({"type": "app_mention"}), None),
+    ];
+    for (provider, event_type, payload, expected) in cases {
+        let request =
+            verihook::testing::signed_event(provider, secret, event_type, payload).unwrap();
+        let verihook::event::Verified::Event(event) = request.verify().unwrap() else {
+            panic!("{provider}: a handshake")
+        };
+        let entry = verihook::inbox::Entry::new(&event, "k".to_owned());
+        let body: serde_json::Value = serde_json::from_slice(request.body()).unwrap();
+        let expected = match expected {
+            Some("data.id") => body["data"]["id"].as_str(),
+            other => other,
+        };
+        assert_eq!(
+            entry.ordering_key.as_deref(),
+            expected,
+            "{provider} {event_type}"
+        );
+        if expected.is_some() && provider != "github" || event_type.starts_with("pull_request") {
+            assert!(entry.stamp.is_some(), "{provider} {event_type}: no stamp");
+        }
+    }
+}

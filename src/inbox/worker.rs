@@ -155,6 +155,10 @@ pub struct Attempt {
     pub id: Option<String>,
     /// Which attempt this was (1 for the first).
     pub number: u32,
+    /// Its ordering key, when it has one.
+    pub ordering_key: Option<String>,
+    /// Why it was replayed, when this attempt is part of a replay.
+    pub replay_reason: Option<String>,
     /// What became of it.
     pub fate: Fate,
 }
@@ -359,6 +363,8 @@ impl Worker {
                         sender,
                         id,
                         number: attempt,
+                        ordering_key: entry.ordering_key,
+                        replay_reason,
                         fate,
                     };
                     trace(&report);
@@ -369,6 +375,7 @@ impl Worker {
                 }
             }
             let route = entry.route_key.as_ref().map(|r| r.as_str().to_owned());
+            let ordering_key = entry.ordering_key.clone();
             let event = entry.to_event();
             // Entries stored before route keys were kept: read as the receiver did.
             let route_key_signed = match entry.route_key {
@@ -426,6 +433,8 @@ impl Worker {
                 sender,
                 id,
                 number: attempt,
+                ordering_key,
+                replay_reason,
                 fate,
             };
             trace(&report);

@@ -362,7 +362,7 @@ fn build(args: BuildArgs<'_>, options: VerifyOptions) -> Result<Verifier, Verify
 fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
     use crate::ordering::{body_stamp, body_text};
     let body: serde_json::Value = serde_json::from_slice(&event.body[..]).ok()?;
-    let project = body_text(&body, "/project/id")?;
+    let project = body_text(&body, "/project/id").or_else(|| body_text(&body, "/project_id"))?;
     let kind = body_text(&body, "/object_kind");
     let object = body_text(&body, "/object_attributes/iid")
         .or_else(|| body_text(&body, "/object_attributes/id"));

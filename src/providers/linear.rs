@@ -315,7 +315,7 @@ fn sample_event(
     let headers = LinearSigner::new(sample.secret)?.sign(sample.kind, sample.uuid, &body)?;
     Ok(crate::providers::SampleRequest::new(body, headers))
 }
-/// Ordered by the object the event is about (/data/id), stamped by /webhookTimestamp.
+/// Ordered by the issue, comment or project the event is about (`data.id`), stamped by `webhookTimestamp`.
 fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
     crate::ordering::from_body(event, "/data/id", "/webhookTimestamp")
 }

@@ -258,7 +258,7 @@ fn sample_event(
     let headers = PaddleSigner::new(sample.secret)?.sign(sample.secs, &body);
     Ok(crate::providers::SampleRequest::new(body, headers))
 }
-/// Ordered by the object the event is about (/data/id), stamped by /occurred_at.
+/// Ordered by the transaction or subscription (`data.id`), stamped by `occurred_at`.
 fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
     crate::ordering::from_body(event, "/data/id", "/occurred_at")
 }

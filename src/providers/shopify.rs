@@ -299,9 +299,13 @@ fn sample_event(
     )?;
     Ok(crate::providers::SampleRequest::new(body, headers))
 }
-/// Ordered by the object the event is about (/id), stamped by /updated_at.
+/// Ordered by the resource the event is about (its `id`: the order, product, customer),
+/// stamped by its `updated_at`, else its `created_at` (Shopify signs no timestamp).
 fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
-    crate::ordering::from_body(event, "/id", "/updated_at")
+    use crate::ordering::{body_stamp, body_text};
+    let body: serde_json::Value = serde_json::from_slice(&event.body[..]).ok()?;
+    let stamp = body_stamp(&body, "/updated_at").or_else(|| body_stamp(&body, "/created_at"));
+    Some((body_text(&body, "/id")?, stamp))
 }
 
 pub(crate) static PROVIDER: crate::providers::Provider = crate::providers::Provider {

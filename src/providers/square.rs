@@ -291,7 +291,7 @@ fn sample_event(
     request.url = Some(target);
     Ok(request)
 }
-/// Ordered by the object the event is about (/data/id), stamped by /created_at.
+/// Ordered by the payment, order or customer (`data.id`), stamped by `created_at`.
 fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
     crate::ordering::from_body(event, "/data/id", "/created_at")
 }

@@ -403,7 +403,7 @@ fn sample_event(
     let headers = StripeSigner::new(sample.secret)?.sign(sample.secs, &body);
     Ok(crate::providers::SampleRequest::new(body, headers))
 }
-/// Ordered by the object the event is about (/data/object/id), stamped by /created.
+/// Ordered by the object the event is about (`data.object.id`), stamped by the event's `created`.
 fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
     crate::ordering::from_body(event, "/data/object/id", "/created")
 }

@@ -258,7 +258,7 @@ fn sample_event(
     let headers = ZoomSigner::new(sample.secret)?.sign(sample.secs, &body);
     Ok(crate::providers::SampleRequest::new(body, headers))
 }
-/// Ordered by the object the event is about (/payload/object/id), stamped by /event_ts.
+/// Ordered by the meeting or webinar (`payload.object.id`), stamped by `event_ts`.
 fn ordering(event: &crate::event::Event) -> Option<crate::ordering::Order> {
     crate::ordering::from_body(event, "/payload/object/id", "/event_ts")
 }

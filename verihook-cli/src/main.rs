@@ -909,7 +909,8 @@ mod inbox_command {
     use std::time::Duration;
 
     use clap::{Args, Subcommand};
-    use verihook::inbox::Inbox;
+    use std::time::SystemTime;
+    use verihook::inbox::{Filter, Inbox, Status, MAX_BATCH};
 
     #[derive(Args, Debug)]
     pub(super) struct InboxArgs {
@@ -933,29 +934,136 @@ mod inbox_command {
         action: Action,
     }
 
+    /// Which stored events a command selects.
+    #[derive(Args, Debug, Clone)]
+    struct Select {
+        /// Only this sender's events.
+        #[arg(long)]
+        sender: Option<String>,
+        /// Only events of this type (exactly: invoice.paid).
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Only events stored since: an age (2h, 30m, 3days) or a time (2026-12-06T10:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only events stored before: an age or a time, as --since.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only events in this state: pending, leased, done, superseded, dead.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only the dead letters of this issue (its id, as `issues` prints it).
+        #[arg(long)]
+        issue: Option<String>,
+    }
+
+    impl Select {
+        fn filter(&self, limit: usize) -> Result<Filter, String> {
+            let mut filter = Filter::new().limit(limit);
+            if let Some(sender) = &self.sender {
+                filter = filter.sender(sender);
+            }
+            if let Some(event_type) = &self.event_type {
+                filter = filter.event_type(event_type);
+            }
+            if let Some(since) = &self.since {
+                filter = filter.since(point_in_time("--since", since)?);
+            }
+            if let Some(until) = &self.until {
+                filter = filter.until(point_in_time("--until", until)?);
+            }
+            if let Some(status) = &self.status {
+                filter = filter.status(Status::parse(status).ok_or_else(|| {
+                    format!("--status {status:?}: say pending, leased, done, superseded or dead")
+                })?);
+            }
+            if let Some(issue) = &self.issue {
+                filter = filter.issue(issue);
+            }
+            Ok(filter)
+        }
+    }
+
+    /// An age before now (`2h`) or a time (`2026-12-06T10:00:00Z`).
+    fn point_in_time(flag: &str, text: &str) -> Result<SystemTime, String> {
+        if let Ok(age) = humantime::parse_duration(text) {
+            return SystemTime::now()
+                .checked_sub(age)
+                .ok_or_else(|| format!("{flag} {text:?} reaches before the epoch"));
+        }
+        humantime::parse_rfc3339_weak(text).map_err(|_| {
+            format!(
+                "{flag} {text:?}: give an age (2h, 30m, 3days) or a time (2026-12-06T10:00:00Z)"
+            )
+        })
+    }
+
     #[derive(Subcommand, Debug)]
     enum Action {
         /// One JSON object: pending, in_flight, done, dead, oldest_pending_secs.
         Stats,
-        /// One JSON object per line for each dead letter: key, provider, attempts, last_error.
+        /// One JSON object per line for each stored event the selection takes (key, sender,
+        /// id, event_type, ordering_key, status, attempts, enqueued_at, replays,
+        /// replay_reason, last_error, issue, redacted), oldest first. `--dead` alone prints
+        /// dead letters as key, provider, attempts, last_error.
         List {
-            /// List dead letters (the only list there is; the flag says so in scripts).
+            /// Dead letters (the same as --status dead, in the short form).
             #[arg(long)]
             dead: bool,
-            /// At most this many, oldest first.
+            #[command(flatten)]
+            select: Select,
+            /// At most this many (at most 1000).
             #[arg(long, default_value_t = 100)]
             limit: usize,
         },
-        /// Put the dead letter KEY back in the queue; exits 1 when there is none.
+        /// Dead letters grouped by failure (sender, route, error with numbers and ids masked):
+        /// one JSON object per line with id, sender, route, error, count, first_seen,
+        /// last_seen (Unix seconds), most recent first.
+        Issues {
+            /// At most this many.
+            #[arg(long, default_value_t = 100)]
+            limit: usize,
+        },
+        /// Put stored events back to work through today's handlers: the settled ones (done,
+        /// superseded, dead) the selection takes, oldest first, in batches, each recorded as a
+        /// replay with its reason. Ordering keys are respected, and new deliveries go first.
+        Replay {
+            #[command(flatten)]
+            select: Select,
+            /// List what would run, one JSON object per line, and change nothing.
+            #[arg(long)]
+            dry_run: bool,
+            /// At most this many in all.
+            #[arg(long, default_value_t = 1000)]
+            limit: usize,
+            /// Why, recorded with each replayed event.
+            #[arg(long, default_value = "replayed from the command line")]
+            reason: String,
+        },
+        /// Put the dead letter KEY back in the queue (exits 1 when there is none), or every
+        /// dead letter of an issue with --issue ID.
         Retry {
             /// The event's key, as `list --dead` prints it.
-            key: String,
-        },
-        /// Remove done events older than SECONDS; prints {"purged":N}.
-        Purge {
-            /// How old a done event must be to go.
+            #[arg(required_unless_present = "issue", conflicts_with = "issue")]
+            key: Option<String>,
+            /// Re-drive the dead letters of this issue (its id, as `issues` prints it).
             #[arg(long)]
-            done_before: u64,
+            issue: Option<String>,
+        },
+        /// Remove settled events older than the ages given; prints {"purged":N}.
+        Purge {
+            /// Remove done and superseded events settled more than this many seconds ago.
+            #[arg(long, required_unless_present = "dead_before")]
+            done_before: Option<u64>,
+            /// Remove dead letters that died more than this many seconds ago.
+            #[arg(long)]
+            dead_before: Option<u64>,
+            /// Only this sender's events.
+            #[arg(long)]
+            sender: Option<String>,
+            /// Only events of this type.
+            #[arg(long = "type")]
+            event_type: Option<String>,
         },
     }
 
@@ -998,27 +1106,133 @@ mod inbox_command {
                 let stats = inbox.stats().await.map_err(failed)?;
                 print_json(&stats)?;
             }
-            Action::List { dead: _, limit } => {
-                for letter in inbox.dead_letters(*limit).await.map_err(failed)? {
-                    print_json(&letter)?;
+            Action::List {
+                dead,
+                select,
+                limit,
+            } => {
+                let mut filter = select.filter(*limit)?;
+                if filter == Filter::new().limit(*limit) && *dead {
+                    for letter in inbox.dead_letters(*limit).await.map_err(failed)? {
+                        print_json(&letter)?;
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+                if *dead {
+                    filter = filter.status(Status::Dead);
+                }
+                for stored in inbox.find(&filter).await.map_err(failed)? {
+                    print_json(&stored)?;
                 }
             }
-            Action::Retry { key } => {
+            Action::Issues { limit } => {
+                for issue in inbox.issues(*limit).await.map_err(failed)? {
+                    print_json(&issue)?;
+                }
+            }
+            Action::Replay {
+                select,
+                dry_run,
+                limit,
+                reason,
+            } => {
+                let filter = select.filter(*limit)?;
+                if *dry_run {
+                    let matching: Vec<_> = inbox
+                        .find(&filter)
+                        .await
+                        .map_err(failed)?
+                        .into_iter()
+                        .filter(|stored| stored.status.is_settled())
+                        .collect();
+                    for stored in &matching {
+                        print_json(stored)?;
+                    }
+                    print_json(
+                        &serde_json::json!({ "dry_run": true, "would_replay": matching.len() }),
+                    )?;
+                } else {
+                    let replayed = replay(&*inbox, filter, *limit, reason)
+                        .await
+                        .map_err(failed)?;
+                    print_json(&serde_json::json!({ "replayed": replayed, "reason": reason }))?;
+                }
+            }
+            Action::Retry {
+                key: Some(key),
+                issue: None,
+            } => {
                 if !inbox.requeue(key).await.map_err(failed)? {
                     eprintln!("verihook: no dead letter has the key {key:?}");
                     return Ok(ExitCode::from(1));
                 }
                 print_json(&serde_json::json!({ "requeued": key }))?;
             }
-            Action::Purge { done_before } => {
-                let purged = inbox
-                    .purge_done(Duration::from_secs(*done_before))
+            Action::Retry { issue, .. } => {
+                let issue = issue.clone().unwrap_or_default();
+                let filter = Filter::new().issue(&issue);
+                let reason = format!("retry of issue {issue}");
+                let requeued = replay(&*inbox, filter, usize::MAX, &reason)
                     .await
                     .map_err(failed)?;
+                if requeued == 0 {
+                    eprintln!("verihook: no dead letter belongs to the issue {issue:?}");
+                    return Ok(ExitCode::from(1));
+                }
+                print_json(&serde_json::json!({ "requeued": requeued, "issue": issue }))?;
+            }
+            Action::Purge {
+                done_before,
+                dead_before,
+                sender,
+                event_type,
+            } => {
+                let mut purged = 0;
+                let ages = [
+                    (Status::Done, *done_before),
+                    (Status::Superseded, *done_before),
+                    (Status::Dead, *dead_before),
+                ];
+                for (status, seconds) in ages {
+                    let Some(seconds) = seconds else { continue };
+                    let mut filter = Filter::new().status(status);
+                    filter.sender.clone_from(sender);
+                    filter.event_type.clone_from(event_type);
+                    loop {
+                        let batch = inbox
+                            .purge(&filter, Duration::from_secs(seconds), &[])
+                            .await
+                            .map_err(failed)?;
+                        purged += batch;
+                        if batch < MAX_BATCH as u64 {
+                            break;
+                        }
+                    }
+                }
                 print_json(&serde_json::json!({ "purged": purged }))?;
             }
         }
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// Replays what `filter` selects, up to `limit` in all, in batches of at most 100 (each
+    /// replayed batch is pending, so the next selects the rest).
+    async fn replay(
+        inbox: &dyn Inbox,
+        filter: Filter,
+        limit: usize,
+        reason: &str,
+    ) -> Result<usize, verihook::idempotency::StoreError> {
+        let mut replayed = 0;
+        while replayed < limit {
+            let batch = filter.clone().limit((limit - replayed).min(100));
+            let keys = inbox.replay(&batch, reason).await?;
+            replayed += keys.len();
+            if keys.len() < batch.limit {
+                break;
+            }
+        }
+        Ok(replayed)
     }
 
     fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
