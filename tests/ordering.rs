@@ -174,13 +174,16 @@ async fn redacted_fields_never_reach_memory() {
     .await;
 }
 
+/// What a test's handler or observer saw, in order.
+type Seen<T> = Arc<Mutex<Vec<T>>>;
+
 /// A worker that records what its handler saw, and what became of each attempt.
 fn recording_worker(
     inbox: Arc<dyn Inbox>,
     stale_guard: bool,
-) -> (Worker, Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<Fate>>>) {
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let fates: Arc<Mutex<Vec<Fate>>> = Arc::default();
+) -> (Worker, Seen<String>, Seen<Fate>) {
+    let seen: Seen<String> = Arc::default();
+    let fates: Seen<Fate> = Arc::default();
     let (handled, settled) = (seen.clone(), fates.clone());
     let worker = Worker::builder(inbox)
         .stale_guard(stale_guard)

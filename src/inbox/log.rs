@@ -347,7 +347,7 @@ pub(crate) fn group_issues(
             }),
         }
     }
-    issues.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+    issues.sort_by_key(|issue| std::cmp::Reverse(issue.last_seen));
     issues
 }
 

@@ -127,8 +127,134 @@ async fn operators_see_stats_and_dead_letters_retry_and_purge() {
     );
     let (_, purged) = cli(&table, &["purge", "--done-before", "0"]);
     assert_eq!(purged[0]["purged"], 2);
-    sqlx::query(&format!("DROP TABLE {table}"))
+    drop_tables(&inbox, &table).await;
+}
+
+/// Drops the inbox table and the one it keeps applied stamps in.
+async fn drop_tables(inbox: &PostgresInbox, table: &str) {
+    sqlx::query(&format!("DROP TABLE IF EXISTS {table}, {table}_applied"))
         .execute(inbox.pool())
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+async fn operators_replay_by_query_and_redrive_one_issue() {
+    let (inbox, table) = own_inbox().await;
+    let receiver = receiver(inbox.clone());
+    for id in ["evt_a", "evt_b", "evt_x1", "evt_x2", "evt_z"] {
+        let (headers, body) = delivery(id);
+        receiver.handle(&headers, body).await;
+    }
+    let worker = worker(inbox.clone(), |id| match id {
+        "evt_x1" => Some("order 1 is missing"),
+        "evt_x2" => Some("order 2 is missing"),
+        "evt_z" => Some("the ledger is closed"),
+        _ => None,
+    });
+    drain(&worker, &*inbox, Duration::from_secs(10)).await;
+
+    let (code, issues) = cli(&table, &["issues"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    let missing = issues.iter().find(|i| i["count"] == 2).unwrap();
+    assert_eq!(missing["error"], "order … is missing");
+    assert_eq!(missing["sender"], "stripe");
+    let id = missing["id"].as_str().unwrap();
+    let (code, dead) = cli(&table, &["list", "--issue", id]);
+    assert_eq!(code, Some(0));
+    let keys: Vec<&str> = dead.iter().map(|d| d["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["stripe:evt_x1", "stripe:evt_x2"]);
+    assert_eq!(
+        cli(&table, &["retry", "--issue", id]),
+        (
+            Some(0),
+            vec![serde_json::json!({"requeued": 2, "issue": id})]
+        )
+    );
+    let (_, left) = cli(&table, &["issues"]);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["error"], "the ledger is closed");
+    assert_eq!(
+        cli(&table, &["retry", "--issue", id]).0,
+        Some(1),
+        "nothing left in it"
+    );
+
+    // Replay what was done: look first, then replay; the rest stays as it is.
+    let (code, would) = cli(
+        &table,
+        &[
+            "replay",
+            "--sender",
+            "stripe",
+            "--status",
+            "done",
+            "--since",
+            "1h",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, Some(0));
+    let keys: Vec<&str> = would.iter().filter_map(|w| w["key"].as_str()).collect();
+    assert_eq!(keys, ["stripe:evt_a", "stripe:evt_b"]);
+    assert_eq!(
+        would.last().unwrap(),
+        &serde_json::json!({"dry_run": true, "would_replay": 2})
+    );
+    let (_, stats) = cli(&table, &["stats"]);
+    assert_eq!(stats[0]["done"], 2, "a dry run changes nothing");
+    let (code, replayed) = cli(
+        &table,
+        &[
+            "replay",
+            "--status",
+            "done",
+            "--type",
+            "invoice.paid",
+            "--reason",
+            "fixed the VAT rounding",
+        ],
+    );
+    assert_eq!(
+        (code, &replayed[0]["replayed"]),
+        (Some(0), &serde_json::json!(2))
+    );
+    let (_, pending) = cli(&table, &["list", "--status", "pending"]);
+    assert_eq!(pending.len(), 4, "two replayed, two re-driven: {pending:?}");
+    let a = pending.iter().find(|p| p["key"] == "stripe:evt_a").unwrap();
+    assert_eq!(
+        (&a["replays"], &a["replay_reason"]),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!("fixed the VAT rounding")
+        )
+    );
+    // Run again: each replayed event once.
+    let runs = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = runs.clone();
+    let again = Worker::builder(inbox.clone())
+        .handler(move |delivery| {
+            let seen = seen.clone();
+            async move {
+                seen.lock()
+                    .unwrap()
+                    .push(delivery.id().unwrap_or_default().into_owned());
+                Ok::<(), HandlerError>(())
+            }
+        })
+        .build()
+        .unwrap();
+    drain(&again, &*inbox, Duration::from_secs(10)).await;
+    let mut ran = runs.lock().unwrap().clone();
+    ran.sort();
+    assert_eq!(ran, ["evt_a", "evt_b", "evt_x1", "evt_x2"]);
+    let (code, bad) = cli(&table, &["replay", "--since", "yesterday-ish"]);
+    assert_eq!(
+        (code, bad.len()),
+        (Some(2), 0),
+        "a bad age is a usage error"
+    );
+    drop_tables(&inbox, &table).await;
 }
