@@ -593,12 +593,16 @@ mod postgres_extra {
         let arriving = events(KEYS, PER_KEY, FIRST + 1000, 40, &mut seed);
         let total = stored.len() + arriving.len();
         race(&inbox, &seen, arriving.len(), arriving).await;
-        let seen = seen.lock().unwrap();
-        for (ordering, key) in seen.iter() {
+        for (ordering, key) in seen.lock().unwrap().iter() {
             let mut leased = key.leased.clone();
             leased.sort_unstable();
             leased.dedup();
-            assert_eq!(leased.len(), 2 * PER_KEY as usize, "{ordering}: each once");
+            assert_eq!(
+                key.leased.len(),
+                2 * PER_KEY as usize,
+                "{ordering}: all of them"
+            );
+            assert_eq!(leased.len(), key.leased.len(), "{ordering}: each once");
         }
         let stats = inbox.stats().await.unwrap();
         assert_eq!(

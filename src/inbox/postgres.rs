@@ -1160,7 +1160,7 @@ impl Inbox for PostgresInbox {
     fn issues(&self, limit: usize) -> BoxFuture<'_, Result<Vec<Issue>, StoreError>> {
         Box::pin(async move {
             let mut issues = self.issues_async().await.map_err(StoreError::unavailable)?;
-            issues.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+            issues.sort_by_key(|issue| std::cmp::Reverse(issue.last_seen));
             issues.truncate(limit);
             Ok(issues)
         })
