@@ -248,6 +248,11 @@ impl PostgresInbox {
                  ON {t} (ordering_key, (COALESCE(stamp, 0)), enqueued_at, key)
                  WHERE state IN ('pending', 'leased') AND ordering_key IS NOT NULL"
             ),
+            // Whether an ordering key is busy: its rows under a lease (few, so cheap to keep).
+            format!(
+                "CREATE INDEX IF NOT EXISTS {t}_leased ON {t} (ordering_key)
+                 WHERE state = 'leased' AND ordering_key IS NOT NULL"
+            ),
             // What purges (the retention sweep) scan.
             format!(
                 "CREATE INDEX IF NOT EXISTS {t}_settled ON {t} (finished_at)
@@ -509,7 +514,9 @@ impl PostgresInbox {
     /// other lease of those keys can run until this one commits.
     async fn lease_rows(&self, max: usize, lease: Duration) -> Result<Vec<PgRow>, sqlx::Error> {
         let t = &self.table;
-        // Whether row `r` may be leased as its key's next event.
+        // Whether row `r` may be leased as its key's next event. The busy check is a scalar
+        // subquery so that it runs per candidate on `<table>_leased` (as `NOT EXISTS` the
+        // planner may hash it over every row not yet due).
         let free_head = |r: &str| {
             format!(
                 "({r}.ordering_key IS NULL OR (
@@ -517,9 +524,10 @@ impl PostgresInbox {
                                WHERE h.ordering_key = {r}.ordering_key AND h.{UNSETTLED}
                                ORDER BY COALESCE(h.stamp, 0), h.enqueued_at, h.key
                                LIMIT 1)
-                    AND NOT EXISTS (SELECT 1 FROM {t} b
-                                    WHERE b.ordering_key = {r}.ordering_key
-                                      AND b.state = 'leased' AND b.due_at > now())))"
+                    AND (SELECT true FROM {t} b
+                         WHERE b.ordering_key = {r}.ordering_key
+                           AND b.state = 'leased' AND b.due_at > now()
+                         LIMIT 1) IS NULL))"
             )
         };
         let mut tx = self.pool.begin().await?;
