@@ -236,6 +236,17 @@ impl PostgresInbox {
                                  ADD COLUMN IF NOT EXISTS replay_reason text,
                                  ADD COLUMN IF NOT EXISTS replayed boolean NOT NULL DEFAULT false"
             ),
+        ] {
+            sqlx::query(&statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::unavailable)?;
+        }
+        // Tables from before NUL was kept: text columns become bytes (before the indexes
+        // below are built on them).
+        crate::idempotency::postgres::text_to_bytea(&mut tx, t, &["key", "event_id", "event_type"])
+            .await?;
+        for statement in [
             // What a lease scans: fresh before replayed, then oldest due.
             format!(
                 "CREATE INDEX IF NOT EXISTS {t}_next ON {t} (replayed, due_at)
@@ -299,9 +310,6 @@ impl PostgresInbox {
                 .await
                 .map_err(StoreError::unavailable)?;
         }
-        // Tables from before NUL was kept: text columns become bytes.
-        crate::idempotency::postgres::text_to_bytea(&mut tx, t, &["key", "event_id", "event_type"])
-            .await?;
         self.name_old_issues(&mut tx).await?;
         tx.commit().await.map_err(StoreError::unavailable)
     }
@@ -348,7 +356,9 @@ impl PostgresInbox {
     /// the completion commit together or not at all, so the event's effect happens exactly
     /// once. When the handler's lease was lost (another worker has the event), this fails with
     /// [`StoreError::LeaseLost`] and the app's transaction should roll back. The worker's own
-    /// completion afterwards finds the event done by the same token and succeeds.
+    /// completion afterwards finds the event done by the same token and succeeds. An event
+    /// with an ordering key and a stamp raises its key's applied stamp (what the
+    /// [stale-event guard](super::WorkerBuilder::stale_guard) compares) in the same statement.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -543,9 +553,12 @@ impl PostgresInbox {
              )
              SELECT key FROM due
              WHERE ordering_key IS NULL
-                OR pg_try_advisory_xact_lock(hashtext('{t}'),
+                OR pg_try_advisory_xact_lock(hashtext('{folded}'),
                                              hashtext(encode(ordering_key, 'hex')))",
             head = free_head("r"),
+            // The table as PostgreSQL names it (unquoted names are folded to lower case), so
+            // that replicas spelling it differently share the locks.
+            folded = t.to_ascii_lowercase(),
         ))
         .bind(i64::try_from(max).unwrap_or(i64::MAX))
         .fetch_all(&mut *tx)
