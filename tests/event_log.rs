@@ -433,3 +433,256 @@ event_log!(
     redis().await,
     #[ignore = "needs Redis at TEST_REDIS_URL; .ci/run runs it"]
 );
+
+#[cfg(feature = "postgres")]
+mod postgres_extra {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    use verihook::inbox::PostgresInbox;
+
+    /// A small deterministic shuffle (xorshift), so that a failure can be run again as it was.
+    fn shuffle<T>(items: &mut [T], seed: &mut u64) {
+        for i in (1..items.len()).rev() {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            let j = usize::try_from(*seed % (i as u64 + 1)).unwrap();
+            items.swap(i, j);
+        }
+    }
+
+    /// What the workers saw of one ordering key: whether one of them holds an event of it, the
+    /// stamps it was leased in, and the greatest stamp completed.
+    #[derive(Default)]
+    struct Key {
+        held: bool,
+        leased: Vec<u64>,
+        applied: Option<u64>,
+    }
+
+    /// `count` events of each of `keys` ordering keys (`obj_<n>`), stamps `first..` shuffled,
+    /// and `free` events without one; all in shuffled order.
+    fn events(keys: usize, count: u64, first: u64, free: usize, seed: &mut u64) -> Vec<Entry> {
+        let mut entries = Vec::new();
+        for k in 0..keys {
+            let ordering = format!("obj_{k}");
+            let mut stamps: Vec<u64> = (first..first + count).collect();
+            shuffle(&mut stamps, seed);
+            for stamp in stamps {
+                let key = format!("{ordering}:{stamp}");
+                entries.push(entry(&key, "s", "t", Some((&ordering, stamp))));
+            }
+        }
+        for n in 0..free {
+            entries.push(entry(&format!("free_{first}_{n}"), "s", "t", None));
+        }
+        shuffle(&mut entries, seed);
+        entries
+    }
+
+    /// Eight workers, each looping `lease(4)`, hold a few milliseconds, `complete`, until
+    /// `total` events are done, while `arriving` are enqueued one by one. Panics when two
+    /// workers hold events of one key at once, or a lease's applied stamp is not the greatest
+    /// completed of its key.
+    async fn race(
+        inbox: &Arc<PostgresInbox>,
+        seen: &Arc<Mutex<HashMap<String, Key>>>,
+        total: usize,
+        arriving: Vec<Entry>,
+    ) {
+        let completed = Arc::new(AtomicUsize::new(0));
+        let producer = {
+            let inbox = inbox.clone();
+            tokio::spawn(async move {
+                for entry in arriving {
+                    assert_eq!(inbox.enqueue(&entry).await.unwrap(), Enqueued::New);
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let (inbox, seen, completed) = (inbox.clone(), seen.clone(), completed.clone());
+                tokio::spawn(async move {
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+                    while completed.load(Ordering::SeqCst) < total {
+                        assert!(tokio::time::Instant::now() < deadline, "the race stalled");
+                        let leased = inbox.lease(4, LEASE).await.unwrap();
+                        if leased.is_empty() {
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                            continue;
+                        }
+                        for held in &leased {
+                            let Some(ordering) = &held.entry.ordering_key else {
+                                continue;
+                            };
+                            let mut seen = seen.lock().unwrap();
+                            let key = seen.entry(ordering.clone()).or_default();
+                            assert!(!key.held, "two leases of {ordering} at once");
+                            assert_eq!(
+                                held.applied_stamp, key.applied,
+                                "{ordering}: the applied stamp is the greatest completed"
+                            );
+                            key.held = true;
+                            key.leased.push(held.entry.stamp.unwrap());
+                        }
+                        tokio::time::sleep(Duration::from_millis(3)).await;
+                        for held in &leased {
+                            if let Some(ordering) = &held.entry.ordering_key {
+                                // Let go before completing: the next lease of the key can only
+                                // come after the completion commits.
+                                let mut seen = seen.lock().unwrap();
+                                let key = seen.get_mut(ordering).unwrap();
+                                key.held = false;
+                                key.applied = key.applied.max(held.entry.stamp);
+                            }
+                            inbox.complete(&held.entry.key, &held.token).await.unwrap();
+                            completed.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                })
+            })
+            .collect();
+        producer.await.unwrap();
+        for worker in workers {
+            worker.await.unwrap();
+        }
+    }
+
+    /// Eight workers on their own connections race `lease(4)` over 400 events of 10 ordering
+    /// keys (stamps shuffled, arrival shuffled) and 40 unordered ones: no two of them ever
+    /// hold events of one key at once, each key's events run in stamp order, and each lease
+    /// sees the greatest stamp completed before it as the applied stamp. Then 400 more arrive
+    /// while the workers run, lower stamps after higher ones (a head a lease read from an
+    /// older snapshot is stale): still never two of a key at once, each event run once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+    async fn concurrent_leases_never_hold_one_key_twice_and_keep_stamp_order() {
+        const KEYS: usize = 10;
+        const PER_KEY: u64 = 40;
+        const FIRST: u64 = 1_700_000_000_000;
+        let url = servers::database_url();
+        let table = servers::PgTable::new("race");
+        let inbox = PostgresInbox::connect(&url)
+            .await
+            .unwrap()
+            .with_table(table.name())
+            .unwrap();
+        inbox.create_table().await.unwrap();
+        let inbox = Arc::new(inbox);
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let stored = events(KEYS, PER_KEY, FIRST, 40, &mut seed);
+        for entry in &stored {
+            assert_eq!(inbox.enqueue(entry).await.unwrap(), Enqueued::New);
+        }
+        let seen: Arc<Mutex<HashMap<String, Key>>> = Arc::default();
+        race(&inbox, &seen, stored.len(), Vec::new()).await;
+        {
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), KEYS);
+            let expected: Vec<u64> = (FIRST..FIRST + PER_KEY).collect();
+            for (ordering, key) in seen.iter() {
+                assert_eq!(
+                    key.leased, expected,
+                    "{ordering} ran in stamp order, once each"
+                );
+            }
+        }
+        let arriving = events(KEYS, PER_KEY, FIRST + 1000, 40, &mut seed);
+        let total = stored.len() + arriving.len();
+        race(&inbox, &seen, arriving.len(), arriving).await;
+        for (ordering, key) in seen.lock().unwrap().iter() {
+            let mut leased = key.leased.clone();
+            leased.sort_unstable();
+            leased.dedup();
+            assert_eq!(
+                key.leased.len(),
+                2 * PER_KEY as usize,
+                "{ordering}: all of them"
+            );
+            assert_eq!(leased.len(), key.leased.len(), "{ordering}: each once");
+        }
+        let stats = inbox.stats().await.unwrap();
+        assert_eq!(
+            (stats.pending, stats.in_flight, stats.done),
+            (0, 0, total as u64)
+        );
+    }
+
+    /// A table made before the event log (no ordering, no issues, a state check without
+    /// `superseded`) is migrated: its dead letter gets its issue, and entries can be superseded.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs PostgreSQL at TEST_DATABASE_URL; .ci/run runs it"]
+    async fn a_table_from_before_the_event_log_is_migrated() {
+        let url = servers::database_url();
+        let table = servers::PgTable::new("prelog");
+        let inbox = PostgresInbox::connect(&url)
+            .await
+            .unwrap()
+            .with_table(table.name())
+            .unwrap();
+        for statement in [
+            format!(
+                "CREATE TABLE {table} (
+                    key bytea PRIMARY KEY,
+                    sender text NOT NULL,
+                    scheme text NOT NULL,
+                    event_id bytea,
+                    event_type bytea,
+                    event_timestamp bigint,
+                    signed smallint NOT NULL,
+                    body bytea NOT NULL,
+                    route_key bytea,
+                    route_kind_len integer,
+                    route_key_signed boolean NOT NULL DEFAULT false,
+                    state text NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'leased', 'done', 'dead')),
+                    attempts integer NOT NULL DEFAULT 0,
+                    token text,
+                    due_at timestamptz NOT NULL DEFAULT now(),
+                    enqueued_at timestamptz NOT NULL DEFAULT now(),
+                    finished_at timestamptz,
+                    last_error text
+                )"
+            ),
+            format!(
+                "CREATE INDEX {table}_due ON {table} (due_at) WHERE state IN ('pending', 'leased')"
+            ),
+            format!(
+                "INSERT INTO {table} (key, sender, scheme, signed, body, route_key, route_kind_len,
+                                      state, attempts, finished_at, last_error)
+                 VALUES ('shop:evt_old'::bytea, 'shop', 'shop', 7, '\\x7b7d'::bytea,
+                         'orders/create'::bytea, 13, 'dead', 5, now(), 'order 42 not found')"
+            ),
+        ] {
+            sqlx::query(&statement).execute(inbox.pool()).await.unwrap();
+        }
+        inbox.create_table().await.unwrap();
+        inbox.create_table().await.unwrap();
+        let issues = inbox.issues(10).await.unwrap();
+        assert_eq!(issues.len(), 1);
+        let expected = issue_id("shop", Some("orders/create"), "order 42 not found");
+        assert_eq!(issues[0].id, expected);
+        assert_eq!(issues[0].error, "order … not found");
+        assert_eq!(issues[0].route.as_deref(), Some("orders/create"));
+        let found = inbox.find(&Filter::new().issue(&expected)).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (found[0].key.as_str(), found[0].replays),
+            ("shop:evt_old", 0)
+        );
+        inbox
+            .enqueue(&entry("new", "s", "t", Some(("obj", 1))))
+            .await
+            .unwrap();
+        let leased = inbox.lease(10, LEASE).await.unwrap();
+        assert_eq!(keys(&leased), ["new"]);
+        inbox.supersede("new", &leased[0].token).await.unwrap();
+        let stats = inbox.stats().await.unwrap();
+        assert_eq!((stats.done, stats.dead), (1, 1));
+        let replayed = inbox.replay(&Filter::new(), "migrated").await.unwrap();
+        assert_eq!(replayed, ["shop:evt_old", "new"]);
+    }
+}

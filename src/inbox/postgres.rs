@@ -1,10 +1,12 @@
-//! The PostgreSQL inbox: one table; leases with `FOR UPDATE SKIP LOCKED`; wake-ups through
+//! The PostgreSQL inbox: one table (and one of applied stamps); leases with `FOR UPDATE SKIP
+//! LOCKED`; ordering keys under transaction-scoped advisory locks; wake-ups through
 //! `LISTEN/NOTIFY`.
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgListener, PgPool, PgRow};
@@ -14,8 +16,9 @@ use tokio::sync::Mutex;
 
 use super::group::{answer, GroupCommit, Job, WriteGroup};
 use super::{
-    bounded_error, hold, stored_route_key, BoxFuture, ClaimToken, DeadLetter, Enqueued, Entry,
-    Inbox, InboxStats, Leased, StoreError,
+    bounded_error, hold, issue_id, masked_error, stored_route_key, BoxFuture, ClaimToken,
+    DeadLetter, Enqueued, Entry, Filter, Inbox, InboxStats, Issue, Leased, Status, StoreError,
+    Stored, MAX_BATCH,
 };
 use crate::event::RouteKey;
 use crate::event::Signed;
@@ -26,6 +29,19 @@ type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
 const DEFAULT_TABLE: &str = "verihook_inbox";
 
+/// The table's state check: every [`Status`].
+const STATES: &str = "state IN ('pending', 'leased', 'done', 'superseded', 'dead')";
+
+/// The rows leases look at, and that hold their ordering key back.
+const UNSETTLED: &str = "state IN ('pending', 'leased')";
+
+/// The rows replays and purges look at.
+const SETTLED: &str = "state IN ('done', 'superseded', 'dead')";
+
+/// The most dead letters [`Inbox::issues`] reads one by one (those buried by an earlier
+/// version without an issue, grouped here).
+const MAX_OLD_ISSUES: i64 = 10_000;
+
 /// An inbox in one PostgreSQL table, shared by every receiver and worker on the database.
 ///
 /// * `enqueue` is an `INSERT .. ON CONFLICT (key) DO NOTHING` that also notifies the workers;
@@ -34,8 +50,17 @@ const DEFAULT_TABLE: &str = "verihook_inbox";
 ///   ones are being written), which is what lets the inbox keep up with plain single-row
 ///   inserts (see BENCHMARKS.md).
 /// * `lease` picks due rows with `FOR UPDATE SKIP LOCKED` (workers never wait on each other or
-///   take the same row) and gives each a fresh token, an attempt and a lease end.
-/// * `complete`, `retry`, `bury` and `extend` are one `UPDATE` each, matching the token.
+///   take the same row) and gives each a fresh token, an attempt and a lease end. Fresh rows
+///   come before replayed ones.
+/// * Rows with an ordering key are leased one key at a time, head first (least stamp, then
+///   arrival): a lease first locks its candidate rows and takes a transaction-scoped advisory
+///   lock per ordering key (`pg_try_advisory_xact_lock`, never waiting), then checks again, in
+///   a statement that sees every lease committed before it got the locks, that the row is its
+///   key's head and that no row of the key is under a live lease. Two workers can therefore
+///   never hold two events of one key at once, whatever their snapshots.
+/// * `complete`, `retry`, `bury`, `supersede` and `extend` are one statement each, matching the
+///   token; `complete` also raises the key's applied stamp (table `<table>_applied`) in the
+///   same statement.
 /// * Workers wait on `LISTEN` for new rows, and wake at least every second for retries that
 ///   came due.
 /// * Times come from the database's clock (`now()`), so machines with skewed clocks agree.
@@ -112,7 +137,8 @@ impl PostgresInbox {
     }
 
     /// Uses table `name` (default `verihook_inbox`): `[A-Za-z_][A-Za-z0-9_]*`, at most 48
-    /// bytes (its index and notification channel are named after it).
+    /// bytes (its indexes, its constraint, its table of applied stamps `<name>_applied` and its
+    /// notification channel are named after it, and PostgreSQL names stop at 63 bytes).
     ///
     /// # Errors
     ///
@@ -137,17 +163,20 @@ impl PostgresInbox {
         &self.pool
     }
 
-    /// Creates the table and its index if they do not exist; safe from every replica at
-    /// start-up (an advisory lock serialises them).
+    /// Creates the table, its indexes and its table of applied stamps if they do not exist;
+    /// safe from every replica at start-up (an advisory lock serialises them).
     ///
     /// A table made by an earlier version is migrated in the same transaction: the route key
-    /// columns are added (`ALTER TABLE .. ADD COLUMN IF NOT EXISTS`, nullable: old rows have
-    /// none), and `text` key, event id and event type columns become `bytea` (`ALTER COLUMN ..
-    /// TYPE bytea USING convert_to(.., 'UTF8')`, which rewrites the table once under an
-    /// exclusive lock; run it before the new version serves). Later calls find nothing to do.
-    /// Replicas still running an earlier version cannot use a migrated table (their queries
-    /// compare the key as `text`: they answer 503 and acknowledge nothing), so replace them
-    /// all in one go.
+    /// and event log columns are added (`ALTER TABLE .. ADD COLUMN IF NOT EXISTS`, nullable or
+    /// defaulted: old rows have no ordering key, stamp, trace or issue), the state check is
+    /// replaced by one that allows `superseded`, the indexes for ordering keys and purges are
+    /// built (the old `<table>_due` index gives way to `<table>_next`), and `text` key, event
+    /// id and event type columns become `bytea` (`ALTER COLUMN .. TYPE bytea USING
+    /// convert_to(.., 'UTF8')`, which rewrites the table once under an exclusive lock; run it
+    /// before the new version serves). Dead letters buried by an earlier version get their
+    /// [`issue_id`]. Later calls find nothing to do. Replicas still running an earlier version
+    /// cannot use a migrated table (their queries compare the key as `text`: they answer 503
+    /// and acknowledge nothing), so replace them all in one go.
     ///
     /// # Errors
     ///
@@ -174,26 +203,38 @@ impl PostgresInbox {
                     route_key bytea,
                     route_kind_len integer,
                     route_key_signed boolean NOT NULL DEFAULT false,
-                    state text NOT NULL DEFAULT 'pending'
-                        CHECK (state IN ('pending', 'leased', 'done', 'dead')),
+                    ordering_key bytea,
+                    stamp bigint,
+                    traceparent text,
+                    redacted boolean NOT NULL DEFAULT false,
+                    state text NOT NULL DEFAULT 'pending',
                     attempts integer NOT NULL DEFAULT 0,
                     token text,
                     due_at timestamptz NOT NULL DEFAULT now(),
                     enqueued_at timestamptz NOT NULL DEFAULT now(),
                     finished_at timestamptz,
-                    last_error text
+                    last_error text,
+                    issue text,
+                    replays integer NOT NULL DEFAULT 0,
+                    replay_reason text,
+                    replayed boolean NOT NULL DEFAULT false,
+                    CONSTRAINT {t}_state_check CHECK ({STATES})
                 )"
             ),
-            format!(
-                "CREATE INDEX IF NOT EXISTS {t}_due ON {t} (due_at)
-                 WHERE state IN ('pending', 'leased')"
-            ),
-            // Tables from before route keys were kept.
+            // Tables from before route keys, then the event log, were kept.
             format!(
                 "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS route_key bytea,
                                  ADD COLUMN IF NOT EXISTS route_kind_len integer,
                                  ADD COLUMN IF NOT EXISTS route_key_signed boolean NOT NULL
-                                     DEFAULT false"
+                                     DEFAULT false,
+                                 ADD COLUMN IF NOT EXISTS ordering_key bytea,
+                                 ADD COLUMN IF NOT EXISTS stamp bigint,
+                                 ADD COLUMN IF NOT EXISTS traceparent text,
+                                 ADD COLUMN IF NOT EXISTS redacted boolean NOT NULL DEFAULT false,
+                                 ADD COLUMN IF NOT EXISTS issue text,
+                                 ADD COLUMN IF NOT EXISTS replays integer NOT NULL DEFAULT 0,
+                                 ADD COLUMN IF NOT EXISTS replay_reason text,
+                                 ADD COLUMN IF NOT EXISTS replayed boolean NOT NULL DEFAULT false"
             ),
         ] {
             sqlx::query(&statement)
@@ -201,17 +242,123 @@ impl PostgresInbox {
                 .await
                 .map_err(StoreError::unavailable)?;
         }
-        // Tables from before NUL was kept: text columns become bytes.
+        // Tables from before NUL was kept: text columns become bytes (before the indexes
+        // below are built on them).
         crate::idempotency::postgres::text_to_bytea(&mut tx, t, &["key", "event_id", "event_type"])
             .await?;
+        for statement in [
+            // What a lease scans: fresh before replayed, then oldest due.
+            format!(
+                "CREATE INDEX IF NOT EXISTS {t}_next ON {t} (replayed, due_at)
+                 WHERE state IN ('pending', 'leased')"
+            ),
+            format!("DROP INDEX IF EXISTS {t}_due"),
+            // Each ordering key's head: least stamp, then arrival.
+            format!(
+                "CREATE INDEX IF NOT EXISTS {t}_ordering
+                 ON {t} (ordering_key, (COALESCE(stamp, 0)), enqueued_at, key)
+                 WHERE state IN ('pending', 'leased') AND ordering_key IS NOT NULL"
+            ),
+            // Whether an ordering key is busy: its rows under a lease (few, so cheap to keep).
+            format!(
+                "CREATE INDEX IF NOT EXISTS {t}_leased ON {t} (ordering_key)
+                 WHERE state = 'leased' AND ordering_key IS NOT NULL"
+            ),
+            // What purges (the retention sweep) scan.
+            format!(
+                "CREATE INDEX IF NOT EXISTS {t}_settled ON {t} (finished_at)
+                 WHERE state IN ('done', 'superseded', 'dead')"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {t}_applied (
+                    ordering_key bytea PRIMARY KEY,
+                    stamp bigint NOT NULL
+                )"
+            ),
+        ] {
+            sqlx::query(&statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::unavailable)?;
+        }
+        // A state check from before `superseded` (named by PostgreSQL or by us) is replaced.
+        let stale: Vec<String> = sqlx::query_scalar(
+            "SELECT conname::text FROM pg_constraint
+             WHERE conrelid = to_regclass($1) AND contype = 'c'
+               AND pg_get_constraintdef(oid) LIKE '%''pending''%'
+               AND pg_get_constraintdef(oid) NOT LIKE '%''superseded''%'",
+        )
+        .bind(t)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::unavailable)?;
+        if !stale.is_empty() {
+            let mut statement = format!("ALTER TABLE {t}");
+            for name in &stale {
+                let _ = write!(
+                    statement,
+                    " DROP CONSTRAINT \"{}\",",
+                    name.replace('"', "\"\"")
+                );
+            }
+            let _ = write!(
+                statement,
+                " ADD CONSTRAINT {t}_state_check CHECK ({STATES})"
+            );
+            sqlx::query(&statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::unavailable)?;
+        }
+        self.name_old_issues(&mut tx).await?;
         tx.commit().await.map_err(StoreError::unavailable)
+    }
+
+    /// Gives dead letters buried before issues were kept their [`issue_id`], so that a query
+    /// by issue finds them.
+    async fn name_old_issues(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Postgres>,
+    ) -> Result<(), StoreError> {
+        let t = &self.table;
+        loop {
+            let rows = sqlx::query(&format!(
+                "SELECT key, sender, route_key, last_error FROM {t}
+                 WHERE state = 'dead' AND issue IS NULL LIMIT {MAX_BATCH}"
+            ))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(StoreError::unavailable)?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut keys: Vec<Vec<u8>> = Vec::with_capacity(rows.len());
+            let mut issues: Vec<String> = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let (key, issue) = old_issue(row).map_err(StoreError::unavailable)?;
+                keys.push(key);
+                issues.push(issue);
+            }
+            sqlx::query(&format!(
+                "UPDATE {t} SET issue = named.issue
+                 FROM unnest($1::bytea[], $2::text[]) AS named(key, issue)
+                 WHERE {t}.key = named.key"
+            ))
+            .bind(&keys)
+            .bind(&issues)
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::unavailable)?;
+        }
     }
 
     /// Marks the event done **inside the app's own transaction**: the handler's writes and
     /// the completion commit together or not at all, so the event's effect happens exactly
     /// once. When the handler's lease was lost (another worker has the event), this fails with
     /// [`StoreError::LeaseLost`] and the app's transaction should roll back. The worker's own
-    /// completion afterwards finds the event done by the same token and succeeds.
+    /// completion afterwards finds the event done by the same token and succeeds. An event
+    /// with an ordering key and a stamp raises its key's applied stamp (what the
+    /// [stale-event guard](super::WorkerBuilder::stale_guard) compares) in the same statement.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -248,19 +395,31 @@ impl PostgresInbox {
         key: &str,
         token: &ClaimToken,
     ) -> Result<(), StoreError> {
-        // The token stays on a done row, so completing twice with it succeeds.
-        let updated = sqlx::query(&format!(
-            "UPDATE {t} SET state = 'done',
-                            finished_at = CASE WHEN state = 'done' THEN finished_at ELSE now() END
-             WHERE key = $1 AND token = $2 AND state IN ('leased', 'done')",
-            t = self.table
+        // The token stays on a done row, so completing twice with it succeeds. The applied
+        // stamp of the row's ordering key rises in the same statement (never falls).
+        let t = &self.table;
+        let completed: i64 = sqlx::query_scalar(&format!(
+            "WITH done AS (
+                UPDATE {t} SET state = 'done',
+                               finished_at = CASE WHEN state = 'done' THEN finished_at
+                                                  ELSE now() END
+                WHERE key = $1 AND token = $2 AND state IN ('leased', 'done')
+                RETURNING ordering_key, stamp
+             ), applied AS (
+                INSERT INTO {t}_applied AS applied (ordering_key, stamp)
+                SELECT ordering_key, stamp FROM done
+                WHERE ordering_key IS NOT NULL AND stamp IS NOT NULL
+                ON CONFLICT (ordering_key)
+                DO UPDATE SET stamp = GREATEST(applied.stamp, EXCLUDED.stamp)
+             )
+             SELECT count(*) FROM done"
         ))
         .bind(key.as_bytes())
         .bind(token.as_str())
-        .execute(executor)
+        .fetch_one(executor)
         .await
         .map_err(StoreError::unavailable)?;
-        token_held(updated.rows_affected() == 1)
+        token_held(completed == 1)
     }
 
     /// Writes a group of enqueues in one statement (a lone one with the single-row one).
@@ -306,12 +465,13 @@ impl PostgresInbox {
         format!(
             "WITH inserted AS (
                 INSERT INTO {t} (key, sender, scheme, event_id, event_type, event_timestamp,
-                                 signed, body, route_key, route_kind_len, route_key_signed)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                 signed, body, route_key, route_kind_len, route_key_signed,
+                                 ordering_key, stamp, traceparent, redacted)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                 ON CONFLICT (key) DO NOTHING
                 RETURNING 1
              )
-             SELECT pg_notify($12, '') FROM inserted"
+             SELECT pg_notify($16, '') FROM inserted"
         )
     }
 
@@ -321,16 +481,18 @@ impl PostgresInbox {
         format!(
             "WITH inserted AS (
                 INSERT INTO {t} (key, sender, scheme, event_id, event_type, event_timestamp,
-                                 signed, body, route_key, route_kind_len, route_key_signed)
+                                 signed, body, route_key, route_kind_len, route_key_signed,
+                                 ordering_key, stamp, traceparent, redacted)
                 SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::bytea[],
                                      $5::bytea[], $6::bigint[], $7::smallint[], $8::bytea[],
-                                     $9::bytea[], $10::integer[], $11::boolean[])
+                                     $9::bytea[], $10::integer[], $11::boolean[], $12::bytea[],
+                                     $13::bigint[], $14::text[], $15::boolean[])
                 ON CONFLICT (key) DO NOTHING
                 RETURNING key
              )
              SELECT key FROM inserted
              UNION ALL
-             SELECT NULL FROM (SELECT pg_notify($12, '')) AS notified
+             SELECT NULL FROM (SELECT pg_notify($16, '')) AS notified
              WHERE EXISTS (SELECT 1 FROM inserted)"
         )
     }
@@ -347,6 +509,165 @@ impl PostgresInbox {
             .await
             .map_err(StoreError::unavailable)?;
         token_held(updated.rows_affected() == 1)
+    }
+
+    /// Leases up to `max` due rows and gives them, with everything [`leased`] reads.
+    ///
+    /// Two statements in one transaction. The first picks the candidates: due rows without an
+    /// ordering key, and due rows that are their key's head while no row of the key is under
+    /// a live lease; it locks them (`FOR UPDATE SKIP LOCKED`) and takes, for each ordering
+    /// key among them, a transaction-scoped advisory lock without waiting (a key another
+    /// lease holds is left to it). The second leases the candidates, checking again that an
+    /// ordered row is its key's head and that its key is free: its snapshot is taken after
+    /// the advisory locks, so it sees every lease of those keys committed before (the first
+    /// statement's snapshot may predate one, and a head computed from it may be stale), and no
+    /// other lease of those keys can run until this one commits.
+    async fn lease_rows(&self, max: usize, lease: Duration) -> Result<Vec<PgRow>, sqlx::Error> {
+        let t = &self.table;
+        // Whether row `r` may be leased as its key's next event. The busy check is a scalar
+        // subquery so that it runs per candidate on `<table>_leased` (as `NOT EXISTS` the
+        // planner may hash it over every row not yet due).
+        let free_head = |r: &str| {
+            format!(
+                "({r}.ordering_key IS NULL OR (
+                    {r}.key = (SELECT h.key FROM {t} h
+                               WHERE h.ordering_key = {r}.ordering_key AND h.{UNSETTLED}
+                               ORDER BY COALESCE(h.stamp, 0), h.enqueued_at, h.key
+                               LIMIT 1)
+                    AND (SELECT true FROM {t} b
+                         WHERE b.ordering_key = {r}.ordering_key
+                           AND b.state = 'leased' AND b.due_at > now()
+                         LIMIT 1) IS NULL))"
+            )
+        };
+        let mut tx = self.pool.begin().await?;
+        // A CTE that locks rows is always materialised: the advisory locks are tried for the
+        // chosen rows only, after the limit.
+        let candidates: Vec<Vec<u8>> = sqlx::query_scalar(&format!(
+            "WITH due AS (
+                SELECT r.key, r.ordering_key FROM {t} r
+                WHERE r.{UNSETTLED} AND r.due_at <= now() AND {head}
+                ORDER BY r.replayed, r.due_at
+                LIMIT $1
+                FOR UPDATE OF r SKIP LOCKED
+             )
+             SELECT key FROM due
+             WHERE ordering_key IS NULL
+                OR pg_try_advisory_xact_lock(hashtext('{folded}'),
+                                             hashtext(encode(ordering_key, 'hex')))",
+            head = free_head("r"),
+            // The table as PostgreSQL names it (unquoted names are folded to lower case), so
+            // that replicas spelling it differently share the locks.
+            folded = t.to_ascii_lowercase(),
+        ))
+        .bind(i64::try_from(max).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
+        if candidates.is_empty() {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
+        let mut rows = sqlx::query(&format!(
+            "UPDATE {t} SET state = 'leased',
+                            token = md5(random()::text || clock_timestamp()::text),
+                            attempts = {t}.attempts + 1,
+                            due_at = now() + $2 * interval '1 millisecond'
+             WHERE {t}.key = ANY($1) AND {t}.{UNSETTLED} AND {t}.due_at <= now() AND {head}
+             RETURNING {t}.key, sender, scheme, event_id, event_type, event_timestamp,
+                       signed, body, route_key, route_kind_len, route_key_signed, token,
+                       attempts, ordering_key, stamp, traceparent, redacted,
+                       (extract(epoch FROM enqueued_at) * 1000)::bigint AS enqueued_ms,
+                       CASE WHEN replayed THEN replay_reason END AS replay_reason,
+                       (SELECT applied.stamp FROM {t}_applied applied
+                        WHERE applied.ordering_key = {t}.ordering_key) AS applied_stamp",
+            head = free_head(t),
+        ))
+        .bind(&candidates)
+        .bind(millis(hold(lease)))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        // In the order they were chosen (RETURNING keeps none).
+        let place = |row: &PgRow| {
+            let key: Vec<u8> = row.try_get("key").unwrap_or_default();
+            candidates.iter().position(|c| *c == key)
+        };
+        rows.sort_by_key(place);
+        Ok(rows)
+    }
+
+    /// Every dead letter's issue: those stored with the letter grouped by the database, those
+    /// buried by an earlier version (no issue stored) grouped here by their [`issue_id`].
+    async fn issues_async(&self) -> Result<Vec<Issue>, sqlx::Error> {
+        let t = &self.table;
+        let grouped = sqlx::query(&format!(
+            "SELECT issue, count(*) AS count,
+                    (extract(epoch FROM min(COALESCE(finished_at, enqueued_at))) * 1000000)::bigint
+                        AS first_us,
+                    (extract(epoch FROM max(COALESCE(finished_at, enqueued_at))) * 1000000)::bigint
+                        AS last_us,
+                    (array_agg(sender ORDER BY finished_at DESC))[1] AS sender,
+                    (array_agg(route_key ORDER BY finished_at DESC))[1] AS route_key,
+                    (array_agg(last_error ORDER BY finished_at DESC))[1] AS last_error
+             FROM {t} WHERE state = 'dead' AND issue IS NOT NULL
+             GROUP BY issue"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut issues = Vec::with_capacity(grouped.len());
+        for row in &grouped {
+            let count: i64 = row.try_get("count")?;
+            let error: Option<String> = row.try_get("last_error")?;
+            issues.push(Issue {
+                id: row.try_get("issue")?,
+                sender: row.try_get("sender")?,
+                route: row
+                    .try_get::<Option<Vec<u8>>, _>("route_key")?
+                    .map(text)
+                    .transpose()?,
+                error: masked_error(error.as_deref().unwrap_or("")),
+                count: u64::try_from(count).unwrap_or_default(),
+                first_seen: micros_at(row, "first_us")?,
+                last_seen: micros_at(row, "last_us")?,
+            });
+        }
+        let old = sqlx::query(&format!(
+            "SELECT sender, route_key, last_error,
+                    (extract(epoch FROM COALESCE(finished_at, enqueued_at)) * 1000000)::bigint
+                        AS died_us
+             FROM {t} WHERE state = 'dead' AND issue IS NULL
+             ORDER BY finished_at DESC LIMIT {MAX_OLD_ISSUES}"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &old {
+            let sender: String = row.try_get("sender")?;
+            let route = row
+                .try_get::<Option<Vec<u8>>, _>("route_key")?
+                .map(text)
+                .transpose()?;
+            let error: Option<String> = row.try_get("last_error")?;
+            let error = error.as_deref().unwrap_or("");
+            let died = micros_at(row, "died_us")?;
+            let id = issue_id(&sender, route.as_deref(), error);
+            match issues.iter_mut().find(|issue| issue.id == id) {
+                Some(issue) => {
+                    issue.count += 1;
+                    issue.first_seen = issue.first_seen.min(died);
+                    issue.last_seen = issue.last_seen.max(died);
+                }
+                None => issues.push(Issue {
+                    id,
+                    sender,
+                    route,
+                    error: masked_error(error),
+                    count: 1,
+                    first_seen: died,
+                    last_seen: died,
+                }),
+            }
+        }
+        Ok(issues)
     }
 
     async fn wait_async(&self, timeout: Duration) {
@@ -382,6 +703,11 @@ impl PostgresInbox {
 /// first ([`hold`], [`MAX_PURGE_AGE`](super::MAX_PURGE_AGE)), so that the interval is in range.
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `filter`'s limit, for `LIMIT $n`.
+fn limit(filter: &Filter) -> i64 {
+    i64::try_from(filter.bounded_limit()).unwrap_or(i64::MAX)
 }
 
 /// Text stored as bytes by this inbox, read back.
@@ -436,6 +762,10 @@ fn leased(row: &PgRow) -> Result<Leased, sqlx::Error> {
             signed: Signed::from_bits(u8::try_from(signed).unwrap_or_default()),
             route_key,
             route_key_signed,
+            ordering_key: optional("ordering_key")?,
+            stamp: stamp(row, "stamp")?,
+            traceparent: row.try_get("traceparent")?,
+            redacted: row.try_get("redacted")?,
             body: Bytes::from(body),
         },
         token: ClaimToken::parse(&token).ok_or_else(|| {
@@ -444,7 +774,152 @@ fn leased(row: &PgRow) -> Result<Leased, sqlx::Error> {
         attempt: u32::try_from(attempts).unwrap_or_default(),
         enqueued_at: UNIX_EPOCH
             + Duration::from_millis(u64::try_from(enqueued_ms).unwrap_or_default()),
+        applied_stamp: stamp(row, "applied_stamp")?,
+        replay_reason: row.try_get("replay_reason")?,
     })
+}
+
+/// The stamp in column `name`, when there is one.
+fn stamp(row: &PgRow, name: &str) -> Result<Option<u64>, sqlx::Error> {
+    let stamp: Option<i64> = row.try_get(name)?;
+    Ok(stamp.map(|s| u64::try_from(s).unwrap_or_default()))
+}
+
+/// Microseconds since the epoch in column `name`, as a time.
+fn micros_at(row: &PgRow, name: &str) -> Result<SystemTime, sqlx::Error> {
+    let micros: Option<i64> = row.try_get(name)?;
+    Ok(UNIX_EPOCH + Duration::from_micros(micros.and_then(|m| u64::try_from(m).ok()).unwrap_or(0)))
+}
+
+/// What a query reads of a row to describe it ([`stored`]).
+const STORED_COLUMNS: &str = "key, sender, event_id, event_type, ordering_key, state, attempts,
+    (extract(epoch FROM enqueued_at) * 1000000)::bigint AS enqueued_us, replays, replay_reason,
+    last_error, issue, redacted";
+
+/// A row read with [`STORED_COLUMNS`].
+fn stored(row: &PgRow) -> Result<Stored, sqlx::Error> {
+    let optional = |name: &str| -> Result<Option<String>, sqlx::Error> {
+        row.try_get::<Option<Vec<u8>>, _>(name)?
+            .map(text)
+            .transpose()
+    };
+    let state: String = row.try_get("state")?;
+    let attempts: i32 = row.try_get("attempts")?;
+    let replays: i32 = row.try_get("replays")?;
+    Ok(Stored {
+        key: text(row.try_get("key")?)?,
+        sender: row.try_get("sender")?,
+        id: optional("event_id")?,
+        event_type: optional("event_type")?,
+        ordering_key: optional("ordering_key")?,
+        status: Status::parse(&state)
+            .ok_or_else(|| sqlx::Error::Decode("an inbox row has an unknown state".into()))?,
+        attempts: u32::try_from(attempts).unwrap_or_default(),
+        enqueued_at: micros_at(row, "enqueued_us")?,
+        replays: u32::try_from(replays).unwrap_or_default(),
+        replay_reason: row.try_get("replay_reason")?,
+        last_error: row.try_get("last_error")?,
+        issue: row.try_get("issue")?,
+        redacted: row.try_get("redacted")?,
+    })
+}
+
+/// The key of a dead letter buried without an issue, and the [`issue_id`] it gets.
+fn old_issue(row: &PgRow) -> Result<(Vec<u8>, String), sqlx::Error> {
+    let sender: String = row.try_get("sender")?;
+    let route = row
+        .try_get::<Option<Vec<u8>>, _>("route_key")?
+        .map(text)
+        .transpose()?;
+    let error: Option<String> = row.try_get("last_error")?;
+    let issue = issue_id(&sender, route.as_deref(), error.as_deref().unwrap_or(""));
+    Ok((row.try_get("key")?, issue))
+}
+
+/// A value a [`Conditions`] binds.
+enum Value {
+    Text(String),
+    Bytes(Vec<u8>),
+    Micros(i64),
+}
+
+/// What a [`Filter`] selects, as SQL conditions over the table's columns (each `AND ..`), and
+/// the values they bind, numbered from a given parameter.
+struct Conditions {
+    sql: String,
+    values: Vec<Value>,
+    first: usize,
+}
+
+impl Conditions {
+    /// `filter`'s conditions, their parameters numbered from `$first`.
+    fn new(filter: &Filter, first: usize) -> Self {
+        let mut conditions = Self {
+            sql: String::new(),
+            values: Vec::new(),
+            first,
+        };
+        if let Some(sender) = &filter.sender {
+            conditions.add("sender = ", Value::Text(sender.clone()));
+        }
+        if let Some(event_type) = &filter.event_type {
+            conditions.add(
+                "event_type = ",
+                Value::Bytes(event_type.as_bytes().to_vec()),
+            );
+        }
+        if let Some(since) = filter.since {
+            conditions.add(
+                "enqueued_at >= timestamptz 'epoch' + interval '1 microsecond' * ",
+                Value::Micros(micros_ceil(since)),
+            );
+        }
+        if let Some(until) = filter.until {
+            conditions.add(
+                "enqueued_at < timestamptz 'epoch' + interval '1 microsecond' * ",
+                Value::Micros(micros_ceil(until)),
+            );
+        }
+        if let Some(status) = filter.status {
+            conditions.add("state = ", Value::Text(status.as_str().to_owned()));
+        }
+        if let Some(issue) = &filter.issue {
+            conditions.add("issue = ", Value::Text(issue.clone()));
+        }
+        conditions
+    }
+
+    fn add(&mut self, condition: &str, value: Value) {
+        let n = self.first + self.values.len();
+        let cast = match value {
+            Value::Text(_) => "text",
+            Value::Bytes(_) => "bytea",
+            Value::Micros(_) => "bigint",
+        };
+        let _ = write!(self.sql, " AND {condition}${n}::{cast}");
+        self.values.push(value);
+    }
+
+    /// `query` with the values bound, in order.
+    fn bind<'q>(&'q self, mut query: Query<'q>) -> Query<'q> {
+        for value in &self.values {
+            query = match value {
+                Value::Text(text) => query.bind(text.as_str()),
+                Value::Bytes(bytes) => query.bind(bytes.as_slice()),
+                Value::Micros(micros) => query.bind(*micros),
+            };
+        }
+        query
+    }
+}
+
+/// `at` in whole microseconds since the epoch, rounded up (a row's `enqueued_at` is in whole
+/// microseconds: it is at or after `at` exactly when it is at or after this), within the range
+/// PostgreSQL's times reach.
+fn micros_ceil(at: SystemTime) -> i64 {
+    const YEAR_9999: i64 = 253_402_300_799_999_999;
+    let nanos = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    i64::try_from(nanos.div_ceil(1000)).map_or(YEAR_9999, |micros| micros.min(YEAR_9999))
 }
 
 impl Inbox for PostgresInbox {
@@ -467,30 +942,10 @@ impl Inbox for PostgresInbox {
         lease: Duration,
     ) -> BoxFuture<'a, Result<Vec<Leased>, StoreError>> {
         Box::pin(async move {
-            let t = &self.table;
-            let rows = sqlx::query(&format!(
-                "WITH due AS (
-                    SELECT key FROM {t}
-                    WHERE state IN ('pending', 'leased') AND due_at <= now()
-                    ORDER BY due_at
-                    LIMIT $1
-                    FOR UPDATE SKIP LOCKED
-                 )
-                 UPDATE {t} SET state = 'leased',
-                                token = md5(random()::text || clock_timestamp()::text),
-                                attempts = {t}.attempts + 1,
-                                due_at = now() + $2 * interval '1 millisecond'
-                 FROM due WHERE {t}.key = due.key
-                 RETURNING {t}.key, sender, scheme, event_id, event_type, event_timestamp,
-                           signed, body, route_key, route_kind_len, route_key_signed, token,
-                           attempts,
-                           (extract(epoch FROM enqueued_at) * 1000)::bigint AS enqueued_ms"
-            ))
-            .bind(i64::try_from(max).unwrap_or(i64::MAX))
-            .bind(millis(hold(lease)))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::unavailable)?;
+            let rows = self
+                .lease_rows(max, lease)
+                .await
+                .map_err(StoreError::unavailable)?;
             rows.iter()
                 .map(leased)
                 .collect::<Result<Vec<_>, _>>()
@@ -558,10 +1013,12 @@ impl Inbox for PostgresInbox {
         key: &'a str,
         token: &'a ClaimToken,
         error: &'a str,
+        issue: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let statement = format!(
-                "UPDATE {t} SET state = 'dead', token = NULL, last_error = $3, finished_at = now()
+                "UPDATE {t} SET state = 'dead', token = NULL, last_error = $3, issue = $4,
+                                finished_at = now()
                  WHERE key = $1 AND token = $2 AND state = 'leased'",
                 t = self.table
             );
@@ -569,9 +1026,164 @@ impl Inbox for PostgresInbox {
                 sqlx::query(&statement)
                     .bind(key.as_bytes())
                     .bind(token.as_str())
-                    .bind(stored_error(error)),
+                    .bind(stored_error(error))
+                    .bind(stored_error(issue)),
             )
             .await
+        })
+    }
+
+    fn supersede<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            // The token stays, as on a done row; the applied stamp does not move.
+            let statement = format!(
+                "UPDATE {t} SET state = 'superseded', finished_at = now()
+                 WHERE key = $1 AND token = $2 AND state = 'leased'",
+                t = self.table
+            );
+            self.held(
+                sqlx::query(&statement)
+                    .bind(key.as_bytes())
+                    .bind(token.as_str()),
+            )
+            .await
+        })
+    }
+
+    fn find<'a>(&'a self, filter: &'a Filter) -> BoxFuture<'a, Result<Vec<Stored>, StoreError>> {
+        Box::pin(async move {
+            let t = &self.table;
+            let conditions = Conditions::new(filter, 2);
+            let statement = format!(
+                "SELECT {STORED_COLUMNS} FROM {t} WHERE true{where_}
+                 ORDER BY enqueued_at, key LIMIT $1",
+                where_ = conditions.sql
+            );
+            let rows = conditions
+                .bind(sqlx::query(&statement).bind(limit(filter)))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::unavailable)?;
+            rows.iter()
+                .map(stored)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(StoreError::unavailable)
+        })
+    }
+
+    fn replay<'a>(
+        &'a self,
+        filter: &'a Filter,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(async move {
+            let t = &self.table;
+            let conditions = Conditions::new(filter, 4);
+            // Rows being replayed or purged by another call at the same time are skipped, so
+            // each is replayed once; the notification is sent at commit when any was.
+            let statement = format!(
+                "WITH chosen AS (
+                    SELECT key FROM {t} WHERE {SETTLED}{where_}
+                    ORDER BY enqueued_at, key LIMIT $1
+                    FOR UPDATE SKIP LOCKED
+                 ), replayed AS (
+                    UPDATE {t} SET state = 'pending', attempts = 0, due_at = now(), token = NULL,
+                                   finished_at = NULL, issue = NULL, replays = {t}.replays + 1,
+                                   replay_reason = $2, replayed = true
+                    FROM chosen WHERE {t}.key = chosen.key
+                    RETURNING {t}.key, (extract(epoch FROM {t}.enqueued_at) * 1000000)::bigint
+                                       AS enqueued_us
+                 )
+                 SELECT key, enqueued_us FROM replayed
+                 UNION ALL
+                 SELECT NULL, NULL FROM (SELECT pg_notify($3, '')) AS notified
+                 WHERE EXISTS (SELECT 1 FROM replayed)",
+                where_ = conditions.sql
+            );
+            let rows = conditions
+                .bind(
+                    sqlx::query(&statement)
+                        .bind(limit(filter))
+                        .bind(stored_error(reason))
+                        .bind(self.channel()),
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::unavailable)?;
+            let mut replayed = rows
+                .iter()
+                .filter_map(|row| {
+                    let key: Option<Vec<u8>> = match row.try_get("key") {
+                        Ok(key) => key,
+                        Err(err) => return Some(Err(err)),
+                    };
+                    let key = key?;
+                    Some(row.try_get::<i64, _>("enqueued_us").map(|at| (at, key)))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(StoreError::unavailable)?;
+            // Oldest stored first, as they were chosen (RETURNING keeps no order).
+            replayed.sort();
+            replayed
+                .into_iter()
+                .map(|(_, key)| text(key))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(StoreError::unavailable)
+        })
+    }
+
+    fn purge<'a>(
+        &'a self,
+        filter: &'a Filter,
+        age: Duration,
+        except: &'a [(String, Option<String>)],
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let t = &self.table;
+            let conditions = Conditions::new(filter, 4);
+            let senders: Vec<&str> = except.iter().map(|(sender, _)| sender.as_str()).collect();
+            let types: Vec<Option<&[u8]>> = except
+                .iter()
+                .map(|(_, event_type)| event_type.as_deref().map(str::as_bytes))
+                .collect();
+            let statement = format!(
+                "DELETE FROM {t} WHERE key IN (
+                    SELECT key FROM {t}
+                    WHERE {SETTLED}
+                      AND finished_at <= now() - $1 * interval '1 millisecond'{where_}
+                      AND NOT EXISTS (
+                        SELECT 1 FROM unnest($2::text[], $3::bytea[]) AS kept(sender, event_type)
+                        WHERE kept.sender = {t}.sender
+                          AND (kept.event_type IS NULL OR kept.event_type = {t}.event_type))
+                    LIMIT {MAX_BATCH}
+                    FOR UPDATE SKIP LOCKED
+                 )",
+                where_ = conditions.sql
+            );
+            let deleted = conditions
+                .bind(
+                    sqlx::query(&statement)
+                        .bind(millis(age.min(super::MAX_PURGE_AGE)))
+                        .bind(&senders)
+                        .bind(&types),
+                )
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::unavailable)?;
+            Ok(deleted.rows_affected())
+        })
+    }
+
+    fn issues(&self, limit: usize) -> BoxFuture<'_, Result<Vec<Issue>, StoreError>> {
+        Box::pin(async move {
+            let mut issues = self.issues_async().await.map_err(StoreError::unavailable)?;
+            issues.sort_by_key(|issue| std::cmp::Reverse(issue.last_seen));
+            issues.truncate(limit);
+            Ok(issues)
         })
     }
 
@@ -606,7 +1218,7 @@ impl Inbox for PostgresInbox {
                     count(*) FILTER (WHERE state = 'pending'
                                         OR (state = 'leased' AND due_at <= now())) AS pending,
                     count(*) FILTER (WHERE state = 'leased' AND due_at > now()) AS in_flight,
-                    count(*) FILTER (WHERE state = 'done') AS done,
+                    count(*) FILTER (WHERE state IN ('done', 'superseded')) AS done,
                     count(*) FILTER (WHERE state = 'dead') AS dead,
                     (extract(epoch FROM now() - min(enqueued_at)
                         FILTER (WHERE state IN ('pending', 'leased'))))::bigint AS oldest
@@ -662,7 +1274,7 @@ impl Inbox for PostgresInbox {
             let updated = sqlx::query(&format!(
                 "WITH requeued AS (
                     UPDATE {t} SET state = 'pending', attempts = 0, due_at = now(),
-                                   finished_at = NULL
+                                   finished_at = NULL, issue = NULL
                     WHERE key = $1 AND state = 'dead'
                     RETURNING 1
                  )
@@ -674,21 +1286,6 @@ impl Inbox for PostgresInbox {
             .await
             .map_err(StoreError::unavailable)?;
             Ok(updated.is_some())
-        })
-    }
-
-    fn purge_done(&self, age: Duration) -> BoxFuture<'_, Result<u64, StoreError>> {
-        Box::pin(async move {
-            let t = &self.table;
-            let deleted = sqlx::query(&format!(
-                "DELETE FROM {t}
-                 WHERE state = 'done' AND finished_at <= now() - $1 * interval '1 millisecond'"
-            ))
-            .bind(millis(age.min(super::MAX_PURGE_AGE)))
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::unavailable)?;
-            Ok(deleted.rows_affected())
         })
     }
 }
@@ -722,6 +1319,10 @@ async fn insert_one(
         .bind(route_key)
         .bind(route_kind_len)
         .bind(route_key_signed)
+        .bind(entry.ordering_key.as_deref().map(str::as_bytes))
+        .bind(entry.stamp.map(stored_stamp))
+        .bind(entry.traceparent.as_deref())
+        .bind(entry.redacted)
         .bind(channel)
         .fetch_optional(pool)
         .await;
@@ -769,6 +1370,15 @@ async fn insert_group(
         .bind(routes.iter().map(|r| r.0).collect::<Vec<_>>())
         .bind(routes.iter().map(|r| r.1).collect::<Vec<_>>())
         .bind(routes.iter().map(|r| r.2).collect::<Vec<_>>())
+        .bind(bytes(|e| e.ordering_key.as_deref().map(str::as_bytes)))
+        .bind(
+            group
+                .iter()
+                .map(|(e, _)| e.stamp.map(stored_stamp))
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(|e| e.traceparent.clone()))
+        .bind(group.iter().map(|(e, _)| e.redacted).collect::<Vec<_>>())
         .bind(channel)
         .fetch_all(pool)
         .await?;
@@ -779,4 +1389,10 @@ async fn insert_group(
 /// `text` refuses) shown as U+FFFD.
 fn stored_error(error: &str) -> String {
     bounded_error(error).replace('\0', "\u{fffd}")
+}
+
+/// A stamp as stored (`bigint`): milliseconds since the epoch fit until the year 292 million;
+/// a larger one is stored as the greatest.
+fn stored_stamp(stamp: u64) -> i64 {
+    i64::try_from(stamp).unwrap_or(i64::MAX)
 }
