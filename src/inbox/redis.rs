@@ -77,15 +77,35 @@ local function dispatch(key)
     redis.call('HSET', e, 'msg', redis.call('XADD', STREAM, '*', 'key', key))
   end
 end
--- Releases the head of ordering key `okey` to workers, unless an entry holds the key.
+-- Takes a pending entry that never ran back out of line (out of `replays` or the stream,
+-- where no worker read it yet: a read one is leased).
+local function undispatch(key)
+  local e = entry(key)
+  if redis.call('ZREM', REPLAYS, key) == 0 then
+    local msg = redis.call('HGET', e, 'msg')
+    if msg then redis.call('XDEL', STREAM, msg) end
+  end
+  redis.call('HDEL', e, 'msg')
+end
+-- Releases the head of ordering key `okey` to workers, unless an entry holds the key. A holder
+-- that has not run yet gives the key back to an event that orders before it.
 local function release(okey)
+  local set = order_set(okey)
   local holder = redis.call('HGET', HOLDER, okey)
   if holder then
-    local state = redis.call('HGET', entry(holder), 'state')
-    if state == 'pending' or state == 'leased' then return end
+    local state, attempts, member, enqueued = unpack(redis.call('HMGET', entry(holder),
+      'state', 'attempts', 'om', 'enqueued'))
+    if state == 'leased' then return end
+    if state == 'pending' then
+      if attempts ~= '0' or not member then return end
+      local head = redis.call('ZRANGE', set, 0, 0)[1]
+      if not head or head > member then return end
+      undispatch(holder)
+      redis.call('ZADD', set, 0, member)
+      redis.call('ZADD', WAITING, tonumber(enqueued) or NOW, holder)
+    end
     redis.call('HDEL', HOLDER, okey)
   end
-  local set = order_set(okey)
   while true do
     local head = redis.call('ZRANGE', set, 0, 0)[1]
     if not head then return end
@@ -535,10 +555,11 @@ const MAX_ISSUE_SCAN: usize = 10_000;
 /// workers; then it enters the stream and holds the key (hash `holder`) until it is completed,
 /// superseded, buried or forgotten, which releases the next one in the same script. A retry
 /// keeps the key held (the entry stays the head), as does a lease that expired (taken over as
-/// any other). Unordered events and other keys never wait for it. One difference from a pure
-/// (stamp, arrival) order: an event that arrives with an earlier stamp while a later one of its
-/// key already holds the key runs after it; the worker's stale-event guard then sees the
-/// applied stamp is newer.
+/// any other). Unordered events and other keys never wait for it. An event that arrives with
+/// an earlier stamp takes the key back from a holder no worker has taken yet. One difference
+/// from a pure (stamp, arrival) order: once the holder has run (it is leased, or waits for a
+/// retry), an event arriving with an earlier stamp runs after it; the worker's stale-event
+/// guard then sees that a newer stamp was applied.
 ///
 /// **Replays** wait in a sorted set of their own: a lease takes them only when fresh work left
 /// room in its batch, and then at most half the batch. Replayed ordered events wait for their
