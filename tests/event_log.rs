@@ -537,7 +537,7 @@ mod redis_extra {
         for task in tasks {
             task.await.unwrap();
         }
-        let applied = applied.lock().unwrap();
+        let applied = applied.lock().unwrap().clone();
         assert_eq!(applied.len(), KEYS);
         for (ordering, stamps) in applied.iter() {
             assert_eq!(stamps.len(), EVENTS / KEYS, "{ordering}");
