@@ -442,6 +442,67 @@ mod redis_extra {
 
     use super::*;
 
+    /// Replayed and requeued ordered events re-enter through their key: a replay of an older
+    /// event runs before a newer one no worker took yet, and a requeued dead letter waits for
+    /// the event that holds its key (counted pending meanwhile).
+    #[ignore = "needs Redis at TEST_REDIS_URL; .ci/run runs it"]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replays_and_requeues_wait_for_their_ordering_key() {
+        let (inbox, _cleanup) = super::redis().await;
+        inbox
+            .enqueue(&entry("o1", "s", "t", Some(("k", 1))))
+            .await
+            .unwrap();
+        let o1 = inbox.lease(10, LEASE).await.unwrap();
+        inbox.complete("o1", &o1[0].token).await.unwrap();
+        inbox
+            .enqueue(&entry("o2", "s", "t", Some(("k", 2))))
+            .await
+            .unwrap();
+        let replayed = inbox
+            .replay(&Filter::new().status(Status::Done), "fixed")
+            .await
+            .unwrap();
+        assert_eq!(replayed, ["o1"]);
+        let first = inbox.lease(10, LEASE).await.unwrap();
+        assert_eq!(keys(&first), ["o1"], "the older event first, alone");
+        assert_eq!(first[0].replay_reason.as_deref(), Some("fixed"));
+        assert_eq!(first[0].applied_stamp, Some(1));
+        inbox.complete("o1", &first[0].token).await.unwrap();
+        let second = inbox.lease(10, LEASE).await.unwrap();
+        assert_eq!(keys(&second), ["o2"]);
+        assert_eq!(second[0].replay_reason, None);
+
+        inbox
+            .enqueue(&entry("r1", "s", "t", Some(("k2", 1))))
+            .await
+            .unwrap();
+        let r1 = inbox.lease(10, LEASE).await.unwrap();
+        assert_eq!(keys(&r1), ["r1"]);
+        inbox.bury("r1", &r1[0].token, "boom", "0").await.unwrap();
+        inbox
+            .enqueue(&entry("r2", "s", "t", Some(("k2", 2))))
+            .await
+            .unwrap();
+        let r2 = inbox.lease(10, LEASE).await.unwrap();
+        assert_eq!(keys(&r2), ["r2"]);
+        assert!(inbox.requeue("r1").await.unwrap());
+        let stats = inbox.stats().await.unwrap();
+        assert_eq!((stats.pending, stats.in_flight), (1, 2), "{stats:?}");
+        assert!(
+            inbox.lease(10, LEASE).await.unwrap().is_empty(),
+            "r1 waits for r2, which holds k2"
+        );
+        inbox.complete("r2", &r2[0].token).await.unwrap();
+        let again = inbox.lease(10, LEASE).await.unwrap();
+        assert_eq!(keys(&again), ["r1"]);
+        assert_eq!(again[0].applied_stamp, Some(2));
+        inbox.complete("o2", &second[0].token).await.unwrap();
+        inbox.complete("r1", &again[0].token).await.unwrap();
+        let stats = inbox.stats().await.unwrap();
+        assert_eq!((stats.pending, stats.in_flight, stats.done), (0, 0, 4));
+    }
+
     const KEYS: usize = 10;
     const EVENTS: usize = 400;
 
