@@ -540,7 +540,8 @@ mod redis_extra {
         let busy: Arc<Mutex<HashMap<String, String>>> = Arc::default();
         let applied: Arc<Mutex<HashMap<String, Vec<u64>>>> = Arc::default();
         let finished = Arc::new(AtomicUsize::new(0));
-        let mut tasks = Vec::new();
+        // Dropped (every task aborted) before the keys are deleted, should one fail.
+        let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..8 {
             let (inbox, busy, applied, finished) = (
                 inbox.clone(),
@@ -548,7 +549,7 @@ mod redis_extra {
                 applied.clone(),
                 finished.clone(),
             );
-            tasks.push(tokio::spawn(async move {
+            tasks.spawn(async move {
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
                 while finished.load(Ordering::SeqCst) < EVENTS {
                     assert!(tokio::time::Instant::now() < deadline, "stalled");
@@ -593,10 +594,10 @@ mod redis_extra {
                         finished.fetch_add(1, Ordering::SeqCst);
                     }
                 }
-            }));
+            });
         }
-        for task in tasks {
-            task.await.unwrap();
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
         }
         let applied = applied.lock().unwrap().clone();
         assert_eq!(applied.len(), KEYS);
