@@ -686,3 +686,185 @@ mod postgres_extra {
         assert_eq!(replayed, ["shop:evt_old", "new"]);
     }
 }
+
+#[cfg(feature = "redis")]
+mod redis_extra {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Replayed and requeued ordered events re-enter through their key: a replay of an older
+    /// event runs before a newer one no worker took yet, and a requeued dead letter waits for
+    /// the event that holds its key (counted pending meanwhile).
+    #[ignore = "needs Redis at TEST_REDIS_URL; .ci/run runs it"]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replays_and_requeues_wait_for_their_ordering_key() {
+        let (inbox, _cleanup) = super::redis().await;
+        inbox
+            .enqueue(&entry("o1", "s", "t", Some(("k", 1))))
+            .await
+            .unwrap();
+        let o1 = inbox.lease(10, LEASE).await.unwrap();
+        inbox.complete("o1", &o1[0].token).await.unwrap();
+        inbox
+            .enqueue(&entry("o2", "s", "t", Some(("k", 2))))
+            .await
+            .unwrap();
+        let replayed = inbox
+            .replay(&Filter::new().status(Status::Done), "fixed")
+            .await
+            .unwrap();
+        assert_eq!(replayed, ["o1"]);
+        let first = inbox.lease(10, LEASE).await.unwrap();
+        assert_eq!(keys(&first), ["o1"], "the older event first, alone");
+        assert_eq!(first[0].replay_reason.as_deref(), Some("fixed"));
+        assert_eq!(first[0].applied_stamp, Some(1));
+        inbox.complete("o1", &first[0].token).await.unwrap();
+        let second = inbox.lease(10, LEASE).await.unwrap();
+        assert_eq!(keys(&second), ["o2"]);
+        assert_eq!(second[0].replay_reason, None);
+
+        inbox
+            .enqueue(&entry("r1", "s", "t", Some(("k2", 1))))
+            .await
+            .unwrap();
+        let r1 = inbox.lease(10, LEASE).await.unwrap();
+        assert_eq!(keys(&r1), ["r1"]);
+        inbox.bury("r1", &r1[0].token, "boom", "0").await.unwrap();
+        inbox
+            .enqueue(&entry("r2", "s", "t", Some(("k2", 2))))
+            .await
+            .unwrap();
+        let r2 = inbox.lease(10, LEASE).await.unwrap();
+        assert_eq!(keys(&r2), ["r2"]);
+        assert!(inbox.requeue("r1").await.unwrap());
+        let stats = inbox.stats().await.unwrap();
+        assert_eq!((stats.pending, stats.in_flight), (1, 2), "{stats:?}");
+        assert!(
+            inbox.lease(10, LEASE).await.unwrap().is_empty(),
+            "r1 waits for r2, which holds k2"
+        );
+        inbox.complete("r2", &r2[0].token).await.unwrap();
+        let again = inbox.lease(10, LEASE).await.unwrap();
+        assert_eq!(keys(&again), ["r1"]);
+        assert_eq!(again[0].applied_stamp, Some(2));
+        inbox.complete("o2", &second[0].token).await.unwrap();
+        inbox.complete("r1", &again[0].token).await.unwrap();
+        let stats = inbox.stats().await.unwrap();
+        assert_eq!((stats.pending, stats.in_flight, stats.done), (0, 0, 4));
+    }
+
+    const KEYS: usize = 10;
+    const EVENTS: usize = 400;
+
+    /// Eight workers leasing four at a time over 400 events of ten ordering keys, stored with
+    /// their stamps shuffled, a tenth of them retried once: no two events of one key are ever
+    /// leased at once, and each key's events complete in stamp order.
+    #[ignore = "needs Redis at TEST_REDIS_URL; .ci/run runs it"]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_workers_keep_each_ordering_key_in_stamp_order() {
+        let (inbox, _cleanup) = super::redis().await;
+        // A fixed shuffle (a linear congruential generator): the same run every time.
+        let mut order: Vec<usize> = (0..EVENTS).collect();
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        for i in (1..order.len()).rev() {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let j = usize::try_from(state >> 33).unwrap() % (i + 1);
+            order.swap(i, j);
+        }
+        for n in order {
+            let ordering = format!("obj_{}", n % KEYS);
+            let stamp = 1_700_000_000_000 + u64::try_from(n).unwrap() * 1000;
+            inbox
+                .enqueue(&entry(
+                    &format!("ev{n:03}"),
+                    "s",
+                    "t",
+                    Some((&ordering, stamp)),
+                ))
+                .await
+                .unwrap();
+        }
+
+        let busy: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let applied: Arc<Mutex<HashMap<String, Vec<u64>>>> = Arc::default();
+        let finished = Arc::new(AtomicUsize::new(0));
+        // Dropped (every task aborted) before the keys are deleted, should one fail.
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (inbox, busy, applied, finished) = (
+                inbox.clone(),
+                busy.clone(),
+                applied.clone(),
+                finished.clone(),
+            );
+            tasks.spawn(async move {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+                while finished.load(Ordering::SeqCst) < EVENTS {
+                    assert!(tokio::time::Instant::now() < deadline, "stalled");
+                    let leased = inbox.lease(4, LEASE).await.unwrap();
+                    if leased.is_empty() {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        continue;
+                    }
+                    for l in &leased {
+                        let ordering = l.entry.ordering_key.clone().unwrap();
+                        let before = busy
+                            .lock()
+                            .unwrap()
+                            .insert(ordering.clone(), l.entry.key.clone());
+                        assert_eq!(
+                            before, None,
+                            "{} leased while {ordering} is held",
+                            l.entry.key
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(3)).await;
+                    for l in &leased {
+                        let ordering = l.entry.ordering_key.clone().unwrap();
+                        if l.attempt == 1 && l.entry.key.ends_with('7') {
+                            // A retry keeps the key: nothing behind it may run meanwhile.
+                            busy.lock().unwrap().remove(&ordering);
+                            inbox
+                                .retry(&l.entry.key, &l.token, Duration::ZERO, "again")
+                                .await
+                                .unwrap();
+                            continue;
+                        }
+                        // Recorded before the completion, which is what lets the next go.
+                        applied
+                            .lock()
+                            .unwrap()
+                            .entry(ordering.clone())
+                            .or_default()
+                            .push(l.entry.stamp.unwrap());
+                        busy.lock().unwrap().remove(&ordering);
+                        inbox.complete(&l.entry.key, &l.token).await.unwrap();
+                        finished.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+        let applied = applied.lock().unwrap().clone();
+        assert_eq!(applied.len(), KEYS);
+        for (ordering, stamps) in applied.iter() {
+            assert_eq!(stamps.len(), EVENTS / KEYS, "{ordering}");
+            assert!(
+                stamps.windows(2).all(|w| w[0] < w[1]),
+                "{ordering} completed out of stamp order: {stamps:?}"
+            );
+        }
+        let stats = inbox.stats().await.unwrap();
+        assert_eq!(
+            (stats.pending, stats.in_flight, stats.done),
+            (0, 0, EVENTS as u64)
+        );
+    }
+}
