@@ -1074,7 +1074,43 @@ impl Inbox for DownInbox {
         _: &'a str,
         _: &'a ClaimToken,
         _: &'a str,
+        _: &'a str,
     ) -> verihook::idempotency::BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+    fn supersede<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a ClaimToken,
+    ) -> verihook::idempotency::BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+    fn find<'a>(
+        &'a self,
+        _: &'a verihook::inbox::Filter,
+    ) -> verihook::idempotency::BoxFuture<'a, Result<Vec<verihook::inbox::Stored>, StoreError>>
+    {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+    fn replay<'a>(
+        &'a self,
+        _: &'a verihook::inbox::Filter,
+        _: &'a str,
+    ) -> verihook::idempotency::BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+    fn purge<'a>(
+        &'a self,
+        _: &'a verihook::inbox::Filter,
+        _: Duration,
+        _: &'a [(String, Option<String>)],
+    ) -> verihook::idempotency::BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
+    }
+    fn issues(
+        &self,
+        _: usize,
+    ) -> verihook::idempotency::BoxFuture<'_, Result<Vec<verihook::inbox::Issue>, StoreError>> {
         Box::pin(async { Err(StoreError::unavailable("connection refused")) })
     }
     fn forget<'a>(
@@ -1103,12 +1139,6 @@ impl Inbox for DownInbox {
         &'a self,
         _: &'a str,
     ) -> verihook::idempotency::BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async { Err(StoreError::unavailable("connection refused")) })
-    }
-    fn purge_done(
-        &self,
-        _: Duration,
-    ) -> verihook::idempotency::BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async { Err(StoreError::unavailable("connection refused")) })
     }
 }
