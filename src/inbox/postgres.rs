@@ -58,6 +58,12 @@ const MAX_OLD_ISSUES: i64 = 10_000;
 ///   a statement that sees every lease committed before it got the locks, that the row is its
 ///   key's head and that no row of the key is under a live lease. Two workers can therefore
 ///   never hold two events of one key at once, whatever their snapshots.
+/// * So that a lease does not walk past every event waiting behind another, an event stored
+///   behind an earlier unsettled one of its key is stored `held`, outside the lease's index,
+///   and the event settling releases the next one in the same statement. Both decide from
+///   their own statement's snapshot, so a store racing a settlement can leave a key's first
+///   event held: leases release such events at most once a second (one read of the ordered
+///   events' index). `held` is a hint for speed only; the checks above decide.
 /// * `complete`, `retry`, `bury`, `supersede` and `extend` are one statement each, matching the
 ///   token; `complete` also raises the key's applied stamp (table `<table>_applied`) in the
 ///   same statement.
@@ -88,6 +94,8 @@ pub struct PostgresInbox {
     group: GroupCommit,
     /// The single-row statement, for the table.
     single: String,
+    /// When a lease last released the heads a race left held (see [`Self::release_heads`]).
+    last_release: std::sync::Mutex<std::time::Instant>,
 }
 
 /// How many group commits may be in flight at once: more only split the groups, since
@@ -126,6 +134,7 @@ impl PostgresInbox {
             listener: Mutex::new(None),
             group: GroupCommit::default(),
             single: String::new(),
+            last_release: std::sync::Mutex::new(std::time::Instant::now()),
         }
         .with_statements()
     }
@@ -218,6 +227,7 @@ impl PostgresInbox {
                     replays integer NOT NULL DEFAULT 0,
                     replay_reason text,
                     replayed boolean NOT NULL DEFAULT false,
+                    held boolean NOT NULL DEFAULT false,
                     CONSTRAINT {t}_state_check CHECK ({STATES})
                 )"
             ),
@@ -234,7 +244,8 @@ impl PostgresInbox {
                                  ADD COLUMN IF NOT EXISTS issue text,
                                  ADD COLUMN IF NOT EXISTS replays integer NOT NULL DEFAULT 0,
                                  ADD COLUMN IF NOT EXISTS replay_reason text,
-                                 ADD COLUMN IF NOT EXISTS replayed boolean NOT NULL DEFAULT false"
+                                 ADD COLUMN IF NOT EXISTS replayed boolean NOT NULL DEFAULT false,
+                                 ADD COLUMN IF NOT EXISTS held boolean NOT NULL DEFAULT false"
             ),
         ] {
             sqlx::query(&statement)
@@ -247,12 +258,14 @@ impl PostgresInbox {
         crate::idempotency::postgres::text_to_bytea(&mut tx, t, &["key", "event_id", "event_type"])
             .await?;
         for statement in [
-            // What a lease scans: fresh before replayed, then oldest due.
+            // What a lease scans: fresh before replayed, then oldest due; events held behind
+            // an earlier one of their ordering key are not in it.
             format!(
-                "CREATE INDEX IF NOT EXISTS {t}_next ON {t} (replayed, due_at)
-                 WHERE state IN ('pending', 'leased')"
+                "CREATE INDEX IF NOT EXISTS {t}_ready ON {t} (replayed, due_at)
+                 WHERE state IN ('pending', 'leased') AND NOT held"
             ),
             format!("DROP INDEX IF EXISTS {t}_due"),
+            format!("DROP INDEX IF EXISTS {t}_next"),
             // Each ordering key's head: least stamp, then arrival.
             format!(
                 "CREATE INDEX IF NOT EXISTS {t}_ordering
@@ -396,16 +409,18 @@ impl PostgresInbox {
         token: &ClaimToken,
     ) -> Result<(), StoreError> {
         // The token stays on a done row, so completing twice with it succeeds. The applied
-        // stamp of the row's ordering key rises in the same statement (never falls).
+        // stamp of the row's ordering key rises in the same statement (never falls), and the
+        // next event of its key is released.
         let t = &self.table;
+        let release = release_next(t, "done");
         let completed: i64 = sqlx::query_scalar(&format!(
             "WITH done AS (
                 UPDATE {t} SET state = 'done',
                                finished_at = CASE WHEN state = 'done' THEN finished_at
                                                   ELSE now() END
                 WHERE key = $1 AND token = $2 AND state IN ('leased', 'done')
-                RETURNING ordering_key, stamp
-             ), applied AS (
+                RETURNING key, ordering_key, stamp
+             ){release}, applied AS (
                 INSERT INTO {t}_applied AS applied (ordering_key, stamp)
                 SELECT ordering_key, stamp FROM done
                 WHERE ordering_key IS NOT NULL AND stamp IS NOT NULL
@@ -462,12 +477,19 @@ impl PostgresInbox {
 
     fn single_statement(&self) -> String {
         let t = &self.table;
+        let held = held_behind(t, "v");
         format!(
             "WITH inserted AS (
                 INSERT INTO {t} (key, sender, scheme, event_id, event_type, event_timestamp,
                                  signed, body, route_key, route_kind_len, route_key_signed,
-                                 ordering_key, stamp, traceparent, redacted)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                                 ordering_key, stamp, traceparent, redacted, held)
+                SELECT v.*, {held}
+                FROM (VALUES ($1::bytea, $2::text, $3::text, $4::bytea, $5::bytea, $6::bigint,
+                              $7::smallint, $8::bytea, $9::bytea, $10::integer, $11::boolean,
+                              $12::bytea, $13::bigint, $14::text, $15::boolean))
+                     AS v(key, sender, scheme, event_id, event_type, event_timestamp, signed,
+                          body, route_key, route_kind_len, route_key_signed, ordering_key, stamp,
+                          traceparent, redacted)
                 ON CONFLICT (key) DO NOTHING
                 RETURNING 1
              )
@@ -477,16 +499,21 @@ impl PostgresInbox {
 
     fn batch_statement(&self) -> String {
         let t = &self.table;
+        let held = held_behind(t, "v");
         // The notification is sent at commit, once per statement that stored anything.
         format!(
             "WITH inserted AS (
                 INSERT INTO {t} (key, sender, scheme, event_id, event_type, event_timestamp,
                                  signed, body, route_key, route_kind_len, route_key_signed,
-                                 ordering_key, stamp, traceparent, redacted)
-                SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::bytea[],
-                                     $5::bytea[], $6::bigint[], $7::smallint[], $8::bytea[],
-                                     $9::bytea[], $10::integer[], $11::boolean[], $12::bytea[],
-                                     $13::bigint[], $14::text[], $15::boolean[])
+                                 ordering_key, stamp, traceparent, redacted, held)
+                SELECT v.*, {held}
+                FROM unnest($1::bytea[], $2::text[], $3::text[], $4::bytea[],
+                            $5::bytea[], $6::bigint[], $7::smallint[], $8::bytea[],
+                            $9::bytea[], $10::integer[], $11::boolean[], $12::bytea[],
+                            $13::bigint[], $14::text[], $15::boolean[])
+                     AS v(key, sender, scheme, event_id, event_type, event_timestamp, signed,
+                          body, route_key, route_kind_len, route_key_signed, ordering_key, stamp,
+                          traceparent, redacted)
                 ON CONFLICT (key) DO NOTHING
                 RETURNING key
              )
@@ -522,6 +549,35 @@ impl PostgresInbox {
     /// the advisory locks, so it sees every lease of those keys committed before (the first
     /// statement's snapshot may predate one, and a head computed from it may be stale), and no
     /// other lease of those keys can run until this one commits.
+    /// Releases, at most once a second, each ordering key's first event where it is held: the
+    /// safety net under [`held_behind`] and [`release_next`], which decide from their own
+    /// statement's snapshot (an event stored while the one it waits for settles concurrently
+    /// can be left held with nothing ahead of it). A read of the unsettled ordered events'
+    /// index, and an update only where one was left.
+    async fn release_heads(&self) -> Result<(), sqlx::Error> {
+        {
+            let mut last = self
+                .last_release
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.elapsed() < Duration::from_secs(1) {
+                return Ok(());
+            }
+            *last = std::time::Instant::now();
+        }
+        let t = &self.table;
+        sqlx::query(&format!(
+            "UPDATE {t} SET held = false
+             WHERE held AND key IN (
+                SELECT DISTINCT ON (ordering_key) key FROM {t}
+                WHERE {UNSETTLED} AND ordering_key IS NOT NULL
+                ORDER BY ordering_key, COALESCE(stamp, 0), enqueued_at, key)"
+        ))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn lease_rows(&self, max: usize, lease: Duration) -> Result<Vec<PgRow>, sqlx::Error> {
         let t = &self.table;
         // Whether row `r` may be leased as its key's next event. The busy check is a scalar
@@ -546,7 +602,7 @@ impl PostgresInbox {
         let candidates: Vec<Vec<u8>> = sqlx::query_scalar(&format!(
             "WITH due AS (
                 SELECT r.key, r.ordering_key FROM {t} r
-                WHERE r.{UNSETTLED} AND r.due_at <= now() AND {head}
+                WHERE r.{UNSETTLED} AND NOT r.held AND r.due_at <= now() AND {head}
                 ORDER BY r.replayed, r.due_at
                 LIMIT $1
                 FOR UPDATE OF r SKIP LOCKED
@@ -697,6 +753,43 @@ impl PostgresInbox {
             Ok(Err(_)) => *listener = None,
         }
     }
+}
+
+/// Whether the event `v` being stored waits behind an earlier unsettled one of its ordering
+/// key (stamped no later: stored earlier, it comes first on a tie): such an event is stored
+/// `held`, out of the lease's scan, until the one before it settles. A hint only: a lease still
+/// checks that an event is its key's first and that the key is free.
+fn held_behind(t: &str, v: &str) -> String {
+    format!(
+        "({v}.ordering_key IS NOT NULL AND EXISTS (
+            SELECT 1 FROM {t} e
+            WHERE e.ordering_key = {v}.ordering_key AND e.{UNSETTLED}
+              AND COALESCE(e.stamp, 0) <= COALESCE({v}.stamp, 0)))"
+    )
+}
+
+/// A CTE, to follow the one named `settled` (which returns the settled row's `key` and
+/// `ordering_key`), that releases the next event of its ordering key: the first unsettled one
+/// besides the settled row, if it is held.
+fn release_next(t: &str, settled: &str) -> String {
+    format!(
+        ", released AS (
+            UPDATE {t} SET held = false
+            WHERE held AND key = (
+                SELECT n.key FROM {t} n, {settled} s
+                WHERE n.ordering_key = s.ordering_key AND n.{UNSETTLED} AND n.key <> s.key
+                ORDER BY COALESCE(n.stamp, 0), n.enqueued_at, n.key
+                LIMIT 1))"
+    )
+}
+
+/// `change` (an `UPDATE` or `DELETE` of `{t}` matching one leased row's key and token, with
+/// `{t}` for the table) as a statement that also releases the next event of the row's
+/// ordering key; it reports one row affected when `change` matched.
+fn settling(t: &str, change: &str) -> String {
+    let change = change.replace("{t}", t);
+    let release = release_next(t, "settled");
+    format!("WITH settled AS ({change} RETURNING key, ordering_key){release} SELECT 1 FROM settled")
 }
 
 /// `duration` in milliseconds, for `now() + $n * interval '1 millisecond'`: callers shorten it
@@ -942,6 +1035,9 @@ impl Inbox for PostgresInbox {
         lease: Duration,
     ) -> BoxFuture<'a, Result<Vec<Leased>, StoreError>> {
         Box::pin(async move {
+            self.release_heads()
+                .await
+                .map_err(StoreError::unavailable)?;
             let rows = self
                 .lease_rows(max, lease)
                 .await
@@ -1016,11 +1112,11 @@ impl Inbox for PostgresInbox {
         issue: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let statement = format!(
+            let statement = settling(
+                &self.table,
                 "UPDATE {t} SET state = 'dead', token = NULL, last_error = $3, issue = $4,
                                 finished_at = now()
                  WHERE key = $1 AND token = $2 AND state = 'leased'",
-                t = self.table
             );
             self.held(
                 sqlx::query(&statement)
@@ -1040,10 +1136,10 @@ impl Inbox for PostgresInbox {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             // The token stays, as on a done row; the applied stamp does not move.
-            let statement = format!(
+            let statement = settling(
+                &self.table,
                 "UPDATE {t} SET state = 'superseded', finished_at = now()
                  WHERE key = $1 AND token = $2 AND state = 'leased'",
-                t = self.table
             );
             self.held(
                 sqlx::query(&statement)
@@ -1193,9 +1289,9 @@ impl Inbox for PostgresInbox {
         token: &'a ClaimToken,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let statement = format!(
+            let statement = settling(
+                &self.table,
                 "DELETE FROM {t} WHERE key = $1 AND token = $2 AND state = 'leased'",
-                t = self.table
             );
             self.held(
                 sqlx::query(&statement)
