@@ -330,25 +330,37 @@ pub(crate) fn group_issues(
             .issue
             .clone()
             .unwrap_or_else(|| issue_id(&stored.sender, route.as_deref(), error));
-        match issues.iter_mut().find(|issue| issue.id == id) {
-            Some(issue) => {
-                issue.count += 1;
-                issue.first_seen = issue.first_seen.min(died);
-                issue.last_seen = issue.last_seen.max(died);
-            }
-            None => issues.push(Issue {
-                id,
-                sender: stored.sender.clone(),
-                route,
-                error: masked_error(error),
-                count: 1,
-                first_seen: died,
-                last_seen: died,
-            }),
-        }
+        count_in(&mut issues, id, stored.sender.clone(), route, error, died);
     }
     issues.sort_by_key(|issue| std::cmp::Reverse(issue.last_seen));
     issues
+}
+
+/// Counts one dead letter of issue `id`, which died at `died`, into `issues`.
+pub(crate) fn count_in(
+    issues: &mut Vec<Issue>,
+    id: String,
+    sender: String,
+    route: Option<String>,
+    error: &str,
+    died: SystemTime,
+) {
+    match issues.iter_mut().find(|issue| issue.id == id) {
+        Some(issue) => {
+            issue.count += 1;
+            issue.first_seen = issue.first_seen.min(died);
+            issue.last_seen = issue.last_seen.max(died);
+        }
+        None => issues.push(Issue {
+            id,
+            sender,
+            route,
+            error: masked_error(error),
+            count: 1,
+            first_seen: died,
+            last_seen: died,
+        }),
+    }
 }
 
 /// How long settled entries are kept, per sender and event type: what

@@ -706,22 +706,7 @@ impl PostgresInbox {
             let error = error.as_deref().unwrap_or("");
             let died = micros_at(row, "died_us")?;
             let id = issue_id(&sender, route.as_deref(), error);
-            match issues.iter_mut().find(|issue| issue.id == id) {
-                Some(issue) => {
-                    issue.count += 1;
-                    issue.first_seen = issue.first_seen.min(died);
-                    issue.last_seen = issue.last_seen.max(died);
-                }
-                None => issues.push(Issue {
-                    id,
-                    sender,
-                    route,
-                    error: masked_error(error),
-                    count: 1,
-                    first_seen: died,
-                    last_seen: died,
-                }),
-            }
+            super::log::count_in(&mut issues, id, sender, route, error, died);
         }
         Ok(issues)
     }
