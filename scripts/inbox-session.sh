@@ -26,7 +26,7 @@ send evt_1Qinv2 invoice.paid $((now-40)) in_1Qb al@example.com 1
 send evt_1Qinv3 invoice.paid $((now-30)) in_1Qc li@example.com 0
 send evt_1Qref refund.created $((now-20)) re_1Qd li@example.com 1
 sleep 2
-V=""${CARGO_TARGET_DIR:-target}"/debug/verihook inbox --database-url $DATABASE_URL"
+V="${CARGO_TARGET_DIR:-target}/debug/verihook inbox --database-url $DATABASE_URL"
 echo '$ verihook inbox stats'; $V stats
 echo '$ verihook inbox list --status superseded'; $V list --status superseded
 echo '$ verihook inbox issues'; $V issues
