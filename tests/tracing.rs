@@ -330,3 +330,80 @@ async fn a_panic_and_an_unrouted_event_are_each_one_line() {
         "{log}"
     );
 }
+
+/// The request's trace context follows the event into the worker: the first attempt's span is
+/// the request's child, the retry links to it, and both carry the ordering key.
+#[cfg(feature = "inbox")]
+#[tokio::test(flavor = "current_thread")]
+async fn attempts_join_the_trace_of_the_request_that_delivered_them() {
+    use std::time::Duration;
+    use verihook::inbox::{Backoff, MemoryInbox, Worker};
+    use verihook::providers::stripe::StripeVerifier;
+    use verihook::testing::StripeSigner;
+
+    let (captured, _guard) = capture(FmtSpan::NONE);
+    let inbox = Arc::new(MemoryInbox::new());
+    let stripe_secret = "whsec_tracing_inbox_secret";
+    let receiver = Receiver::builder()
+        .sender("stripe", StripeVerifier::new(stripe_secret).unwrap())
+        .inbox(inbox.clone())
+        .build()
+        .unwrap();
+    let worker = Worker::builder(inbox)
+        .backoff(Backoff {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(1),
+        })
+        .handler(|delivery| async move {
+            if delivery.attempt() == 1 {
+                return Err("the ledger is busy".into());
+            }
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let body = br#"{"id":"evt_traced","type":"invoice.paid","created":1700000000,"data":{"object":{"id":"in_traced"}}}"#;
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut headers = StripeSigner::new(stripe_secret).unwrap().sign(unix, body);
+    headers.insert(
+        "traceparent",
+        HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+    );
+    assert_eq!(
+        receiver
+            .handle(&headers, Bytes::from_static(body))
+            .await
+            .code(),
+        "queued"
+    );
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("verihook.attempt"))
+        .collect();
+    let first = lines
+        .iter()
+        .find(|l| l.contains("retry scheduled"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(first.contains("attempt=1"), "{first}");
+    assert!(first.contains("ordering_key=\"in_traced\""), "{first}");
+    assert!(
+        first.contains("trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\""),
+        "{first}"
+    );
+    assert!(first.contains("parent_id=\"00f067aa0ba902b7\""), "{first}");
+    assert!(!first.contains("link_id"), "{first}");
+    let second = lines
+        .iter()
+        .find(|l| l.contains("inbox event processed"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(second.contains("attempt=2"), "{second}");
+    assert!(second.contains("link_id=\"00f067aa0ba902b7\""), "{second}");
+    assert!(!second.contains("parent_id"), "{second}");
+}
