@@ -37,6 +37,7 @@ echo '$ verihook inbox replay --sender stripe --type invoice.paid --since 1h --s
 echo '$ verihook inbox replay --sender stripe --type invoice.paid --since 1h --status done --reason "VAT rounding fixed"'; $V replay --sender stripe --type invoice.paid --since 1h --status done --reason "VAT rounding fixed"
 sleep 2
 echo '$ verihook inbox stats'; $V stats
+echo '$ verihook inbox list --type invoice.paid --status done'; $V list --type invoice.paid --status done
 kill -INT $pid; wait $pid
 echo "--- worker log"; grep -E "^(processed|superseded|dead|retry)" "$work/inbox.log"
 psql -q -h 127.0.0.1 -U postgres test -c "DROP DATABASE $DB"

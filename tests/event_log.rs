@@ -266,6 +266,17 @@ async fn replay_by_query_runs_exactly_the_matching_events(inbox: Arc<dyn Inbox>)
     assert_eq!((e1[0].key.as_str(), e1[0].replays), ("e1", 1));
     assert_eq!(e1[0].replay_reason.as_deref(), Some("handler fixed in v2"));
     assert_eq!(e1[0].status, Status::Done);
+    let when = e1[0].replayed_at.expect("when it was replayed");
+    assert!(when >= before && when <= SystemTime::now() + Duration::from_secs(5));
+    let e4 = inbox
+        .find(&Filter::new().sender("github").limit(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (e4[0].replays, e4[0].replayed_at),
+        (0, None),
+        "never replayed"
+    );
 }
 
 /// Dead letters of two different failures form two issues; re-driving one leaves the other.

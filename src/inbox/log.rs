@@ -216,6 +216,9 @@ pub struct Stored {
     pub enqueued_at: SystemTime,
     /// How many times it was replayed.
     pub replays: u32,
+    /// When it was last replayed.
+    #[serde(serialize_with = "maybe_unix_seconds")]
+    pub replayed_at: Option<SystemTime>,
     /// Why it was last replayed.
     pub replay_reason: Option<String>,
     /// The handler's last error.
@@ -247,6 +250,16 @@ pub struct Issue {
     /// When the last of them died.
     #[serde(serialize_with = "unix_seconds")]
     pub last_seen: SystemTime,
+}
+
+fn maybe_unix_seconds<S: serde::Serializer>(
+    at: &Option<SystemTime>,
+    out: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => unix_seconds(at, out),
+        None => out.serialize_none(),
+    }
 }
 
 fn unix_seconds<S: serde::Serializer>(at: &SystemTime, out: S) -> Result<S::Ok, S::Error> {

@@ -41,6 +41,7 @@ struct Slot {
     /// Arrival order, after the stamp.
     seq: u64,
     replays: u32,
+    replayed_at: Option<SystemTime>,
     replay_reason: Option<String>,
     /// Whether the current run comes from a replay (it yields to fresh entries).
     replayed: bool,
@@ -61,6 +62,7 @@ impl Slot {
             attempts: self.attempts,
             enqueued_at: self.enqueued_at,
             replays: self.replays,
+            replayed_at: self.replayed_at,
             replay_reason: self.replay_reason.clone(),
             last_error: self.last_error.clone(),
             issue: self.issue.clone(),
@@ -150,6 +152,7 @@ impl Inbox for MemoryInbox {
                             .arrivals
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                         replays: 0,
+                        replayed_at: None,
                         replay_reason: None,
                         replayed: false,
                         issue: None,
@@ -355,6 +358,7 @@ impl Inbox for MemoryInbox {
                 slot.finished_at = None;
                 slot.issue = None;
                 slot.replays = slot.replays.saturating_add(1);
+                slot.replayed_at = Some(SystemTime::now());
                 slot.replay_reason = Some(bounded_error(reason).to_owned());
                 slot.replayed = true;
                 Some(key)

@@ -226,6 +226,7 @@ impl PostgresInbox {
                     issue text,
                     replays integer NOT NULL DEFAULT 0,
                     replay_reason text,
+                    replayed_at timestamptz,
                     replayed boolean NOT NULL DEFAULT false,
                     held boolean NOT NULL DEFAULT false,
                     CONSTRAINT {t}_state_check CHECK ({STATES})
@@ -244,6 +245,7 @@ impl PostgresInbox {
                                  ADD COLUMN IF NOT EXISTS issue text,
                                  ADD COLUMN IF NOT EXISTS replays integer NOT NULL DEFAULT 0,
                                  ADD COLUMN IF NOT EXISTS replay_reason text,
+                                 ADD COLUMN IF NOT EXISTS replayed_at timestamptz,
                                  ADD COLUMN IF NOT EXISTS replayed boolean NOT NULL DEFAULT false,
                                  ADD COLUMN IF NOT EXISTS held boolean NOT NULL DEFAULT false"
             ),
@@ -872,7 +874,8 @@ fn micros_at(row: &PgRow, name: &str) -> Result<SystemTime, sqlx::Error> {
 /// What a query reads of a row to describe it ([`stored`]).
 const STORED_COLUMNS: &str = "key, sender, event_id, event_type, ordering_key, state, attempts,
     (extract(epoch FROM enqueued_at) * 1000000)::bigint AS enqueued_us, replays, replay_reason,
-    last_error, issue, redacted";
+    (extract(epoch FROM replayed_at) * 1000000)::bigint AS replayed_us, last_error, issue,
+    redacted";
 
 /// A row read with [`STORED_COLUMNS`].
 fn stored(row: &PgRow) -> Result<Stored, sqlx::Error> {
@@ -895,6 +898,10 @@ fn stored(row: &PgRow) -> Result<Stored, sqlx::Error> {
         attempts: u32::try_from(attempts).unwrap_or_default(),
         enqueued_at: micros_at(row, "enqueued_us")?,
         replays: u32::try_from(replays).unwrap_or_default(),
+        replayed_at: row
+            .try_get::<Option<i64>, _>("replayed_us")?
+            .map(|_| micros_at(row, "replayed_us"))
+            .transpose()?,
         replay_reason: row.try_get("replay_reason")?,
         last_error: row.try_get("last_error")?,
         issue: row.try_get("issue")?,
@@ -1174,7 +1181,7 @@ impl Inbox for PostgresInbox {
                  ), replayed AS (
                     UPDATE {t} SET state = 'pending', attempts = 0, due_at = now(), token = NULL,
                                    finished_at = NULL, issue = NULL, replays = {t}.replays + 1,
-                                   replay_reason = $2, replayed = true
+                                   replay_reason = $2, replayed = true, replayed_at = now()
                     FROM chosen WHERE {t}.key = chosen.key
                     RETURNING {t}.key, (extract(epoch FROM {t}.enqueued_at) * 1000000)::bigint
                                        AS enqueued_us

@@ -152,9 +152,9 @@ local function matches(sender, etype, state, enqueued, issue)
   if ARGV[10] ~= '' and at >= tonumber(ARGV[10]) then return false end
   return true
 end
--- What a query gives of an entry: 13 values (see `stored`).
+-- What a query gives of an entry: 14 values (see `stored`).
 local ROW = {'sender', 'id', 'type', 'okey', 'state', 'attempts', 'enqueued', 'replays',
-  'replay_reason', 'last_error', 'issue', 'redacted'}
+  'replay_reason', 'last_error', 'issue', 'redacted', 'replayed_at'}
 local function row(key, out)
   local f = redis.call('HMGET', entry(key), unpack(ROW))
   table.insert(out, key)
@@ -383,7 +383,7 @@ return 1
 
 /// One step of a query: the entries `all` holds from the cursor that the filter selects.
 /// ARGV: prefix, filter (9), cursor score, max score, ties, chunk, wanted.
-/// Returns whether the walk ended, the cursor (score, ties), then 13 values per entry.
+/// Returns whether the walk ended, the cursor (score, ties), then 14 values per entry.
 const FIND: &str = concat!(
     prelude!(),
     r"
@@ -416,7 +416,7 @@ local ended, last, run = walk(function(key)
   redis.call('ZREM', DONE, key)
   redis.call('ZREM', DEAD, key)
   redis.call('HSET', e, 'state', 'pending', 'attempts', 0, 'replayed', 1,
-    'replay_reason', ARGV[16])
+    'replay_reason', ARGV[16], 'replayed_at', NOW)
   redis.call('HINCRBY', e, 'replays', 1)
   redis.call('HDEL', e, 'issue', 'finished', 'token')
   queue(key)
@@ -476,7 +476,7 @@ return {removed, kept, ended}
 "
 );
 
-/// The most recently dead letters, up to ARGV[2]: 13 values per entry (as a query's), then
+/// The most recently dead letters, up to ARGV[2]: 14 values per entry (as a query's), then
 /// its route key and when it died (ms).
 const ISSUES: &str = concat!(
     prelude!(),
@@ -490,9 +490,9 @@ for i = 1, #dead, 2 do
     local n = #out
     local r = {}
     row(key, r)
-    for j = 1, 13 do out[n + j] = r[j] end
-    out[n + 14] = f[2]
-    out[n + 15] = dead[i + 1]
+    for j = 1, 14 do out[n + j] = r[j] end
+    out[n + 15] = f[2]
+    out[n + 16] = dead[i + 1]
   end
 end
 return out
@@ -962,7 +962,7 @@ fn leased(values: &[Option<Vec<u8>>]) -> Result<Leased, StoreError> {
     })
 }
 
-/// One entry as a query finds it, from the 13 values the scripts return for it.
+/// One entry as a query finds it, from the 14 values the scripts return for it.
 fn stored(values: &[Option<Vec<u8>>]) -> Result<Stored, StoreError> {
     let v = Values(values);
     Ok(Stored {
@@ -979,6 +979,9 @@ fn stored(values: &[Option<Vec<u8>>]) -> Result<Stored, StoreError> {
         attempts: v.count(6),
         enqueued_at: v.millis(7),
         replays: v.count(8),
+        replayed_at: v
+            .number(13)
+            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
         replay_reason: v.text(9),
         last_error: v.text(10),
         issue: v.text(11),
@@ -1075,10 +1078,10 @@ impl Inbox for RedisInbox {
                 return Ok(Vec::new());
             }
             let values = self
-                .walk(&self.scripts.find, filter, limit, None, 13)
+                .walk(&self.scripts.find, filter, limit, None, 14)
                 .await?;
             let mut found = values
-                .chunks(13)
+                .chunks(14)
                 .map(stored)
                 .collect::<Result<Vec<_>, _>>()?;
             found.truncate(limit);
@@ -1165,10 +1168,10 @@ impl Inbox for RedisInbox {
             call.arg(MAX_ISSUE_SCAN);
             let values: Vec<Option<Vec<u8>>> = self.invoke(&call).await?;
             let dead = values
-                .chunks(15)
+                .chunks(16)
                 .map(|chunk| {
                     let v = Values(chunk);
-                    Ok((stored(chunk)?, v.text(13), v.millis(14)))
+                    Ok((stored(chunk)?, v.text(14), v.millis(15)))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             let mut issues = group_issues(dead);
