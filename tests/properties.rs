@@ -177,6 +177,30 @@ proptest! {
         let _ = GithubVerifier::new(&bytes);
         let _ = StripeVerifier::new(&bytes);
     }
+
+    /// What the inbox reads of a verified body to order it (every provider's ordering key and
+    /// stamp, RFC 3339 times with offsets, GitLab's times) and how it masks a failure's message
+    /// survive any bytes; a masked message never grows past twice the original.
+    #[cfg(feature = "inbox")]
+    #[test]
+    fn ordering_reads_and_error_masks_never_panic(
+        body in prop::collection::vec(any::<u8>(), 0..200),
+        time in "[0-9T:+\\- .Z]{0,40}",
+        error in "\\PC{0,80}",
+    ) {
+        let json = format!(
+            r#"{{"created":"{time}","updated_at":"{time}","data":{{"id":"x","object":{{"id":"{time}"}}}},"repository":{{"full_name":"o/r"}},"issue":{{"number":1,"updated_at":"{time}"}},"project":{{"id":1}},"object_attributes":{{"iid":2,"updated_at":"{time}"}},"occurred_at":"{time}"}}"#
+        );
+        for provider in verihook::providers::ALL {
+            for raw in [&body[..], json.as_bytes()] {
+                let event = verihook::Event::builder(provider.name, Bytes::copy_from_slice(raw)).build();
+                let _ = verihook::inbox::Entry::new(&event, "k".to_owned());
+            }
+        }
+        let masked = verihook::inbox::masked_error(&error);
+        prop_assert!(masked.len() <= error.len() * 2 + 3);
+        let _ = verihook::inbox::issue_id("s", Some(&error), &error);
+    }
 }
 
 #[test]
