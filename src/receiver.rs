@@ -823,6 +823,8 @@ impl Receiver {
         sender: &str,
         traceparent: Option<&http::HeaderValue>,
     ) -> Outcome {
+        #[cfg(not(feature = "inbox"))]
+        let _ = traceparent;
         let key = event.idempotency_key();
         #[allow(clippy::infallible_destructuring_match)] // one arm without the inbox feature
         let handler = match &self.mode {

@@ -60,6 +60,7 @@ pub struct Provider {
     /// The ordering key and stamp of its verified events, read from the signed body (see
     /// [`OrderBy::Provider`](crate::inbox::OrderBy::Provider)); `None` for senders whose
     /// events are not about one object (Slack, Twilio, Discord, Standard Webhooks).
+    #[cfg_attr(not(feature = "inbox"), allow(dead_code))]
     pub(crate) ordering: fn(&Event) -> Option<crate::ordering::Order>,
     /// The sample: its default event type, body, signer and test-kit event.
     pub(crate) sample: Sample,
