@@ -15,7 +15,8 @@
 //!   this machine without a backend (its ceiling here).
 //!
 //! Each prints requests per second and the p50 / p99 latency of one request (its
-//! acknowledgement), then worker throughput: events per second for 1 and 4 workers of 32
+//! acknowledgement), for Redis also the server's main-thread CPU time per request (what an
+//! operation costs Redis, which a busy machine changes less than the rates), then worker throughput: events per second for 1 and 4 workers of 32
 //! handlers each, draining a full inbox.
 //!
 //! Run: `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
@@ -100,11 +101,38 @@ struct Measured {
     rate: f64,
     p50: Duration,
     p99: Duration,
+    /// Redis's main-thread CPU time per request, in µs, while the Redis rows are measured.
+    server: Option<f64>,
+}
+
+/// The Redis server whose CPU time `measure` reads (set while the Redis rows are measured):
+/// what one request costs the server, whatever the load on the machine does to the rates.
+static WATCHED: std::sync::Mutex<Option<::redis::Client>> = std::sync::Mutex::new(None);
+
+/// The watched Redis's main-thread CPU time in seconds (user + system).
+async fn server_cpu() -> Option<f64> {
+    let client = WATCHED.lock().unwrap().clone()?;
+    let mut connection = client.get_multiplexed_async_connection().await.ok()?;
+    let info: String = ::redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(&mut connection)
+        .await
+        .ok()?;
+    Some(
+        info.lines()
+            .filter_map(|line| {
+                line.strip_prefix("used_cpu_sys_main_thread:")
+                    .or_else(|| line.strip_prefix("used_cpu_user_main_thread:"))
+            })
+            .filter_map(|value| value.trim().parse::<f64>().ok())
+            .sum(),
+    )
 }
 
 /// Runs `op(n)` for n = 0, 1, ... from `concurrency` tasks for `seconds`.
 async fn measure(op: Op, concurrency: usize, seconds: f64, limit: usize) -> Measured {
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu = server_cpu().await;
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let started = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
@@ -130,12 +158,17 @@ async fn measure(op: Op, concurrency: usize, seconds: f64, limit: usize) -> Meas
         latencies.extend(task.await.unwrap());
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let server = match (cpu, server_cpu().await) {
+        (Some(before), Some(after)) => Some((after - before) * 1e6 / latencies.len() as f64),
+        _ => None,
+    };
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     Measured {
         rate: latencies.len() as f64 / elapsed,
         p50: at(0.5),
         p99: at(0.99),
+        server,
     }
 }
 
@@ -158,6 +191,9 @@ fn print_row(backend: &str, concurrency: usize, name: &str, m: &Measured, floor:
         m.p99.as_secs_f64() * 1e3,
         100.0 * m.rate / floor
     );
+    if let Some(server) = m.server {
+        println!("{:>43} Redis CPU {server:>5.1} µs per request", "");
+    }
 }
 
 /// Events per second for `workers` workers of 32 handlers draining `events` enqueued events.
@@ -384,7 +420,9 @@ async fn redis(url: &str, seconds: f64) {
         })
     };
     let inbox_dyn: Arc<dyn Inbox> = inbox.clone();
+    *WATCHED.lock().unwrap() = Some(::redis::Client::open(url).unwrap());
     compare("redis", run, seconds, 100_000, &floor, &inbox_dyn, &store).await;
+    *WATCHED.lock().unwrap() = None;
     if drain_wanted() {
         print_drain_rates("redis", inbox.clone(), run).await;
     }
