@@ -15,12 +15,15 @@
 //!   this machine without a backend (its ceiling here).
 //!
 //! Each prints requests per second and the p50 / p99 latency of one request (its
-//! acknowledgement), then worker throughput: events per second for 1 and 4 workers of 32
+//! acknowledgement), for Redis also the server's main-thread CPU time per request (what an
+//! operation costs Redis, which a busy machine changes less than the rates), then worker throughput: events per second for 1 and 4 workers of 32
 //! handlers each, draining a full inbox.
 //!
 //! Run: `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
 //!   TEST_REDIS_URL=redis://127.0.0.1:6379 cargo bench --bench inbox --all-features`
-//! (`INBOX_BENCH_SECONDS`, default 2, per measurement).
+//! (`INBOX_BENCH_SECONDS`, default 2, per measurement; `INBOX_BENCH_BACKENDS`, default
+//! `memory,postgres,redis`, which to run; `INBOX_BENCH_CLIENTS`, default `1,4,16,32`, the
+//! concurrencies; `INBOX_BENCH_DRAIN=0` skips the worker throughput).
 #![allow(clippy::unwrap_used)] // a benchmark that cannot set up should fail loudly
 
 use std::future::Future;
@@ -40,13 +43,39 @@ const SECRET: &str = "whsec_inbox_bench_secret";
 const NOW: u64 = 1_700_000_000;
 const CONCURRENCY: [usize; 4] = [1, 4, 16, 32];
 
+/// The concurrencies to measure: `INBOX_BENCH_CLIENTS` (comma-separated) or [`CONCURRENCY`].
+fn concurrencies() -> Vec<usize> {
+    std::env::var("INBOX_BENCH_CLIENTS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| CONCURRENCY.to_vec())
+}
+
+/// Whether `INBOX_BENCH_BACKENDS` (comma-separated; all when unset) names `backend`.
+fn wanted(backend: &str) -> bool {
+    std::env::var("INBOX_BENCH_BACKENDS")
+        .map_or(true, |s| s.split(',').any(|b| b.trim() == backend))
+}
+
+/// Whether to measure worker throughput (`INBOX_BENCH_DRAIN=0` skips it).
+fn drain_wanted() -> bool {
+    std::env::var("INBOX_BENCH_DRAIN").map_or(true, |s| s != "0")
+}
+
 type Request = (HeaderMap, Bytes);
 type Op = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
-/// A body the size of a small real event, with a unique id.
+/// A body the size of a small real event, with a unique id, about an object of its own (the
+/// inbox orders Stripe events by object: `INBOX_BENCH_ONE_OBJECT=1` makes every event one
+/// object's, all waiting on one ordering key).
 fn body(run: &str, n: usize) -> Bytes {
+    let object = if std::env::var("INBOX_BENCH_ONE_OBJECT").is_ok_and(|v| v == "1") {
+        "in_1QDemoInvoice".to_owned()
+    } else {
+        format!("in_{run}_{n}")
+    };
     Bytes::from(format!(
-        r#"{{"id":"evt_{run}_{n}","object":"event","type":"invoice.paid","data":{{"object":{{"id":"in_1QDemoInvoice","amount_paid":4200,"currency":"eur","customer":"cus_Demo123","status":"paid","lines":{{"total_count":1}}}}}}}}"#
+        r#"{{"id":"evt_{run}_{n}","object":"event","type":"invoice.paid","data":{{"object":{{"id":"{object}","amount_paid":4200,"currency":"eur","customer":"cus_Demo123","status":"paid","lines":{{"total_count":1}}}}}}}}"#
     ))
 }
 
@@ -72,11 +101,38 @@ struct Measured {
     rate: f64,
     p50: Duration,
     p99: Duration,
+    /// Redis's main-thread CPU time per request, in µs, while the Redis rows are measured.
+    server: Option<f64>,
+}
+
+/// The Redis server whose CPU time `measure` reads (set while the Redis rows are measured):
+/// what one request costs the server, whatever the load on the machine does to the rates.
+static WATCHED: std::sync::Mutex<Option<::redis::Client>> = std::sync::Mutex::new(None);
+
+/// The watched Redis's main-thread CPU time in seconds (user + system).
+async fn server_cpu() -> Option<f64> {
+    let client = WATCHED.lock().unwrap().clone()?;
+    let mut connection = client.get_multiplexed_async_connection().await.ok()?;
+    let info: String = ::redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(&mut connection)
+        .await
+        .ok()?;
+    Some(
+        info.lines()
+            .filter_map(|line| {
+                line.strip_prefix("used_cpu_sys_main_thread:")
+                    .or_else(|| line.strip_prefix("used_cpu_user_main_thread:"))
+            })
+            .filter_map(|value| value.trim().parse::<f64>().ok())
+            .sum(),
+    )
 }
 
 /// Runs `op(n)` for n = 0, 1, ... from `concurrency` tasks for `seconds`.
 async fn measure(op: Op, concurrency: usize, seconds: f64, limit: usize) -> Measured {
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu = server_cpu().await;
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let started = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
@@ -102,12 +158,17 @@ async fn measure(op: Op, concurrency: usize, seconds: f64, limit: usize) -> Meas
         latencies.extend(task.await.unwrap());
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let server = match (cpu, server_cpu().await) {
+        (Some(before), Some(after)) => Some((after - before) * 1e6 / latencies.len() as f64),
+        _ => None,
+    };
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     Measured {
         rate: latencies.len() as f64 / elapsed,
         p50: at(0.5),
         p99: at(0.99),
+        server,
     }
 }
 
@@ -130,6 +191,9 @@ fn print_row(backend: &str, concurrency: usize, name: &str, m: &Measured, floor:
         m.p99.as_secs_f64() * 1e3,
         100.0 * m.rate / floor
     );
+    if let Some(server) = m.server {
+        println!("{:>43} Redis CPU {server:>5.1} µs per request", "");
+    }
 }
 
 /// Events per second for `workers` workers of 32 handlers draining `events` enqueued events.
@@ -183,7 +247,7 @@ async fn compare(
     inbox: &Arc<dyn Inbox>,
     store: &Arc<dyn IdempotencyStore>,
 ) {
-    for concurrency in CONCURRENCY {
+    for concurrency in concurrencies() {
         let mut best: [Option<Measured>; 3] = [None, None, None];
         for round in 0..2 {
             let tag = format!("{run}_{concurrency}_{round}");
@@ -309,7 +373,9 @@ async fn postgres(url: &str, seconds: f64) {
         .execute(&pool)
         .await
         .unwrap();
-    print_drain_rates("postgres", inbox.clone(), run).await;
+    if drain_wanted() {
+        print_drain_rates("postgres", inbox.clone(), run).await;
+    }
     for dropped in [table, floor_table, format!("bench_store_{run}")] {
         sqlx::query(&format!("DROP TABLE {dropped}"))
             .execute(&pool)
@@ -354,8 +420,12 @@ async fn redis(url: &str, seconds: f64) {
         })
     };
     let inbox_dyn: Arc<dyn Inbox> = inbox.clone();
+    *WATCHED.lock().unwrap() = Some(::redis::Client::open(url).unwrap());
     compare("redis", run, seconds, 100_000, &floor, &inbox_dyn, &store).await;
-    print_drain_rates("redis", inbox.clone(), run).await;
+    *WATCHED.lock().unwrap() = None;
+    if drain_wanted() {
+        print_drain_rates("redis", inbox.clone(), run).await;
+    }
     // Remove the run's keys, a SCAN page at a time.
     let mut connection = connection.clone();
     let mut cursor: u64 = 0;
@@ -385,7 +455,7 @@ async fn redis(url: &str, seconds: f64) {
 
 /// What verifying and enqueueing cost without a backend: the receiver's own ceiling.
 async fn memory(seconds: f64) {
-    for concurrency in CONCURRENCY {
+    for concurrency in concurrencies() {
         let run = ClaimToken::generate();
         let requests = signed(&format!("{}_{concurrency}", &run.as_str()[16..]), 400_000);
         let receiver = Arc::new(
@@ -420,14 +490,20 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        memory(seconds).await;
-        match std::env::var("TEST_DATABASE_URL") {
-            Ok(url) => postgres(&url, seconds).await,
-            Err(_) => println!("postgres: skipped (set TEST_DATABASE_URL)"),
+        if wanted("memory") {
+            memory(seconds).await;
         }
-        match std::env::var("TEST_REDIS_URL") {
-            Ok(url) => redis(&url, seconds).await,
-            Err(_) => println!("redis: skipped (set TEST_REDIS_URL)"),
+        if wanted("postgres") {
+            match std::env::var("TEST_DATABASE_URL") {
+                Ok(url) => postgres(&url, seconds).await,
+                Err(_) => println!("postgres: skipped (set TEST_DATABASE_URL)"),
+            }
+        }
+        if wanted("redis") {
+            match std::env::var("TEST_REDIS_URL") {
+                Ok(url) => redis(&url, seconds).await,
+                Err(_) => println!("redis: skipped (set TEST_REDIS_URL)"),
+            }
         }
     });
 }

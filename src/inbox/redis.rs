@@ -3,6 +3,7 @@
 //! every operation one Lua script, atomic on the server.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -10,6 +11,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnecti
 use redis::{Script, ScriptInvocation};
 use tokio::sync::Mutex;
 
+use super::group::{answer, GroupCommit, Job, WriteGroup};
 use super::log::group_issues;
 use super::{
     bounded_error, hold, stored_route_key, BoxFuture, ClaimToken, DeadLetter, Enqueued, Entry,
@@ -189,18 +191,28 @@ end
 /// 2 type, 4 ts, 8 route key, 16 ordering key, 32 stamp, 64 traceparent), id, type, ts,
 /// route key, its kind's length, route key signed (1 or 0), ordering key, stamp, stamp as 20
 /// digits, traceparent, redacted (1 or 0). Returns 1 (stored) or 0 per entry.
+///
+/// Redis runs the script's commands one after the other, so each one saved is throughput: an
+/// unordered entry costs `EXISTS`, `XADD` and one `HSET` (the stream message id written with
+/// the rest, as `queue` would after reading back what was just written), an ordered one alone
+/// on its key three more (`HGET` and `EXISTS` to see that it is, `HSET` of `holder`); the
+/// arrival counter, the clock and the `all` index are written once per call, however many
+/// entries it carries.
 const ENQUEUE: &str = concat!(
     prelude!(),
     r"
 local function bit(mask, n) return math.floor(mask / n) % 2 == 1 end
-local out = {}
+local out, indexed = {}, {}
+-- Arrivals for the whole call at once: numbers taken by duplicates are skipped, which keeps
+-- every arrival unique and increasing.
+local seq = redis.call('INCRBY', SEQ, (#ARGV - 1) / 17) - (#ARGV - 1) / 17
 for i = 2, #ARGV, 17 do
   local key = ARGV[i]
   local e = entry(key)
+  seq = seq + 1
   if redis.call('EXISTS', e) == 1 then
     table.insert(out, 0)
   else
-    local seq = redis.call('INCR', SEQ)
     local member = arrival(seq, key)
     local fields = {'sender', ARGV[i + 1], 'scheme', ARGV[i + 2], 'signed', ARGV[i + 3],
       'body', ARGV[i + 4], 'state', 'pending', 'attempts', 0, 'enqueued', NOW, 'seq', seq,
@@ -214,20 +226,41 @@ for i = 2, #ARGV, 17 do
       table.insert(fields, 'route_kind'); table.insert(fields, ARGV[i + 10])
       table.insert(fields, 'route_signed'); table.insert(fields, ARGV[i + 11])
     end
-    if bit(mask, 16) then
-      table.insert(fields, 'okey'); table.insert(fields, ARGV[i + 12])
-      table.insert(fields, 'om'); table.insert(fields, ARGV[i + 14] .. ':' .. member)
-    end
     if bit(mask, 32) then table.insert(fields, 'stamp'); table.insert(fields, ARGV[i + 13]) end
     if bit(mask, 64) then
       table.insert(fields, 'traceparent'); table.insert(fields, ARGV[i + 15])
     end
-    redis.call('HSET', e, unpack(fields))
-    redis.call('ZADD', ALL, NOW, member)
-    queue(key)
+    if bit(mask, 16) then
+      -- Ordered: behind its key's head (as `queue` does).
+      local okey, om = ARGV[i + 12], ARGV[i + 14] .. ':' .. member
+      table.insert(fields, 'okey'); table.insert(fields, okey)
+      table.insert(fields, 'om'); table.insert(fields, om)
+      if not redis.call('HGET', HOLDER, okey) and redis.call('EXISTS', order_set(okey)) == 0
+      then
+        -- Alone on its key (the usual case): its head at once, due now, as `release` would
+        -- make it without the trip through the key's sorted set and `waiting`.
+        redis.call('HSET', HOLDER, okey, key)
+        table.insert(fields, 'msg')
+        table.insert(fields, redis.call('XADD', STREAM, '*', 'key', key))
+        redis.call('HSET', e, unpack(fields))
+      else
+        redis.call('HSET', e, unpack(fields))
+        redis.call('ZADD', order_set(okey), 0, om)
+        redis.call('ZADD', WAITING, NOW, key)
+        release(okey)
+      end
+    else
+      -- Due now (as `dispatch` does for a pending entry never replayed).
+      table.insert(fields, 'msg')
+      table.insert(fields, redis.call('XADD', STREAM, '*', 'key', key))
+      redis.call('HSET', e, unpack(fields))
+    end
+    table.insert(indexed, NOW)
+    table.insert(indexed, member)
     table.insert(out, 1)
   end
 end
+if #indexed > 0 then redis.call('ZADD', ALL, unpack(indexed)) end
 return out
 "
 );
@@ -547,6 +580,9 @@ const MAX_ISSUE_SCAN: usize = 10_000;
 ///   handler's heartbeat moves the end. Each lease gets a fresh token kept in the entry's hash;
 ///   only that token completes, retries or buries it.
 /// * Every operation is one Lua script, atomic on the server; times come from Redis's clock.
+///   Concurrent enqueues share script calls (group commit): a lone enqueue is written at once,
+///   and those that arrive while earlier ones are being written go together into the next call
+///   (up to 256, two calls in flight); each is answered after its call returned.
 /// * Workers wait on `XREAD BLOCK` for new entries (a connection of their own), and wake at
 ///   least every poll interval for retries that came due (and replays).
 ///
@@ -588,6 +624,8 @@ const MAX_ISSUE_SCAN: usize = 10_000;
 /// slot.
 pub struct RedisInbox {
     connection: ConnectionManager,
+    enqueuer: Enqueuer,
+    group: GroupCommit,
     client: redis::Client,
     blocking: Mutex<Option<MultiplexedConnection>>,
     prefix: String,
@@ -596,7 +634,6 @@ pub struct RedisInbox {
 }
 
 struct Scripts {
-    enqueue: Script,
     lease: Script,
     held: Script,
     requeue: Script,
@@ -634,14 +671,24 @@ impl RedisInbox {
         let connection = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(fail)?;
+        let enqueuer = Enqueuer {
+            connection: connection.clone(),
+            script: Script::new(ENQUEUE),
+            keys: KEY_NAMES
+                .iter()
+                .map(|name| format!("{prefix}{name}"))
+                .collect(),
+            prefix: Arc::from(prefix),
+        };
         let inbox = Self {
             connection,
+            enqueuer,
+            group: GroupCommit::default(),
             client,
             blocking: Mutex::new(None),
             prefix: prefix.to_owned(),
             consumer: format!("consumer-{}", ClaimToken::generate().as_str()),
             scripts: Scripts {
-                enqueue: Script::new(ENQUEUE),
                 lease: Script::new(LEASE),
                 held: Script::new(HELD),
                 requeue: Script::new(REQUEUE),
@@ -841,50 +888,87 @@ fn malformed() -> StoreError {
     StoreError::unavailable("the Redis inbox returned a malformed entry")
 }
 
-/// Stores `entries` in one script call; gives the keys stored (those not already there).
-/// (Grouping concurrent enqueues into one call bought nothing measurable: the multiplexed
-/// connection already pipelines them, and Redis's time goes to the commands, not the calls.)
-async fn enqueue_entries<'e>(
-    inbox: &RedisInbox,
-    entries: impl Iterator<Item = &'e Entry>,
-) -> Result<Vec<String>, StoreError> {
-    let mut call = inbox.call(&inbox.scripts.enqueue);
-    let mut keys = Vec::new();
-    for entry in entries {
-        let mask = u8::from(entry.id.is_some())
-            | u8::from(entry.event_type.is_some()) << 1
-            | u8::from(entry.timestamp.is_some()) << 2
-            | u8::from(entry.route_key.is_some()) << 3
-            | u8::from(entry.ordering_key.is_some()) << 4
-            | u8::from(entry.stamp.is_some()) << 5
-            | u8::from(entry.traceparent.is_some()) << 6;
-        let route = entry.route_key.as_ref();
-        call.arg(&entry.key)
-            .arg(&entry.sender)
-            .arg(&entry.scheme)
-            .arg(entry.signed.bits())
-            .arg(entry.body.as_ref())
-            .arg(mask)
-            .arg(entry.id.as_deref().unwrap_or_default())
-            .arg(entry.event_type.as_deref().unwrap_or_default())
-            .arg(entry.timestamp.unwrap_or_default())
-            .arg(route.map_or("", |key| key.as_str()))
-            .arg(route.map_or(0, |key| key.kind().len()))
-            .arg(u8::from(route.is_some() && entry.route_key_signed))
-            .arg(entry.ordering_key.as_deref().unwrap_or_default())
-            .arg(entry.stamp.unwrap_or_default())
-            // Its place among its key's events: a missing stamp orders as 0.
-            .arg(format!("{:020}", entry.stamp.unwrap_or(0)))
-            .arg(entry.traceparent.as_deref().unwrap_or_default())
-            .arg(u8::from(entry.redacted));
-        keys.push(entry.key.clone());
+/// How many group writes may be in flight at once: one being run by Redis while the next
+/// gathers the enqueues that arrive meanwhile.
+const WRITES_IN_FLIGHT: usize = 2;
+
+/// What an enqueue needs of the inbox, owned, so that a group write can outlive its callers.
+#[derive(Clone)]
+struct Enqueuer {
+    connection: ConnectionManager,
+    script: Script,
+    keys: Arc<[String]>,
+    prefix: Arc<str>,
+}
+
+impl Enqueuer {
+    /// Stores `entries` in one script call; gives the keys stored (those not already there).
+    async fn write<'e>(
+        &self,
+        entries: impl Iterator<Item = &'e Entry>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut call = self.script.prepare_invoke();
+        for key in self.keys.iter() {
+            call.key(key);
+        }
+        call.arg(&*self.prefix);
+        let mut keys = Vec::new();
+        for entry in entries {
+            entry_args(&mut call, entry);
+            keys.push(entry.key.clone());
+        }
+        let stored: Vec<i64> = call
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(keys
+            .into_iter()
+            .zip(stored)
+            .filter_map(|(key, stored)| (stored == 1).then_some(key))
+            .collect())
     }
-    let stored: Vec<i64> = inbox.invoke(&call).await?;
-    Ok(keys
-        .into_iter()
-        .zip(stored)
-        .filter_map(|(key, stored)| (stored == 1).then_some(key))
-        .collect())
+
+    /// Writes a group of enqueues in one script call and answers each.
+    fn group_writer(&self) -> WriteGroup {
+        let enqueuer = self.clone();
+        Arc::new(move |group: Vec<Job>| {
+            let enqueuer = enqueuer.clone();
+            Box::pin(async move {
+                let stored = enqueuer.write(group.iter().map(|(entry, _)| entry)).await;
+                answer(group, stored);
+            })
+        })
+    }
+}
+
+/// The 17 values the enqueue script reads for one entry.
+fn entry_args(call: &mut ScriptInvocation<'_>, entry: &Entry) {
+    let mask = u8::from(entry.id.is_some())
+        | u8::from(entry.event_type.is_some()) << 1
+        | u8::from(entry.timestamp.is_some()) << 2
+        | u8::from(entry.route_key.is_some()) << 3
+        | u8::from(entry.ordering_key.is_some()) << 4
+        | u8::from(entry.stamp.is_some()) << 5
+        | u8::from(entry.traceparent.is_some()) << 6;
+    let route = entry.route_key.as_ref();
+    call.arg(&entry.key)
+        .arg(&entry.sender)
+        .arg(&entry.scheme)
+        .arg(entry.signed.bits())
+        .arg(entry.body.as_ref())
+        .arg(mask)
+        .arg(entry.id.as_deref().unwrap_or_default())
+        .arg(entry.event_type.as_deref().unwrap_or_default())
+        .arg(entry.timestamp.unwrap_or_default())
+        .arg(route.map_or("", |key| key.as_str()))
+        .arg(route.map_or(0, |key| key.kind().len()))
+        .arg(u8::from(route.is_some() && entry.route_key_signed))
+        .arg(entry.ordering_key.as_deref().unwrap_or_default())
+        .arg(entry.stamp.unwrap_or_default())
+        // Its place among its key's events: a missing stamp orders as 0.
+        .arg(format!("{:020}", entry.stamp.unwrap_or(0)))
+        .arg(entry.traceparent.as_deref().unwrap_or_default())
+        .arg(u8::from(entry.redacted));
 }
 
 /// `duration` in milliseconds; callers shorten it first ([`hold`],
@@ -992,12 +1076,22 @@ fn stored(values: &[Option<Vec<u8>>]) -> Result<Stored, StoreError> {
 impl Inbox for RedisInbox {
     fn enqueue<'a>(&'a self, entry: &'a Entry) -> BoxFuture<'a, Result<Enqueued, StoreError>> {
         Box::pin(async move {
-            let stored = enqueue_entries(self, std::iter::once(entry)).await?;
-            Ok(if stored.is_empty() {
-                Enqueued::Duplicate
+            // A lone enqueue is written at once; those that arrive while others are being
+            // written share the next script call (group commit), which Redis runs for less
+            // than the same entries one call each.
+            let counted = self.group.enter();
+            if counted.alone {
+                let stored = self.enqueuer.write(std::iter::once(entry)).await?;
+                Ok(if stored.is_empty() {
+                    Enqueued::Duplicate
+                } else {
+                    Enqueued::New
+                })
             } else {
-                Enqueued::New
-            })
+                self.group
+                    .submit(entry, || self.enqueuer.group_writer(), WRITES_IN_FLIGHT)
+                    .await
+            }
         })
     }
 
@@ -1262,5 +1356,80 @@ impl fmt::Debug for RedisInbox {
             .field("prefix", &self.prefix)
             .field("consumer", &self.consumer)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Concurrent enqueues share script calls: each key is stored once (its other deliveries,
+    /// in the same call or not, are duplicates), unordered entries are due at once, ordered ones
+    /// wait behind their key's head, and every entry is in the index queries walk.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn grouped_enqueues_store_each_key_once_and_queue_it() {
+        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+            return;
+        };
+        let prefix = format!(
+            "verihook-test:{{group-{}}}:",
+            ClaimToken::generate().as_str()
+        );
+        let inbox = Arc::new(
+            RedisInbox::connect_with_prefix(&url, &prefix)
+                .await
+                .unwrap(),
+        );
+        let tasks: Vec<_> = (0..400)
+            .map(|n| {
+                let inbox = inbox.clone();
+                let key = n % 200;
+                let event = crate::Event::builder("acme", Bytes::from_static(b"{}")).build();
+                let mut entry = Entry::new(&event, format!("acme:evt_{key}"));
+                if key % 4 == 0 {
+                    entry.ordering_key = Some(format!("order_{}", key % 3));
+                    entry.stamp = Some(key as u64);
+                }
+                tokio::spawn(async move { inbox.enqueue(&entry).await.unwrap() })
+            })
+            .collect();
+        let mut new = 0;
+        for task in tasks {
+            if task.await.unwrap() == Enqueued::New {
+                new += 1;
+            }
+        }
+        assert_eq!(new, 200);
+        assert_eq!(inbox.stats().await.unwrap().pending, 200);
+        let mut filter = Filter::new();
+        filter.limit = 1000;
+        assert_eq!(inbox.find(&filter).await.unwrap().len(), 200);
+        // 150 unordered entries, and the head of each of the 3 ordering keys.
+        let leased = inbox.lease(1000, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(leased.len(), 153);
+        let mut connection = inbox.connection.clone();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{prefix}*"))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            if !keys.is_empty() {
+                let _: () = redis::cmd("UNLINK")
+                    .arg(keys)
+                    .query_async(&mut connection)
+                    .await
+                    .unwrap();
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
     }
 }
