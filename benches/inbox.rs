@@ -323,7 +323,7 @@ async fn print_drain_rates(backend: &str, inbox: Arc<dyn Inbox>, run: &str) {
 
 async fn postgres(url: &str, seconds: f64) {
     let run = ClaimToken::generate();
-    let run = &run.as_str()[..];
+    let run = run.as_str();
     let table = format!("bench_inbox_{run}");
     let inbox = Arc::new(
         PostgresInbox::connect(url)
@@ -386,7 +386,7 @@ async fn postgres(url: &str, seconds: f64) {
 
 async fn redis(url: &str, seconds: f64) {
     let run = ClaimToken::generate();
-    let run = &run.as_str()[..];
+    let run = run.as_str();
     let prefix = format!("bench:{{{run}}}:");
     let inbox = Arc::new(RedisInbox::connect_with_prefix(url, &prefix).await.unwrap());
     let client = ::redis::Client::open(url).unwrap();
@@ -457,7 +457,7 @@ async fn redis(url: &str, seconds: f64) {
 async fn memory(seconds: f64) {
     for concurrency in concurrencies() {
         let run = ClaimToken::generate();
-        let requests = signed(&format!("{}_{concurrency}", &run.as_str()[..]), 400_000);
+        let requests = signed(&format!("{}_{concurrency}", run.as_str()), 400_000);
         let receiver = Arc::new(
             Receiver::builder()
                 .verifier(verifier())
