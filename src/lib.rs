@@ -112,8 +112,6 @@ pub mod idempotency;
 pub mod inbox;
 mod moved;
 mod observe;
-// Read by the inbox alone; the providers declare their orderings whatever the features.
-#[cfg_attr(not(feature = "inbox"), allow(dead_code, unreachable_pub))]
 mod ordering;
 pub mod providers;
 pub mod receiver;

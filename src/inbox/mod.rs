@@ -46,6 +46,7 @@
 mod group;
 mod log;
 mod memory;
+mod order;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
@@ -62,12 +63,12 @@ use crate::event::RouteKey;
 use crate::event::{Event, Field, Signed};
 use crate::idempotency::{BoxFuture, ClaimToken, StoreError};
 
-pub use crate::ordering::OrderBy;
 pub use log::{
     issue_id, masked_error, Filter, Issue, Redaction, Retention, RetentionRule, Status, Stored,
     MAX_BATCH, REDACTED,
 };
 pub use memory::MemoryInbox;
+pub use order::OrderBy;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PostgresInbox;
