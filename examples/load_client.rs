@@ -13,6 +13,10 @@
 //!     --requests 300000 --connections 32 --server-pid "$pid" --expect processed
 //! ```
 //!
+//! By default (`--mode spin`) one thread polls non-blocking sockets in a loop and never sleeps;
+//! `--mode epoll` runs the connections as Tokio tasks on one thread instead, which sleeps while
+//! every connection waits (and so makes the server wake it, at the server's expense).
+//!
 //! It prints one line, `RESULT <requests/s> <p50 ms> <p99 ms> <requests> <failed>
 //! <server CPU µs per request> <client CPU µs per request> <client CPU share>`: the server's
 //! CPU (user + system, `/proc/<pid>/stat`) and the client's own are read just before and just
@@ -47,6 +51,7 @@ struct Options {
     server_pid: Option<u32>,
     expect: String,
     limit: Duration,
+    spin: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -60,6 +65,7 @@ fn options() -> Result<Options, String> {
         server_pid: None,
         expect: "accepted".to_owned(),
         limit: Duration::from_secs(60),
+        spin: true,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -79,6 +85,13 @@ fn options() -> Result<Options, String> {
             "--server-pid" => o.server_pid = Some(number()? as u32),
             "--expect" => o.expect = value.clone(),
             "--limit-secs" => o.limit = Duration::from_secs(number()? as u64),
+            "--mode" => {
+                o.spin = match value.as_str() {
+                    "spin" => true,
+                    "epoll" => false,
+                    _ => return Err("--mode: spin or epoll".to_owned()),
+                }
+            }
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -164,19 +177,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Reads one answer; true when it is `200` with `expect` in its body.
-async fn answer(stream: &mut TcpStream, buf: &mut Vec<u8>, expect: &[u8]) -> io::Result<bool> {
-    buf.clear();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(end) = find(buf, b"\r\n\r\n") {
-            break end + 4;
-        }
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
+/// Whether `buf` holds one whole answer: `None` while it does not, then whether the answer is
+/// `200` with `expect` in its body.
+fn parse(buf: &[u8], expect: &[u8]) -> io::Result<Option<bool>> {
+    let Some(head_end) = find(buf, b"\r\n\r\n").map(|end| end + 4) else {
+        return Ok(None);
     };
     let head = &buf[..head_end];
     let ok = head.starts_with(b"HTTP/1.1 200 ");
@@ -192,19 +197,130 @@ async fn answer(stream: &mut TcpStream, buf: &mut Vec<u8>, expect: &[u8]) -> io:
                 .ok()
         })
         .ok_or_else(|| io::Error::other("answer without content-length"))?;
-    while buf.len() < head_end + length {
+    match buf.len().cmp(&(head_end + length)) {
+        std::cmp::Ordering::Less => Ok(None),
+        std::cmp::Ordering::Equal => Ok(Some(ok && find(&buf[head_end..], expect).is_some())),
+        std::cmp::Ordering::Greater => Err(io::Error::other(
+            "more bytes than one answer (no pipelining here)",
+        )),
+    }
+}
+
+/// Reads one answer; true when it is `200` with `expect` in its body.
+async fn answer(stream: &mut TcpStream, buf: &mut Vec<u8>, expect: &[u8]) -> io::Result<bool> {
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(good) = parse(buf, expect)? {
+            return Ok(good);
+        }
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    if buf.len() > head_end + length {
-        return Err(io::Error::other(
-            "more bytes than one answer (no pipelining here)",
-        ));
+}
+
+/// One connection of the spinning client: its socket, the answer read so far, and when its
+/// request in flight was sent.
+struct Connection {
+    stream: std::net::TcpStream,
+    buf: Vec<u8>,
+    sent: Option<Instant>,
+}
+
+impl Connection {
+    fn send(&mut self, request: &[u8]) -> io::Result<()> {
+        use std::io::Write as _;
+        self.buf.clear();
+        self.sent = Some(Instant::now());
+        let mut rest = request;
+        while !rest.is_empty() {
+            match self.stream.write(rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
-    Ok(ok && find(&buf[head_end..], expect).is_some())
+}
+
+/// Runs requests `start..end` over non-blocking sockets polled in a loop, never sleeping: the
+/// server's answers then never have to wake the client (on loopback the sender pays for that
+/// wake-up, and it would be charged to the server's CPU, more the slower the route).
+fn spin_phase(
+    o: &Options,
+    requests: &[Vec<u8>],
+    start: usize,
+    end: usize,
+) -> io::Result<(Tally, Duration)> {
+    use std::io::Read as _;
+    let mut connections = Vec::with_capacity(o.connections);
+    for _ in 0..o.connections {
+        let stream = std::net::TcpStream::connect(&o.addr)?;
+        stream.set_nodelay(true)?;
+        stream.set_nonblocking(true)?;
+        connections.push(Connection {
+            stream,
+            buf: Vec::with_capacity(4096),
+            sent: None,
+        });
+    }
+    let began = Instant::now();
+    let deadline = began + o.limit;
+    let mut tally = Tally {
+        latencies: Vec::with_capacity(end - start),
+        failed: 0,
+    };
+    let mut next = start;
+    let mut open = 0;
+    for connection in &mut connections {
+        if next < end {
+            connection.send(&requests[next])?;
+            next += 1;
+            open += 1;
+        }
+    }
+    let mut chunk = [0u8; 4096];
+    while open > 0 && Instant::now() < deadline {
+        for connection in &mut connections {
+            let Some(sent) = connection.sent else {
+                continue;
+            };
+            match connection.stream.read(&mut chunk) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => connection.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+            let Some(good) = parse(&connection.buf, o.expect.as_bytes())? else {
+                continue;
+            };
+            tally
+                .latencies
+                .push(u32::try_from(sent.elapsed().as_nanos()).unwrap_or(u32::MAX));
+            if !good {
+                tally.failed += 1;
+                if tally.failed == 1 {
+                    eprintln!(
+                        "unexpected answer on {}: {}",
+                        o.path,
+                        String::from_utf8_lossy(&connection.buf[..connection.buf.len().min(300)])
+                    );
+                }
+            }
+            if next < end {
+                connection.send(&requests[next])?;
+                next += 1;
+            } else {
+                connection.sent = None;
+                open -= 1;
+            }
+        }
+    }
+    Ok((tally, began.elapsed()))
 }
 
 /// Sends requests `next..end` (taken one at a time, shared by all connections) and tallies the
@@ -299,14 +415,22 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let (warm, _) = phase(&o, &requests, 0, o.warmup).await?;
+        let (warm, _) = if o.spin {
+            spin_phase(&o, &requests, 0, o.warmup)?
+        } else {
+            phase(&o, &requests, 0, o.warmup).await?
+        };
         if warm.failed > 0 {
             return Err(format!("{} unexpected answers during the warm-up", warm.failed).into());
         }
         let server = o.server_pid.map(|p| p.to_string());
         let server_before = server.as_deref().map(cpu_ticks).transpose()?;
         let client_before = cpu_ticks("self")?;
-        let (mut timed, elapsed) = phase(&o, &requests, o.warmup, o.warmup + o.requests).await?;
+        let (mut timed, elapsed) = if o.spin {
+            spin_phase(&o, &requests, o.warmup, o.warmup + o.requests)?
+        } else {
+            phase(&o, &requests, o.warmup, o.warmup + o.requests).await?
+        };
         let client_after = cpu_ticks("self")?;
         let server_after = server.as_deref().map(cpu_ticks).transpose()?;
         let done = timed.latencies.len();
