@@ -175,20 +175,21 @@ impl RequestWatch {
         }
     }
 
-    /// Runs `work` inside the span (directly when no subscriber wants the span).
-    pub(crate) async fn within<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+    /// Runs `work` inside the span. Not an `async fn`: that would hold `work` in a state
+    /// machine of its own beside the instrumented copy, and requests' futures are moved whole.
+    pub(crate) fn within<F: std::future::Future>(
+        &self,
+        work: F,
+    ) -> impl std::future::Future<Output = F::Output> {
         #[cfg(feature = "tracing")]
         {
             use tracing::Instrument as _;
-            if self.span.is_disabled() {
-                work.await
-            } else {
-                work.instrument(self.span.clone()).await
-            }
+            // A disabled span's clone is empty, and entering it does nothing.
+            work.instrument(self.span.clone())
         }
         #[cfg(not(feature = "tracing"))]
         {
-            work.await
+            work
         }
     }
 
