@@ -18,7 +18,10 @@
 //! every connection waits (and so makes the server wake it, at the server's expense).
 //!
 //! It prints one line, `RESULT <requests/s> <p50 ms> <p99 ms> <requests> <failed>
-//! <server CPU µs per request> <client CPU µs per request> <client CPU share>`: the server's
+//! <server CPU µs per request> <client CPU µs per request> <client CPU share> <server CPU
+//! share>`. The last is the server's CPU time over the timed run's wall time: near 100%, the
+//! server never waited for a request, so the client was not what limited it. (A spinning
+//! client's own CPU share is near 100% by design and says nothing about its headroom.): the server's
 //! CPU (user + system, `/proc/<pid>/stat`) and the client's own are read just before and just
 //! after the timed requests. Every answer, warm-up and timed, must be `200` with `--expect` in
 //! its body; any other answer is counted as failed (and the script stops).
@@ -446,8 +449,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             _ => f64::NAN,
         };
         let client_ticks = client_after - client_before;
+        let server_share = match (server_before, server_after) {
+            (Some(b), Some(a)) => (a - b) as f64 * tick_us / 1e6 / elapsed.as_secs_f64(),
+            _ => f64::NAN,
+        };
         println!(
-            "RESULT {:.1} {:.3} {:.3} {} {} {:.2} {:.2} {:.2}",
+            "RESULT {:.1} {:.3} {:.3} {} {} {:.2} {:.2} {:.2} {:.2}",
             done as f64 / elapsed.as_secs_f64(),
             percentile(&timed.latencies, 0.50),
             percentile(&timed.latencies, 0.99),
@@ -456,6 +463,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             server_us,
             per_request(client_ticks),
             client_ticks as f64 * tick_us / 1e6 / elapsed.as_secs_f64(),
+            server_share,
         );
         Ok(())
     })
