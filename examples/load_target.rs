@@ -1,10 +1,14 @@
-//! The server `scripts/load.sh` measures: one Axum app with three routes per scheme (`github`
-//! and `standard`, as `{scheme}` below) on the same body.
+//! The server `scripts/load.sh` measures: one Axum app with three routes per scheme (`github`,
+//! `stripe` and `standard`, as `{scheme}` below) on the same body. `examples/load_client.rs`
+//! signs the requests with the same secrets.
 //!
-//! * `POST /webhooks/{scheme}`: the full pipeline (verify, memory-store dedup, a no-op handler);
-//!   the store is `MemoryStore::preallocated(2_000_000)` (steady state: its tables allocated and
-//!   their pages touched at start-up), or, with `STORE=lazy`, `MemoryStore::with_capacity`
-//!   (first touch: tables grow and pages fault in on the request path);
+//! * `POST /webhooks/{scheme}`: the full pipeline (verify, dedup, a no-op handler); the store is
+//!   `MemoryStore::preallocated(2_000_000)` (steady state: its tables allocated and their pages
+//!   touched at start-up), or, with `STORE=lazy`, `MemoryStore::with_capacity` (first touch:
+//!   tables grow and pages fault in on the request path); with `STORE=redis` (and the `redis`
+//!   feature) a `RedisStore` at `REDIS_URL` under the prefix `verihook-load:`, with
+//!   `STORE=postgres` (and the `postgres` feature) a `PostgresStore` at `DATABASE_URL` in the
+//!   table `verihook_load`, emptied at start-up;
 //! * `POST /verified/{scheme}`: verifies only (no idempotency store), answers 200;
 //! * `POST /unverified/{scheme}`: reads the same body and answers 200, verifying nothing.
 //!
@@ -18,21 +22,15 @@ use axum::routing::post;
 use axum::{Extension, Router};
 use bytes::Bytes;
 use verihook::axum::{receive, SenderName, Webhook, WebhookVerifier};
-use verihook::idempotency::MemoryStore;
-use verihook::{
-    providers::github::GithubVerifier, providers::standard::StandardVerifier, Receiver,
+use verihook::idempotency::{IdempotencyStore, MemoryStore};
+use verihook::providers::{
+    github::GithubVerifier, standard::StandardVerifier, stripe::StripeVerifier,
 };
-
-/// The store `STORE` asks for (`lazy`, or preallocated by default).
-fn store() -> MemoryStore {
-    match std::env::var("STORE").as_deref() {
-        Ok("lazy") => MemoryStore::with_capacity(2_000_000),
-        _ => MemoryStore::preallocated(2_000_000),
-    }
-}
+use verihook::Receiver;
 
 /// The secrets `scripts/load.sh` signs with.
 const SECRET: &str = "load-test-github-secret";
+const STRIPE_SECRET: &str = "whsec_load_test_stripe_secret";
 const STANDARD_SECRET: &str = "whsec_bG9hZC10ZXN0LXN0YW5kYXJkLXNlY3JldA==";
 
 /// The Standard Webhooks verifier: `scripts/load.sh` signs all its requests at start-up, and a
@@ -62,12 +60,46 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Serves with the store `STORE` names (`lazy`, `redis`, `postgres`, or `preallocated`, the
+/// default). Each store is its own type in the receiver, as in an app, not one behind a box.
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let url = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    match std::env::var("STORE").as_deref() {
+        Ok("lazy") => serve(MemoryStore::with_capacity(2_000_000)).await,
+        #[cfg(feature = "redis")]
+        Ok("redis") => {
+            let redis = url("REDIS_URL", "redis://127.0.0.1:6379");
+            let store = verihook::idempotency::RedisStore::connect(&redis).await?;
+            serve(store.with_prefix("verihook-load:")).await
+        }
+        #[cfg(feature = "postgres")]
+        Ok("postgres") => {
+            let database = url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test");
+            let store = verihook::idempotency::PostgresStore::connect(&database)
+                .await?
+                .with_table("verihook_load")?;
+            store.create_table().await?;
+            // Each run starts empty, as each memory-store run does.
+            sqlx::query("TRUNCATE verihook_load")
+                .execute(store.pool())
+                .await?;
+            serve(store).await
+        }
+        Ok("preallocated") | Err(_) => serve(MemoryStore::preallocated(2_000_000)).await,
+        Ok(other) => {
+            let _ = url;
+            Err(format!("STORE={other}: not a store this build has").into())
+        }
+    }
+}
+
+async fn serve(store: impl IdempotencyStore + 'static) -> Result<(), Box<dyn std::error::Error>> {
     let receiver = Arc::new(
         Receiver::builder()
             .verifier(GithubVerifier::new(SECRET)?)
             .sender("standard", standard()?)
-            .store(store())
+            .sender("stripe", StripeVerifier::new(STRIPE_SECRET)?)
+            .store(store)
             .handler(|_delivery| async { Ok(()) })
             .build()?,
     );
@@ -80,7 +112,24 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             "/webhooks/standard",
             post(receive).layer(Extension(SenderName::new("standard"))),
         )
+        .route(
+            "/webhooks/stripe",
+            post(receive).layer(Extension(SenderName::new("stripe"))),
+        )
         .with_state(receiver)
+        .route(
+            "/verified/stripe",
+            post(|Webhook(event): Webhook| async move {
+                format!(r#"{{"outcome":"accepted","bytes":{}}}"#, event.body().len())
+            })
+            .with_state(WebhookVerifier::new(StripeVerifier::new(STRIPE_SECRET)?)),
+        )
+        .route(
+            "/unverified/stripe",
+            post(|body: Bytes| async move {
+                format!(r#"{{"outcome":"accepted","bytes":{}}}"#, body.len())
+            }),
+        )
         .route(
             "/verified/standard",
             post(|Webhook(event): Webhook| async move {

@@ -298,25 +298,31 @@ impl Handler {
     /// `lease` while the handler runs, so a redelivery never runs beside a slow handler. A
     /// panic (while the handler builds its future or polls it) becomes [`Handled::Failed`]
     /// instead of unwinding the server or worker.
-    pub(crate) async fn run_under_lease<B, BeatFuture>(
+    ///
+    /// The handler is called here, when this is called (it only builds its boxed future), so
+    /// the returned future holds that box and not the delivery: not an `async fn`, whose state
+    /// would keep a copy of the delivery for the whole run, and requests' futures are moved
+    /// whole.
+    pub(crate) fn run_under_lease<B, BeatFuture>(
         &self,
         delivery: Delivery,
         lease: Duration,
         extend: B,
-    ) -> Handled
+    ) -> impl Future<Output = Handled>
     where
         B: FnMut() -> BeatFuture,
         BeatFuture: Future<Output = ()>,
     {
-        let run = async {
-            match catch_unwind(AssertUnwindSafe(|| (self.0)(delivery))) {
+        let started = catch_unwind(AssertUnwindSafe(|| (self.0)(delivery)));
+        let run = async move {
+            match started {
                 Ok(future) => CatchUnwind(future)
                     .await
                     .unwrap_or_else(|panic| Handled::Failed(panic_error(&*panic))),
                 Err(panic) => Handled::Failed(panic_error(&*panic)),
             }
         };
-        with_heartbeat(run, beat_interval(lease), extend).await
+        with_heartbeat(run, beat_interval(lease), extend)
     }
 }
 

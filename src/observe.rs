@@ -142,40 +142,54 @@ impl<T: std::fmt::Display> std::fmt::Display for Capped<T> {
 /// `sender`, `event_id`, `outcome`, `status`, `duration_us`; no header, body or secret).
 /// Without the `metrics` and `tracing` features it is empty and costs nothing.
 pub(crate) struct RequestWatch {
+    /// When the request started, read only when something records the duration: the
+    /// `metrics` feature, or a subscriber that wants the span (a disabled span records nothing,
+    /// so the two clock reads would be wasted on every request).
     #[cfg(any(feature = "metrics", feature = "tracing"))]
-    started: std::time::Instant,
+    started: Option<std::time::Instant>,
     #[cfg(feature = "tracing")]
     span: tracing::Span,
 }
 
 impl RequestWatch {
     pub(crate) fn start() -> Self {
+        #[cfg(feature = "tracing")]
+        let span = tracing::info_span!(
+            target: "verihook",
+            "webhook",
+            sender = tracing::field::Empty,
+            event_id = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            status = tracing::field::Empty,
+            duration_us = tracing::field::Empty,
+        );
+        #[cfg(feature = "tracing")]
+        let timed = cfg!(feature = "metrics") || !span.is_disabled();
+        #[cfg(all(feature = "metrics", not(feature = "tracing")))]
+        let timed = true;
         Self {
             #[cfg(any(feature = "metrics", feature = "tracing"))]
-            started: std::time::Instant::now(),
+            started: timed.then(std::time::Instant::now),
             #[cfg(feature = "tracing")]
-            span: tracing::info_span!(
-                target: "verihook",
-                "webhook",
-                sender = tracing::field::Empty,
-                event_id = tracing::field::Empty,
-                outcome = tracing::field::Empty,
-                status = tracing::field::Empty,
-                duration_us = tracing::field::Empty,
-            ),
+            span,
         }
     }
 
-    /// Runs `work` inside the span.
-    pub(crate) async fn within<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+    /// Runs `work` inside the span. Not an `async fn`: that would hold `work` in a state
+    /// machine of its own beside the instrumented copy, and requests' futures are moved whole.
+    pub(crate) fn within<F: std::future::Future>(
+        &self,
+        work: F,
+    ) -> impl std::future::Future<Output = F::Output> {
         #[cfg(feature = "tracing")]
         {
             use tracing::Instrument as _;
-            work.instrument(self.span.clone()).await
+            // A disabled span's clone is empty, and entering it does nothing.
+            work.instrument(self.span.clone())
         }
         #[cfg(not(feature = "tracing"))]
         {
-            work.await
+            work
         }
     }
 
@@ -196,7 +210,7 @@ impl RequestWatch {
     #[allow(clippy::unused_self)]
     pub(crate) fn event(&self, sender: &str, id: Option<&str>) {
         #[cfg(feature = "tracing")]
-        {
+        if !self.span.is_disabled() {
             self.span.record("sender", sender);
             if let Some(id) = id {
                 self.span.record("event_id", id);
@@ -210,8 +224,8 @@ impl RequestWatch {
     /// and duration, and the span's fields.
     pub(crate) fn finish(&self, sender: Option<&str>, code: &'static str, status: StatusCode) {
         #[cfg(any(feature = "metrics", feature = "tracing"))]
-        {
-            let elapsed = self.started.elapsed();
+        if let Some(started) = self.started {
+            let elapsed = started.elapsed();
             let sender = sender.unwrap_or("unknown");
             request(sender, code, elapsed);
             #[cfg(feature = "tracing")]

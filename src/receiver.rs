@@ -782,7 +782,8 @@ impl Receiver {
     ) -> Outcome {
         let (name, outcome) = watch
             .within(async {
-                let traceparent = head.headers().get("traceparent");
+                // Read only in inbox mode (an entry carries it): no lookup on the inline path.
+                let headers = head.headers();
                 let verified = self.verify_named(sender, &WebhookRequest::new(head, &body));
                 // `name` borrows the receiver's own sender entry: no copy, no lookup.
                 let (event, name) = match verified {
@@ -797,7 +798,7 @@ impl Receiver {
                     }
                 };
                 watch.event(name, event.id().as_deref());
-                let outcome = self.run(event, name, traceparent).await;
+                let outcome = self.run(event, name, headers).await;
                 (Some(name), traced(Some(name), outcome))
             })
             .await;
@@ -821,7 +822,7 @@ impl Receiver {
         &self,
         event: Event,
         sender: &str,
-        traceparent: Option<&http::HeaderValue>,
+        #[cfg_attr(not(feature = "inbox"), allow(unused_variables))] headers: &HeaderMap,
     ) -> Outcome {
         #[cfg(not(feature = "inbox"))]
         let _ = traceparent;
@@ -837,7 +838,11 @@ impl Receiver {
                     .find(|(name, _)| name == sender)
                     .map(|(_, order)| order);
                 let mut entry = crate::inbox::Entry::new(&event, key)
-                    .traced(traceparent.and_then(|value| value.to_str().ok()))
+                    .traced(
+                        headers
+                            .get(TRACEPARENT)
+                            .and_then(|value| value.to_str().ok()),
+                    )
                     .redacted(&queue.redaction);
                 if let Some(order) = order {
                     entry = entry.ordered(&event, order);
@@ -893,6 +898,10 @@ impl Receiver {
         outcome
     }
 }
+
+/// The W3C trace context header an inbox entry carries to its worker.
+#[cfg(feature = "inbox")]
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
 impl fmt::Debug for Receiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
