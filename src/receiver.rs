@@ -824,8 +824,6 @@ impl Receiver {
         sender: &str,
         #[cfg_attr(not(feature = "inbox"), allow(unused_variables))] headers: &HeaderMap,
     ) -> Outcome {
-        #[cfg(not(feature = "inbox"))]
-        let _ = traceparent;
         let key = event.idempotency_key();
         #[allow(clippy::infallible_destructuring_match)] // one arm without the inbox feature
         let handler = match &self.mode {
