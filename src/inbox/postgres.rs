@@ -63,7 +63,8 @@ const MAX_OLD_ISSUES: i64 = 10_000;
 ///   and the event settling releases the next one in the same statement. Both decide from
 ///   their own statement's snapshot, so a store racing a settlement can leave a key's first
 ///   event held: leases release such events at most once a second (one read of the ordered
-///   events' index). `held` is a hint for speed only; the checks above decide.
+///   events' index, given at most 100 ms). `held` is a hint for speed only; the checks above
+///   decide.
 /// * `complete`, `retry`, `bury`, `supersede` and `extend` are one statement each, matching the
 ///   token; `complete` also raises the key's applied stamp (table `<table>_applied`) in the
 ///   same statement.
@@ -97,6 +98,9 @@ pub struct PostgresInbox {
     /// When a lease last released the heads a race left held (see [`Self::release_heads`]).
     last_release: std::sync::Mutex<std::time::Instant>,
 }
+
+/// The longest the once-a-second release of held heads may take, in milliseconds.
+const RELEASE_BUDGET_MS: u64 = 100;
 
 /// How many group commits may be in flight at once: more only split the groups, since
 /// committing a notification takes a database-wide lock.
@@ -568,16 +572,32 @@ impl PostgresInbox {
             *last = std::time::Instant::now();
         }
         let t = &self.table;
+        // It reads every unsettled ordered event's index entry: bounded in time, so that a
+        // backlog of millions costs each process at most a tenth of a second a second (an
+        // unfinished pass changes nothing and is tried again a second later).
+        let mut tx = self.pool.begin().await?;
         sqlx::query(&format!(
+            "SET LOCAL statement_timeout = {RELEASE_BUDGET_MS}"
+        ))
+        .execute(&mut *tx)
+        .await?;
+        let released = sqlx::query(&format!(
             "UPDATE {t} SET held = false
              WHERE held AND key IN (
                 SELECT DISTINCT ON (ordering_key) key FROM {t}
                 WHERE {UNSETTLED} AND ordering_key IS NOT NULL
                 ORDER BY ordering_key, COALESCE(stamp, 0), enqueued_at, key)"
         ))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .execute(&mut *tx)
+        .await;
+        match released {
+            Ok(_) => tx.commit().await,
+            // 57014: canceled by the statement timeout.
+            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("57014") => {
+                tx.rollback().await
+            }
+            Err(error) => Err(error),
+        }
     }
 
     async fn lease_rows(&self, max: usize, lease: Duration) -> Result<Vec<PgRow>, sqlx::Error> {
