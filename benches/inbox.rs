@@ -376,8 +376,9 @@ async fn postgres(url: &str, seconds: f64) {
     if drain_wanted() {
         print_drain_rates("postgres", inbox.clone(), run).await;
     }
-    for dropped in [table, floor_table, format!("bench_store_{run}")] {
-        sqlx::query(&format!("DROP TABLE {dropped}"))
+    let applied = format!("{table}_applied");
+    for dropped in [table, applied, floor_table, format!("bench_store_{run}")] {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {dropped}"))
             .execute(&pool)
             .await
             .unwrap();

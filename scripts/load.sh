@@ -16,7 +16,8 @@
 #   first touch), redis (REDIS_URL / TEST_REDIS_URL), postgres (DATABASE_URL / TEST_DATABASE_URL).
 # Bounded: each run is WARMUP + REQUESTS requests (DB_REQUESTS for Redis and PostgreSQL), cut
 # off after LIMIT seconds, to 127.0.0.1 only. The Redis keys (prefix `verihook-load:`) are
-# deleted after each run; the PostgreSQL table `verihook_load` is emptied at each server start.
+# deleted after each run; the PostgreSQL table `verihook_load` is emptied at each server start
+# and dropped when the script ends.
 #
 # The server runs on core 0 with one Tokio worker, the client on core 1 (taskset). Every answer,
 # warm-up and timed, must be 200 with "processed" (receiver) or "accepted" (the other routes).
@@ -47,7 +48,15 @@ target_dir=${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps |
 
 work=$(mktemp -d)
 server=
-trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+# The PostgreSQL store's table goes with the run (psql, where installed).
+cleanup() {
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi
+  rm -rf "$work"
+  if command -v psql >/dev/null; then
+    psql -q "$DATABASE_URL" -c "DROP TABLE IF EXISTS verihook_load" >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
 
 server_cpu=()
 client_cpu=()
