@@ -834,17 +834,14 @@ impl Receiver {
                     .ordering
                     .iter()
                     .find(|(name, _)| name == sender)
-                    .map(|(_, order)| order);
-                let mut entry = crate::inbox::Entry::new(&event, key)
+                    .map_or(&crate::inbox::OrderBy::Provider, |(_, order)| order);
+                let entry = crate::inbox::Entry::ordered_by(&event, key, order)
                     .traced(
                         headers
                             .get(TRACEPARENT)
                             .and_then(|value| value.to_str().ok()),
                     )
                     .redacted(&queue.redaction);
-                if let Some(order) = order {
-                    entry = entry.ordered(&event, order);
-                }
                 return match queue.inbox.enqueue(&entry).await {
                     Ok(crate::inbox::Enqueued::New) => Outcome::Queued { key: entry.key },
                     Ok(crate::inbox::Enqueued::Duplicate) => Outcome::Duplicate { key: entry.key },

@@ -126,6 +126,13 @@ impl Entry {
     /// The entry for a verified `event`, stored under `key`.
     #[must_use]
     pub fn new(event: &Event, key: String) -> Self {
+        Self::ordered_by(event, key, &OrderBy::Provider)
+    }
+
+    /// The entry for a verified `event`, stored under `key`, ordered as `order` reads it: the
+    /// body is read for its ordering once.
+    pub(crate) fn ordered_by(event: &Event, key: String, order: &OrderBy) -> Self {
+        let (ordering_key, stamp) = order.read(event).unzip();
         Self {
             key,
             sender: event.sender().to_owned(),
@@ -136,21 +143,20 @@ impl Entry {
             signed: event.signed(),
             route_key: crate::providers::route_key(event),
             route_key_signed: event.signed().route_key(),
-            ordering_key: None,
-            stamp: None,
+            ordering_key,
+            stamp: stamp.flatten(),
             traceparent: None,
             redacted: false,
             body: event.body().clone(),
         }
-        .ordered(event, &OrderBy::Provider)
     }
 
     /// This entry ordered as `order` reads from `event`.
     #[must_use]
     pub fn ordered(mut self, event: &Event, order: &OrderBy) -> Self {
-        let found = order.read(event);
-        self.ordering_key = found.as_ref().map(|(key, _)| key.clone());
-        self.stamp = found.and_then(|(_, stamp)| stamp);
+        let (ordering_key, stamp) = order.read(event).unzip();
+        self.ordering_key = ordering_key;
+        self.stamp = stamp.flatten();
         self
     }
 
@@ -537,14 +543,15 @@ pub(crate) fn bounded_error(error: &str) -> &str {
 /// Whether `value` is a W3C `traceparent`: version `00`, a 32-hex-digit trace id and a
 /// 16-hex-digit parent id, neither all zeros, and two hex digits of flags.
 pub(crate) fn valid_traceparent(value: &str) -> bool {
-    let parts: Vec<&str> = value.split('-').collect();
     let hex = |part: &str, len: usize| {
         part.len() == len
             && part
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     };
-    matches!(parts.as_slice(), [version, trace, parent, flags]
-        if *version == "00" && hex(trace, 32) && hex(parent, 16) && hex(flags, 2)
+    let mut parts = value.split('-');
+    matches!((parts.next(), parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("00"), Some(trace), Some(parent), Some(flags), None)
+        if hex(trace, 32) && hex(parent, 16) && hex(flags, 2)
             && trace.bytes().any(|b| b != b'0') && parent.bytes().any(|b| b != b'0'))
 }
