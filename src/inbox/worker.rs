@@ -281,6 +281,13 @@ impl Worker {
                     if let Ok(key) = finished {
                         held.remove(&key);
                     }
+                    // Every handler that finished meanwhile frees its slot too, so that the
+                    // next lease takes them all in one round trip rather than one each.
+                    while let Some(finished) = running.try_join_next() {
+                        if let Ok(key) = finished {
+                            held.remove(&key);
+                        }
+                    }
                 }
                 () = self.inbox.wait(self.idle_wait), if running.len() < self.concurrency => {}
             }
