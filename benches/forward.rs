@@ -26,9 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use verihook::forward::{
-    amqp::AmqpPublisher, nats::NatsPublisher, Forwarder, Message, Publisher,
-};
+use verihook::forward::{amqp::AmqpPublisher, nats::NatsPublisher, Forwarder, Message, Publisher};
 use verihook::inbox::{Inbox, MemoryInbox, PostgresInbox, Worker};
 use verihook::testing::StripeSigner;
 use verihook::{providers::stripe::StripeVerifier, scheme::FixedClock, Receiver};
@@ -68,7 +66,11 @@ async fn fill(inbox: Arc<dyn Inbox>, round: &str, events: usize) {
         })
         .to_string();
         let pad = 1024usize.saturating_sub(body.len());
-        body = body.replacen("\"note\":\"\"", &format!("\"note\":\"{}\"", "x".repeat(pad)), 1);
+        body = body.replacen(
+            "\"note\":\"\"",
+            &format!("\"note\":\"{}\"", "x".repeat(pad)),
+            1,
+        );
         let headers = signer.sign(NOW, body.as_bytes());
         let outcome = receiver.handle(&headers, body.into()).await;
         assert_eq!(outcome.code(), "queued");
@@ -198,15 +200,21 @@ async fn clean(broker: &str) {
         let client = async_nats::connect(setting("TEST_NATS_URL", "nats://127.0.0.1:4222"))
             .await
             .unwrap();
-        let _ = async_nats::jetstream::new(client).delete_stream(STREAM).await;
+        let _ = async_nats::jetstream::new(client)
+            .delete_stream(STREAM)
+            .await;
     } else {
         let url = setting("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
         let connection = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
             .await
             .unwrap();
         let channel = connection.create_channel().await.unwrap();
-        let _ = channel.queue_delete(EXCHANGE.into(), Default::default()).await;
-        let _ = channel.exchange_delete(EXCHANGE.into(), Default::default()).await;
+        let _ = channel
+            .queue_delete(EXCHANGE.into(), Default::default())
+            .await;
+        let _ = channel
+            .exchange_delete(EXCHANGE.into(), Default::default())
+            .await;
     }
 }
 

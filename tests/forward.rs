@@ -328,7 +328,11 @@ struct Destination {
 
 impl Destination {
     async fn create(broker: Broker) -> Self {
-        let name = format!("vh_fwd_{}_{}", servers::run_id(), format!("{broker:?}").to_lowercase());
+        let name = format!(
+            "vh_fwd_{}_{}",
+            servers::run_id(),
+            format!("{broker:?}").to_lowercase()
+        );
         match broker {
             Broker::Nats => {
                 let client = async_nats::connect(nats_url()).await.unwrap();
@@ -509,7 +513,9 @@ async fn forwarded_exactly_once_in_order(broker: Broker) {
     worker.kill().unwrap();
     worker.wait().unwrap();
     // The kill and the cut cost attempts: the events they caught were published again.
-    let pool = sqlx::PgPool::connect(&servers::database_url()).await.unwrap();
+    let pool = sqlx::PgPool::connect(&servers::database_url())
+        .await
+        .unwrap();
     let retried: i64 = sqlx::query_scalar(&format!(
         "SELECT count(*) FROM {} WHERE attempts > 1",
         table.name()
@@ -517,7 +523,10 @@ async fn forwarded_exactly_once_in_order(broker: Broker) {
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert!(retried > 0, "neither the kill nor the cut made a publish fail");
+    assert!(
+        retried > 0,
+        "neither the kill nor the cut made a publish fail"
+    );
 
     let consumption = match broker {
         Broker::Nats => consume_nats(&destination.name).await,
@@ -546,7 +555,10 @@ async fn forwarded_exactly_once_in_order(broker: Broker) {
     let mut last: HashMap<&str, u64> = HashMap::new();
     for (key, ordering_key, stamp) in &consumption.runs {
         if let Some(before) = last.insert(ordering_key, *stamp) {
-            assert!(before < *stamp, "{key} ({ordering_key}) came after a later event");
+            assert!(
+                before < *stamp,
+                "{key} ({ordering_key}) came after a later event"
+            );
         }
     }
     assert_eq!(last.len(), KEYS);
@@ -585,7 +597,9 @@ async fn a_missing_stream_or_exchange_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains(&missing) && error.contains("declare_exchange") && !error.contains("guest:guest"),
+        error.contains(&missing)
+            && error.contains("declare_exchange")
+            && !error.contains("guest:guest"),
         "{error}"
     );
     let error = NatsPublisher::builder()
@@ -620,9 +634,10 @@ async fn a_message_no_queue_or_stream_takes_is_refused() {
     let error = amqp.publish(&message).await.unwrap_err();
     assert_eq!(error.kind(), PublishErrorKind::Refused, "{error}");
     assert!(error.to_string().contains("no queue is bound"), "{error}");
-    let connection = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-        .await
-        .unwrap();
+    let connection =
+        lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
     let channel = connection.create_channel().await.unwrap();
     channel
         .exchange_delete(name.as_str().into(), Default::default())

@@ -38,8 +38,8 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 use tokio::sync::Mutex;
 
 use super::{
-    without_password, BoxFuture, FormatError, Message, PublishError, Publisher, SetupError,
-    Style, Template, TemplateError,
+    without_password, BoxFuture, FormatError, Message, PublishError, Publisher, SetupError, Style,
+    Template, TemplateError,
 };
 
 /// The routing-key template unless one is given: `{sender}.{type}`.
@@ -196,7 +196,9 @@ async fn open_link(url: &str, settings: &AmqpPublisherBuilder) -> Result<Link, S
     let connection = tokio::time::timeout(Duration::from_secs(5), connect)
         .await
         .map_err(|_| SetupError::new(format!("no answer from the AMQP broker at {shown}")))?
-        .map_err(|e| SetupError::new(format!("cannot connect to the AMQP broker at {shown}: {e}")))?;
+        .map_err(|e| {
+            SetupError::new(format!("cannot connect to the AMQP broker at {shown}: {e}"))
+        })?;
     let failed = |what: &str, e: lapin::Error| SetupError::new(format!("{what} at {shown}: {e}"));
     let channel = connection
         .create_channel()
@@ -313,10 +315,13 @@ impl Publisher for AmqpPublisher {
 /// [`FormatError`] when it is not a forwarded webhook.
 pub fn read(delivery: &AmqpDelivery) -> Result<Message, FormatError> {
     let headers = delivery.properties.headers().iter().flat_map(|table| {
-        table.inner().iter().filter_map(|(name, value)| match value {
-            AMQPValue::LongString(text) => Some((name.as_str(), text.as_bytes())),
-            _ => None,
-        })
+        table
+            .inner()
+            .iter()
+            .filter_map(|(name, value)| match value {
+                AMQPValue::LongString(text) => Some((name.as_str(), text.as_bytes())),
+                _ => None,
+            })
     });
     Message::read(headers, bytes::Bytes::copy_from_slice(&delivery.data))
 }

@@ -105,7 +105,11 @@ pub struct FormatError {
 
 impl fmt::Display for FormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "not a forwarded webhook: {} {}", self.header, self.problem)
+        write!(
+            f,
+            "not a forwarded webhook: {} {}",
+            self.header, self.problem
+        )
     }
 }
 
@@ -145,7 +149,10 @@ impl Message {
     pub fn headers(&self, style: Style) -> Vec<(String, String)> {
         let mut headers = Vec::with_capacity(20);
         let mut put = |name: &str, value: &str| {
-            headers.push((name.to_owned(), utf8_percent_encode(value, ENCODED).to_string()));
+            headers.push((
+                name.to_owned(),
+                utf8_percent_encode(value, ENCODED).to_string(),
+            ));
         };
         put(header::KEY, &self.key);
         put(header::SENDER, &self.sender);
@@ -408,7 +415,10 @@ mod tests {
         for style in [Style::Plain, Style::CloudEvents { prefix: "ce-" }] {
             let headers = message.headers(style);
             for (_, value) in &headers {
-                assert!(value.bytes().all(|b| (0x20..0x7f).contains(&b)), "{value:?}");
+                assert!(
+                    value.bytes().all(|b| (0x20..0x7f).contains(&b)),
+                    "{value:?}"
+                );
             }
             let read = Message::read(
                 headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),

@@ -31,8 +31,8 @@ use async_nats::jetstream::{self, context::PublishErrorKind, stream};
 use async_nats::HeaderMap;
 
 use super::{
-    without_password, BoxFuture, FormatError, Message, PublishError, Publisher, SetupError,
-    Style, Template, TemplateError,
+    without_password, BoxFuture, FormatError, Message, PublishError, Publisher, SetupError, Style,
+    Template, TemplateError,
 };
 
 /// The header JetStream de-duplicates by.
@@ -175,7 +175,10 @@ impl NatsPublisherBuilder {
     ///
     /// [`SetupError`] when the server has no JetStream, or the required stream does not exist
     /// or cannot be created.
-    pub async fn with_client(self, client: async_nats::Client) -> Result<NatsPublisher, SetupError> {
+    pub async fn with_client(
+        self,
+        client: async_nats::Client,
+    ) -> Result<NatsPublisher, SetupError> {
         let mut context = jetstream::new(client);
         context.set_timeout(self.ack_timeout);
         let name = &self.stream;
@@ -231,9 +234,9 @@ impl Publisher for NatsPublisher {
                 PublishErrorKind::TimedOut => PublishError::timed_out(format!(
                     "no ack from JetStream for subject {subject:?}"
                 )),
-                PublishErrorKind::StreamNotFound => PublishError::refused(format!(
-                    "no JetStream stream takes subject {subject:?}"
-                )),
+                PublishErrorKind::StreamNotFound => {
+                    PublishError::refused(format!("no JetStream stream takes subject {subject:?}"))
+                }
                 PublishErrorKind::BrokenPipe => PublishError::unavailable(error.to_string()),
                 _ => PublishError::refused(format!("subject {subject:?}: {error}")),
             };
@@ -257,7 +260,9 @@ pub fn read(message: &async_nats::Message) -> Result<Message, FormatError> {
     let headers = message.headers.iter().flat_map(|headers| {
         headers.iter().flat_map(|(name, values)| {
             let name: &str = name.as_ref();
-            values.iter().map(move |value| (name, value.as_str().as_bytes()))
+            values
+                .iter()
+                .map(move |value| (name, value.as_str().as_bytes()))
         })
     });
     Message::read(headers, message.payload.clone())

@@ -78,7 +78,9 @@ impl Template {
         while rest < text.len() {
             let tail = &text[rest..];
             if let Some(inner) = tail.strip_prefix('{') {
-                let end = inner.find('}').ok_or_else(|| refuse("a `{` is not closed"))?;
+                let end = inner
+                    .find('}')
+                    .ok_or_else(|| refuse("a `{` is not closed"))?;
                 parts.push(match &inner[..end] {
                     "sender" => Part::Sender,
                     "scheme" => Part::Scheme,
@@ -108,7 +110,9 @@ impl Template {
             }
         }
         if text.starts_with('.') || text.ends_with('.') || text.contains("..") {
-            return Err(refuse("a token is empty (a leading, trailing or double `.`)"));
+            return Err(refuse(
+                "a token is empty (a leading, trailing or double `.`)",
+            ));
         }
         Ok(Self {
             text: text.to_owned(),
@@ -207,7 +211,10 @@ mod tests {
         assert_eq!(render(None), "webhooks.stripe.none");
         assert_eq!(render(Some("é.ü")), "webhooks.stripe._._");
         let long = "a".repeat(500);
-        assert_eq!(render(Some(&long)).len(), "webhooks.stripe.".len() + MAX_VALUE);
+        assert_eq!(
+            render(Some(&long)).len(),
+            "webhooks.stripe.".len() + MAX_VALUE
+        );
         let keyed = Template::new("orders.{ordering_key}").unwrap();
         assert_eq!(
             keyed.render(&message(None, Some("octo/app#12"))),
@@ -217,7 +224,9 @@ mod tests {
 
     #[test]
     fn bad_templates_are_refused() {
-        for bad in ["", "a.{nope}", "a.{type", "a.*", "a.>", ".a", "a.", "a..b", "a b"] {
+        for bad in [
+            "", "a.{nope}", "a.{type", "a.*", "a.>", ".a", "a.", "a..b", "a b",
+        ] {
             assert!(Template::new(bad).is_err(), "{bad:?} accepted");
         }
         assert!(Template::new("{sender}-{type}.x_y").is_ok());

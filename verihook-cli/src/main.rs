@@ -26,6 +26,7 @@ use verihook::providers::{self, Provider, SignError, SignRequest};
 use verihook::scheme::declared::{SchemeSpec, Source, TimeUnit, TimestampSpec};
 use verihook::testing::DeclaredSigner;
 
+mod forward;
 mod listen;
 
 /// The event type of a declared sender's sample when none is given.
@@ -58,6 +59,9 @@ enum Command {
     /// Look into a durable inbox and act on it: stats, dead letters, retry, purge
     /// (PostgreSQL with --database-url, Redis with --redis-url).
     Inbox(inbox_command::InboxArgs),
+    /// Publish a durable inbox's events to NATS JetStream or RabbitMQ, each completed only
+    /// once the broker confirmed it; one JSON line per attempt; runs until Ctrl-C.
+    Forward(forward::ForwardArgs),
 }
 
 /// A built-in provider, by the name (or alias) it was given as: `svix` is Standard Webhooks
@@ -300,6 +304,7 @@ fn main() -> ExitCode {
         Command::Send(args) => send(&args),
         Command::Listen(args) => listen::run(&args),
         Command::Inbox(args) => inbox_command::run(&args).map_err(Usage),
+        Command::Forward(args) => forward::run(&args).map_err(Usage),
     };
     match result {
         Ok(code) => code,
@@ -914,6 +919,15 @@ mod inbox_command {
 
     #[derive(Args, Debug)]
     pub(super) struct InboxArgs {
+        #[command(flatten)]
+        location: InboxLocation,
+        #[command(subcommand)]
+        action: Action,
+    }
+
+    /// Where the inbox is: PostgreSQL or Redis.
+    #[derive(Args, Debug)]
+    pub(super) struct InboxLocation {
         /// The PostgreSQL inbox: postgres://user:password@host:port/database (or the
         /// DATABASE_URL variable).
         #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
@@ -930,8 +944,6 @@ mod inbox_command {
         /// The inbox table (default verihook_inbox).
         #[arg(long, global = true)]
         table: Option<String>,
-        #[command(subcommand)]
-        action: Action,
     }
 
     /// Which stored events a command selects.
@@ -1075,7 +1087,14 @@ mod inbox_command {
         runtime.block_on(act(args))
     }
 
-    async fn open(args: &InboxArgs) -> Result<Arc<dyn Inbox>, String> {
+    impl InboxLocation {
+        /// Connects to the inbox the flags name.
+        pub(super) async fn open(&self) -> Result<Arc<dyn Inbox>, String> {
+            open(self).await
+        }
+    }
+
+    async fn open(args: &InboxLocation) -> Result<Arc<dyn Inbox>, String> {
         if let Some(url) = &args.redis_url {
             return verihook::inbox::RedisInbox::connect(url)
                 .await
@@ -1099,7 +1118,7 @@ mod inbox_command {
     }
 
     async fn act(args: &InboxArgs) -> Result<ExitCode, String> {
-        let inbox = open(args).await?;
+        let inbox = open(&args.location).await?;
         let failed = |e: verihook::idempotency::StoreError| e.to_string();
         match &args.action {
             Action::Stats => {
