@@ -8,6 +8,7 @@
 //! * [Routing](routing): one typed handler per event type, tested without HTTP.
 //! * [Exactly once](exactly_once): idempotency stores in memory, Redis or PostgreSQL.
 //! * [Inbox](inbox): acknowledge at once, process later with retries and dead letters.
+//! * [Forwarding](forward): verified events onto NATS JetStream, RabbitMQ or your own broker.
 //! * [Frameworks](frameworks): Axum and Actix-web.
 //! * [Schemes](schemes): the built-in senders, declared senders, your own `Scheme`, CloudEvents.
 //! * [Diagnosis](diagnosis): why a signature does not match; `verihook listen`.
@@ -36,6 +37,25 @@ pub mod exactly_once {}
 )]
 #[doc = include_str!("../docs/inbox.md")]
 pub mod inbox {}
+
+#[cfg(all(
+    feature = "inbox",
+    feature = "postgres",
+    feature = "axum",
+    feature = "nats",
+    feature = "amqp"
+))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(all(
+        feature = "postgres",
+        feature = "axum",
+        feature = "nats",
+        feature = "amqp"
+    )))
+)]
+#[doc = include_str!("../docs/forward.md")]
+pub mod forward {}
 
 #[cfg(all(feature = "axum", feature = "actix"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "axum", feature = "actix"))))]

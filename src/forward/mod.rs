@@ -242,7 +242,6 @@ impl Forwarder {
     }
 
     /// The worker's handler: publishes each delivery; a failure is the worker's retry.
-    #[must_use]
     pub fn handler(
         &self,
     ) -> impl Fn(Delivery) -> BoxFuture<'static, Result<(), HandlerError>> + Send + Sync + Clone + 'static
