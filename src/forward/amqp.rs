@@ -262,6 +262,12 @@ impl Publisher for AmqpPublisher {
                 .with_content_type(ShortString::from(message.content_type()))
                 .with_headers(headers);
             let routing_key = self.settings.routing_key.render(message);
+            // AMQP short strings hold 255 bytes: say so rather than fail on the wire.
+            if routing_key.len() > 255 || message.key.len() > 255 {
+                return Err(PublishError::refused(
+                    "the routing key or the event's key is longer than AMQP's 255 bytes",
+                ));
+            }
             let publish = async {
                 let confirm = link
                     .channel

@@ -473,3 +473,53 @@ mod tests {
         assert!(Message::read(not_utf8, Bytes::new()).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(any::<char>(), 0..40).prop_map(|c| c.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever bytes a broker hands over, reading them back never panics.
+        #[test]
+        fn reading_survives_arbitrary_bytes(
+            headers in prop::collection::vec(
+                (prop::sample::select(NAMES.to_vec()), prop::collection::vec(any::<u8>(), 0..64)),
+                0..16,
+            ),
+            body in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let pairs = headers.iter().map(|(n, v)| (*n, v.as_slice()));
+            let _ = Message::read(pairs, Bytes::from(body));
+        }
+
+        /// Any text in any field comes back the same, through printable header values.
+        #[test]
+        fn any_text_survives_the_round_trip(
+            key in text().prop_filter("a key", |k| !k.is_empty()),
+            id in text(),
+            kind in text(),
+            ordering_key in text(),
+        ) {
+            let mut message = Message::for_tests(&key, "stripe");
+            message.id = Some(id);
+            message.event_type = Some(kind);
+            message.ordering_key = Some(ordering_key);
+            let headers = message.headers(Style::Plain);
+            for (_, value) in &headers {
+                prop_assert!(value.bytes().all(|b| (0x20..0x7f).contains(&b)));
+            }
+            let read = Message::read(
+                headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+                Bytes::new(),
+            ).unwrap();
+            prop_assert_eq!(read, message);
+        }
+    }
+}
