@@ -175,44 +175,53 @@ impl Inbox for MemoryInbox {
     ) -> BoxFuture<'a, Result<Vec<Leased>, StoreError>> {
         let now = Instant::now();
         let mut entries = self.lock();
-        // Per ordering key: its first unsettled event, and whether one is under a live lease.
-        let mut heads: HashMap<&str, ((u64, u64), &str)> = HashMap::new();
-        let mut busy: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        // One pass: due unordered events are candidates at once; per ordering key, its first
+        // unsettled event (by stamp, then arrival) and whether one is under a live lease.
+        struct Head<'s> {
+            slot: &'s Slot,
+            busy: bool,
+        }
+        let mut heads: HashMap<&str, Head<'_>> = HashMap::new();
+        let mut chosen: Vec<(bool, Instant, &str)> = Vec::new();
         for slot in entries.values() {
-            let Some(ordering) = slot.entry.ordering_key.as_deref() else {
-                continue;
-            };
             if !matches!(slot.state, State::Pending | State::Leased) {
                 continue;
             }
-            if slot.state == State::Leased && slot.due > now {
-                busy.insert(ordering);
-            }
-            let head = heads
-                .entry(ordering)
-                .or_insert((slot.order(), &slot.entry.key));
-            if slot.order() < head.0 {
-                *head = (slot.order(), &slot.entry.key);
+            let Some(ordering) = slot.entry.ordering_key.as_deref() else {
+                if slot.due <= now {
+                    chosen.push((slot.replayed, slot.due, &slot.entry.key));
+                }
+                continue;
+            };
+            let busy = slot.state == State::Leased && slot.due > now;
+            let head = heads.entry(ordering).or_insert(Head { slot, busy: false });
+            head.busy |= busy;
+            if slot.order() < head.slot.order() {
+                head.slot = slot;
             }
         }
-        let mut chosen: Vec<(bool, Instant, String)> = entries
-            .values()
-            .filter(|slot| matches!(slot.state, State::Pending | State::Leased) && slot.due <= now)
-            .filter(|slot| match slot.entry.ordering_key.as_deref() {
-                None => true,
-                Some(ordering) => {
-                    !busy.contains(ordering)
-                        && heads.get(ordering).map(|head| head.1) == Some(slot.entry.key.as_str())
-                }
-            })
-            .map(|slot| (slot.replayed, slot.due, slot.entry.key.clone()))
+        chosen.extend(
+            heads
+                .values()
+                .filter(|head| !head.busy && head.slot.due <= now)
+                .map(|head| {
+                    (
+                        head.slot.replayed,
+                        head.slot.due,
+                        head.slot.entry.key.as_str(),
+                    )
+                }),
+        );
+        chosen.sort_unstable();
+        let chosen: Vec<String> = chosen
+            .into_iter()
+            .take(max)
+            .map(|(_, _, key)| key.to_owned())
             .collect();
-        chosen.sort();
         let applied = self.applied_lock();
         let leased = chosen
             .into_iter()
-            .take(max)
-            .filter_map(|(_, _, key)| {
+            .filter_map(|key| {
                 let slot = entries.get_mut(&key)?;
                 let token = ClaimToken::generate();
                 slot.state = State::Leased;
