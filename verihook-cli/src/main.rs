@@ -218,6 +218,8 @@ struct SignArgs {
 }
 
 #[derive(Args, Debug)]
+// A fixture names its sender: --provider is not needed with it.
+#[command(mut_arg("provider", |arg| arg.required_unless_present_any(["scheme_file", "fixture"])))]
 struct SendArgs {
     #[command(flatten)]
     sender: SenderArgs,
