@@ -185,6 +185,8 @@ fn router(console: Arc<Console>) -> axum::Router {
     let pages = axum::Router::new()
         .route(PREFIX, get(live_page))
         .route(&format!("{PREFIX}/"), get(live_page))
+        // A browser asks for it on its own: not a webhook.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route(&format!("{PREFIX}/app.js"), get(script))
         .route(&format!("{PREFIX}/style.css"), get(style))
         .route(&format!("{PREFIX}/captures"), get(captures))
