@@ -524,19 +524,7 @@ async fn resend(State(console): State<Arc<Console>>, Path(seq): Path<u64>) -> Re
             "no forward target: start the console with --forward URL",
         );
     }
-    let Some(Captured { parts, body, .. }) = console.captured(seq) else {
-        return answer(StatusCode::NOT_FOUND, "no such capture");
-    };
-    let (new, response) = console
-        .inspect(parts, body, Some(format!("resend of #{seq}")))
-        .await;
-    answer(
-        StatusCode::OK,
-        &format!(
-            "#{seq} resent as #{new}: answered {}",
-            response.status().as_u16()
-        ),
-    )
+    send_again(&console, seq, None).await
 }
 
 /// Sends a captured request again with its body altered as `send --alter` alters it.
@@ -544,27 +532,36 @@ async fn resend_altered(
     State(console): State<Arc<Console>>,
     Path((seq, how)): Path<(u64, String)>,
 ) -> Response {
-    let Ok(alteration) = Alteration::from_str(&how, true) else {
-        return answer(StatusCode::NOT_FOUND, "no such alteration");
-    };
+    match Alteration::from_str(&how, true) {
+        Ok(alteration) => send_again(&console, seq, Some(alteration)).await,
+        Err(_) => answer(StatusCode::NOT_FOUND, "no such alteration"),
+    }
+}
+
+/// Sends the capture `seq` again through the console, its body altered when asked: recorded,
+/// shown, verified, passed on like any other request.
+async fn send_again(console: &Console, seq: u64, alteration: Option<Alteration>) -> Response {
     let Some(Captured { parts, body, .. }) = console.captured(seq) else {
         return answer(StatusCode::NOT_FOUND, "no such capture");
     };
-    let altered = match alteration.apply(&body) {
-        Ok(altered) => altered,
-        Err(Usage(why)) => return answer(StatusCode::UNPROCESSABLE_ENTITY, &why),
+    let (body, origin) = match alteration {
+        None => (body, format!("resend of #{seq}")),
+        Some(alteration) => {
+            let name = alteration
+                .to_possible_value()
+                .map(|value| value.get_name().to_owned())
+                .unwrap_or_default();
+            match alteration.apply(&body) {
+                Ok(altered) => (altered, format!("#{seq} altered: {name}")),
+                Err(Usage(why)) => return answer(StatusCode::UNPROCESSABLE_ENTITY, &why),
+            }
+        }
     };
-    let name = alteration
-        .to_possible_value()
-        .map(|value| value.get_name().to_owned())
-        .unwrap_or_default();
-    let (new, response) = console
-        .inspect(parts, altered, Some(format!("#{seq} altered: {name}")))
-        .await;
+    let (new, response) = console.inspect(parts, body, Some(origin.clone())).await;
     answer(
         StatusCode::OK,
         &format!(
-            "#{seq} resent altered ({name}) as #{new}: answered {}",
+            "{origin}: sent as #{new}, answered {}",
             response.status().as_u16()
         ),
     )

@@ -25,6 +25,9 @@ const SECRET: &str = "whsec_Y29uc29sZSB0ZXN0IHNlY3JldCwgbmV2ZXIgc2hvd24=";
 /// Another secret, as a sender with the wrong one would sign.
 const WRONG: &str = "whsec_YW5vdGhlciBzZWNyZXQsIHdyb25nIGZvciB0aGlzIGNvbnNvbGU=";
 
+/// The W3C trace context the inbox's deliveries arrive with.
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 /// A running `verihook console`, stopped when dropped.
 struct Console {
     child: Child,
@@ -39,32 +42,28 @@ impl Console {
 
     /// A console verifying Stripe's webhooks with `secret`.
     fn verifying_with(secret: &str, args: &[&str]) -> Self {
-        let fixtures = std::env::temp_dir().join(format!(
-            "verihook-console-fixtures-{}-{}",
-            std::process::id(),
-            Instant::now().elapsed().as_nanos()
-        ));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_verihook"))
-            .args(["console", "--port", "0", "--fixture-dir"])
-            .arg(&fixtures)
-            .args(args)
-            .env("STRIPE_WEBHOOK_SECRET", secret)
-            .env_remove("DATABASE_URL")
-            .env_remove("REDIS_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stderr.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
+        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let fixtures =
+            std::env::temp_dir().join(format!("verihook-console-{}-{n}", std::process::id()));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_verihook"));
+        command.args(["console", "--port", "0"]);
+        command.arg("--fixture-dir").arg(&fixtures).args(args);
+        command.env("STRIPE_WEBHOOK_SECRET", secret);
+        // The inbox pages only when a test asks for them.
+        for variable in ["DATABASE_URL", "REDIS_URL"] {
+            command.env_remove(variable);
+        }
+        command.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        // "verihook console: http://127.0.0.1:PORT/_console/ ; ..."
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut said = String::new();
+        stderr.read_line(&mut said).unwrap();
+        let at = said
+            .find("127.0.0.1:")
+            .unwrap_or_else(|| panic!("{said:?}"));
+        let addr: String = said[at..].chars().take_while(|c| *c != '/').collect();
         Self {
             child,
             addr,
@@ -658,7 +657,9 @@ fn the_live_page_shows_each_webhook_with_its_verdict_and_no_secret() {
     assert!(browser
         .text(Some(&rows[0]), ".origin")
         .contains("#1 altered: compact"));
-    assert!(browser.text(None, "#result").contains("resent altered"));
+    assert!(browser
+        .text(None, "#result")
+        .contains("#1 altered: compact: sent as #5"));
 }
 
 #[test]
@@ -709,7 +710,8 @@ fn the_inbox_page_retries_a_dead_letter_and_shows_it_done() {
     runtime.block_on(async {
         let receiver = inbox_kit::receiver(inbox.clone());
         for id in ["evt_paid", "evt_dead"] {
-            let (headers, body) = inbox_kit::delivery(id);
+            let (mut headers, body) = inbox_kit::delivery(id);
+            headers.insert("traceparent", TRACEPARENT.parse().unwrap());
             receiver.handle(&headers, body).await;
         }
         inbox_kit::drain(&worker, &*inbox, Duration::from_secs(10)).await;
@@ -767,7 +769,10 @@ fn the_inbox_page_retries_a_dead_letter_and_shows_it_done() {
     assert!(payload.contains("evt_dead"), "{payload}");
     let event = browser.text(None, "#event");
     assert!(event.contains("Attempts 1"), "{event}");
-    assert!(event.contains("Trace id"), "{event}");
+    assert!(
+        event.contains("Trace id 4bf92f3577b34da6a3ce929d0e0e4736"),
+        "{event}"
+    );
     browser.screenshot("inbox-event");
 
     runtime.block_on(async {
