@@ -1,27 +1,5 @@
 //! Captured webhooks kept as fixtures: a body and its headers, signed with a test secret, and
 //! signed again when replayed so that the timestamp is fresh.
-//!
-//! `verihook console` saves a captured request as a fixture (the body with chosen JSON fields
-//! redacted, signed with a test secret); `verihook send --fixture FILE` posts it again, and a
-//! test replays it through the app's receiver:
-//!
-//! ```
-//! use verihook::providers::stripe::StripeVerifier;
-//! use verihook::scheme::FixedClock;
-//! use verihook::testing::Fixture;
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let fixture = Fixture::from_json(r#"{
-//!   "sender": "stripe", "path": "/webhooks/stripe", "id": "evt_1", "event": "invoice.paid",
-//!   "secret": "whsec_test_fixture_secret", "signed_at": 1700000000,
-//!   "headers": [["content-type", "application/json"]],
-//!   "body": "{\"id\":\"evt_1\",\"type\":\"invoice.paid\"}"
-//! }"#)?;
-//! let request = fixture.signed_at(1_800_000_000, None)?;
-//! let verifier = StripeVerifier::new(fixture.secret())?.with_clock(FixedClock::at_unix(1_800_000_000));
-//! let event = verifier.verify(&request.headers, request.body.clone())?;
-//! assert_eq!(event.event_type().as_deref(), Some("invoice.paid"));
-//! # Ok(()) }
-//! ```
 
 use std::fmt;
 use std::path::Path;
@@ -33,6 +11,28 @@ use crate::providers::{self, SignError, SignRequest};
 
 /// A captured request saved for tests: who sent it, where, and what, with the test secret it
 /// is signed with. Its `Debug` never shows the secret.
+///
+/// `verihook console` saves a captured request as a fixture (the body with chosen JSON fields
+/// redacted, signed with a test secret); `verihook send --fixture FILE` posts it again, and a
+/// test replays it through the app's receiver:
+///
+/// ```
+/// use verihook::providers::stripe::StripeVerifier;
+/// use verihook::scheme::FixedClock;
+/// use verihook::testing::Fixture;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let fixture = Fixture::from_json(r#"{
+///   "sender": "stripe", "path": "/webhooks/stripe", "id": "evt_1", "event": "invoice.paid",
+///   "secret": "whsec_test_fixture_secret", "signed_at": 1700000000,
+///   "headers": [["content-type", "application/json"]],
+///   "body": "{\"id\":\"evt_1\",\"type\":\"invoice.paid\"}"
+/// }"#)?;
+/// let request = fixture.signed_at(1_800_000_000, None)?;
+/// let verifier = StripeVerifier::new(fixture.secret())?.with_clock(FixedClock::at_unix(1_800_000_000));
+/// let event = verifier.verify(&request.headers, request.body.clone())?;
+/// assert_eq!(event.event_type().as_deref(), Some("invoice.paid"));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Fixture {
