@@ -45,6 +45,9 @@ const PREFIX: &str = "/_console";
 /// How many captured requests the console keeps (the oldest go first).
 const KEPT: usize = 500;
 
+/// How many bytes of captured bodies the console keeps at most (the oldest go first).
+const KEPT_BYTES: usize = 64 << 20;
+
 /// How much of a body the page shows.
 const BODY_SHOWN: usize = 64 * 1024;
 
@@ -297,10 +300,13 @@ impl Console {
         };
         let shown = capture.view.clone();
         if let Ok(mut captures) = self.captures.lock() {
-            if captures.len() >= KEPT {
-                captures.pop_front();
-            }
             captures.push_back(capture);
+            let mut bytes: usize = captures.iter().map(|c| c.body.len()).sum();
+            while captures.len() > KEPT || (bytes > KEPT_BYTES && captures.len() > 1) {
+                if let Some(gone) = captures.pop_front() {
+                    bytes -= gone.body.len();
+                }
+            }
         }
         // No page open: nobody to tell.
         let _ = self.feed.send(shown);
@@ -359,13 +365,14 @@ fn view(seq: u64, origin: Option<&str>, report: &listen::Report, body: &[u8]) ->
     .to_string()
 }
 
-/// `text` for the page: line breaks and tabs kept, other control characters and bidirectional
-/// controls written as `\u{..}` escapes (they could disguise what is shown).
+/// `text` for the page: line feeds and tabs kept, other control characters (a carriage return
+/// too: CRLF line ends are worth seeing) and bidirectional controls written as `\u{..}` escapes
+/// (they could disguise what is shown).
 fn shown_text(text: &str) -> String {
     text.split('\n')
         .map(|line| {
             line.split('\t')
-                .map(|part| listen::printable(part.trim_end_matches('\r')))
+                .map(listen::printable)
                 .collect::<Vec<_>>()
                 .join("\t")
         })
@@ -1122,7 +1129,7 @@ mod tests {
             "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;"
         );
         let shown = shown_text("a\tb\r\nc\u{202e}d\u{1b}");
-        assert!(shown.starts_with("a\tb\nc"), "{shown}");
+        assert!(shown.starts_with("a\tb\\u{d}\nc"), "{shown}");
         assert!(
             !shown.contains('\u{202e}') && !shown.contains('\u{1b}'),
             "{shown}"

@@ -85,6 +85,19 @@ impl Console {
             .to_owned()
     }
 
+    /// An action as the page takes it: POST with the run's token; its status and answer.
+    fn act(&self, path: &str, body: &str) -> (u16, String) {
+        let token = self.token();
+        let (status, _, answer) = self.raw(
+            "POST",
+            path,
+            &self.addr,
+            &[("X-Console-Token", &token)],
+            body,
+        );
+        (status, answer)
+    }
+
     /// One HTTP/1.1 request written by hand (any `Host`); status, head and body.
     fn raw(
         &self,
@@ -303,15 +316,34 @@ fn bodies_and_headers_are_shown_as_text_and_secrets_never() {
 }
 
 #[test]
+fn resend_passes_a_capture_on_to_the_forward_target_again() {
+    let app = Console::start(&[]);
+    let console = Console::start(&["--forward", &app.url("")]);
+    assert_eq!(console.send(&["-p", "stripe", "-s", SECRET]), Some(0));
+    assert_eq!(app.captures().len(), 1, "forwarded");
+    let (status, answer) = console.act("/_console/captures/1/resend", "");
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer.contains("resend of #1: sent as #2, answered 200"),
+        "{answer}"
+    );
+    let resent = &console.captures()[1];
+    assert_eq!(resent["origin"], "resend of #1");
+    assert_eq!(resent["report"]["forwarded"]["status"], 200);
+    let at_app = app.captures();
+    assert_eq!(at_app.len(), 2, "the app got it again");
+    assert_eq!(at_app[1]["report"]["id"], at_app[0]["report"]["id"]);
+
+    // Without a forward target there is nowhere to resend to.
+    assert_eq!(app.act("/_console/captures/1/resend", "").0, 409);
+}
+
+#[test]
 fn a_capture_saved_as_a_fixture_is_replayed_by_send() {
     let console = Console::start(&[]);
     assert_eq!(console.send(&["-p", "stripe", "-s", SECRET]), Some(0));
-    let token = console.token();
-    let (status, _, answer) = console.raw(
-        "POST",
+    let (status, answer) = console.act(
         "/_console/captures/1/fixture",
-        &console.addr,
-        &[("X-Console-Token", &token)],
         r#"{"redact":"/data/object/customer"}"#,
     );
     assert_eq!(status, 200, "{answer}");
