@@ -794,6 +794,7 @@ fn the_inbox_page_retries_a_dead_letter_and_shows_it_done() {
     browser.go(&console.url("/_console/inbox?"));
     browser.wait_for("#stats", 1);
     assert_eq!(browser.text(None, "#stats tbody"), "0 0 1 1 -");
+    browser.screenshot("inbox-done");
     browser.go(&console.url("/_console/inbox/event?key=stripe%3Aevt_dead"));
     browser.wait_for("#event", 1);
     assert_eq!(browser.text(None, "#state"), "done");
