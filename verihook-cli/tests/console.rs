@@ -749,69 +749,74 @@ fn the_inbox_page_retries_a_dead_letter_and_shows_it_done() {
         inbox_kit::drain(&worker, &*inbox, Duration::from_secs(10)).await;
     });
 
-    let console = Console::start(&["--database-url", &url, "--table", &table]);
-    let browser = Browser::start();
-    browser.go(&console.url("/_console/inbox"));
-    browser.wait_for("#stats", 1);
-    assert_eq!(browser.text(None, "#stats tbody"), "0 0 0 2 -");
-    let issue = browser.text(None, "#issues tbody");
-    assert!(
-        issue.contains("the ledger for order … is closed"),
-        "{issue}"
-    );
-    let dead = browser.text(None, "#dead tbody");
-    assert!(
-        dead.contains("stripe:evt_dead") && dead.contains("stripe:evt_paid"),
-        "{dead}"
-    );
-    assert!(!browser.source().contains(inbox_kit::SECRET));
-    browser.screenshot("inbox");
+    // The table is dropped whatever happens in the browser.
+    let seen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let console = Console::start(&["--database-url", &url, "--table", &table]);
+        let browser = Browser::start();
+        browser.go(&console.url("/_console/inbox"));
+        browser.wait_for("#stats", 1);
+        assert_eq!(browser.text(None, "#stats tbody"), "0 0 0 2 -");
+        let issue = browser.text(None, "#issues tbody");
+        assert!(
+            issue.contains("the ledger for order … is closed"),
+            "{issue}"
+        );
+        let dead = browser.text(None, "#dead tbody");
+        assert!(
+            dead.contains("stripe:evt_dead") && dead.contains("stripe:evt_paid"),
+            "{dead}"
+        );
+        assert!(!browser.source().contains(inbox_kit::SECRET));
+        browser.screenshot("inbox");
 
-    // Retry one dead letter; the worker, now healthy, runs it.
-    let retry = browser.find_all("#dead button.action");
-    let keys: Vec<String> = browser
-        .find_all("#dead tbody tr td:first-child")
-        .iter()
-        .map(|cell| browser.text_of(cell))
-        .collect();
-    let at = keys
-        .iter()
-        .position(|key| key == "stripe:evt_dead")
-        .unwrap();
-    browser.click(&retry[at]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !browser
-        .text(None, "#result")
-        .contains("requeued stripe:evt_dead")
-    {
-        assert!(Instant::now() < deadline, "no answer to the retry");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    browser.screenshot("inbox-retried");
-    failing.store(false, Ordering::SeqCst);
-    runtime.block_on(inbox_kit::drain(&worker, &*inbox, Duration::from_secs(10)));
+        // Retry one dead letter; the worker, now healthy, runs it.
+        let retry = browser.find_all("#dead button.action");
+        let keys: Vec<String> = browser
+            .find_all("#dead tbody tr td:first-child")
+            .iter()
+            .map(|cell| browser.text_of(cell))
+            .collect();
+        let at = keys
+            .iter()
+            .position(|key| key == "stripe:evt_dead")
+            .unwrap();
+        browser.click(&retry[at]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !browser
+            .text(None, "#result")
+            .contains("requeued stripe:evt_dead")
+        {
+            assert!(Instant::now() < deadline, "no answer to the retry");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        browser.screenshot("inbox-retried");
+        failing.store(false, Ordering::SeqCst);
+        runtime.block_on(inbox_kit::drain(&worker, &*inbox, Duration::from_secs(10)));
 
-    browser.go(&console.url("/_console/inbox?"));
-    browser.wait_for("#stats", 1);
-    assert_eq!(browser.text(None, "#stats tbody"), "0 0 1 1 -");
-    browser.screenshot("inbox-done");
-    browser.go(&console.url("/_console/inbox/event?key=stripe%3Aevt_dead"));
-    browser.wait_for("#event", 1);
-    assert_eq!(browser.text(None, "#state"), "done");
-    let payload = browser.text(None, "#payload");
-    assert!(payload.contains("evt_dead"), "{payload}");
-    let event = browser.text(None, "#event");
-    assert!(event.contains("Attempts 1"), "{event}");
-    assert!(
-        event.contains("Trace id 4bf92f3577b34da6a3ce929d0e0e4736"),
-        "{event}"
-    );
-    browser.screenshot("inbox-event");
-
+        browser.go(&console.url("/_console/inbox?"));
+        browser.wait_for("#stats", 1);
+        assert_eq!(browser.text(None, "#stats tbody"), "0 0 1 1 -");
+        browser.screenshot("inbox-done");
+        browser.go(&console.url("/_console/inbox/event?key=stripe%3Aevt_dead"));
+        browser.wait_for("#event", 1);
+        assert_eq!(browser.text(None, "#state"), "done");
+        let payload = browser.text(None, "#payload");
+        assert!(payload.contains("evt_dead"), "{payload}");
+        let event = browser.text(None, "#event");
+        assert!(event.contains("Attempts 1"), "{event}");
+        assert!(
+            event.contains("Trace id 4bf92f3577b34da6a3ce929d0e0e4736"),
+            "{event}"
+        );
+        browser.screenshot("inbox-event");
+    }));
     runtime.block_on(async {
         sqlx::query(&format!("DROP TABLE IF EXISTS {table}, {table}_applied"))
             .execute(inbox.pool())
             .await
             .unwrap();
     });
+    if let Err(panic) = seen {
+        std::panic::resume_unwind(panic);
+    }
 }
