@@ -50,6 +50,18 @@ pub struct Delivery {
     route_key: OnceLock<Option<RouteKey>>,
     /// The sender's route-key reader (passed in, so that this contract knows no provider).
     read_route_key: fn(&Event) -> Option<RouteKey>,
+    /// Where the inbox ordered it: its ordering key and stamp, and the request's trace context.
+    /// Empty inline.
+    order: Order,
+}
+
+/// What an inbox entry adds to its delivery: the event's place in its ordering key's order and
+/// the trace context of the request that delivered it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Order {
+    pub(crate) ordering_key: Option<String>,
+    pub(crate) stamp: Option<u64>,
+    pub(crate) traceparent: Option<String>,
 }
 
 impl Delivery {
@@ -68,7 +80,15 @@ impl Delivery {
             attempt,
             route_key: OnceLock::new(),
             read_route_key,
+            order: Order::default(),
         }
+    }
+
+    /// With the ordering and trace context its inbox entry carries.
+    #[cfg(feature = "inbox")]
+    pub(crate) fn with_order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
     }
 
     /// With the route key already known (the one the receiver read, as an inbox entry keeps
@@ -117,6 +137,28 @@ impl Delivery {
             .as_ref()
     }
 
+    /// The key that orders this event among others of the same object (`sub_1Nx`,
+    /// `octo/app#12`), as the inbox stored it (see `inbox::Entry::ordering_key`): the inbox
+    /// runs one event of a key at a time. `None` inline, and for events kept in no order.
+    #[must_use]
+    pub fn ordering_key(&self) -> Option<&str> {
+        self.order.ordering_key.as_deref()
+    }
+
+    /// The provider's own order for the event in milliseconds since the Unix epoch (Stripe's
+    /// `created`), as the inbox stored it. `None` inline, and when the provider gives none.
+    #[must_use]
+    pub fn stamp(&self) -> Option<u64> {
+        self.order.stamp
+    }
+
+    /// The W3C `traceparent` of the request that delivered the event, as the inbox stored it
+    /// (only a well-formed value is kept). `None` inline.
+    #[must_use]
+    pub fn traceparent(&self) -> Option<&str> {
+        self.order.traceparent.as_deref()
+    }
+
     /// Takes the event out.
     #[must_use]
     pub fn into_event(self) -> Event {
@@ -140,6 +182,8 @@ impl fmt::Debug for Delivery {
             .field("token", &self.token)
             .field("attempt", &self.attempt)
             .field("route_key", &self.route_key.get().and_then(Option::as_ref))
+            .field("ordering_key", &self.order.ordering_key)
+            .field("stamp", &self.order.stamp)
             .finish()
     }
 }

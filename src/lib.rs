@@ -101,6 +101,9 @@ pub mod diagnose;
 pub mod envelope;
 pub mod error;
 pub mod event;
+#[cfg(feature = "inbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
+pub mod forward;
 #[cfg(feature = "guard")]
 #[cfg_attr(docsrs, doc(cfg(feature = "guard")))]
 pub mod guard;

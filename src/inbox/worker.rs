@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use super::{Inbox, Leased, Retention};
 use crate::error::ConfigError;
 use crate::handler::{
-    Delivery, Handled, Handler, HandlerError, Settle, DEFAULT_LEASE, DEFAULT_RETAIN,
+    Delivery, Handled, Handler, HandlerError, Order, Settle, DEFAULT_LEASE, DEFAULT_RETAIN,
 };
 use crate::idempotency::{ClaimToken, StoreError, MAX_HOLD};
 use crate::observe;
@@ -281,6 +281,13 @@ impl Worker {
                     if let Ok(key) = finished {
                         held.remove(&key);
                     }
+                    // Every handler that finished meanwhile frees its slot too, so that the
+                    // next lease takes them all in one round trip rather than one each.
+                    while let Some(finished) = running.try_join_next() {
+                        if let Ok(key) = finished {
+                            held.remove(&key);
+                        }
+                    }
                 }
                 () = self.inbox.wait(self.idle_wait), if running.len() < self.concurrency => {}
             }
@@ -389,7 +396,12 @@ impl Worker {
                 attempt,
                 crate::providers::route_key,
             )
-            .with_route_key(entry.route_key);
+            .with_route_key(entry.route_key)
+            .with_order(Order {
+                ordering_key: entry.ordering_key,
+                stamp: entry.stamp,
+                traceparent: entry.traceparent,
+            });
             let started = observe::clock();
             let handled = handler
                 .run_under_lease(delivery, lease, || async {

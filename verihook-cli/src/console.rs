@@ -35,7 +35,7 @@ use http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use tokio::sync::broadcast;
 use verihook::inbox::{Inbox, PostgresInbox, Redaction, Status, Stored};
 
-use super::inbox_command::{self, InboxTarget, Select};
+use super::inbox_command::{self, InboxLocation, Select};
 use super::listen::{self, Inspector, ReceiveArgs};
 use super::{unix_seconds, Alteration, Usage};
 
@@ -83,7 +83,7 @@ pub(super) struct ConsoleArgs {
     #[command(flatten)]
     receive: ReceiveArgs,
     #[command(flatten)]
-    inbox: InboxTarget,
+    inbox: InboxLocation,
     /// Where "save as fixture" writes fixture files.
     #[arg(long, value_name = "DIR", default_value = "fixtures")]
     fixture_dir: PathBuf,

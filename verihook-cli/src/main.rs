@@ -27,6 +27,7 @@ use verihook::scheme::declared::{SchemeSpec, Source, TimeUnit, TimestampSpec};
 use verihook::testing::DeclaredSigner;
 
 mod console;
+mod forward;
 mod listen;
 
 /// The event type of a declared sender's sample when none is given.
@@ -64,6 +65,9 @@ enum Command {
     /// --database-url or --redis-url, the inbox's counts, failures and issues, with retry and
     /// replay.
     Console(console::ConsoleArgs),
+    /// Publish a durable inbox's events to NATS JetStream or RabbitMQ, each completed only
+    /// once the broker confirmed it; one JSON line per attempt; runs until Ctrl-C.
+    Forward(forward::ForwardArgs),
 }
 
 /// A built-in provider, by the name (or alias) it was given as: `svix` is Standard Webhooks
@@ -313,6 +317,7 @@ fn main() -> ExitCode {
         Command::Listen(args) => listen::run(&args),
         Command::Inbox(args) => inbox_command::run(&args).map_err(Usage),
         Command::Console(args) => console::run(&args),
+        Command::Forward(args) => forward::run(&args).map_err(Usage),
     };
     match result {
         Ok(code) => code,
@@ -952,14 +957,14 @@ mod inbox_command {
     #[derive(Args, Debug)]
     pub(super) struct InboxArgs {
         #[command(flatten)]
-        target: InboxTarget,
+        location: InboxLocation,
         #[command(subcommand)]
         action: Action,
     }
 
-    /// Which inbox: PostgreSQL or Redis, and the table.
+    /// Where the inbox is: PostgreSQL or Redis.
     #[derive(Args, Debug)]
-    pub(super) struct InboxTarget {
+    pub(super) struct InboxLocation {
         /// The PostgreSQL inbox: postgres://user:password@host:port/database (or the
         /// DATABASE_URL variable).
         #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
@@ -978,7 +983,12 @@ mod inbox_command {
         table: Option<String>,
     }
 
-    impl InboxTarget {
+    impl InboxLocation {
+        /// Connects to the inbox the flags name.
+        pub(super) async fn open(&self) -> Result<Arc<dyn Inbox>, String> {
+            open(self).await.map(|(inbox, _)| inbox)
+        }
+
         /// Whether an inbox was named.
         pub(super) fn given(&self) -> bool {
             self.database_url.is_some() || self.redis_url.is_some()
@@ -1136,7 +1146,7 @@ mod inbox_command {
     pub(super) type Opened = (Arc<dyn Inbox>, Option<Arc<PostgresInbox>>);
 
     /// Connects to the inbox `target` names.
-    pub(super) async fn open(target: &InboxTarget) -> Result<Opened, String> {
+    pub(super) async fn open(target: &InboxLocation) -> Result<Opened, String> {
         if let Some(url) = &target.redis_url {
             return verihook::inbox::RedisInbox::connect(url)
                 .await
@@ -1161,7 +1171,7 @@ mod inbox_command {
     }
 
     async fn act(args: &InboxArgs) -> Result<ExitCode, String> {
-        let (inbox, _) = open(&args.target).await?;
+        let (inbox, _) = open(&args.location).await?;
         let failed = |e: verihook::idempotency::StoreError| e.to_string();
         match &args.action {
             Action::Stats => {
