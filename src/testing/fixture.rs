@@ -98,13 +98,18 @@ pub enum FixtureError {
 
 impl fmt::Display for FixtureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Read(err) => write!(f, "cannot read the fixture: {err}"),
-            Self::Format(err) => write!(f, "not a fixture: {err}"),
-            Self::UnknownSender => f.write_str("the fixture's sender is not a built-in sender"),
-            Self::BinaryBody => f.write_str("the body is not UTF-8 text"),
-            Self::BadHeader => f.write_str("a header of the fixture cannot be sent"),
-            Self::Sign(err) => write!(f, "cannot sign the fixture: {err}"),
+        f.write_str(match self {
+            Self::Read(_) => "cannot read the fixture",
+            Self::Format(_) => "not a fixture",
+            Self::UnknownSender => "the fixture's sender is not a built-in sender",
+            Self::BinaryBody => "the body is not UTF-8 text",
+            Self::BadHeader => "a header of the fixture cannot be sent",
+            Self::Sign(_) => "cannot sign the fixture",
+        })?;
+        // The cause, when there is one, says which file error or which field.
+        match std::error::Error::source(self) {
+            Some(cause) => write!(f, ": {cause}"),
+            None => Ok(()),
         }
     }
 }
