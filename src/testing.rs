@@ -23,8 +23,10 @@
 //! # Ok(()) }
 //! ```
 
+mod fixture;
 mod signed;
 pub use crate::sample::TEST_URL;
+pub use fixture::{Fixture, FixtureError, FixtureRequest};
 pub use signed::{signed_event, SignedRequest};
 
 #[cfg(feature = "discord")]

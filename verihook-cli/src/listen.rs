@@ -39,9 +39,22 @@ const BODY_SHOWN: usize = 300;
 
 #[derive(Args, Debug)]
 pub(super) struct ListenArgs {
+    #[command(flatten)]
+    receive: ReceiveArgs,
+    /// Print one JSON object per request instead of a readable block.
+    #[arg(long)]
+    json: bool,
+    /// Stop after this many requests (default: run until interrupted).
+    #[arg(long)]
+    count: Option<u64>,
+}
+
+/// What `listen` and `console` share: where to listen, the senders' secrets, where to forward.
+#[derive(Args, Debug)]
+pub(super) struct ReceiveArgs {
     /// The port to listen on, on 127.0.0.1 (0: any free port, printed on standard error).
     #[arg(long, default_value_t = 8787)]
-    port: u16,
+    pub(super) port: u16,
     /// A sender's secret as `NAME=SECRET` (`stripe=whsec_...`); repeat for several senders or
     /// for rotation. Prefer --secret-file or the `<NAME>_WEBHOOK_SECRET` variables: arguments
     /// show in the process list. A variable's value is one secret, kept whole (spaces
@@ -56,9 +69,6 @@ pub(super) struct ListenArgs {
     /// for senders that sign the URL (twilio, square); default: `http://` + the Host header.
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
-    /// Print one JSON object per request instead of a readable block.
-    #[arg(long)]
-    json: bool,
     /// Pass each request on, unchanged, to this URL (http:// only; a URL without a path gets
     /// the request's own path) and answer with the app's answer.
     #[arg(long, value_name = "URL")]
@@ -68,52 +78,32 @@ pub(super) struct ListenArgs {
     /// under its name.
     #[arg(long, value_name = "PATH")]
     scheme_file: Vec<PathBuf>,
-    /// Stop after this many requests (default: run until interrupted).
-    #[arg(long)]
-    count: Option<u64>,
 }
 
 /// Every configured sender: the scheme's name (built-in or declared) → its secrets.
 type Senders = BTreeMap<String, Vec<String>>;
 
-struct Listener {
+/// What inspects a request: the senders' secrets and schemes, and where to pass it on.
+pub(super) struct Inspector {
     senders: Senders,
     declared: Vec<SchemeSpec>,
     public_url: Option<String>,
-    json: bool,
     forward: Option<String>,
     agent: ureq::Agent,
+}
+
+struct Listener {
+    inspector: Inspector,
+    json: bool,
     seen: AtomicU64,
     count: Option<u64>,
     done: tokio::sync::Notify,
 }
 
 pub(super) fn run(args: &ListenArgs) -> Result<std::process::ExitCode, Usage> {
-    let declared = args
-        .scheme_file
-        .iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Usage(format!("--scheme-file {}: {e}", path.display())))?;
-            serde_json::from_str::<SchemeSpec>(&text)
-                .map_err(|e| Usage(format!("--scheme-file {}: {e}", path.display())))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let senders = senders(args, &declared)?;
-    if let Some(url) = &args.forward {
-        plain_http("--forward", url)?;
-    }
-    let agent = http_agent();
     let listener = Arc::new(Listener {
-        senders,
-        declared,
-        public_url: args
-            .public_url
-            .as_ref()
-            .map(|u| u.trim_end_matches('/').to_owned()),
+        inspector: Inspector::new(&args.receive)?,
         json: args.json,
-        forward: args.forward.clone(),
-        agent,
         seen: AtomicU64::new(0),
         count: args.count,
         done: tokio::sync::Notify::new(),
@@ -123,7 +113,47 @@ pub(super) fn run(args: &ListenArgs) -> Result<std::process::ExitCode, Usage> {
         .enable_all()
         .build()
         .map_err(|e| Usage(format!("cannot start: {e}")))?;
-    runtime.block_on(serve(listener, args.port))
+    runtime.block_on(serve(listener, args.receive.port))
+}
+
+impl Inspector {
+    /// The inspector `args` describe: secrets read, declared schemes loaded, target checked.
+    pub(super) fn new(args: &ReceiveArgs) -> Result<Self, Usage> {
+        let declared = args
+            .scheme_file
+            .iter()
+            .map(|path| {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| Usage(format!("--scheme-file {}: {e}", path.display())))?;
+                serde_json::from_str::<SchemeSpec>(&text)
+                    .map_err(|e| Usage(format!("--scheme-file {}: {e}", path.display())))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let senders = senders(args, &declared)?;
+        if let Some(url) = &args.forward {
+            plain_http("--forward", url)?;
+        }
+        Ok(Self {
+            senders,
+            declared,
+            public_url: args
+                .public_url
+                .as_ref()
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            forward: args.forward.clone(),
+            agent: http_agent(),
+        })
+    }
+
+    /// The names of the senders with secrets.
+    pub(super) fn sender_names(&self) -> Vec<&str> {
+        self.senders.keys().map(String::as_str).collect()
+    }
+
+    /// Where requests are passed on, if anywhere.
+    pub(super) fn forward(&self) -> Option<&str> {
+        self.forward.as_deref()
+    }
 }
 
 async fn serve(listener: Arc<Listener>, port: u16) -> Result<std::process::ExitCode, Usage> {
@@ -131,19 +161,9 @@ async fn serve(listener: Arc<Listener>, port: u16) -> Result<std::process::ExitC
         .await
         .map_err(|e| Usage(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
     let addr = socket.local_addr().map_err(|e| Usage(e.to_string()))?;
-    let names: Vec<&str> = listener.senders.keys().map(String::as_str).collect();
     eprintln!(
-        "verihook listen: http://{addr}/ (any path); senders with secrets: {}{}",
-        if names.is_empty() {
-            "none".to_owned()
-        } else {
-            names.join(", ")
-        },
-        listener
-            .forward
-            .as_ref()
-            .map(|url| format!("; forwarding to {url}"))
-            .unwrap_or_default()
+        "verihook listen: http://{addr}/ (any path); {}",
+        listener.inspector.summary()
     );
     let app = axum::Router::new()
         .fallback(inspect)
@@ -164,8 +184,27 @@ async fn serve(listener: Arc<Listener>, port: u16) -> Result<std::process::ExitC
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+impl Inspector {
+    /// The senders with secrets, and where requests go on: for the start-up line.
+    pub(super) fn summary(&self) -> String {
+        let names = self.sender_names();
+        format!(
+            "senders with secrets: {}{}",
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            },
+            self.forward
+                .as_ref()
+                .map(|url| format!("; forwarding to {url}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
 /// The senders' secrets from `--secret`, `--secret-file` and the environment, by built-in name.
-fn senders(args: &ListenArgs, declared: &[SchemeSpec]) -> Result<Senders, Usage> {
+fn senders(args: &ReceiveArgs, declared: &[SchemeSpec]) -> Result<Senders, Usage> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for entry in &args.secret {
         let (name, secret) = entry.split_once('=').ok_or_else(|| {
@@ -253,15 +292,15 @@ enum Found<'a> {
 
 /// What one request was found to be.
 #[derive(Serialize)]
-struct Report {
+pub(super) struct Report {
     time: String,
     method: String,
     path: String,
-    sender: Option<String>,
-    id: Option<String>,
+    pub(super) sender: Option<String>,
+    pub(super) id: Option<String>,
     #[serde(rename = "type")]
-    event_type: Option<String>,
-    ok: bool,
+    pub(super) event_type: Option<String>,
+    pub(super) ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     handshake: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -275,7 +314,7 @@ struct Report {
     status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     forwarded: Option<Forwarded>,
-    headers: Vec<(String, String)>,
+    pub(super) headers: Vec<(String, String)>,
     body_bytes: usize,
     body_start: String,
 }
@@ -292,46 +331,11 @@ struct Forwarded {
 
 async fn inspect(State(listener): State<Arc<Listener>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, BODY_LIMIT).await {
+    let body = match take_body(body).await {
         Ok(body) => body,
-        Err(_) => {
-            return answer(&Outcome::Rejected(VerifyError::BodyTooLarge {
-                limit: BODY_LIMIT,
-            }));
-        }
+        Err(refused) => return refused,
     };
-    let now = SystemTime::now();
-    let mut report = Report {
-        time: humantime::format_rfc3339_seconds(now).to_string(),
-        method: parts.method.to_string(),
-        path: printable(parts.uri.path_and_query().map_or("/", |p| p.as_str())),
-        sender: None,
-        id: None,
-        event_type: None,
-        ok: false,
-        handshake: None,
-        error: None,
-        message: None,
-        diagnosis: Vec::new(),
-        warnings: Vec::new(),
-        status: 0,
-        forwarded: None,
-        headers: shown_headers(&parts.headers, &listener.declared),
-        body_bytes: body.len(),
-        body_start: body_start(&body),
-    };
-    let head = RequestHead::new(&parts.method, &parts.uri, &parts.headers);
-    let request = WebhookRequest::new(head, &body);
-    let outcome = listener.verify(&request, now, &mut report);
-    let mut response = answer(&outcome);
-    if let Some(target) = &listener.forward {
-        let (forwarded, app) = listener.pass_on(target, &parts, body.clone()).await;
-        if let Some(app) = app {
-            response = app;
-        }
-        report.forwarded = Some(forwarded);
-    }
-    report.status = response.status().as_u16();
+    let (report, response) = listener.inspector.examine(&parts, body).await;
     listener.print(&report);
     let seen = listener.seen.fetch_add(1, Ordering::SeqCst) + 1;
     if listener.count.is_some_and(|count| seen >= count) {
@@ -340,7 +344,60 @@ async fn inspect(State(listener): State<Arc<Listener>>, request: Request) -> Res
     response
 }
 
-impl Listener {
+/// A request's body, up to the limit; the receiver's 413 answer past it.
+pub(super) async fn take_body(body: Body) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
+        answer(&Outcome::Rejected(VerifyError::BodyTooLarge {
+            limit: BODY_LIMIT,
+        }))
+    })
+}
+
+impl Inspector {
+    /// Inspects one request: finds its sender, verifies it (diagnosing a rejection), passes it
+    /// on when forwarding; what it was found to be, and the answer to give.
+    pub(super) async fn examine(
+        &self,
+        parts: &http::request::Parts,
+        body: Bytes,
+    ) -> (Report, Response) {
+        let now = SystemTime::now();
+        let mut report = Report {
+            time: humantime::format_rfc3339_seconds(now).to_string(),
+            method: parts.method.to_string(),
+            path: printable(parts.uri.path_and_query().map_or("/", |p| p.as_str())),
+            sender: None,
+            id: None,
+            event_type: None,
+            ok: false,
+            handshake: None,
+            error: None,
+            message: None,
+            diagnosis: Vec::new(),
+            warnings: Vec::new(),
+            status: 0,
+            forwarded: None,
+            headers: shown_headers(&parts.headers, &self.declared),
+            body_bytes: body.len(),
+            body_start: body_start(&body),
+        };
+        let head = RequestHead::new(&parts.method, &parts.uri, &parts.headers);
+        let request = WebhookRequest::new(head, &body);
+        let outcome = self.verify(&request, now, &mut report);
+        let mut response = answer(&outcome);
+        if let Some(target) = &self.forward {
+            let (forwarded, app) = self.pass_on(target, parts, body.clone()).await;
+            if let Some(app) = app {
+                response = app;
+            }
+            report.forwarded = Some(forwarded);
+        }
+        report.status = response.status().as_u16();
+        (report, response)
+    }
+}
+
+impl Inspector {
     /// Verifies `request` with its sender's secrets, filling the report; the outcome a real
     /// receiver would answer with.
     fn verify(
@@ -536,7 +593,9 @@ impl Listener {
             }
         }
     }
+}
 
+impl Listener {
     fn print(&self, report: &Report) {
         let text = if self.json {
             serde_json::to_string(report).unwrap_or_default()
@@ -639,7 +698,7 @@ fn shown_headers(headers: &HeaderMap, declared: &[SchemeSpec]) -> Vec<(String, S
 /// Whether a header is named like one carrying a signature, token or credential: a
 /// built-in's signature header, or a name containing one of these words (`apikey`,
 /// `x-webhook-password`, `x-session-id`, `proxy-authorization` ...).
-fn secret_bearing(name: &str) -> bool {
+pub(super) fn secret_bearing(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     providers::ALL
         .iter()
@@ -682,7 +741,7 @@ fn secret_field(name: &str) -> bool {
 
 /// `text` safe to print on a terminal: control characters (C0, DEL, C1) and bidirectional
 /// controls written as `\u{..}` escapes, everything else as it is.
-fn printable(text: &str) -> String {
+pub(super) fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() || is_bidi_control(c) {
@@ -695,7 +754,7 @@ fn printable(text: &str) -> String {
 }
 
 /// The characters that reorder text on a terminal (Unicode's bidirectional controls).
-fn is_bidi_control(c: char) -> bool {
+pub(super) fn is_bidi_control(c: char) -> bool {
     matches!(
         c,
         '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
@@ -725,7 +784,7 @@ fn body_start(body: &[u8]) -> String {
 
 /// `text` with the values of token fields replaced by `[redacted]`: JSON string members, and
 /// form fields (a form field holding JSON, as Slack's `payload`, is shown decoded, redacted).
-fn redact_body(text: &str) -> String {
+pub(super) fn redact_body(text: &str) -> String {
     let start = text.trim_start();
     if start.starts_with('{') || start.starts_with('[') {
         return redact_json(text);
@@ -822,7 +881,7 @@ fn forward_url(target: &str, path_and_query: &str) -> String {
     }
 }
 
-fn is_hop_by_hop(name: &str) -> bool {
+pub(super) fn is_hop_by_hop(name: &str) -> bool {
     matches!(
         name,
         "connection"

@@ -26,6 +26,7 @@ use verihook::providers::{self, Provider, SignError, SignRequest};
 use verihook::scheme::declared::{SchemeSpec, Source, TimeUnit, TimestampSpec};
 use verihook::testing::DeclaredSigner;
 
+mod console;
 mod forward;
 mod listen;
 
@@ -59,6 +60,11 @@ enum Command {
     /// Look into a durable inbox and act on it: stats, dead letters, retry, purge
     /// (PostgreSQL with --database-url, Redis with --redis-url).
     Inbox(inbox_command::InboxArgs),
+    /// Serve a console on 127.0.0.1 in the browser: webhooks (sent to any other path) listed
+    /// live with their verdicts and diagnoses, resent, altered or saved as fixtures; with
+    /// --database-url or --redis-url, the inbox's counts, failures and issues, with retry and
+    /// replay.
+    Console(console::ConsoleArgs),
     /// Publish a durable inbox's events to NATS JetStream or RabbitMQ, each completed only
     /// once the broker confirmed it; one JSON line per attempt; runs until Ctrl-C.
     Forward(forward::ForwardArgs),
@@ -216,6 +222,8 @@ struct SignArgs {
 }
 
 #[derive(Args, Debug)]
+// A fixture names its sender: --provider is not needed with it.
+#[command(mut_arg("provider", |arg| arg.required_unless_present_any(["scheme_file", "fixture"])))]
 struct SendArgs {
     #[command(flatten)]
     sender: SenderArgs,
@@ -244,6 +252,10 @@ struct SendArgs {
     /// receiver (or `verihook listen`) answers.
     #[arg(long, value_enum)]
     alter: Option<Alteration>,
+    /// Send a fixture (as `verihook console` saves it): its body and headers, signed again now
+    /// with its test secret, instead of --provider and a body.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["provider", "scheme_file", "body_file", "event", "id", "secret", "secret_file"])]
+    fixture: Option<PathBuf>,
 }
 
 /// What `send --alter` does to the body after signing it.
@@ -304,6 +316,7 @@ fn main() -> ExitCode {
         Command::Send(args) => send(&args),
         Command::Listen(args) => listen::run(&args),
         Command::Inbox(args) => inbox_command::run(&args).map_err(Usage),
+        Command::Console(args) => console::run(&args),
         Command::Forward(args) => forward::run(&args).map_err(Usage),
     };
     match result {
@@ -670,6 +683,81 @@ fn plain_http<'a>(flag: &str, url: &'a str) -> Result<&'a str, Usage> {
 
 fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
     plain_http("--url", &args.url)?;
+    let (body, headers, name, id) = match &args.fixture {
+        Some(path) => fixture_request(path, &args.url)?,
+        None => signed_request(args)?,
+    };
+    let body = match args.alter {
+        Some(alteration) => alteration.apply(&body)?,
+        None => body,
+    };
+    let agent = http_agent();
+    let failed = post_all(args, &body, &headers, &agent);
+    eprintln!(
+        "verihook: sent {} request{} for {name} delivery id={id}: {} answered 2xx, {failed} did not",
+        args.repeat,
+        if args.repeat == 1 { "" } else { "s" },
+        args.repeat - failed,
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Posts `body` with `headers` to `--url`, `--repeat` times, printing each answer; how many
+/// were not 2xx.
+fn post_all(args: &SendArgs, body: &Bytes, headers: &HeaderMap, agent: &ureq::Agent) -> u32 {
+    let next = std::sync::atomic::AtomicU32::new(0);
+    let failures = std::sync::atomic::AtomicU32::new(0);
+    let out = std::sync::Mutex::new(std::io::stdout());
+    std::thread::scope(|scope| {
+        for _ in 0..args.concurrency.min(args.repeat) {
+            scope.spawn(|| loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= args.repeat {
+                    break;
+                }
+                let mut request = agent.post(&args.url);
+                if let Some(map) = request.headers_mut() {
+                    map.extend(headers.clone());
+                }
+                let line = match request.send(&body[..]) {
+                    Ok(mut response) => {
+                        let status = response.status().as_u16();
+                        if !(200..300).contains(&status) {
+                            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        let text = response.body_mut().read_to_string().unwrap_or_default();
+                        format!("#{} {status} {}", n + 1, text.trim_end())
+                    }
+                    Err(e) => {
+                        failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        format!("#{} error {e}", n + 1)
+                    }
+                };
+                if let Ok(mut out) = out.lock() {
+                    let _ = writeln!(out, "{line}");
+                }
+            });
+        }
+    });
+    failures.into_inner()
+}
+
+/// A fixture's body and headers, signed now with its test secret for `url`; its sender and id.
+fn fixture_request(path: &PathBuf, url: &str) -> Result<(Bytes, HeaderMap, String, String), Usage> {
+    let fixture = verihook::testing::Fixture::load(path)
+        .map_err(|e| Usage(format!("--fixture {}: {e}", path.display())))?;
+    let request = fixture
+        .signed_at(unix_seconds(SystemTime::now()), Some(url))
+        .map_err(|e| Usage(format!("--fixture {}: {e}", path.display())))?;
+    Ok((request.body, request.headers, fixture.sender, fixture.id))
+}
+
+/// The body `send` posts and its headers, signed now; the sender's name and the delivery id.
+fn signed_request(args: &SendArgs) -> Result<(Bytes, HeaderMap, String, String), Usage> {
     let id = args.id.clone().unwrap_or_else(generated_id);
     let sender = Sender::from_args(&args.sender)?;
     let event = args.event.clone().unwrap_or_else(|| {
@@ -713,62 +801,11 @@ fn send(args: &SendArgs) -> Result<ExitCode, Usage> {
             (body, "application/json", headers)
         }
     };
-    let body = match args.alter {
-        Some(alteration) => alteration.apply(&body)?,
-        None => body,
-    };
     headers.insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(content_type),
     );
-    let agent = http_agent();
-    let next = std::sync::atomic::AtomicU32::new(0);
-    let failures = std::sync::atomic::AtomicU32::new(0);
-    let out = std::sync::Mutex::new(std::io::stdout());
-    std::thread::scope(|scope| {
-        for _ in 0..args.concurrency.min(args.repeat) {
-            scope.spawn(|| loop {
-                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if n >= args.repeat {
-                    break;
-                }
-                let mut request = agent.post(&args.url);
-                if let Some(map) = request.headers_mut() {
-                    map.extend(headers.clone());
-                }
-                let line = match request.send(&body[..]) {
-                    Ok(mut response) => {
-                        let status = response.status().as_u16();
-                        if !(200..300).contains(&status) {
-                            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
-                        let text = response.body_mut().read_to_string().unwrap_or_default();
-                        format!("#{} {status} {}", n + 1, text.trim_end())
-                    }
-                    Err(e) => {
-                        failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        format!("#{} error {e}", n + 1)
-                    }
-                };
-                if let Ok(mut out) = out.lock() {
-                    let _ = writeln!(out, "{line}");
-                }
-            });
-        }
-    });
-    let failed = failures.into_inner();
-    eprintln!(
-        "verihook: sent {} request{} for {} delivery id={id}: {} answered 2xx, {failed} did not",
-        args.repeat,
-        if args.repeat == 1 { "" } else { "s" },
-        sender.name(),
-        args.repeat - failed,
-    );
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok((body, headers, sender.name().to_owned(), id))
 }
 
 /// Who signs: a built-in provider, or a declared scheme read from `--scheme-file`.
@@ -915,7 +952,7 @@ mod inbox_command {
 
     use clap::{Args, Subcommand};
     use std::time::SystemTime;
-    use verihook::inbox::{Filter, Inbox, Status, MAX_BATCH};
+    use verihook::inbox::{Filter, Inbox, PostgresInbox, Status, MAX_BATCH};
 
     #[derive(Args, Debug)]
     pub(super) struct InboxArgs {
@@ -946,31 +983,48 @@ mod inbox_command {
         table: Option<String>,
     }
 
+    impl InboxLocation {
+        /// Connects to the inbox the flags name.
+        pub(super) async fn open(&self) -> Result<Arc<dyn Inbox>, String> {
+            open(self).await.map(|(inbox, _)| inbox)
+        }
+
+        /// Whether an inbox was named.
+        pub(super) fn given(&self) -> bool {
+            self.database_url.is_some() || self.redis_url.is_some()
+        }
+
+        /// The PostgreSQL inbox's table.
+        pub(super) fn table(&self) -> &str {
+            self.table.as_deref().unwrap_or("verihook_inbox")
+        }
+    }
+
     /// Which stored events a command selects.
-    #[derive(Args, Debug, Clone)]
-    struct Select {
+    #[derive(Args, Debug, Clone, Default)]
+    pub(super) struct Select {
         /// Only this sender's events.
         #[arg(long)]
-        sender: Option<String>,
+        pub(super) sender: Option<String>,
         /// Only events of this type (exactly: invoice.paid).
         #[arg(long = "type")]
-        event_type: Option<String>,
+        pub(super) event_type: Option<String>,
         /// Only events stored since: an age (2h, 30m, 3days) or a time (2026-12-06T10:00:00Z).
         #[arg(long)]
-        since: Option<String>,
+        pub(super) since: Option<String>,
         /// Only events stored before: an age or a time, as --since.
         #[arg(long)]
-        until: Option<String>,
+        pub(super) until: Option<String>,
         /// Only events in this state: pending, leased, done, superseded, dead.
         #[arg(long)]
-        status: Option<String>,
+        pub(super) status: Option<String>,
         /// Only the dead letters of this issue (its id, as `issues` prints it).
         #[arg(long)]
-        issue: Option<String>,
+        pub(super) issue: Option<String>,
     }
 
     impl Select {
-        fn filter(&self, limit: usize) -> Result<Filter, String> {
+        pub(super) fn filter(&self, limit: usize) -> Result<Filter, String> {
             let mut filter = Filter::new().limit(limit);
             if let Some(sender) = &self.sender {
                 filter = filter.sender(sender);
@@ -1087,38 +1141,37 @@ mod inbox_command {
         runtime.block_on(act(args))
     }
 
-    impl InboxLocation {
-        /// Connects to the inbox the flags name.
-        pub(super) async fn open(&self) -> Result<Arc<dyn Inbox>, String> {
-            open(self).await
-        }
-    }
+    /// An opened inbox, and the PostgreSQL one itself when it is one (for reading an event's
+    /// stored body).
+    pub(super) type Opened = (Arc<dyn Inbox>, Option<Arc<PostgresInbox>>);
 
-    async fn open(args: &InboxLocation) -> Result<Arc<dyn Inbox>, String> {
-        if let Some(url) = &args.redis_url {
+    /// Connects to the inbox `target` names.
+    pub(super) async fn open(target: &InboxLocation) -> Result<Opened, String> {
+        if let Some(url) = &target.redis_url {
             return verihook::inbox::RedisInbox::connect(url)
                 .await
-                .map(|inbox| Arc::new(inbox) as Arc<dyn Inbox>)
+                .map(|inbox| (Arc::new(inbox) as Arc<dyn Inbox>, None))
                 .map_err(|e| e.to_string());
         }
-        let Some(url) = &args.database_url else {
+        let Some(url) = &target.database_url else {
             return Err(
                 "give the inbox: --database-url URL or --redis-url URL (or DATABASE_URL, \
                  REDIS_URL)"
                     .to_owned(),
             );
         };
-        let mut inbox = verihook::inbox::PostgresInbox::connect(url)
+        let mut inbox = PostgresInbox::connect(url)
             .await
             .map_err(|e| e.to_string())?;
-        if let Some(table) = &args.table {
+        if let Some(table) = &target.table {
             inbox = inbox.with_table(table).map_err(|e| e.to_string())?;
         }
-        Ok(Arc::new(inbox))
+        let inbox = Arc::new(inbox);
+        Ok((inbox.clone(), Some(inbox)))
     }
 
     async fn act(args: &InboxArgs) -> Result<ExitCode, String> {
-        let inbox = open(&args.location).await?;
+        let (inbox, _) = open(&args.location).await?;
         let failed = |e: verihook::idempotency::StoreError| e.to_string();
         match &args.action {
             Action::Stats => {
@@ -1189,11 +1242,7 @@ mod inbox_command {
             }
             Action::Retry { issue, .. } => {
                 let issue = issue.clone().unwrap_or_default();
-                let filter = Filter::new().issue(&issue);
-                let reason = format!("retry of issue {issue}");
-                let requeued = replay(&*inbox, filter, usize::MAX, &reason)
-                    .await
-                    .map_err(failed)?;
+                let requeued = retry_issue(&*inbox, &issue).await.map_err(failed)?;
                 if requeued == 0 {
                     eprintln!("verihook: no dead letter belongs to the issue {issue:?}");
                     return Ok(ExitCode::from(1));
@@ -1234,9 +1283,18 @@ mod inbox_command {
         Ok(ExitCode::SUCCESS)
     }
 
+    /// Re-drives every dead letter of `issue`, recorded as its retry; how many.
+    pub(super) async fn retry_issue(
+        inbox: &dyn Inbox,
+        issue: &str,
+    ) -> Result<usize, verihook::idempotency::StoreError> {
+        let reason = format!("retry of issue {issue}");
+        replay(inbox, Filter::new().issue(issue), usize::MAX, &reason).await
+    }
+
     /// Replays what `filter` selects, up to `limit` in all, in batches of at most 100 (each
     /// replayed batch is pending, so the next selects the rest).
-    async fn replay(
+    pub(super) async fn replay(
         inbox: &dyn Inbox,
         filter: Filter,
         limit: usize,
