@@ -347,9 +347,9 @@ async fn inspect(State(listener): State<Arc<Listener>>, request: Request) -> Res
 /// A request's body, up to the limit; the receiver's 413 answer past it.
 pub(super) async fn take_body(body: Body) -> Result<Bytes, Response> {
     axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
-        answer(&Outcome::Rejected(VerifyError::BodyTooLarge {
+        sandboxed(answer(&Outcome::Rejected(VerifyError::BodyTooLarge {
             limit: BODY_LIMIT,
-        }))
+        })))
     })
 }
 
@@ -393,8 +393,24 @@ impl Inspector {
             report.forwarded = Some(forwarded);
         }
         report.status = response.status().as_u16();
-        (report, response)
+        (report, sandboxed(response))
     }
+}
+
+/// `response`, as the receiver serves it from the console's origin: the app's answer, when
+/// forwarding, is anything it likes (HTML with script too), so it runs nothing, is not sniffed,
+/// is read by no other site, and sets no cookie there.
+fn sandboxed(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.remove(http::header::SET_COOKIE);
+    for (name, value) in [
+        ("content-security-policy", "sandbox; default-src 'none'"),
+        ("x-content-type-options", "nosniff"),
+        ("cross-origin-resource-policy", "same-origin"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
 }
 
 impl Inspector {

@@ -54,6 +54,11 @@ impl Console {
         for variable in ["DATABASE_URL", "REDIS_URL"] {
             command.env_remove(variable);
         }
+        Self::running(command, fixtures).0
+    }
+
+    /// `command` (`verihook console` or `listen`) started; it, and the start-up line it said.
+    fn running(mut command: Command, fixtures: PathBuf) -> (Self, String) {
         command.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().unwrap();
         // "verihook console: http://127.0.0.1:PORT/_console/ ; ..."
@@ -64,11 +69,12 @@ impl Console {
             .find("127.0.0.1:")
             .unwrap_or_else(|| panic!("{said:?}"));
         let addr: String = said[at..].chars().take_while(|c| *c != '/').collect();
-        Self {
+        let running = Self {
             child,
             addr,
             fixtures,
-        }
+        };
+        (running, said)
     }
 
     fn url(&self, path: &str) -> String {
@@ -377,6 +383,79 @@ fn a_capture_saved_as_a_fixture_is_replayed_by_send() {
     let captures = replay.captures();
     assert_eq!(captures[0]["report"]["ok"], true, "{captures:?}");
     assert_eq!(captures[0]["report"]["type"], "invoice.paid");
+}
+
+/// A tiny app that answers every request with HTML carrying a script and a cookie; its address.
+fn html_app() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            let length: usize = text
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length: "))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0u8; length];
+            let _ = stream.read_exact(&mut body);
+            let page = "<script>fetch('/_console/')</script>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nSet-Cookie: session=app-cookie\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            );
+        }
+    });
+    addr
+}
+
+/// `verihook listen` (or `console`) with `args` and no secret; it, and its start-up line.
+fn bare(command: &str, args: &[&str]) -> (Console, String) {
+    let mut started = Command::new(env!("CARGO_BIN_EXE_verihook"));
+    started
+        .args([command, "--port", "0"])
+        .args(args)
+        .env_remove("STRIPE_WEBHOOK_SECRET");
+    Console::running(started, std::env::temp_dir().join("verihook-console-none"))
+}
+
+#[test]
+fn forwarded_answers_are_sandboxed_and_set_no_cookie() {
+    let app = html_app();
+    let forward = format!("http://{app}");
+    let console = Console::start(&["--forward", &forward]);
+    let (by_listen, _) = bare("listen", &["--forward", &forward]);
+    for (who, server) in [("console", &console), ("listen", &by_listen)] {
+        for (method, path) in [("POST", "/hooks/page"), ("GET", "/_console/nothing-here")] {
+            let (status, head, body) = server.raw(method, path, &server.addr, &[], "");
+            assert_eq!(status, 200, "{who} {path}: {head}");
+            assert!(body.contains("<script>"), "the app's answer: {body}");
+            for wanted in [
+                "content-security-policy: sandbox; default-src 'none'",
+                "x-content-type-options: nosniff",
+                "cross-origin-resource-policy: same-origin",
+            ] {
+                assert!(head.contains(wanted), "{who} {path}: {wanted} in {head}");
+            }
+            assert!(!head.contains("set-cookie"), "{who} {path}: {head}");
+        }
+    }
+    // Without forwarding, the receiver's own answers carry the same.
+    let plain = Console::start(&[]);
+    let (status, head, _) = plain.raw("POST", "/hooks/x", &plain.addr, &[], "");
+    assert_eq!(status, 400, "{head}");
+    assert!(
+        head.contains("content-security-policy: sandbox; default-src 'none'"),
+        "{head}"
+    );
 }
 
 /// A W3C WebDriver session with a headless Chromium, over HTTP.
