@@ -848,7 +848,10 @@ fn redact_json(text: &str) -> String {
             continue;
         }
         let end = string_end(bytes, i);
-        let name = &text[i + 1..end.saturating_sub(1).max(i + 1)];
+        // `end` is a char boundary (just after the closing quote, or the end of `text`); the
+        // quote is dropped only when there is one.
+        let inside = &text[i + 1..end];
+        let name = inside.strip_suffix('"').unwrap_or(inside);
         let mut j = end;
         while bytes.get(j).is_some_and(u8::is_ascii_whitespace) {
             j += 1;
@@ -1020,5 +1023,40 @@ mod tests {
         assert_eq!(body_start(b"hello world"), "hello world");
         assert!(!body_start(br#"{"token":"unterminated"#).contains("unterminated"));
         let _ = body_start(br#"{"a"#);
+    }
+
+    #[test]
+    fn an_unclosed_string_ending_in_a_multibyte_char_does_not_panic() {
+        for body in ["{\"é", "{\"é\\", "[\"€", "{\"a\":\"😀", "x={\"é"] {
+            let _ = body_start(body.as_bytes());
+            let _ = redact_body(body);
+        }
+    }
+
+    #[test]
+    fn no_body_makes_the_redaction_panic() {
+        // Pieces that steer the scanner (quotes, escapes, colons, token names) among
+        // multi-byte characters, put together in many ways by a fixed generator.
+        let pieces = [
+            "{", "}", "[", "]", "\"", "\\", ":", ",", " ", "=", "&", "%7B", "token", "a", "é",
+            "€", "😀", "\u{9b}", "\n",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = next() % 12;
+            let text: String = (0..len)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            let _ = redact_body(&text);
+            let _ = body_start(text.as_bytes());
+            let bytes: Vec<u8> = (0..len).map(|_| next().to_le_bytes()[3]).collect();
+            let _ = body_start(&bytes);
+        }
     }
 }
