@@ -483,10 +483,10 @@ async fn live_page(State(console): State<Arc<Console>>) -> Response {
         } else {
             esc(&senders.join(", "))
         },
-        forward = esc(console
+        forward = esc(&console
             .inspector
             .forward()
-            .unwrap_or("nowhere (no --forward)")),
+            .map_or("nowhere (no --forward)".to_owned(), listen::shown_url)),
     );
     frame(&console, "live", "Live webhooks", &content)
 }

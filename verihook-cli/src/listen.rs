@@ -197,7 +197,7 @@ impl Inspector {
             },
             self.forward
                 .as_ref()
-                .map(|url| format!("; forwarding to {url}"))
+                .map(|url| format!("; forwarding to {}", shown_url(url)))
                 .unwrap_or_default()
         )
     }
@@ -365,7 +365,9 @@ impl Inspector {
         let mut report = Report {
             time: humantime::format_rfc3339_seconds(now).to_string(),
             method: parts.method.to_string(),
-            path: printable(parts.uri.path_and_query().map_or("/", |p| p.as_str())),
+            path: printable(&shown_url(
+                parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+            )),
             sender: None,
             id: None,
             event_type: None,
@@ -587,7 +589,7 @@ impl Inspector {
                     }
                 }
                 let forwarded = Forwarded {
-                    url: printable(&url),
+                    url: printable(&shown_url(&url)),
                     status: Some(status.as_u16()),
                     body_start: shown,
                     error: None,
@@ -596,7 +598,7 @@ impl Inspector {
             }
             Err(error) => {
                 let forwarded = Forwarded {
-                    url: printable(&url),
+                    url: printable(&shown_url(&url)),
                     status: None,
                     body_start: String::new(),
                     error: Some(printable(&error)),
@@ -801,6 +803,10 @@ fn body_start(body: &[u8]) -> String {
 /// `text` with the values of token fields replaced by `[redacted]`: JSON string members, and
 /// form fields (a form field holding JSON, as Slack's `payload`, is shown decoded, redacted).
 pub(super) fn redact_body(text: &str) -> String {
+    redact_text(text, false)
+}
+
+fn redact_text(text: &str, encode: bool) -> String {
     let start = text.trim_start();
     if start.starts_with('{') || start.starts_with('[') {
         return redact_json(text);
@@ -808,6 +814,12 @@ pub(super) fn redact_body(text: &str) -> String {
     if !text.contains('=') || text.contains(char::is_whitespace) {
         return text.to_owned();
     }
+    redact_form(text, secret_field, encode)
+}
+
+/// A form (or query string) with the values of the fields `secret` names replaced by
+/// `[redacted]`, and a field holding JSON redacted inside: decoded, or encoded again.
+fn redact_form(text: &str, secret: fn(&str) -> bool, encode: bool) -> String {
     let fields: Vec<String> = text
         .split('&')
         .map(|field| {
@@ -820,19 +832,54 @@ pub(super) fn redact_body(text: &str) -> String {
                     .map(|(_, v)| v.into_owned())
                     .unwrap_or_default()
             };
-            if secret_field(&decoded(name)) {
+            if secret(&decoded(name)) {
                 return format!("{name}=[redacted]");
             }
             let value_text = decoded(value);
             let redacted = redact_json(&value_text);
             if redacted == value_text {
                 field.to_owned()
+            } else if encode {
+                let encoded: String =
+                    form_urlencoded::byte_serialize(redacted.as_bytes()).collect();
+                format!("{name}={encoded}")
             } else {
                 format!("{name}={redacted}")
             }
         })
         .collect();
     fields.join("&")
+}
+
+/// A URL (or a path) as shown: without user info (`http://user:pass@host/` as
+/// `http://host/`), and the values of query fields named like a secret (`token`, `code`,
+/// `key`, `secret`, `signature`, `password` ...) as `[redacted]`.
+pub(super) fn shown_url(url: &str) -> String {
+    let url = without_user_info(url);
+    match url.split_once('?') {
+        Some((path, query)) => format!("{path}?{}", redact_form(query, secret_query, true)),
+        None => url,
+    }
+}
+
+/// `url` without the `user:password@` of its authority.
+fn without_user_info(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        let is_scheme = scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if let (true, Some(at)) = (is_scheme, authority.rfind('@')) {
+            return format!("{scheme}://{}", &rest[at + 1..]);
+        }
+    }
+    url.to_owned()
+}
+
+/// Whether a query field is named like one carrying a secret: as a credential header, or a
+/// `code` (an OAuth code).
+fn secret_query(name: &str) -> bool {
+    secret_bearing(name) || name.to_ascii_lowercase().contains("code")
 }
 
 /// `text` (JSON, or part of it) with every string member whose name is a token field
@@ -1026,6 +1073,21 @@ mod tests {
     }
 
     #[test]
+    fn urls_are_shown_without_user_info_or_query_secrets() {
+        assert_eq!(
+            shown_url("http://user:pa%40ss@127.0.0.1:3000/hook?token=t1&page=2"),
+            "http://127.0.0.1:3000/hook?token=[redacted]&page=2"
+        );
+        assert_eq!(
+            shown_url("/cb?code=c1&state=s&api_key=k&Signature=x&password=p&secret=q"),
+            "/cb?code=[redacted]&state=s&api_key=[redacted]&Signature=[redacted]\
+             &password=[redacted]&secret=[redacted]"
+        );
+        assert_eq!(shown_url("/a?next=http://u:p@h/"), "/a?next=http://u:p@h/");
+        assert_eq!(shown_url("http://h/p@q"), "http://h/p@q");
+    }
+
+    #[test]
     fn an_unclosed_string_ending_in_a_multibyte_char_does_not_panic() {
         for body in ["{\"é", "{\"é\\", "[\"€", "{\"a\":\"😀", "x={\"é"] {
             let _ = body_start(body.as_bytes());
@@ -1038,8 +1100,8 @@ mod tests {
         // Pieces that steer the scanner (quotes, escapes, colons, token names) among
         // multi-byte characters, put together in many ways by a fixed generator.
         let pieces = [
-            "{", "}", "[", "]", "\"", "\\", ":", ",", " ", "=", "&", "%7B", "token", "a", "é",
-            "€", "😀", "\u{9b}", "\n",
+            "{", "}", "[", "]", "\"", "\\", ":", ",", " ", "=", "&", "%7B", "token", "a", "é", "€",
+            "😀", "\u{9b}", "\n",
         ];
         let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = || {

@@ -458,6 +458,38 @@ fn forwarded_answers_are_sandboxed_and_set_no_cookie() {
     );
 }
 
+#[test]
+fn forward_credentials_and_query_secrets_never_reach_the_page() {
+    let app = Console::start(&[]);
+    let port = app.addr.rsplit(':').next().unwrap().to_owned();
+    let forward = format!("http://someone:forward-pass-word@127.0.0.1:{port}");
+    let (console, said) = bare("console", &["--forward", &forward]);
+    console.raw(
+        "POST",
+        "/hook?token=q-token-1&code=q-code-2&api_key=q-key-3&secret=q-secret-4&signature=q-sig-5&password=q-pass-6&page=2",
+        &console.addr,
+        &[],
+        "{}",
+    );
+    let (_, _, page) = console.raw("GET", "/_console/", &console.addr, &[], "");
+    let (_, _, captures) = console.raw("GET", "/_console/captures", &console.addr, &[], "");
+    for shown in [&said, &page, &captures] {
+        assert!(!shown.contains("forward-pass-word"), "{shown}");
+        for secret in [
+            "q-token-1",
+            "q-code-2",
+            "q-key-3",
+            "q-secret-4",
+            "q-sig-5",
+            "q-pass-6",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+    assert!(captures.contains("page=2"), "{captures}");
+    assert!(captures.contains("127.0.0.1:"), "{captures}");
+}
+
 /// A W3C WebDriver session with a headless Chromium, over HTTP.
 struct Browser {
     driver: Child,
