@@ -574,8 +574,9 @@ async fn send_again(console: &Console, seq: u64, alteration: Option<Alteration>)
     )
 }
 
-/// Saves a captured request as a fixture: the chosen JSON pointers redacted, signed with the
-/// test secret; the file's path.
+/// Saves a captured request as a fixture: the chosen JSON pointers and the token fields
+/// redacted, so are the path's query secrets, the signature and credential headers dropped,
+/// signed with the test secret; the file's path.
 async fn save_fixture(
     State(console): State<Arc<Console>>,
     Path(seq): Path<u64>,
@@ -615,13 +616,17 @@ async fn save_fixture(
     let kept = redaction
         .apply(sender, &capture.body)
         .map_or(capture.body.clone(), Bytes::from);
+    // The token fields the page hides are not kept either (a body that is not text is as it is).
+    let kept = std::str::from_utf8(&kept).map_or(kept.clone(), |text| {
+        Bytes::from(listen::redact_body_encoded(text))
+    });
     let headers: Vec<(String, String)> = capture
         .parts
         .headers
         .iter()
         .filter(|(name, _)| {
             let name = name.as_str();
-            !listen::secret_bearing(name)
+            !console.inspector.secret_header(name)
                 && !listen::is_hop_by_hop(name)
                 && name != "host"
                 && name != "content-length"
@@ -630,11 +635,13 @@ async fn save_fixture(
             Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
         })
         .collect();
-    let path = capture
-        .parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str());
+    let path = listen::shown_url(
+        capture
+            .parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str()),
+    );
     let event = capture
         .event_type
         .clone()
@@ -646,7 +653,7 @@ async fn save_fixture(
     let now = unix_seconds(SystemTime::now());
     let fixture = match verihook::testing::Fixture::new(
         sender,
-        path,
+        &path,
         &id,
         &event,
         &console.fixture_secret,

@@ -150,6 +150,12 @@ impl Inspector {
         self.senders.keys().map(String::as_str).collect()
     }
 
+    /// Whether a header carries a signature (a built-in's or a declared scheme's) or a
+    /// credential: its value is never shown nor kept.
+    pub(super) fn secret_header(&self, name: &str) -> bool {
+        hidden(name, &self.declared)
+    }
+
     /// Where requests are passed on, if anywhere.
     pub(super) fn forward(&self) -> Option<&str> {
         self.forward.as_deref()
@@ -696,10 +702,7 @@ fn shown_headers(headers: &HeaderMap, declared: &[SchemeSpec]) -> Vec<(String, S
     headers
         .iter()
         .map(|(name, value)| {
-            let signature = declared
-                .iter()
-                .any(|spec| spec.signature.header.eq_ignore_ascii_case(name.as_str()));
-            let shown = if signature || secret_bearing(name.as_str()) {
+            let shown = if hidden(name.as_str(), declared) {
                 "[redacted]".to_owned()
             } else {
                 let start: String = String::from_utf8_lossy(value.as_bytes())
@@ -713,10 +716,19 @@ fn shown_headers(headers: &HeaderMap, declared: &[SchemeSpec]) -> Vec<(String, S
         .collect()
 }
 
+/// Whether a header's value is not shown: a declared scheme's signature header, or one
+/// [`secret_bearing`].
+fn hidden(name: &str, declared: &[SchemeSpec]) -> bool {
+    declared
+        .iter()
+        .any(|spec| spec.signature.header.eq_ignore_ascii_case(name))
+        || secret_bearing(name)
+}
+
 /// Whether a header is named like one carrying a signature, token or credential: a
 /// built-in's signature header, or a name containing one of these words (`apikey`,
 /// `x-webhook-password`, `x-session-id`, `proxy-authorization` ...).
-pub(super) fn secret_bearing(name: &str) -> bool {
+fn secret_bearing(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     providers::ALL
         .iter()
@@ -804,6 +816,12 @@ fn body_start(body: &[u8]) -> String {
 /// form fields (a form field holding JSON, as Slack's `payload`, is shown decoded, redacted).
 pub(super) fn redact_body(text: &str) -> String {
     redact_text(text, false)
+}
+
+/// [`redact_body`], but a form field holding JSON stays encoded: the body reads as it did (a
+/// fixture's).
+pub(super) fn redact_body_encoded(text: &str) -> String {
+    redact_text(text, true)
 }
 
 fn redact_text(text: &str, encode: bool) -> String {
@@ -1070,6 +1088,22 @@ mod tests {
         assert_eq!(body_start(b"hello world"), "hello world");
         assert!(!body_start(br#"{"token":"unterminated"#).contains("unterminated"));
         let _ = body_start(br#"{"a"#);
+    }
+
+    #[test]
+    fn a_fixtures_form_body_stays_a_form() {
+        let kept = redact_body_encoded(
+            "token=t1&payload=%7B%22type%22%3A%22block_actions%22%2C%22token%22%3A%22t2%22%7D",
+        );
+        assert!(!kept.contains("t1") && !kept.contains("t2"), "{kept}");
+        let payload = form_urlencoded::parse(kept.as_bytes())
+            .find(|(name, _)| name == "payload")
+            .map(|(_, value)| value.into_owned())
+            .unwrap();
+        assert_eq!(
+            payload, r#"{"type":"block_actions","token":"[redacted]"}"#,
+            "{kept}"
+        );
     }
 
     #[test]

@@ -459,6 +459,39 @@ fn forwarded_answers_are_sandboxed_and_set_no_cookie() {
 }
 
 #[test]
+fn a_fixture_keeps_no_token_field_no_secret_query_and_no_signature() {
+    let console = Console::start(&[]);
+    let body = r#"{"token":"xoxb-secret-field","type":"event_callback","team_id":"T1"}"#;
+    let (status, _, _) = console.raw(
+        "POST",
+        "/webhooks/slack?token=abc-query-secret&team=T1",
+        &console.addr,
+        &[
+            ("Content-Type", "application/json"),
+            ("Stripe-Signature", "t=1,v1=stripe-sig-value"),
+        ],
+        body,
+    );
+    assert_eq!(status, 401, "signed with nothing valid");
+    let (status, answer) = console.act("/_console/captures/1/fixture", "{}");
+    assert_eq!(status, 200, "{answer}");
+    let file = std::fs::read_dir(&console.fixtures)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&file).unwrap();
+    for secret in ["xoxb-secret-field", "abc-query-secret", "stripe-sig-value"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert!(
+        text.contains("event_callback") && text.contains("team=T1"),
+        "{text}"
+    );
+}
+
+#[test]
 fn forward_credentials_and_query_secrets_never_reach_the_page() {
     let app = Console::start(&[]);
     let port = app.addr.rsplit(':').next().unwrap().to_owned();
