@@ -45,7 +45,8 @@ const PREFIX: &str = "/_console";
 /// How many captured requests the console keeps (the oldest go first).
 const KEPT: usize = 500;
 
-/// How many bytes of captured bodies the console keeps at most (the oldest go first).
+/// How many bytes of captured requests (bodies, headers, the page's views) the console keeps
+/// at most (the oldest go first).
 const KEPT_BYTES: usize = 64 << 20;
 
 /// How much of a body the page shows.
@@ -301,12 +302,7 @@ impl Console {
         let shown = capture.view.clone();
         if let Ok(mut captures) = self.captures.lock() {
             captures.push_back(capture);
-            let mut bytes: usize = captures.iter().map(|c| c.body.len()).sum();
-            while captures.len() > KEPT || (bytes > KEPT_BYTES && captures.len() > 1) {
-                if let Some(gone) = captures.pop_front() {
-                    bytes -= gone.body.len();
-                }
-            }
+            keep_within(&mut captures);
         }
         // No page open: nobody to tell.
         let _ = self.feed.send(shown);
@@ -331,6 +327,29 @@ impl Console {
             id: found.id.clone(),
             event_type: found.event_type.clone(),
         })
+    }
+}
+
+/// Drops the oldest captures past [`KEPT`] or [`KEPT_BYTES`] (the newest is always kept).
+fn keep_within(captures: &mut VecDeque<Capture>) {
+    let mut bytes: usize = captures.iter().map(Capture::weight).sum();
+    while captures.len() > KEPT || (bytes > KEPT_BYTES && captures.len() > 1) {
+        if let Some(gone) = captures.pop_front() {
+            bytes -= gone.weight();
+        }
+    }
+}
+
+impl Capture {
+    /// The bytes it holds: its body, its view, its target and its headers (an empty body may
+    /// come with large headers).
+    fn weight(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum();
+        self.body.len() + self.view.len() + self.uri.to_string().len() + headers
     }
 }
 
@@ -1140,6 +1159,41 @@ mod tests {
         assert!(
             !shown.contains('\u{202e}') && !shown.contains('\u{1b}'),
             "{shown}"
+        );
+    }
+
+    #[test]
+    fn the_budget_counts_views_and_headers_not_only_bodies() {
+        // Empty bodies, large headers and views: 500 of them would hold about 200 MB.
+        let big = "x".repeat(200 << 10);
+        let view: Arc<str> = Arc::from(big.as_str());
+        let mut headers = HeaderMap::new();
+        headers.insert("x-padding", HeaderValue::from_str(&big).unwrap());
+        let mut captures = VecDeque::new();
+        for seq in 0..500 {
+            captures.push_back(Capture {
+                seq,
+                method: Method::POST,
+                uri: Uri::from_static("/hook"),
+                headers: headers.clone(),
+                body: Bytes::new(),
+                sender: None,
+                id: None,
+                event_type: None,
+                view: view.clone(),
+            });
+            keep_within(&mut captures);
+        }
+        let held: usize = captures
+            .iter()
+            .map(|c| c.view.len() + c.headers.iter().map(|(_, v)| v.len()).sum::<usize>())
+            .sum();
+        assert!(held <= KEPT_BYTES, "{held} bytes held");
+        assert!(captures.len() > 1, "{} kept", captures.len());
+        assert_eq!(
+            captures.back().map(|c| c.seq),
+            Some(499),
+            "the newest stays"
         );
     }
 
