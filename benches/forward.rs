@@ -31,6 +31,9 @@ use verihook::inbox::{Inbox, MemoryInbox, PostgresInbox, Worker};
 use verihook::testing::StripeSigner;
 use verihook::{providers::stripe::StripeVerifier, scheme::FixedClock, Receiver};
 
+#[path = "../tests/support/brokers.rs"]
+mod brokers;
+
 const SECRET: &str = "whsec_forward_bench_secret";
 const NOW: u64 = 1_700_000_000;
 const STREAM: &str = "VH_FORWARD_BENCH";
@@ -144,77 +147,37 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 async fn publisher(broker: &str) -> Arc<dyn Publisher> {
-    match broker {
-        "nats" => Arc::new(
+    if broker == "nats" {
+        return Arc::new(
             NatsPublisher::builder()
                 .subject("vhbench.{sender}.{type}")
                 .unwrap()
                 .create_stream(STREAM, ["vhbench.>"])
-                .connect(&setting("TEST_NATS_URL", "nats://127.0.0.1:4222"))
+                .connect(&brokers::nats_url())
                 .await
                 .unwrap(),
-        ),
-        _ => {
-            let url = setting("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
-            let publisher = AmqpPublisher::builder()
-                .exchange(EXCHANGE)
-                .declare_exchange(true)
-                .connect(&url)
-                .await
-                .unwrap();
-            let connection =
-                lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
-                    .await
-                    .unwrap();
-            let channel = connection.create_channel().await.unwrap();
-            let table = lapin::types::FieldTable::default;
-            channel
-                .queue_declare(
-                    EXCHANGE.into(),
-                    lapin::options::QueueDeclareOptions {
-                        durable: true,
-                        ..Default::default()
-                    },
-                    table(),
-                )
-                .await
-                .unwrap();
-            channel
-                .queue_bind(
-                    EXCHANGE.into(),
-                    EXCHANGE.into(),
-                    "#".into(),
-                    lapin::options::QueueBindOptions::default(),
-                    table(),
-                )
-                .await
-                .unwrap();
-            Arc::new(publisher)
-        }
+        );
     }
+    let publisher = AmqpPublisher::builder()
+        .exchange(EXCHANGE)
+        .declare_exchange(true)
+        .connect(&brokers::amqp_url())
+        .await
+        .unwrap();
+    let (_connection, channel) = brokers::amqp_channel().await;
+    brokers::declare_queue(&channel, EXCHANGE).await;
+    brokers::bind_all(&channel, EXCHANGE, EXCHANGE)
+        .await
+        .unwrap();
+    Arc::new(publisher)
 }
 
 /// Removes what the benchmark made on `broker`.
 async fn clean(broker: &str) {
     if broker == "nats" {
-        let client = async_nats::connect(setting("TEST_NATS_URL", "nats://127.0.0.1:4222"))
-            .await
-            .unwrap();
-        let _ = async_nats::jetstream::new(client)
-            .delete_stream(STREAM)
-            .await;
+        let _ = brokers::jetstream().await.delete_stream(STREAM).await;
     } else {
-        let url = setting("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
-        let connection = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
-            .await
-            .unwrap();
-        let channel = connection.create_channel().await.unwrap();
-        let _ = channel
-            .queue_delete(EXCHANGE.into(), Default::default())
-            .await;
-        let _ = channel
-            .exchange_delete(EXCHANGE.into(), Default::default())
-            .await;
+        brokers::remove_amqp(EXCHANGE).await;
     }
 }
 

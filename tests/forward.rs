@@ -35,19 +35,14 @@ use verihook::{providers::stripe::StripeVerifier, Receiver};
 #[path = "support/servers.rs"]
 mod servers;
 
+#[path = "support/brokers.rs"]
+mod brokers;
+use brokers::{amqp_url, nats_url};
+
 const SECRET: &str = "whsec_forward_suite_secret";
 const NOW: u64 = 1_700_000_000;
 const EVENTS: usize = 2_000;
 const KEYS: usize = 50;
-
-fn nats_url() -> String {
-    std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
-fn amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
 
 /// `host:port` of a broker URL.
 fn address(url: &str) -> SocketAddr {
@@ -242,9 +237,7 @@ struct Consumption {
 
 /// Consumes every message of the stream `name` in order, through `Consumer`.
 async fn consume_nats(name: &str) -> Consumption {
-    let client = async_nats::connect(nats_url()).await.unwrap();
-    let jetstream = async_nats::jetstream::new(client);
-    let stream = jetstream.get_stream(name).await.unwrap();
+    let stream = brokers::jetstream().await.get_stream(name).await.unwrap();
     let consumer = stream
         .create_consumer(async_nats::jetstream::consumer::pull::Config {
             ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
@@ -275,11 +268,7 @@ async fn consume_nats(name: &str) -> Consumption {
 
 /// Consumes every message of the queue `name` in order, through `Consumer`.
 async fn consume_amqp(name: &str) -> Consumption {
-    let connection =
-        lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-            .await
-            .unwrap();
-    let channel = connection.create_channel().await.unwrap();
+    let (_connection, channel) = brokers::amqp_channel().await;
     let mut read = Vec::new();
     while let Some(message) = channel
         .basic_get(
@@ -335,8 +324,7 @@ impl Destination {
         );
         match broker {
             Broker::Nats => {
-                let client = async_nats::connect(nats_url()).await.unwrap();
-                let jetstream = async_nats::jetstream::new(client);
+                let jetstream = brokers::jetstream().await;
                 let _ = jetstream.delete_stream(&name).await;
                 jetstream
                     .create_stream(async_nats::jetstream::stream::Config {
@@ -349,46 +337,22 @@ impl Destination {
                     .unwrap();
             }
             Broker::Amqp => {
-                let connection =
-                    lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-                        .await
-                        .unwrap();
-                let channel = connection.create_channel().await.unwrap();
+                let (_connection, channel) = brokers::amqp_channel().await;
                 let durable = lapin::options::ExchangeDeclareOptions {
                     durable: true,
                     ..Default::default()
                 };
-                let table = lapin::types::FieldTable::default;
                 channel
                     .exchange_declare(
                         name.as_str().into(),
                         lapin::ExchangeKind::Topic,
                         durable,
-                        table(),
+                        Default::default(),
                     )
                     .await
                     .unwrap();
-                channel
-                    .queue_declare(
-                        name.as_str().into(),
-                        lapin::options::QueueDeclareOptions {
-                            durable: true,
-                            ..Default::default()
-                        },
-                        table(),
-                    )
-                    .await
-                    .unwrap();
-                channel
-                    .queue_bind(
-                        name.as_str().into(),
-                        name.as_str().into(),
-                        "#".into(),
-                        lapin::options::QueueBindOptions::default(),
-                        table(),
-                    )
-                    .await
-                    .unwrap();
+                brokers::declare_queue(&channel, &name).await;
+                brokers::bind_all(&channel, &name, &name).await.unwrap();
             }
         }
         Self { broker, name }
@@ -397,25 +361,10 @@ impl Destination {
     async fn remove(&self) {
         match self.broker {
             Broker::Nats => {
-                let client = async_nats::connect(nats_url()).await.unwrap();
-                let jetstream = async_nats::jetstream::new(client);
+                let jetstream = brokers::jetstream().await;
                 jetstream.delete_stream(&self.name).await.unwrap();
             }
-            Broker::Amqp => {
-                let connection =
-                    lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-                        .await
-                        .unwrap();
-                let channel = connection.create_channel().await.unwrap();
-                channel
-                    .queue_delete(self.name.as_str().into(), Default::default())
-                    .await
-                    .unwrap();
-                channel
-                    .exchange_delete(self.name.as_str().into(), Default::default())
-                    .await
-                    .unwrap();
-            }
+            Broker::Amqp => brokers::remove_amqp(&self.name).await,
         }
     }
 }
@@ -634,15 +583,7 @@ async fn a_message_no_queue_or_stream_takes_is_refused() {
     let error = amqp.publish(&message).await.unwrap_err();
     assert_eq!(error.kind(), PublishErrorKind::Refused, "{error}");
     assert!(error.to_string().contains("no queue is bound"), "{error}");
-    let connection =
-        lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-            .await
-            .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    channel
-        .exchange_delete(name.as_str().into(), Default::default())
-        .await
-        .unwrap();
+    brokers::remove_amqp(&name).await;
 
     let nats = NatsPublisher::builder()
         .subject(&format!("{name}.{{sender}}"))
@@ -654,8 +595,8 @@ async fn a_message_no_queue_or_stream_takes_is_refused() {
         .unwrap();
     let error = nats.publish(&message).await.unwrap_err();
     assert_ne!(error.kind(), PublishErrorKind::Unavailable, "{error}");
-    let client = async_nats::connect(nats_url()).await.unwrap();
-    async_nats::jetstream::new(client)
+    brokers::jetstream()
+        .await
         .delete_stream(&name)
         .await
         .unwrap();

@@ -192,6 +192,19 @@ impl AmqpPublisherBuilder {
 /// A connection and a confirm-mode channel, the exchange checked or declared.
 async fn open_link(url: &str, settings: &AmqpPublisherBuilder) -> Result<Link, SetupError> {
     let shown = without_password(url);
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        open_link_now(url, &shown, settings),
+    )
+    .await
+    .map_err(|_| SetupError::new(format!("the AMQP broker at {shown} did not set up in 10 s")))?
+}
+
+async fn open_link_now(
+    url: &str,
+    shown: &str,
+    settings: &AmqpPublisherBuilder,
+) -> Result<Link, SetupError> {
     let connect = Connection::connect(url, ConnectionProperties::default());
     let connection = tokio::time::timeout(Duration::from_secs(5), connect)
         .await
@@ -245,10 +258,18 @@ async fn open_link(url: &str, settings: &AmqpPublisherBuilder) -> Result<Link, S
 impl Publisher for AmqpPublisher {
     fn publish<'a>(&'a self, message: &'a Message) -> BoxFuture<'a, Result<(), PublishError>> {
         Box::pin(async move {
-            let link = self
-                .link()
-                .await
-                .map_err(|e| PublishError::unavailable(e.to_string()))?;
+            // Opening the link counts against the same time as the confirm: a broker that
+            // accepts the connection and then stalls cannot hold a publish (and its lease) up.
+            let link = match tokio::time::timeout(self.settings.confirm_timeout, self.link()).await
+            {
+                Ok(Ok(link)) => link,
+                Ok(Err(error)) => return Err(PublishError::unavailable(error.to_string())),
+                Err(_) => {
+                    return Err(PublishError::timed_out(
+                        "the connection to the broker was not ready in time",
+                    ))
+                }
+            };
             let mut headers = FieldTable::default();
             for (name, value) in message.headers(self.style) {
                 headers.insert(

@@ -138,7 +138,8 @@ impl Consumer {
     ///
     /// # Errors
     ///
-    /// [`ConsumeError::Store`] when the store fails (nothing ran), and
+    /// [`ConsumeError::Store`] when the store fails (nothing ran), or the claim ran out while
+    /// the handler ran (the handler is stopped: another consumer may hold the event now), and
     /// [`ConsumeError::Handler`] when the handler fails (its claim released).
     pub async fn consume<F, Fut>(
         &self,
@@ -166,7 +167,13 @@ impl Consumer {
             tokio::select! {
                 result = &mut run => break result,
                 _ = heartbeat.tick() => {
-                    let _ = self.store.extend(&key, &token, self.lease).await;
+                    // A claim that ran out may be another consumer's now: stop rather than
+                    // run beside it. (A store that cannot be reached is tried again.)
+                    if let Err(StoreError::LeaseLost) =
+                        self.store.extend(&key, &token, self.lease).await
+                    {
+                        return Err(ConsumeError::Store(StoreError::LeaseLost));
+                    }
                 }
             }
         };
@@ -182,5 +189,72 @@ impl Consumer {
                 Err(ConsumeError::Handler(error))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idempotency::{ClaimToken, MemoryStore};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A store whose claims run out at the first heartbeat.
+    #[derive(Debug, Default)]
+    struct Lapsing(MemoryStore);
+
+    impl IdempotencyStore for Lapsing {
+        fn claim<'a>(
+            &'a self,
+            key: &'a str,
+            lease: Duration,
+        ) -> crate::idempotency::BoxFuture<'a, Result<Claim, StoreError>> {
+            self.0.claim(key, lease)
+        }
+        fn complete<'a>(
+            &'a self,
+            key: &'a str,
+            token: &'a ClaimToken,
+            retain: Duration,
+        ) -> crate::idempotency::BoxFuture<'a, Result<(), StoreError>> {
+            self.0.complete(key, token, retain)
+        }
+        fn release<'a>(
+            &'a self,
+            key: &'a str,
+            token: &'a ClaimToken,
+        ) -> crate::idempotency::BoxFuture<'a, Result<(), StoreError>> {
+            self.0.release(key, token)
+        }
+        fn extend<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a ClaimToken,
+            _: Duration,
+        ) -> crate::idempotency::BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(std::future::ready(Err(StoreError::LeaseLost)))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handler_whose_claim_ran_out_is_stopped() {
+        let consumer = Consumer::new(Lapsing::default()).lease(Duration::from_millis(60));
+        let message = Message::for_tests("stripe:evt_1", "stripe");
+        let finished = Arc::new(AtomicBool::new(false));
+        let seen = finished.clone();
+        let consumed = consumer
+            .consume(&message, |_| async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                seen.store(true, Ordering::SeqCst);
+                Ok(())
+            })
+            .await;
+        assert!(matches!(
+            consumed,
+            Err(ConsumeError::Store(StoreError::LeaseLost))
+        ));
+        assert!(
+            !finished.load(Ordering::SeqCst),
+            "the handler ran on without its claim"
+        );
     }
 }

@@ -196,6 +196,42 @@ impl Message {
         headers
     }
 
+    /// Whether [`read`](Self::read) can read this message back: every header value within
+    /// 4096 bytes once percent-encoded.
+    ///
+    /// # Errors
+    ///
+    /// [`FormatError`] naming the header that is too long.
+    pub fn readable(&self) -> Result<(), FormatError> {
+        let fields = [
+            (header::KEY, Some(&self.key)),
+            (header::SENDER, Some(&self.sender)),
+            (header::SCHEME, Some(&self.scheme)),
+            (header::ID, self.id.as_ref()),
+            (header::TYPE, self.event_type.as_ref()),
+            (header::ROUTE, self.route.as_ref()),
+            (header::ORDERING_KEY, self.ordering_key.as_ref()),
+            (header::TRACEPARENT, self.traceparent.as_ref()),
+        ];
+        for (name, value) in fields {
+            // Percent-encoding at most triples a value: only a long one needs counting.
+            let Some(value) = value.filter(|v| v.len() * 3 > MAX_VALUE) else {
+                continue;
+            };
+            if utf8_percent_encode(value, ENCODED)
+                .map(str::len)
+                .sum::<usize>()
+                > MAX_VALUE
+            {
+                return Err(FormatError {
+                    header: name,
+                    problem: "would be longer than 4096 bytes",
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Reads a message back from the headers and body a consumer received (header names
     /// compared without case). CloudEvents attributes are ignored: the `Verihook-*` headers
     /// carry everything.
@@ -314,16 +350,20 @@ impl Message {
     /// A message with only its key and sender, for unit tests.
     #[cfg(test)]
     pub(crate) fn for_tests(key: &str, sender: &str) -> Self {
-        Self::read(
-            [
-                (header::KEY, key.as_bytes()),
-                (header::SENDER, sender.as_bytes()),
-                (header::SCHEME, sender.as_bytes()),
-                (header::SIGNED, b"".as_slice()),
-            ],
-            Bytes::new(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"))
+        Self {
+            key: key.to_owned(),
+            sender: sender.to_owned(),
+            scheme: sender.to_owned(),
+            id: None,
+            event_type: None,
+            route: None,
+            timestamp: None,
+            ordering_key: None,
+            stamp: None,
+            signed: Signed::from_bits(8),
+            traceparent: None,
+            body: Bytes::new(),
+        }
     }
 }
 
@@ -471,6 +511,24 @@ mod tests {
         assert!(Message::read(bad, Bytes::new()).is_err());
         let not_utf8 = [(header::KEY, b"\xff".as_slice())];
         assert!(Message::read(not_utf8, Bytes::new()).is_err());
+    }
+
+    #[test]
+    fn what_could_not_be_read_back_is_not_readable() {
+        let mut message = full();
+        assert!(message.readable().is_ok());
+        // 1,400 non-ASCII characters: 2,800 bytes, 8,400 once encoded.
+        message.event_type = Some("é".repeat(1_400));
+        let error = message.readable().unwrap_err();
+        assert!(error.to_string().contains(header::TYPE), "{error}");
+        let headers = message.headers(Style::Plain);
+        let read = Message::read(
+            headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+            Bytes::new(),
+        );
+        assert!(read.is_err(), "readable() and read() disagree");
+        message.event_type = Some("a".repeat(MAX_VALUE));
+        assert!(message.readable().is_ok());
     }
 }
 

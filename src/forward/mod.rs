@@ -236,9 +236,13 @@ impl Forwarder {
     ///
     /// The broker's [`PublishError`].
     pub async fn forward(&self, delivery: &Delivery) -> Result<(), PublishError> {
-        self.publisher
-            .publish(&Message::from_delivery(delivery))
-            .await
+        let message = Message::from_delivery(delivery);
+        // What a consumer could not read back is refused here, where it stays a visible
+        // failure (and at last a dead letter) instead of a message nobody can read.
+        message
+            .readable()
+            .map_err(|e| PublishError::refused(e.to_string()))?;
+        self.publisher.publish(&message).await
     }
 
     /// The worker's handler: publishes each delivery; a failure is the worker's retry.
@@ -259,13 +263,45 @@ impl Forwarder {
     }
 }
 
-/// `user:password@` taken out of a broker URL, for errors and logs.
+/// A broker URL (or a comma-separated list of them, as NATS takes) with every
+/// `user:password@` taken out, for errors and logs; with or without a scheme.
 #[cfg(any(feature = "nats", feature = "amqp"))]
 pub(crate) fn without_password(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+    let one = |url: &str| {
+        let (scheme, rest) = match url.find("://") {
+            Some(at) => url.split_at(at + 3),
+            None => ("", url),
+        };
+        // The user information ends at the last `@` before the path.
+        let authority = rest.split('/').next().unwrap_or_default();
+        match authority.rfind('@') {
+            Some(at) => format!("{scheme}…@{}", &rest[at + 1..]),
+            None => url.to_owned(),
         }
-        _ => url.to_owned(),
+    };
+    url.split(',').map(one).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(all(test, any(feature = "nats", feature = "amqp")))]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn passwords_never_reach_a_message() {
+        for (url, shown) in [
+            (
+                "amqp://guest:guest@127.0.0.1:5672/%2f",
+                "amqp://…@127.0.0.1:5672/%2f",
+            ),
+            (
+                "nats://u:p@a:4222,nats://u:p@b:4222",
+                "nats://…@a:4222,nats://…@b:4222",
+            ),
+            ("user:pw@host:4222", "…@host:4222"),
+            ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+            ("amqp://h/vhost@x", "amqp://h/vhost@x"),
+        ] {
+            assert_eq!(without_password(url), shown);
+        }
     }
 }

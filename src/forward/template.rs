@@ -14,9 +14,10 @@ const MAX_VALUE: usize = 100;
 ///
 /// Every value is made safe before it is put in: characters other than ASCII letters, digits,
 /// `-` and `_` become `_` (no wildcard, space or separator can come in from an event), `{type}`
-/// keeps its dots as token separators (`invoice.paid` stays two tokens, so that a consumer can
-/// subscribe to `webhooks.stripe.invoice.>`), an empty token becomes `_`, a missing value
-/// `none`, and a value is cut at 100 bytes.
+/// keeps its dots as token separators when the provider signed the type (`invoice.paid` stays
+/// two tokens, so that a consumer can subscribe to `webhooks.stripe.invoice.>`) and is one token
+/// when it did not (GitHub's type travels in an unsigned header), an empty token becomes `_`, a
+/// missing value `none`, and a value is cut at 100 bytes.
 ///
 /// ```
 /// use verihook::forward::Template;
@@ -141,6 +142,9 @@ impl Template {
                 Part::Id => push_token(&mut out, message.id.as_deref()),
                 Part::OrderingKey => push_token(&mut out, message.ordering_key.as_deref()),
                 Part::Type => match message.event_type.as_deref() {
+                    // A type the signature does not cover (GitHub's header) is one token: a
+                    // replayed body under a made-up type cannot choose the subject's shape.
+                    Some(kind) if !message.signed.event_type() => push_token(&mut out, Some(kind)),
                     Some(kind) => {
                         let kind = cut(kind);
                         for (n, token) in kind.split('.').enumerate() {
@@ -194,6 +198,7 @@ mod tests {
 
     fn message(event_type: Option<&str>, ordering_key: Option<&str>) -> Message {
         let mut message = Message::for_tests("stripe:evt_1", "stripe");
+        message.signed = crate::event::Signed::from_bits(1 | 2 | 4);
         message.event_type = event_type.map(Into::into);
         message.ordering_key = ordering_key.map(Into::into);
         message
@@ -215,6 +220,9 @@ mod tests {
             render(Some(&long)).len(),
             "webhooks.stripe.".len() + MAX_VALUE
         );
+        let mut unsigned = message(Some("push.x.y.>"), None);
+        unsigned.signed = crate::event::Signed::from_bits(0);
+        assert_eq!(template.render(&unsigned), "webhooks.stripe.push_x_y__");
         let keyed = Template::new("orders.{ordering_key}").unwrap();
         assert_eq!(
             keyed.render(&message(None, Some("octo/app#12"))),

@@ -27,6 +27,10 @@ pub(super) struct ForwardArgs {
     /// Create the stream (on --stream-subjects) when it does not exist.
     #[arg(long, requires = "nats_url")]
     create_stream: bool,
+    /// How long a created stream drops a re-published event (its duplicate window): longer than
+    /// --lease, so that the publish repeated after a crash falls inside it.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, requires = "create_stream")]
+    duplicate_window: Duration,
     /// The subjects a created stream takes (repeatable).
     #[arg(long, default_value = "webhooks.>", requires = "create_stream")]
     stream_subjects: Vec<String>,
@@ -82,7 +86,9 @@ async fn publisher(args: &ForwardArgs) -> Result<(Arc<dyn Publisher>, String), S
             .map_err(template)?
             .cloudevents(args.cloudevents);
         builder = if args.create_stream {
-            builder.create_stream(&args.stream, args.stream_subjects.iter().cloned())
+            builder
+                .create_stream(&args.stream, args.stream_subjects.iter().cloned())
+                .duplicate_window(args.duplicate_window)
         } else {
             builder.require_stream(&args.stream)
         };

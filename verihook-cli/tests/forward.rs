@@ -19,18 +19,13 @@ use verihook::inbox::{Inbox, PostgresInbox};
 mod inbox_kit;
 use inbox_kit::{delivery, receiver};
 
+#[path = "../../tests/support/brokers.rs"]
+mod brokers;
+use brokers::{amqp_url, nats_url};
+
 fn database_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .expect("TEST_DATABASE_URL must name the PostgreSQL database these tests run against")
-}
-
-fn nats_url() -> String {
-    std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
-fn amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
 /// A new inbox table holding events `evt_0` .. `evt_{n-1}`.
@@ -141,7 +136,7 @@ async fn forward_publishes_every_stored_event_to_nats_once() {
         "{lines:?}"
     );
 
-    let jetstream = async_nats::jetstream::new(async_nats::connect(nats_url()).await.unwrap());
+    let jetstream = brokers::jetstream().await;
     let mut info = jetstream.get_stream(&stream).await.unwrap();
     assert_eq!(info.info().await.unwrap().state.messages, 3);
     let first = info.get_raw_message(1).await.unwrap();
@@ -163,34 +158,14 @@ async fn forward_publishes_every_stored_event_to_nats_once() {
 #[ignore = "needs PostgreSQL and RabbitMQ; .ci/run runs it"]
 async fn forward_publishes_every_stored_event_to_rabbitmq_once() {
     let (inbox, table) = inbox_with(3).await;
-    let connection =
-        lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-            .await
-            .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let durable = lapin::options::QueueDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
-    channel
-        .queue_declare(table.as_str().into(), durable, Default::default())
-        .await
-        .unwrap();
+    let (connection, channel) = brokers::amqp_channel().await;
+    brokers::declare_queue(&channel, &table).await;
     // The exchange is declared by the command; the queue bound once it exists.
     let bind = async {
         for _ in 0..100 {
             // A failed bind closes its channel: one channel per try.
             let channel = connection.create_channel().await.unwrap();
-            let bound = channel
-                .queue_bind(
-                    table.as_str().into(),
-                    table.as_str().into(),
-                    "#".into(),
-                    Default::default(),
-                    Default::default(),
-                )
-                .await;
-            if bound.is_ok() {
+            if brokers::bind_all(&channel, &table, &table).await.is_ok() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -214,7 +189,6 @@ async fn forward_publishes_every_stored_event_to_rabbitmq_once() {
             == 3,
         "{lines:?}"
     );
-    let channel = connection.create_channel().await.unwrap();
     let mut keys = Vec::new();
     while let Some(message) = channel
         .basic_get(
@@ -232,14 +206,7 @@ async fn forward_publishes_every_stored_event_to_rabbitmq_once() {
     }
     keys.sort();
     assert_eq!(keys, ["stripe:evt_0", "stripe:evt_1", "stripe:evt_2"]);
-    channel
-        .queue_delete(table.as_str().into(), Default::default())
-        .await
-        .unwrap();
-    channel
-        .exchange_delete(table.as_str().into(), Default::default())
-        .await
-        .unwrap();
+    brokers::remove_amqp(&table).await;
     drop_tables(&inbox, &table).await;
 }
 
