@@ -1,6 +1,6 @@
 //! Forwarding to brokers on the real NATS JetStream and RabbitMQ: 2,000 Stripe events through
-//! the receiver into a PostgreSQL inbox and on to each broker by a forwarding worker in another
-//! process, which is SIGKILLed mid-run and restarted, while a TCP proxy this test controls cuts
+//! the receiver into a PostgreSQL inbox and on to each broker by forwarding workers in two other
+//! processes, one of which is SIGKILLed mid-run and restarted, while a TCP proxy this test controls cuts
 //! the worker's broker connection for a few seconds. Then every acknowledged event is on the
 //! broker, and a consumer using `verihook::forward::Consumer` runs each key exactly once, per
 //! ordering key in the provider's order. Also: the clear errors of a missing stream or
@@ -414,7 +414,9 @@ async fn forwarded_exactly_once_in_order(broker: Broker) {
         .build()
         .unwrap();
 
-    let mut worker = spawn_worker(broker, table.name(), &destination.name, proxy.port);
+    // Two forwarding processes on the one inbox; the first is killed and restarted mid-run.
+    let spawn = || spawn_worker(broker, table.name(), &destination.name, proxy.port);
+    let mut workers = [spawn(), spawn()];
     // Events in each subscription's order, subscriptions interleaved; every event delivered
     // twice (the second time a few events later), as a provider that retries does.
     let mut acknowledged = HashSet::new();
@@ -433,10 +435,10 @@ async fn forwarded_exactly_once_in_order(broker: Broker) {
         }
         let done = inbox.stats().await.unwrap().done;
         if killed_at.is_none() && done >= 300 {
-            worker.kill().unwrap();
-            worker.wait().unwrap();
+            workers[0].kill().unwrap();
+            workers[0].wait().unwrap();
             killed_at = Some(done);
-            worker = spawn_worker(broker, table.name(), &destination.name, proxy.port);
+            workers[0] = spawn();
         }
         if killed_at.is_some() && cut_at.is_none() && done >= 900 {
             proxy.cut();
@@ -459,8 +461,10 @@ async fn forwarded_exactly_once_in_order(broker: Broker) {
     assert!(killed_at < EVENTS as u64 && cut_at < EVENTS as u64);
     assert_eq!(acknowledged.len(), EVENTS);
     until_done(&inbox, EVENTS as u64, Duration::from_secs(120)).await;
-    worker.kill().unwrap();
-    worker.wait().unwrap();
+    for worker in &mut workers {
+        worker.kill().unwrap();
+        worker.wait().unwrap();
+    }
     // The kill and the cut cost attempts: the events they caught were published again.
     let pool = sqlx::PgPool::connect(&servers::database_url())
         .await
