@@ -29,13 +29,14 @@ use futures_util::StreamExt as _;
 use verihook::forward::{amqp::AmqpPublisher, nats::NatsPublisher, Forwarder, Message, Publisher};
 use verihook::inbox::{Inbox, MemoryInbox, PostgresInbox, Worker};
 use verihook::testing::StripeSigner;
-use verihook::{providers::stripe::StripeVerifier, scheme::FixedClock, Receiver};
 
 #[path = "../tests/support/brokers.rs"]
 mod brokers;
+#[path = "../tests/support/inbox_kit.rs"]
+#[allow(dead_code)] // `delivery` and `drain` are the inbox suites'
+mod inbox_kit;
 
-const SECRET: &str = "whsec_forward_bench_secret";
-const NOW: u64 = 1_700_000_000;
+use inbox_kit::NOW;
 const STREAM: &str = "VH_FORWARD_BENCH";
 const EXCHANGE: &str = "vh_forward_bench";
 
@@ -49,17 +50,8 @@ fn wanted(list: &str, default: &str, item: &str) -> bool {
 
 /// Stores `events` Stripe events of round `round` (1 KiB bodies, 50 subscriptions) in `inbox`.
 async fn fill(inbox: Arc<dyn Inbox>, round: &str, events: usize) {
-    let receiver = Receiver::builder()
-        .sender(
-            "stripe",
-            StripeVerifier::new(SECRET)
-                .unwrap()
-                .with_clock(FixedClock::at_unix(NOW)),
-        )
-        .inbox(inbox)
-        .build()
-        .unwrap();
-    let signer = StripeSigner::new(SECRET).unwrap();
+    let receiver = inbox_kit::receiver(inbox);
+    let signer = StripeSigner::new(inbox_kit::SECRET).unwrap();
     for i in 0..events {
         let mut body = serde_json::json!({
             "id": format!("evt_{round}_{i}"),

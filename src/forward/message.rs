@@ -2,7 +2,6 @@
 
 use std::error::Error;
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -328,23 +327,24 @@ impl Message {
     /// body and which of them were signed.
     #[must_use]
     pub fn to_event(&self) -> Event {
-        let mut entry = Entry::new(
-            &Event::builder(
-                crate::event::SchemeName::from(self.scheme.clone()),
-                Bytes::new(),
-            )
-            .build(),
-            self.key.clone(),
-        );
-        entry.sender = self.sender.clone();
-        entry.id = self.id.clone();
-        entry.event_type = self.event_type.clone();
-        entry.timestamp = self.timestamp;
-        entry.signed = self.signed;
-        entry.body = self.body.clone();
-        let mut event = entry.to_event();
-        event.sender = Some(Arc::new(self.sender.clone()));
-        event
+        // The inbox's own rebuilding of a verified event, from the same fields.
+        let entry = Entry {
+            key: self.key.clone(),
+            sender: self.sender.clone(),
+            scheme: self.scheme.clone(),
+            id: self.id.clone(),
+            event_type: self.event_type.clone(),
+            timestamp: self.timestamp,
+            signed: self.signed,
+            route_key: None,
+            route_key_signed: false,
+            ordering_key: None,
+            stamp: None,
+            traceparent: None,
+            redacted: false,
+            body: self.body.clone(),
+        };
+        entry.to_event()
     }
 
     /// A message with only its key and sender, for unit tests.

@@ -278,15 +278,11 @@ impl Worker {
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(finished) = running.join_next(), if !running.is_empty() => {
-                    if let Ok(key) = finished {
-                        held.remove(&key);
-                    }
+                    ended(&mut held, finished);
                     // Every handler that finished meanwhile frees its slot too, so that the
                     // next lease takes them all in one round trip rather than one each.
                     while let Some(finished) = running.try_join_next() {
-                        if let Ok(key) = finished {
-                            held.remove(&key);
-                        }
+                        ended(&mut held, finished);
                     }
                 }
                 () = self.inbox.wait(self.idle_wait), if running.len() < self.concurrency => {}
@@ -298,18 +294,12 @@ impl Worker {
         while !running.is_empty() {
             tokio::select! {
                 () = &mut deadline => break,
-                Some(finished) = running.join_next() => {
-                    if let Ok(key) = finished {
-                        held.remove(&key);
-                    }
-                }
+                Some(finished) = running.join_next() => ended(&mut held, finished),
             }
         }
         running.abort_all();
         while let Some(finished) = running.join_next().await {
-            if let Ok(key) = finished {
-                held.remove(&key);
-            }
+            ended(&mut held, finished);
         }
         // What did not finish goes back, due now, for another worker.
         for (key, token) in held {
@@ -458,6 +448,14 @@ impl Worker {
         #[cfg(feature = "tracing")]
         let work = tracing::Instrument::instrument(work, span);
         work
+    }
+}
+
+/// A handler's task ended: its event no longer needs handing back at shutdown (a task that
+/// panicked or was aborted keeps its lease, and is handed back).
+fn ended(held: &mut HashMap<String, ClaimToken>, finished: Result<String, tokio::task::JoinError>) {
+    if let Ok(key) = finished {
+        held.remove(&key);
     }
 }
 

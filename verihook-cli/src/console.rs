@@ -179,10 +179,7 @@ pub(super) fn run(args: &ConsoleArgs) -> Result<ExitCode, Usage> {
 fn random_token() -> Result<String, Usage> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| Usage(format!("no randomness for the token: {e}")))?;
-    Ok(bytes.iter().fold(String::new(), |mut out, byte| {
-        let _ = write!(out, "{byte:02x}");
-        out
-    }))
+    Ok(const_hex::encode(bytes))
 }
 
 fn router(console: Arc<Console>) -> axum::Router {
@@ -262,7 +259,7 @@ async fn guard(State(console): State<Arc<Console>>, request: Request, next: Next
 
 /// Compares two byte strings in time that depends on their length only.
 fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
 }
 
 /// A webhook: inspected as `listen` does, recorded, shown live; answered as `listen` answers.
